@@ -1,0 +1,84 @@
+"""The exception tree of kianax-capacity.
+
+Every error the tool raises on purpose derives from :class:`KianaxCapacityError`; third-party
+errors (requests, botocore, pyarrow, ...) are translated at the boundary where they happen
+(``raise SourceError(...) from exc``) so callers and the CLI only handle these::
+
+    KianaxCapacityError
+    ├── UserInputError            bad flag, config, path or file given by the user (CLI exit 2)
+    │   ├── ConfigError           kianax-capacity.toml is malformed or has unknown keys
+    │   ├── SnapshotError         a snapshot folder is missing, corrupt or from a newer version
+    │   └── RecommendationFileError  a recommendations.json that is not JSON or not schema v1
+    ├── SourceError               a data source failed: server down, HTTP error, timeout (exit 1)
+    │   ├── PrometheusError
+    │   └── AwsError
+    ├── OutputError               an output could not be written (disk full, permissions) (exit 1)
+    └── NotBuiltError             a command that a later release fills in
+
+Messages are one line: what failed, where, and how to fix it. They never contain secrets.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AwsError",
+    "ConfigError",
+    "KianaxCapacityError",
+    "NotBuiltError",
+    "OutputError",
+    "PrometheusError",
+    "RecommendationFileError",
+    "SnapshotError",
+    "SourceError",
+    "UserInputError",
+]
+
+
+class KianaxCapacityError(Exception):
+    """Base of every error kianax-capacity raises on purpose."""
+
+    exit_code = 1
+
+
+class UserInputError(KianaxCapacityError):
+    """The user gave something unusable: a flag, a path, a config value or a file."""
+
+    exit_code = 2
+
+
+class ConfigError(UserInputError):
+    """The configuration file is malformed, has unknown keys or invalid values."""
+
+
+class SnapshotError(UserInputError):
+    """A snapshot folder is missing, corrupt, incomplete or written by a newer version."""
+
+
+class RecommendationFileError(UserInputError):
+    """A recommendations.json is not JSON or does not match schema v1."""
+
+
+class SourceError(KianaxCapacityError):
+    """A data source (Prometheus, AWS) failed to answer usefully."""
+
+    exit_code = 1
+
+
+class PrometheusError(SourceError):
+    """The Prometheus-compatible server failed: unreachable, HTTP error, timeout, bad body."""
+
+
+class AwsError(SourceError):
+    """An AWS API call failed: credentials, permissions, throttling, region."""
+
+
+class OutputError(KianaxCapacityError):
+    """An output (snapshot, report, patch) could not be written."""
+
+    exit_code = 1
+
+
+class NotBuiltError(KianaxCapacityError):
+    """The feature is planned but not built in this release."""
+
+    exit_code = 2

@@ -1,0 +1,450 @@
+"""Snapshots: the one input every recommender, notebook and report reads.
+
+A snapshot is a folder::
+
+    manifest.json        schema version, cluster, window, step, source, created_at, tables
+    nodes.parquet        one row per node (name is unique over the window)
+    workloads.parquet    one row per controller (namespace, kind, workload) with PDB and volumes
+    pods.parquet         one row per pod, with its owning workload and node
+    containers.parquet   one row per (pod, container): requests, limits, restarts, OOM kills
+    usage.parquet        one row per (timestamp, pod, container): CPU cores, memory bytes, throttling
+    hpas.parquet         one row per HorizontalPodAutoscaler: spec
+    replicas.parquet     one row per (timestamp, HPA): current and desired replicas
+    terminations.parquet one row per container termination (OOMKilled, Error, ...) with its time
+
+Column names carry their unit (``_cores``, ``_bytes``, ``_seconds``); unset requests and limits
+are NaN. ``TABLE_COLUMNS`` below is the contract; :func:`validate_tables` enforces it.
+Writing is atomic: the folder is built under a temporary name beside the target and renamed
+into place, so an interrupted write never leaves half a snapshot where a good one was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kianax_capacity.errors import OutputError, SnapshotError
+
+__all__ = [
+    "SNAPSHOT_SCHEMA",
+    "SNAPSHOT_SCHEMA_VERSION",
+    "TABLE_COLUMNS",
+    "Snapshot",
+    "SnapshotManifest",
+    "atomic_directory",
+    "load_snapshot",
+    "validate_tables",
+    "write_snapshot",
+]
+
+SNAPSHOT_SCHEMA = "kianax-capacity/snapshot"
+SNAPSHOT_SCHEMA_VERSION = 1
+
+#: Column name -> dtype kind for every table. "str" columns may be categorical.
+#: "time" columns are tz-aware UTC timestamps; "float" may hold NaN (unset).
+TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "nodes": {
+        "node": "str",
+        "node_group": "str",
+        "instance_type": "str",
+        "zone": "str",
+        "capacity_type": "str",  # ON_DEMAND | SPOT
+        "architecture": "str",  # amd64 | arm64
+        "cpu_capacity_cores": "float",
+        "memory_capacity_bytes": "float",
+        "cpu_allocatable_cores": "float",
+        "memory_allocatable_bytes": "float",
+        "pods_allocatable": "float",
+        "first_seen": "time",
+        "last_seen": "time",
+    },
+    "workloads": {
+        "namespace": "str",
+        "kind": "str",  # Deployment | StatefulSet | DaemonSet | CronJob | Job | ReplicaSet | Pod
+        "workload": "str",
+        "pdb_min_available": "float",  # absolute pods; NaN = no PDB or percentage form unknown
+        "pdb_max_unavailable": "float",
+        "pdb_disruptions_allowed": "float",  # NaN when no PDB covers the workload
+        "has_pvc": "bool",
+        "has_emptydir": "bool",
+    },
+    "pods": {
+        "namespace": "str",
+        "pod": "str",
+        "kind": "str",
+        "workload": "str",
+        "node": "str",
+        "first_seen": "time",
+        "last_seen": "time",
+    },
+    "containers": {
+        "namespace": "str",
+        "pod": "str",
+        "container": "str",
+        "cpu_request_cores": "float",
+        "cpu_limit_cores": "float",
+        "memory_request_bytes": "float",
+        "memory_limit_bytes": "float",
+        "restarts": "int",
+        "oom_kills": "int",
+    },
+    "usage": {
+        "timestamp": "time",
+        "namespace": "str",
+        "pod": "str",
+        "container": "str",
+        "cpu_cores": "float",  # average CPU rate over the step ending at timestamp
+        "memory_bytes": "float",  # working set at timestamp
+        "cpu_throttled_ratio": "float",  # throttled / total CFS periods in the step; NaN = no limit
+    },
+    "hpas": {
+        "namespace": "str",
+        "hpa": "str",
+        "kind": "str",  # scale target kind
+        "workload": "str",  # scale target name
+        "min_replicas": "int",
+        "max_replicas": "int",
+        "target_cpu_utilization": "float",  # percent of request; NaN = not a CPU target
+        "target_memory_utilization": "float",
+        "scale_down_stabilization_seconds": "float",
+    },
+    "replicas": {
+        "timestamp": "time",
+        "namespace": "str",
+        "hpa": "str",
+        "current_replicas": "float",
+        "desired_replicas": "float",
+    },
+    "terminations": {
+        "timestamp": "time",
+        "namespace": "str",
+        "pod": "str",
+        "container": "str",
+        "reason": "str",  # OOMKilled | Error | Completed ...
+    },
+}
+
+_REQUIRED_TABLES = ("nodes", "workloads", "pods", "containers", "usage")
+
+
+@dataclass(frozen=True)
+class SnapshotManifest:
+    """What ``manifest.json`` says about a snapshot."""
+
+    cluster: str
+    window_start: datetime
+    window_end: datetime
+    step_seconds: int
+    source: str
+    created_at: datetime
+    tables: Mapping[str, int]
+    shape: str = "series"
+    warnings: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SNAPSHOT_SCHEMA,
+            "schema_version": SNAPSHOT_SCHEMA_VERSION,
+            "cluster": self.cluster,
+            "window": {
+                "start": _iso(self.window_start),
+                "end": _iso(self.window_end),
+                "step_seconds": self.step_seconds,
+            },
+            "source": self.source,
+            "shape": self.shape,
+            "created_at": _iso(self.created_at),
+            "tables": {name: {"file": f"{name}.parquet", "rows": rows} for name, rows in self.tables.items()},
+            "warnings": list(self.warnings),
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: Path) -> SnapshotManifest:
+        if data.get("schema") != SNAPSHOT_SCHEMA:
+            raise SnapshotError(f"{where}: not a kianax-capacity snapshot manifest")
+        version = data.get("schema_version")
+        if not isinstance(version, int):
+            raise SnapshotError(f"{where}: manifest has no integer schema_version")
+        if version > SNAPSHOT_SCHEMA_VERSION:
+            raise SnapshotError(
+                f"{where}: snapshot schema version {version} is newer than this kianax-capacity "
+                f"understands ({SNAPSHOT_SCHEMA_VERSION}); upgrade kianax-capacity"
+            )
+        try:
+            window = data["window"]
+            return cls(
+                cluster=str(data["cluster"]),
+                window_start=_parse_time(window["start"]),
+                window_end=_parse_time(window["end"]),
+                step_seconds=int(window["step_seconds"]),
+                source=str(data["source"]),
+                created_at=_parse_time(data["created_at"]),
+                tables={name: int(info["rows"]) for name, info in data["tables"].items()},
+                shape=str(data.get("shape", "series")),
+                warnings=tuple(str(w) for w in data.get("warnings", [])),
+                extra=dict(data.get("extra", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SnapshotError(f"{where}: manifest is incomplete or malformed ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A cluster's inventory and usage over one window: the manifest plus its tables."""
+
+    manifest: SnapshotManifest
+    tables: Mapping[str, pd.DataFrame]
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        # snapshot.usage, snapshot.nodes ...: tables read like attributes in notebooks.
+        tables = object.__getattribute__(self, "tables")
+        if name in TABLE_COLUMNS:
+            if name in tables:
+                return tables[name]
+            return empty_table(name)
+        raise AttributeError(name)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """The named table; an empty table with the right columns when the source had none."""
+        if name not in TABLE_COLUMNS:
+            raise KeyError(f"unknown snapshot table {name!r}")
+        return self.tables[name] if name in self.tables else empty_table(name)
+
+    @property
+    def cluster(self) -> str:
+        return self.manifest.cluster
+
+    @property
+    def window(self) -> tuple[datetime, datetime]:
+        return self.manifest.window_start, self.manifest.window_end
+
+    @property
+    def step_seconds(self) -> int:
+        return self.manifest.step_seconds
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{name}={len(df)}" for name, df in self.tables.items())
+        return (
+            f"Snapshot(cluster={self.cluster!r}, window={_iso(self.manifest.window_start)}.."
+            f"{_iso(self.manifest.window_end)}, step={self.step_seconds}s, {counts})"
+        )
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """An empty frame with the columns and dtypes of table ``name``."""
+    columns = {}
+    for column, kind in TABLE_COLUMNS[name].items():
+        columns[column] = pd.Series(dtype=_pandas_dtype(kind))
+    return pd.DataFrame(columns)
+
+
+def _pandas_dtype(kind: str) -> Any:
+    return {
+        "str": "object",
+        "float": "float64",
+        "int": "int64",
+        "bool": "bool",
+        "time": "datetime64[ns, UTC]",
+    }[kind]
+
+
+def validate_tables(tables: Mapping[str, pd.DataFrame], where: str = "snapshot") -> None:
+    """Check that required tables exist and every table has its columns with usable dtypes.
+
+    Raises:
+        SnapshotError: naming the table and the column that is wrong.
+    """
+    for name in _REQUIRED_TABLES:
+        if name not in tables:
+            raise SnapshotError(f"{where}: table {name!r} is missing")
+    for name, frame in tables.items():
+        spec = TABLE_COLUMNS.get(name)
+        if spec is None:
+            continue
+        missing = [column for column in spec if column not in frame.columns]
+        if missing:
+            raise SnapshotError(f"{where}: table {name!r} lacks column(s) {', '.join(missing)}")
+        for column, kind in spec.items():
+            series = frame[column]
+            ok = {
+                "str": lambda s: pd.api.types.is_object_dtype(s)
+                or isinstance(s.dtype, pd.CategoricalDtype)
+                or pd.api.types.is_string_dtype(s),
+                "float": pd.api.types.is_numeric_dtype,
+                "int": pd.api.types.is_integer_dtype,
+                "bool": pd.api.types.is_bool_dtype,
+                "time": lambda s: isinstance(s.dtype, pd.DatetimeTZDtype),
+            }[kind](series)
+            if not ok:
+                raise SnapshotError(
+                    f"{where}: column {name}.{column} has dtype {series.dtype}, expected {kind}"
+                )
+
+
+@dataclass
+class _AtomicDir:
+    final: Path
+    temporary: Path
+
+
+class atomic_directory:  # noqa: N801 - used as a context manager, reads like a function
+    """Build a folder under a temporary name and move it into place only on success.
+
+    An existing folder at ``target`` is replaced only once the new one is complete; on any
+    error the temporary folder is removed and the old one is left exactly as it was.
+
+    Example:
+        >>> with atomic_directory(Path("/tmp/out")) as tmp:  # doctest: +SKIP
+        ...     (tmp / "manifest.json").write_text("{}")
+    """
+
+    def __init__(self, target: Path | str) -> None:
+        self.target = Path(target)
+
+    def __enter__(self) -> Path:
+        if self.target.exists() and not self.target.is_dir():
+            raise OutputError(
+                f"{self.target} exists and is not a folder; choose another --out or remove it"
+            )
+        parent = self.target.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=parent))
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write under {parent}: {exc.strerror or exc}; choose a writable --out"
+            ) from exc
+        return self._tmp
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            return
+        try:
+            os.chmod(self._tmp, 0o755)
+            if self.target.exists():
+                # Swap: move the old folder aside, put the new one in place, then drop the old.
+                backup = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.old.", dir=self.target.parent))
+                backup.rmdir()
+                os.rename(self.target, backup)
+                try:
+                    os.rename(self._tmp, self.target)
+                except OSError:
+                    os.rename(backup, self.target)
+                    raise
+                shutil.rmtree(backup, ignore_errors=True)
+            else:
+                os.rename(self._tmp, self.target)
+        except OSError as exc:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise OutputError(f"cannot move the new output into {self.target}: {exc}") from exc
+
+
+def write_snapshot(
+    path: Path | str,
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    cluster: str,
+    window_start: datetime,
+    window_end: datetime,
+    step_seconds: int,
+    source: str,
+    created_at: datetime | None = None,
+    shape: str = "series",
+    warnings: tuple[str, ...] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> Snapshot:
+    """Validate ``tables`` and write them with a manifest to ``path``, atomically."""
+    validate_tables(tables, where=str(path))
+    manifest = SnapshotManifest(
+        cluster=cluster,
+        window_start=window_start,
+        window_end=window_end,
+        step_seconds=step_seconds,
+        source=source,
+        created_at=created_at or datetime.now(UTC),
+        tables={name: len(frame) for name, frame in tables.items()},
+        shape=shape,
+        warnings=warnings,
+        extra=extra or {},
+    )
+    with atomic_directory(path) as tmp:
+        try:
+            for name, frame in tables.items():
+                frame.to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
+            (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
+        except OSError as exc:
+            raise OutputError(f"cannot write snapshot to {path}: {exc.strerror or exc}") from exc
+    return Snapshot(manifest=manifest, tables=dict(tables))
+
+
+def load_snapshot(path: Path | str, tables: tuple[str, ...] | None = None) -> Snapshot:
+    """Read a snapshot folder written by :func:`write_snapshot`.
+
+    Args:
+        path: the snapshot folder.
+        tables: only these tables (default: all in the manifest).
+
+    Raises:
+        SnapshotError: the folder or manifest is missing, corrupt, or from a newer version.
+    """
+    folder = Path(path)
+    manifest_path = folder / "manifest.json"
+    if not folder.is_dir():
+        raise SnapshotError(f"{folder}: no such snapshot folder; create one with `kianax-capacity fetch`")
+    try:
+        raw = json.loads(manifest_path.read_text())
+    except FileNotFoundError as exc:
+        raise SnapshotError(f"{folder}: no manifest.json, not a snapshot folder") from exc
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SnapshotError(f"{manifest_path}: corrupt manifest ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise SnapshotError(f"{manifest_path}: corrupt manifest (not a JSON object)")
+    manifest = SnapshotManifest.from_json(raw, manifest_path)
+    wanted = tables or tuple(manifest.tables)
+    frames: dict[str, pd.DataFrame] = {}
+    for name in wanted:
+        if name not in manifest.tables:
+            continue
+        file = folder / f"{name}.parquet"
+        try:
+            frame = pd.read_parquet(file)
+        except FileNotFoundError as exc:
+            raise SnapshotError(f"{folder}: table file {file.name} is missing; re-run fetch") from exc
+        except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
+            raise SnapshotError(f"{file}: corrupt Parquet table ({type(exc).__name__}); re-run fetch") from exc
+        if len(frame) != manifest.tables[name]:
+            raise SnapshotError(
+                f"{file}: has {len(frame)} rows, manifest says {manifest.tables[name]}; re-run fetch"
+            )
+        frames[name] = frame
+    if tables is None:
+        validate_tables(frames, where=str(folder))
+    return Snapshot(manifest=manifest, tables=frames)
+
+
+def iter_tables(snapshot: Snapshot) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(name, frame) for every table the snapshot holds."""
+    yield from snapshot.tables.items()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
