@@ -1,0 +1,69 @@
+"""Shared CLI plumbing: one-line argument errors, config loading, progress bars."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from kianax_capacity.config import Config, load_config
+from kianax_capacity.errors import UserInputError
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error (and exit code 2) instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    return load_config(getattr(args, "config", None))
+
+
+def parse_end(text: str | None) -> datetime | None:
+    """``--end`` as an aware UTC datetime; naive times are taken as UTC."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UserInputError(
+            f"--end {text!r} is not an ISO 8601 time (e.g. 2026-11-23T00:00:00Z)"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+class Progress:
+    """A thin wrapper on rich's progress bar that is silent with --quiet or off a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Any = None
+
+    @contextmanager
+    def task(self, description: str, total: float | None = None) -> Iterator[Any]:
+        if not self.enabled:
+            yield lambda advance=1: None
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+        with RichProgress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as progress:
+            task_id = progress.add_task(description, total=total)
+            yield lambda advance=1: progress.advance(task_id, advance)
+
+
+def progress_from_args(args: argparse.Namespace) -> Progress:
+    return Progress(enabled=not getattr(args, "quiet", False) and sys.stderr.isatty())

@@ -1,0 +1,17 @@
+"""`kianax-capacity backtest`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kianax_capacity.errors import NotBuiltError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("backtest", help="(not built yet)", description="Not built yet.")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise NotBuiltError("`backtest` is not built yet in this release")

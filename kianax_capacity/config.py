@@ -1,0 +1,213 @@
+"""``kianax-capacity.toml``: cluster, sources, node groups, profile, exclusions.
+
+Every setting has a default and can be overridden by a CLI flag; unknown keys are an error that
+names them (a typo must not silently change a production recommendation). Secrets are never read
+from this file: tokens and passwords come from the environment (``*_env`` keys name the variable)
+or from files (``*_file``), AWS credentials from the standard AWS chain.
+
+Example file::
+
+    cluster = "kianax-production"
+    profile = "production"
+
+    [prometheus]
+    url = "https://prometheus.example.com"
+    auth = "bearer"                 # none | bearer | basic | sigv4
+    bearer_token_env = "PROM_TOKEN"
+
+    [aws]
+    region = "us-east-1"
+    prices = "embedded"             # embedded | aws
+
+    [exclusions]
+    namespaces = ["kube-system"]
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from kianax_capacity.errors import ConfigError
+
+__all__ = [
+    "AwsConfig",
+    "Config",
+    "ExclusionsConfig",
+    "HelmConfig",
+    "NodeGroupConfig",
+    "PrometheusConfig",
+    "load_config",
+]
+
+DEFAULT_CONFIG_FILE = "kianax-capacity.toml"
+PROFILES = ("production", "development", "high-availability")
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    url: str | None = None
+    auth: str = "none"  # none | bearer | basic | sigv4
+    bearer_token_env: str | None = None
+    bearer_token_file: str | None = None
+    basic_user: str | None = None
+    basic_password_env: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    ca_bundle: str | None = None
+    insecure_skip_verify: bool = False
+    sigv4_region: str | None = None
+    timeout_seconds: float = 60.0
+    max_retries: int = 3
+    concurrency: int = 4
+    cluster_label: str | None = None
+    cluster_value: str | None = None
+    shape: str = "series"  # series | aggregate
+
+
+@dataclass(frozen=True)
+class AwsConfig:
+    region: str = "us-east-1"
+    prices: str = "embedded"  # embedded | aws
+    cur_manifest: str | None = None  # s3://bucket/prefix/.../manifest.json
+    cost_explorer: bool = False
+    commitment_discount: float = 0.28  # Compute Savings Plan, 1 year no upfront (assumption)
+    allow_graviton: bool = False
+
+
+@dataclass(frozen=True)
+class NodeGroupConfig:
+    instance_types: tuple[str, ...] = ()
+    capacity_type: str = "ON_DEMAND"
+    min_size: int | None = None
+    max_size: int | None = None
+
+
+@dataclass(frozen=True)
+class ExclusionsConfig:
+    namespaces: tuple[str, ...] = ()
+    workloads: tuple[str, ...] = ()  # "namespace/workload"
+
+
+@dataclass(frozen=True)
+class HelmConfig:
+    charts: str = "charts"
+    values_file: str = "values-prod.yaml"
+    chart_for: Mapping[str, str] = field(default_factory=dict)  # workload -> chart folder name
+
+
+@dataclass(frozen=True)
+class Config:
+    cluster: str = "kianax-production"
+    profile: str = "production"
+    strategy: str = "kianax"
+    prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
+    aws: AwsConfig = field(default_factory=AwsConfig)
+    nodegroups: Mapping[str, NodeGroupConfig] = field(default_factory=dict)
+    exclusions: ExclusionsConfig = field(default_factory=ExclusionsConfig)
+    spot_overrides: Mapping[str, bool] = field(default_factory=dict)  # "ns/workload" -> ready
+    helm: HelmConfig = field(default_factory=HelmConfig)
+
+    def override(self, **changes: Any) -> Config:
+        """A copy with the non-None ``changes`` applied (CLI flags win over the file)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        default = getattr(cls(), name) if _has_default(cls) else None
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}.{name}: expected a list of strings")
+            value = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}.{name}: expected true or false, got {value!r}")
+        elif isinstance(default, int | float) and not isinstance(default, bool):
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
+        values[name] = value
+    return cls(**values)
+
+
+def _has_default(cls: type) -> bool:
+    try:
+        cls()
+    except TypeError:
+        return False
+    return True
+
+
+def parse_config(data: Mapping[str, Any], where: str = DEFAULT_CONFIG_FILE) -> Config:
+    """Build a :class:`Config` from parsed TOML, rejecting unknown keys and bad types."""
+    sections = {
+        "prometheus": PrometheusConfig,
+        "aws": AwsConfig,
+        "exclusions": ExclusionsConfig,
+        "helm": HelmConfig,
+    }
+    top_known = {f.name for f in fields(Config)}
+    unknown = sorted(set(data) - top_known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(top_known))}"
+        )
+    values: dict[str, Any] = {}
+    for name in ("cluster", "profile", "strategy"):
+        if name in data:
+            if not isinstance(data[name], str) or not data[name]:
+                raise ConfigError(f"{where}: {name} must be a non-empty string")
+            values[name] = data[name]
+    if values.get("profile", "production") not in PROFILES:
+        raise ConfigError(f"{where}: profile must be one of {', '.join(PROFILES)}")
+    for name, cls in sections.items():
+        if name in data:
+            values[name] = _build(cls, data[name], f"{where} [{name}]")
+    if "nodegroups" in data:
+        groups = data["nodegroups"]
+        if not isinstance(groups, Mapping):
+            raise ConfigError(f"{where} [nodegroups]: expected tables [nodegroups.<name>]")
+        values["nodegroups"] = {
+            group: _build(NodeGroupConfig, spec, f"{where} [nodegroups.{group}]")
+            for group, spec in groups.items()
+        }
+    if "spot_overrides" in data:
+        overrides = data["spot_overrides"]
+        if not isinstance(overrides, Mapping) or not all(isinstance(v, bool) for v in overrides.values()):
+            raise ConfigError(f"{where} [spot_overrides]: expected \"namespace/workload\" = true|false")
+        values["spot_overrides"] = dict(overrides)
+    return Config(**values)
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Load ``path``, or ``./kianax-capacity.toml`` when present, else the defaults.
+
+    Raises:
+        ConfigError: the file given does not exist, is not TOML, or has unknown keys.
+    """
+    if path is None:
+        candidate = Path(DEFAULT_CONFIG_FILE)
+        if not candidate.is_file():
+            return Config()
+        path = candidate
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{file}: config file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML ({exc})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read config ({exc})") from exc
+    return parse_config(data, where=str(file))

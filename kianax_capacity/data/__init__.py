@@ -1,0 +1,1 @@
+"""Reference data shipped inside the package (prices, specs, schema), each file dated."""

@@ -1,0 +1,1 @@
+"""Parameterised notebooks shipped with the package (top-level notebooks/ folder in the checkout)."""
