@@ -9,7 +9,9 @@ from kianax_capacity.errors import NotBuiltError
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("recommend", help="(not built yet)", description="Not built yet.")
+    parser = subparsers.add_parser(
+        "recommend", help="(not built yet)", description="Not built yet."
+    )
     parser.set_defaults(func=run)
 
 
