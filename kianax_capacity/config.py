@@ -65,6 +65,12 @@ class PrometheusConfig:
     cluster_label: str | None = None
     cluster_value: str | None = None
     shape: str = "series"  # series | aggregate
+    # Added for the Prometheus source (docs/prometheus.md):
+    retry_backoff_seconds: float = 0.5  # urllib3 backoff factor between retries
+    max_retry_after_seconds: float = 30.0  # a longer Retry-After from the server is capped
+    max_points_per_series: int = 10_000  # time chunks stay under the 11,000-point API limit
+    scrape_interval: str | None = None  # e.g. "30s"; None = detect from the data
+    rate_window: str | None = None  # e.g. "2m"; None = max(step, 2 x scrape interval)
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,28 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "container": "str",
         "reason": "str",  # OOMKilled | Error | Completed ...
     },
+    # Optional: written by the Prometheus source in the "aggregate" shape (manifest shape =
+    # "aggregate"), where the server computes per-container statistics over the whole window at
+    # the step and ``usage`` is empty. One row per (pod, container); quantiles interpolate.
+    "container_stats": {
+        "namespace": "str",
+        "pod": "str",
+        "container": "str",
+        "samples": "int",  # steps with a working-set sample
+        "cpu_cores_p50": "float",
+        "cpu_cores_p90": "float",
+        "cpu_cores_p95": "float",
+        "cpu_cores_p99": "float",
+        "cpu_cores_max": "float",
+        "cpu_cores_mean": "float",
+        "memory_bytes_p50": "float",
+        "memory_bytes_p90": "float",
+        "memory_bytes_p95": "float",
+        "memory_bytes_p99": "float",
+        "memory_bytes_max": "float",
+        "memory_bytes_mean": "float",
+        "cpu_throttled_ratio_mean": "float",  # NaN = no CPU limit
+    },
 }
 
 _REQUIRED_TABLES = ("nodes", "workloads", "pods", "containers", "usage")

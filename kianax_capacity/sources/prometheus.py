@@ -1,0 +1,1031 @@
+"""The Prometheus source: a snapshot from any server speaking the Prometheus HTTP API.
+
+Prometheus, Thanos, Mimir, VictoriaMetrics and Amazon Managed Service for Prometheus answer the
+same ``/api/v1/query`` and ``/api/v1/query_range``; :func:`fetch_prometheus_snapshot` sends the
+templates of ``queries/*.promql`` through ``prometheus-api-client`` and writes the same tables
+as the demo source (``kianax_capacity.snapshot.TABLE_COLUMNS``).
+
+Request budget: every query selects all containers at once (grouped ``by`` labels), so the
+number of HTTP requests is (number of templates) x (number of time chunks) + 1, whatever the
+size of the cluster. Time chunks keep each range query under the 11,000-points-per-series limit.
+
+Two shapes:
+
+* ``series``: usage time series at the step (CPU rate, peak working set, throttling).
+* ``aggregate``: the server computes per-container statistics over the window with
+  ``quantile_over_time`` / ``max_over_time`` / ``avg_over_time`` on subqueries; the client gets a
+  ``container_stats`` table (O(containers) numbers) and an empty ``usage`` table.
+
+Errors are :class:`~kianax_capacity.errors.PrometheusError` with one line naming the server (no
+credentials) and what to check; nothing is written unless every query succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from kianax_capacity.config import PrometheusConfig
+from kianax_capacity.errors import PrometheusError, UserInputError
+from kianax_capacity.snapshot import Snapshot, empty_table, write_snapshot
+from kianax_capacity.sources.prom_auth import (
+    build_auth,
+    build_headers,
+    configure_tls,
+    redact_url,
+)
+from kianax_capacity.sources.promql import Selector, format_duration, render
+from kianax_capacity.units import parse_duration
+
+__all__ = [
+    "AGGREGATE_STATS",
+    "SHAPES",
+    "fetch_prometheus_snapshot",
+    "plan_queries",
+]
+
+_LOGGER = logging.getLogger(__name__)
+
+SHAPES = ("series", "aggregate")
+#: The API refuses range queries returning more points per series than this.
+API_MAX_POINTS_PER_SERIES = 11_000
+_DEFAULT_SCRAPE_SECONDS = 30.0
+_SCRAPE_PROBE_SECONDS = 3600.0
+
+#: container_stats column -> (template, parameters besides the common ones).
+AGGREGATE_STATS: dict[str, tuple[str, dict[str, str]]] = {
+    "cpu_cores_p50": ("aggregate_cpu_quantile", {"quantile": "0.5"}),
+    "cpu_cores_p90": ("aggregate_cpu_quantile", {"quantile": "0.9"}),
+    "cpu_cores_p95": ("aggregate_cpu_quantile", {"quantile": "0.95"}),
+    "cpu_cores_p99": ("aggregate_cpu_quantile", {"quantile": "0.99"}),
+    "cpu_cores_max": ("aggregate_cpu", {"function": "max_over_time"}),
+    "cpu_cores_mean": ("aggregate_cpu", {"function": "avg_over_time"}),
+    "memory_bytes_p50": ("aggregate_memory_quantile", {"quantile": "0.5"}),
+    "memory_bytes_p90": ("aggregate_memory_quantile", {"quantile": "0.9"}),
+    "memory_bytes_p95": ("aggregate_memory_quantile", {"quantile": "0.95"}),
+    "memory_bytes_p99": ("aggregate_memory_quantile", {"quantile": "0.99"}),
+    "memory_bytes_max": ("aggregate_memory", {"function": "max_over_time"}),
+    "memory_bytes_mean": ("aggregate_memory", {"function": "avg_over_time"}),
+    "samples": ("aggregate_memory", {"function": "count_over_time"}),
+    "cpu_throttled_ratio_mean": ("aggregate_cpu_throttling", {}),
+}
+
+# Range queries (one per time chunk). Usage only in the series shape.
+_USAGE_RANGE = ("cpu_usage", "memory_usage", "cpu_throttling")
+_EVENT_RANGE = (
+    "restart_events",
+    "termination_reasons",
+    "hpa_current_replicas",
+    "hpa_desired_replicas",
+)
+# Instant queries at each chunk's end over the chunk.
+_INVENTORY = (
+    "pod_first_seen",
+    "pod_last_seen",
+    "pod_owner",
+    "replicaset_owner",
+    "job_owner",
+    "pod_info",
+    "container_requests",
+    "container_limits",
+    "pod_pvcs",
+    "hpa_info",
+    "hpa_min_replicas",
+    "hpa_max_replicas",
+    "hpa_target_metric",
+    "pdb_desired_healthy",
+    "pdb_disruptions_allowed",
+    "node_labels",
+    "node_capacity",
+    "node_allocatable",
+    "node_first_seen",
+    "node_last_seen",
+)
+# kube-state-metrics series without which requests, owners or nodes are unknown.
+_REQUIRED_KSM = {
+    "pod_owner": "kube_pod_owner",
+    "container_requests": "kube_pod_container_resource_requests",
+    "pod_info": "kube_pod_info",
+    "node_labels": "kube_node_labels",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning: which queries, over which time chunks
+
+
+@dataclass(frozen=True)
+class TimeGrid:
+    """Evaluation times ``end - k*step`` (k = n-1 .. 0): each is the end of one step."""
+
+    end: datetime
+    step_seconds: int
+    points: int
+
+    @property
+    def first(self) -> datetime:
+        return self.end - timedelta(seconds=self.step_seconds * (self.points - 1))
+
+    @property
+    def window_start(self) -> datetime:
+        return self.end - timedelta(seconds=self.step_seconds * self.points)
+
+    def chunks(self, max_points: int) -> list[TimeGrid]:
+        """Consecutive, non-overlapping sub-grids of at most ``max_points`` points each."""
+        out: list[TimeGrid] = []
+        remaining = self.points
+        chunk_end = self.end
+        while remaining > 0:
+            size = min(max_points, remaining)
+            out.append(TimeGrid(chunk_end, self.step_seconds, size))
+            chunk_end -= timedelta(seconds=self.step_seconds * size)
+            remaining -= size
+        return out[::-1]
+
+
+@dataclass(frozen=True)
+class QueryJob:
+    """One HTTP request: an instant query at ``time`` or a range query over ``grid``."""
+
+    name: str  # template name, or the container_stats column for aggregate queries
+    promql: str
+    chunk: int
+    time: datetime | None = None
+    grid: TimeGrid | None = None
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    grid: TimeGrid
+    chunks: tuple[TimeGrid, ...]
+    jobs: tuple[QueryJob, ...]
+    rate_window_seconds: float
+    sample_window_seconds: float
+
+
+def plan_queries(
+    *,
+    grid: TimeGrid,
+    shape: str,
+    selector: Selector,
+    scrape_interval_seconds: float,
+    rate_window_seconds: float | None = None,
+    max_points_per_series: int = 10_000,
+) -> QueryPlan:
+    """Every request a fetch sends: a pure function of the window, never of the cluster size.
+
+    Args:
+        grid: the evaluation times.
+        shape: ``series`` or ``aggregate``.
+        selector: the namespace / cluster matchers.
+        scrape_interval_seconds: how often the server scraped the kubelet.
+        rate_window_seconds: the ``rate()`` window; default max(step, 2 x scrape interval),
+            because ``rate`` needs two samples inside its window and should span a whole step.
+        max_points_per_series: points per range query and series (below the API's 11,000).
+    """
+    if shape not in SHAPES:
+        raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}")
+    if not 1 <= max_points_per_series <= API_MAX_POINTS_PER_SERIES:
+        raise UserInputError(
+            f"max_points_per_series must be between 1 and {API_MAX_POINTS_PER_SERIES}"
+        )
+    step = grid.step_seconds
+    rate_window = rate_window_seconds or max(float(step), 2.0 * scrape_interval_seconds)
+    # One step minus a second: (t - step, t] on every engine, whether its ranges are closed
+    # (Prometheus 2) or left-open (Prometheus 3, VictoriaMetrics).
+    sample_window = step - min(1.0, step / 2)
+    common = {
+        "selector": selector.namespaced,
+        "cluster_selector": selector.cluster_only,
+        "step": format_duration(step),
+        "rate_window": format_duration(rate_window),
+        "sample_window": format_duration(sample_window),
+    }
+
+    def fill(template: str, **extra: str) -> str:
+        from kianax_capacity.sources.promql import template_parameters
+
+        wanted = template_parameters(template)
+        params = {k: v for k, v in {**common, **extra}.items() if k in wanted}
+        return render(template, **params)
+
+    chunks = tuple(grid.chunks(max_points_per_series))
+    jobs: list[QueryJob] = []
+    range_names = (*(_USAGE_RANGE if shape == "series" else ()), *_EVENT_RANGE)
+    for index, chunk in enumerate(chunks):
+        window = format_duration(chunk.points * step)
+        for name in range_names:
+            jobs.append(QueryJob(name, fill(name), index, grid=chunk))
+        for name in _INVENTORY:
+            jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end))
+    if shape == "aggregate":
+        window = format_duration(grid.points * step)
+        for column, (template, extra) in AGGREGATE_STATS.items():
+            jobs.append(QueryJob(column, fill(template, window=window, **extra), 0, time=grid.end))
+    return QueryPlan(grid, chunks, tuple(jobs), rate_window, sample_window)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP: prometheus-api-client with bounded retries, translated errors
+
+
+class _BoundedRetry(Retry):
+    """urllib3 Retry that honours Retry-After but never waits longer than a cap."""
+
+    max_retry_after: float = 30.0
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(super().parse_retry_after(retry_after), self.max_retry_after)
+
+
+def _make_retry(config: PrometheusConfig) -> Retry:
+    retry_class = type("_CappedRetry", (_BoundedRetry,), {})
+    retry_class.max_retry_after = config.max_retry_after_seconds
+    attempts = max(0, config.max_retries)
+    return retry_class(
+        total=attempts,
+        connect=attempts,
+        read=attempts,
+        status=attempts,
+        other=0,
+        backoff_factor=config.retry_backoff_seconds,
+        backoff_max=max(config.retry_backoff_seconds * 8, 0.0),
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,  # GET and POST queries are both read-only
+        respect_retry_after_header=True,
+        raise_on_status=False,  # the last response reaches us and is reported with its status
+    )
+
+
+class PrometheusClient:
+    """A thin, thread-safe wrapper on ``PrometheusConnect`` that raises PrometheusError.
+
+    Args:
+        config: URL, auth, TLS, timeout, retries and concurrency.
+        environ: where ``*_env`` secrets are read (default ``os.environ``).
+    """
+
+    def __init__(self, config: PrometheusConfig, environ: Mapping[str, str] | None = None) -> None:
+        from prometheus_api_client import PrometheusConnect
+
+        if not config.url:
+            raise UserInputError("no Prometheus URL: pass --prometheus-url or set [prometheus] url")
+        url = config.url.rstrip("/")
+        if not re.match(r"^https?://[^/]", url):
+            raise UserInputError(
+                f"--prometheus-url {redact_url(url)!r} must start with http:// or https://"
+            )
+        self.url = url
+        self.safe_url = redact_url(url)
+        self.config = config
+        self.requests_sent = 0
+        auth = build_auth(config, environ)
+        self._secrets = _secrets_of(auth)
+        session = requests.Session()
+        configure_tls(session, config)
+        retry = _make_retry(config)
+        self._connect = PrometheusConnect(
+            url=url,
+            headers=build_headers(config) or None,
+            auth=auth,  # type: ignore[arg-type]
+            session=session,
+            retry=retry,
+            timeout=config.timeout_seconds,  # type: ignore[arg-type]
+        )
+        # The library mounts a default-sized pool; size it for our concurrency.
+        pool = max(10, config.concurrency)
+        session.mount(url, HTTPAdapter(max_retries=retry, pool_maxsize=pool, pool_connections=pool))
+
+    def close(self) -> None:
+        self._connect.close()
+
+    def run(self, job: QueryJob) -> list[dict[str, Any]]:
+        """Send one query; the ``result`` list of the answer."""
+        self.requests_sent += 1
+        server_timeout = {"timeout": format_duration(self.config.timeout_seconds)}
+        try:
+            if job.grid is not None:
+                grid = job.grid
+                result = self._connect.custom_query_range(
+                    job.promql,
+                    start_time=grid.first,
+                    end_time=grid.end,
+                    step=str(grid.step_seconds),
+                    params=server_timeout,
+                )
+            else:
+                assert job.time is not None
+                result = self._connect.custom_query(
+                    job.promql, params={"time": job.time.timestamp(), **server_timeout}
+                )
+        except Exception as exc:
+            raise self._translate(exc, job) from exc
+        if not isinstance(result, list):
+            raise PrometheusError(
+                f"Prometheus at {self.safe_url} answered {job.name} with an unexpected body "
+                "(no result list); check that the URL points at the Prometheus HTTP API"
+            )
+        return result
+
+    def _translate(self, exc: Exception, job: QueryJob) -> PrometheusError:
+        from prometheus_api_client.exceptions import PrometheusApiClientException
+
+        where = f"Prometheus at {self.safe_url}"
+        attempts = self.config.max_retries + 1
+        if isinstance(exc, PrometheusApiClientException):
+            text = str(exc)
+            match = re.search(r"HTTP Status Code (\d+)", text)
+            status = int(match.group(1)) if match else 0
+            detail = _server_error_detail(text)
+            if status == 404:
+                message = (
+                    f"{where} answered 404 Not Found for /api/v1/query; check the URL path "
+                    "(Mimir needs .../prometheus, VictoriaMetrics cluster .../select/0/prometheus, "
+                    "AMP .../workspaces/ws-ID)"
+                )
+            elif status in (401, 403):
+                message = (
+                    f"{where} answered {status} (not authorised); check --auth and the token, "
+                    "password or AWS credentials it uses"
+                )
+            elif status == 429:
+                message = (
+                    f"{where} kept answering 429 Too Many Requests after {attempts} attempts; "
+                    "lower [prometheus] concurrency or retry later"
+                )
+            elif status >= 500:
+                message = (
+                    f"{where} answered HTTP {status} after {attempts} attempts{detail}; check the "
+                    "server's health and logs, or retry later"
+                )
+            else:
+                message = (
+                    f"{where} rejected query {job.name} with HTTP {status}{detail}; check "
+                    "--namespace/--cluster-label and that the server speaks PromQL"
+                )
+        elif isinstance(exc, ValueError | KeyError | TypeError):
+            # requests' JSONDecodeError is a ValueError: a cut-off or non-JSON body.
+            message = (
+                f"{where} sent a body that is not Prometheus API JSON (truncated or an HTML page) "
+                f"for {job.name}; check the URL points at the Prometheus HTTP API and any proxy "
+                "in between"
+            )
+        elif isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
+            message = (
+                f"{where} closed the connection in the middle of the answer to {job.name} "
+                "(truncated body); check the server and any proxy in between, or shorten --window"
+            )
+        elif isinstance(exc, requests.exceptions.SSLError):
+            message = (
+                f"TLS handshake with {where} failed; check --ca-bundle (or --insecure for a "
+                "test server)"
+            )
+        elif _is_timeout(exc):
+            message = (
+                f"{where} did not answer {job.name} within {self.config.timeout_seconds:g}s "
+                f"({attempts} attempts); check the server's load, raise [prometheus] "
+                "timeout_seconds or shorten --window"
+            )
+        elif isinstance(exc, requests.exceptions.ConnectionError):
+            message = (
+                f"cannot connect to {where} ({_connection_reason(exc)}); check --prometheus-url "
+                "and that the server is up and reachable"
+            )
+        elif isinstance(exc, requests.exceptions.RequestException):
+            message = f"request to {where} failed ({type(exc).__name__}); check --prometheus-url"
+        else:
+            raise exc
+        return PrometheusError(self._scrub(message))
+
+    def _scrub(self, message: str) -> str:
+        for secret in self._secrets:
+            message = message.replace(secret, "<redacted>")
+        return " ".join(message.split())
+
+
+def _secrets_of(auth: object) -> tuple[str, ...]:
+    found = []
+    for attribute in ("_token", "password"):
+        value = getattr(auth, attribute, None)
+        if isinstance(value, str) and value:
+            found.append(value)
+    return tuple(found)
+
+
+def _server_error_detail(text: str) -> str:
+    match = re.search(r'"error"\s*:\s*"((?:[^"\\]|\\.)*)"', text)
+    if not match:
+        return ""
+    detail = match.group(1).replace('\\"', '"')
+    if len(detail) > 200:
+        detail = detail[:200] + "..."
+    return f": {detail}"
+
+
+def _causes(exc: BaseException) -> Iterable[BaseException]:
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+        if current.__cause__ is not None:
+            stack.append(current.__cause__)
+        if current.__context__ is not None:
+            stack.append(current.__context__)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    return any(
+        isinstance(c, requests.exceptions.Timeout | ReadTimeoutError | ConnectTimeoutError | TimeoutError)
+        for c in _causes(exc)
+    )
+
+
+def _connection_reason(exc: BaseException) -> str:
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if "Name or service not known" in str(cause) or "nodename nor servname" in str(cause):
+            return "unknown host name"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset"
+    return type(exc).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Fetch
+
+
+@dataclass
+class _Results:
+    """Answers by template name, each a list of (chunk, result list)."""
+
+    by_name: dict[str, list[tuple[int, list[dict[str, Any]]]]] = field(default_factory=dict)
+
+    def add(self, job: QueryJob, result: list[dict[str, Any]]) -> None:
+        self.by_name.setdefault(job.name, []).append((job.chunk, result))
+
+    def vector(self, name: str, labels: Iterable[str]) -> pd.DataFrame:
+        """Instant answers as a frame: label columns, ``value`` and ``chunk``."""
+        labels = list(labels)
+        rows: list[list[Any]] = []
+        for chunk, result in sorted(self.by_name.get(name, []), key=lambda item: item[0]):
+            for series in result:
+                metric = series.get("metric", {})
+                rows.append(
+                    [*(metric.get(label, "") for label in labels), float(series["value"][1]), chunk]
+                )
+        return pd.DataFrame(rows, columns=[*labels, "value", "chunk"])
+
+    def matrix(self, name: str, labels: Iterable[str]) -> pd.DataFrame:
+        """Range answers in long form: label columns, ``timestamp`` (UTC) and ``value``."""
+        labels = list(labels)
+        frames: list[pd.DataFrame] = []
+        for _chunk, result in sorted(self.by_name.get(name, []), key=lambda item: item[0]):
+            for series in result:
+                values = np.asarray(series.get("values", []), dtype=float).reshape(-1, 2)
+                if not len(values):
+                    continue
+                metric = series.get("metric", {})
+                frame = pd.DataFrame({"seconds": values[:, 0], "value": values[:, 1]})
+                for label in labels:
+                    frame[label] = metric.get(label, "")
+                frames.append(frame)
+        if not frames:
+            return pd.DataFrame(
+                {
+                    **{label: pd.Series(dtype=object) for label in labels},
+                    "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+                    "value": pd.Series(dtype=float),
+                }
+            )
+        out = pd.concat(frames, ignore_index=True)
+        out["timestamp"] = pd.to_datetime(np.round(out.pop("seconds") * 1000).astype("int64"), unit="ms", utc=True)
+        return out[[*labels, "timestamp", "value"]]
+
+    def empty(self, name: str) -> bool:
+        return not any(result for _chunk, result in self.by_name.get(name, []))
+
+
+def _aware(moment: datetime, what: str) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def fetch_prometheus_snapshot(
+    config: PrometheusConfig,
+    *,
+    start: datetime,
+    end: datetime,
+    step_seconds: int,
+    out: Path,
+    namespace_regex: str | None = None,
+    cluster_label: str | None = None,
+    cluster: str = "kianax-production",
+    shape: str = "series",
+    progress: Callable[[int, int], None] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Snapshot:
+    """Query a Prometheus-compatible server and write a snapshot folder to ``out``.
+
+    Args:
+        config: server URL, auth, TLS, timeout, retries, concurrency (``[prometheus]``).
+        start: window start (UTC; naive is taken as UTC).
+        end: window end; the last step ends here. Fix it for reproducible reports.
+        step_seconds: the usage step (e.g. 300).
+        out: the snapshot folder, replaced atomically; untouched on failure.
+        namespace_regex: only namespaces matching this RE2 regex (anchored, as in PromQL).
+        cluster_label: label that tells clusters apart on a shared server (e.g. ``cluster``);
+            its value is ``cluster``.
+        cluster: the cluster's name in the snapshot (and the label value, when filtering).
+        shape: ``series`` (usage time series) or ``aggregate`` (server-side statistics).
+        progress: called as ``progress(done, total)`` after each request.
+        environ: where ``*_env`` secrets are read (default ``os.environ``).
+
+    Returns:
+        The snapshot written.
+
+    Raises:
+        UserInputError: bad window, step, shape, regex, label or URL.
+        ConfigError: the auth settings lack a secret.
+        PrometheusError: the server failed; one line, no credentials.
+        OutputError: ``out`` cannot be written.
+    """
+    start, end = _aware(start, "start"), _aware(end, "end")
+    if step_seconds <= 0:
+        raise UserInputError(f"--step must be positive, got {step_seconds}s")
+    points = int((end - start).total_seconds() // step_seconds)
+    if points < 1:
+        raise UserInputError(
+            f"the window {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ} is shorter than "
+            f"one step ({step_seconds}s); widen --window or shorten --step"
+        )
+    if shape not in SHAPES:
+        raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}")
+    label = cluster_label or config.cluster_label
+    label_value = (config.cluster_value or cluster) if label else None
+    selector = Selector.build(namespace_regex=namespace_regex, cluster_label=label, cluster=label_value)
+    grid = TimeGrid(end=end, step_seconds=step_seconds, points=points)
+    client = PrometheusClient(config, environ)
+    warnings: list[str] = []
+    try:
+        scrape = _scrape_interval(client, config, grid, selector, warnings)
+        rate_window = parse_duration(config.rate_window) if config.rate_window else None
+        plan = plan_queries(
+            grid=grid,
+            shape=shape,
+            selector=selector,
+            scrape_interval_seconds=scrape,
+            rate_window_seconds=rate_window,
+            max_points_per_series=config.max_points_per_series,
+        )
+        results = _run_all(client, plan.jobs, config.concurrency, progress)
+    finally:
+        client.close()
+    tables = _assemble(results, plan, shape, warnings)
+    for message in warnings:
+        _LOGGER.warning("%s", message)
+    return write_snapshot(
+        out,
+        tables,
+        cluster=cluster,
+        window_start=grid.window_start,
+        window_end=grid.end,
+        step_seconds=step_seconds,
+        source="prometheus",
+        shape=shape,
+        warnings=tuple(warnings),
+        extra={
+            "prometheus": {
+                "url": client.safe_url,
+                "namespace_regex": namespace_regex,
+                "cluster_label": label,
+                "scrape_interval_seconds": scrape,
+                "rate_window_seconds": plan.rate_window_seconds,
+                "sample_window_seconds": plan.sample_window_seconds,
+                "time_chunks": len(plan.chunks),
+                "requests": client.requests_sent,
+            }
+        },
+    )
+
+
+def _scrape_interval(
+    client: PrometheusClient,
+    config: PrometheusConfig,
+    grid: TimeGrid,
+    selector: Selector,
+    warnings: list[str],
+) -> float:
+    """The kubelet scrape interval: configured, or the probe window / samples in it."""
+    if config.scrape_interval:
+        return parse_duration(config.scrape_interval)
+    probe = min(_SCRAPE_PROBE_SECONDS, grid.points * grid.step_seconds)
+    # One second short of the probe, so closed and left-open ranges count the same samples.
+    window = probe - min(1.0, probe / 2)
+    job = QueryJob(
+        "scrape_interval",
+        render("scrape_interval", selector=selector.namespaced, probe_window=format_duration(window)),
+        0,
+        time=grid.end,
+    )
+    result = client.run(job)
+    count = float(result[0]["value"][1]) if result else math.nan
+    if not math.isfinite(count) or count < 1:
+        warnings.append(
+            "could not detect the scrape interval (no container_memory_working_set_bytes samples "
+            f"in the last {format_duration(probe)} of the window); assuming "
+            f"{_DEFAULT_SCRAPE_SECONDS:g}s, set [prometheus] scrape_interval to override"
+        )
+        return _DEFAULT_SCRAPE_SECONDS
+    return max(1.0, round(probe / count))
+
+
+def _run_all(
+    client: PrometheusClient,
+    jobs: tuple[QueryJob, ...],
+    concurrency: int,
+    progress: Callable[[int, int], None] | None,
+) -> _Results:
+    results = _Results()
+    total = len(jobs)
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="promql") as pool:
+        futures: dict[Future[list[dict[str, Any]]], QueryJob] = {
+            pool.submit(client.run, job): job for job in jobs
+        }
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in finished:
+                error = future.exception()
+                if error is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise error
+                results.add(futures[future], future.result())
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Assembly: answers -> snapshot tables
+
+_CONTAINER = ["namespace", "pod", "container"]
+
+
+def _typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """``frame`` with exactly the table's columns, in order, with the contract's dtypes."""
+    template = empty_table(table)
+    if frame.empty:
+        return template
+    out = frame[list(template.columns)].copy()
+    for column in template.columns:
+        dtype = template[column].dtype
+        if str(dtype) == "object":
+            out[column] = out[column].astype(object)
+        elif str(dtype) != str(out[column].dtype):
+            out[column] = out[column].astype(dtype)
+    return out.reset_index(drop=True)
+
+
+def _last(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """The row of the latest chunk for each key (answers are sorted by chunk)."""
+    return frame.drop_duplicates(key, keep="last")
+
+
+def _seconds_to_time(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(np.round(values.astype(float) * 1000).astype("int64"), unit="ms", utc=True)
+
+
+def _assemble(
+    results: _Results, plan: QueryPlan, shape: str, warnings: list[str]
+) -> dict[str, pd.DataFrame]:
+    missing = [metric for name, metric in _REQUIRED_KSM.items() if results.empty(name)]
+    if missing:
+        warnings.append(
+            "kube-state-metrics series missing: "
+            + ", ".join(missing)
+            + "; without them requests/limits, workload owners or nodes are unknown and "
+            "recommendations that need them report insufficient_data (is kube-state-metrics "
+            "scraped, and does --namespace/--cluster-label match it?)"
+        )
+    if results.empty("pod_first_seen"):
+        warnings.append(
+            "no container_memory_working_set_bytes series matched: the snapshot has no "
+            "containers (is the kubelet/cAdvisor scraped, and does --namespace match?)"
+        )
+    warnings.append(
+        "workloads.has_emptydir is not exported by kube-state-metrics; it is False for every "
+        "workload"
+    )
+
+    pods = _pods(results)
+    usage = _usage(results) if shape == "series" else empty_table("usage")
+    if shape == "series" and not usage.empty:
+        usage = usage.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
+    terminations, restarts = _terminations(results)
+    stats = _container_stats(results) if shape == "aggregate" else None
+    containers = _containers(results, pods, usage, stats, restarts, terminations)
+    tables = {
+        "nodes": _typed(_nodes(results), "nodes"),
+        "workloads": _typed(_workloads(results, pods), "workloads"),
+        "pods": _typed(pods, "pods"),
+        "containers": _typed(containers, "containers"),
+        "usage": _typed(usage, "usage"),
+        "hpas": _typed(_hpas(results), "hpas"),
+        "replicas": _typed(_replicas(results), "replicas"),
+        "terminations": _typed(terminations, "terminations"),
+    }
+    if stats is not None:
+        stats = stats.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
+        tables["container_stats"] = _typed(stats, "container_stats")
+    return tables
+
+
+def _pods(results: _Results) -> pd.DataFrame:
+    key = ["namespace", "pod"]
+    first = results.vector("pod_first_seen", [*key, "node"])
+    last = results.vector("pod_last_seen", [*key, "node"])
+    if first.empty:
+        return empty_table("pods")
+    first = first.groupby(key, as_index=False).agg(first_seen=("value", "min"), node=("node", "last"))
+    last = last.groupby(key, as_index=False).agg(last_seen=("value", "max"))
+    pods = first.merge(last, on=key, how="left")
+    pods["last_seen"] = pods["last_seen"].fillna(pods["first_seen"])
+    info = _last(results.vector("pod_info", [*key, "node"]), key)
+    if not info.empty:
+        pods = pods.merge(info[[*key, "node"]].rename(columns={"node": "ksm_node"}), on=key, how="left")
+        pods["node"] = pods["ksm_node"].where(pods["ksm_node"].fillna("") != "", pods["node"])
+    owners = _owners(results)
+    pods = pods.merge(owners, on=key, how="left")
+    no_owner = pods["kind"].isna()
+    pods.loc[no_owner, "kind"] = "Pod"
+    pods.loc[no_owner, "workload"] = pods.loc[no_owner, "pod"]
+    pods["first_seen"] = _seconds_to_time(pods["first_seen"])
+    pods["last_seen"] = _seconds_to_time(pods["last_seen"])
+    return pods[["namespace", "pod", "kind", "workload", "node", "first_seen", "last_seen"]]
+
+
+def _owners(results: _Results) -> pd.DataFrame:
+    """(namespace, pod) -> (kind, workload) through ReplicaSet->Deployment and Job->CronJob."""
+    pod_owner = _last(
+        results.vector("pod_owner", ["namespace", "pod", "owner_kind", "owner_name"]),
+        ["namespace", "pod"],
+    )
+    columns = ["namespace", "pod", "kind", "workload"]
+    if pod_owner.empty:
+        return pd.DataFrame(columns=columns)
+    owners = pod_owner.rename(columns={"owner_kind": "kind", "owner_name": "workload"})
+    for parent, child_label in (("replicaset_owner", "replicaset"), ("job_owner", "job_name")):
+        child_kind = "ReplicaSet" if parent == "replicaset_owner" else "Job"
+        lookup = _last(
+            results.vector(parent, ["namespace", child_label, "owner_kind", "owner_name"]),
+            ["namespace", child_label],
+        ).rename(columns={child_label: "workload"})
+        lookup = lookup[lookup["owner_name"] != ""]
+        if lookup.empty:
+            continue
+        owners = owners.merge(
+            lookup[["namespace", "workload", "owner_kind", "owner_name"]],
+            on=["namespace", "workload"],
+            how="left",
+        )
+        hit = (owners["kind"] == child_kind) & owners["owner_name"].notna()
+        owners.loc[hit, "kind"] = owners.loc[hit, "owner_kind"]
+        owners.loc[hit, "workload"] = owners.loc[hit, "owner_name"]
+        owners = owners.drop(columns=["owner_kind", "owner_name"])
+    return owners[columns]
+
+
+def _usage(results: _Results) -> pd.DataFrame:
+    memory = results.matrix("memory_usage", _CONTAINER).rename(columns={"value": "memory_bytes"})
+    cpu = results.matrix("cpu_usage", _CONTAINER).rename(columns={"value": "cpu_cores"})
+    throttled = results.matrix("cpu_throttling", _CONTAINER).rename(
+        columns={"value": "cpu_throttled_ratio"}
+    )
+    key = ["timestamp", *_CONTAINER]
+    # A container exists at a step when it has a working-set sample in that step; a rate value
+    # without one is the lookback echo of a container that already stopped.
+    usage = memory.merge(cpu, on=key, how="left").merge(throttled, on=key, how="left")
+    return usage.sort_values(["namespace", "pod", "container", "timestamp"], kind="stable")
+
+
+def _terminations(results: _Results) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Terminations (one row per restart event) and restarts/OOM kills per container."""
+    events = results.matrix("restart_events", _CONTAINER)
+    reasons = results.matrix("termination_reasons", [*_CONTAINER, "reason"])
+    key = ["timestamp", *_CONTAINER]
+    counts_columns = [*_CONTAINER, "restarts", "oom_kills"]
+    if events.empty:
+        return empty_table("terminations"), pd.DataFrame(columns=counts_columns)
+    reasons = reasons.drop_duplicates(key, keep="last")[[*key, "reason"]]
+    events = events.merge(reasons, on=key, how="left")
+    events["reason"] = events["reason"].fillna("Unknown")
+    events["count"] = events["value"].round().astype("int64")
+    events["oom"] = np.where(events["reason"] == "OOMKilled", events["count"], 0)
+    counts = events.groupby(_CONTAINER, as_index=False).agg(
+        restarts=("count", "sum"), oom_kills=("oom", "sum")
+    )
+    terminations = events[[*key, "reason"]].sort_values(key, kind="stable")
+    return terminations, counts
+
+
+def _resources(results: _Results, name: str, prefix: str) -> pd.DataFrame:
+    frame = _last(results.vector(name, [*_CONTAINER, "resource"]), [*_CONTAINER, "resource"])
+    columns = [*_CONTAINER, f"cpu_{prefix}_cores", f"memory_{prefix}_bytes"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    wide = frame.pivot_table(index=_CONTAINER, columns="resource", values="value", aggfunc="last")
+    wide = wide.reindex(columns=["cpu", "memory"])
+    wide.columns = [f"cpu_{prefix}_cores", f"memory_{prefix}_bytes"]
+    return wide.reset_index()
+
+
+def _containers(
+    results: _Results,
+    pods: pd.DataFrame,
+    usage: pd.DataFrame,
+    stats: pd.DataFrame | None,
+    restarts: pd.DataFrame,
+    terminations: pd.DataFrame,
+) -> pd.DataFrame:
+    requests_ = _resources(results, "container_requests", "request")
+    limits = _resources(results, "container_limits", "limit")
+    seen = [requests_[_CONTAINER], limits[_CONTAINER], usage[_CONTAINER]]
+    if stats is not None:
+        seen.append(stats[_CONTAINER])
+    keys = pd.concat(seen, ignore_index=True).astype(object).drop_duplicates()
+    keys = keys.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
+    out = keys.merge(requests_, on=_CONTAINER, how="left").merge(limits, on=_CONTAINER, how="left")
+    out = out.merge(restarts, on=_CONTAINER, how="left")
+    for column in ("restarts", "oom_kills"):
+        out[column] = out[column].fillna(0).astype("int64")
+    for column in ("cpu_request_cores", "cpu_limit_cores", "memory_request_bytes", "memory_limit_bytes"):
+        out[column] = out[column].astype(float)
+    return out.sort_values(_CONTAINER, kind="stable")
+
+
+def _workloads(results: _Results, pods: pd.DataFrame) -> pd.DataFrame:
+    key = ["namespace", "kind", "workload"]
+    workloads = pods[key].drop_duplicates().reset_index(drop=True)
+    pvcs = results.vector("pod_pvcs", ["namespace", "pod"])
+    with_pvc = pods.merge(pvcs[["namespace", "pod"]].drop_duplicates(), on=["namespace", "pod"])
+    pvc_keys = set(map(tuple, with_pvc[key].to_numpy().tolist()))
+    workloads["has_pvc"] = [tuple(row) in pvc_keys for row in workloads[key].to_numpy().tolist()]
+    workloads["has_emptydir"] = False
+    # kube-state-metrics does not say which pods a PDB selects; a PDB named after its workload
+    # (the Helm chart convention, and the demo's) is matched to it by name.
+    healthy = _last(results.vector("pdb_desired_healthy", ["namespace", "poddisruptionbudget"]), ["namespace", "poddisruptionbudget"])
+    allowed = results.vector("pdb_disruptions_allowed", ["namespace", "poddisruptionbudget"])
+    allowed = allowed.groupby(["namespace", "poddisruptionbudget"], as_index=False)["value"].min()
+    pdb = healthy[["namespace", "poddisruptionbudget", "value"]].rename(
+        columns={"poddisruptionbudget": "workload", "value": "pdb_min_available"}
+    )
+    pdb = pdb.merge(
+        allowed.rename(columns={"poddisruptionbudget": "workload", "value": "pdb_disruptions_allowed"}),
+        on=["namespace", "workload"],
+        how="outer",
+    )
+    workloads = workloads.merge(pdb, on=["namespace", "workload"], how="left")
+    workloads["pdb_max_unavailable"] = math.nan
+    for column in ("pdb_min_available", "pdb_disruptions_allowed"):
+        workloads[column] = workloads[column].astype(float)
+    return workloads
+
+
+def _nodes(results: _Results) -> pd.DataFrame:
+    label_names = [
+        "node",
+        "label_eks_amazonaws_com_nodegroup",
+        "label_karpenter_sh_nodepool",
+        "label_node_kubernetes_io_instance_type",
+        "label_beta_kubernetes_io_instance_type",
+        "label_topology_kubernetes_io_zone",
+        "label_eks_amazonaws_com_capacity_type",
+        "label_karpenter_sh_capacity_type",
+        "label_kubernetes_io_arch",
+    ]
+    labels = _last(results.vector("node_labels", label_names), ["node"])
+    first = results.vector("node_first_seen", ["node"]).groupby("node")["value"].min()
+    last = results.vector("node_last_seen", ["node"]).groupby("node")["value"].max()
+    if labels.empty:
+        return empty_table("nodes")
+
+    def pick(*columns: str) -> pd.Series:
+        out = labels[columns[0]].replace("", np.nan)
+        for column in columns[1:]:
+            out = out.fillna(labels[column].replace("", np.nan))
+        return out.fillna("")
+
+    capacity_raw = pick("label_eks_amazonaws_com_capacity_type", "label_karpenter_sh_capacity_type")
+    capacity = capacity_raw.str.upper().str.replace("-", "_")
+    nodes = pd.DataFrame(
+        {
+            "node": labels["node"],
+            "node_group": pick("label_eks_amazonaws_com_nodegroup", "label_karpenter_sh_nodepool"),
+            "instance_type": pick(
+                "label_node_kubernetes_io_instance_type", "label_beta_kubernetes_io_instance_type"
+            ),
+            "zone": pick("label_topology_kubernetes_io_zone"),
+            # EKS writes ON_DEMAND/SPOT, Karpenter on-demand/spot; unlabeled nodes are on-demand.
+            "capacity_type": capacity.where(capacity != "", "ON_DEMAND"),
+            "architecture": pick("label_kubernetes_io_arch"),
+        }
+    )
+    for name, column in (("node_capacity", "capacity"), ("node_allocatable", "allocatable")):
+        frame = _last(results.vector(name, ["node", "resource"]), ["node", "resource"])
+        wide = (
+            frame.pivot_table(index="node", columns="resource", values="value", aggfunc="last")
+            if not frame.empty
+            else pd.DataFrame(index=pd.Index([], name="node"))
+        ).reindex(columns=["cpu", "memory", "pods"])
+        wide.columns = [f"cpu_{column}_cores", f"memory_{column}_bytes", f"pods_{column}"]
+        nodes = nodes.merge(wide.reset_index(), on="node", how="left")
+    nodes["first_seen"] = _seconds_to_time(nodes["node"].map(first).astype(float))
+    nodes["last_seen"] = _seconds_to_time(nodes["node"].map(last).astype(float))
+    return nodes.drop(columns=["pods_capacity"]).sort_values("node", kind="stable")
+
+
+def _hpas(results: _Results) -> pd.DataFrame:
+    key = ["namespace", "horizontalpodautoscaler"]
+    info = _last(
+        results.vector("hpa_info", [*key, "scaletargetref_kind", "scaletargetref_name"]), key
+    )
+    if info.empty:
+        return empty_table("hpas")
+    out = info.rename(
+        columns={
+            "horizontalpodautoscaler": "hpa",
+            "scaletargetref_kind": "kind",
+            "scaletargetref_name": "workload",
+        }
+    )[["namespace", "hpa", "kind", "workload"]]
+    for name, column in (("hpa_min_replicas", "min_replicas"), ("hpa_max_replicas", "max_replicas")):
+        values = _last(results.vector(name, key), key).rename(
+            columns={"horizontalpodautoscaler": "hpa", "value": column}
+        )
+        out = out.merge(values[["namespace", "hpa", column]], on=["namespace", "hpa"], how="inner")
+    targets = _last(results.vector("hpa_target_metric", [*key, "metric_name"]), [*key, "metric_name"])
+    for metric in ("cpu", "memory"):
+        values = targets[targets["metric_name"] == metric].rename(
+            columns={"horizontalpodautoscaler": "hpa", "value": f"target_{metric}_utilization"}
+        )
+        out = out.merge(
+            values[["namespace", "hpa", f"target_{metric}_utilization"]],
+            on=["namespace", "hpa"],
+            how="left",
+        )
+    out["min_replicas"] = out["min_replicas"].round().astype("int64")
+    out["max_replicas"] = out["max_replicas"].round().astype("int64")
+    out["scale_down_stabilization_seconds"] = math.nan  # not exported by kube-state-metrics
+    return out.sort_values(["namespace", "hpa"], kind="stable")
+
+
+def _replicas(results: _Results) -> pd.DataFrame:
+    labels = ["namespace", "horizontalpodautoscaler"]
+    current = results.matrix("hpa_current_replicas", labels).rename(columns={"value": "current_replicas"})
+    desired = results.matrix("hpa_desired_replicas", labels).rename(columns={"value": "desired_replicas"})
+    if current.empty and desired.empty:
+        return empty_table("replicas")
+    out = current.merge(desired, on=["timestamp", *labels], how="outer")
+    out = out.rename(columns={"horizontalpodautoscaler": "hpa"})
+    return out.sort_values(["namespace", "hpa", "timestamp"], kind="stable")
+
+
+def _container_stats(results: _Results) -> pd.DataFrame:
+    out: pd.DataFrame | None = None
+    for column in AGGREGATE_STATS:
+        frame = results.vector(column, _CONTAINER)[[*_CONTAINER, "value"]].rename(
+            columns={"value": column}
+        )
+        out = frame if out is None else out.merge(frame, on=_CONTAINER, how="outer")
+    assert out is not None
+    out = out[out["samples"].notna()].copy()
+    out["samples"] = out["samples"].round().astype("int64")
+    return out.sort_values(_CONTAINER, kind="stable")
