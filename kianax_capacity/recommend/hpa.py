@@ -25,11 +25,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from kianax_capacity.errors import UserInputError
 from kianax_capacity.model import ResourcePrices
 from kianax_capacity.recommend.hpa_sim import (
     DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS,
@@ -43,8 +45,7 @@ from kianax_capacity.recommend.inventory import (
     usage_with_owners,
     workload_node_groups,
 )
-from kianax_capacity.recommendations import HpaRow, HpaSettings
-from kianax_capacity.errors import UserInputError
+from kianax_capacity.recommendations import HpaRow, HpaSettings, Status
 from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.units import format_cpu, format_usd
 
@@ -218,13 +219,19 @@ def simulate_for_chart(
     Raises:
         UserInputError: no HPA targets that workload, or its data cannot be replayed.
     """
-    matches = [w for w in _workloads(snapshot) if (w.namespace, w.workload) == (namespace, workload)]
+    matches = [
+        w for w in _workloads(snapshot) if (w.namespace, w.workload) == (namespace, workload)
+    ]
     if not matches:
-        raise UserInputError(f"no HPA targets {namespace}/{workload} in the snapshot; check the name")
+        raise UserInputError(
+            f"no HPA targets {namespace}/{workload} in the snapshot; check the name"
+        )
     item = matches[0]
     current_settings = _replay_settings(item.current)
     if current_settings is None or item.cpu_demand.size == 0:
-        raise UserInputError(f"{namespace}/{workload}: HPA has no CPU/memory target or no usage data")
+        raise UserInputError(
+            f"{namespace}/{workload}: HPA has no CPU/memory target or no usage data"
+        )
     _check_requests(item, current_settings)
     recommended = _replay_settings(_merge(item.current, settings))
     assert recommended is not None
@@ -253,12 +260,13 @@ def _profile(name: str) -> HpaProfile:
         return HPA_PROFILES[name]
     except KeyError:
         raise UserInputError(
-            f"unknown profile {name!r} for HPA recommendations; use one of {', '.join(HPA_PROFILES)}"
+            f"unknown profile {name!r} for HPA recommendations; "
+            f"use one of {', '.join(HPA_PROFILES)}"
         ) from None
 
 
-def _opt(value: object) -> float | None:
-    number = float(value)  # type: ignore[arg-type]
+def _opt(value: Any) -> float | None:
+    number = float(value)
     return number if math.isfinite(number) else None
 
 
@@ -272,13 +280,12 @@ def _workloads(snapshot: Snapshot) -> list[_Workload]:
 
     usage = usage_with_owners(snapshot)
     usage = usage.astype({"namespace": str, "kind": str, "workload": str}).merge(keys)
-    demand = (
-        usage.groupby(["namespace", "kind", "workload", "timestamp"], observed=True)[
-            ["cpu_cores", "memory_bytes"]
-        ]
+    demand: dict[tuple[str, str, str], pd.DataFrame] = {
+        (str(ns), str(kd), str(wl)): frame.groupby("timestamp")[["cpu_cores", "memory_bytes"]]
         .sum(min_count=1)
         .sort_index()
-    )
+        for (ns, kd, wl), frame in usage.groupby(["namespace", "kind", "workload"], observed=True)
+    }
     inventory = container_inventory(snapshot)
     if not inventory.empty:
         inventory = inventory.astype({"namespace": str, "kind": str, "workload": str})
@@ -291,51 +298,64 @@ def _workloads(snapshot: Snapshot) -> list[_Workload]:
         replicas = replicas.astype({"namespace": str, "hpa": str})
 
     out = []
-    for spec in hpas.itertuples(index=False):
-        namespace, kind, name = str(spec.namespace), str(spec.kind), str(spec.workload)
+    for spec in hpas.to_dict("records"):
+        namespace, kind, name = str(spec["namespace"]), str(spec["kind"]), str(spec["workload"])
         key = (namespace, kind, name)
         current = HpaSettings(
-            min_replicas=int(spec.min_replicas),
-            max_replicas=int(spec.max_replicas),
-            target_cpu_utilization=_opt(spec.target_cpu_utilization),
-            target_memory_utilization=_opt(spec.target_memory_utilization),
+            min_replicas=int(spec["min_replicas"]),
+            max_replicas=int(spec["max_replicas"]),
+            target_cpu_utilization=_opt(spec["target_cpu_utilization"]),
+            target_memory_utilization=_opt(spec["target_memory_utilization"]),
             scale_down_stabilization_seconds=int(
-                _opt(spec.scale_down_stabilization_seconds) or DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS
+                _opt(spec["scale_down_stabilization_seconds"])
+                or DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS
             ),
         )
-        if key in demand.index.droplevel("timestamp"):
-            series = demand.loc[key]
+        series = demand.get(key)
+        if series is not None and len(series):
             start, end = series.index.min(), series.index.max()
             grid = pd.date_range(start, end, freq=pd.Timedelta(seconds=step))
             # Short scrape gaps are bridged; the HPA kept running through them.
-            series = series.reindex(series.index.union(grid)).interpolate(
-                method="time", limit_area="inside"
-            ).reindex(grid)
+            series = (
+                series.reindex(series.index.union(grid))
+                .interpolate(method="time", limit_area="inside")
+                .reindex(grid)
+            )
         else:
             grid = pd.DatetimeIndex([], tz="UTC")
             series = pd.DataFrame({"cpu_cores": [], "memory_bytes": []}, index=grid)
 
         observed = np.full(len(grid), np.nan)
         if not replicas.empty and len(grid):
-            history = replicas[(replicas["namespace"] == namespace) & (replicas["hpa"] == str(spec.hpa))]
+            history = replicas[
+                (replicas["namespace"] == namespace) & (replicas["hpa"] == str(spec["hpa"]))
+            ]
             if not history.empty:
                 counts = history.groupby("timestamp")["current_replicas"].last().sort_index()
                 aligned = counts.reindex(counts.index.union(grid)).ffill().reindex(grid)
                 observed = aligned.to_numpy(dtype=float)
 
-        containers = inventory[
-            (inventory["namespace"] == namespace)
-            & (inventory["kind"] == kind)
-            & (inventory["workload"] == name)
-        ] if not inventory.empty else inventory
+        containers = (
+            inventory[
+                (inventory["namespace"] == namespace)
+                & (inventory["kind"] == kind)
+                & (inventory["workload"] == name)
+            ]
+            if not inventory.empty
+            else inventory
+        )
         missing_cpu = tuple(
             sorted(containers.loc[containers["cpu_request_cores"].isna(), "container"].astype(str))
         )
         missing_memory = tuple(
-            sorted(containers.loc[containers["memory_request_bytes"].isna(), "container"].astype(str))
+            sorted(
+                containers.loc[containers["memory_request_bytes"].isna(), "container"].astype(str)
+            )
         )
         cpu_request = float(containers["cpu_request_cores"].sum()) if len(containers) else None
-        memory_request = float(containers["memory_request_bytes"].sum()) if len(containers) else None
+        memory_request = (
+            float(containers["memory_request_bytes"].sum()) if len(containers) else None
+        )
 
         node_group = None
         if not placement.empty:
@@ -359,7 +379,7 @@ def _workloads(snapshot: Snapshot) -> list[_Workload]:
         out.append(
             _Workload(
                 namespace=namespace,
-                hpa=str(spec.hpa),
+                hpa=str(spec["hpa"]),
                 kind=kind,
                 workload=name,
                 current=current,
@@ -411,8 +431,12 @@ def _to_hpa_settings(settings: ReplaySettings) -> HpaSettings:
 
 def _merge(current: HpaSettings, proposed: HpaSettings) -> HpaSettings:
     return HpaSettings(
-        min_replicas=proposed.min_replicas if proposed.min_replicas is not None else current.min_replicas,
-        max_replicas=proposed.max_replicas if proposed.max_replicas is not None else current.max_replicas,
+        min_replicas=proposed.min_replicas
+        if proposed.min_replicas is not None
+        else current.min_replicas,
+        max_replicas=proposed.max_replicas
+        if proposed.max_replicas is not None
+        else current.max_replicas,
         target_cpu_utilization=proposed.target_cpu_utilization
         if proposed.target_cpu_utilization is not None
         else current.target_cpu_utilization,
@@ -442,8 +466,8 @@ def _missing_request_reason(item: _Workload, settings: ReplaySettings) -> str | 
     if settings.target_memory_utilization is not None and item.memory_request is None:
         who = ", ".join(item.missing_memory) or "its containers"
         return (
-            f"HPA {item.hpa} targets memory at {settings.target_memory_utilization:.0f}% of request "
-            f"but container(s) {who} have no memory request, so Kubernetes cannot compute "
+            f"HPA {item.hpa} targets memory at {settings.target_memory_utilization:.0f}% of "
+            f"request but container(s) {who} have no memory request, so Kubernetes cannot compute "
             "utilisation and never scales; set a memory request"
         )
     return None
@@ -535,7 +559,7 @@ def _findings(item: _Workload, replay: HpaReplay) -> _Findings:
     # A flap: a scale-up undone by a scale-down (or the reverse) within the stabilisation window.
     direction = np.sign(changes)
     flaps = 0
-    last_move = -10**9
+    last_move = -(10**9)
     last_sign = 0.0
     for index, sign in enumerate(direction):
         if sign == 0:
@@ -569,7 +593,9 @@ def _ha_floor(item: _Workload, goals: HpaProfile) -> tuple[int, str]:
     return floor, why
 
 
-def _kept_target(old_target: float | None, old_request: float | None, new_request: float | None) -> float | None:
+def _kept_target(
+    old_target: float | None, old_request: float | None, new_request: float | None
+) -> float | None:
     """The target at which the HPA scales at the same absolute usage per replica."""
     if old_target is None or old_request is None or new_request is None or new_request <= 0:
         return old_target
@@ -605,7 +631,9 @@ def _candidates(
     if cpu_target is not None and cpu_request:
         peak = max(peak, float(np.nanmax(item.cpu_demand)) / (cpu_request * cpu_target / 100.0))
     if memory_target is not None and memory_request:
-        peak = max(peak, float(np.nanmax(item.memory_demand)) / (memory_request * memory_target / 100.0))
+        peak = max(
+            peak, float(np.nanmax(item.memory_demand)) / (memory_request * memory_target / 100.0)
+        )
     peak_need = math.ceil(peak - 1e-9)
     with_headroom = math.ceil(peak * goals.max_headroom - 1e-9)
     mins = _spread(list(range(floor, max(current.min_replicas, floor) + 1)), _MAX_CANDIDATE_MINS)
@@ -616,7 +644,10 @@ def _candidates(
     )
     if with_headroom not in maxes:
         maxes.append(with_headroom)
-    windows = {current.scale_down_stabilization_seconds, float(DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS)}
+    windows = {
+        current.scale_down_stabilization_seconds,
+        float(DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS),
+    }
     if flapping:
         windows |= {600.0, 900.0}
     grid = [
@@ -640,9 +671,17 @@ def _distance(candidate: ReplaySettings, current: ReplaySettings) -> tuple[int, 
     fields = (
         (candidate.min_replicas, current.min_replicas, 1.0),
         (candidate.max_replicas, current.max_replicas, 1.0),
-        (candidate.scale_down_stabilization_seconds, current.scale_down_stabilization_seconds, 300.0),
+        (
+            candidate.scale_down_stabilization_seconds,
+            current.scale_down_stabilization_seconds,
+            300.0,
+        ),
         (candidate.target_cpu_utilization or 0.0, current.target_cpu_utilization or 0.0, 10.0),
-        (candidate.target_memory_utilization or 0.0, current.target_memory_utilization or 0.0, 10.0),
+        (
+            candidate.target_memory_utilization or 0.0,
+            current.target_memory_utilization or 0.0,
+            10.0,
+        ),
     )
     changed = sum(1 for new, old, _ in fields if new != old)
     return changed, sum(abs(new - old) / scale for new, old, scale in fields)
@@ -654,9 +693,13 @@ class _Verdict:
     soft: bool  # utilisation floor and flapping
 
 
-def _verdict(replay: HpaReplay, settings: ReplaySettings, goals: HpaProfile, floor: int) -> _Verdict:
+def _verdict(
+    replay: HpaReplay, settings: ReplaySettings, goals: HpaProfile, floor: int
+) -> _Verdict:
     saturated_ok = replay.per_week(replay.saturated_minutes) <= goals.saturated_minutes_per_week
-    low_share = replay.low_utilisation_minutes / 60.0 / replay.window_hours if replay.window_hours else 0.0
+    low_share = (
+        replay.low_utilisation_minutes / 60.0 / replay.window_hours if replay.window_hours else 0.0
+    )
     floor_ok = settings.min_replicas <= floor or low_share <= goals.low_utilisation_share
     events_per_hour = replay.scale_events / replay.window_hours if replay.window_hours else 0.0
     flap_ok = events_per_hour <= goals.max_scale_events_per_hour
@@ -707,8 +750,14 @@ def _recommend_one(
     hourly_new = prices.hourly_usd(cpu_request or 0.0, memory_request or 0.0)
     floor, floor_why = _ha_floor(item, goals)
 
-    before = _replay(item, current, item.cpu_request, item.memory_request, hourly_now,
-                     goals.utilisation_floor_percent)
+    before = _replay(
+        item,
+        current,
+        item.cpu_request,
+        item.memory_request,
+        hourly_now,
+        goals.utilisation_floor_percent,
+    )
     findings = _findings(item, before)
     flapping = (findings.scale_events_per_hour or before.scale_events / before.window_hours) > (
         goals.max_scale_events_per_hour
@@ -716,12 +765,23 @@ def _recommend_one(
 
     if joint:
         cpu_target = _kept_target(current.target_cpu_utilization, item.cpu_request, cpu_request)
-        memory_target = _kept_target(current.target_memory_utilization, item.memory_request, memory_request)
+        memory_target = _kept_target(
+            current.target_memory_utilization, item.memory_request, memory_request
+        )
     else:
         cpu_target = _band(current.target_cpu_utilization, goals.target_band)
         memory_target = _band(current.target_memory_utilization, goals.target_band)
-    grid, peak_need = _candidates(item, current, goals, floor, cpu_target, memory_target,
-                                  cpu_request, memory_request, flapping)
+    grid, peak_need = _candidates(
+        item,
+        current,
+        goals,
+        floor,
+        cpu_target,
+        memory_target,
+        cpu_request,
+        memory_request,
+        flapping,
+    )
     replays = simulate_hpa_batch(
         item.cpu_demand,
         cpu_request_cores=cpu_request,
@@ -750,8 +810,9 @@ def _recommend_one(
         wanted = max(best.max_replicas, math.ceil(peak_need * goals.max_headroom - 1e-9))
         if wanted != best.max_replicas:
             best = replace(best, max_replicas=wanted)
-            after = _replay(item, best, cpu_request, memory_request, hourly_new,
-                            goals.utilisation_floor_percent)
+            after = _replay(
+                item, best, cpu_request, memory_request, hourly_new, goals.utilisation_floor_percent
+            )
 
     current_verdict = _verdict(before, current, goals, floor)
     unchanged = best == current and not joint
@@ -759,16 +820,31 @@ def _recommend_one(
     if unchanged:
         after = before
         savings = 0.0
-    status = "no_change" if unchanged else "ok"
-    reason = _reason(item, current, best, before, after, findings, savings, floor, floor_why,
-                     current_verdict, goals, cpu_request if joint else None)
+    status: Status = "no_change" if unchanged else "ok"
+    reason = _reason(
+        item,
+        current,
+        best,
+        before,
+        after,
+        findings,
+        savings,
+        floor,
+        floor_why,
+        current_verdict,
+        goals,
+        cpu_request if joint else None,
+    )
 
     extra = {
         "kind": item.kind,
         "hpa": item.hpa,
         "node_group": item.node_group,
         "replica_hours": {"current": before.replica_hours, "recommended": after.replica_hours},
-        "monthly_cost_usd": {"current": before.monthly_cost_usd, "recommended": after.monthly_cost_usd},
+        "monthly_cost_usd": {
+            "current": before.monthly_cost_usd,
+            "recommended": after.monthly_cost_usd,
+        },
         "scale_events_per_day": {
             "current": before.scale_events_per_day,
             "recommended": after.scale_events_per_day,
@@ -834,7 +910,6 @@ def _reason(
     target = current.target_cpu_utilization or current.target_memory_utilization
     p50 = findings.cpu_p50 if primary == "CPU" else findings.memory_p50
     p95 = findings.cpu_p95 if primary == "CPU" else findings.memory_p95
-    delta = format_usd(-savings, signed=True)
     saturated_now = (
         findings.saturated_minutes_per_week
         if findings.saturated_minutes_per_week is not None
@@ -844,7 +919,8 @@ def _reason(
     if best == current:
         summary = (
             f"{saturated_now:.0f} min/week saturated, {primary} p50 {_pct(p50)} / p95 {_pct(p95)} "
-            f"of request vs target {_pct(target)}, {before.scale_events_per_day:.0f} scale events/day"
+            f"of request vs target {_pct(target)}, "
+            f"{before.scale_events_per_day:.0f} scale events/day"
         )
         pinned = findings.pinned_share or 0.0
         hint = ""
@@ -869,11 +945,11 @@ def _reason(
     elif best.max_replicas < current.max_replicas:
         parts.append(
             f"max {current.max_replicas} -> {best.max_replicas}: the replay never needs more "
-            f"(peak with {goals.max_headroom:.0%} headroom)"
+            f"(peak need x{goals.max_headroom:g})"
         )
     if best.min_replicas < current.min_replicas:
-        pinned = findings.pinned_share
-        pinned_text = f" {pinned:.0%} of the time" if pinned is not None else ""
+        share = findings.pinned_share
+        pinned_text = f" {share:.0%} of the time" if share is not None else ""
         parts.append(
             f"pinned at min {current.min_replicas}{pinned_text} with {primary} at {_pct(p50)} of "
             f"request (p50, target {_pct(target)}); min {best.min_replicas} ({floor_why})"
@@ -883,7 +959,8 @@ def _reason(
     if best.scale_down_stabilization_seconds != current.scale_down_stabilization_seconds:
         parts.append(
             f"{before.scale_events_per_day:.0f} scale events/day; scale-down stabilisation "
-            f"{current.scale_down_stabilization_seconds:.0f}s -> {best.scale_down_stabilization_seconds:.0f}s "
+            f"{current.scale_down_stabilization_seconds:.0f}s -> "
+            f"{best.scale_down_stabilization_seconds:.0f}s "
             f"({after.scale_events_per_day:.0f}/day)"
         )
     if best.target_cpu_utilization != current.target_cpu_utilization:
@@ -908,4 +985,10 @@ def _reason(
         )
     if not parts:
         parts.append("the right-sized request changes the replayed cost")
-    return "; ".join(parts) + f" ({delta}/month)"
+    if savings > 0.005:
+        money = f"saves {format_usd(savings)}/month"
+    elif savings < -0.005:
+        money = f"costs {format_usd(-savings)}/month more"
+    else:
+        money = "about the same cost"
+    return "; ".join(parts) + f" ({money})"

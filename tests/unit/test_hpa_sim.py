@@ -14,16 +14,24 @@ from kianax_capacity.recommend.hpa_sim import ReplaySettings, simulate_hpa, simu
 
 
 def replay(demand, *, step=300, request=1.0, **kwargs):
-    defaults = {"min_replicas": 1, "max_replicas": 100, "target_cpu_utilization": 100.0,
-                "scale_down_stabilization_seconds": 0}
+    defaults = {
+        "min_replicas": 1,
+        "max_replicas": 100,
+        "target_cpu_utilization": 100.0,
+        "scale_down_stabilization_seconds": 0,
+    }
     defaults.update(kwargs)
-    return simulate_hpa(np.asarray(demand, dtype=float), cpu_request_cores=request,
-                        settings=ReplaySettings(**defaults), step_seconds=step)
+    return simulate_hpa(
+        np.asarray(demand, dtype=float),
+        cpu_request_cores=request,
+        settings=ReplaySettings(**defaults),
+        step_seconds=step,
+    )
 
 
 def test_tolerance_band_holds_inside_and_scales_outside():
-    # request 1 core at 100 %: need = demand. 10.9/10 = 1.09 stays; 11.5/10 = 1.15 -> ceil 11.5 = 12;
-    # 9.2/12 = 0.77 -> ceil 9.2 = 10; 9.5/10 = 0.95 stays.
+    # request 1 core at 100 %: need = demand. 10.9/10 = 1.09 stays;
+    # 11.5/10 = 1.15 -> ceil 11.5 = 12; 9.2/12 = 0.77 -> ceil 9.2 = 10; 9.5/10 = 0.95 stays.
     assert replay([10, 10.9, 11.5, 9.2, 9.5]).replicas.tolist() == [10, 10, 12, 10, 10]
 
 
@@ -44,7 +52,11 @@ def test_scale_down_stabilisation_keeps_the_window_max():
 
 
 def test_stabilisation_does_not_delay_scale_up():
-    assert replay([2, 2, 9], step=60, scale_down_stabilization_seconds=600).replicas.tolist() == [2, 2, 9]
+    assert replay([2, 2, 9], step=60, scale_down_stabilization_seconds=600).replicas.tolist() == [
+        2,
+        2,
+        9,
+    ]
 
 
 def test_clamps_to_min_and_max_and_flags_saturation():
@@ -70,8 +82,13 @@ def test_memory_metric_takes_the_max_proposal():
         cpu_request_cores=1.0,
         memory_demand_bytes=np.array([1e9, 6e9]),
         memory_request_bytes=1e9,
-        settings=ReplaySettings(min_replicas=1, max_replicas=10, target_cpu_utilization=100,
-                                target_memory_utilization=100, scale_down_stabilization_seconds=0),
+        settings=ReplaySettings(
+            min_replicas=1,
+            max_replicas=10,
+            target_cpu_utilization=100,
+            target_memory_utilization=100,
+            scale_down_stabilization_seconds=0,
+        ),
         step_seconds=300,
     )
     assert result.replicas.tolist() == [1, 6]
@@ -82,8 +99,12 @@ def test_replica_hours_cost_events_and_low_utilisation():
     result = simulate_hpa(
         np.array([2.0, 2.0, 4.0, 4.0]) * 0.1,
         cpu_request_cores=0.1,
-        settings=ReplaySettings(min_replicas=2, max_replicas=10, target_cpu_utilization=100,
-                                scale_down_stabilization_seconds=0),
+        settings=ReplaySettings(
+            min_replicas=2,
+            max_replicas=10,
+            target_cpu_utilization=100,
+            scale_down_stabilization_seconds=0,
+        ),
         step_seconds=1800,
         replica_hourly_usd=0.01,
         utilisation_floor_percent=101,
@@ -101,19 +122,28 @@ def test_low_utilisation_floor_counts_idle_minutes():
     result = replay([1, 1, 0.2], min_replicas=2, max_replicas=5, target_cpu_utilization=50.0)
     # replicas stay at 2; utilisation 50 %, 50 %, 10 %: one 5-minute step below a 30 % floor.
     assert result.replicas.tolist() == [2, 2, 2]
-    low = simulate_hpa(np.array([1, 1, 0.2]), cpu_request_cores=1.0, step_seconds=300,
-                       settings=ReplaySettings(min_replicas=2, max_replicas=5,
-                                               target_cpu_utilization=50.0),
-                       utilisation_floor_percent=30)
+    low = simulate_hpa(
+        np.array([1, 1, 0.2]),
+        cpu_request_cores=1.0,
+        step_seconds=300,
+        settings=ReplaySettings(min_replicas=2, max_replicas=5, target_cpu_utilization=50.0),
+        utilisation_floor_percent=30,
+    )
     assert low.low_utilisation_minutes == 5.0
 
 
 def test_batch_equals_single_replays():
     rng = np.random.default_rng(7)
     demand = np.abs(rng.normal(2.0, 1.0, 300))
-    grid = [ReplaySettings(min_replicas=m, max_replicas=x, target_cpu_utilization=t,
-                           scale_down_stabilization_seconds=w)
-            for m, x, t, w in [(1, 4, 70, 300), (2, 10, 50, 600), (3, 3, 90, 0)]]
+    grid = [
+        ReplaySettings(
+            min_replicas=m,
+            max_replicas=x,
+            target_cpu_utilization=t,
+            scale_down_stabilization_seconds=w,
+        )
+        for m, x, t, w in [(1, 4, 70, 300), (2, 10, 50, 600), (3, 3, 90, 0)]
+    ]
     batch = simulate_hpa_batch(demand, cpu_request_cores=0.5, candidates=grid, step_seconds=300)
     for one, settings_ in zip(batch, grid, strict=True):
         alone = simulate_hpa(demand, cpu_request_cores=0.5, settings=settings_, step_seconds=300)
@@ -129,13 +159,27 @@ def test_fifty_candidates_over_4000_steps_is_fast():
     rng = np.random.default_rng(1)
     steps = np.arange(4000)
     demand = 1.0 + 0.8 * np.sin(steps / 288 * 2 * np.pi) + rng.normal(0, 0.1, steps.size)
-    grid = [ReplaySettings(min_replicas=m, max_replicas=x, target_cpu_utilization=70,
-                           target_memory_utilization=80, scale_down_stabilization_seconds=w)
-            for m in (2, 3) for x in range(5, 17) for w in (300, 600)][:50]
+    grid = [
+        ReplaySettings(
+            min_replicas=m,
+            max_replicas=x,
+            target_cpu_utilization=70,
+            target_memory_utilization=80,
+            scale_down_stabilization_seconds=w,
+        )
+        for m in (2, 3)
+        for x in range(5, 17)
+        for w in (300, 600)
+    ][:50]
     started = time.perf_counter()
-    simulate_hpa_batch(np.clip(demand, 0, None), cpu_request_cores=0.25, candidates=grid,
-                       step_seconds=300, memory_demand_bytes=np.full(steps.size, 4e8),
-                       memory_request_bytes=2**28)
+    simulate_hpa_batch(
+        np.clip(demand, 0, None),
+        cpu_request_cores=0.25,
+        candidates=grid,
+        step_seconds=300,
+        memory_demand_bytes=np.full(steps.size, 4e8),
+        memory_request_bytes=2**28,
+    )
     assert time.perf_counter() - started < 1.0
 
 
@@ -149,14 +193,22 @@ def test_fifty_candidates_over_4000_steps_is_fast():
     window=st.sampled_from([0, 300, 900]),
     step=st.sampled_from([15, 60, 300]),
 )
-def test_raising_max_never_increases_saturated_minutes(demand, low, high, extra, target, window, step):
+def test_raising_max_never_increases_saturated_minutes(
+    demand, low, high, extra, target, window, step
+):
     high = max(high, low)
     results = simulate_hpa_batch(
         np.array(demand),
         cpu_request_cores=1.0,
-        candidates=[ReplaySettings(min_replicas=low, max_replicas=m, target_cpu_utilization=target,
-                                   scale_down_stabilization_seconds=window)
-                    for m in (high, high + extra)],
+        candidates=[
+            ReplaySettings(
+                min_replicas=low,
+                max_replicas=m,
+                target_cpu_utilization=target,
+                scale_down_stabilization_seconds=window,
+            )
+            for m in (high, high + extra)
+        ],
         step_seconds=step,
     )
     assert results[1].saturated_minutes <= results[0].saturated_minutes
@@ -170,6 +222,8 @@ def test_raising_max_never_increases_saturated_minutes(demand, low, high, extra,
 )
 def test_replicas_stay_within_bounds(demand, low, high):
     high = max(high, low)
-    result = replay(demand, min_replicas=low, max_replicas=high, scale_down_stabilization_seconds=300)
+    result = replay(
+        demand, min_replicas=low, max_replicas=high, scale_down_stabilization_seconds=300
+    )
     assert result.replicas.min() >= low
     assert result.replicas.max() <= high
