@@ -771,7 +771,7 @@ def _recommend_one(
     else:
         cpu_target = _band(current.target_cpu_utilization, goals.target_band)
         memory_target = _band(current.target_memory_utilization, goals.target_band)
-    grid, peak_need = _candidates(
+    grid, _peak_need = _candidates(
         item,
         current,
         goals,
@@ -805,9 +805,10 @@ def _recommend_one(
     best_index = min(near, key=lambda i: (_distance(grid[i], current), replays[i].monthly_cost_usd))
     best, after = grid[best_index], replays[best_index]
 
-    # A raised max covers the peak with headroom: demand seen while saturated was capped.
+    # A raised max gets headroom over the smallest max that meets the goal: the demand seen
+    # while saturated was capped by the pods that were there, so the real peak was higher.
     if best.max_replicas > current.max_replicas:
-        wanted = max(best.max_replicas, math.ceil(peak_need * goals.max_headroom - 1e-9))
+        wanted = math.ceil(best.max_replicas * goals.max_headroom - 1e-9)
         if wanted != best.max_replicas:
             best = replace(best, max_replicas=wanted)
             after = _replay(

@@ -233,54 +233,10 @@ def simulate_hpa_batch(
 
     low = np.array([c.min_replicas for c in candidates], dtype=float)
     high = np.array([c.max_replicas for c in candidates], dtype=float)
-    tolerance = np.array([c.tolerance for c in candidates])
-    up_pods = np.array([c.scale_up_pods for c in candidates], dtype=float)
-    up_factor = np.array([1.0 + c.scale_up_percent / 100.0 for c in candidates])
-    periods = [max(1, int(step_seconds // c.scale_up_period_seconds)) for c in candidates]
-    # Periods beyond ~64 cannot matter (doubling 64 times exceeds any max), so cap the loop.
-    up_periods = min(max(periods), 64)
-    up_periods_each = np.array([min(p, 64) for p in periods])
-    # Steps (including the current one) whose raw proposal the scale-down window still sees.
-    window_steps = np.array(
-        [int(c.scale_down_stabilization_seconds // step_seconds) + 1 for c in candidates]
-    )
-    depth = int(window_steps.max())
-    history = np.full((depth, count), -np.inf)
-    ages = np.arange(depth)
-
-    replicas = np.empty((steps, count), dtype=np.int64)
-    if steps:
-        first = np.max(np.stack([c[0] for c in ceil_needs]), axis=0)
-        current = np.clip(first, low, high)
+    if count == 1:
+        replicas = _recurrence_one(needs, ceil_needs, candidates[0], step_seconds)[:, None]
     else:
-        current = low.copy()
-    for t in range(steps):
-        raw = np.full(count, -np.inf)
-        for need, ceil_need in zip(needs, ceil_needs, strict=True):
-            ratio = need[t] / current
-            within = np.abs(ratio - 1.0) <= tolerance
-            proposal = np.where(within, current, ceil_need[t])
-            raw = np.maximum(raw, proposal)
-        # Candidates with no finite proposal (all their metrics unset) keep their count.
-        raw = np.where(np.isfinite(raw), raw, current)
-        slot = t % depth
-        history[slot] = raw
-        age = (t - ages) % depth  # age in steps of each history row
-        visible = age[:, None] < window_steps[None, :]
-        if t < depth:
-            visible &= (ages <= t)[:, None]
-        stabilised = np.max(np.where(visible, history, -np.inf), axis=0)
-        target = np.where(raw > current, raw, np.minimum(current, stabilised))
-        # Scale-up policy: max(pods, percent) per period, applied once per elapsed period.
-        limit = current.copy()
-        for period in range(up_periods):
-            if (limit >= target).all():
-                break  # usually after one or two periods: no need to grow further
-            grown = np.maximum(limit + up_pods, np.ceil(limit * up_factor - _EPS))
-            limit = np.where(period < up_periods_each, grown, limit)
-        target = np.minimum(target, np.maximum(limit, current))
-        current = np.clip(target, low, high)
-        replicas[t] = current.astype(np.int64)
+        replicas = _recurrence(needs, ceil_needs, candidates, step_seconds)
 
     step_hours = step_seconds / 3600.0
     window_hours = steps * step_hours
@@ -325,3 +281,112 @@ def simulate_hpa_batch(
             )
         )
     return results
+
+
+def _up_periods(settings: ReplaySettings, step_seconds: float) -> int:
+    # Beyond ~64 periods nothing changes (doubling 64 times exceeds any max), so cap the loop.
+    return min(64, max(1, int(step_seconds // settings.scale_up_period_seconds)))
+
+
+def _window_steps(settings: ReplaySettings, step_seconds: float) -> int:
+    """Steps (including the current one) whose raw proposal the scale-down window still sees."""
+    return int(settings.scale_down_stabilization_seconds // step_seconds) + 1
+
+
+def _recurrence(
+    needs: list[npt.NDArray[np.float64]],
+    ceil_needs: list[npt.NDArray[np.float64]],
+    candidates: Sequence[ReplaySettings],
+    step_seconds: float,
+) -> npt.NDArray[np.int64]:
+    """The HPA step by step, every candidate at once (columns). See the module docstring."""
+    steps, count = needs[0].shape
+    low = np.array([c.min_replicas for c in candidates], dtype=float)
+    high = np.array([c.max_replicas for c in candidates], dtype=float)
+    tolerance = np.array([c.tolerance for c in candidates])
+    up_pods = np.array([c.scale_up_pods for c in candidates], dtype=float)
+    up_factor = np.array([1.0 + c.scale_up_percent / 100.0 for c in candidates])
+    periods_each = np.array([_up_periods(c, step_seconds) for c in candidates])
+    up_periods = int(periods_each.max())
+    window_steps = np.array([_window_steps(c, step_seconds) for c in candidates])
+    depth = int(window_steps.max())
+    # Rows not yet written hold -inf, so they never win the window max.
+    history = np.full((depth, count), -np.inf)
+    # visible[slot][row, candidate]: when the newest proposal is in `slot`, is `row` in the window?
+    rows = np.arange(depth)
+    visible = [((slot - rows) % depth)[:, None] < window_steps[None, :] for slot in range(depth)]
+
+    replicas = np.empty((steps, count), dtype=np.int64)
+    if steps == 0:
+        return replicas
+    first = ceil_needs[0][0]
+    for ceil_need in ceil_needs[1:]:
+        first = np.maximum(first, ceil_need[0])
+    current = np.minimum(np.maximum(first, low), high)
+    for t in range(steps):
+        raw = np.full(count, -np.inf)
+        for need, ceil_need in zip(needs, ceil_needs, strict=True):
+            within = np.abs(need[t] / current - 1.0) <= tolerance
+            raw = np.maximum(raw, np.where(within, current, ceil_need[t]))
+        # Candidates with no finite proposal (all their metrics unset) keep their count.
+        raw = np.where(np.isfinite(raw), raw, current)
+        slot = t % depth
+        history[slot] = raw
+        stabilised = np.where(visible[slot], history, -np.inf).max(axis=0)
+        target = np.where(raw > current, raw, np.minimum(current, stabilised))
+        # Scale-up policy: max(pods, percent) per period, applied once per elapsed period.
+        limit = current
+        for period in range(up_periods):
+            if (limit >= target).all():
+                break  # usually after one or two periods: no need to grow further
+            grown = np.maximum(limit + up_pods, np.ceil(limit * up_factor - _EPS))
+            limit = np.where(period < periods_each, grown, limit)
+        target = np.minimum(target, limit)
+        current = np.minimum(np.maximum(target, low), high)
+        replicas[t] = current
+    return replicas
+
+
+def _recurrence_one(
+    needs: list[npt.NDArray[np.float64]],
+    ceil_needs: list[npt.NDArray[np.float64]],
+    settings: ReplaySettings,
+    step_seconds: float,
+) -> npt.NDArray[np.int64]:
+    """:func:`_recurrence` for one candidate with Python floats: ~20x faster than 1-wide numpy.
+
+    Kept step for step identical to the vectorised version (a test replays both).
+    """
+    need_rows = [n[:, 0].tolist() for n in needs]
+    ceil_rows = [c[:, 0].tolist() for c in ceil_needs]
+    steps = len(need_rows[0])
+    low, high = float(settings.min_replicas), float(settings.max_replicas)
+    tolerance = settings.tolerance
+    up_pods = float(settings.scale_up_pods)
+    up_factor = 1.0 + settings.scale_up_percent / 100.0
+    periods = _up_periods(settings, step_seconds)
+    window = _window_steps(settings, step_seconds)
+    out = np.empty(steps, dtype=np.int64)
+    if steps == 0:
+        return out
+    history: list[float] = []
+    current = min(max(max(row[0] for row in ceil_rows), low), high)
+    for t in range(steps):
+        raw = -math.inf
+        for need_row, ceil_row in zip(need_rows, ceil_rows, strict=True):
+            proposal = current if abs(need_row[t] / current - 1.0) <= tolerance else ceil_row[t]
+            raw = max(raw, proposal)
+        if not math.isfinite(raw):
+            raw = current
+        history.append(raw)
+        if len(history) > window:
+            del history[0]
+        target = raw if raw > current else min(current, max(history))
+        limit = current
+        for _ in range(periods):
+            if limit >= target:
+                break
+            limit = max(limit + up_pods, math.ceil(limit * up_factor - _EPS))
+        current = min(max(min(target, limit), low), high)
+        out[t] = int(current)
+    return out

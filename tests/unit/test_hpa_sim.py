@@ -227,3 +227,37 @@ def test_replicas_stay_within_bounds(demand, low, high):
     )
     assert result.replicas.min() >= low
     assert result.replicas.max() <= high
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    demand=st.lists(st.floats(0.0, 60.0, allow_nan=False), min_size=1, max_size=60),
+    memory=st.floats(0.0, 8.0, allow_nan=False),
+    low=st.integers(1, 5),
+    high=st.integers(1, 40),
+    window=st.sampled_from([0, 60, 300, 900]),
+    step=st.sampled_from([15, 60, 300]),
+    memory_target=st.sampled_from([None, 80.0]),
+)
+def test_one_candidate_path_matches_the_vectorised_path(
+    demand, memory, low, high, window, step, memory_target
+):
+    # A batch of one takes the scalar loop; in a batch of two the same settings take the
+    # vectorised loop. Both must give the same replicas step for step.
+    one = ReplaySettings(
+        min_replicas=low,
+        max_replicas=max(high, low),
+        target_cpu_utilization=70.0,
+        target_memory_utilization=memory_target,
+        scale_down_stabilization_seconds=window,
+    )
+    other = ReplaySettings(min_replicas=1, max_replicas=3, target_cpu_utilization=50.0)
+    arguments = {
+        "cpu_request_cores": 0.5,
+        "step_seconds": step,
+        "memory_demand_bytes": np.linspace(0, memory, len(demand)) * 1e9,
+        "memory_request_bytes": 1e9,
+    }
+    alone = simulate_hpa_batch(np.array(demand), candidates=[one], **arguments)[0]
+    paired = simulate_hpa_batch(np.array(demand), candidates=[one, other], **arguments)[0]
+    assert alone.replicas.tolist() == paired.replicas.tolist()
