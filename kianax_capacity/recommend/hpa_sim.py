@@ -231,7 +231,6 @@ def simulate_hpa_batch(
     needs = [np.where(np.isnan(n), -np.inf, n) for n in needs]
     ceil_needs = [np.ceil(n - _EPS) for n in needs]
 
-    low = np.array([c.min_replicas for c in candidates], dtype=float)
     high = np.array([c.max_replicas for c in candidates], dtype=float)
     if count == 1:
         replicas = _recurrence_one(needs, ceil_needs, candidates[0], step_seconds)[:, None]
