@@ -384,8 +384,9 @@ def _workloads(snapshot: Snapshot) -> list[_Workload]:
                 workload=name,
                 current=current,
                 timestamps=grid,
-                cpu_demand=series["cpu_cores"].to_numpy(dtype=float),
-                memory_demand=series["memory_bytes"].to_numpy(dtype=float),
+                # A step whose samples are all NaN counts as no use rather than poisoning sums.
+                cpu_demand=np.nan_to_num(series["cpu_cores"].to_numpy(dtype=float)),
+                memory_demand=np.nan_to_num(series["memory_bytes"].to_numpy(dtype=float)),
                 observed_replicas=observed,
                 cpu_request=None if missing_cpu or not cpu_request else cpu_request,
                 memory_request=None if missing_memory or not memory_request else memory_request,

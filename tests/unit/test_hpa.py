@@ -319,3 +319,35 @@ def test_empty_snapshot_has_no_rows(snapshot):
         recommend_hpa(Snapshot(manifest=snapshot.manifest, tables=tables), default_prices=PRICES)
         == ()
     )
+
+
+def test_short_window_is_insufficient_data(snapshot):
+    tables = dict(snapshot.tables)
+    usage = tables["usage"]
+    tables["usage"] = usage[usage["timestamp"] < usage["timestamp"].min() + pd.Timedelta(hours=6)]
+    short = Snapshot(manifest=snapshot.manifest, tables=tables)
+    rows = recommend_hpa(short, default_prices=PRICES)
+    assert {row.status for row in rows} == {"insufficient_data"}
+    assert all("fetch a longer window" in row.reason for row in rows if "request" not in row.reason)
+
+
+def test_hpa_below_the_pdb_floor_is_raised(snapshot):
+    tables = dict(snapshot.tables)
+    tables["hpas"] = tables["hpas"].assign(min_replicas=1)
+    raised = {
+        r.workload: r
+        for r in recommend_hpa(
+            Snapshot(manifest=snapshot.manifest, tables=tables), default_prices=PRICES
+        )
+    }
+    row = raised["healthy-svc"]
+    assert row.status == "ok"
+    assert row.recommended.min_replicas == 2
+    assert "PDB" in row.reason
+
+
+def test_unknown_profile_is_a_user_error(snapshot):
+    from kianax_capacity.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="unknown profile"):
+        recommend_hpa(snapshot, profile="cheap", default_prices=PRICES)
