@@ -958,6 +958,11 @@ def _reason(
         )
     elif best.min_replicas > current.min_replicas:
         parts.append(f"min {current.min_replicas} -> {best.min_replicas} ({floor_why})")
+    elif (findings.pinned_share or 0.0) > 0.5 and best.min_replicas <= floor:
+        parts.append(
+            f"pinned at min {best.min_replicas} ({floor_why}) {findings.pinned_share:.0%} of the "
+            f"time with {primary} at {_pct(p50)} of request"
+        )
     if best.scale_down_stabilization_seconds != current.scale_down_stabilization_seconds:
         parts.append(
             f"{before.scale_events_per_day:.0f} scale events/day; scale-down stabilisation "
@@ -967,13 +972,21 @@ def _reason(
         )
     if best.target_cpu_utilization != current.target_cpu_utilization:
         if new_cpu_request is not None and item.cpu_request is not None:
-            scale_point = (current.target_cpu_utilization or 0) / 100.0 * item.cpu_request
-            parts.append(
+            old_point = (current.target_cpu_utilization or 0) / 100.0 * item.cpu_request
+            new_point = (best.target_cpu_utilization or 0) / 100.0 * new_cpu_request
+            change = (
                 f"with the right-sized CPU request {format_cpu(item.cpu_request)} -> "
                 f"{format_cpu(new_cpu_request)}, target {_pct(current.target_cpu_utilization)} -> "
-                f"{_pct(best.target_cpu_utilization)} keeps scaling at about "
-                f"{format_cpu(scale_point)} per replica"
+                f"{_pct(best.target_cpu_utilization)}"
             )
+            if abs(new_point - old_point) <= 0.01 * old_point + 0.001:
+                change += f" keeps scaling at about {format_cpu(old_point)} per replica"
+            else:
+                change += (
+                    f" (capped at {_MAX_TARGET:.0f}%) scales at {format_cpu(new_point)} per "
+                    f"replica instead of {format_cpu(old_point)}"
+                )
+            parts.append(change)
         else:
             parts.append(
                 f"CPU target {_pct(current.target_cpu_utilization)} -> "
