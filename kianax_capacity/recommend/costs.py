@@ -28,7 +28,7 @@ from kianax_capacity.recommend.inventory import WORKLOAD_KEY
 from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.units import GIB, HOURS_PER_MONTH
 
-__all__ = ["IDLE", "CostAllocation", "allocate_costs"]
+__all__ = ["IDLE", "RECONCILE_COLUMNS", "CostAllocation", "allocate_costs", "reconcile"]
 
 #: The namespace label under which idle node cost appears in the daily frame.
 IDLE = "(idle)"
@@ -336,3 +336,71 @@ def _node_day_costs(nodes: pd.DataFrame) -> pd.DataFrame:
     expanded["hours"] = overlap.dt.total_seconds().clip(lower=0.0) / 3600.0
     expanded["cost_usd"] = expanded["hours"] * expanded["hourly_usd"]
     return expanded[columns].reset_index(drop=True)
+
+
+#: Columns of the reconciliation table.
+RECONCILE_COLUMNS = [
+    "level",
+    "day",
+    "name",
+    "estimated_usd",
+    "billed_usd",
+    "gap_usd",
+    "gap_percent",
+]
+
+
+def reconcile(estimated: CostAllocation, billed: pd.DataFrame) -> pd.DataFrame:
+    """Estimated (node-hours x catalog price) against billed cost, per day.
+
+    Args:
+        estimated: the allocation of a snapshot.
+        billed: a billed frame (``kianax_capacity.sources.aws_costs.BILLED_COLUMNS``): rows with
+            a namespace are pod-level (CUR split cost allocation), the others node-level.
+
+    Returns:
+        Columns level (``total`` | ``node_group`` | ``namespace``), day, name, estimated_usd,
+        billed_usd, gap_usd (billed - estimated: negative = discounts such as Savings Plans,
+        positive = resources the estimate does not see such as EBS or untagged nodes) and
+        gap_percent (of the estimate; NaN where nothing was estimated). Only days the snapshot
+        covers are compared; its first and last day are usually partial on both sides alike.
+    """
+    days = set(estimated.node_daily["day"])
+    if not days or billed.empty:
+        return pd.DataFrame(columns=RECONCILE_COLUMNS)
+    billed = billed[billed["day"].isin(days)]
+    has_namespace = billed["namespace"].notna()
+
+    node_estimate = estimated.node_daily.rename(columns={"node_group": "name"})
+    node_billed = billed[~has_namespace].rename(columns={"node_group": "name"})
+    levels = [_compare("node_group", node_estimate, node_billed)]
+    totals = levels[0].groupby("day")[["estimated_usd", "billed_usd"]].sum().reset_index()
+    levels.insert(0, totals.assign(level="total", name="(cluster)"))
+    if has_namespace.any():
+        allocated = estimated.daily[estimated.daily["namespace"] != IDLE]
+        namespace_estimate = allocated.groupby(["day", "namespace"])["cost_usd"].sum().reset_index()
+        levels.append(
+            _compare(
+                "namespace",
+                namespace_estimate.rename(columns={"namespace": "name"}),
+                billed[has_namespace].rename(columns={"namespace": "name"}),
+            )
+        )
+    table = pd.concat([level for level in levels if not level.empty], ignore_index=True)
+    table["gap_usd"] = table["billed_usd"] - table["estimated_usd"]
+    estimate = table["estimated_usd"].where(table["estimated_usd"] > 0)
+    table["gap_percent"] = 100.0 * table["gap_usd"] / estimate
+    order = {"total": 0, "node_group": 1, "namespace": 2}
+    table = table.sort_values(
+        ["day", "level", "name"],
+        key=lambda s: s.map(order) if s.name == "level" else s,
+        kind="stable",
+    )
+    return table[RECONCILE_COLUMNS].reset_index(drop=True)
+
+
+def _compare(level: str, estimate: pd.DataFrame, billed: pd.DataFrame) -> pd.DataFrame:
+    left = estimate.groupby(["day", "name"])["cost_usd"].sum().rename("estimated_usd")
+    right = billed.groupby(["day", "name"])["cost_usd"].sum().rename("billed_usd")
+    both = pd.concat([left, right], axis=1).fillna(0.0).reset_index()
+    return both.assign(level=level)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from kianax_capacity.model import InstanceSpec
 from kianax_capacity.prices import PriceCatalog, embedded_catalog
-from kianax_capacity.recommend.costs import IDLE, allocate_costs
+from kianax_capacity.recommend.costs import IDLE, allocate_costs, reconcile
 from kianax_capacity.snapshot import Snapshot, SnapshotManifest, empty_table
 from kianax_capacity.units import GIB
 
@@ -403,3 +403,63 @@ def test_charge_is_never_below_request_or_usage(cpu: list[float], request: float
     cores = [max(c, request or 0.0) for c in cpu]
     assert charged["api"] == pytest.approx(sum(cores) * 0.03)
     assert charged["api"] >= sum(cpu) * 0.03 - 1e-12
+
+
+def billed_frame(rows: list[tuple[pd.Timestamp, str, str | None, float]]) -> pd.DataFrame:
+    """A billed frame as the AWS readers return it: (day, node_group, namespace, cost_usd)."""
+    return pd.DataFrame(
+        {
+            "day": [r[0] for r in rows],
+            "node_group": [r[1] for r in rows],
+            "instance_type": None,
+            "purchase_type": None,
+            "namespace": [r[2] for r in rows],
+            "workload": None,
+            "cost_usd": [r[3] for r in rows],
+            "unused_cost_usd": math.nan,
+            "source": "test",
+        }
+    )
+
+
+def test_reconciliation_by_hand() -> None:
+    allocation = allocate_costs(hand_snapshot(), HAND_CATALOG)
+    billed = billed_frame(
+        [
+            (DAY1, "general-ng", None, 0.08),  # Savings Plan: 20 % under list price
+            (DAY1, "jobs-ng", None, 0.05),  # spot paid above the catalog's figure
+            (DAY2, "general-ng", None, 0.10),
+            (DAY2, "(untagged)", None, 0.02),  # EBS volumes: not in the estimate at all
+            (DAY2 + pd.Timedelta(days=1), "general-ng", None, 9.99),  # outside the snapshot
+            (DAY1, "(all)", "kianax", 0.02),  # CUR split cost allocation rows
+            (DAY2, "(all)", "kianax", 0.04),
+        ]
+    )
+    table = reconcile(allocation, billed)
+    rows = {(r.level, r.day, r.name): r for r in table.itertuples()}
+    general = rows[("node_group", DAY1, "general-ng")]
+    assert (general.estimated_usd, general.billed_usd) == (pytest.approx(0.10), pytest.approx(0.08))
+    assert general.gap_usd == pytest.approx(-0.02) and general.gap_percent == pytest.approx(-20)
+    jobs = rows[("node_group", DAY1, "jobs-ng")]
+    assert jobs.gap_usd == pytest.approx(0.01) and jobs.gap_percent == pytest.approx(25)
+    assert rows[("node_group", DAY2, "general-ng")].gap_usd == pytest.approx(0)
+    untagged = rows[("node_group", DAY2, "(untagged)")]
+    assert (untagged.estimated_usd, untagged.billed_usd) == (0, pytest.approx(0.02))
+    assert math.isnan(untagged.gap_percent)
+    # Totals per day: day 1 estimated 0.14 vs billed 0.13; day 2 0.10 vs 0.12.
+    assert rows[("total", DAY1, "(cluster)")].gap_usd == pytest.approx(-0.01)
+    assert rows[("total", DAY2, "(cluster)")].billed_usd == pytest.approx(0.12)
+    assert not any(day > DAY2 for _, day, _ in rows)
+    # Namespace rows: kianax estimated 0.025 and 0.039 (max(request, usage) above).
+    kianax = rows[("namespace", DAY1, "kianax")]
+    assert kianax.estimated_usd == pytest.approx(0.025) and kianax.gap_usd == pytest.approx(-0.005)
+    assert rows[("namespace", DAY2, "kianax")].gap_usd == pytest.approx(0.001)
+    monitoring = rows[("namespace", DAY1, "monitoring")]
+    assert monitoring.billed_usd == 0 and monitoring.gap_usd == pytest.approx(-0.0055)
+    assert list(table["level"].unique()) == ["total", "node_group", "namespace"]
+
+
+def test_reconciliation_without_split_data_has_no_namespace_rows() -> None:
+    allocation = allocate_costs(hand_snapshot(), HAND_CATALOG)
+    table = reconcile(allocation, billed_frame([(DAY1, "general-ng", None, 0.1)]))
+    assert set(table["level"]) == {"total", "node_group"}
