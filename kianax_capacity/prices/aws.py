@@ -111,8 +111,8 @@ def validate_region(region: str, session: boto3.session.Session | None = None) -
         known.update(session.get_available_regions("ec2", partition_name=partition))
     if known and region not in known:
         raise AwsError(
-            f"unknown AWS region {region!r}: check --region or [aws] region in kianax-capacity.toml "
-            "(e.g. us-east-1)"
+            f"unknown AWS region {region!r}: check --region or [aws] region in "
+            "kianax-capacity.toml (e.g. us-east-1)"
         )
     return region
 
@@ -125,8 +125,10 @@ def make_client(
 ) -> Any:
     """A boto3 client with :func:`client_config`; ``endpoint_url`` for moto or VPC endpoints."""
     session = session or boto3.session.Session()
+    # boto3's typed overloads want a literal service name; any service name is fine here.
+    create: Any = session.client
     with aws_errors(service, "create client", region):
-        return session.client(
+        return create(
             service, region_name=region, endpoint_url=endpoint_url, config=client_config()
         )
 
@@ -165,13 +167,13 @@ def translate_error(exc: Exception, service: str, operation: str, region: str) -
             )
         if code in _EXPIRED:
             return AwsError(
-                f"AWS credentials expired for {where} ({code}): refresh them (`aws sso login` or new "
-                "session keys) and retry"
+                f"AWS credentials expired for {where} ({code}): refresh them "
+                "(`aws sso login` or new session keys) and retry"
             )
         if code in _BAD_CREDENTIALS:
             return AwsError(
-                f"AWS rejected the credentials for {where} ({code}): check AWS_PROFILE / the access "
-                "key, and that the region is enabled for the account"
+                f"AWS rejected the credentials for {where} ({code}): check AWS_PROFILE / the "
+                "access key, and that the region is enabled for the account"
             )
         if code in _DENIED:
             return AwsError(

@@ -472,7 +472,8 @@ def cur_costs(
             table = pq.read_table(io.BytesIO(data))
         except (pa.ArrowException, OSError) as exc:
             raise AwsError(
-                f"{uri} is not a readable Parquet file ({type(exc).__name__}): check the export format"
+                f"{uri} is not a readable Parquet file ({type(exc).__name__}): "
+                "check the export format"
             ) from exc
         frames.append(_cur_frame(table, cluster))
     if not frames or all(frame.empty for frame in frames):

@@ -71,7 +71,9 @@ def price_list_entry(instance_type: str, sku: str, usd: str, region: str = "eu-w
                             f"{on_demand_code}.6YS6EN2CT7": {
                                 "unit": "Hrs",
                                 "endRange": "Inf",
-                                "description": f"${usd} per On Demand Linux {instance_type} Instance Hour",
+                                "description": (
+                                    f"${usd} per On Demand Linux {instance_type} Instance Hour"
+                                ),
                                 "appliesTo": [],
                                 "rateCode": f"{on_demand_code}.6YS6EN2CT7",
                                 "beginRange": "0",
@@ -125,7 +127,7 @@ def pricing_stub(session: boto3.session.Session) -> tuple[Any, Stubber]:
 
 
 def test_client_config_uses_standard_retries() -> None:
-    assert client_config().retries["mode"] == "standard"
+    assert getattr(client_config(), "retries")["mode"] == "standard"  # noqa: B009 - untyped attr
 
 
 def test_on_demand_prices_paginated_from_price_list_strings(session: boto3.session.Session) -> None:
@@ -312,7 +314,10 @@ def client_error(
     return ClientError(
         {
             "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": 400, "RetryAttempts": retries},
+            "ResponseMetadata": {  # type: ignore[typeddict-item]
+                "HTTPStatusCode": 400,
+                "RetryAttempts": retries,
+            },
         },
         operation,
     )
