@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from kianax_capacity.errors import OutputError, SnapshotError
+from kianax_capacity.errors import OutputError, SnapshotError, UserInputError
 
 __all__ = [
     "SNAPSHOT_SCHEMA",
@@ -341,7 +341,7 @@ class atomic_directory:
 
     def __enter__(self) -> Path:
         if self.target.exists() and not self.target.is_dir():
-            raise OutputError(
+            raise UserInputError(
                 f"{self.target} exists and is not a folder; choose another --out or remove it"
             )
         parent = self.target.parent
@@ -349,7 +349,7 @@ class atomic_directory:
             parent.mkdir(parents=True, exist_ok=True)
             self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=parent))
         except OSError as exc:
-            raise OutputError(
+            raise UserInputError(
                 f"cannot write under {parent}: {exc.strerror or exc}; choose a writable --out"
             ) from exc
         return self._tmp
