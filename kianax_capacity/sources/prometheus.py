@@ -470,11 +470,15 @@ def _causes(exc: BaseException) -> Iterable[BaseException]:
 
 
 def _is_timeout(exc: BaseException) -> bool:
-    from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 
+    causes = list(_causes(exc))
+    # urllib3 derives NewConnectionError (refused, unknown host) from ConnectTimeoutError.
+    if any(isinstance(c, NewConnectionError | ConnectionRefusedError) for c in causes):
+        return False
     return any(
         isinstance(c, requests.exceptions.Timeout | ReadTimeoutError | ConnectTimeoutError | TimeoutError)
-        for c in _causes(exc)
+        for c in causes
     )
 
 
