@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import pytest
 import requests
@@ -316,13 +316,17 @@ class SigV4CheckingServer(_Server):
         scope = f"Credential={self.access_key}/"
         if scope not in authorization or f"/{self.region}/aps/aws4_request" not in authorization:
             return f"wrong credential scope in {authorization.split(',')[0]}"
-        raw_query = urlsplit(handler.path).query
-        if "+" in raw_query:
-            return "query string encodes spaces as '+', not %20"
+        # Canonicalise the query as AWS does: decode it (a '+' is a space), then percent-encode
+        # every value (a space is %20). A client that signed '+' as '%2B' no longer matches.
+        parts = urlsplit(handler.path)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if not pairs:
+            return "empty query"
+        query = urlencode(pairs, quote_via=quote, safe="-_.~")
         amz_date = handler.headers.get("X-Amz-Date", "")
         request = AWSRequest(
             method=handler.command,
-            url=f"http://{handler.headers['Host']}{handler.path}",
+            url=f"http://{handler.headers['Host']}{parts.path}?{query}",
             headers={"Host": handler.headers["Host"], "X-Amz-Date": amz_date},
             data=b"",
         )
@@ -333,6 +337,4 @@ class SigV4CheckingServer(_Server):
         expected = signer.signature(string_to_sign, request)
         if f"Signature={expected}" not in authorization:
             return "signature mismatch"
-        if not parse_qsl(raw_query):
-            return "empty query"
         return None
