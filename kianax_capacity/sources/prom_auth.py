@@ -21,6 +21,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -82,7 +83,9 @@ class SigV4Auth(AuthBase):
         credentials: botocore credentials; default: the standard AWS credential chain.
     """
 
-    def __init__(self, region: str, service: str = "aps", credentials: object | None = None) -> None:
+    def __init__(
+        self, region: str, service: str = "aps", credentials: object | None = None
+    ) -> None:
         import botocore.session
 
         self.region = region
@@ -94,7 +97,7 @@ class SigV4Auth(AuthBase):
                 "auth = sigv4 but no AWS credentials were found; configure the AWS credential "
                 "chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an instance role)"
             )
-        self._credentials = credentials
+        self._credentials: Any = credentials
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         from botocore.auth import SigV4Auth as BotoSigV4

@@ -261,10 +261,11 @@ class _BoundedRetry(Retry):
 
 
 def _make_retry(config: PrometheusConfig) -> Retry:
-    retry_class = type("_CappedRetry", (_BoundedRetry,), {})
-    retry_class.max_retry_after = config.max_retry_after_seconds
+    class _CappedRetry(_BoundedRetry):
+        max_retry_after = config.max_retry_after_seconds
+
     attempts = max(0, config.max_retries)
-    return retry_class(
+    return _CappedRetry(
         total=attempts,
         connect=attempts,
         read=attempts,
@@ -309,10 +310,10 @@ class PrometheusClient:
         self._connect = PrometheusConnect(
             url=url,
             headers=build_headers(config) or None,
-            auth=auth,  # type: ignore[arg-type]
+            auth=auth,
             session=session,
             retry=retry,
-            timeout=config.timeout_seconds,  # type: ignore[arg-type]
+            timeout=config.timeout_seconds,
         )
         # The library mounts a default-sized pool; size it for our concurrency.
         pool = max(10, config.concurrency)
@@ -392,7 +393,9 @@ class PrometheusClient:
                 f"for {job.name}; check the URL points at the Prometheus HTTP API and any proxy "
                 "in between"
             )
-        elif isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
+        elif isinstance(
+            exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
+        ):
             message = (
                 f"{where} closed the connection in the middle of the answer to {job.name} "
                 "(truncated body); check the server and any proxy in between, or shorten --window"
@@ -477,7 +480,9 @@ def _is_timeout(exc: BaseException) -> bool:
     if any(isinstance(c, NewConnectionError | ConnectionRefusedError) for c in causes):
         return False
     return any(
-        isinstance(c, requests.exceptions.Timeout | ReadTimeoutError | ConnectTimeoutError | TimeoutError)
+        isinstance(
+            c, requests.exceptions.Timeout | ReadTimeoutError | ConnectTimeoutError | TimeoutError
+        )
         for c in causes
     )
 
@@ -541,7 +546,9 @@ class _Results:
                 }
             )
         out = pd.concat(frames, ignore_index=True)
-        out["timestamp"] = pd.to_datetime(np.round(out.pop("seconds") * 1000).astype("int64"), unit="ms", utc=True)
+        out["timestamp"] = pd.to_datetime(
+            np.round(out.pop("seconds") * 1000).astype("int64"), unit="ms", utc=True
+        )
         return out[[*labels, "timestamp", "value"]]
 
     def empty(self, name: str) -> bool:
@@ -606,7 +613,9 @@ def fetch_prometheus_snapshot(
         raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}")
     label = cluster_label or config.cluster_label
     label_value = (config.cluster_value or cluster) if label else None
-    selector = Selector.build(namespace_regex=namespace_regex, cluster_label=label, cluster=label_value)
+    selector = Selector.build(
+        namespace_regex=namespace_regex, cluster_label=label, cluster=label_value
+    )
     grid = TimeGrid(end=end, step_seconds=step_seconds, points=points)
     client = PrometheusClient(config, environ)
     warnings: list[str] = []
@@ -667,7 +676,9 @@ def _scrape_interval(
     window = probe - min(1.0, probe / 2)
     job = QueryJob(
         "scrape_interval",
-        render("scrape_interval", selector=selector.namespaced, probe_window=format_duration(window)),
+        render(
+            "scrape_interval", selector=selector.namespaced, probe_window=format_duration(window)
+        ),
         0,
         time=grid.end,
     )
@@ -739,7 +750,10 @@ def _last(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 
 
 def _seconds_to_time(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(np.round(values.astype(float) * 1000).astype("int64"), unit="ms", utc=True)
+    times = pd.to_datetime(
+        np.round(values.astype(float) * 1000).astype("int64"), unit="ms", utc=True
+    )
+    return pd.Series(times, index=values.index)
 
 
 def _assemble(
@@ -793,13 +807,17 @@ def _pods(results: _Results) -> pd.DataFrame:
     last = results.vector("pod_last_seen", [*key, "node"])
     if first.empty:
         return empty_table("pods")
-    first = first.groupby(key, as_index=False).agg(first_seen=("value", "min"), node=("node", "last"))
+    first = first.groupby(key, as_index=False).agg(
+        first_seen=("value", "min"), node=("node", "last")
+    )
     last = last.groupby(key, as_index=False).agg(last_seen=("value", "max"))
     pods = first.merge(last, on=key, how="left")
     pods["last_seen"] = pods["last_seen"].fillna(pods["first_seen"])
     info = _last(results.vector("pod_info", [*key, "node"]), key)
     if not info.empty:
-        pods = pods.merge(info[[*key, "node"]].rename(columns={"node": "ksm_node"}), on=key, how="left")
+        pods = pods.merge(
+            info[[*key, "node"]].rename(columns={"node": "ksm_node"}), on=key, how="left"
+        )
         pods["node"] = pods["ksm_node"].where(pods["ksm_node"].fillna("") != "", pods["node"])
     owners = _owners(results)
     pods = pods.merge(owners, on=key, how="left")
@@ -905,7 +923,12 @@ def _containers(
     out = out.merge(restarts, on=_CONTAINER, how="left")
     for column in ("restarts", "oom_kills"):
         out[column] = out[column].fillna(0).astype("int64")
-    for column in ("cpu_request_cores", "cpu_limit_cores", "memory_request_bytes", "memory_limit_bytes"):
+    for column in (
+        "cpu_request_cores",
+        "cpu_limit_cores",
+        "memory_request_bytes",
+        "memory_limit_bytes",
+    ):
         out[column] = out[column].astype(float)
     return out.sort_values(_CONTAINER, kind="stable")
 
@@ -920,14 +943,21 @@ def _workloads(results: _Results, pods: pd.DataFrame) -> pd.DataFrame:
     workloads["has_emptydir"] = False
     # kube-state-metrics does not say which pods a PDB selects; a PDB named after its workload
     # (the Helm chart convention, and the demo's) is matched to it by name.
-    healthy = _last(results.vector("pdb_desired_healthy", ["namespace", "poddisruptionbudget"]), ["namespace", "poddisruptionbudget"])
-    allowed = results.vector("pdb_disruptions_allowed", ["namespace", "poddisruptionbudget"])
-    allowed = allowed.groupby(["namespace", "poddisruptionbudget"], as_index=False)["value"].min()
+    healthy = _last(
+        results.vector("pdb_desired_healthy", ["namespace", "poddisruptionbudget"]),
+        ["namespace", "poddisruptionbudget"],
+    )
+    allowed_raw = results.vector("pdb_disruptions_allowed", ["namespace", "poddisruptionbudget"])
+    allowed = allowed_raw.groupby(["namespace", "poddisruptionbudget"], as_index=False).agg(
+        value=("value", "min")
+    )
     pdb = healthy[["namespace", "poddisruptionbudget", "value"]].rename(
         columns={"poddisruptionbudget": "workload", "value": "pdb_min_available"}
     )
     pdb = pdb.merge(
-        allowed.rename(columns={"poddisruptionbudget": "workload", "value": "pdb_disruptions_allowed"}),
+        allowed.rename(
+            columns={"poddisruptionbudget": "workload", "value": "pdb_disruptions_allowed"}
+        ),
         on=["namespace", "workload"],
         how="outer",
     )
@@ -1005,12 +1035,17 @@ def _hpas(results: _Results) -> pd.DataFrame:
             "scaletargetref_name": "workload",
         }
     )[["namespace", "hpa", "kind", "workload"]]
-    for name, column in (("hpa_min_replicas", "min_replicas"), ("hpa_max_replicas", "max_replicas")):
+    for name, column in (
+        ("hpa_min_replicas", "min_replicas"),
+        ("hpa_max_replicas", "max_replicas"),
+    ):
         values = _last(results.vector(name, key), key).rename(
             columns={"horizontalpodautoscaler": "hpa", "value": column}
         )
         out = out.merge(values[["namespace", "hpa", column]], on=["namespace", "hpa"], how="inner")
-    targets = _last(results.vector("hpa_target_metric", [*key, "metric_name"]), [*key, "metric_name"])
+    targets = _last(
+        results.vector("hpa_target_metric", [*key, "metric_name"]), [*key, "metric_name"]
+    )
     for metric in ("cpu", "memory"):
         values = targets[targets["metric_name"] == metric].rename(
             columns={"horizontalpodautoscaler": "hpa", "value": f"target_{metric}_utilization"}
@@ -1028,8 +1063,12 @@ def _hpas(results: _Results) -> pd.DataFrame:
 
 def _replicas(results: _Results) -> pd.DataFrame:
     labels = ["namespace", "horizontalpodautoscaler"]
-    current = results.matrix("hpa_current_replicas", labels).rename(columns={"value": "current_replicas"})
-    desired = results.matrix("hpa_desired_replicas", labels).rename(columns={"value": "desired_replicas"})
+    current = results.matrix("hpa_current_replicas", labels).rename(
+        columns={"value": "current_replicas"}
+    )
+    desired = results.matrix("hpa_desired_replicas", labels).rename(
+        columns={"value": "desired_replicas"}
+    )
     if current.empty and desired.empty:
         return empty_table("replicas")
     out = current.merge(desired, on=["timestamp", *labels], how="outer")

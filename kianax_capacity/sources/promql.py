@@ -182,7 +182,9 @@ def check_regex(pattern: str, what: str = "regex") -> str:
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise UserInputError(f"{what} {pattern!r} is not a valid regular expression: {exc}") from exc
+        raise UserInputError(
+            f"{what} {pattern!r} is not a valid regular expression: {exc}"
+        ) from exc
     if _NOT_RE2.search(pattern):
         raise UserInputError(
             f"{what} {pattern!r} uses lookaround or a backreference, which Prometheus (RE2) "

@@ -72,8 +72,9 @@ def test_connection_refused(out: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     with pytest.raises(PrometheusError) as caught:
         fetch(config(url), out)
-    assert_clean_failure(caught.value, out, url, "cannot connect", "connection refused",
-                         "--prometheus-url")
+    assert_clean_failure(
+        caught.value, out, url, "cannot connect", "connection refused", "--prometheus-url"
+    )
 
 
 def test_server_down_by_name(out: Path) -> None:
@@ -88,8 +89,9 @@ def test_500_is_retried_a_bounded_number_of_times(out: Path) -> None:
         with pytest.raises(PrometheusError) as caught:
             fetch(config(server.url, max_retries=2), out)
         assert len(server.requests) == 3  # the first query, retried twice, then given up
-    assert_clean_failure(caught.value, out, server.url, "HTTP 500", "3 attempts",
-                         "internal failure")
+    assert_clean_failure(
+        caught.value, out, server.url, "HTTP 500", "3 attempts", "internal failure"
+    )
 
 
 def test_404_names_the_url_path_to_check(out: Path) -> None:
@@ -97,8 +99,9 @@ def test_404_names_the_url_path_to_check(out: Path) -> None:
         with pytest.raises(PrometheusError) as caught:
             fetch(config(server.url + "/wrong/prefix"), out)
         assert len(server.requests) == 1  # a 404 is not retried
-    assert_clean_failure(caught.value, out, server.url + "/wrong/prefix", "404", "URL path",
-                         "/prometheus")
+    assert_clean_failure(
+        caught.value, out, server.url + "/wrong/prefix", "404", "URL path", "/prometheus"
+    )
 
 
 def test_slow_server_times_out(out: Path) -> None:
@@ -106,22 +109,19 @@ def test_slow_server_times_out(out: Path) -> None:
         with pytest.raises(PrometheusError) as caught:
             fetch(config(server.url, timeout_seconds=0.3, max_retries=1), out)
         assert len(server.requests) == 2  # timeouts are retried too, boundedly
-    assert_clean_failure(caught.value, out, server.url, "did not answer", "0.3s",
-                         "timeout_seconds")
+    assert_clean_failure(caught.value, out, server.url, "did not answer", "0.3s", "timeout_seconds")
 
 
 @pytest.mark.parametrize("mode", ["truncated_json", "html"])
 def test_a_body_that_is_not_prometheus_json(mode: str, out: Path) -> None:
-    with FaultServer(mode) as server:
-        with pytest.raises(PrometheusError) as caught:
-            fetch(config(server.url), out)
+    with FaultServer(mode) as server, pytest.raises(PrometheusError) as caught:
+        fetch(config(server.url), out)
     assert_clean_failure(caught.value, out, server.url, "not Prometheus API JSON")
 
 
 def test_a_connection_cut_mid_body(out: Path) -> None:
-    with FaultServer("cut_body") as server:
-        with pytest.raises(PrometheusError) as caught:
-            fetch(config(server.url), out)
+    with FaultServer("cut_body") as server, pytest.raises(PrometheusError) as caught:
+        fetch(config(server.url), out)
     assert_clean_failure(caught.value, out, server.url, "truncated")
 
 

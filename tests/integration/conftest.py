@@ -67,14 +67,15 @@ def victoria_metrics_server(
             write_openmetrics(scaled, handle, cluster=SCALED_CLUSTER, millis=True)
         server.import_prometheus_text(export)
         # A cluster scraped without kube-state-metrics: the demo's cAdvisor series only.
-        small = simulate_demo_cluster(end=DEMO_END, days=SCALED_DAYS, step_seconds=DEMO_STEP_SECONDS)
+        small = simulate_demo_cluster(
+            end=DEMO_END, days=SCALED_DAYS, step_seconds=DEMO_STEP_SECONDS
+        )
         full = workdir / "full.prom"
         with full.open("w", buffering=1 << 20) as handle:
             write_openmetrics(small, handle, cluster=CADVISOR_ONLY_CLUSTER, millis=True)
         with full.open() as source, export.open("w", buffering=1 << 20) as target:
             target.writelines(
-                line for line in source
-                if line.startswith(("container_", "# TYPE container_"))
+                line for line in source if line.startswith(("container_", "# TYPE container_"))
             )
         full.unlink()
         server.import_prometheus_text(export)

@@ -22,7 +22,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import pytest
@@ -39,8 +39,7 @@ def require_binary(path: str, package: str) -> str:
     """``path`` if it is installed; otherwise fail the test with the command that installs it."""
     if not Path(path).is_file() and shutil.which(Path(path).name) is None:
         pytest.fail(
-            f"{path} is not installed; run: sudo apt-get install -y {package} "
-            "(or `make servers`)",
+            f"{path} is not installed; run: sudo apt-get install -y {package} (or `make servers`)",
             pytrace=False,
         )
     return path if Path(path).is_file() else str(shutil.which(Path(path).name))
@@ -52,7 +51,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+def wait_until_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
+) -> None:
     """Poll ``url`` until it answers 200; fail with the server's log if it exits or hangs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -91,8 +92,15 @@ class PrometheusServer(_Process):
         data.mkdir(parents=True)
         # 72 h blocks: promtool's default 2 h blocks are ~30x slower to create (DESIGN.md).
         subprocess.run(
-            [promtool, "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=72h",
-             str(openmetrics_file), str(data)],
+            [
+                promtool,
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                "--max-block-duration=72h",
+                str(openmetrics_file),
+                str(data),
+            ],
             check=True,
             capture_output=True,
         )
@@ -102,9 +110,13 @@ class PrometheusServer(_Process):
         self.url = f"http://127.0.0.1:{port}"
         self.log = workdir / "prometheus.log"
         self.process = subprocess.Popen(
-            [prometheus, f"--config.file={config}", f"--storage.tsdb.path={data}",
-             f"--web.listen-address=127.0.0.1:{port}",
-             "--storage.tsdb.retention.time=100y"],  # backfilled data is old: keep it
+            [
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={data}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--storage.tsdb.retention.time=100y",
+            ],  # backfilled data is old: keep it
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("wb"),
         )
@@ -120,8 +132,13 @@ class VictoriaMetricsServer(_Process):
         self.url = f"http://127.0.0.1:{port}"
         self.log = workdir / "victoria-metrics.log"
         self.process = subprocess.Popen(
-            [binary, f"-storageDataPath={workdir / 'vm-data'}", f"-httpListenAddr=127.0.0.1:{port}",
-             "-retentionPeriod=100y", "-search.disableCache"],
+            [
+                binary,
+                f"-storageDataPath={workdir / 'vm-data'}",
+                f"-httpListenAddr=127.0.0.1:{port}",
+                "-retentionPeriod=100y",
+                "-search.disableCache",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("wb"),
         )
@@ -138,7 +155,7 @@ class VictoriaMetricsServer(_Process):
 class _QuietHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def send_body(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -172,7 +189,7 @@ class _Server:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> _Server:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -202,7 +219,9 @@ class CountingProxy(_Server):
                     self.command,
                     owner.upstream + self.path,
                     data=body,
-                    headers={"Content-Type": self.headers.get("Content-Type", "")} if body else None,
+                    headers={"Content-Type": self.headers.get("Content-Type", "")}
+                    if body
+                    else None,
                     timeout=120,
                 )
                 self.send_body(upstream.status_code, upstream.content)

@@ -48,9 +48,7 @@ KEY = ["namespace", "pod", "container"]
 _CACHE: dict[tuple[str, str], Snapshot] = {}
 
 
-def fetch(
-    server: DemoServer, out: Path, shape: str = "series", **config: object
-) -> Snapshot:
+def fetch(server: DemoServer, out: Path, shape: str = "series", **config: object) -> Snapshot:
     return fetch_prometheus_snapshot(
         PrometheusConfig(url=server.url, **config),  # type: ignore[arg-type]
         start=DEMO_START,
@@ -111,7 +109,10 @@ def test_series_snapshot_matches_the_demo_source(
 
     # Pods and their owners: every replaced pod belongs to its workload.
     pods = _plain(demo.pods).merge(
-        _plain(snap.pods), on=["namespace", "pod"], how="outer", indicator=True,
+        _plain(snap.pods),
+        on=["namespace", "pod"],
+        how="outer",
+        indicator=True,
         suffixes=("", "_prom"),
     )
     assert (pods["_merge"] != "right_only").all()
@@ -127,18 +128,26 @@ def test_series_snapshot_matches_the_demo_source(
     missing = pods[last_step_only]
     for column in ("kind", "workload", "node", "first_seen", "last_seen"):
         assert (both[column] == both[f"{column}_prom"]).all(), column
-    assert set(map(tuple, snap.workloads[["namespace", "kind", "workload"]].values.tolist())) == set(
-        map(tuple, demo.workloads[["namespace", "kind", "workload"]].values.tolist())
-    )
+    assert set(
+        map(tuple, snap.workloads[["namespace", "kind", "workload"]].values.tolist())
+    ) == set(map(tuple, demo.workloads[["namespace", "kind", "workload"]].values.tolist()))
 
     # Containers: requests, limits, restarts and OOM kills.
-    containers = _plain(demo.containers).merge(_plain(snap.containers), on=KEY, suffixes=("", "_prom"))
+    containers = _plain(demo.containers).merge(
+        _plain(snap.containers), on=KEY, suffixes=("", "_prom")
+    )
     if demo_server.name != "prometheus":
         containers = containers.merge(missing[["namespace", "pod"]], how="left", indicator="edge")
         containers = containers[containers["edge"] == "left_only"].drop(columns="edge")
     assert len(containers) >= len(demo.containers) - 10
-    for column in ("cpu_request_cores", "cpu_limit_cores", "memory_request_bytes",
-                   "memory_limit_bytes", "restarts", "oom_kills"):
+    for column in (
+        "cpu_request_cores",
+        "cpu_limit_cores",
+        "memory_request_bytes",
+        "memory_limit_bytes",
+        "restarts",
+        "oom_kills",
+    ):
         a, b = containers[column], containers[f"{column}_prom"]
         assert ((a == b) | (a.isna() & b.isna())).all(), column
     assert containers["oom_kills"].sum() > 0  # the demo has OOM kills: the check is not vacuous
@@ -149,15 +158,25 @@ def test_series_snapshot_matches_the_demo_source(
         _plain(snap.nodes).sort_values("node").reset_index(drop=True),
         check_dtype=False,
     )
-    hpas = ["namespace", "hpa", "kind", "workload", "min_replicas", "max_replicas",
-            "target_cpu_utilization", "target_memory_utilization"]
+    hpas = [
+        "namespace",
+        "hpa",
+        "kind",
+        "workload",
+        "min_replicas",
+        "max_replicas",
+        "target_cpu_utilization",
+        "target_memory_utilization",
+    ]
     pd.testing.assert_frame_equal(
         _plain(demo.hpas)[hpas].sort_values(["namespace", "hpa"]).reset_index(drop=True),
         _plain(snap.hpas)[hpas].sort_values(["namespace", "hpa"]).reset_index(drop=True),
         check_dtype=False,
     )
     assert snap.hpas["scale_down_stabilization_seconds"].isna().all()  # not exported
-    replicas = _plain(demo.replicas).merge(_plain(snap.replicas), on=["timestamp", "namespace", "hpa"])
+    replicas = _plain(demo.replicas).merge(
+        _plain(snap.replicas), on=["timestamp", "namespace", "hpa"]
+    )
     assert len(replicas) == len(demo.replicas)
     assert (replicas["current_replicas_x"] == replicas["current_replicas_y"]).all()
     assert (replicas["desired_replicas_x"] == replicas["desired_replicas_y"]).all()
@@ -192,7 +211,9 @@ def test_series_snapshot_matches_the_demo_source(
     assert _relative(settled["cpu_cores_prom"], settled["cpu_two_steps"]).max() < 1e-6
     throttled = settled[settled["throttled_two_steps"].notna()]
     assert len(throttled) > 1000
-    assert (throttled["cpu_throttled_ratio_prom"] - throttled["throttled_two_steps"]).abs().max() < 1e-3
+    assert (
+        throttled["cpu_throttled_ratio_prom"] - throttled["throttled_two_steps"]
+    ).abs().max() < 1e-3
     no_limit = settled[settled["cpu_throttled_ratio"].isna()]
     assert no_limit["cpu_throttled_ratio_prom"].isna().all()
 
@@ -302,7 +323,7 @@ def test_time_chunks_give_the_same_snapshot_and_scale_the_request_count(
     chunked = fetch(server, tmp_path / "chunked", max_points_per_series=300)
     extra = chunked.manifest.extra["prometheus"]
     assert extra["time_chunks"] == math.ceil(864 / 300)
-    per_chunk = (whole.manifest.extra["prometheus"]["requests"] - 1)
+    per_chunk = whole.manifest.extra["prometheus"]["requests"] - 1
     assert extra["requests"] == 1 + per_chunk * extra["time_chunks"]
     for name in ("pods", "containers", "usage", "replicas", "terminations", "nodes", "hpas"):
         a = _plain(whole.table(name))
@@ -322,8 +343,12 @@ def test_namespace_filter_keeps_only_matching_namespaces(
 ) -> None:
     snap = fetch_prometheus_snapshot(
         PrometheusConfig(url=victoria_metrics_server.url),
-        start=DEMO_END - pd.Timedelta(days=1), end=DEMO_END, step_seconds=DEMO_STEP_SECONDS,
-        out=tmp_path / "s", namespace_regex="kianax|argo.*", cluster_label="cluster",
+        start=DEMO_END - pd.Timedelta(days=1),
+        end=DEMO_END,
+        step_seconds=DEMO_STEP_SECONDS,
+        out=tmp_path / "s",
+        namespace_regex="kianax|argo.*",
+        cluster_label="cluster",
     )
     assert set(snap.pods["namespace"]) == {"kianax", "argocd"}
     demo_pods = prom_demo_snapshot.pods
@@ -358,8 +383,12 @@ def test_an_injected_namespace_stays_a_string(demo_server: DemoServer, tmp_path:
 
     snap = fetch_prometheus_snapshot(
         PrometheusConfig(url=demo_server.url),
-        start=DEMO_START, end=DEMO_END, step_seconds=DEMO_STEP_SECONDS, out=tmp_path / "s",
-        namespace_regex=INJECTION, cluster_label=demo_server.cluster_label,
+        start=DEMO_START,
+        end=DEMO_END,
+        step_seconds=DEMO_STEP_SECONDS,
+        out=tmp_path / "s",
+        namespace_regex=INJECTION,
+        cluster_label=demo_server.cluster_label,
     )
     assert snap.pods.empty and snap.usage.empty and snap.containers.empty
     assert len(snap.nodes) > 0  # cluster-scoped series are unaffected by the namespace filter
@@ -372,8 +401,12 @@ def test_missing_kube_state_metrics_degrades_with_one_warning(
     with caplog.at_level("WARNING", logger="kianax_capacity.sources.prometheus"):
         snap = fetch_prometheus_snapshot(
             PrometheusConfig(url=victoria_metrics_server.url),
-            start=DEMO_END - pd.Timedelta(days=1), end=DEMO_END, step_seconds=DEMO_STEP_SECONDS,
-            out=tmp_path / "s", cluster_label="cluster", cluster="kianax-cadvisor-only",
+            start=DEMO_END - pd.Timedelta(days=1),
+            end=DEMO_END,
+            step_seconds=DEMO_STEP_SECONDS,
+            out=tmp_path / "s",
+            cluster_label="cluster",
+            cluster="kianax-cadvisor-only",
         )
     ksm = [w for w in snap.manifest.warnings if "kube-state-metrics series missing" in w]
     assert len(ksm) == 1

@@ -24,8 +24,13 @@ REGION = "eu-west-1"
 
 def fetch(cfg: PrometheusConfig, out: Path, environ: dict[str, str] | None = None) -> None:
     fetch_prometheus_snapshot(
-        cfg, start=END - timedelta(hours=1), end=END, step_seconds=300, out=out,
-        namespace_regex="kianax|monitoring", environ=environ or {},
+        cfg,
+        start=END - timedelta(hours=1),
+        end=END,
+        step_seconds=300,
+        out=out,
+        namespace_regex="kianax|monitoring",
+        environ=environ or {},
     )
 
 
@@ -41,8 +46,10 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_sigv4_signed_queries_verify_on_the_server(aws_credentials: None, tmp_path: Path) -> None:
     with SigV4CheckingServer(ACCESS_KEY, SECRET_KEY, REGION) as server:
-        fetch(PrometheusConfig(url=server.url, auth="sigv4", sigv4_region=REGION),
-              tmp_path / "snapshot")
+        fetch(
+            PrometheusConfig(url=server.url, auth="sigv4", sigv4_region=REGION),
+            tmp_path / "snapshot",
+        )
         assert server.failures == []
         assert len(server.requests) > 20
         queries = [path.split("?", 1)[1] for _method, path, _headers in server.requests]
@@ -106,14 +113,27 @@ def test_bearer_basic_and_extra_headers_reach_the_server(tmp_path: Path) -> None
 
 def test_a_missing_secret_is_a_config_error_naming_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="PROM_TOKEN"):
-        fetch(PrometheusConfig(url="http://127.0.0.1:9", auth="bearer",
-                               bearer_token_env="PROM_TOKEN"), tmp_path / "s", environ={})
+        fetch(
+            PrometheusConfig(
+                url="http://127.0.0.1:9", auth="bearer", bearer_token_env="PROM_TOKEN"
+            ),
+            tmp_path / "s",
+            environ={},
+        )
     with pytest.raises(ConfigError, match="PROM_PASSWORD"):
-        fetch(PrometheusConfig(url="http://127.0.0.1:9", auth="basic", basic_user="u",
-                               basic_password_env="PROM_PASSWORD"), tmp_path / "s", environ={})
+        fetch(
+            PrometheusConfig(
+                url="http://127.0.0.1:9",
+                auth="basic",
+                basic_user="u",
+                basic_password_env="PROM_PASSWORD",
+            ),
+            tmp_path / "s",
+            environ={},
+        )
     assert not (tmp_path / "s").exists()
 
 
 def test_unauthorised_answers_say_to_check_the_auth(tmp_path: Path) -> None:
-    with FaultServer("401") as server, pytest.raises(PrometheusError, match="401.*--auth"):
+    with FaultServer("401") as server, pytest.raises(PrometheusError, match=r"401.*--auth"):
         fetch(PrometheusConfig(url=server.url, max_retries=0), tmp_path / "s")

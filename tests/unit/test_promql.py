@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -70,8 +71,8 @@ def test_injection_stays_inside_the_string() -> None:
     # Outside string literals, the query is exactly the template's.
     strip = re.compile(r'"(?:[^"\\]|\\.)*"')
     assert strip.sub('""', query) == strip.sub(
-        '""', render("pod_info", selector=Selector.build(namespace_regex="x").namespaced,
-                     window="60s")
+        '""',
+        render("pod_info", selector=Selector.build(namespace_regex="x").namespaced, window="60s"),
     )
 
 
@@ -136,16 +137,18 @@ def test_time_chunks_cover_every_point_once_within_the_limit(
     assert sum(c.points for c in chunks) == points
     assert all(1 <= c.points <= max_points for c in chunks)
     assert chunks[-1].end == END and chunks[0].first == grid.first
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after.first - before.end == timedelta(seconds=step)
 
 
 def test_the_plan_depends_on_the_window_only() -> None:
     def count(points: int, shape: str, max_points: int = 10_000) -> int:
         plan = plan_queries(
-            grid=TimeGrid(END, 300, points), shape=shape,
+            grid=TimeGrid(END, 300, points),
+            shape=shape,
             selector=Selector.build(namespace_regex="kianax"),
-            scrape_interval_seconds=30, max_points_per_series=max_points,
+            scrape_interval_seconds=30,
+            max_points_per_series=max_points,
         )
         return len(plan.jobs)
 
@@ -161,8 +164,12 @@ def test_the_plan_depends_on_the_window_only() -> None:
 
 def test_rate_window_is_a_step_or_two_scrape_intervals() -> None:
     def windows(step: int, scrape: float) -> tuple[float, float]:
-        plan = plan_queries(grid=TimeGrid(END, step, 10), shape="series", selector=Selector(),
-                            scrape_interval_seconds=scrape)
+        plan = plan_queries(
+            grid=TimeGrid(END, step, 10),
+            shape="series",
+            selector=Selector(),
+            scrape_interval_seconds=scrape,
+        )
         return plan.rate_window_seconds, plan.sample_window_seconds
 
     assert windows(300, 30) == (300, 299)

@@ -29,7 +29,10 @@ def test_redact_url_drops_userinfo_query_and_fragment() -> None:
 
 def test_reencode_query_uses_percent_20_for_spaces() -> None:
     url = "https://h/api/v1/query?query=sum+by+%28job%29+%28up%29&time=1.5"
-    assert reencode_query(url) == "https://h/api/v1/query?query=sum%20by%20%28job%29%20%28up%29&time=1.5"
+    assert (
+        reencode_query(url)
+        == "https://h/api/v1/query?query=sum%20by%20%28job%29%20%28up%29&time=1.5"
+    )
     assert reencode_query("https://h/api") == "https://h/api"
 
 
@@ -50,8 +53,9 @@ def test_bearer_from_env_or_file_and_never_in_repr(tmp_path: Path) -> None:
 
 
 def test_basic_none_and_unknown() -> None:
-    auth = build_auth(PrometheusConfig(auth="basic", basic_user="u", basic_password_env="P"),
-                      {"P": "pw"})
+    auth = build_auth(
+        PrometheusConfig(auth="basic", basic_user="u", basic_password_env="P"), {"P": "pw"}
+    )
     assert isinstance(auth, requests.auth.HTTPBasicAuth) and auth.password == "pw"
     assert build_auth(PrometheusConfig(), {}) is None
     with pytest.raises(ConfigError, match="unknown Prometheus auth"):
