@@ -49,12 +49,21 @@ from kianax_capacity.sources.prom_auth import (
     configure_tls,
     redact_url,
 )
-from kianax_capacity.sources.promql import Selector, format_duration, render
+from kianax_capacity.sources.promql import (
+    Selector,
+    format_duration,
+    render,
+    template_parameters,
+)
 from kianax_capacity.units import parse_duration
 
 __all__ = [
     "AGGREGATE_STATS",
     "SHAPES",
+    "PrometheusClient",
+    "QueryJob",
+    "QueryPlan",
+    "TimeGrid",
     "fetch_prometheus_snapshot",
     "plan_queries",
 ]
@@ -219,8 +228,6 @@ def plan_queries(
     }
 
     def fill(template: str, **extra: str) -> str:
-        from kianax_capacity.sources.promql import template_parameters
-
         wanted = template_parameters(template)
         params = {k: v for k, v in {**common, **extra}.items() if k in wanted}
         return render(template, **params)
@@ -555,7 +562,7 @@ class _Results:
         return not any(result for _chunk, result in self.by_name.get(name, []))
 
 
-def _aware(moment: datetime, what: str) -> datetime:
+def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -600,7 +607,7 @@ def fetch_prometheus_snapshot(
         PrometheusError: the server failed; one line, no credentials.
         OutputError: ``out`` cannot be written.
     """
-    start, end = _aware(start, "start"), _aware(end, "end")
+    start, end = _aware(start), _aware(end)
     if step_seconds <= 0:
         raise UserInputError(f"--step must be positive, got {step_seconds}s")
     points = int((end - start).total_seconds() // step_seconds)

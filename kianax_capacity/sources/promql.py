@@ -24,8 +24,11 @@ from pathlib import Path
 from kianax_capacity.errors import UserInputError
 
 __all__ = [
+    "AGGREGATE_FUNCTIONS",
     "QUERY_NAMES",
     "Selector",
+    "check_label_name",
+    "check_regex",
     "format_duration",
     "label_matcher",
     "load_template",
@@ -120,6 +123,8 @@ def render(name: str, **params: str) -> str:
         raise ValueError(
             f"template {name}: missing {sorted(missing)} / unexpected {sorted(extra)} parameters"
         )
+    if "function" in params and params["function"] not in AGGREGATE_FUNCTIONS:
+        raise ValueError(f"template {name}: function {params['function']!r} is not allowed")
     return _PLACEHOLDER.sub(lambda m: params[m.group(1)], text)
 
 

@@ -17,6 +17,7 @@ import http.server
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -43,6 +44,36 @@ def require_binary(path: str, package: str) -> str:
             pytrace=False,
         )
     return path if Path(path).is_file() else str(shutil.which(Path(path).name))
+
+
+def self_signed_tls(workdir: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context for 127.0.0.1 with a fresh self-signed certificate, and its PEM."""
+    cert, key = workdir / "cert.pem", workdir / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context, cert
 
 
 def free_port() -> int:
@@ -171,11 +202,19 @@ class _QuietHandler(http.server.BaseHTTPRequestHandler):
 class _Server:
     """A ThreadingHTTPServer on 127.0.0.1 in a daemon thread, usable as a context manager."""
 
-    def __init__(self, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+    def __init__(
+        self,
+        handler: type[http.server.BaseHTTPRequestHandler],
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.httpd.owner = self  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        scheme = "http"
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, raw path, headers)
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -247,7 +286,7 @@ class FaultServer(_Server):
     login page), ``401``.
     """
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, tls: ssl.SSLContext | None = None) -> None:
         self.mode = mode
         self.release = threading.Event()
         self.served = 0
@@ -292,7 +331,7 @@ class FaultServer(_Server):
 
             do_POST = do_GET
 
-        super().__init__(Handler)
+        super().__init__(Handler, tls)
 
     def close(self) -> None:
         self.release.set()

@@ -12,7 +12,7 @@ import requests
 from kianax_capacity.config import PrometheusConfig
 from kianax_capacity.errors import ConfigError, PrometheusError
 from kianax_capacity.sources.prometheus import fetch_prometheus_snapshot
-from tests.integration.servers import FaultServer, SigV4CheckingServer
+from tests.integration.servers import FaultServer, SigV4CheckingServer, self_signed_tls
 
 pytestmark = pytest.mark.integration
 
@@ -137,3 +137,22 @@ def test_a_missing_secret_is_a_config_error_naming_the_variable(tmp_path: Path) 
 def test_unauthorised_answers_say_to_check_the_auth(tmp_path: Path) -> None:
     with FaultServer("401") as server, pytest.raises(PrometheusError, match=r"401.*--auth"):
         fetch(PrometheusConfig(url=server.url, max_retries=0), tmp_path / "s")
+
+
+def test_tls_with_a_ca_bundle_without_it_and_insecure(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    context, cert = self_signed_tls(tmp_path)
+    with FaultServer("ok", tls=context) as server:
+        assert server.url.startswith("https://")
+        fetch(PrometheusConfig(url=server.url, ca_bundle=str(cert)), tmp_path / "trusted")
+        with pytest.raises(PrometheusError, match=r"TLS handshake.*--ca-bundle"):
+            fetch(PrometheusConfig(url=server.url, max_retries=0), tmp_path / "untrusted")
+        with caplog.at_level("WARNING"):
+            fetch(
+                PrometheusConfig(url=server.url, insecure_skip_verify=True), tmp_path / "insecure"
+            )
+    assert (tmp_path / "trusted" / "manifest.json").is_file()
+    assert not (tmp_path / "untrusted").exists()
+    assert (tmp_path / "insecure" / "manifest.json").is_file()
+    assert any("verification is off" in r.getMessage() for r in caplog.records)
