@@ -106,6 +106,8 @@ def test_every_template_loads_and_renders_with_its_parameters() -> None:
         text = load_template(name)
         assert "#" not in text and "\n" not in text  # comments stripped, one line
         params = {p: "1s" for p in template_parameters(name)}
+        if "function" in params:
+            params["function"] = "max_over_time"
         rendered = render(name, **params)
         assert "{{" not in rendered
         assert rendered.count("(") == rendered.count(")"), name
@@ -115,6 +117,15 @@ def test_every_template_loads_and_renders_with_its_parameters() -> None:
         render("pod_info", selector="", window="1s", step="1s")
     with pytest.raises(KeyError):
         load_template("../etc/passwd")
+    with pytest.raises(ValueError, match="not allowed"):
+        render(
+            "aggregate_cpu",
+            function="vector(1) or max_over_time",
+            selector="",
+            rate_window="1s",
+            window="1s",
+            step="1s",
+        )
 
 
 def test_format_duration() -> None:
