@@ -17,6 +17,10 @@ applied at the end of the train window):
 * ``cpu_starved_containers``: containers whose test-window p95 CPU exceeds the request;
 * ``memory_oom_risk_containers``: containers whose test-window peak working set exceeds the
   memory limit (the request when no limit is set): they would have been OOM-killed or evicted;
+* ``cpu_under_request_rate_censoring_aware``: as ``cpu_under_request_rate``, but a point where the
+  container was CPU-throttled (throttled-period ratio above 0.1) also counts when the request is
+  at or below the current CPU limit: throttling means the demand exceeded that limit, and the
+  measured rate is censored at it, so the plain rate cannot see those shortfalls;
 * ``memory_oom_risk_unflagged``: the same, not counting containers the strategy flagged as leaking.
 
 A container without a usable recommendation (insufficient data, excluded, or no_change) is scored
@@ -46,6 +50,8 @@ from kianax_capacity.units import GIB, HOURS_PER_MONTH
 __all__ = ["BacktestResult", "StrategyScore", "run_backtest", "score_requests", "split_snapshot"]
 
 CURRENT = "current"
+#: A test point throttled more than this was demanding more than its CPU limit.
+THROTTLED_RATIO = 0.1
 _SPEC = ["cpu_request_cores", "cpu_limit_cores", "memory_request_bytes", "memory_limit_bytes"]
 
 
@@ -57,6 +63,7 @@ class StrategyScore:
     monthly_cost_usd: float
     monthly_savings_usd: float
     cpu_under_request_rate: float
+    cpu_under_request_rate_censoring_aware: float
     cpu_starved_containers: int
     memory_oom_risk_containers: int
     memory_oom_risk_unflagged: int
@@ -69,6 +76,7 @@ class StrategyScore:
             "monthly_cost_usd": round(self.monthly_cost_usd, 2),
             "monthly_savings_usd": round(self.monthly_savings_usd, 2),
             "cpu_under_request_rate": round(self.cpu_under_request_rate, 5),
+            "cpu_under_request_rate_censoring_aware": round(self.cpu_under_request_rate_censoring_aware, 5),
             "cpu_starved_containers": self.cpu_starved_containers,
             "memory_oom_risk_containers": self.memory_oom_risk_containers,
             "memory_oom_risk_unflagged": self.memory_oom_risk_unflagged,
@@ -115,13 +123,15 @@ class BacktestResult:
         """The score table (and the flagged leaks) as Markdown."""
         headers = [
             "strategy", "cost $/month", "savings $/month", "CPU under-request rate",
+            "... counting throttled points",
             "CPU-starved containers", "OOM-risk containers", "OOM-risk (not flagged as leak)",
         ]
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
         for score in self.scores:
             lines.append(
                 f"| {score.strategy} | {score.monthly_cost_usd:,.2f} | {score.monthly_savings_usd:,.2f} | "
-                f"{score.cpu_under_request_rate * 100:.2f}% | {score.cpu_starved_containers} | "
+                f"{score.cpu_under_request_rate * 100:.2f}% | "
+                f"{score.cpu_under_request_rate_censoring_aware * 100:.2f}% | {score.cpu_starved_containers} | "
                 f"{score.memory_oom_risk_containers} | {score.memory_oom_risk_unflagged} |"
             )
         text = (
@@ -185,6 +195,7 @@ def score_requests(
     prices: pd.Series,
     *,
     leaking: pd.Series | None = None,
+    current_cpu_limits: pd.Series | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Score one set of requests/limits against the test usage.
 
@@ -195,6 +206,8 @@ def score_requests(
         prices: indexed by CONTAINER_KEY: USD per month for one core and for one byte
             (columns ``cpu_usd`` and ``byte_usd``) - see :func:`run_backtest`.
         leaking: indexed by CONTAINER_KEY, True for containers flagged as leaking.
+        current_cpu_limits: indexed by CONTAINER_KEY, the CPU limits in force during the test
+            window (for the censoring-aware rate); default: ``settings``' own limits.
 
     Returns:
         (the totals, the per-container detail).
@@ -212,9 +225,17 @@ def score_requests(
     spec = settings.reindex(index)
     detail = detail.join(spec[_SPEC])
     cpu_request = spec["cpu_request_cores"]
-    points = test_usage[[*CONTAINER_KEY, "cpu_cores"]].join(cpu_request.rename("request"), on=CONTAINER_KEY)
+    limits = (current_cpu_limits if current_cpu_limits is not None else spec["cpu_limit_cores"]).reindex(index)
+    points = test_usage[[*CONTAINER_KEY, "cpu_cores", "cpu_throttled_ratio"]].join(
+        pd.DataFrame({"request": cpu_request, "old_limit": limits}), on=CONTAINER_KEY
+    )
     scored = points.dropna(subset=["cpu_cores", "request"])
-    under = (scored["cpu_cores"] > scored["request"]).mean() if len(scored) else float("nan")
+    over = scored["cpu_cores"] > scored["request"]
+    censored = (scored["cpu_throttled_ratio"].fillna(0) > THROTTLED_RATIO) & (
+        scored["request"] <= scored["old_limit"]
+    )
+    under = over.mean() if len(scored) else float("nan")
+    under_censored = (over | censored).mean() if len(scored) else float("nan")
     detail["cpu_starved"] = detail["cpu_p95_cores"] > cpu_request
     memory_cap = spec["memory_limit_bytes"].fillna(spec["memory_request_bytes"])
     detail["oom_risk"] = detail["memory_peak_bytes"] > memory_cap
@@ -228,6 +249,7 @@ def score_requests(
     totals = {
         "monthly_cost_usd": float(monthly.sum()),
         "cpu_under_request_rate": float(under),
+        "cpu_under_request_rate_censoring_aware": float(under_censored),
         "cpu_starved_containers": int(detail["cpu_starved"].sum()),
         "memory_oom_risk_containers": int(detail["oom_risk"].sum()),
         "memory_oom_risk_unflagged": int((detail["oom_risk"] & ~flagged).sum()),
@@ -292,7 +314,9 @@ def run_backtest(
             default_prices=default_prices, exclusions=exclusions,
         )
         settings, leaking, slopes = _applied_settings(rows, current)
-        totals, detail = score_requests(test_usage, settings, prices, leaking=leaking)
+        totals, detail = score_requests(
+            test_usage, settings, prices, leaking=leaking, current_cpu_limits=current["cpu_limit_cores"]
+        )
         scores.append(
             StrategyScore(
                 strategy=name,

@@ -11,7 +11,8 @@ How it differs from the baselines:
   was higher than what was measured. Samples whose throttled-period ratio exceeds a threshold are
   scaled up by ``1 + ratio`` before the percentile is taken.
 * **Profiles are target utilisations.** The request is the seasonal percentile divided by the
-  profile's target utilisation (production 0.9: 10% headroom over p95).
+  profile's target utilisation (production: p95 at 100%, the busiest season being the
+  headroom; high-availability: p99 at 80%; development: p90 at 100%).
 * **Memory request from a high percentile, limit from the peak.** The request (what is paid for)
   is the pooled p99 plus a margin; the limit (what OOM-kills) is the peak plus a margin; OOM kills
   in the window raise both (the peak is censored at the limit that killed it).
@@ -57,7 +58,7 @@ class KianaxSettings(StrategySettings):
     """Settings of the kianax strategy; a profile picks a set of them."""
 
     cpu_percentile: float = setting(95.0, "pooled CPU percentile taken in each season")
-    cpu_target_utilization: float = setting(0.9, "request = seasonal percentile / this")
+    cpu_target_utilization: float = setting(1.0, "request = seasonal percentile / this")
     seasonal: bool = setting(True, "take the busiest season's percentile (market hours, weekday, weekend)")
     min_season_samples: int = setting(36, "a season needs this many samples to count")
     throttle_threshold: float = setting(0.05, "throttled-period ratio above which a CPU sample is censored")
@@ -93,7 +94,6 @@ class KianaxStrategy(RightsizingStrategy):
         "production": {},
         "development": {
             "cpu_percentile": 90.0,
-            "cpu_target_utilization": 1.0,
             "memory_percentile": 95.0,
             "memory_request_margin": 0.05,
             "memory_limit_margin": 0.10,
