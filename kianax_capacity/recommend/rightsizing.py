@@ -92,7 +92,7 @@ def prepare_usage(snapshot: Snapshot) -> UsageData:
     )
 
 
-def _usage_stats(usage: pd.DataFrame) -> pd.DataFrame:
+def _usage_stats(usage: pd.DataFrame, window_samples: int) -> pd.DataFrame:
     """Per container: samples, history span, replicas and the usual percentiles (evidence)."""
     grouped = usage.groupby(CONTAINER_KEY, observed=True)
     stats = grouped.agg(
@@ -109,7 +109,7 @@ def _usage_stats(usage: pd.DataFrame) -> pd.DataFrame:
     for column, name in (("cpu_cores", "cpu"), ("memory_bytes", "memory")):
         for q, label in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
             stats[f"{name}_{label}"] = quantiles[(column, q)]
-    timestamps = max(int(usage["timestamp"].nunique()), 1)
+    timestamps = max(int(usage["timestamp"].nunique()), window_samples, 1)
     # Average running copies over the window: pod-samples over window samples (0.3 for a
     # CronJob that runs 30% of the time).
     stats["replicas"] = stats["rows"] / timestamps
@@ -144,7 +144,9 @@ def recommend_rightsizing(
     raw = chosen.compute(data)
     final = chosen.finalize(raw, data)
     prices = _prices_by_workload(snapshot, unit_prices or {}, default_prices)
-    stats = _usage_stats(data.usage) if not data.usage.empty else pd.DataFrame()
+    start, end = snapshot.window
+    window_samples = int((end - start).total_seconds() // max(snapshot.step_seconds, 1)) + 1
+    stats = _usage_stats(data.usage, window_samples) if not data.usage.empty else pd.DataFrame()
     hpas = _hpas_by_workload(snapshot)
     return _build_rows(chosen, data, final, stats, prices, default_prices, hpas, exclusions or ExclusionsConfig())
 

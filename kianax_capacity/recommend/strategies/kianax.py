@@ -207,7 +207,7 @@ class KianaxStrategy(RightsizingStrategy):
 def seasons(timestamps: pd.Series) -> pd.Series:
     """``market`` (weekday 13:30-20:00 UTC), ``weekday`` (other weekday hours) or ``weekend``."""
     minute = timestamps.dt.hour * 60 + timestamps.dt.minute
-    weekday = timestamps.dt.dayofweek < 5
+    weekday = timestamps.dt.day_of_week < 5
     market = weekday & (minute >= _MARKET_OPEN_MINUTE) & (minute < _MARKET_CLOSE_MINUTE)
     labels = np.where(market, "market", np.where(weekday, "weekday", "weekend"))
     return pd.Series(labels, index=timestamps.index)
