@@ -146,6 +146,8 @@ class VpaStrategy(RightsizingStrategy):
         )
         ooms = self._oom_samples(data, recent, horizon)
         memory_samples = pd.concat([peaks[[*CONTAINER_KEY, "memory_bytes", "timestamp"]], ooms], ignore_index=True)
+        # Parquet may hand back another time resolution (or object dtype when empty): unify.
+        memory_samples["timestamp"] = pd.to_datetime(memory_samples["timestamp"], utc=True)
         memory_age = (memory_samples["timestamp"] - data.window_end).dt.total_seconds().to_numpy()
         memory_samples = memory_samples.assign(_w=np.exp2(memory_age / half_life))
         memory = histogram_percentile(
