@@ -26,15 +26,27 @@ def register(subparsers: Any) -> None:
         "--train-days + --test-days, then score each strategy on the --test-days that follow: monthly "
         "cost of requests, CPU under-request rate, CPU-starved and OOM-risk containers, savings.",
     )
-    parser.add_argument("snapshot", type=Path, metavar="SNAPSHOT", help="snapshot folder (from fetch)")
-    parser.add_argument("--train-days", type=float, default=14.0, help="days to recommend from (default 14)")
+    parser.add_argument(
+        "snapshot", type=Path, metavar="SNAPSHOT", help="snapshot folder (from fetch)"
+    )
+    parser.add_argument(
+        "--train-days", type=float, default=14.0, help="days to recommend from (default 14)"
+    )
     parser.add_argument("--test-days", type=float, default=7.0, help="days to score on (default 7)")
     parser.add_argument(
-        "--strategies", default="krr-simple,vpa,kianax",
+        "--strategies",
+        default="krr-simple,vpa,kianax",
         help="comma-separated strategy names (default krr-simple,vpa,kianax)",
     )
-    parser.add_argument("--profile", choices=PROFILES, default=None, help="production (default), development or high-availability")
-    parser.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="production (default), development or high-availability",
+    )
+    parser.add_argument(
+        "--format", choices=("table", "json"), default="table", help="table (default) or json"
+    )
     parser.set_defaults(func=run)
 
 
@@ -77,8 +89,16 @@ def _print_table(result: Any) -> None:
         title=f"Backtest: train {result.train_window[0]:%Y-%m-%d}..{result.train_window[1]:%Y-%m-%d}, "
         f"test ..{result.test_window[1]:%Y-%m-%d}, profile {result.profile}",
     )
-    for header in ("strategy", "cost $/mo", "savings $/mo", "CPU under-req", "incl. throttled",
-                   "CPU-starved", "OOM-risk", "OOM-risk not leak"):
+    for header in (
+        "strategy",
+        "cost $/mo",
+        "savings $/mo",
+        "CPU under-req",
+        "incl. throttled",
+        "CPU-starved",
+        "OOM-risk",
+        "OOM-risk not leak",
+    ):
         table.add_column(header, justify="left" if header == "strategy" else "right")
     for score in result.scores:
         table.add_row(

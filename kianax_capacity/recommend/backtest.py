@@ -41,7 +41,12 @@ import pandas as pd
 from kianax_capacity.config import ExclusionsConfig
 from kianax_capacity.errors import UserInputError
 from kianax_capacity.model import ResourcePrices
-from kianax_capacity.recommend.inventory import CONTAINER_KEY, container_inventory, usage_with_owners, workload_node_groups
+from kianax_capacity.recommend.inventory import (
+    CONTAINER_KEY,
+    container_inventory,
+    usage_with_owners,
+    workload_node_groups,
+)
 from kianax_capacity.recommend.rightsizing import recommend_rightsizing
 from kianax_capacity.recommendations import RightsizingRow
 from kianax_capacity.snapshot import Snapshot, SnapshotManifest
@@ -76,7 +81,9 @@ class StrategyScore:
             "monthly_cost_usd": round(self.monthly_cost_usd, 2),
             "monthly_savings_usd": round(self.monthly_savings_usd, 2),
             "cpu_under_request_rate": round(self.cpu_under_request_rate, 5),
-            "cpu_under_request_rate_censoring_aware": round(self.cpu_under_request_rate_censoring_aware, 5),
+            "cpu_under_request_rate_censoring_aware": round(
+                self.cpu_under_request_rate_censoring_aware, 5
+            ),
             "cpu_starved_containers": self.cpu_starved_containers,
             "memory_oom_risk_containers": self.memory_oom_risk_containers,
             "memory_oom_risk_unflagged": self.memory_oom_risk_unflagged,
@@ -109,12 +116,18 @@ class BacktestResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "train_window": {"start": _iso(self.train_window[0]), "end": _iso(self.train_window[1])},
+            "train_window": {
+                "start": _iso(self.train_window[0]),
+                "end": _iso(self.train_window[1]),
+            },
             "test_window": {"start": _iso(self.test_window[0]), "end": _iso(self.test_window[1])},
             "profile": self.profile,
             "scores": [score.to_dict() for score in self.scores],
             "leaks": [
-                {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+                {
+                    k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                    for k, v in record.items()
+                }
                 for record in self.leaks.to_dict("records")
             ],
         }
@@ -122,11 +135,19 @@ class BacktestResult:
     def to_markdown(self) -> str:
         """The score table (and the flagged leaks) as Markdown."""
         headers = [
-            "strategy", "cost $/month", "savings $/month", "CPU under-request rate",
+            "strategy",
+            "cost $/month",
+            "savings $/month",
+            "CPU under-request rate",
             "... counting throttled points",
-            "CPU-starved containers", "OOM-risk containers", "OOM-risk (not flagged as leak)",
+            "CPU-starved containers",
+            "OOM-risk containers",
+            "OOM-risk (not flagged as leak)",
         ]
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
+        lines = [
+            "| " + " | ".join(headers) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|",
+        ]
         for score in self.scores:
             lines.append(
                 f"| {score.strategy} | {score.monthly_cost_usd:,.2f} | {score.monthly_savings_usd:,.2f} | "
@@ -162,21 +183,31 @@ def split_snapshot(snapshot: Snapshot, start: pd.Timestamp, end: pd.Timestamp) -
     usage = snapshot.table("usage")
     tables["usage"] = usage[(usage["timestamp"] >= start) & (usage["timestamp"] < end)]
     terminations = snapshot.table("terminations")
-    tables["terminations"] = terminations[(terminations["timestamp"] >= start) & (terminations["timestamp"] < end)]
+    tables["terminations"] = terminations[
+        (terminations["timestamp"] >= start) & (terminations["timestamp"] < end)
+    ]
     pods = snapshot.table("pods")
     pods = pods[(pods["first_seen"] < end) & (pods["last_seen"] >= start)].copy()
     pods["last_seen"] = pods["last_seen"].where(pods["last_seen"] < end, end)
     tables["pods"] = pods
-    containers = snapshot.table("containers").merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
+    containers = snapshot.table("containers").merge(
+        pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner"
+    )
     if not terminations.empty:
-        kills = tables["terminations"]
-        kills = kills[kills["reason"] == "OOMKilled"].groupby(["namespace", "pod", "container"], observed=True).size()
+        window_kills = tables["terminations"]
+        kills = (
+            window_kills[window_kills["reason"] == "OOMKilled"]
+            .groupby(["namespace", "pod", "container"], observed=True)
+            .size()
+        )
         index = pd.MultiIndex.from_frame(containers[["namespace", "pod", "container"]])
         containers["oom_kills"] = kills.reindex(index).fillna(0).astype("int64").to_numpy()
     tables["containers"] = containers
     if "replicas" in tables:
         replicas = tables["replicas"]
-        tables["replicas"] = replicas[(replicas["timestamp"] >= start) & (replicas["timestamp"] < end)]
+        tables["replicas"] = replicas[
+            (replicas["timestamp"] >= start) & (replicas["timestamp"] < end)
+        ]
     manifest = SnapshotManifest(
         cluster=snapshot.manifest.cluster,
         window_start=start.to_pydatetime(),
@@ -192,7 +223,7 @@ def split_snapshot(snapshot: Snapshot, start: pd.Timestamp, end: pd.Timestamp) -
 def score_requests(
     test_usage: pd.DataFrame,
     settings: pd.DataFrame,
-    prices: pd.Series,
+    prices: pd.DataFrame,
     *,
     leaking: pd.Series | None = None,
     current_cpu_limits: pd.Series | None = None,
@@ -225,7 +256,9 @@ def score_requests(
     spec = settings.reindex(index)
     detail = detail.join(spec[_SPEC])
     cpu_request = spec["cpu_request_cores"]
-    limits = (current_cpu_limits if current_cpu_limits is not None else spec["cpu_limit_cores"]).reindex(index)
+    limits = (
+        current_cpu_limits if current_cpu_limits is not None else spec["cpu_limit_cores"]
+    ).reindex(index)
     points = test_usage[[*CONTAINER_KEY, "cpu_cores", "cpu_throttled_ratio"]].join(
         pd.DataFrame({"request": cpu_request, "old_limit": limits}), on=CONTAINER_KEY
     )
@@ -239,11 +272,16 @@ def score_requests(
     detail["cpu_starved"] = detail["cpu_p95_cores"] > cpu_request
     memory_cap = spec["memory_limit_bytes"].fillna(spec["memory_request_bytes"])
     detail["oom_risk"] = detail["memory_peak_bytes"] > memory_cap
-    flagged = (leaking.reindex(index).fillna(False).astype(bool)) if leaking is not None else pd.Series(False, index=index)
+    flagged = (
+        (leaking.reindex(index).fillna(False).astype(bool))
+        if leaking is not None
+        else pd.Series(False, index=index)
+    )
     detail["leak_flagged"] = flagged
     unit = prices.reindex(index)
     monthly = (
-        cpu_request.fillna(0) * unit["cpu_usd"] + spec["memory_request_bytes"].fillna(0) * unit["byte_usd"]
+        cpu_request.fillna(0) * unit["cpu_usd"]
+        + spec["memory_request_bytes"].fillna(0) * unit["byte_usd"]
     ) * detail["replicas"]
     detail["monthly_cost_usd"] = monthly
     totals = {
@@ -282,7 +320,9 @@ def run_backtest(
     end = pd.Timestamp(snapshot.manifest.window_end)
     usage = snapshot.table("usage")
     if usage.empty:
-        raise UserInputError("the snapshot has no usage samples; fetch a window with usage to backtest")
+        raise UserInputError(
+            "the snapshot has no usage samples; fetch a window with usage to backtest"
+        )
     test_start = end - pd.Timedelta(days=test_days)
     train_start = test_start - pd.Timedelta(days=train_days)
     first = pd.Timestamp(usage["timestamp"].min())
@@ -302,20 +342,30 @@ def run_backtest(
     current_totals, current_detail = score_requests(test_usage, current, prices)
     scores = [
         StrategyScore(
-            strategy=CURRENT, monthly_savings_usd=0.0,
-            recommended_containers=0, **current_totals,
+            strategy=CURRENT,
+            monthly_savings_usd=0.0,
+            recommended_containers=0,
+            **current_totals,
         )
     ]
     details = [current_detail.assign(strategy=CURRENT)]
     leak_records: list[dict[str, Any]] = []
     for name in strategies:
         rows = recommend_rightsizing(
-            train, strategy=name, profile=profile, unit_prices=unit_prices,
-            default_prices=default_prices, exclusions=exclusions,
+            train,
+            strategy=name,
+            profile=profile,
+            unit_prices=unit_prices,
+            default_prices=default_prices,
+            exclusions=exclusions,
         )
         settings, leaking, slopes = _applied_settings(rows, current)
         totals, detail = score_requests(
-            test_usage, settings, prices, leaking=leaking, current_cpu_limits=current["cpu_limit_cores"]
+            test_usage,
+            settings,
+            prices,
+            leaking=leaking,
+            current_cpu_limits=current["cpu_limit_cores"],
         )
         scores.append(
             StrategyScore(
@@ -332,7 +382,9 @@ def run_backtest(
                 {
                     "strategy": name,
                     **dict(zip(CONTAINER_KEY, key, strict=True)),
-                    "leak_slope_mib_per_day": round(float(slopes.get(key, float("nan"))) / 2**20, 2),
+                    "leak_slope_mib_per_day": round(
+                        float(slopes.get(key, float("nan"))) / 2**20, 2
+                    ),
                     "oom_risk": bool(oom),
                 }
             )
@@ -382,7 +434,9 @@ def _unit_prices(
     groups = workload_node_groups(snapshot)
     inventory = container_inventory(snapshot)[CONTAINER_KEY]
     merged = inventory.merge(groups, on=["namespace", "kind", "workload"], how="left")
-    chosen = [unit_prices.get(g, default) if isinstance(g, str) else default for g in merged["node_group"]]
+    chosen = [
+        unit_prices.get(g, default) if isinstance(g, str) else default for g in merged["node_group"]
+    ]
     frame = pd.DataFrame(
         {
             "cpu_usd": [p.cpu_core_hour_usd * HOURS_PER_MONTH for p in chosen],

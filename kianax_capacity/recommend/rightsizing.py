@@ -41,7 +41,7 @@ from kianax_capacity.recommend.strategies import (
 from kianax_capacity.recommend.strategies._base import BATCH_KINDS
 from kianax_capacity.recommendations import Resources, RightsizingRow
 from kianax_capacity.snapshot import Snapshot
-from kianax_capacity.units import HOURS_PER_MONTH, format_cpu, format_memory, format_usd
+from kianax_capacity.units import format_cpu, format_memory, format_usd
 
 __all__ = [
     "available_strategies",
@@ -56,7 +56,14 @@ __all__ = [
 #: NO_CHANGE_USD a month, is not worth a rollout.
 NO_CHANGE_FRACTION = 0.10
 NO_CHANGE_USD = 1.0
-_USAGE_COLUMNS = ["timestamp", *CONTAINER_KEY, "pod", "cpu_cores", "memory_bytes", "cpu_throttled_ratio"]
+_USAGE_COLUMNS = [
+    "timestamp",
+    *CONTAINER_KEY,
+    "pod",
+    "cpu_cores",
+    "memory_bytes",
+    "cpu_throttled_ratio",
+]
 
 
 def prepare_usage(snapshot: Snapshot) -> UsageData:
@@ -65,7 +72,12 @@ def prepare_usage(snapshot: Snapshot) -> UsageData:
     inventory = container_inventory(snapshot).set_index(CONTAINER_KEY)
     containers = snapshot.table("containers")
     pods = snapshot.table("pods")[["namespace", "pod", "kind", "workload"]]
-    per_pod = containers.groupby(["namespace", "pod"], observed=True).size().rename("containers_in_pod").reset_index()
+    per_pod = (
+        containers.groupby(["namespace", "pod"], observed=True)
+        .size()
+        .rename("containers_in_pod")
+        .reset_index()
+    )
     per_pod = per_pod.merge(pods, on=["namespace", "pod"], how="inner")
     containers_in_pod = (
         containers[["namespace", "pod", "container"]]
@@ -80,7 +92,9 @@ def prepare_usage(snapshot: Snapshot) -> UsageData:
     oom_events = oom[["timestamp", "namespace", "pod", "container"]].merge(
         pods, on=["namespace", "pod"], how="inner"
     )[["timestamp", *CONTAINER_KEY, "pod"]]
-    counted = oom_events.groupby(CONTAINER_KEY, observed=True).size().reindex(inventory.index).fillna(0)
+    counted = (
+        oom_events.groupby(CONTAINER_KEY, observed=True).size().reindex(inventory.index).fillna(0)
+    )
     # Terminations are optional; the containers table's counter is the fallback.
     inventory["oom_kills"] = np.fmax(inventory["oom_kills"].astype("float64").fillna(0), counted)
     return UsageData(
@@ -105,7 +119,9 @@ def _usage_stats(usage: pd.DataFrame, window_samples: int) -> pd.DataFrame:
         memory_max=("memory_bytes", "max"),
         throttled_ratio_mean=("cpu_throttled_ratio", "mean"),
     )
-    quantiles = grouped[["cpu_cores", "memory_bytes"]].quantile([0.5, 0.95, 0.99]).unstack()
+    quantiles = (
+        grouped[["cpu_cores", "memory_bytes"]].quantile(np.array([0.5, 0.95, 0.99])).unstack()
+    )
     for column, name in (("cpu_cores", "cpu"), ("memory_bytes", "memory")):
         for q, label in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
             stats[f"{name}_{label}"] = quantiles[(column, q)]
@@ -148,7 +164,9 @@ def recommend_rightsizing(
     window_samples = int((end - start).total_seconds() // max(snapshot.step_seconds, 1)) + 1
     stats = _usage_stats(data.usage, window_samples) if not data.usage.empty else pd.DataFrame()
     hpas = _hpas_by_workload(snapshot)
-    return _build_rows(chosen, data, final, stats, prices, default_prices, hpas, exclusions or ExclusionsConfig())
+    return _build_rows(
+        chosen, data, final, stats, prices, default_prices, hpas, exclusions or ExclusionsConfig()
+    )
 
 
 def requests_by_workload(
@@ -164,7 +182,9 @@ def requests_by_workload(
     for row in rows:
         use = row.recommended if row.status in ("ok", "no_change") else row.current
         cpu = use.cpu_request if use.cpu_request is not None else row.current.cpu_request
-        memory = use.memory_request if use.memory_request is not None else row.current.memory_request
+        memory = (
+            use.memory_request if use.memory_request is not None else row.current.memory_request
+        )
         entry = totals.setdefault((row.namespace, row.kind, row.workload), [0.0, 0.0])
         entry[0] += cpu or 0.0
         entry[1] += memory or 0
@@ -179,8 +199,12 @@ def _prices_by_workload(
 ) -> dict[WorkloadKey, ResourcePrices]:
     groups = workload_node_groups(snapshot)
     out: dict[WorkloadKey, ResourcePrices] = {}
-    for namespace, kind, workload, group in groups[[*WORKLOAD_KEY, "node_group"]].itertuples(index=False):
-        out[(namespace, kind, workload)] = unit_prices.get(group, default) if isinstance(group, str) else default
+    for namespace, kind, workload, group in groups[[*WORKLOAD_KEY, "node_group"]].itertuples(
+        index=False
+    ):
+        out[(namespace, kind, workload)] = (
+            unit_prices.get(group, default) if isinstance(group, str) else default
+        )
     return out
 
 
@@ -188,7 +212,9 @@ def _hpas_by_workload(snapshot: Snapshot) -> dict[WorkloadKey, dict[str, Any]]:
     hpas = snapshot.table("hpas")
     out: dict[WorkloadKey, dict[str, Any]] = {}
     for record in hpas.to_dict("records"):
-        out[(record["namespace"], record["kind"], record["workload"])] = record
+        out[(str(record["namespace"]), str(record["kind"]), str(record["workload"]))] = {
+            str(k): v for k, v in record.items()
+        }
     return out
 
 
@@ -200,7 +226,9 @@ def _num(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _resources(cpu_request: Any, cpu_limit: Any, memory_request: Any, memory_limit: Any) -> Resources:
+def _resources(
+    cpu_request: Any, cpu_limit: Any, memory_request: Any, memory_limit: Any
+) -> Resources:
     def to_int(value: Any) -> int | None:
         number = _num(value)
         return None if number is None else int(math.ceil(number))
@@ -214,7 +242,10 @@ def _resources(cpu_request: Any, cpu_limit: Any, memory_request: Any, memory_lim
 
 
 def _monthly_cost(resources: Resources, prices: ResourcePrices, replicas: float) -> float:
-    return prices.monthly_usd(resources.cpu_request or 0.0, float(resources.memory_request or 0)) * replicas
+    return (
+        prices.monthly_usd(resources.cpu_request or 0.0, float(resources.memory_request or 0))
+        * replicas
+    )
 
 
 def _excluded(key: tuple[str, ...], exclusions: ExclusionsConfig) -> str | None:
@@ -226,7 +257,9 @@ def _excluded(key: tuple[str, ...], exclusions: ExclusionsConfig) -> str | None:
     return None
 
 
-def _insufficient(stats: pd.Series | None, rec: pd.Series | None, kind: str, chosen: RightsizingStrategy) -> str | None:
+def _insufficient(
+    stats: pd.Series | None, rec: pd.Series | None, kind: str, chosen: RightsizingStrategy
+) -> str | None:
     settings = chosen.settings
     if stats is None:
         return "No usage samples were found for this container in the window, so nothing can be recommended."
@@ -243,7 +276,9 @@ def _insufficient(stats: pd.Series | None, rec: pd.Series | None, kind: str, cho
             "needed to see a daily cycle), so nothing is recommended yet."
         )
     if rec is None or not (np.isfinite(rec["cpu_request"]) and np.isfinite(rec["memory_request"])):
-        return "The strategy could not compute a request from the samples, so nothing is recommended."
+        return (
+            "The strategy could not compute a request from the samples, so nothing is recommended."
+        )
     return None
 
 
@@ -251,7 +286,10 @@ def _risk(
     current: Resources, recommended: Resources, evidence: Mapping[str, Any], leak: bool
 ) -> tuple[str, str]:
     if leak:
-        return "high", "Risk is high: a leaking container will be OOM-killed again until the leak is fixed."
+        return (
+            "high",
+            "Risk is high: a leaking container will be OOM-killed again until the leak is fixed.",
+        )
     oom_kills = int(evidence.get("oom_kills") or 0)
     if oom_kills:
         return "high", (
@@ -345,17 +383,35 @@ def _build_rows(
     rows: list[RightsizingRow] = []
     final_records = final.to_dict("index")
     stats_records = stats.to_dict("index") if not stats.empty else {}
-    for key, spec in data.inventory.to_dict("index").items():
+    for index_key, spec in data.inventory.to_dict("index").items():
+        key: tuple[str, str, str, str] = index_key  # type: ignore[assignment]
         namespace, kind, workload, container = key
         current = _resources(
-            spec["cpu_request_cores"], spec["cpu_limit_cores"], spec["memory_request_bytes"], spec["memory_limit_bytes"]
+            spec["cpu_request_cores"],
+            spec["cpu_limit_cores"],
+            spec["memory_request_bytes"],
+            spec["memory_limit_bytes"],
         )
-        base = {"namespace": namespace, "kind": kind, "workload": workload, "container": container, "current": current}
+        base: dict[str, Any] = {
+            "namespace": namespace,
+            "kind": kind,
+            "workload": workload,
+            "container": container,
+            "current": current,
+        }
         stat = stats_records.get(key)
         replicas = float(stat["replicas"]) if stat is not None else None
         excluded = _excluded(key, exclusions)
         if excluded:
-            rows.append(RightsizingRow(**base, recommended=current, status="excluded", reason=excluded, replicas=replicas))
+            rows.append(
+                RightsizingRow(
+                    **base,
+                    recommended=current,
+                    status="excluded",
+                    reason=excluded,
+                    replicas=replicas,
+                )
+            )
             continue
         rec_record = final_records.get(key)
         stat_series = pd.Series(stat) if stat is not None else None
@@ -364,39 +420,55 @@ def _build_rows(
         if missing or stat_series is None or rec is None:
             rows.append(
                 RightsizingRow(
-                    **base, recommended=Resources(), status="insufficient_data",
-                    reason=missing or "No usage samples were found.", replicas=replicas,
+                    **base,
+                    recommended=Resources(),
+                    status="insufficient_data",
+                    reason=missing or "No usage samples were found.",
+                    replicas=replicas,
                     evidence={"samples": int(stat["cpu_samples"])} if stat is not None else {},
                 )
             )
             continue
-        recommended = _resources(rec["cpu_request"], rec["cpu_limit"], rec["memory_request"], rec["memory_limit"])
+        recommended = _resources(
+            rec["cpu_request"], rec["cpu_limit"], rec["memory_request"], rec["memory_limit"]
+        )
         price = prices.get((namespace, kind, workload), default_prices)
         assert replicas is not None
-        savings = _monthly_cost(current, price, replicas) - _monthly_cost(recommended, price, replicas)
+        savings = _monthly_cost(current, price, replicas) - _monthly_cost(
+            recommended, price, replicas
+        )
         evidence = _evidence(stat_series, rec, spec.get("oom_kills") or 0)
         leak = bool(rec.get("leak", False))
         if leak:
             evidence["leak"] = True
         risk, risk_reason = _risk(current, recommended, evidence, leak)
         status = "ok"
-        if not leak and _small(current.cpu_request, recommended.cpu_request) and _small(
-            current.memory_request, recommended.memory_request
-        ) and abs(savings) < NO_CHANGE_USD:
+        if (
+            not leak
+            and _small(current.cpu_request, recommended.cpu_request)
+            and _small(current.memory_request, recommended.memory_request)
+            and abs(savings) < NO_CHANGE_USD
+        ):
             status = "no_change"
         summary = (
             f"{_change_text('CPU request', current.cpu_request, recommended.cpu_request, format_cpu)}, "
             f"{_change_text('memory request', current.memory_request, recommended.memory_request, format_memory)}, "
             f"{_change_text('memory limit', current.memory_limit, recommended.memory_limit, format_memory)} "
             f"by the {chosen.name} strategy; "
-            + (
-                f"saves {format_usd(savings)}" if savings >= 0 else f"adds {format_usd(-savings)}"
-            )
+            + (f"saves {format_usd(savings)}" if savings >= 0 else f"adds {format_usd(-savings)}")
             + f" a month over {replicas:.2g} replica(s) on average."
         )
         if status == "no_change":
-            summary = "The current values are within 10% of the recommendation and worth less than $1 a month: " + summary
-        sentences = [summary, str(rec.get("note") or ""), _hpa_sentence(hpas.get((namespace, kind, workload)), current, recommended), risk_reason]
+            summary = (
+                "The current values are within 10% of the recommendation and worth less than $1 a month: "
+                + summary
+            )
+        sentences = [
+            summary,
+            str(rec.get("note") or ""),
+            _hpa_sentence(hpas.get((namespace, kind, workload)), current, recommended),
+            risk_reason,
+        ]
         rows.append(
             RightsizingRow(
                 **base,

@@ -22,7 +22,11 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "kianax_capacity", "--quiet", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -31,19 +35,28 @@ def snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     hours = 73
     cpu = np.r_[np.full(48, 0.2), np.full(21, 0.1), np.full(4, 0.5)]
     memory = np.r_[np.full(72, 100.0 * MIB), [130.0 * MIB]]
-    snapshot = build_snapshot(container_series(cpu, memory, step_seconds=3600)[:hours], step_seconds=3600)
+    snapshot = build_snapshot(
+        container_series(cpu, memory, step_seconds=3600)[:hours], step_seconds=3600
+    )
     path = tmp_path_factory.mktemp("snap") / "snapshot"
     manifest = snapshot.manifest
     write_snapshot(
-        path, snapshot.tables, cluster=manifest.cluster, window_start=manifest.window_start,
-        window_end=manifest.window_end, step_seconds=manifest.step_seconds, source="test",
+        path,
+        snapshot.tables,
+        cluster=manifest.cluster,
+        window_start=manifest.window_start,
+        window_end=manifest.window_end,
+        step_seconds=manifest.step_seconds,
+        source="test",
         created_at=manifest.created_at,
     )
     return path
 
 
 def test_backtest_json(snapshot_dir: Path) -> None:
-    done = run_cli("backtest", str(snapshot_dir), "--train-days", "2", "--test-days", "1", "--format", "json")
+    done = run_cli(
+        "backtest", str(snapshot_dir), "--train-days", "2", "--test-days", "1", "--format", "json"
+    )
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     scores = {s["strategy"]: s for s in data["scores"]}
@@ -55,7 +68,14 @@ def test_backtest_json(snapshot_dir: Path) -> None:
 
 def test_backtest_table_with_chosen_strategies(snapshot_dir: Path) -> None:
     done = run_cli(
-        "backtest", str(snapshot_dir), "--train-days", "2", "--test-days", "1", "--strategies", "kianax,vpa"
+        "backtest",
+        str(snapshot_dir),
+        "--train-days",
+        "2",
+        "--test-days",
+        "1",
+        "--strategies",
+        "kianax,vpa",
     )
     assert done.returncode == 0, done.stderr
     assert "kianax" in done.stdout and "vpa" in done.stdout and "krr-simple" not in done.stdout

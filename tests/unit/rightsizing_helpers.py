@@ -35,7 +35,9 @@ def container_series(
             "container": container,
             "cpu_cores": np.asarray(cpu, dtype="float64"),
             "memory_bytes": np.asarray(memory, dtype="float64"),
-            "cpu_throttled_ratio": np.asarray(throttled, dtype="float64") if throttled is not None else np.nan,
+            "cpu_throttled_ratio": np.asarray(throttled, dtype="float64")
+            if throttled is not None
+            else np.nan,
         }
     )
 
@@ -58,7 +60,11 @@ def build_snapshot(
         requests: pod -> (cpu request, cpu limit, memory request, memory limit); default 250m/500m/256Mi/512Mi.
         oom_kills: pod -> OOM kill times (the container is ``app``).
     """
-    pods_seen = usage.groupby(["namespace", "pod"]).agg(first_seen=("timestamp", "min"), last_seen=("timestamp", "max")).reset_index()
+    pods_seen = (
+        usage.groupby(["namespace", "pod"])
+        .agg(first_seen=("timestamp", "min"), last_seen=("timestamp", "max"))
+        .reset_index()
+    )
     workloads = workloads or {}
     pods_seen["kind"] = [workloads.get(p, ("Deployment", "web"))[0] for p in pods_seen["pod"]]
     pods_seen["workload"] = [workloads.get(p, ("Deployment", "web"))[1] for p in pods_seen["pod"]]
@@ -76,7 +82,13 @@ def build_snapshot(
     containers["restarts"] = containers["oom_kills"]
     terminations = pd.DataFrame(
         [
-            {"timestamp": t, "namespace": "kianax", "pod": p, "container": "app", "reason": "OOMKilled"}
+            {
+                "timestamp": t,
+                "namespace": "kianax",
+                "pod": p,
+                "container": "app",
+                "reason": "OOMKilled",
+            }
             for p, times in oom_kills.items()
             for t in times
         ],
@@ -86,11 +98,19 @@ def build_snapshot(
         terminations = empty_table("terminations")
     nodes = pd.DataFrame(
         {
-            "node": ["node-a"], "node_group": [node_group], "instance_type": ["t3.medium"], "zone": ["us-east-1a"],
-            "capacity_type": ["ON_DEMAND"], "architecture": ["amd64"], "cpu_capacity_cores": [2.0],
-            "memory_capacity_bytes": [4.0 * 1024**3], "cpu_allocatable_cores": [1.93],
-            "memory_allocatable_bytes": [3.3 * 1024**3], "pods_allocatable": [17.0],
-            "first_seen": [usage["timestamp"].min()], "last_seen": [usage["timestamp"].max()],
+            "node": ["node-a"],
+            "node_group": [node_group],
+            "instance_type": ["t3.medium"],
+            "zone": ["us-east-1a"],
+            "capacity_type": ["ON_DEMAND"],
+            "architecture": ["amd64"],
+            "cpu_capacity_cores": [2.0],
+            "memory_capacity_bytes": [4.0 * 1024**3],
+            "cpu_allocatable_cores": [1.93],
+            "memory_allocatable_bytes": [3.3 * 1024**3],
+            "pods_allocatable": [17.0],
+            "first_seen": [usage["timestamp"].min()],
+            "last_seen": [usage["timestamp"].max()],
         }
     )
     tables = {
@@ -104,8 +124,12 @@ def build_snapshot(
     }
     end = usage["timestamp"].max().to_pydatetime()
     manifest = SnapshotManifest(
-        cluster="test", window_start=usage["timestamp"].min().to_pydatetime(), window_end=end,
-        step_seconds=step_seconds, source="test", created_at=datetime(2026, 11, 30, tzinfo=UTC),
+        cluster="test",
+        window_start=usage["timestamp"].min().to_pydatetime(),
+        window_end=end,
+        step_seconds=step_seconds,
+        source="test",
+        created_at=datetime(2026, 11, 30, tzinfo=UTC),
         tables={k: len(v) for k, v in tables.items()},
     )
     return Snapshot(manifest=manifest, tables=tables)

@@ -29,9 +29,16 @@ def tiny_snapshot():
 
 def test_backtest_scores_krr_simple_by_hand() -> None:
     result = run_backtest(
-        tiny_snapshot(), train_days=2, test_days=1, strategies=("krr-simple",), default_prices=PRICES
+        tiny_snapshot(),
+        train_days=2,
+        test_days=1,
+        strategies=("krr-simple",),
+        default_prices=PRICES,
     )
-    assert result.train_window == (START.to_pydatetime(), (START + pd.Timedelta(hours=48)).to_pydatetime())
+    assert result.train_window == (
+        START.to_pydatetime(),
+        (START + pd.Timedelta(hours=48)).to_pydatetime(),
+    )
     krr = result.score("krr-simple")
     # krr-simple from the train window: 200m CPU, 115 MiB memory request = limit.
     assert krr.cpu_under_request_rate == pytest.approx(4 / 25)
@@ -55,21 +62,33 @@ def test_score_requests_pools_points_and_counts_throttled_points_when_censoring_
     usage = pd.DataFrame(
         {
             "timestamp": pd.date_range(START, periods=4, freq="5min"),
-            "namespace": "kianax", "kind": "Deployment", "workload": "web", "container": "app", "pod": "web-1",
+            "namespace": "kianax",
+            "kind": "Deployment",
+            "workload": "web",
+            "container": "app",
+            "pod": "web-1",
             "cpu_cores": [0.1, 0.2, 0.5, 0.5],
             "memory_bytes": [1.0, 2.0, 3.0, 4.0],
             "cpu_throttled_ratio": [0.0, 0.0, 0.6, 0.0],
         }
     )
     settings = pd.DataFrame(
-        {"cpu_request_cores": [0.5], "cpu_limit_cores": [np.nan], "memory_request_bytes": [3.0],
-         "memory_limit_bytes": [np.nan]},
+        {
+            "cpu_request_cores": [0.5],
+            "cpu_limit_cores": [np.nan],
+            "memory_request_bytes": [3.0],
+            "memory_limit_bytes": [np.nan],
+        },
         index=pd.MultiIndex.from_tuples([key], names=CONTAINER_KEY),
     )
     prices = pd.DataFrame({"cpu_usd": [10.0], "byte_usd": [1.0]}, index=settings.index)
-    totals, detail = score_requests(usage, settings, prices, current_cpu_limits=pd.Series([0.5], index=settings.index))
+    totals, detail = score_requests(
+        usage, settings, prices, current_cpu_limits=pd.Series([0.5], index=settings.index)
+    )
     assert totals["cpu_under_request_rate"] == 0.0  # nothing above 500m
-    assert totals["cpu_under_request_rate_censoring_aware"] == pytest.approx(1 / 4)  # the throttled point
+    assert totals["cpu_under_request_rate_censoring_aware"] == pytest.approx(
+        1 / 4
+    )  # the throttled point
     assert totals["memory_oom_risk_containers"] == 1  # peak 4 > request 3 (no limit)
     assert totals["monthly_cost_usd"] == pytest.approx(0.5 * 10.0 + 3.0 * 1.0)
     assert bool(detail.loc[key, "oom_risk"])

@@ -27,7 +27,9 @@ def data_for(cpu: np.ndarray, memory: np.ndarray, throttled: np.ndarray | None =
     usage = pd.concat(
         [
             container_series(cpu, memory, pod="web-1", throttled=throttled),
-            container_series(cpu[::-1].copy(), memory[::-1].copy(), pod="web-2", throttled=throttled),
+            container_series(
+                cpu[::-1].copy(), memory[::-1].copy(), pod="web-2", throttled=throttled
+            ),
         ]
     )
     return prepare_usage(build_snapshot(usage))
@@ -39,7 +41,10 @@ def raw(strategy: str, data, **overrides):
 
 
 MONOTONE = {
-    "krr-simple": [("cpu_percentile", "cpu_request"), ("memory_buffer_percentage", "memory_request")],
+    "krr-simple": [
+        ("cpu_percentile", "cpu_request"),
+        ("memory_buffer_percentage", "memory_request"),
+    ],
     "vpa": [
         ("cpu_percentile", "cpu_request"),
         ("memory_percentile", "memory_request"),
@@ -53,7 +58,12 @@ MONOTONE = {
         ("memory_limit_margin", "memory_limit"),
     ],
 }
-MARGINS = {"memory_buffer_percentage", "safety_margin_fraction", "memory_request_margin", "memory_limit_margin"}
+MARGINS = {
+    "memory_buffer_percentage",
+    "safety_margin_fraction",
+    "memory_request_margin",
+    "memory_limit_margin",
+}
 
 
 @FAST
@@ -95,16 +105,26 @@ def test_scaling_cpu_usage_by_k_scales_cpu_recommendations_by_k(cpu, memory, k) 
 
 
 @FAST
-@given(cpu=cpu_values, memory=memory_values, throttled=arrays("float64", N, elements=st.floats(0.0, 1.0)))
+@given(
+    cpu=cpu_values,
+    memory=memory_values,
+    throttled=arrays("float64", N, elements=st.floats(0.0, 1.0)),
+)
 def test_recommendations_are_never_negative(cpu, memory, throttled) -> None:
     snapshot = build_snapshot(container_series(cpu, memory, throttled=throttled))
     for strategy in ("krr-simple", "vpa", "kianax"):
         for row in recommend_rightsizing(snapshot, strategy=strategy, default_prices=PRICES):
-            values = [row.recommended.cpu_request, row.recommended.cpu_limit,
-                      row.recommended.memory_request, row.recommended.memory_limit]
+            values = [
+                row.recommended.cpu_request,
+                row.recommended.cpu_limit,
+                row.recommended.memory_request,
+                row.recommended.memory_limit,
+            ]
             assert all(v is None or v > 0 for v in values), (strategy, row.recommended)
-            assert row.recommended.memory_limit is None or row.recommended.memory_request is None or (
-                row.recommended.memory_limit >= row.recommended.memory_request
+            assert (
+                row.recommended.memory_limit is None
+                or row.recommended.memory_request is None
+                or (row.recommended.memory_limit >= row.recommended.memory_request)
             )
 
 
@@ -114,7 +134,9 @@ def test_recommendations_are_never_negative(cpu, memory, throttled) -> None:
     nan_cpu=st.booleans(),
     strategy=st.sampled_from(["krr-simple", "vpa", "kianax"]),
 )
-def test_nan_only_or_short_history_gives_insufficient_data_never_a_number(samples, nan_cpu, strategy) -> None:
+def test_nan_only_or_short_history_gives_insufficient_data_never_a_number(
+    samples, nan_cpu, strategy
+) -> None:
     cpu = np.full(samples, np.nan) if nan_cpu else np.full(samples, 0.1)
     snapshot = build_snapshot(container_series(cpu, np.full(samples, 100.0 * MIB)))
     (row,) = recommend_rightsizing(snapshot, strategy=strategy, default_prices=PRICES)

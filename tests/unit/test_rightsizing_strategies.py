@@ -49,7 +49,9 @@ def constant_snapshot(days: float = 2, cpu: float = 0.2, memory: float = 100 * M
 def test_registry_lists_the_three_strategies_and_rejects_unknown_names() -> None:
     assert set(available_strategies()) >= {"krr-simple", "vpa", "kianax"}
     assert get_strategy("krr-simple") is KrrSimpleStrategy
-    with pytest.raises(UserInputError, match="unknown right-sizing strategy 'nope'.*kianax, krr-simple, vpa"):
+    with pytest.raises(
+        UserInputError, match=r"unknown right-sizing strategy 'nope'.*kianax, krr-simple, vpa"
+    ):
         get_strategy("nope")
 
 
@@ -109,7 +111,9 @@ def test_development_profile_sets_a_cpu_limit_and_high_availability_guaranteed_m
     dev = rows_for(constant_snapshot(), "kianax", profile="development")["web"]
     assert dev.recommended.cpu_limit == pytest.approx(0.6)  # 3 x 200m
     ha = rows_for(constant_snapshot(), "kianax", profile="high-availability")["web"]
-    assert ha.recommended.memory_request == ha.recommended.memory_limit == 132 * MIB  # 100 x 1.3 -> 4 MiB steps
+    assert (
+        ha.recommended.memory_request == ha.recommended.memory_limit == 132 * MIB
+    )  # 100 x 1.3 -> 4 MiB steps
     assert ha.recommended.cpu_request == pytest.approx(0.25)  # p99 0.2 at 80%
 
 
@@ -139,7 +143,9 @@ def test_single_spike_is_ignored_by_cpu_percentiles_but_sets_memory_limits() -> 
     cpu[100] = 2.0
     memory = np.full(n, 100.0 * MIB)
     memory[200] = 1024.0 * MIB
-    snapshot = build_snapshot(container_series(cpu, memory), requests={"web-1": (0.25, 0.5, 256 * MIB, 2048 * MIB)})
+    snapshot = build_snapshot(
+        container_series(cpu, memory), requests={"web-1": (0.25, 0.5, 256 * MIB, 2048 * MIB)}
+    )
     krr = rows_for(snapshot, "krr-simple")["web"]
     kianax = rows_for(snapshot, "kianax")["web"]
     assert krr.recommended.cpu_request == pytest.approx(0.1)
@@ -218,7 +224,9 @@ def test_oom_killed_container_gets_bumped_memory() -> None:
 
 def test_kianax_recommends_above_observed_usage_when_throttled() -> None:
     n = 2 * DAY
-    snapshot = build_snapshot(container_series(np.full(n, 0.5), np.full(n, 100 * MIB), throttled=np.full(n, 0.5)))
+    snapshot = build_snapshot(
+        container_series(np.full(n, 0.5), np.full(n, 100 * MIB), throttled=np.full(n, 0.5))
+    )
     kianax = rows_for(snapshot, "kianax")["web"]
     krr = rows_for(snapshot, "krr-simple")["web"]
     assert krr.recommended.cpu_request == pytest.approx(0.5)
@@ -232,14 +240,20 @@ def test_cronjob_containers_are_sized_from_p99_cpu_and_peak_memory() -> None:
     for day in range(5):
         cpu = np.linspace(0.1, 1.0, 12)
         memory = np.linspace(100, 400, 12) * MIB
-        frames.append(container_series(cpu, memory, pod=f"report-{day}", start=START + pd.Timedelta(days=day)))
+        frames.append(
+            container_series(cpu, memory, pod=f"report-{day}", start=START + pd.Timedelta(days=day))
+        )
     workloads = {f"report-{d}": ("CronJob", "report") for d in range(5)}
     snapshot = build_snapshot(pd.concat(frames), workloads=workloads)
     row = rows_for(snapshot, "kianax")["report"]
     assert row.status == "ok"
     expected_cpu = float(np.quantile(np.tile(np.linspace(0.1, 1.0, 12), 5), 0.99))
-    assert row.recommended.cpu_request == pytest.approx(math.ceil(round(expected_cpu / 0.01, 9)) * 0.01)
-    assert row.recommended.memory_request == row.recommended.memory_limit == 464 * MIB  # 460 -> 16 MiB steps
+    assert row.recommended.cpu_request == pytest.approx(
+        math.ceil(round(expected_cpu / 0.01, 9)) * 0.01
+    )
+    assert (
+        row.recommended.memory_request == row.recommended.memory_limit == 464 * MIB
+    )  # 460 -> 16 MiB steps
     assert row.replicas == pytest.approx(60 / (4 * DAY + 12), abs=1e-3)
 
 
@@ -264,7 +278,9 @@ def test_nan_only_memory_is_insufficient_data() -> None:
 
 def test_exclusions_and_no_change() -> None:
     snapshot = constant_snapshot()
-    excluded = rows_for(snapshot, "kianax", exclusions=ExclusionsConfig(workloads=("kianax/web",)))["web"]
+    excluded = rows_for(snapshot, "kianax", exclusions=ExclusionsConfig(workloads=("kianax/web",)))[
+        "web"
+    ]
     assert excluded.status == "excluded" and "excluded in the configuration" in excluded.reason
     same = build_snapshot(
         container_series(np.full(2 * DAY, 0.2), np.full(2 * DAY, 100 * MIB)),
@@ -282,9 +298,15 @@ def test_hpa_on_cpu_is_mentioned_and_requests_by_workload_sums_containers() -> N
     )
     hpas = pd.DataFrame(
         {
-            "namespace": ["kianax"], "hpa": ["web"], "kind": ["Deployment"], "workload": ["web"],
-            "min_replicas": [2], "max_replicas": [10], "target_cpu_utilization": [70.0],
-            "target_memory_utilization": [np.nan], "scale_down_stabilization_seconds": [300.0],
+            "namespace": ["kianax"],
+            "hpa": ["web"],
+            "kind": ["Deployment"],
+            "workload": ["web"],
+            "min_replicas": [2],
+            "max_replicas": [10],
+            "target_cpu_utilization": [70.0],
+            "target_memory_utilization": [np.nan],
+            "scale_down_stabilization_seconds": [300.0],
         }
     )
     rows = recommend_rightsizing(build_snapshot(usage, hpas=hpas), default_prices=PRICES)

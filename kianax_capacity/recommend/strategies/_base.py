@@ -56,7 +56,9 @@ def setting(default: Any, description: str) -> Any:
 class StrategySettings:
     """Settings every strategy has: when there is too little history to say anything."""
 
-    min_samples: int = setting(12, "fewer non-empty CPU or memory samples than this: insufficient_data")
+    min_samples: int = setting(
+        12, "fewer non-empty CPU or memory samples than this: insufficient_data"
+    )
     min_history_hours: float = setting(
         24.0, "first to last sample shorter than this (services only): insufficient_data"
     )
@@ -64,7 +66,10 @@ class StrategySettings:
 
 def describe_settings(settings: StrategySettings) -> dict[str, tuple[Any, str]]:
     """name -> (value, description) for every setting, for docs and ``--help``."""
-    return {f.name: (getattr(settings, f.name), str(f.metadata.get("description", ""))) for f in fields(settings)}
+    return {
+        f.name: (getattr(settings, f.name), str(f.metadata.get("description", "")))
+        for f in fields(settings)
+    }
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,9 @@ class RightsizingStrategy(ABC):
     def for_profile(cls, profile: str) -> RightsizingStrategy:
         """The strategy with the settings that ``profile`` asks for."""
         if profile not in PROFILES:
-            raise UserInputError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+            raise UserInputError(
+                f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}"
+            )
         return cls(replace(cls.settings_type(), **dict(cls.profiles.get(profile, {}))))
 
     @abstractmethod
@@ -170,7 +177,9 @@ def empty_raw() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="float64") for c in RAW_COLUMNS}, index=index)
 
 
-def round_up_steps(values: pd.Series, thresholds: tuple[tuple[float, float], ...], last_step: float) -> pd.Series:
+def round_up_steps(
+    values: pd.Series, thresholds: tuple[tuple[float, float], ...], last_step: float
+) -> pd.Series:
     """Round each value up to a multiple of a step that depends on its size.
 
     ``thresholds`` is ``((below, step), ...)`` in increasing ``below``; values at or above the last
@@ -190,6 +199,6 @@ def memory_steps_mib() -> tuple[tuple[tuple[float, float], ...], float]:
     return ((256 * MIB, 4 * MIB), (1024 * MIB, 16 * MIB)), 64 * MIB
 
 
-def is_batch(index: pd.MultiIndex) -> np.ndarray:
+def is_batch(index: pd.Index) -> np.ndarray:
     """True where the container belongs to a CronJob or Job."""
     return np.asarray(index.get_level_values("kind").isin(list(BATCH_KINDS)))

@@ -28,7 +28,9 @@ How it differs from the baselines:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -59,23 +61,35 @@ class KianaxSettings(StrategySettings):
 
     cpu_percentile: float = setting(95.0, "pooled CPU percentile taken in each season")
     cpu_target_utilization: float = setting(1.0, "request = seasonal percentile / this")
-    seasonal: bool = setting(True, "take the busiest season's percentile (market hours, weekday, weekend)")
+    seasonal: bool = setting(
+        True, "take the busiest season's percentile (market hours, weekday, weekend)"
+    )
     min_season_samples: int = setting(36, "a season needs this many samples to count")
-    throttle_threshold: float = setting(0.05, "throttled-period ratio above which a CPU sample is censored")
+    throttle_threshold: float = setting(
+        0.05, "throttled-period ratio above which a CPU sample is censored"
+    )
     batch_cpu_percentile: float = setting(99.0, "pooled CPU percentile for CronJob/Job containers")
-    cpu_limit_multiplier: float | None = setting(None, "CPU limit = request x this; None = no CPU limit")
+    cpu_limit_multiplier: float | None = setting(
+        None, "CPU limit = request x this; None = no CPU limit"
+    )
     memory_percentile: float = setting(99.0, "pooled working-set percentile for the memory request")
     memory_request_margin: float = setting(0.10, "added to the memory percentile (0.10 = +10%)")
     memory_limit_margin: float = setting(0.20, "added to the peak working set for the limit")
     memory_request_equals_limit: bool = setting(False, "Guaranteed QoS: request = limit")
     batch_memory_margin: float = setting(0.15, "batch memory request = limit = peak x (1 + this)")
-    oom_bump_ratio: float = setting(1.2, "after OOM kills the limit is at least max(peak, limit) x this")
+    oom_bump_ratio: float = setting(
+        1.2, "after OOM kills the limit is at least max(peak, limit) x this"
+    )
     oom_min_bump_bytes: float = setting(100 * MIB, "... and at least this much above it")
     leak_min_growth_fraction_per_day: float = setting(
         0.03, "a leak grows its working set by at least this share of its median per day"
     )
-    leak_min_growth_bytes_per_day: float = setting(8 * MIB, "... and by at least this many bytes per day")
-    leak_min_segment_hours: float = setting(24.0, "restart-free stretches shorter than this are not judged")
+    leak_min_growth_bytes_per_day: float = setting(
+        8 * MIB, "... and by at least this many bytes per day"
+    )
+    leak_min_segment_hours: float = setting(
+        24.0, "restart-free stretches shorter than this are not judged"
+    )
     leak_positive_share: float = setting(0.75, "share of judged segments that must grow")
     restart_drop_fraction: float = setting(
         0.7, "a working set falling below this share of the previous sample is a restart"
@@ -88,9 +102,11 @@ class KianaxSettings(StrategySettings):
 class KianaxStrategy(RightsizingStrategy):
     """Pooled seasonal percentiles, throttling-aware CPU, leak detection, profile utilisations."""
 
-    description = "kianax: pooled seasonal percentiles, throttle-aware CPU, p99 memory request, leak flags"
+    description = (
+        "kianax: pooled seasonal percentiles, throttle-aware CPU, p99 memory request, leak flags"
+    )
     settings_type = KianaxSettings
-    profiles = {
+    profiles: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         "production": {},
         "development": {
             "cpu_percentile": 90.0,
@@ -128,7 +144,9 @@ class KianaxStrategy(RightsizingStrategy):
             quantiles = by_season.quantile(settings.cpu_percentile / 100.0)
             quantiles = quantiles[counts >= settings.min_season_samples]
             season_cpu = quantiles.groupby(level=CONTAINER_KEY, observed=True).max()
-            busiest = quantiles.groupby(level=CONTAINER_KEY, observed=True).idxmax().map(lambda k: k[-1])
+            busiest = (
+                quantiles.groupby(level=CONTAINER_KEY, observed=True).idxmax().map(lambda k: k[-1])
+            )
         else:
             season_cpu = pd.Series(dtype="float64")
             busiest = pd.Series(dtype="object")
@@ -136,7 +154,9 @@ class KianaxStrategy(RightsizingStrategy):
         # Too few samples in every season (short history): fall back to the pooled percentile.
         service_cpu = season_cpu.reindex(index).fillna(pooled_cpu)
         batch_cpu = grouped["cpu"].quantile(settings.batch_cpu_percentile / 100.0)
-        cpu_request = pd.Series(np.where(batch, batch_cpu, service_cpu / settings.cpu_target_utilization), index=index)
+        cpu_request = pd.Series(
+            np.where(batch, batch_cpu, service_cpu / settings.cpu_target_utilization), index=index
+        )
 
         memory_percentile = grouped["memory_bytes"].quantile(settings.memory_percentile / 100.0)
         peak = grouped["memory_bytes"].max()
@@ -152,7 +172,9 @@ class KianaxStrategy(RightsizingStrategy):
         # OOM-killed (and not leaking): the peak was cut off at the old limit; go above both.
         oom = (oom_kills > 0) & ~leaking
         ceiling = np.fmax(peak, current_limit)
-        bumped = np.maximum(ceiling * settings.oom_bump_ratio, ceiling + settings.oom_min_bump_bytes)
+        bumped = np.maximum(
+            ceiling * settings.oom_bump_ratio, ceiling + settings.oom_min_bump_bytes
+        )
         memory_limit = memory_limit.where(~oom, np.fmax(memory_limit, bumped))
         memory_request = memory_request.where(~oom, np.fmax(memory_request, peak))
         # A leak is a bug: never raise its limit above today's (when it has one).
@@ -163,13 +185,15 @@ class KianaxStrategy(RightsizingStrategy):
         memory_limit = memory_limit.where(~batch, batch_memory)
         if settings.memory_request_equals_limit:
             memory_request = memory_limit.copy()
-        memory_request = np.fmin(memory_request, memory_limit)
+        memory_request = pd.Series(np.fmin(memory_request, memory_limit), index=index)
 
         raw = pd.DataFrame(
             {
                 "cpu_request": cpu_request,
                 "cpu_limit": (
-                    cpu_request * settings.cpu_limit_multiplier if settings.cpu_limit_multiplier else np.nan
+                    cpu_request * settings.cpu_limit_multiplier
+                    if settings.cpu_limit_multiplier
+                    else np.nan
                 ),
                 "memory_request": memory_request,
                 "memory_limit": memory_limit,
@@ -180,9 +204,9 @@ class KianaxStrategy(RightsizingStrategy):
         raw["ev_cpu_pooled_percentile_cores"] = pooled_cpu
         raw["ev_cpu_busiest_season_percentile_cores"] = season_cpu.reindex(index)
         raw["ev_cpu_busiest_season"] = busiest.reindex(index)
-        raw["ev_cpu_throttled_sample_share"] = censored.groupby(
-            [usage[c] for c in CONTAINER_KEY], observed=True
-        ).mean().reindex(index)
+        raw["ev_cpu_throttled_sample_share"] = (
+            censored.groupby([usage[c] for c in CONTAINER_KEY], observed=True).mean().reindex(index)
+        )
         raw["ev_memory_percentile_bytes"] = memory_percentile
         raw["ev_memory_peak_bytes"] = peak
         raw["ev_leak_slope_bytes_per_day"] = leaks["slope_bytes_per_day"]
@@ -195,11 +219,17 @@ class KianaxStrategy(RightsizingStrategy):
         assert isinstance(settings, KianaxSettings)
         out = raw.copy()
         cpu_steps = ((0.1, 0.005),)
-        out["cpu_request"] = round_up_steps(out["cpu_request"].clip(lower=settings.cpu_min_cores), cpu_steps, 0.010)
+        out["cpu_request"] = round_up_steps(
+            out["cpu_request"].clip(lower=settings.cpu_min_cores), cpu_steps, 0.010
+        )
         out["cpu_limit"] = round_up_steps(out["cpu_limit"], cpu_steps, 0.010)
         thresholds, last = memory_steps_mib()
-        out["memory_request"] = round_up_steps(out["memory_request"].clip(lower=settings.memory_min_bytes), thresholds, last)
-        out["memory_limit"] = round_up_steps(out["memory_limit"].clip(lower=settings.memory_min_bytes), thresholds, last)
+        out["memory_request"] = round_up_steps(
+            out["memory_request"].clip(lower=settings.memory_min_bytes), thresholds, last
+        )
+        out["memory_limit"] = round_up_steps(
+            out["memory_limit"].clip(lower=settings.memory_min_bytes), thresholds, last
+        )
         out["memory_limit"] = np.fmax(out["memory_limit"], out["memory_request"])
         return out
 
@@ -241,27 +271,47 @@ def detect_leaks(data: UsageData, settings: KianaxSettings) -> pd.DataFrame:
         Indexed by CONTAINER_KEY: ``leak`` (bool), ``slope_bytes_per_day``, ``segments``.
     """
     columns = ["leak", "slope_bytes_per_day", "segments"]
-    usage = data.usage[[*CONTAINER_KEY, "pod", "timestamp", "memory_bytes"]].dropna(subset=["memory_bytes"])
+    usage = data.usage[[*CONTAINER_KEY, "pod", "timestamp", "memory_bytes"]].dropna(
+        subset=["memory_bytes"]
+    )
     if usage.empty:
-        return pd.DataFrame(columns=columns, index=pd.MultiIndex.from_tuples([], names=CONTAINER_KEY))
+        return pd.DataFrame(
+            columns=columns, index=pd.MultiIndex.from_tuples([], names=CONTAINER_KEY)
+        )
     usage = usage.sort_values([*CONTAINER_KEY, "pod", "timestamp"], kind="stable")
     pod_keys = [*CONTAINER_KEY, "pod"]
     previous = usage.groupby(pod_keys, observed=True)["memory_bytes"].shift()
     restart = (usage["memory_bytes"] < previous * settings.restart_drop_fraction).fillna(False)
     restart = restart | _after_oom_kill(usage, data.oom_events, pod_keys)
-    usage = usage.assign(segment=restart.astype(int).groupby([usage[c] for c in pod_keys], observed=True).cumsum())
+    usage = usage.assign(
+        segment=restart.astype(int).groupby([usage[c] for c in pod_keys], observed=True).cumsum()
+    )
     usage["hour"] = usage["timestamp"].dt.floor("h")
-    hourly = usage.groupby([*pod_keys, "segment", "hour"], observed=True)["memory_bytes"].max().reset_index()
+    hourly = (
+        usage.groupby([*pod_keys, "segment", "hour"], observed=True)["memory_bytes"]
+        .max()
+        .reset_index()
+    )
     seg_keys = [*pod_keys, "segment"]
-    hourly["days"] = (hourly["hour"] - hourly.groupby(seg_keys, observed=True)["hour"].transform("min")) / pd.Timedelta(days=1)
+    hourly["days"] = (
+        hourly["hour"] - hourly.groupby(seg_keys, observed=True)["hour"].transform("min")
+    ).dt.total_seconds() / 86400.0
     spans = hourly.groupby(seg_keys, observed=True)["days"].transform("max")
     judged = hourly[spans * 24.0 >= settings.leak_min_segment_hours]
     if judged.empty:
-        empty = pd.DataFrame(columns=columns, index=pd.MultiIndex.from_tuples([], names=CONTAINER_KEY))
+        empty = pd.DataFrame(
+            columns=columns, index=pd.MultiIndex.from_tuples([], names=CONTAINER_KEY)
+        )
         return empty
-    judged = judged.assign(position=judged["days"] / judged.groupby(seg_keys, observed=True)["days"].transform("max"))
-    early = judged[judged["position"] <= 0.25].groupby(seg_keys, observed=True)["memory_bytes"].mean()
-    late = judged[judged["position"] >= 0.75].groupby(seg_keys, observed=True)["memory_bytes"].mean()
+    judged = judged.assign(
+        position=judged["days"] / judged.groupby(seg_keys, observed=True)["days"].transform("max")
+    )
+    early = (
+        judged[judged["position"] <= 0.25].groupby(seg_keys, observed=True)["memory_bytes"].mean()
+    )
+    late = (
+        judged[judged["position"] >= 0.75].groupby(seg_keys, observed=True)["memory_bytes"].mean()
+    )
     span_days = judged.groupby(seg_keys, observed=True)["days"].max()
     median = judged.groupby(seg_keys, observed=True)["memory_bytes"].median()
     rough_slope = (late - early) / (span_days * 0.75)
@@ -274,7 +324,9 @@ def detect_leaks(data: UsageData, settings: KianaxSettings) -> pd.DataFrame:
         indexed = judged.set_index(seg_keys).sort_index()
         for key in candidates:
             segment = indexed.loc[key]
-            slopes.loc[key] = theil_sen_slope(segment["days"].to_numpy(), segment["memory_bytes"].to_numpy())
+            slopes.loc[key] = theil_sen_slope(
+                segment["days"].to_numpy(), segment["memory_bytes"].to_numpy()
+            )
     per_segment = pd.DataFrame({"slope": slopes, "threshold": threshold})
     by_container = per_segment.groupby(level=CONTAINER_KEY, observed=True)
     result = pd.DataFrame(
@@ -302,20 +354,25 @@ def _after_oom_kill(usage: pd.DataFrame, events: pd.DataFrame, pod_keys: list[st
         # merge_asof needs the "by" columns with one dtype on both sides.
         samples[column] = samples[column].astype(str)
         kills[column] = kills[column].astype(str)
-    first_after = pd.merge_asof(
-        kills, samples, on="timestamp", by=pod_keys, direction="forward"
-    )["index"].dropna()
-    marks.loc[first_after.astype(int).to_numpy()] = True
+    first_after = pd.merge_asof(kills, samples, on="timestamp", by=pod_keys, direction="forward")[
+        "index"
+    ].dropna()
+    marks.loc[list(first_after.astype(int))] = True
     return marks
 
 
-def _notes(raw: pd.DataFrame, oom: pd.Series, leaking: pd.Series, settings: KianaxSettings) -> pd.Series:
+def _notes(
+    raw: pd.DataFrame, oom: pd.Series, leaking: pd.Series, settings: KianaxSettings
+) -> pd.Series:
     """A sentence per container explaining the strategy-specific parts of the recommendation."""
     notes = pd.Series("", index=raw.index, dtype="object")
     throttled = raw["ev_cpu_throttled_sample_share"].fillna(0) > 0.05
     notes[throttled] = (
         "CPU was throttled in "
-        + (raw.loc[throttled, "ev_cpu_throttled_sample_share"] * 100).round().astype(int).astype(str)
+        + (raw.loc[throttled, "ev_cpu_throttled_sample_share"] * 100)
+        .round()
+        .astype(int)
+        .astype(str)
         + "% of samples, so measured usage is capped by the limit; the request is sized on "
         "usage scaled up by the throttled ratio."
     )

@@ -7,7 +7,9 @@ Values are rounded up to a whole millicore and a whole MiB (KRR prints them that
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -34,7 +36,9 @@ class KrrSimpleSettings(StrategySettings):
     cpu_percentile: float = setting(95.0, "percentile of each pod's CPU rate; the busiest pod wins")
     memory_buffer_percentage: float = setting(15.0, "added to the peak working set, in percent")
     cpu_min_cores: float = setting(0.010, "smallest CPU request recommended (cores)")
-    memory_min_bytes: float = setting(100 * MIB, "smallest memory request/limit recommended (bytes)")
+    memory_min_bytes: float = setting(
+        100 * MIB, "smallest memory request/limit recommended (bytes)"
+    )
 
 
 @register_strategy("krr-simple")
@@ -43,7 +47,9 @@ class KrrSimpleStrategy(RightsizingStrategy):
 
     description = "KRR default: max over pods of p95 CPU, no CPU limit; memory = peak x 1.15"
     settings_type = KrrSimpleSettings
-    profiles = {}  # KRR has one behaviour; profiles do not change it
+    profiles: ClassVar[
+        Mapping[str, Mapping[str, Any]]
+    ] = {}  # KRR has one behaviour; profiles do not change it
 
     def compute(self, data: UsageData) -> pd.DataFrame:
         settings = self.settings
@@ -57,7 +63,9 @@ class KrrSimpleStrategy(RightsizingStrategy):
         cpu = per_pod.groupby(level=CONTAINER_KEY, observed=True).max()
         peak = usage.groupby(CONTAINER_KEY, observed=True)["memory_bytes"].max()
         memory = peak * (1.0 + settings.memory_buffer_percentage / 100.0)
-        raw = pd.DataFrame({"cpu_request": cpu, "memory_request": memory}).reindex(peak.index.union(cpu.index))
+        raw = pd.DataFrame({"cpu_request": cpu, "memory_request": memory}).reindex(
+            peak.index.union(cpu.index)
+        )
         raw["cpu_limit"] = np.nan
         raw["memory_limit"] = raw["memory_request"]
         raw["ev_cpu_busiest_pod_percentile_cores"] = raw["cpu_request"]
@@ -68,8 +76,12 @@ class KrrSimpleStrategy(RightsizingStrategy):
         settings = self.settings
         assert isinstance(settings, KrrSimpleSettings)
         out = raw.copy()
-        out["cpu_request"] = round_up_steps(out["cpu_request"].clip(lower=settings.cpu_min_cores), (), 0.001)
-        memory = round_up_steps(out["memory_request"].clip(lower=settings.memory_min_bytes), (), MIB)
+        out["cpu_request"] = round_up_steps(
+            out["cpu_request"].clip(lower=settings.cpu_min_cores), (), 0.001
+        )
+        memory = round_up_steps(
+            out["memory_request"].clip(lower=settings.memory_min_bytes), (), MIB
+        )
         out["memory_request"] = memory
         out["memory_limit"] = memory
         return out

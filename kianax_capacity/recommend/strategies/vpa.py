@@ -30,7 +30,9 @@ What is implemented (and where it departs from the Go code, on purpose or for la
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -57,7 +59,9 @@ class VpaSettings(StrategySettings):
     """The VPA recommender's defaults."""
 
     cpu_percentile: float = setting(90.0, "target percentile of the decayed CPU histogram")
-    memory_percentile: float = setting(90.0, "target percentile of the decayed daily-peak memory histogram")
+    memory_percentile: float = setting(
+        90.0, "target percentile of the decayed daily-peak memory histogram"
+    )
     safety_margin_fraction: float = setting(0.15, "added to the targets (0.15 = +15%)")
     half_life_hours: float = setting(24.0, "a sample's weight halves every this many hours")
     cpu_first_bucket_cores: float = setting(0.01, "size of the first CPU histogram bucket")
@@ -66,10 +70,14 @@ class VpaSettings(StrategySettings):
     memory_aggregation_days: int = setting(8, "memory peaks older than this many days are ignored")
     confidence_multiplier: float = setting(1.0, "m in (1 + m/days) ** e applied to the target")
     confidence_exponent: float = setting(1.0, "e in (1 + m/days) ** e applied to the target")
-    oom_bump_ratio: float = setting(1.2, "an OOM kill adds a memory sample this many times the memory")
+    oom_bump_ratio: float = setting(
+        1.2, "an OOM kill adds a memory sample this many times the memory"
+    )
     oom_min_bump_bytes: float = setting(100 * MIB, "... or at least this much more")
     pod_min_cpu_cores: float = setting(0.025, "pod minimum CPU, split across its containers")
-    pod_min_memory_bytes: float = setting(250 * MIB, "pod minimum memory, split across its containers")
+    pod_min_memory_bytes: float = setting(
+        250 * MIB, "pod minimum memory, split across its containers"
+    )
 
 
 def histogram_percentile(
@@ -101,14 +109,16 @@ def histogram_percentile(
     # A tiny epsilon keeps a value exactly on a bucket boundary in the upper bucket, as Go does.
     bucket = np.floor(np.log(values * growth / first_bucket + 1.0) / math.log(ratio) + 1e-9)
     samples = samples.assign(_bucket=bucket)
-    weights = samples.groupby([*keys, "_bucket"], observed=True, sort=True)[weight].sum().reset_index()
+    weights = (
+        samples.groupby([*keys, "_bucket"], observed=True, sort=True)[weight].sum().reset_index()
+    )
     grouped = weights.groupby(keys, observed=True, sort=False)[weight]
     cumulative = grouped.cumsum()
     total = grouped.transform("sum")
     reached = weights[cumulative >= total * percentile - 1e-12 * total]
     chosen = reached.groupby(keys, observed=True, sort=True)["_bucket"].first()
-    ends = first_bucket * (np.power(ratio, chosen + 1.0) - 1.0) / growth
-    return ends.rename(value)
+    ends = first_bucket * (np.power(ratio, chosen.to_numpy(dtype="float64") + 1.0) - 1.0) / growth
+    return pd.Series(ends, index=chosen.index, name=value)
 
 
 @register_strategy("vpa")
@@ -117,7 +127,7 @@ class VpaStrategy(RightsizingStrategy):
 
     description = "Kubernetes VPA: decaying histograms, CPU p90, memory p90 of daily peaks, +15%"
     settings_type = VpaSettings
-    profiles = {}  # VPA has one behaviour
+    profiles: ClassVar[Mapping[str, Mapping[str, Any]]] = {}  # VPA has one behaviour
 
     def compute(self, data: UsageData) -> pd.DataFrame:
         settings = self.settings
@@ -129,15 +139,19 @@ class VpaStrategy(RightsizingStrategy):
         age = (usage["timestamp"] - data.window_end).dt.total_seconds().to_numpy()
         cpu_samples = usage[[*CONTAINER_KEY, "cpu_cores"]].assign(_w=np.exp2(age / half_life))
         cpu = histogram_percentile(
-            cpu_samples, CONTAINER_KEY, "cpu_cores", "_w",
-            first_bucket=settings.cpu_first_bucket_cores, growth=settings.bucket_growth,
+            cpu_samples,
+            CONTAINER_KEY,
+            "cpu_cores",
+            "_w",
+            first_bucket=settings.cpu_first_bucket_cores,
+            growth=settings.bucket_growth,
             percentile=settings.cpu_percentile / 100.0,
         )
 
         # Memory: one peak per pod per 24 h interval (counted back from the window end).
         horizon = data.window_end - settings.memory_aggregation_days * _DAY
         recent = usage[usage["timestamp"] > horizon]
-        interval = np.ceil((data.window_end - recent["timestamp"]) / _DAY)
+        interval = np.ceil((data.window_end - recent["timestamp"]).dt.total_seconds() / 86400.0)
         peaks = (
             recent.assign(_interval=interval)
             .groupby([*CONTAINER_KEY, "pod", "_interval"], observed=True)
@@ -145,14 +159,20 @@ class VpaStrategy(RightsizingStrategy):
             .reset_index()
         )
         ooms = self._oom_samples(data, recent, horizon)
-        memory_samples = pd.concat([peaks[[*CONTAINER_KEY, "memory_bytes", "timestamp"]], ooms], ignore_index=True)
+        memory_samples = pd.concat(
+            [peaks[[*CONTAINER_KEY, "memory_bytes", "timestamp"]], ooms], ignore_index=True
+        )
         # Parquet may hand back another time resolution (or object dtype when empty): unify.
         memory_samples["timestamp"] = pd.to_datetime(memory_samples["timestamp"], utc=True)
         memory_age = (memory_samples["timestamp"] - data.window_end).dt.total_seconds().to_numpy()
         memory_samples = memory_samples.assign(_w=np.exp2(memory_age / half_life))
         memory = histogram_percentile(
-            memory_samples, CONTAINER_KEY, "memory_bytes", "_w",
-            first_bucket=settings.memory_first_bucket_bytes, growth=settings.bucket_growth,
+            memory_samples,
+            CONTAINER_KEY,
+            "memory_bytes",
+            "_w",
+            first_bucket=settings.memory_first_bucket_bytes,
+            growth=settings.bucket_growth,
             percentile=settings.memory_percentile / 100.0,
         )
 
@@ -160,12 +180,15 @@ class VpaStrategy(RightsizingStrategy):
         first_seen = grouped["timestamp"].min()
         last_seen = grouped["timestamp"].max()
         samples = grouped["cpu_cores"].count()
-        lifespan_days = (last_seen - first_seen) / _DAY
+        lifespan_days = (last_seen - first_seen).dt.total_seconds() / 86400.0
         sample_days = samples * data.step_seconds / 86400.0
-        days = np.minimum(lifespan_days, sample_days)
         # No history at all would divide by zero; one step's worth is the least VPA ever sees.
-        days = days.clip(lower=data.step_seconds / 86400.0)
-        confidence = np.power(1.0 + settings.confidence_multiplier / days, settings.confidence_exponent)
+        days = pd.Series(np.minimum(lifespan_days, sample_days), index=lifespan_days.index).clip(
+            lower=data.step_seconds / 86400.0
+        )
+        confidence = np.power(
+            1.0 + settings.confidence_multiplier / days, settings.confidence_exponent
+        )
         margin = 1.0 + settings.safety_margin_fraction
 
         index = first_seen.index
@@ -174,18 +197,26 @@ class VpaStrategy(RightsizingStrategy):
         raw["memory_request"] = memory.reindex(index) * margin * confidence
         inventory = data.inventory.reindex(index)
         # Limits keep their ratio to the request (VPA's RequestsAndLimits mode).
-        raw["cpu_limit"] = raw["cpu_request"] * inventory["cpu_limit_cores"] / inventory["cpu_request_cores"]
+        raw["cpu_limit"] = (
+            raw["cpu_request"] * inventory["cpu_limit_cores"] / inventory["cpu_request_cores"]
+        )
         raw["memory_limit"] = (
-            raw["memory_request"] * inventory["memory_limit_bytes"] / inventory["memory_request_bytes"]
+            raw["memory_request"]
+            * inventory["memory_limit_bytes"]
+            / inventory["memory_request_bytes"]
         )
         raw["ev_cpu_histogram_p90_cores"] = cpu.reindex(index)
         raw["ev_memory_daily_peak_p90_bytes"] = memory.reindex(index)
         raw["ev_confidence_days"] = days
         raw["ev_confidence_multiplier"] = confidence
-        raw["ev_oom_samples"] = ooms.groupby(CONTAINER_KEY, observed=True).size().reindex(index).fillna(0)
+        raw["ev_oom_samples"] = (
+            ooms.groupby(CONTAINER_KEY, observed=True).size().reindex(index).fillna(0)
+        )
         return raw
 
-    def _oom_samples(self, data: UsageData, recent: pd.DataFrame, horizon: pd.Timestamp) -> pd.DataFrame:
+    def _oom_samples(
+        self, data: UsageData, recent: pd.DataFrame, horizon: pd.Timestamp
+    ) -> pd.DataFrame:
         settings = self.settings
         assert isinstance(settings, VpaSettings)
         columns = [*CONTAINER_KEY, "memory_bytes", "timestamp"]
@@ -195,13 +226,19 @@ class VpaStrategy(RightsizingStrategy):
                 {"memory_bytes": "float64", "timestamp": "datetime64[ns, UTC]"}
             )
         events = events[events["timestamp"] > horizon]
-        pod_peak = recent.groupby([*CONTAINER_KEY, "pod"], observed=True)["memory_bytes"].max().rename("pod_peak")
+        pod_peak = (
+            recent.groupby([*CONTAINER_KEY, "pod"], observed=True)["memory_bytes"]
+            .max()
+            .rename("pod_peak")
+        )
         limits = data.inventory["memory_limit_bytes"].rename("limit")
         merged = events.merge(pod_peak.reset_index(), on=[*CONTAINER_KEY, "pod"], how="left").merge(
             limits.reset_index(), on=CONTAINER_KEY, how="left"
         )
         at_kill = merged["limit"].fillna(merged["pod_peak"])
-        bumped = np.maximum(at_kill * settings.oom_bump_ratio, at_kill + settings.oom_min_bump_bytes)
+        bumped = np.maximum(
+            at_kill * settings.oom_bump_ratio, at_kill + settings.oom_min_bump_bytes
+        )
         return merged.assign(memory_bytes=bumped)[columns].dropna(subset=["memory_bytes"])
 
     def finalize(self, raw: pd.DataFrame, data: UsageData) -> pd.DataFrame:
@@ -215,7 +252,7 @@ class VpaStrategy(RightsizingStrategy):
             ("cpu_request", "cpu_limit", cpu_min, 0.001),
             ("memory_request", "memory_limit", memory_min, float(MIB)),
         ):
-            raised = np.maximum(out[request], minimum)
+            raised = pd.Series(np.maximum(out[request], minimum), index=out.index)
             # A limit scaled with its request moves with the minimum too.
             scale = raised / out[request].where(out[request] > 0)
             out[limit] = round_up_steps(out[limit] * scale.fillna(1.0), (), step)
