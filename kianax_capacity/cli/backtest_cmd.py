@@ -45,7 +45,10 @@ def register(subparsers: Any) -> None:
         help="production (default), development or high-availability",
     )
     parser.add_argument(
-        "--format", choices=("table", "json"), default="table", help="table (default) or json"
+        "--format",
+        choices=("table", "json", "markdown"),
+        default="table",
+        help="table (default), json, or markdown (for docs and PR comments)",
     )
     parser.set_defaults(func=run)
 
@@ -76,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.format == "json":
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        return 0
+    if args.format == "markdown":
+        sys.stdout.write(result.to_markdown())
         return 0
     _print_table(result)
     return 0

@@ -93,3 +93,12 @@ def test_backtest_errors_are_one_line(snapshot_dir: Path) -> None:
     assert "need 21" in short.stderr and len(short.stderr.strip().splitlines()) == 1
     missing = run_cli("backtest", str(snapshot_dir.parent / "nowhere"))
     assert missing.returncode == 2
+
+
+def test_backtest_markdown(snapshot_dir: Path) -> None:
+    done = run_cli(
+        "backtest", str(snapshot_dir), "--train-days", "2", "--test-days", "1", "--format", "markdown"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "| strategy | cost $/month |" in done.stdout
+    assert "| krr-simple |" in done.stdout and "16.00%" in done.stdout
