@@ -28,7 +28,6 @@ from kianax_capacity.recommend.inventory import (
     CONTAINER_KEY,
     WORKLOAD_KEY,
     container_inventory,
-    usage_with_owners,
     workload_node_groups,
 )
 from kianax_capacity.recommend.strategies import (
@@ -56,22 +55,58 @@ __all__ = [
 #: NO_CHANGE_USD a month, is not worth a rollout.
 NO_CHANGE_FRACTION = 0.10
 NO_CHANGE_USD = 1.0
-_USAGE_COLUMNS = [
-    "timestamp",
-    *CONTAINER_KEY,
-    "pod",
-    "cpu_cores",
-    "memory_bytes",
-    "cpu_throttled_ratio",
-]
+_UNIT_DIVISOR = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+
+
+def epoch_seconds(timestamps: pd.Series) -> pd.Series:
+    """UTC epoch seconds (int64) of a tz-aware timestamp column, whatever its resolution."""
+    if timestamps.empty:
+        return pd.Series(np.zeros(0, dtype="int64"), index=timestamps.index)
+    values = pd.to_datetime(timestamps, utc=True)
+    unit = getattr(values.dtype, "unit", "ns")
+    raw: Any = values.array
+    return pd.Series(np.asarray(raw.asi8) // _UNIT_DIVISOR[unit], index=timestamps.index)
 
 
 def prepare_usage(snapshot: Snapshot) -> UsageData:
-    """The strategy input: usage with owners, current spec per container, OOM kills, window."""
-    usage = usage_with_owners(snapshot)[_USAGE_COLUMNS]
+    """The strategy input: usage keyed by container/pod ids, current spec, OOM kills, window.
+
+    Usage rows of pods missing from the pods table (no owner known) are dropped, as
+    :func:`usage_with_owners` does.
+    """
+    raw_usage = snapshot.table("usage")
+    pods = snapshot.table("pods")[["namespace", "pod", "kind", "workload"]]
+    # pid: one id per (namespace, pod, container) in the usage table, found in one pass; the
+    # owners are joined on the small table of distinct pods, not on every sample.
+    pod_keys = ["namespace", "pod", "container"]
+    pid = raw_usage.groupby(pod_keys, observed=True, sort=False).ngroup().to_numpy(dtype="int64")
+    first = ~pd.Series(pid).duplicated().to_numpy()
+    pod_table = raw_usage.loc[first, pod_keys].assign(pid=pid[first]).astype({"pid": "int64"})
+    for column in pod_keys:
+        pod_table[column] = pod_table[column].astype(str)
+    owned = pod_table.merge(pods.astype({"namespace": str, "pod": str}), on=["namespace", "pod"], how="inner")
+    owned = owned.sort_values([*CONTAINER_KEY, "pod"], kind="stable")
+    owned["cid"] = owned.groupby(CONTAINER_KEY, sort=True).ngroup().astype("int64")
+    container_index = pd.MultiIndex.from_frame(
+        owned.drop_duplicates("cid").sort_values("cid")[CONTAINER_KEY]
+    )
+    cid_of_pid = np.full(int(pid.max()) + 1 if len(pid) else 0, -1, dtype="int64")
+    cid_of_pid[owned["pid"].to_numpy()] = owned["cid"].to_numpy()
+    cid = cid_of_pid[pid] if len(pid) else np.zeros(0, dtype="int64")
+    keep = cid >= 0
+    usage = pd.DataFrame(
+        {
+            "t": epoch_seconds(raw_usage["timestamp"]).to_numpy()[keep],
+            "cid": cid[keep],
+            "pid": pid[keep],
+            "cpu_cores": raw_usage["cpu_cores"].to_numpy(dtype="float64")[keep],
+            "memory_bytes": raw_usage["memory_bytes"].to_numpy(dtype="float64")[keep],
+            "cpu_throttled_ratio": raw_usage["cpu_throttled_ratio"].to_numpy(dtype="float64")[keep],
+        }
+    )
+
     inventory = container_inventory(snapshot).set_index(CONTAINER_KEY)
     containers = snapshot.table("containers")
-    pods = snapshot.table("pods")[["namespace", "pod", "kind", "workload"]]
     per_pod = (
         containers.groupby(["namespace", "pod"], observed=True)
         .size()
@@ -88,33 +123,43 @@ def prepare_usage(snapshot: Snapshot) -> UsageData:
     inventory["containers_in_pod"] = containers_in_pod.reindex(inventory.index)
 
     terminations = snapshot.table("terminations")
-    oom = terminations[terminations["reason"] == "OOMKilled"]
-    oom_events = oom[["timestamp", "namespace", "pod", "container"]].merge(
-        pods, on=["namespace", "pod"], how="inner"
-    )[["timestamp", *CONTAINER_KEY, "pod"]]
+    oom = terminations[terminations["reason"] == "OOMKilled"][["timestamp", *pod_keys]]
+    oom = oom.astype({column: str for column in pod_keys})
+    events = oom.merge(owned[[*pod_keys, "pid", "cid", "kind", "workload"]], on=pod_keys, how="inner")
+    oom_events = pd.DataFrame(
+        {
+            "t": epoch_seconds(events["timestamp"]).to_numpy(dtype="int64"),
+            "cid": events["cid"].to_numpy(dtype="int64"),
+            "pid": events["pid"].to_numpy(dtype="int64"),
+        }
+    )
     counted = (
-        oom_events.groupby(CONTAINER_KEY, observed=True).size().reindex(inventory.index).fillna(0)
+        events.groupby(CONTAINER_KEY).size().reindex(inventory.index).fillna(0)
+        if not events.empty
+        else pd.Series(0.0, index=inventory.index)
     )
     # Terminations are optional; the containers table's counter is the fallback.
     inventory["oom_kills"] = np.fmax(inventory["oom_kills"].astype("float64").fillna(0), counted)
     return UsageData(
         usage=usage,
+        containers=container_index,
         inventory=inventory,
         oom_events=oom_events,
-        window_end=pd.Timestamp(snapshot.manifest.window_end),
+        window_end=int(pd.Timestamp(snapshot.manifest.window_end).timestamp()),
         step_seconds=int(snapshot.step_seconds),
     )
 
 
-def _usage_stats(usage: pd.DataFrame, window_samples: int) -> pd.DataFrame:
+def _usage_stats(data: UsageData, window_samples: int) -> pd.DataFrame:
     """Per container: samples, history span, replicas and the usual percentiles (evidence)."""
-    grouped = usage.groupby(CONTAINER_KEY, observed=True)
+    usage = data.usage
+    grouped = usage.groupby("cid")
     stats = grouped.agg(
         cpu_samples=("cpu_cores", "count"),
         memory_samples=("memory_bytes", "count"),
-        rows=("timestamp", "size"),
-        first=("timestamp", "min"),
-        last=("timestamp", "max"),
+        rows=("t", "size"),
+        first=("t", "min"),
+        last=("t", "max"),
         cpu_max=("cpu_cores", "max"),
         memory_max=("memory_bytes", "max"),
         throttled_ratio_mean=("cpu_throttled_ratio", "mean"),
@@ -125,12 +170,12 @@ def _usage_stats(usage: pd.DataFrame, window_samples: int) -> pd.DataFrame:
     for column, name in (("cpu_cores", "cpu"), ("memory_bytes", "memory")):
         for q, label in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
             stats[f"{name}_{label}"] = quantiles[(column, q)]
-    timestamps = max(int(usage["timestamp"].nunique()), window_samples, 1)
+    timestamps = max(int(usage["t"].nunique()), window_samples, 1)
     # Average running copies over the window: pod-samples over window samples (0.3 for a
     # CronJob that runs 30% of the time).
     stats["replicas"] = stats["rows"] / timestamps
-    stats["history_hours"] = (stats["last"] - stats["first"]).dt.total_seconds() / 3600.0
-    return stats
+    stats["history_hours"] = (stats["last"] - stats["first"]) / 3600.0
+    return data.keyed(stats)
 
 
 def recommend_rightsizing(
@@ -162,7 +207,7 @@ def recommend_rightsizing(
     prices = _prices_by_workload(snapshot, unit_prices or {}, default_prices)
     start, end = snapshot.window
     window_samples = int((end - start).total_seconds() // max(snapshot.step_seconds, 1)) + 1
-    stats = _usage_stats(data.usage, window_samples) if not data.usage.empty else pd.DataFrame()
+    stats = _usage_stats(data, window_samples) if not data.usage.empty else pd.DataFrame()
     hpas = _hpas_by_workload(snapshot)
     return _build_rows(
         chosen, data, final, stats, prices, default_prices, hpas, exclusions or ExclusionsConfig()

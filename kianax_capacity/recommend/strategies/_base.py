@@ -23,7 +23,6 @@ import pandas as pd
 
 from kianax_capacity.errors import UserInputError
 from kianax_capacity.model import PROFILES
-from kianax_capacity.recommend.inventory import CONTAINER_KEY
 from kianax_capacity.units import MIB
 
 __all__ = [
@@ -74,23 +73,42 @@ def describe_settings(settings: StrategySettings) -> dict[str, tuple[Any, str]]:
 
 @dataclass(frozen=True)
 class UsageData:
-    """What a strategy reads: usage with owners, the current spec, OOM kills, the window.
+    """What a strategy reads: usage keyed by integer ids, the current spec, OOM kills, the window.
+
+    Grouping millions of samples by four string columns is the slow part of right-sizing, so
+    samples carry two integer ids instead: ``cid`` (the container, a row of ``containers``) and
+    ``pid`` (one pod's copy of it). Strategies group by those and turn their cid-indexed results
+    back into CONTAINER_KEY rows with :meth:`keyed`.
 
     Attributes:
-        usage: one row per sample: timestamp, namespace, kind, workload, container, pod,
-            cpu_cores, memory_bytes, cpu_throttled_ratio.
+        usage: one row per sample: t (UTC epoch seconds), cid, pid, cpu_cores, memory_bytes,
+            cpu_throttled_ratio.
+        containers: CONTAINER_KEY of each cid (position = cid).
         inventory: indexed by CONTAINER_KEY: cpu_request_cores, cpu_limit_cores,
             memory_request_bytes, memory_limit_bytes, oom_kills, containers_in_pod.
-        oom_events: one row per OOM kill: timestamp, CONTAINER_KEY columns, pod.
-        window_end: the end of the observed window (the "now" of decay weights).
+        oom_events: one row per OOM kill: t, cid, pid.
+        window_end: the end of the observed window (the "now" of decay weights), epoch seconds.
         step_seconds: the sampling step of ``usage``.
     """
 
     usage: pd.DataFrame
+    containers: pd.MultiIndex
     inventory: pd.DataFrame
     oom_events: pd.DataFrame
-    window_end: pd.Timestamp
+    window_end: int
     step_seconds: int
+
+    def keyed(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A cid-indexed frame re-indexed by CONTAINER_KEY (every container, NaN where absent)."""
+        out = frame.reindex(pd.RangeIndex(len(self.containers)))
+        out.index = self.containers
+        return out
+
+    def inventory_by_cid(self) -> pd.DataFrame:
+        """``inventory`` in cid order, indexed by cid."""
+        out = self.inventory.reindex(self.containers)
+        out.index = pd.RangeIndex(len(self.containers), name="cid")
+        return out
 
 
 S = TypeVar("S", bound=StrategySettings)
@@ -171,10 +189,9 @@ def available_strategies() -> tuple[str, ...]:
 # --- helpers shared by strategies -------------------------------------------------------------
 
 
-def empty_raw() -> pd.DataFrame:
-    """A raw-recommendation frame with no rows."""
-    index = pd.MultiIndex.from_tuples([], names=CONTAINER_KEY)
-    return pd.DataFrame({c: pd.Series(dtype="float64") for c in RAW_COLUMNS}, index=index)
+def empty_raw(data: UsageData) -> pd.DataFrame:
+    """A raw-recommendation frame of NaNs for every container (there was no usage at all)."""
+    return data.keyed(pd.DataFrame({c: pd.Series(dtype="float64") for c in RAW_COLUMNS}))
 
 
 def round_up_steps(

@@ -35,7 +35,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from kianax_capacity.recommend.inventory import CONTAINER_KEY
 from kianax_capacity.recommend.strategies._base import (
     RightsizingStrategy,
     StrategySettings,
@@ -49,7 +48,15 @@ from kianax_capacity.recommend.strategies._base import (
 )
 from kianax_capacity.units import MIB
 
-__all__ = ["KianaxSettings", "KianaxStrategy", "detect_leaks", "seasons", "theil_sen_slope"]
+__all__ = [
+    "SEASONS",
+    "KianaxSettings",
+    "KianaxStrategy",
+    "detect_leaks",
+    "season_codes",
+    "seasons",
+    "theil_sen_slope",
+]
 
 _MARKET_OPEN_MINUTE = 13 * 60 + 30  # 09:30 New York (EST) in UTC minutes
 _MARKET_CLOSE_MINUTE = 20 * 60  # 16:00 New York (EST)
@@ -128,25 +135,26 @@ class KianaxStrategy(RightsizingStrategy):
         assert isinstance(settings, KianaxSettings)
         usage = data.usage
         if usage.empty:
-            return empty_raw()
+            return empty_raw(data)
         ratio = usage["cpu_throttled_ratio"].fillna(0.0)
         censored = ratio > settings.throttle_threshold
         cpu = usage["cpu_cores"] * np.where(censored, 1.0 + ratio, 1.0)
-        frame = usage[[*CONTAINER_KEY, "timestamp", "memory_bytes"]].assign(cpu=cpu)
-        grouped = frame.groupby(CONTAINER_KEY, observed=True)
+        frame = usage[["cid", "t", "memory_bytes"]].assign(cpu=cpu)
+        grouped = frame.groupby("cid")
         index = grouped.size().index
-        batch = is_batch(index)
+        batch = np.asarray(is_batch(data.containers))[index.to_numpy()]
 
         if settings.seasonal:
-            seasonal = frame.assign(season=seasons(frame["timestamp"]))
-            by_season = seasonal.groupby([*CONTAINER_KEY, "season"], observed=True)["cpu"]
+            # One integer key per (container, season): much faster to group than two columns.
+            season_key = frame["cid"].to_numpy(dtype="int64") * 3 + season_codes(frame["t"])
+            by_season = frame["cpu"].groupby(season_key)
             counts = by_season.count()
             quantiles = by_season.quantile(settings.cpu_percentile / 100.0)
             quantiles = quantiles[counts >= settings.min_season_samples]
-            season_cpu = quantiles.groupby(level=CONTAINER_KEY, observed=True).max()
-            busiest = (
-                quantiles.groupby(level=CONTAINER_KEY, observed=True).idxmax().map(lambda k: k[-1])
-            )
+            owner = quantiles.index.to_numpy() // 3
+            season_cpu = quantiles.groupby(owner).max()
+            busiest_code = quantiles.groupby(owner).idxmax() % 3
+            busiest = busiest_code.map(dict(enumerate(SEASONS)))
         else:
             season_cpu = pd.Series(dtype="float64")
             busiest = pd.Series(dtype="object")
@@ -163,7 +171,7 @@ class KianaxStrategy(RightsizingStrategy):
         memory_request = memory_percentile * (1.0 + settings.memory_request_margin)
         memory_limit = peak * (1.0 + settings.memory_limit_margin)
 
-        inventory = data.inventory.reindex(index)
+        inventory = data.inventory_by_cid().reindex(index)
         current_limit = inventory["memory_limit_bytes"]
         oom_kills = inventory["oom_kills"].fillna(0)
         leaks = detect_leaks(data, settings).reindex(index)
@@ -204,15 +212,13 @@ class KianaxStrategy(RightsizingStrategy):
         raw["ev_cpu_pooled_percentile_cores"] = pooled_cpu
         raw["ev_cpu_busiest_season_percentile_cores"] = season_cpu.reindex(index)
         raw["ev_cpu_busiest_season"] = busiest.reindex(index)
-        raw["ev_cpu_throttled_sample_share"] = (
-            censored.groupby([usage[c] for c in CONTAINER_KEY], observed=True).mean().reindex(index)
-        )
+        raw["ev_cpu_throttled_sample_share"] = censored.groupby(usage["cid"]).mean().reindex(index)
         raw["ev_memory_percentile_bytes"] = memory_percentile
         raw["ev_memory_peak_bytes"] = peak
         raw["ev_leak_slope_bytes_per_day"] = leaks["slope_bytes_per_day"]
         raw["ev_leak_segments"] = leaks["segments"]
         raw["note"] = _notes(raw, oom, leaking, settings)
-        return raw
+        return data.keyed(raw)
 
     def finalize(self, raw: pd.DataFrame, data: UsageData) -> pd.DataFrame:
         settings = self.settings
@@ -234,13 +240,27 @@ class KianaxStrategy(RightsizingStrategy):
         return out
 
 
-def seasons(timestamps: pd.Series) -> pd.Series:
-    """``market`` (weekday 13:30-20:00 UTC), ``weekday`` (other weekday hours) or ``weekend``."""
-    minute = timestamps.dt.hour * 60 + timestamps.dt.minute
-    weekday = timestamps.dt.day_of_week < 5
+#: Season names by code (see :func:`season_codes`).
+SEASONS = ("market", "weekday", "weekend")
+
+
+def season_codes(epoch_seconds: pd.Series) -> np.ndarray:
+    """0 ``market`` (weekday 13:30-20:00 UTC), 1 ``weekday`` (other weekday hours), 2 ``weekend``.
+
+    Works on integer epoch seconds: 1970-01-01 was a Thursday, so ``(day + 3) % 7`` is the ISO
+    weekday counted from Monday = 0.
+    """
+    seconds = epoch_seconds.to_numpy(dtype="int64")
+    minute = (seconds // 60) % 1440
+    weekday = ((seconds // 86400) + 3) % 7 < 5
     market = weekday & (minute >= _MARKET_OPEN_MINUTE) & (minute < _MARKET_CLOSE_MINUTE)
-    labels = np.where(market, "market", np.where(weekday, "weekday", "weekend"))
-    return pd.Series(labels, index=timestamps.index)
+    return np.where(market, 0, np.where(weekday, 1, 2))
+
+
+def seasons(epoch_seconds: pd.Series) -> pd.Series:
+    """The season name of each epoch second (see :func:`season_codes`)."""
+    names = np.asarray(SEASONS, dtype=object)[season_codes(epoch_seconds)]
+    return pd.Series(names, index=epoch_seconds.index)
 
 
 def theil_sen_slope(x: np.ndarray, y: np.ndarray) -> float:
@@ -268,52 +288,41 @@ def detect_leaks(data: UsageData, settings: KianaxSettings) -> pd.DataFrame:
     estimator runs only where growth is plausible.
 
     Returns:
-        Indexed by CONTAINER_KEY: ``leak`` (bool), ``slope_bytes_per_day``, ``segments``.
+        Indexed by cid: ``leak`` (bool), ``slope_bytes_per_day``, ``segments``.
     """
     columns = ["leak", "slope_bytes_per_day", "segments"]
-    usage = data.usage[[*CONTAINER_KEY, "pod", "timestamp", "memory_bytes"]].dropna(
-        subset=["memory_bytes"]
-    )
+    empty = pd.DataFrame(columns=columns, index=pd.Index([], name="cid"))
+    usage = data.usage[["cid", "pid", "t", "memory_bytes"]].dropna(subset=["memory_bytes"])
     if usage.empty:
-        return pd.DataFrame(
-            columns=columns, index=pd.MultiIndex.from_tuples([], names=CONTAINER_KEY)
-        )
-    usage = usage.sort_values([*CONTAINER_KEY, "pod", "timestamp"], kind="stable")
-    pod_keys = [*CONTAINER_KEY, "pod"]
-    previous = usage.groupby(pod_keys, observed=True)["memory_bytes"].shift()
+        return empty
+    usage = usage.sort_values(["pid", "t"], kind="stable")
+    previous = usage.groupby("pid")["memory_bytes"].shift()
     restart = (usage["memory_bytes"] < previous * settings.restart_drop_fraction).fillna(False)
-    restart = restart | _after_oom_kill(usage, data.oom_events, pod_keys)
-    usage = usage.assign(
-        segment=restart.astype(int).groupby([usage[c] for c in pod_keys], observed=True).cumsum()
-    )
-    usage["hour"] = usage["timestamp"].dt.floor("h")
+    restart = restart | _after_oom_kill(usage, data.oom_events)
+    segment = restart.astype("int64").groupby(usage["pid"]).cumsum()
+    # One integer per (pod, segment, hour); pods never have a million restarts.
+    hour = usage["t"] // 3600
     hourly = (
-        usage.groupby([*pod_keys, "segment", "hour"], observed=True)["memory_bytes"]
+        usage.assign(segment=segment, hour=hour)
+        .groupby(["cid", "pid", "segment", "hour"])["memory_bytes"]
         .max()
         .reset_index()
     )
-    seg_keys = [*pod_keys, "segment"]
-    hourly["days"] = (
-        hourly["hour"] - hourly.groupby(seg_keys, observed=True)["hour"].transform("min")
-    ).dt.total_seconds() / 86400.0
-    spans = hourly.groupby(seg_keys, observed=True)["days"].transform("max")
+    seg_keys = ["cid", "pid", "segment"]
+    by_segment = hourly.groupby(seg_keys)["hour"]
+    hourly["days"] = (hourly["hour"] - by_segment.transform("min")) / 24.0
+    spans = hourly.groupby(seg_keys)["days"].transform("max")
     judged = hourly[spans * 24.0 >= settings.leak_min_segment_hours]
     if judged.empty:
-        empty = pd.DataFrame(
-            columns=columns, index=pd.MultiIndex.from_tuples([], names=CONTAINER_KEY)
-        )
         return empty
     judged = judged.assign(
-        position=judged["days"] / judged.groupby(seg_keys, observed=True)["days"].transform("max")
+        position=judged["days"] / judged.groupby(seg_keys)["days"].transform("max")
     )
-    early = (
-        judged[judged["position"] <= 0.25].groupby(seg_keys, observed=True)["memory_bytes"].mean()
-    )
-    late = (
-        judged[judged["position"] >= 0.75].groupby(seg_keys, observed=True)["memory_bytes"].mean()
-    )
-    span_days = judged.groupby(seg_keys, observed=True)["days"].max()
-    median = judged.groupby(seg_keys, observed=True)["memory_bytes"].median()
+    segments = judged.groupby(seg_keys)
+    early = judged[judged["position"] <= 0.25].groupby(seg_keys)["memory_bytes"].mean()
+    late = judged[judged["position"] >= 0.75].groupby(seg_keys)["memory_bytes"].mean()
+    span_days = segments["days"].max()
+    median = segments["memory_bytes"].median()
     rough_slope = (late - early) / (span_days * 0.75)
     threshold = np.maximum(
         median * settings.leak_min_growth_fraction_per_day, settings.leak_min_growth_bytes_per_day
@@ -323,17 +332,17 @@ def detect_leaks(data: UsageData, settings: KianaxSettings) -> pd.DataFrame:
     if len(candidates):
         indexed = judged.set_index(seg_keys).sort_index()
         for key in candidates:
-            segment = indexed.loc[key]
+            part = indexed.loc[key]
             slopes.loc[key] = theil_sen_slope(
-                segment["days"].to_numpy(), segment["memory_bytes"].to_numpy()
+                part["days"].to_numpy(), part["memory_bytes"].to_numpy()
             )
     per_segment = pd.DataFrame({"slope": slopes, "threshold": threshold})
-    by_container = per_segment.groupby(level=CONTAINER_KEY, observed=True)
+    by_container = per_segment.groupby(level="cid")
     result = pd.DataFrame(
         {
             "slope_bytes_per_day": by_container["slope"].median(),
             "threshold": by_container["threshold"].median(),
-            "positive": by_container["slope"].apply(lambda s: float((s > 0).mean())),
+            "positive": (per_segment["slope"] > 0).groupby(level="cid").mean(),
             "segments": by_container.size(),
         }
     )
@@ -343,21 +352,17 @@ def detect_leaks(data: UsageData, settings: KianaxSettings) -> pd.DataFrame:
     return result[columns]
 
 
-def _after_oom_kill(usage: pd.DataFrame, events: pd.DataFrame, pod_keys: list[str]) -> pd.Series:
+def _after_oom_kill(usage: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
     """True on the first sample of each pod's container after one of its OOM kills."""
     marks = pd.Series(False, index=usage.index)
     if events.empty:
         return marks
-    samples = usage[[*pod_keys, "timestamp"]].reset_index().sort_values("timestamp", kind="stable")
-    kills = events[[*pod_keys, "timestamp"]].sort_values("timestamp", kind="stable")
-    for column in pod_keys:
-        # merge_asof needs the "by" columns with one dtype on both sides.
-        samples[column] = samples[column].astype(str)
-        kills[column] = kills[column].astype(str)
-    first_after = pd.merge_asof(kills, samples, on="timestamp", by=pod_keys, direction="forward")[
+    samples = usage[["pid", "t"]].reset_index().sort_values("t", kind="stable")
+    kills = events[["pid", "t"]].sort_values("t", kind="stable")
+    first_after = pd.merge_asof(kills, samples, on="t", by="pid", direction="forward")[
         "index"
     ].dropna()
-    marks.loc[list(first_after.astype(int))] = True
+    marks.loc[list(first_after.astype("int64"))] = True
     return marks
 
 

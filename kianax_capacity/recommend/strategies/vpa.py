@@ -37,7 +37,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from kianax_capacity.recommend.inventory import CONTAINER_KEY
 from kianax_capacity.recommend.strategies._base import (
     RightsizingStrategy,
     StrategySettings,
@@ -51,7 +50,7 @@ from kianax_capacity.units import MIB
 
 __all__ = ["VpaSettings", "VpaStrategy", "histogram_percentile"]
 
-_DAY = pd.Timedelta(days=1)
+_DAY_SECONDS = 86400
 
 
 @dataclass(frozen=True)
@@ -134,13 +133,13 @@ class VpaStrategy(RightsizingStrategy):
         assert isinstance(settings, VpaSettings)
         usage = data.usage
         if usage.empty:
-            return empty_raw()
+            return empty_raw(data)
         half_life = settings.half_life_hours * 3600.0
-        age = (usage["timestamp"] - data.window_end).dt.total_seconds().to_numpy()
-        cpu_samples = usage[[*CONTAINER_KEY, "cpu_cores"]].assign(_w=np.exp2(age / half_life))
+        age = (usage["t"] - data.window_end).to_numpy(dtype="float64")
+        cpu_samples = usage[["cid", "cpu_cores"]].assign(_w=np.exp2(age / half_life))
         cpu = histogram_percentile(
             cpu_samples,
-            CONTAINER_KEY,
+            ["cid"],
             "cpu_cores",
             "_w",
             first_bucket=settings.cpu_first_bucket_cores,
@@ -149,26 +148,24 @@ class VpaStrategy(RightsizingStrategy):
         )
 
         # Memory: one peak per pod per 24 h interval (counted back from the window end).
-        horizon = data.window_end - settings.memory_aggregation_days * _DAY
-        recent = usage[usage["timestamp"] > horizon]
-        interval = np.ceil((data.window_end - recent["timestamp"]).dt.total_seconds() / 86400.0)
+        horizon = data.window_end - settings.memory_aggregation_days * _DAY_SECONDS
+        recent = usage[usage["t"] > horizon]
+        interval = (data.window_end - recent["t"]) // _DAY_SECONDS
         peaks = (
             recent.assign(_interval=interval)
-            .groupby([*CONTAINER_KEY, "pod", "_interval"], observed=True)
-            .agg(memory_bytes=("memory_bytes", "max"), timestamp=("timestamp", "max"))
+            .groupby(["cid", "pid", "_interval"])
+            .agg(memory_bytes=("memory_bytes", "max"), t=("t", "max"))
             .reset_index()
         )
         ooms = self._oom_samples(data, recent, horizon)
         memory_samples = pd.concat(
-            [peaks[[*CONTAINER_KEY, "memory_bytes", "timestamp"]], ooms], ignore_index=True
+            [peaks[["cid", "memory_bytes", "t"]], ooms], ignore_index=True
         )
-        # Parquet may hand back another time resolution (or object dtype when empty): unify.
-        memory_samples["timestamp"] = pd.to_datetime(memory_samples["timestamp"], utc=True)
-        memory_age = (memory_samples["timestamp"] - data.window_end).dt.total_seconds().to_numpy()
+        memory_age = (memory_samples["t"] - data.window_end).to_numpy(dtype="float64")
         memory_samples = memory_samples.assign(_w=np.exp2(memory_age / half_life))
         memory = histogram_percentile(
             memory_samples,
-            CONTAINER_KEY,
+            ["cid"],
             "memory_bytes",
             "_w",
             first_bucket=settings.memory_first_bucket_bytes,
@@ -176,12 +173,9 @@ class VpaStrategy(RightsizingStrategy):
             percentile=settings.memory_percentile / 100.0,
         )
 
-        grouped = usage.groupby(CONTAINER_KEY, observed=True)
-        first_seen = grouped["timestamp"].min()
-        last_seen = grouped["timestamp"].max()
-        samples = grouped["cpu_cores"].count()
-        lifespan_days = (last_seen - first_seen).dt.total_seconds() / 86400.0
-        sample_days = samples * data.step_seconds / 86400.0
+        grouped = usage.groupby("cid")
+        lifespan_days = (grouped["t"].max() - grouped["t"].min()) / 86400.0
+        sample_days = grouped["cpu_cores"].count() * data.step_seconds / 86400.0
         # No history at all would divide by zero; one step's worth is the least VPA ever sees.
         days = pd.Series(np.minimum(lifespan_days, sample_days), index=lifespan_days.index).clip(
             lower=data.step_seconds / 86400.0
@@ -191,11 +185,11 @@ class VpaStrategy(RightsizingStrategy):
         )
         margin = 1.0 + settings.safety_margin_fraction
 
-        index = first_seen.index
+        index = days.index
         raw = pd.DataFrame(index=index)
         raw["cpu_request"] = cpu.reindex(index) * margin * confidence
         raw["memory_request"] = memory.reindex(index) * margin * confidence
-        inventory = data.inventory.reindex(index)
+        inventory = data.inventory_by_cid().reindex(index)
         # Limits keep their ratio to the request (VPA's RequestsAndLimits mode).
         raw["cpu_limit"] = (
             raw["cpu_request"] * inventory["cpu_limit_cores"] / inventory["cpu_request_cores"]
@@ -209,37 +203,21 @@ class VpaStrategy(RightsizingStrategy):
         raw["ev_memory_daily_peak_p90_bytes"] = memory.reindex(index)
         raw["ev_confidence_days"] = days
         raw["ev_confidence_multiplier"] = confidence
-        raw["ev_oom_samples"] = (
-            ooms.groupby(CONTAINER_KEY, observed=True).size().reindex(index).fillna(0)
-        )
-        return raw
+        raw["ev_oom_samples"] = ooms.groupby("cid").size().reindex(index).fillna(0)
+        return data.keyed(raw)
 
-    def _oom_samples(
-        self, data: UsageData, recent: pd.DataFrame, horizon: pd.Timestamp
-    ) -> pd.DataFrame:
+    def _oom_samples(self, data: UsageData, recent: pd.DataFrame, horizon: int) -> pd.DataFrame:
         settings = self.settings
         assert isinstance(settings, VpaSettings)
-        columns = [*CONTAINER_KEY, "memory_bytes", "timestamp"]
-        events = data.oom_events
-        if events.empty:
-            return pd.DataFrame({c: pd.Series(dtype="object") for c in columns}).astype(
-                {"memory_bytes": "float64", "timestamp": "datetime64[ns, UTC]"}
-            )
-        events = events[events["timestamp"] > horizon]
-        pod_peak = (
-            recent.groupby([*CONTAINER_KEY, "pod"], observed=True)["memory_bytes"]
-            .max()
-            .rename("pod_peak")
-        )
-        limits = data.inventory["memory_limit_bytes"].rename("limit")
-        merged = events.merge(pod_peak.reset_index(), on=[*CONTAINER_KEY, "pod"], how="left").merge(
-            limits.reset_index(), on=CONTAINER_KEY, how="left"
-        )
-        at_kill = merged["limit"].fillna(merged["pod_peak"])
-        bumped = np.maximum(
-            at_kill * settings.oom_bump_ratio, at_kill + settings.oom_min_bump_bytes
-        )
-        return merged.assign(memory_bytes=bumped)[columns].dropna(subset=["memory_bytes"])
+        events = data.oom_events[data.oom_events["t"] > horizon]
+        pod_peak = recent.groupby("pid")["memory_bytes"].max()
+        limits = data.inventory_by_cid()["memory_limit_bytes"]
+        at_kill = pd.Series(
+            limits.reindex(events["cid"]).to_numpy(), index=events.index, dtype="float64"
+        ).fillna(pd.Series(pod_peak.reindex(events["pid"]).to_numpy(), index=events.index))
+        bumped = np.maximum(at_kill * settings.oom_bump_ratio, at_kill + settings.oom_min_bump_bytes)
+        out = pd.DataFrame({"cid": events["cid"], "memory_bytes": bumped, "t": events["t"]})
+        return out.dropna(subset=["memory_bytes"])
 
     def finalize(self, raw: pd.DataFrame, data: UsageData) -> pd.DataFrame:
         settings = self.settings
