@@ -104,6 +104,7 @@ def _print_table(result: Any) -> None:
         "CPU-starved",
         "OOM-risk",
         "OOM-risk not leak",
+        "throttled $/mo",
     ):
         table.add_column(header, justify="left" if header == "strategy" else "right")
     for score in result.scores:
@@ -116,6 +117,7 @@ def _print_table(result: Any) -> None:
             str(score.cpu_starved_containers),
             str(score.memory_oom_risk_containers),
             str(score.memory_oom_risk_unflagged),
+            f"{score.monthly_cost_throttled_usd:,.2f}",
         )
     console = Console(width=140)
     console.print(table)

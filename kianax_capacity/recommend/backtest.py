@@ -21,6 +21,9 @@ applied at the end of the train window):
   container was CPU-throttled (throttled-period ratio above 0.1) also counts when the request is
   at or below the current CPU limit: throttling means the demand exceeded that limit, and the
   measured rate is censored at it, so the plain rate cannot see those shortfalls;
+* ``monthly_cost_throttled_usd``: the part of the cost spent on containers throttled in more
+  than 5% of their test points (their demand is censored, so the backtest cannot say whether a
+  larger request was needed there);
 * ``memory_oom_risk_unflagged``: the same, not counting containers the strategy flagged as leaking.
 
 A container without a usable recommendation (insufficient data, excluded, or no_change) is scored
@@ -57,6 +60,8 @@ __all__ = ["BacktestResult", "StrategyScore", "run_backtest", "score_requests", 
 CURRENT = "current"
 #: A test point throttled more than this was demanding more than its CPU limit.
 THROTTLED_RATIO = 0.1
+#: A container throttled in more than this share of its test points has censored CPU usage.
+THROTTLED_CONTAINER_SHARE = 0.05
 _SPEC = ["cpu_request_cores", "cpu_limit_cores", "memory_request_bytes", "memory_limit_bytes"]
 
 
@@ -72,6 +77,7 @@ class StrategyScore:
     cpu_starved_containers: int
     memory_oom_risk_containers: int
     memory_oom_risk_unflagged: int
+    monthly_cost_throttled_usd: float
     containers: int
     recommended_containers: int
 
@@ -87,6 +93,7 @@ class StrategyScore:
             "cpu_starved_containers": self.cpu_starved_containers,
             "memory_oom_risk_containers": self.memory_oom_risk_containers,
             "memory_oom_risk_unflagged": self.memory_oom_risk_unflagged,
+            "monthly_cost_throttled_usd": round(self.monthly_cost_throttled_usd, 2),
             "containers": self.containers,
             "recommended_containers": self.recommended_containers,
         }
@@ -143,6 +150,7 @@ class BacktestResult:
             "CPU-starved containers",
             "OOM-risk containers",
             "OOM-risk (not flagged as leak)",
+            "cost of throttled containers",
         ]
         lines = [
             "| " + " | ".join(headers) + " |",
@@ -153,7 +161,8 @@ class BacktestResult:
                 f"| {score.strategy} | {score.monthly_cost_usd:,.2f} | {score.monthly_savings_usd:,.2f} | "
                 f"{score.cpu_under_request_rate * 100:.2f}% | "
                 f"{score.cpu_under_request_rate_censoring_aware * 100:.2f}% | {score.cpu_starved_containers} | "
-                f"{score.memory_oom_risk_containers} | {score.memory_oom_risk_unflagged} |"
+                f"{score.memory_oom_risk_containers} | {score.memory_oom_risk_unflagged} | "
+                f"{score.monthly_cost_throttled_usd:,.2f} |"
             )
         text = (
             f"Train {_iso(self.train_window[0])} .. {_iso(self.train_window[1])}, test "
@@ -284,6 +293,13 @@ def score_requests(
         + spec["memory_request_bytes"].fillna(0) * unit["byte_usd"]
     ) * detail["replicas"]
     detail["monthly_cost_usd"] = monthly
+    throttled_points = points["cpu_throttled_ratio"].fillna(0) > THROTTLED_RATIO
+    detail["throttled_share"] = (
+        throttled_points.groupby([points[c] for c in CONTAINER_KEY], observed=True)
+        .mean()
+        .reindex(index)
+    )
+    throttled = detail["throttled_share"] > THROTTLED_CONTAINER_SHARE
     totals = {
         "monthly_cost_usd": float(monthly.sum()),
         "cpu_under_request_rate": float(under),
@@ -291,6 +307,7 @@ def score_requests(
         "cpu_starved_containers": int(detail["cpu_starved"].sum()),
         "memory_oom_risk_containers": int(detail["oom_risk"].sum()),
         "memory_oom_risk_unflagged": int((detail["oom_risk"] & ~flagged).sum()),
+        "monthly_cost_throttled_usd": float(monthly[throttled].sum()),
         "containers": len(detail),
     }
     return totals, detail

@@ -45,6 +45,7 @@ def test_backtest_scores_krr_simple_by_hand() -> None:
     assert krr.cpu_starved_containers == 1  # test p95 is 500m > 200m
     assert krr.memory_oom_risk_containers == 1  # 130 MiB > 115 MiB
     assert krr.memory_oom_risk_unflagged == 1
+    assert krr.monthly_cost_throttled_usd == 0.0  # no throttling in this snapshot
     new_cost = (0.2 * 0.0316 + 115 / 1024 * 0.0042) * 730
     old_cost = (0.25 * 0.0316 + 256 / 1024 * 0.0042) * 730
     assert krr.monthly_cost_usd == pytest.approx(new_cost)
@@ -91,6 +92,8 @@ def test_score_requests_pools_points_and_counts_throttled_points_when_censoring_
     )  # the throttled point
     assert totals["memory_oom_risk_containers"] == 1  # peak 4 > request 3 (no limit)
     assert totals["monthly_cost_usd"] == pytest.approx(0.5 * 10.0 + 3.0 * 1.0)
+    # One point in four is throttled (25% > 5%): the whole container's cost counts as censored.
+    assert totals["monthly_cost_throttled_usd"] == pytest.approx(0.5 * 10.0 + 3.0 * 1.0)
     assert bool(detail.loc[key, "oom_risk"])
 
 
