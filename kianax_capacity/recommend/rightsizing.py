@@ -55,6 +55,8 @@ __all__ = [
 #: NO_CHANGE_USD a month, is not worth a rollout.
 NO_CHANGE_FRACTION = 0.10
 NO_CHANGE_USD = 1.0
+#: A sample throttled more than this wanted more CPU than its limit allowed.
+THROTTLED_SAMPLE_RATIO = 0.1
 _UNIT_DIVISOR = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
 
@@ -84,7 +86,9 @@ def prepare_usage(snapshot: Snapshot) -> UsageData:
     pod_table = raw_usage.loc[first, pod_keys].assign(pid=pid[first]).astype({"pid": "int64"})
     for column in pod_keys:
         pod_table[column] = pod_table[column].astype(str)
-    owned = pod_table.merge(pods.astype({"namespace": str, "pod": str}), on=["namespace", "pod"], how="inner")
+    owned = pod_table.merge(
+        pods.astype({"namespace": str, "pod": str}), on=["namespace", "pod"], how="inner"
+    )
     owned = owned.sort_values([*CONTAINER_KEY, "pod"], kind="stable")
     owned["cid"] = owned.groupby(CONTAINER_KEY, sort=True).ngroup().astype("int64")
     container_index = pd.MultiIndex.from_frame(
@@ -125,7 +129,9 @@ def prepare_usage(snapshot: Snapshot) -> UsageData:
     terminations = snapshot.table("terminations")
     oom = terminations[terminations["reason"] == "OOMKilled"][["timestamp", *pod_keys]]
     oom = oom.astype({column: str for column in pod_keys})
-    events = oom.merge(owned[[*pod_keys, "pid", "cid", "kind", "workload"]], on=pod_keys, how="inner")
+    events = oom.merge(
+        owned[[*pod_keys, "pid", "cid", "kind", "workload"]], on=pod_keys, how="inner"
+    )
     oom_events = pd.DataFrame(
         {
             "t": epoch_seconds(events["timestamp"]).to_numpy(dtype="int64"),
@@ -152,7 +158,9 @@ def prepare_usage(snapshot: Snapshot) -> UsageData:
 
 def _usage_stats(data: UsageData, window_samples: int) -> pd.DataFrame:
     """Per container: samples, history span, replicas and the usual percentiles (evidence)."""
-    usage = data.usage
+    usage = data.usage.assign(
+        throttled=data.usage["cpu_throttled_ratio"].fillna(0.0) > THROTTLED_SAMPLE_RATIO
+    )
     grouped = usage.groupby("cid")
     stats = grouped.agg(
         cpu_samples=("cpu_cores", "count"),
@@ -163,6 +171,7 @@ def _usage_stats(data: UsageData, window_samples: int) -> pd.DataFrame:
         cpu_max=("cpu_cores", "max"),
         memory_max=("memory_bytes", "max"),
         throttled_ratio_mean=("cpu_throttled_ratio", "mean"),
+        throttled_sample_share=("throttled", "mean"),
     )
     quantiles = (
         grouped[["cpu_cores", "memory_bytes"]].quantile(np.array([0.5, 0.95, 0.99])).unstack()
@@ -342,8 +351,12 @@ def _risk(
             "at the old limit; watch it after the change."
         )
     reasons = []
-    if (evidence.get("throttled_ratio_mean") or 0.0) > 0.1:
-        reasons.append("it is CPU-throttled, so its real CPU demand is estimated, not measured")
+    throttled = evidence.get("throttled_sample_share") or 0.0
+    if throttled > 0.05:
+        reasons.append(
+            f"it was CPU-throttled in {throttled:.0%} of samples, so its real CPU demand is "
+            "estimated, not measured"
+        )
     for name, now, then in (
         ("CPU", current.cpu_request, recommended.cpu_request),
         ("memory", current.memory_request, recommended.memory_request),
@@ -389,6 +402,7 @@ def _evidence(stats: pd.Series, rec: pd.Series, oom_kills: float) -> dict[str, A
         "memory_p99_bytes": stats["memory_p99"],
         "memory_max_bytes": stats["memory_max"],
         "throttled_ratio_mean": stats["throttled_ratio_mean"],
+        "throttled_sample_share": stats["throttled_sample_share"],
         "oom_kills": int(oom_kills),
     }
     for column, value in rec.items():

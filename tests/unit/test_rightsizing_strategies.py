@@ -232,6 +232,8 @@ def test_kianax_recommends_above_observed_usage_when_throttled() -> None:
     assert krr.recommended.cpu_request == pytest.approx(0.5)
     assert kianax.recommended.cpu_request == pytest.approx(0.75)  # 0.5 x (1 + 0.5)
     assert "throttled" in kianax.reason
+    assert "CPU-throttled in 100% of samples" in kianax.reason
+    assert kianax.evidence["throttled_sample_share"] == 1
 
 
 def test_cronjob_containers_are_sized_from_p99_cpu_and_peak_memory() -> None:
@@ -332,3 +334,25 @@ def test_unit_prices_by_node_group_are_used() -> None:
     row = recommend_rightsizing(snapshot, unit_prices={"jobs-ng": cheap}, default_prices=PRICES)[0]
     expected = ((0.25 - 0.2) * 0.01 + (256 - 112) / 1024 * 0.001) * 730
     assert row.monthly_savings_usd == pytest.approx(expected, abs=0.01)
+
+
+def test_rows_serialise_to_a_valid_recommendations_file() -> None:
+    from datetime import UTC, datetime
+
+    from kianax_capacity.recommendations import RecommendationSet, validate_recommendations_json
+
+    snapshot = leak_snapshot()
+    for strategy in available_strategies():
+        rows = recommend_rightsizing(snapshot, strategy=strategy, default_prices=PRICES)
+        moment = datetime(2026, 11, 23, tzinfo=UTC)
+        document = RecommendationSet(
+            cluster="test",
+            generated_at=moment,
+            window_start=moment,
+            window_end=moment,
+            step_seconds=300,
+            strategy=strategy,
+            rightsizing=rows,
+        ).to_json()
+        validate_recommendations_json(document)
+        assert len(document["rightsizing"]) == 2

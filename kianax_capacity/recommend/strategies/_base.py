@@ -207,7 +207,8 @@ def round_up_steps(
     for below, step in reversed(thresholds):
         steps = np.where(array < below, step, steps)
     # round() first so 0.1 / 0.005 == 20.000000000000004 does not become 21 steps.
-    rounded = np.ceil(np.round(array / steps, 9)) * steps
+    # ...and after, so 95 x 0.01 is 0.95, not 0.9500000000000001.
+    rounded = np.round(np.ceil(np.round(array / steps, 9)) * steps, 9)
     return pd.Series(rounded, index=values.index)
 
 
