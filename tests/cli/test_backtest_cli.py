@@ -97,7 +97,14 @@ def test_backtest_errors_are_one_line(snapshot_dir: Path) -> None:
 
 def test_backtest_markdown(snapshot_dir: Path) -> None:
     done = run_cli(
-        "backtest", str(snapshot_dir), "--train-days", "2", "--test-days", "1", "--format", "markdown"
+        "backtest",
+        str(snapshot_dir),
+        "--train-days",
+        "2",
+        "--test-days",
+        "1",
+        "--format",
+        "markdown",
     )
     assert done.returncode == 0, done.stderr
     assert "| strategy | cost $/month |" in done.stdout

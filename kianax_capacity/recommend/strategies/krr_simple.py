@@ -35,7 +35,9 @@ class KrrSimpleSettings(StrategySettings):
     cpu_percentile: float = setting(95.0, "percentile of each pod's CPU rate; the busiest pod wins")
     memory_buffer_percentage: float = setting(15.0, "added to the peak working set, in percent")
     cpu_min_cores: float = setting(0.010, "smallest CPU request recommended (cores)")
-    memory_min_bytes: float = setting(100 * MIB, "smallest memory request/limit recommended (bytes)")
+    memory_min_bytes: float = setting(
+        100 * MIB, "smallest memory request/limit recommended (bytes)"
+    )
 
 
 @register_strategy("krr-simple")
@@ -52,7 +54,9 @@ class KrrSimpleStrategy(RightsizingStrategy):
         usage = data.usage
         if usage.empty:
             return empty_raw(data)
-        per_pod = usage.groupby(["cid", "pid"])["cpu_cores"].quantile(settings.cpu_percentile / 100.0)
+        per_pod = usage.groupby(["cid", "pid"])["cpu_cores"].quantile(
+            settings.cpu_percentile / 100.0
+        )
         cpu = per_pod.groupby(level="cid").max()
         peak = usage.groupby("cid")["memory_bytes"].max()
         memory = peak * (1.0 + settings.memory_buffer_percentage / 100.0)
@@ -70,7 +74,9 @@ class KrrSimpleStrategy(RightsizingStrategy):
         out["cpu_request"] = round_up_steps(
             out["cpu_request"].clip(lower=settings.cpu_min_cores), (), 0.001
         )
-        memory = round_up_steps(out["memory_request"].clip(lower=settings.memory_min_bytes), (), MIB)
+        memory = round_up_steps(
+            out["memory_request"].clip(lower=settings.memory_min_bytes), (), MIB
+        )
         out["memory_request"] = memory
         out["memory_limit"] = memory
         return out

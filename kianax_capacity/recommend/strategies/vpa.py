@@ -158,9 +158,7 @@ class VpaStrategy(RightsizingStrategy):
             .reset_index()
         )
         ooms = self._oom_samples(data, recent, horizon)
-        memory_samples = pd.concat(
-            [peaks[["cid", "memory_bytes", "t"]], ooms], ignore_index=True
-        )
+        memory_samples = pd.concat([peaks[["cid", "memory_bytes", "t"]], ooms], ignore_index=True)
         memory_age = (memory_samples["t"] - data.window_end).to_numpy(dtype="float64")
         memory_samples = memory_samples.assign(_w=np.exp2(memory_age / half_life))
         memory = histogram_percentile(
@@ -215,7 +213,9 @@ class VpaStrategy(RightsizingStrategy):
         at_kill = pd.Series(
             limits.reindex(events["cid"]).to_numpy(), index=events.index, dtype="float64"
         ).fillna(pd.Series(pod_peak.reindex(events["pid"]).to_numpy(), index=events.index))
-        bumped = np.maximum(at_kill * settings.oom_bump_ratio, at_kill + settings.oom_min_bump_bytes)
+        bumped = np.maximum(
+            at_kill * settings.oom_bump_ratio, at_kill + settings.oom_min_bump_bytes
+        )
         out = pd.DataFrame({"cid": events["cid"], "memory_bytes": bumped, "t": events["t"]})
         return out.dropna(subset=["memory_bytes"])
 
