@@ -490,7 +490,8 @@ def test_costs_and_catalog_work_without_boto3() -> None:
         "bad &= set(sys.modules);"
         "sys.exit(sorted(bad) and f'imported {sorted(bad)}')"
     )
+    root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=root
     )
     assert result.returncode == 0, result.stderr
