@@ -164,20 +164,17 @@ def _split(path: str) -> tuple[str, ...]:
     return parts
 
 
-def _cpu_text(cores: float, numeric: bool) -> tuple[str, Any]:
+def _cpu_text(cores: float, numeric: bool) -> str:
+    """``120m`` — or ``0.12`` when the file writes CPU as a plain number of cores."""
     if numeric:
         millicores = math.ceil(round(cores * 1000, 6))
-        value: float | int = millicores // 1000 if millicores % 1000 == 0 else millicores / 1000
-        return str(value), value
-    text = format_cpu(cores)
-    return text, text
+        return str(millicores // 1000 if millicores % 1000 == 0 else millicores / 1000)
+    return format_cpu(cores)
 
 
-def _memory_text(size: int, numeric: bool) -> tuple[str, Any]:
-    if numeric:
-        return str(int(size)), int(size)
-    text = format_memory(size)
-    return text, text
+def _memory_text(size: int, numeric: bool) -> str:
+    """``192Mi`` — or a plain byte count when the file writes memory as a number."""
+    return str(int(size)) if numeric else format_memory(size)
 
 
 def _shown(value: Any) -> str | None:
@@ -218,17 +215,17 @@ class _FilePlan:
                 scalar_style(self.text, path) == "plain"
             )
             if resource == "cpu":
-                text, value = _cpu_text(float(recommended), numeric)
+                text = _cpu_text(float(recommended), numeric)
                 parse: Any = parse_cpu
             else:
-                text, value = _memory_text(int(recommended), numeric)
+                text = _memory_text(int(recommended), numeric)
                 parse = parse_memory
             if existing is not None and _same_quantity(existing, text, parse):
                 continue
             if existing is not None and not isinstance(existing, int | float | str):
                 self.messages.append(f"{dotted} is not a quantity; left alone")
                 continue
-            self.edits.append(SetValue(path, text, value))
+            self.edits.append(SetValue(path, text))
             self.changes.append(ValueChange(row.workload, row.container, dotted, _shown(existing), text))
 
     def autoscaling(self, row: HpaRow, prefix: tuple[str, ...]) -> None:
@@ -249,7 +246,7 @@ class _FilePlan:
                 continue
             if isinstance(existing, str) and existing.strip().isdigit() and int(existing) == number:
                 continue
-            self.edits.append(SetValue(path, str(number), number))
+            self.edits.append(SetValue(path, str(number)))
             self.changes.append(ValueChange(row.workload, None, dotted, _shown(existing), str(number)))
 
 
@@ -346,9 +343,9 @@ def _apply_chart(
     if new_text == text:
         return FileResult(chart, path, "unchanged", messages=tuple(plan.messages))
     shown = str(path)
+    before, after = (shown, shown) if path.is_absolute() else (f"a/{shown}", f"b/{shown}")
     diff = "".join(difflib.unified_diff(
-        text.splitlines(keepends=True), new_text.splitlines(keepends=True),
-        fromfile=f"a/{shown}", tofile=f"b/{shown}",
+        text.splitlines(keepends=True), new_text.splitlines(keepends=True), fromfile=before, tofile=after,
     ))
     if not diff.endswith("\n"):
         diff += "\n"

@@ -10,7 +10,7 @@ a silently wrong file.
 
 Example:
     >>> text = "resources:\\n  requests:\\n    cpu: '250m'  # tuned\\n"
-    >>> print(edit_yaml(text, [SetValue(("resources", "requests", "cpu"), "120m", "120m")]), end="")
+    >>> print(edit_yaml(text, [SetValue(("resources", "requests", "cpu"), "120m")]), end="")
     resources:
       requests:
         cpu: '120m'  # tuned
@@ -53,7 +53,7 @@ class YamlEditError(UserInputError):
 
 @dataclass(frozen=True)
 class SetValue:
-    """Set the scalar at ``path`` to ``text`` (plain YAML), which loads as ``value``.
+    """Set the scalar at ``path`` to ``text``, a plain YAML scalar.
 
     When the scalar exists its quoting style is kept (``'...'`` or ``"..."``); ``text`` must be
     a plain scalar that needs no quoting (Kubernetes quantities and integers do not).
@@ -61,7 +61,6 @@ class SetValue:
 
     path: tuple[str, ...]
     text: str
-    value: Any
 
 
 @dataclass(frozen=True)
@@ -257,6 +256,7 @@ class _Editor:
         self.edited_paths: set[tuple[str, ...]] = set()
         self.inserts: dict[int, tuple[_Node, dict[str, Any]]] = {}
         self.removed: dict[int, tuple[_Node, set[str]]] = {}
+        self.expected: dict[tuple[str, ...], Any] = {}  # path -> the value the new text must load as
 
     def _walk(self, path: tuple[str, ...]) -> tuple[_Node, int]:
         """The deepest existing node on ``path`` and how many keys of it exist."""
@@ -287,10 +287,12 @@ class _Editor:
         if depth < len(op.path):
             holder = self.inserts.setdefault(id(node), (node, {}))
             _nest(holder[1], op.path[depth:], op.text)
+            self.expected[op.path] = _plain_value(op.text)
             return
         where = ".".join(op.path)
         if node.kind == "alias":
             self.edits.append((node.start, node.end, op.text))
+            self.expected[op.path] = _plain_value(op.text)
             return
         if node.kind != "scalar":
             raise YamlEditError(f"{where} is a {'mapping' if node.kind == 'map' else 'list'}, not a value")
@@ -298,6 +300,7 @@ class _Editor:
             raise YamlEditError(f"{where} is a block scalar; rewrite it as a plain value first")
         self._remember_anchor(node)
         start, end = _value_start(self.text, node), node.end
+        self.expected[op.path] = op.text if node.style in ("'", '"') else _plain_value(op.text)
         if node.style in ("'", '"'):
             replacement = f"{node.style}{op.text}{node.style}"
         elif start == end:
@@ -403,7 +406,12 @@ class _Editor:
         return out
 
 
-def _expected(data: Any, ops: Sequence[Edit]) -> Any:
+def _plain_value(text: str) -> Any:
+    """What a plain scalar loads as (``1`` -> 1, ``120m`` -> "120m")."""
+    return _load(f"v: {text}\n")["v"]
+
+
+def _expected(data: Any, ops: Sequence[Edit], values: dict[tuple[str, ...], Any]) -> Any:
     expected = copy.deepcopy(data)
     for op in ops:
         target = expected
@@ -415,7 +423,7 @@ def _expected(data: Any, ops: Sequence[Edit]) -> Any:
             target = target[key]
         else:
             if isinstance(op, SetValue):
-                target[op.path[-1]] = op.value
+                target[op.path[-1]] = values[op.path]
             else:
                 target.pop(op.path[-1], None)
     return _drop_empty_maps(expected)
@@ -447,7 +455,7 @@ def edit_yaml(text: str, ops: Sequence[Edit]) -> str:
             editor.remove(op)
     new_text = editor.result()
     if new_text != text:
-        want = _expected(_load(text), ops)
+        want = _expected(_load(text), ops, editor.expected)
         try:
             got = _drop_empty_maps(_load(new_text))
         except YamlEditError as exc:
