@@ -282,9 +282,11 @@ def _blocks(diff: RecommendationDiff, top: int) -> list[_Block]:
     return blocks
 
 
-def _truncation_note(hidden: int, total: int) -> str:
+def _truncation_note(hidden: int, total: int, max_chars: int) -> str:
+    limit = (f"GitHub's {GITHUB_COMMENT_LIMIT:,}-character limit" if max_chars == GITHUB_COMMENT_LIMIT
+             else f"{max_chars:,} characters")
     return (
-        f"\n> [!NOTE]\n> This comment was cut to fit GitHub's {GITHUB_COMMENT_LIMIT:,}-character limit: "
+        f"\n> [!NOTE]\n> This comment was cut to fit {limit}: "
         f"{hidden} of {total} changes are not shown. Run `kianax-capacity diff --format json` "
         "for the full list.\n"
     )
@@ -317,7 +319,7 @@ def render_markdown(diff: RecommendationDiff, top: int = 10, max_chars: int = GI
     for block in blocks:
         text = block.text()
         # Reserve room for the truncation note while anything is still left to show.
-        reserve = len(_truncation_note(total, total))
+        reserve = len(_truncation_note(total, total, max_chars))
         if used + len(text) + reserve <= max_chars or (
             block is blocks[-1] and used + len(text) <= max_chars
         ):
@@ -335,6 +337,6 @@ def render_markdown(diff: RecommendationDiff, top: int = 10, max_chars: int = GI
         if fits:
             parts.append(block.text(fits))
             shown += sum(block.counts[:fits])
-        parts.append(_truncation_note(total - shown, total))
+        parts.append(_truncation_note(total - shown, total, max_chars))
         break
     return "".join(parts) + footer
