@@ -22,16 +22,29 @@ def register(subparsers: Any) -> None:
         "apply",
         help="patch Helm values files with the recommendations (keeps comments and layout)",
         description=(
-            "Write right-sizing (resources.requests/limits) and HPA (autoscaling.*) recommendations "
-            "into charts/<workload>/<values file>. Only values that change are written."
+            "Write right-sizing (resources.requests/limits) and HPA (autoscaling.*) "
+            "recommendations into charts/<workload>/<values file>. Only values that change are "
+            "written."
         ),
     )
     parser.add_argument("recommendations", metavar="RECOMMENDATIONS.json")
-    parser.add_argument("--charts", metavar="DIR", help="folder of charts (default: [helm] charts, 'charts')")
-    parser.add_argument("--values-file", metavar="NAME", help="values file in each chart (default: [helm] values_file, 'values-prod.yaml')")
-    parser.add_argument("--only", metavar="SECTIONS", default=",".join(SECTIONS),
-                        help="comma-separated sections to apply: rightsizing,hpa (default both)")
-    parser.add_argument("--dry-run", action="store_true", help="print the unified diff; write nothing")
+    parser.add_argument(
+        "--charts", metavar="DIR", help="folder of charts (default: [helm] charts, 'charts')"
+    )
+    parser.add_argument(
+        "--values-file",
+        metavar="NAME",
+        help="values file in each chart (default: [helm] values_file, 'values-prod.yaml')",
+    )
+    parser.add_argument(
+        "--only",
+        metavar="SECTIONS",
+        default=",".join(SECTIONS),
+        help="comma-separated sections to apply: rightsizing,hpa (default both)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the unified diff; write nothing"
+    )
     parser.set_defaults(func=run)
 
 
@@ -59,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
         elif file.status == "unchanged":
             print(f"unchanged {file.path}: already matches the recommendations", file=sys.stderr)
         for message in file.messages:
-            print(f"skipped {message}" if file.status == "skipped" else f"  note: {message}", file=sys.stderr)
+            print(
+                f"skipped {message}" if file.status == "skipped" else f"  note: {message}",
+                file=sys.stderr,
+            )
     for row in result.skipped_rows:
         print(f"skipped {row}", file=sys.stderr)
     changed = len(result.changed_files)

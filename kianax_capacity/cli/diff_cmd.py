@@ -33,18 +33,51 @@ def register(subparsers: Any) -> None:
             "applying one file changes. Small moves are hidden by the noise thresholds."
         ),
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="OLD.json NEW.json, or NEW.json with --against-current")
-    parser.add_argument("--against-current", action="store_true",
-                        help="compare NEW's recommended values with its current values")
-    parser.add_argument("--format", choices=("markdown", "json"), default="markdown", help="output format (default markdown)")
-    parser.add_argument("--min-change-percent", type=float, default=10.0, metavar="P",
-                        help="hide numeric moves below P%% of the old value (default 10)")
-    parser.add_argument("--min-change-usd", type=float, default=1.0, metavar="USD",
-                        help="hide changes on rows worth less than USD a month (default 1)")
-    parser.add_argument("--top", type=int, default=10, metavar="N",
-                        help="right-sizing changes in the top table; the rest fold per namespace (default 10)")
-    parser.add_argument("--max-chars", type=int, default=GITHUB_COMMENT_LIMIT, metavar="N",
-                        help=f"truncate the Markdown to N characters (default {GITHUB_COMMENT_LIMIT}, GitHub's limit)")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="OLD.json NEW.json, or NEW.json with --against-current",
+    )
+    parser.add_argument(
+        "--against-current",
+        action="store_true",
+        help="compare NEW's recommended values with its current values",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="output format (default markdown)",
+    )
+    parser.add_argument(
+        "--min-change-percent",
+        type=float,
+        default=10.0,
+        metavar="P",
+        help="hide numeric moves below P%% of the old value (default 10)",
+    )
+    parser.add_argument(
+        "--min-change-usd",
+        type=float,
+        default=1.0,
+        metavar="USD",
+        help="hide changes on rows worth less than USD a month (default 1)",
+    )
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=10,
+        metavar="N",
+        help="right-sizing changes in the top table; the rest fold per namespace (default 10)",
+    )
+    parser.add_argument(
+        "--max-chars",
+        type=int,
+        default=GITHUB_COMMENT_LIMIT,
+        metavar="N",
+        help=f"truncate the Markdown to N characters (default {GITHUB_COMMENT_LIMIT}: GitHub's)",
+    )
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     parser.set_defaults(func=run)
 
@@ -56,10 +89,15 @@ def build_diff(args: argparse.Namespace) -> RecommendationDiff:
     thresholds = DiffThresholds(args.min_change_percent, args.min_change_usd)
     if args.against_current:
         if len(args.files) != 1:
-            raise UserInputError("--against-current takes one file: kianax-capacity diff --against-current NEW.json")
+            raise UserInputError(
+                "--against-current takes one file: kianax-capacity diff --against-current NEW.json"
+            )
         return diff_against_current(load_recommendations(args.files[0]), thresholds)
     if len(args.files) != 2:
-        raise UserInputError("give two files (kianax-capacity diff OLD.json NEW.json) or use --against-current NEW.json")
+        raise UserInputError(
+            "give two files (kianax-capacity diff OLD.json NEW.json) "
+            "or use --against-current NEW.json"
+        )
     old = load_recommendations(args.files[0])
     new = load_recommendations(args.files[1])
     return diff_recommendations(old, new, thresholds)

@@ -106,7 +106,10 @@ class Change:
             "section": self.section,
             "change": self.kind,
             "key": list(self.key),
-            "fields": [{"name": f.name, "old": _jsonable(f.old), "new": _jsonable(f.new)} for f in self.fields],
+            "fields": [
+                {"name": f.name, "old": _jsonable(f.old), "new": _jsonable(f.new)}
+                for f in self.fields
+            ],
             "monthly_savings_usd": self.monthly_usd,
             "delta_usd": None if self.delta_usd is None else round(self.delta_usd, 2),
             "risk": getattr(self.row, "risk", None),
@@ -235,15 +238,37 @@ def diff_recommendations(
         for key in sorted(set(before) | set(after)):
             old_row, new_row = before.get(key), after.get(key)
             if old_row is None:
-                changes.append(Change(section, "added", key, (), None, new_row, _savings(new_row), _savings(new_row)))
+                changes.append(
+                    Change(
+                        section,
+                        "added",
+                        key,
+                        (),
+                        None,
+                        new_row,
+                        _savings(new_row),
+                        _savings(new_row),
+                    )
+                )
                 continue
             if new_row is None:
                 old_usd = _savings(old_row)
-                changes.append(Change(section, "removed", key, (), old_row, None, old_usd,
-                                      None if old_usd is None else -old_usd))
+                changes.append(
+                    Change(
+                        section,
+                        "removed",
+                        key,
+                        (),
+                        old_row,
+                        None,
+                        old_usd,
+                        None if old_usd is None else -old_usd,
+                    )
+                )
                 continue
             found, structural = _compare(
-                _values(section, old_row, "recommended"), _values(section, new_row, "recommended"),
+                _values(section, old_row, "recommended"),
+                _values(section, new_row, "recommended"),
                 limits.min_change_percent,
             )
             if _status(old_row) != _status(new_row):
@@ -259,7 +284,9 @@ def diff_recommendations(
                     suppressed += 1
                 continue
             if structural or _worth(limits, old_usd, new_usd):
-                changes.append(Change(section, "changed", key, tuple(found), old_row, new_row, new_usd, delta))
+                changes.append(
+                    Change(section, "changed", key, tuple(found), old_row, new_row, new_usd, delta)
+                )
             else:
                 suppressed += 1
     changes.sort(key=_sort_key)
@@ -282,20 +309,33 @@ def diff_against_current(
             if section != "nodegroups" and row.status != "ok":
                 continue
             found, structural = _compare(
-                _values(section, row, "current"), _values(section, row, "recommended"),
+                _values(section, row, "current"),
+                _values(section, row, "recommended"),
                 limits.min_change_percent,
             )
             usd = _savings(row)
             if found and (structural or _worth(limits, usd)):
-                changes.append(Change(section, "changed", tuple(row.key), tuple(found), row, row, usd, usd))
+                changes.append(
+                    Change(section, "changed", tuple(row.key), tuple(found), row, row, usd, usd)
+                )
             elif found:
                 suppressed += 1
     for spot in recs.spot:
         if spot.ready:
             usd = _savings(spot)
             if _worth(limits, usd):
-                changes.append(Change("spot", "changed", tuple(spot.key),
-                                      (FieldChange("capacity", "on-demand", "spot"),), spot, spot, usd, usd))
+                changes.append(
+                    Change(
+                        "spot",
+                        "changed",
+                        tuple(spot.key),
+                        (FieldChange("capacity", "on-demand", "spot"),),
+                        spot,
+                        spot,
+                        usd,
+                        usd,
+                    )
+                )
             else:
                 suppressed += 1
     changes.sort(key=_sort_key)

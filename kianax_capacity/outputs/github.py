@@ -30,7 +30,7 @@ _MAX_PAGES = 100  # 10,000 comments: far more than a PR has; stops a server that
 
 
 class GitHubError(OutputError):
-    """The GitHub API refused or failed a request (bad token, no access, not found, server error)."""
+    """The GitHub API refused or failed a request (bad token, no access, not found, 5xx)."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,9 @@ def _raise_for(response: requests.Response, what: str, repo: str, pr: int) -> No
     if status < 400:
         return
     if status == 401:
-        raise GitHubError(f"{what}: GitHub rejected the token (401); check that GITHUB_TOKEN is set and valid")
+        raise GitHubError(
+            f"{what}: GitHub rejected the token (401); check that GITHUB_TOKEN is set and valid"
+        )
     if status == 403:
         raise GitHubError(
             f"{what}: GitHub refused access (403) to {repo}; the token needs "
@@ -61,13 +63,23 @@ def _raise_for(response: requests.Response, what: str, repo: str, pr: int) -> No
     raise GitHubError(f"{what}: GitHub answered HTTP {status} for {repo}#{pr}; try again later")
 
 
-def _request(session: requests.Session, method: str, url: str, what: str, repo: str, pr: int,
-             timeout: float, **kwargs: Any) -> requests.Response:
+def _request(
+    session: requests.Session,
+    method: str,
+    url: str,
+    what: str,
+    repo: str,
+    pr: int,
+    timeout: float,
+    **kwargs: Any,
+) -> requests.Response:
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)
     except requests.RequestException as exc:
         # The message of a connection error names the host, never the headers.
-        raise GitHubError(f"{what}: cannot reach the GitHub API ({type(exc).__name__}); check --api-url") from None
+        raise GitHubError(
+            f"{what}: cannot reach the GitHub API ({type(exc).__name__}); check --api-url"
+        ) from None
     _raise_for(response, what, repo, pr)
     return response
 
@@ -104,8 +116,8 @@ def upsert_sticky_comment(
         body = f"{marker}\n{body}"
     if len(body) > GITHUB_COMMENT_LIMIT:
         raise UserInputError(
-            f"comment body has {len(body):,} characters; GitHub accepts at most {GITHUB_COMMENT_LIMIT:,} "
-            "(render it with `kianax-capacity diff`, which truncates)"
+            f"comment body has {len(body):,} characters; GitHub accepts at most "
+            f"{GITHUB_COMMENT_LIMIT:,} (render it with `kianax-capacity diff`, which truncates)"
         )
     base = api_url.rstrip("/")
     own_session = session is None
@@ -122,13 +134,19 @@ def upsert_sticky_comment(
         for _ in range(_MAX_PAGES):
             if url is None:
                 break
-            response = _request(http, "GET", url, "listing PR comments", repo, pr, timeout, headers=headers)
+            response = _request(
+                http, "GET", url, "listing PR comments", repo, pr, timeout, headers=headers
+            )
             try:
                 comments = response.json()
             except ValueError:
-                raise GitHubError(f"listing PR comments: GitHub answered with non-JSON for {repo}#{pr}") from None
+                raise GitHubError(
+                    f"listing PR comments: GitHub answered with non-JSON for {repo}#{pr}"
+                ) from None
             if not isinstance(comments, list):
-                raise GitHubError(f"listing PR comments: unexpected answer for {repo}#{pr} (not a list)")
+                raise GitHubError(
+                    f"listing PR comments: unexpected answer for {repo}#{pr} (not a list)"
+                )
             for comment in comments:
                 text = comment.get("body") if isinstance(comment, dict) else None
                 if isinstance(text, str) and text.lstrip().startswith(marker):
@@ -139,12 +157,30 @@ def upsert_sticky_comment(
             url = response.links.get("next", {}).get("url")
         if existing is not None:
             comment_id = int(existing["id"])
-            response = _request(http, "PATCH", f"{base}/repos/{repo}/issues/comments/{comment_id}",
-                                "updating the PR comment", repo, pr, timeout, headers=headers, json={"body": body})
+            response = _request(
+                http,
+                "PATCH",
+                f"{base}/repos/{repo}/issues/comments/{comment_id}",
+                "updating the PR comment",
+                repo,
+                pr,
+                timeout,
+                headers=headers,
+                json={"body": body},
+            )
             action: Literal["created", "updated"] = "updated"
         else:
-            response = _request(http, "POST", f"{base}/repos/{repo}/issues/{pr}/comments",
-                                "posting the PR comment", repo, pr, timeout, headers=headers, json={"body": body})
+            response = _request(
+                http,
+                "POST",
+                f"{base}/repos/{repo}/issues/{pr}/comments",
+                "posting the PR comment",
+                repo,
+                pr,
+                timeout,
+                headers=headers,
+                json={"body": body},
+            )
             action = "created"
         try:
             answer = response.json()

@@ -90,7 +90,11 @@ class HelmLayout:
 
     def chart(self, namespace: str, workload: str) -> str:
         """The chart folder name for a workload (``namespace/workload`` mapping wins)."""
-        return self.chart_for.get(f"{namespace}/{workload}") or self.chart_for.get(workload) or workload
+        return (
+            self.chart_for.get(f"{namespace}/{workload}")
+            or self.chart_for.get(workload)
+            or workload
+        )
 
     def values_path(self, chart: str) -> Path:
         return self.charts_dir / chart / self.values_file
@@ -206,13 +210,21 @@ class _FilePlan:
             if recommended is None:
                 if attr == "cpu_limit" and existing is not None:
                     self.edits.append(RemoveValue(path))
-                    self.changes.append(ValueChange(
-                        row.workload, row.container, dotted, _shown(existing), None,
-                        "no CPU limit: avoids CFS throttling; the request still reserves CPU",
-                    ))
+                    self.changes.append(
+                        ValueChange(
+                            row.workload,
+                            row.container,
+                            dotted,
+                            _shown(existing),
+                            None,
+                            "no CPU limit: avoids CFS throttling; the request still reserves CPU",
+                        )
+                    )
                 continue
-            numeric = isinstance(existing, int | float) and not isinstance(existing, bool) and (
-                scalar_style(self.text, path) == "plain"
+            numeric = (
+                isinstance(existing, int | float)
+                and not isinstance(existing, bool)
+                and (scalar_style(self.text, path) == "plain")
             )
             if resource == "cpu":
                 text = _cpu_text(float(recommended), numeric)
@@ -226,7 +238,9 @@ class _FilePlan:
                 self.messages.append(f"{dotted} is not a quantity; left alone")
                 continue
             self.edits.append(SetValue(path, text))
-            self.changes.append(ValueChange(row.workload, row.container, dotted, _shown(existing), text))
+            self.changes.append(
+                ValueChange(row.workload, row.container, dotted, _shown(existing), text)
+            )
 
     def autoscaling(self, row: HpaRow, prefix: tuple[str, ...]) -> None:
         for attr, key in _HPA_FIELDS:
@@ -237,17 +251,30 @@ class _FilePlan:
             if recommended is None:
                 if attr == "target_memory_utilization" and existing is not None:
                     self.edits.append(RemoveValue(path))
-                    self.changes.append(ValueChange(
-                        row.workload, None, dotted, _shown(existing), None, "no scaling on memory"
-                    ))
+                    self.changes.append(
+                        ValueChange(
+                            row.workload,
+                            None,
+                            dotted,
+                            _shown(existing),
+                            None,
+                            "no scaling on memory",
+                        )
+                    )
                 continue
-            number = int(round(float(recommended)))
-            if isinstance(existing, int | float) and not isinstance(existing, bool) and existing == number:
+            number = round(float(recommended))
+            if (
+                isinstance(existing, int | float)
+                and not isinstance(existing, bool)
+                and existing == number
+            ):
                 continue
             if isinstance(existing, str) and existing.strip().isdigit() and int(existing) == number:
                 continue
             self.edits.append(SetValue(path, str(number)))
-            self.changes.append(ValueChange(row.workload, None, dotted, _shown(existing), str(number)))
+            self.changes.append(
+                ValueChange(row.workload, None, dotted, _shown(existing), str(number))
+            )
 
 
 def apply_recommendations(
@@ -274,7 +301,9 @@ def apply_recommendations(
     """
     unknown = sorted(set(only) - set(SECTIONS))
     if unknown:
-        raise UserInputError(f"--only: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+        raise UserInputError(
+            f"--only: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}"
+        )
     resources_prefix = _split(layout.resources_path)
     autoscaling_prefix = _split(layout.autoscaling_path)
     containers_of: dict[tuple[str, str], list[str]] = {}
@@ -292,12 +321,16 @@ def apply_recommendations(
             mapped = layout.container_paths.get(f"{row.workload}/{row.container}")
             if mapped:
                 prefix = _split(mapped)
-            elif main_container(chart, row.workload, containers_of[(row.namespace, row.workload)]) == row.container:
+            elif (
+                main_container(chart, row.workload, containers_of[(row.namespace, row.workload)])
+                == row.container
+            ):
                 prefix = resources_prefix
             else:
                 skipped.append(
-                    f"{row.namespace}/{row.workload}/{row.container}: not the chart's main container; "
-                    f"map it with [helm] container_paths = {{\"{row.workload}/{row.container}\" = \"<path>.resources\"}}"
+                    f"{row.namespace}/{row.workload}/{row.container}: not the chart's main "
+                    f"container; map it with [helm] container_paths = "
+                    f'{{"{row.workload}/{row.container}" = "<path>.resources"}}'
                 )
                 continue
             work.setdefault(chart, []).append(("rightsizing", row, prefix))
@@ -319,13 +352,22 @@ def _apply_chart(
     path = layout.values_path(chart)
     workloads = ", ".join(sorted({item[1].workload for item in items}))
     if not (layout.charts_dir / chart).is_dir():
-        return FileResult(chart, path, "skipped", messages=(
-            f"{workloads}: no chart folder {layout.charts_dir / chart}; map it with [helm] chart_for",
-        ))
+        return FileResult(
+            chart,
+            path,
+            "skipped",
+            messages=(
+                f"{workloads}: no chart folder {layout.charts_dir / chart}; "
+                "map it with [helm] chart_for",
+            ),
+        )
     if not path.is_file():
-        return FileResult(chart, path, "skipped", messages=(
-            f"{workloads}: no values file {path}; pass --values-file or create it",
-        ))
+        return FileResult(
+            chart,
+            path,
+            "skipped",
+            messages=(f"{workloads}: no values file {path}; pass --values-file or create it",),
+        )
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -344,9 +386,14 @@ def _apply_chart(
         return FileResult(chart, path, "unchanged", messages=tuple(plan.messages))
     shown = str(path)
     before, after = (shown, shown) if path.is_absolute() else (f"a/{shown}", f"b/{shown}")
-    diff = "".join(difflib.unified_diff(
-        text.splitlines(keepends=True), new_text.splitlines(keepends=True), fromfile=before, tofile=after,
-    ))
+    diff = "".join(
+        difflib.unified_diff(
+            text.splitlines(keepends=True),
+            new_text.splitlines(keepends=True),
+            fromfile=before,
+            tofile=after,
+        )
+    )
     if not diff.endswith("\n"):
         diff += "\n"
     if not dry_run:

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from kianax_capacity.outputs.diff import COMPARED_FIELDS, Change, RecommendationDiff, risk_counts, total_usd
+from kianax_capacity.outputs.diff import (
+    COMPARED_FIELDS,
+    Change,
+    RecommendationDiff,
+    risk_counts,
+    total_usd,
+)
 from kianax_capacity.units import format_cpu, format_memory, format_usd
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "MARKER", "render_markdown"]
@@ -132,7 +138,10 @@ def _field_pairs(change: Change, mode: str) -> list[tuple[str, str]]:
         if change.section == "spot":
             return [("spot", _fmt("ready", row.ready))]
         return [("runs out on", _fmt("exhausted_on", row.exhausted_on))]
-    return [(_LABELS.get(f.name, f.name), f"{_fmt(f.name, f.old)} → {_fmt(f.name, f.new)}") for f in change.fields]
+    return [
+        (_LABELS.get(f.name, f.name), f"{_fmt(f.name, f.old)} → {_fmt(f.name, f.new)}")
+        for f in change.fields
+    ]
 
 
 def _section_fields(section: str) -> tuple[str, ...]:
@@ -145,23 +154,33 @@ def _rightsizing_unit(change: Change, mode: str, with_namespace: bool) -> str:
     lines = []
     for index, (label, values) in enumerate(_field_pairs(change, mode)):
         first = index == 0
-        lines.append(_row([
-            _cell(workload) + _tag(change) if first else "",
-            _cell(row.container) if first else "",
-            _cell(label),
-            _cell(values),
-            _usd(change.monthly_usd) if first else "",
-            _cell(row.risk or "-") if first else "",
-        ]))
+        lines.append(
+            _row(
+                [
+                    _cell(workload) + _tag(change) if first else "",
+                    _cell(row.container) if first else "",
+                    _cell(label),
+                    _cell(values),
+                    _usd(change.monthly_usd) if first else "",
+                    _cell(row.risk or "-") if first else "",
+                ]
+            )
+        )
     return "".join(lines)
 
 
-def _generic_unit(change: Change, mode: str, name: str, extra: Callable[[Change], str] | None = None) -> str:
+def _generic_unit(
+    change: Change, mode: str, name: str, extra: Callable[[Change], str] | None = None
+) -> str:
     lines = []
     for index, (label, values) in enumerate(_field_pairs(change, mode)):
         first = index == 0
-        cells = [_cell(name) + _tag(change) if first else "", _cell(label), _cell(values),
-                 _usd(change.monthly_usd) if first else ""]
+        cells = [
+            _cell(name) + _tag(change) if first else "",
+            _cell(label),
+            _cell(values),
+            _usd(change.monthly_usd) if first else "",
+        ]
         if extra is not None:
             cells.append(extra(change) if first else "")
         lines.append(_row(cells))
@@ -173,31 +192,46 @@ def _summary(diff: RecommendationDiff) -> str:
     risks = risk_counts(changes)
     risk_text = ", ".join(f"{risks[r]} {r}" for r in ("high", "medium", "low") if r in risks)
     others = sorted(set(risks) - {"high", "medium", "low"})
-    risk_text = ", ".join([risk_text, *(f"{risks[r]} {r}" for r in others)]) if others else risk_text
+    risk_text = (
+        ", ".join([risk_text, *(f"{risks[r]} {r}" for r in others)]) if others else risk_text
+    )
     risk_sentence = f" Right-sizing risk: {risk_text}." if risk_text else ""
     if diff.mode == "against_current":
-        workloads = {(c.namespace, getattr(c.row, "workload", getattr(c.row, "name", ""))) for c in changes}
+        workloads = {
+            (c.namespace, getattr(c.row, "workload", getattr(c.row, "name", ""))) for c in changes
+        }
         by_section = []
-        for section, label in (("rightsizing", "right-sizing"), ("hpa", "HPA"), ("spot", "spot"),
-                               ("nodegroups", "node groups")):
+        for section, label in (
+            ("rightsizing", "right-sizing"),
+            ("hpa", "HPA"),
+            ("spot", "spot"),
+            ("nodegroups", "node groups"),
+        ):
             part = diff.section(section)  # type: ignore[arg-type]
             if part:
                 by_section.append(f"{label} {_usd(total_usd(part))}")
         settings = sum(max(1, len(c.fields)) for c in changes)
         total = total_usd(changes)
-        effect = (f"saving **{format_usd(total)}/month**" if total >= 0
-                  else f"costing **{format_usd(-total)}/month** more")
+        effect = (
+            f"saving **{format_usd(total)}/month**"
+            if total >= 0
+            else f"costing **{format_usd(-total)}/month** more"
+        )
         return (
-            f"Applying these recommendations changes **{settings}** setting{'s' if settings != 1 else ''} "
+            f"Applying these recommendations changes **{settings}** "
+            f"setting{'s' if settings != 1 else ''} "
             f"on **{len(workloads)}** workload{'s' if len(workloads) != 1 else ''} or node "
             f"group{'s' if len(workloads) != 1 else ''}, {effect} "
             f"({'; '.join(by_section)}).{risk_sentence}"
         )
-    counts = {kind: sum(1 for c in changes if c.kind == kind) for kind in ("changed", "added", "removed")}
+    counts = {
+        kind: sum(1 for c in changes if c.kind == kind) for kind in ("changed", "added", "removed")
+    }
     assert diff.old is not None
     return (
         f"Compared with the recommendations generated {_when(diff.old.generated_at)}: "
-        f"**{counts['changed']}** changed, **{counts['added']}** added, **{counts['removed']}** removed. "
+        f"**{counts['changed']}** changed, **{counts['added']}** added, "
+        f"**{counts['removed']}** removed. "
         f"The monthly savings on offer for these rows change by **{_usd(total_usd(changes))}**."
         f"{risk_sentence}"
     )
@@ -212,7 +246,8 @@ def _footer(diff: RecommendationDiff) -> str:
     step = new.step_seconds
     step_text = f"{step // 60}m" if step % 60 == 0 else f"{step}s"
     parts = [
-        f"window {new.window_start:%Y-%m-%d %H:%M} → {new.window_end:%Y-%m-%d %H:%M} UTC ({step_text} steps)",
+        f"window {new.window_start:%Y-%m-%d %H:%M} → {new.window_end:%Y-%m-%d %H:%M} UTC "
+        f"({step_text} steps)",
         f"profile `{_cell(new.profile)}`",
         f"strategy `{_cell(new.strategy)}`",
         f"generated {_when(new.generated_at)}",
@@ -220,7 +255,9 @@ def _footer(diff: RecommendationDiff) -> str:
         f"{format_usd(diff.thresholds.min_change_usd)}/month",
     ]
     if diff.suppressed:
-        parts.append(f"{diff.suppressed} smaller change{'s' if diff.suppressed != 1 else ''} not shown")
+        parts.append(
+            f"{diff.suppressed} smaller change{'s' if diff.suppressed != 1 else ''} not shown"
+        )
     return "\n---\n<sub>" + " · ".join(parts) + " · kianax-capacity</sub>\n"
 
 
@@ -229,62 +266,95 @@ def _blocks(diff: RecommendationDiff, top: int) -> list[_Block]:
     arrow = "Current → recommended" if mode == "against_current" else "Before → after"
     blocks: list[_Block] = []
     rightsizing = list(diff.section("rightsizing"))
-    rs_table = _Table(("Workload", "Container", "Resource", arrow, "Saves/month", "Risk"),
-                      ("---", "---", "---", "---", "---:", "---"))
+    rs_table = _Table(
+        ("Workload", "Container", "Resource", arrow, "Saves/month", "Risk"),
+        ("---", "---", "---", "---", "---:", "---"),
+    )
     if rightsizing:
         head = "\n### Top right-sizing changes\n\n" + rs_table.head()
         shown = rightsizing[:top]
-        blocks.append(_Block(head, [_rightsizing_unit(c, mode, True) for c in shown], [1] * len(shown)))
+        blocks.append(
+            _Block(head, [_rightsizing_unit(c, mode, True) for c in shown], [1] * len(shown))
+        )
         rest: dict[str, list[Change]] = {}
         for change in rightsizing[top:]:
             rest.setdefault(change.namespace, []).append(change)
         for namespace in sorted(rest):
             group = rest[namespace]
-            summary = (f"<b>{_cell(namespace)}</b>: {len(group)} more right-sizing "
-                       f"change{'s' if len(group) != 1 else ''}, {_usd(total_usd(group))}/month")
-            blocks.append(_Block(
-                f"\n<details><summary>{summary}</summary>\n\n" + rs_table.head(),
-                [_rightsizing_unit(c, mode, False) for c in group], [1] * len(group),
-                "\n</details>\n",
-            ))
+            summary = (
+                f"<b>{_cell(namespace)}</b>: {len(group)} more right-sizing "
+                f"change{'s' if len(group) != 1 else ''}, {_usd(total_usd(group))}/month"
+            )
+            blocks.append(
+                _Block(
+                    f"\n<details><summary>{summary}</summary>\n\n" + rs_table.head(),
+                    [_rightsizing_unit(c, mode, False) for c in group],
+                    [1] * len(group),
+                    "\n</details>\n",
+                )
+            )
     generic = _Table(("Workload", "Setting", arrow, "Saves/month"), ("---", "---", "---", "---:"))
     hpa = diff.section("hpa")
     if hpa:
-        blocks.append(_Block(
-            "\n### HPA changes\n\n" + generic.head(),
-            [_generic_unit(c, mode, f"{c.key[0]}/{c.key[1]}") for c in hpa], [1] * len(hpa),
-        ))
+        blocks.append(
+            _Block(
+                "\n### HPA changes\n\n" + generic.head(),
+                [_generic_unit(c, mode, f"{c.key[0]}/{c.key[1]}") for c in hpa],
+                [1] * len(hpa),
+            )
+        )
     spot = diff.section("spot")
     if spot:
-        table = _Table(("Workload", "Setting", arrow, "Saves/month", "Interruptions"),
-                       ("---", "---", "---", "---:", "---"))
-        blocks.append(_Block(
-            "\n### Spot changes\n\n" + table.head(),
-            [_generic_unit(c, mode, f"{c.key[0]}/{c.key[2]}",
-                           lambda c: _cell(c.row.interruption_range or "-")) for c in spot],
-            [1] * len(spot),
-        ))
+        table = _Table(
+            ("Workload", "Setting", arrow, "Saves/month", "Interruptions"),
+            ("---", "---", "---", "---:", "---"),
+        )
+        blocks.append(
+            _Block(
+                "\n### Spot changes\n\n" + table.head(),
+                [
+                    _generic_unit(
+                        c,
+                        mode,
+                        f"{c.key[0]}/{c.key[2]}",
+                        lambda c: _cell(c.row.interruption_range or "-"),
+                    )
+                    for c in spot
+                ],
+                [1] * len(spot),
+            )
+        )
     nodegroups = diff.section("nodegroups")
     if nodegroups:
-        table = _Table(("Node group", "Setting", arrow, "Saves/month"), ("---", "---", "---", "---:"))
-        blocks.append(_Block(
-            "\n### Node-group changes\n\n" + table.head(),
-            [_generic_unit(c, mode, c.key[0]) for c in nodegroups], [1] * len(nodegroups),
-        ))
+        table = _Table(
+            ("Node group", "Setting", arrow, "Saves/month"), ("---", "---", "---", "---:")
+        )
+        blocks.append(
+            _Block(
+                "\n### Node-group changes\n\n" + table.head(),
+                [_generic_unit(c, mode, c.key[0]) for c in nodegroups],
+                [1] * len(nodegroups),
+            )
+        )
     forecast = diff.section("forecast")
     if forecast:
         table = _Table(("Scope", "Resource", "Change"), ("---", "---", "---"))
         units = []
         for change in forecast:
             values = "; ".join(f"{label}: {text}" for label, text in _field_pairs(change, mode))
-            units.append(_row([_cell(change.key[0]) + _tag(change), _cell(change.key[1]), _cell(values)]))
+            units.append(
+                _row([_cell(change.key[0]) + _tag(change), _cell(change.key[1]), _cell(values)])
+            )
         blocks.append(_Block("\n### Forecast changes\n\n" + table.head(), units, [1] * len(units)))
     return blocks
 
 
 def _truncation_note(hidden: int, total: int, max_chars: int) -> str:
-    limit = (f"GitHub's {GITHUB_COMMENT_LIMIT:,}-character limit" if max_chars == GITHUB_COMMENT_LIMIT
-             else f"{max_chars:,} characters")
+    limit = (
+        f"GitHub's {GITHUB_COMMENT_LIMIT:,}-character limit"
+        if max_chars == GITHUB_COMMENT_LIMIT
+        else f"{max_chars:,} characters"
+    )
     return (
         f"\n> [!NOTE]\n> This comment was cut to fit {limit}: "
         f"{hidden} of {total} changes are not shown. Run `kianax-capacity diff --format json` "
@@ -292,7 +362,9 @@ def _truncation_note(hidden: int, total: int, max_chars: int) -> str:
     )
 
 
-def render_markdown(diff: RecommendationDiff, top: int = 10, max_chars: int = GITHUB_COMMENT_LIMIT) -> str:
+def render_markdown(
+    diff: RecommendationDiff, top: int = 10, max_chars: int = GITHUB_COMMENT_LIMIT
+) -> str:
     """The PR comment for ``diff``, at most ``max_chars`` characters, starting with :data:`MARKER`.
 
     Args:
@@ -306,7 +378,10 @@ def render_markdown(diff: RecommendationDiff, top: int = 10, max_chars: int = GI
     footer = _footer(diff)
     if diff.is_empty:
         if diff.mode == "between":
-            body = "No changes since the previous recommendations: every difference is below the noise thresholds.\n"
+            body = (
+                "No changes since the previous recommendations: every difference is below the "
+                "noise thresholds.\n"
+            )
         else:
             body = "No changes to apply: the current values already match the recommendations.\n"
         return title + body + footer

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,7 +117,11 @@ class _Tree:
         root = self._node(None, ())
         if root.kind != "map":
             raise YamlEditError("the values file is not a mapping at the top level")
-        rest = [e for e in self._events[self._pos :] if not isinstance(e, DocumentEndEvent | StreamEndEvent)]
+        rest = [
+            e
+            for e in self._events[self._pos :]
+            if not isinstance(e, DocumentEndEvent | StreamEndEvent)
+        ]
         if rest:
             raise YamlEditError("the values file holds more than one YAML document; keep one")
         return root
@@ -126,20 +131,35 @@ class _Tree:
         start = event.start_mark.index
         if isinstance(event, ScalarEvent):
             return _Node(
-                "scalar", start, event.end_mark.index, style=event.style, anchor=event.anchor,
-                value=event.value, tag=event.tag, parent=parent,
+                "scalar",
+                start,
+                event.end_mark.index,
+                style=event.style,
+                anchor=event.anchor,
+                value=event.value,
+                tag=event.tag,
+                parent=parent,
             )
         if isinstance(event, AliasEvent):
             node = _Node("alias", start, event.end_mark.index, alias=event.anchor, parent=parent)
             self.aliases.append((node, path))
             return node
         if isinstance(event, MappingStartEvent):
-            node = _Node("map", start, start, flow=bool(event.flow_style), anchor=event.anchor,
-                         column=event.start_mark.column, parent=parent)
+            node = _Node(
+                "map",
+                start,
+                start,
+                flow=bool(event.flow_style),
+                anchor=event.anchor,
+                column=event.start_mark.column,
+                parent=parent,
+            )
             while not isinstance(self._events[self._pos], MappingEndEvent):
                 key_event = self._next()
                 if not isinstance(key_event, ScalarEvent):
-                    raise YamlEditError("the values file uses a complex mapping key; keep keys plain")
+                    raise YamlEditError(
+                        "the values file uses a complex mapping key; keep keys plain"
+                    )
                 child = self._node(node, (*path, key_event.value))
                 child.key_start = key_event.start_mark.index
                 child.key_end = key_event.end_mark.index
@@ -151,8 +171,9 @@ class _Tree:
                 node.end = end_event.end_mark.index
             return node
         if isinstance(event, SequenceStartEvent):
-            node = _Node("seq", start, start, flow=bool(event.flow_style), anchor=event.anchor,
-                         parent=parent)
+            node = _Node(
+                "seq", start, start, flow=bool(event.flow_style), anchor=event.anchor, parent=parent
+            )
             index = 0
             while not isinstance(self._events[self._pos], SequenceEndEvent):
                 child = self._node(node, (*path, str(index)))
@@ -237,7 +258,9 @@ def _block(tree: dict[str, Any], indent: int) -> list[str]:
 
 
 def _flow(tree: dict[str, Any]) -> str:
-    parts = [f"{k}: {{{_flow(v)}}}" if isinstance(v, dict) else f"{k}: {v}" for k, v in tree.items()]
+    parts = [
+        f"{k}: {{{_flow(v)}}}" if isinstance(v, dict) else f"{k}: {v}" for k, v in tree.items()
+    ]
     return ", ".join(parts)
 
 
@@ -256,7 +279,9 @@ class _Editor:
         self.edited_paths: set[tuple[str, ...]] = set()
         self.inserts: dict[int, tuple[_Node, dict[str, Any]]] = {}
         self.removed: dict[int, tuple[_Node, set[str]]] = {}
-        self.expected: dict[tuple[str, ...], Any] = {}  # path -> the value the new text must load as
+        self.expected: dict[
+            tuple[str, ...], Any
+        ] = {}  # path -> the value the new text must load as
 
     def _walk(self, path: tuple[str, ...]) -> tuple[_Node, int]:
         """The deepest existing node on ``path`` and how many keys of it exist."""
@@ -270,7 +295,9 @@ class _Editor:
             if node.kind != "map":
                 if node.kind == "scalar" and node.value in _NULLS and node.style is None:
                     return node, depth
-                raise YamlEditError(f"{'.'.join(path[:depth])} is not a mapping; cannot set {'.'.join(path)}")
+                raise YamlEditError(
+                    f"{'.'.join(path[:depth])} is not a mapping; cannot set {'.'.join(path)}"
+                )
             child = node.children.get(key)
             if child is None:
                 return node, depth
@@ -295,7 +322,9 @@ class _Editor:
             self.expected[op.path] = _plain_value(op.text)
             return
         if node.kind != "scalar":
-            raise YamlEditError(f"{where} is a {'mapping' if node.kind == 'map' else 'list'}, not a value")
+            raise YamlEditError(
+                f"{where} is a {'mapping' if node.kind == 'map' else 'list'}, not a value"
+            )
         if node.style in ("|", ">"):
             raise YamlEditError(f"{where} is a block scalar; rewrite it as a plain value first")
         self._remember_anchor(node)
@@ -364,7 +393,9 @@ class _Editor:
                 continue
             # An empty flow mapping ({}) or a null: becomes a block under its key.
             if node.parent is None or node.parent.flow:
-                raise YamlEditError("cannot add keys inside an empty flow collection; write it as a block")
+                raise YamlEditError(
+                    "cannot add keys inside an empty flow collection; write it as a block"
+                )
             start, end = node.start, node.end
             if start == end:
                 start = end = self._empty_at(node)
@@ -397,9 +428,11 @@ class _Editor:
         self._close_emptied()
         self._materialise_aliases()
         edits = sorted(self.edits, key=lambda e: (e[0], e[1]))
-        for (_, end_a, _), (start_b, _, _) in zip(edits, edits[1:], strict=False):
+        for (_, end_a, _), (start_b, _, _) in itertools.pairwise(edits):
             if start_b < end_a:
-                raise YamlEditError("overlapping edits; the values file layout is too unusual to patch")
+                raise YamlEditError(
+                    "overlapping edits; the values file layout is too unusual to patch"
+                )
         out = self.text
         for start, end, replacement in reversed(edits):
             out = out[:start] + replacement + out[end:]
@@ -430,7 +463,7 @@ def _expected(data: Any, ops: Sequence[Edit], values: dict[tuple[str, ...], Any]
 
 
 def _drop_empty_maps(value: Any) -> Any:
-    """Treat an empty mapping and null alike: ``limits: {}`` and ``limits:`` mean the same to Helm."""
+    """Treat an empty mapping and null alike: ``limits: {}`` and ``limits:`` mean the same."""
     if isinstance(value, dict):
         return {k: _drop_empty_maps(v) for k, v in value.items() if v not in ({}, None)}
     if isinstance(value, list):
@@ -461,5 +494,7 @@ def edit_yaml(text: str, ops: Sequence[Edit]) -> str:
         except YamlEditError as exc:
             raise YamlEditError(f"editing would break the file ({exc}); edit it by hand") from exc
         if got != want:
-            raise YamlEditError("editing would change other values (shared anchor or merge key); edit it by hand")
+            raise YamlEditError(
+                "editing would change other values (shared anchor or merge key); edit it by hand"
+            )
     return new_text

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -22,13 +22,22 @@ RECS = ROOT / "tests" / "fixtures" / "recs"
 TOKEN = "ghp_cliSecretToken0987654321"
 
 
-def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "GITHUB_API_URL")}
+def _run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "GITHUB_API_URL")
+    }
     environment["PYTHONPATH"] = str(ROOT)
     environment.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "kianax_capacity", *args], cwd=cwd, env=environment,
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "kianax_capacity", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -37,7 +46,16 @@ def test_diff_markdown_to_stdout_and_file(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == (ROOT / "tests" / "golden" / "diff_between.md").read_text()
     out = tmp_path / "comment.md"
-    done = _run("diff", "--against-current", str(RECS / "week2.json"), "--top", "3", "--out", str(out), cwd=tmp_path)
+    done = _run(
+        "diff",
+        "--against-current",
+        str(RECS / "week2.json"),
+        "--top",
+        "3",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert out.read_text() == (ROOT / "tests" / "golden" / "diff_against_current.md").read_text()
 
@@ -54,7 +72,9 @@ def test_diff_of_a_file_with_itself_says_no_changes_and_json_is_empty(tmp_path: 
     ("content", "words"),
     [("{not json", "not a JSON file"), ('{"schema": "something-else"}', "not a valid")],
 )
-def test_bad_recommendation_files_exit_2_with_one_line(tmp_path: Path, content: str, words: str) -> None:
+def test_bad_recommendation_files_exit_2_with_one_line(
+    tmp_path: Path, content: str, words: str
+) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(content)
     done = _run("diff", str(bad), str(RECS / "week2.json"), cwd=tmp_path)
@@ -65,7 +85,13 @@ def test_bad_recommendation_files_exit_2_with_one_line(tmp_path: Path, content: 
 
 
 def test_diff_argument_mistakes_exit_2(tmp_path: Path) -> None:
-    done = _run("diff", "--against-current", str(RECS / "week1.json"), str(RECS / "week2.json"), cwd=tmp_path)
+    done = _run(
+        "diff",
+        "--against-current",
+        str(RECS / "week1.json"),
+        str(RECS / "week2.json"),
+        cwd=tmp_path,
+    )
     assert done.returncode == 2 and "one file" in done.stderr
     done = _run("diff", str(RECS / "week1.json"), cwd=tmp_path)
     assert done.returncode == 2 and "two files" in done.stderr
@@ -84,7 +110,15 @@ def test_apply_dry_run_then_apply(tmp_path: Path) -> None:
     assert "resources.limits.cpu 500m -> (removed) — no CPU limit" in done.stderr
     assert "no values file" in done.stderr and "no chart folder" in done.stderr
 
-    done = _run("apply", str(RECS / "week2.json"), "--charts", "charts", "--only", "rightsizing", cwd=tmp_path)
+    done = _run(
+        "apply",
+        str(RECS / "week2.json"),
+        "--charts",
+        "charts",
+        "--only",
+        "rightsizing",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     text = values.read_text()
     assert '    cpu: "100m"        # from the 2025 load test\n' in text
@@ -105,7 +139,7 @@ def test_apply_reads_key_paths_from_config(tmp_path: Path) -> None:
 
 
 class _Recorder(BaseHTTPRequestHandler):
-    seen: list[dict[str, Any]] = []
+    seen: ClassVar[list[dict[str, Any]]] = []
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -119,7 +153,9 @@ class _Recorder(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        self.seen.append({"method": "GET", "path": self.path, "auth": self.headers.get("Authorization")})
+        self.seen.append(
+            {"method": "GET", "path": self.path, "auth": self.headers.get("Authorization")}
+        )
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             self._reply(401, {"message": "Bad credentials"})
             return
@@ -127,7 +163,9 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def do_PATCH(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        self.seen.append({"method": "PATCH", "path": self.path, "body": json.loads(self.rfile.read(length))})
+        self.seen.append(
+            {"method": "PATCH", "path": self.path, "body": json.loads(self.rfile.read(length))}
+        )
         self._reply(200, {"id": 5, "html_url": "https://github.example/c/5"})
 
 
@@ -136,7 +174,9 @@ def api() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     seen: list[dict[str, Any]] = []
     handler = type("Handler", (_Recorder,), {"seen": seen})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", seen
     server.shutdown()
@@ -144,11 +184,23 @@ def api() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     thread.join()
 
 
-def test_comment_updates_the_sticky_comment(tmp_path: Path, api: tuple[str, list[dict[str, Any]]]) -> None:
+def test_comment_updates_the_sticky_comment(
+    tmp_path: Path, api: tuple[str, list[dict[str, Any]]]
+) -> None:
     url, seen = api
     body = tmp_path / "comment.md"
     shutil.copy(ROOT / "tests" / "golden" / "diff_between.md", body)
-    args = ("comment", "--repo", "owner/repo", "--pr", "3", "--body-file", str(body), "--api-url", url)
+    args = (
+        "comment",
+        "--repo",
+        "owner/repo",
+        "--pr",
+        "3",
+        "--body-file",
+        str(body),
+        "--api-url",
+        url,
+    )
     done = _run(*args, cwd=tmp_path, env={"GITHUB_TOKEN": TOKEN})
     assert done.returncode == 0, done.stderr
     assert "updated comment 5" in done.stdout
@@ -156,7 +208,9 @@ def test_comment_updates_the_sticky_comment(tmp_path: Path, api: tuple[str, list
     assert TOKEN not in done.stdout + done.stderr
 
     done = _run(*args, cwd=tmp_path, env={"GITHUB_TOKEN": "wrong-token"})
-    assert done.returncode == 1 and "401" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert (
+        done.returncode == 1 and "401" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    )
     assert "wrong-token" not in done.stderr
 
     done = _run(*args, cwd=tmp_path)

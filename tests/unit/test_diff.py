@@ -39,7 +39,9 @@ def test_a_file_diffed_with_itself_is_empty(week2: RecommendationSet) -> None:
     assert diff.is_empty and diff.suppressed == 0
 
 
-def test_keys_on_one_side_are_added_or_removed(week1: RecommendationSet, week2: RecommendationSet) -> None:
+def test_keys_on_one_side_are_added_or_removed(
+    week1: RecommendationSet, week2: RecommendationSet
+) -> None:
     diff = diff_recommendations(week1, week2)
     kinds = {(c.section, c.key): c.kind for c in diff.changes if c.kind != "changed"}
     assert kinds == {
@@ -65,7 +67,9 @@ def test_changed_values_and_status(week1: RecommendationSet, week2: Recommendati
     assert "fluent-bit" not in rightsizing and "market-data-service" not in rightsizing
 
 
-def test_percent_threshold_suppresses_small_moves(week1: RecommendationSet, week2: RecommendationSet) -> None:
+def test_percent_threshold_suppresses_small_moves(
+    week1: RecommendationSet, week2: RecommendationSet
+) -> None:
     default = diff_recommendations(week1, week2)
     assert default.suppressed == 1  # market-data-service, 3.3%
     everything = diff_recommendations(week1, week2, DiffThresholds(0, 0))
@@ -84,18 +88,26 @@ def test_usd_threshold_hides_cheap_rows_but_never_status_or_structure(
     # Numeric moves on rows worth < $100/month are hidden...
     assert "api-gateway" not in rightsizing and "trading-service" not in rightsizing
     # ...a status change, added/removed rows and spot readiness are always shown.
-    assert {"prometheus-kube-prometheus-stack", "portfolio-service", "notification-service"} <= set(rightsizing)
+    assert {"prometheus-kube-prometheus-stack", "portfolio-service", "notification-service"} <= set(
+        rightsizing
+    )
     assert [c.key for c in diff.section("spot")] == [("kianax", "Deployment", "agent-service")]
-    assert [c.key for c in diff.section("hpa")] == [("kianax", "trading-service")]  # status no_change -> ok
+    assert [c.key for c in diff.section("hpa")] == [
+        ("kianax", "trading-service")
+    ]  # status no_change -> ok
 
 
-def test_ordering_is_by_dollars_then_key(week1: RecommendationSet, week2: RecommendationSet) -> None:
+def test_ordering_is_by_dollars_then_key(
+    week1: RecommendationSet, week2: RecommendationSet
+) -> None:
     changes = diff_recommendations(week1, week2).section("rightsizing")
     dollars = [abs(c.monthly_usd or 0) for c in changes]
     assert dollars == sorted(dollars, reverse=True)
     # Equal dollars fall back to the key: two copies of one row under different names.
     row = week2.rightsizing[0]
-    twins = week2.with_rows(rightsizing=[replace(row, workload="b-svc"), replace(row, workload="a-svc")])
+    twins = week2.with_rows(
+        rightsizing=[replace(row, workload="b-svc"), replace(row, workload="a-svc")]
+    )
     ordered = diff_recommendations(week2.with_rows(rightsizing=[]), twins).changes
     assert [c.key[2] for c in ordered if c.section == "rightsizing"] == ["a-svc", "b-svc"]
 

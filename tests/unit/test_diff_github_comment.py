@@ -48,8 +48,12 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
         def _record(self) -> dict[str, Any]:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
-            entry = {"method": self.command, "path": self.path, "auth": self.headers.get("Authorization"),
-                     "body": body}
+            entry = {
+                "method": self.command,
+                "path": self.path,
+                "auth": self.headers.get("Authorization"),
+                "body": body,
+            }
             state.requests.append(entry)
             return entry
 
@@ -67,14 +71,22 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             chunk = state.comments[start : start + state.page_size]
             headers = {}
             if start + state.page_size < len(state.comments):
-                headers["Link"] = f'<{state.url}{parts.path}?per_page=100&page={page + 1}>; rel="next"'
+                headers["Link"] = (
+                    f'<{state.url}{parts.path}?per_page=100&page={page + 1}>; rel="next"'
+                )
             self._send(200, chunk, headers)
 
         def do_PATCH(self) -> None:
             entry = self._record()
             comment_id = int(self.path.rsplit("/", 1)[1])
-            self._send(200, {"id": comment_id, "body": entry["body"]["body"],
-                             "html_url": f"https://github.example/owner/repo/pull/7#issuecomment-{comment_id}"})
+            self._send(
+                200,
+                {
+                    "id": comment_id,
+                    "body": entry["body"]["body"],
+                    "html_url": f"https://github.example/owner/repo/pull/7#issuecomment-{comment_id}",
+                },
+            )
 
         def do_POST(self) -> None:
             entry = self._record()
@@ -88,7 +100,9 @@ def github() -> Iterator[FakeGitHub]:
     state = FakeGitHub()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     yield state
     server.shutdown()
@@ -101,8 +115,10 @@ def test_posts_when_no_sticky_comment_exists(github: FakeGitHub) -> None:
     result = upsert_sticky_comment("owner/repo", 7, "## hello\n", TOKEN, api_url=github.url)
     assert (result.action, result.comment_id) == ("created", 999)
     methods = [(r["method"], r["path"]) for r in github.requests]
-    assert methods == [("GET", "/repos/owner/repo/issues/7/comments?per_page=100"),
-                       ("POST", "/repos/owner/repo/issues/7/comments")]
+    assert methods == [
+        ("GET", "/repos/owner/repo/issues/7/comments?per_page=100"),
+        ("POST", "/repos/owner/repo/issues/7/comments"),
+    ]
     # The marker is added as the very first line so the next run finds this comment.
     assert github.requests[-1]["body"] == {"body": f"{MARKER}\n## hello\n"}
     assert all(r["auth"] == f"Bearer {TOKEN}" for r in github.requests)
@@ -118,7 +134,9 @@ def test_updates_the_marked_comment_found_on_a_later_page(github: FakeGitHub) ->
     assert len(gets) == 3  # three pages of two
     patch = github.requests[-1]
     assert (patch["method"], patch["path"], patch["body"]) == (
-        "PATCH", "/repos/owner/repo/issues/comments/42", {"body": body},
+        "PATCH",
+        "/repos/owner/repo/issues/comments/42",
+        {"body": body},
     )
 
 
@@ -126,7 +144,9 @@ def test_updates_the_marked_comment_found_on_a_later_page(github: FakeGitHub) ->
     ("status", "words"),
     [(401, "rejected the token"), (403, "refused access"), (404, "not found"), (500, "HTTP 500")],
 )
-def test_http_errors_are_one_line_without_the_token(github: FakeGitHub, status: int, words: str) -> None:
+def test_http_errors_are_one_line_without_the_token(
+    github: FakeGitHub, status: int, words: str
+) -> None:
     github.fail_with = status
     with pytest.raises(GitHubError) as caught:
         upsert_sticky_comment("owner/repo", 7, "x", TOKEN, api_url=github.url)
@@ -142,8 +162,11 @@ def test_unreachable_api_is_a_github_error() -> None:
 
 @pytest.mark.parametrize(
     ("repo", "pr", "body", "words"),
-    [("not-a-repo", 7, "x", "owner/name"), ("owner/repo", 0, "x", "positive"),
-     ("owner/repo", 7, "x" * 70_000, "at most")],
+    [
+        ("not-a-repo", 7, "x", "owner/name"),
+        ("owner/repo", 0, "x", "positive"),
+        ("owner/repo", 7, "x" * 70_000, "at most"),
+    ],
 )
 def test_bad_input_is_refused_before_any_request(
     github: FakeGitHub, repo: str, pr: int, body: str, words: str

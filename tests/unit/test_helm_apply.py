@@ -45,15 +45,20 @@ def test_api_gateway_only_recommended_lines_change(charts: Path, week2: Recommen
     # week2 recommends for api-gateway/app: 100m / no CPU limit / 192Mi / 256Mi, and HPA max 14,
     # CPU target 55, no memory target. The quoting of each value and the comments stay.
     result = apply_recommendations(week2, HelmLayout(charts))
-    expected = _replace_lines(_original("api-gateway"), {
-        '    cpu: "250m"        # from the 2025 load test': '    cpu: "100m"        # from the 2025 load test',
-        "    memory: '256Mi'": "    memory: '192Mi'",
-        "    cpu: 500m": None,
-        "    memory:    512Mi   # OOM guard": "    memory:    256Mi   # OOM guard",
-        "  maxReplicas: 10": "  maxReplicas: 14",
-        "  targetCPUUtilizationPercentage: 70": "  targetCPUUtilizationPercentage: 55",
-        "  targetMemoryUtilizationPercentage: 80": None,
-    })
+    expected = _replace_lines(
+        _original("api-gateway"),
+        {
+            '    cpu: "250m"        # from the 2025 load test': (
+                '    cpu: "100m"        # from the 2025 load test'
+            ),
+            "    memory: '256Mi'": "    memory: '192Mi'",
+            "    cpu: 500m": None,
+            "    memory:    512Mi   # OOM guard": "    memory:    256Mi   # OOM guard",
+            "  maxReplicas: 10": "  maxReplicas: 14",
+            "  targetCPUUtilizationPercentage: 70": "  targetCPUUtilizationPercentage: 55",
+            "  targetMemoryUtilizationPercentage: 80": None,
+        },
+    )
     assert (charts / "api-gateway" / "values-prod.yaml").read_text() == expected
     # The shared defaults file of the same chart is not the values file and stays byte for byte.
     assert (charts / "api-gateway" / "values.yaml").read_text() == (
@@ -63,7 +68,8 @@ def test_api_gateway_only_recommended_lines_change(charts: Path, week2: Recommen
     assert by_chart["api-gateway"].status == "changed"
     removed = [c for c in by_chart["api-gateway"].changes if c.new is None]
     assert {c.path for c in removed} == {
-        "resources.limits.cpu", "autoscaling.targetMemoryUtilizationPercentage",
+        "resources.limits.cpu",
+        "autoscaling.targetMemoryUtilizationPercentage",
     }
     assert "no CPU limit" in next(c.describe() for c in removed if c.path == "resources.limits.cpu")
 
@@ -71,14 +77,17 @@ def test_api_gateway_only_recommended_lines_change(charts: Path, week2: Recommen
 def test_helm_create_empty_resources_become_a_block(charts: Path, week2: RecommendationSet) -> None:
     apply_recommendations(week2, HelmLayout(charts))
     text = (charts / "trading-service" / "values-prod.yaml").read_text()
-    expected = _replace_lines(_original("trading-service"), {
-        "resources: {}": "resources:\n  requests:\n    cpu: 400m\n    memory: 512Mi\n"
-                         "  limits:\n    cpu: 800m\n    memory: 768Mi",
-        "  minReplicas: 1": "  minReplicas: 2",
-        "  maxReplicas: 100": "  maxReplicas: 16",
-        "  targetCPUUtilizationPercentage: 80": "  targetCPUUtilizationPercentage: 70\n"
-                                                "  targetMemoryUtilizationPercentage: 80",
-    })
+    expected = _replace_lines(
+        _original("trading-service"),
+        {
+            "resources: {}": "resources:\n  requests:\n    cpu: 400m\n    memory: 512Mi\n"
+            "  limits:\n    cpu: 800m\n    memory: 768Mi",
+            "  minReplicas: 1": "  minReplicas: 2",
+            "  maxReplicas: 100": "  maxReplicas: 16",
+            "  targetCPUUtilizationPercentage: 80": "  targetCPUUtilizationPercentage: 70\n"
+            "  targetMemoryUtilizationPercentage: 80",
+        },
+    )
     assert text == expected
 
 
@@ -90,7 +99,9 @@ def test_second_apply_changes_nothing(charts: Path, week2: RecommendationSet) ->
     assert {p: p.read_text() for p in charts.rglob("*.yaml")} == before
 
 
-def test_dry_run_writes_nothing_and_returns_a_unified_diff(charts: Path, week2: RecommendationSet) -> None:
+def test_dry_run_writes_nothing_and_returns_a_unified_diff(
+    charts: Path, week2: RecommendationSet
+) -> None:
     before = {p: p.read_bytes() for p in charts.rglob("*") if p.is_file()}
     result = apply_recommendations(week2, HelmLayout(charts), dry_run=True)
     assert {p: p.read_bytes() for p in charts.rglob("*") if p.is_file()} == before
@@ -100,7 +111,9 @@ def test_dry_run_writes_nothing_and_returns_a_unified_diff(charts: Path, week2: 
     assert "-    cpu: 500m\n" in result.diff
 
 
-def test_missing_chart_or_values_file_is_skipped_per_workload(charts: Path, week2: RecommendationSet) -> None:
+def test_missing_chart_or_values_file_is_skipped_per_workload(
+    charts: Path, week2: RecommendationSet
+) -> None:
     result = apply_recommendations(week2, HelmLayout(charts))
     skipped = {f.chart: f.messages[0] for f in result.files if f.status == "skipped"}
     assert "no values file" in skipped["market-data-service"]
@@ -131,16 +144,22 @@ def test_rows_without_status_ok_are_not_applied(charts: Path, week2: Recommendat
     assert (charts / "api-gateway" / "values-prod.yaml").read_text() == _original("api-gateway")
 
 
-def test_sidecars_are_skipped_unless_a_key_path_maps_them(charts: Path, week2: RecommendationSet) -> None:
+def test_sidecars_are_skipped_unless_a_key_path_maps_them(
+    charts: Path, week2: RecommendationSet
+) -> None:
     # agent-service has containers "agent" and "istio-proxy": neither is named like the chart,
     # the workload, app or main, so the main container is ambiguous and nothing is guessed.
     result = apply_recommendations(week2, HelmLayout(charts), only=("rightsizing",))
     assert sum("agent-service/" in row for row in result.skipped_rows) == 2
     assert (charts / "agent-service" / "values-prod.yaml").read_text() == _original("agent-service")
 
-    layout = HelmLayout(charts, container_paths={
-        "agent-service/agent": "resources", "agent-service/istio-proxy": "sidecar.resources",
-    })
+    layout = HelmLayout(
+        charts,
+        container_paths={
+            "agent-service/agent": "resources",
+            "agent-service/istio-proxy": "sidecar.resources",
+        },
+    )
     apply_recommendations(week2, layout, only=("rightsizing",))
     text = (charts / "agent-service" / "values-prod.yaml").read_text()
     lines = _original("agent-service").splitlines()
@@ -154,10 +173,14 @@ def test_sidecars_are_skipped_unless_a_key_path_maps_them(charts: Path, week2: R
     ]
 
 
-def test_chart_for_maps_a_workload_to_another_folder(charts: Path, week2: RecommendationSet) -> None:
+def test_chart_for_maps_a_workload_to_another_folder(
+    charts: Path, week2: RecommendationSet
+) -> None:
     shutil.copytree(charts / "trading-service", charts / "portfolio")
     result = apply_recommendations(
-        week2, HelmLayout(charts, chart_for={"kianax/portfolio-service": "portfolio"}), only=("rightsizing",)
+        week2,
+        HelmLayout(charts, chart_for={"kianax/portfolio-service": "portfolio"}),
+        only=("rightsizing",),
     )
     assert "portfolio" in {f.chart for f in result.changed_files}
     assert "    cpu: 150m\n" in (charts / "portfolio" / "values-prod.yaml").read_text()
@@ -172,5 +195,7 @@ def test_chart_for_maps_a_workload_to_another_folder(charts: Path, week2: Recomm
         ("svc", "svc", ["a", "b"], None),
     ],
 )
-def test_main_container_convention(chart: str, workload: str, containers: list[str], expected: str | None) -> None:
+def test_main_container_convention(
+    chart: str, workload: str, containers: list[str], expected: str | None
+) -> None:
     assert main_container(chart, workload, containers) == expected

@@ -28,7 +28,10 @@ def test_anchored_value_keeps_its_aliases_at_the_old_value() -> None:
 
 def test_alias_value_is_replaced_by_a_literal() -> None:
     text = "base: &b 250m\nresources:\n  requests:\n    cpu: *b\n"
-    assert edit_yaml(text, [SetValue(CPU, "100m")]) == "base: &b 250m\nresources:\n  requests:\n    cpu: 100m\n"
+    assert (
+        edit_yaml(text, [SetValue(CPU, "100m")])
+        == "base: &b 250m\nresources:\n  requests:\n    cpu: 100m\n"
+    )
 
 
 def test_alias_in_the_path_is_refused() -> None:
@@ -41,7 +44,9 @@ def test_merge_key_value_is_overridden_locally() -> None:
     # `<<` merges defaults; an explicit key beside it wins, so the default stays untouched.
     text = "d: &d\n  cpu: 250m\nresources:\n  requests:\n    <<: *d\n    memory: 1Gi\n"
     out = edit_yaml(text, [SetValue(CPU, "100m")])
-    assert out == "d: &d\n  cpu: 250m\nresources:\n  requests:\n    <<: *d\n    memory: 1Gi\n    cpu: 100m\n"
+    assert out == (
+        "d: &d\n  cpu: 250m\nresources:\n  requests:\n    <<: *d\n    memory: 1Gi\n    cpu: 100m\n"
+    )
 
 
 def test_block_scalar_is_refused() -> None:
@@ -65,8 +70,13 @@ def test_removing_every_key_leaves_an_empty_mapping() -> None:
 
 def test_remove_and_insert_in_the_same_mapping() -> None:
     text = "resources:\n  limits:\n    cpu: 500m\n"
-    out = edit_yaml(text, [RemoveValue(("resources", "limits", "cpu")),
-                           SetValue(("resources", "limits", "memory"), "1Gi")])
+    out = edit_yaml(
+        text,
+        [
+            RemoveValue(("resources", "limits", "cpu")),
+            SetValue(("resources", "limits", "memory"), "1Gi"),
+        ],
+    )
     assert out == "resources:\n  limits:\n    memory: 1Gi\n"
 
 
@@ -87,15 +97,20 @@ def test_a_document_that_is_not_a_mapping_is_refused() -> None:
         edit_yaml("a: [\n", [SetValue(CPU, "1")])
 
 
-_names = st.text(string.ascii_lowercase, min_size=1, max_size=6)
+# Prefixed so no generated key is a YAML keyword (true, no, null...).
+_names = st.text(string.ascii_lowercase, min_size=1, max_size=6).map(lambda name: f"k_{name}")
 _quantities = st.sampled_from(["100m", "250m", "1", "2", "64Mi", "1Gi", "512Mi", "1500m"])
 _styles = st.sampled_from(["{}", "'{}'", '"{}"'])
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    extra=st.dictionaries(_names.filter(lambda k: k != "resources"), st.integers(0, 99), max_size=4),
-    current=st.dictionaries(st.sampled_from(["cpu", "memory"]), st.tuples(_quantities, _styles), max_size=2),
+    extra=st.dictionaries(
+        _names.filter(lambda k: k != "resources"), st.integers(0, 99), max_size=4
+    ),
+    current=st.dictionaries(
+        st.sampled_from(["cpu", "memory"]), st.tuples(_quantities, _styles), max_size=2
+    ),
     new=st.dictionaries(st.sampled_from(["cpu", "memory"]), _quantities, min_size=1, max_size=2),
     comment=st.booleans(),
 )
@@ -111,11 +126,11 @@ def test_only_the_targeted_values_change(
     out = edit_yaml(text, [SetValue(("resources", "requests", k), v) for k, v in new.items()])
     before, after = _load(text), _load(out)
     assert isinstance(before, dict) and isinstance(after, dict)
-    for key, value in extra.items():
-        assert after[key] == value
+    for key, number in extra.items():
+        assert after[key] == number
     requests = after["resources"]["requests"]
-    for key, value in new.items():
-        assert str(requests[key]) == value
+    for key, quantity in new.items():
+        assert str(requests[key]) == quantity
     # Lines that carry none of the edited keys are unchanged and in the same order.
     untouched = [line for line in text.splitlines() if not any(f"    {k}:" in line for k in new)]
     kept = [line for line in out.splitlines() if line in untouched]

@@ -34,7 +34,9 @@ def _golden(name: str, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     assert path.is_file(), f"{path} missing; run with UPDATE_GOLDEN=1 once and review it"
-    assert text == path.read_text(), f"{name} differs from the golden file; UPDATE_GOLDEN=1 if intended"
+    assert text == path.read_text(), (
+        f"{name} differs from the golden file; UPDATE_GOLDEN=1 if intended"
+    )
 
 
 def _check_structure(markdown: str) -> None:
@@ -94,17 +96,29 @@ def test_no_changes_golden(week2: RecommendationSet) -> None:
 def _many(containers: int, namespaces: int = 3) -> RecommendationSet:
     rows = []
     for i in range(containers):
-        rows.append(RightsizingRow(
-            namespace=f"team-{i % namespaces}", kind="Deployment", workload=f"service-{i:04d}",
-            container="app", current=Resources(0.25, 0.5, 256 * MI, 512 * MI),
-            recommended=Resources(0.1 + (i % 7) / 100, None, (128 + i % 50) * MI, 256 * MI),
-            status="ok", reason="p95", replicas=2.0,
-            monthly_savings_usd=round(1.0 + (i * 37 % 101) / 10, 2), risk=("low", "medium", "high")[i % 3],
-        ))
+        rows.append(
+            RightsizingRow(
+                namespace=f"team-{i % namespaces}",
+                kind="Deployment",
+                workload=f"service-{i:04d}",
+                container="app",
+                current=Resources(0.25, 0.5, 256 * MI, 512 * MI),
+                recommended=Resources(0.1 + (i % 7) / 100, None, (128 + i % 50) * MI, 256 * MI),
+                status="ok",
+                reason="p95",
+                replicas=2.0,
+                monthly_savings_usd=round(1.0 + (i * 37 % 101) / 10, 2),
+                risk=("low", "medium", "high")[i % 3],
+            )
+        )
     moment = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
     return RecommendationSet(
-        cluster="big", generated_at=moment, window_start=datetime(2026, 11, 9, tzinfo=UTC),
-        window_end=datetime(2026, 11, 23, tzinfo=UTC), step_seconds=300, rightsizing=tuple(rows),
+        cluster="big",
+        generated_at=moment,
+        window_start=datetime(2026, 11, 9, tzinfo=UTC),
+        window_end=datetime(2026, 11, 23, tzinfo=UTC),
+        step_seconds=300,
+        rightsizing=tuple(rows),
     )
 
 
@@ -115,7 +129,9 @@ def test_truncation_golden_cuts_between_rows_with_a_note() -> None:
     _check_structure(markdown)
     hidden = re.search(r"(\d+) of (\d+) changes are not shown", markdown)
     assert hidden is not None and int(hidden[2]) == 40
-    shown = sum(1 for line in markdown.splitlines() if re.match(r"\| (team-\d/)?service-\d{4} ", line))
+    shown = sum(
+        1 for line in markdown.splitlines() if re.match(r"\| (team-\d/)?service-\d{4} ", line)
+    )
     assert shown + int(hidden[1]) == 40
     assert markdown.rstrip().endswith("kianax-capacity</sub>")
     _golden("diff_truncated.md", markdown)
@@ -136,9 +152,9 @@ def test_small_sets_are_not_truncated(week2: RecommendationSet) -> None:
 
 def test_cells_cannot_break_the_table(week2: RecommendationSet) -> None:
     row = week2.rightsizing[0]
-    odd = week2.with_rows(rightsizing=[
-        RightsizingRow(**{**row.__dict__, "workload": "a|b<script>", "risk": "lo|w"})
-    ])
+    odd = week2.with_rows(
+        rightsizing=[RightsizingRow(**{**row.__dict__, "workload": "a|b<script>", "risk": "lo|w"})]
+    )
     markdown = render_markdown(diff_against_current(odd))
     _check_structure(markdown)
     assert "a\\|b&lt;script&gt;" in markdown and "<script>" not in markdown
