@@ -137,9 +137,10 @@ def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
         elif isinstance(default, bool):
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}.{name}: expected true or false, got {value!r}")
-        elif isinstance(default, int | float) and not isinstance(default, bool):
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
+        elif isinstance(default, int | float) and (
+            not isinstance(value, int | float) or isinstance(value, bool)
+        ):
+            raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
         values[name] = value
     return cls(**values)
 
@@ -187,8 +188,12 @@ def parse_config(data: Mapping[str, Any], where: str = DEFAULT_CONFIG_FILE) -> C
         }
     if "spot_overrides" in data:
         overrides = data["spot_overrides"]
-        if not isinstance(overrides, Mapping) or not all(isinstance(v, bool) for v in overrides.values()):
-            raise ConfigError(f"{where} [spot_overrides]: expected \"namespace/workload\" = true|false")
+        if not isinstance(overrides, Mapping) or not all(
+            isinstance(v, bool) for v in overrides.values()
+        ):
+            raise ConfigError(
+                f'{where} [spot_overrides]: expected "namespace/workload" = true|false'
+            )
         values["spot_overrides"] = dict(overrides)
     return Config(**values)
 
