@@ -215,3 +215,25 @@ def test_comment_updates_the_sticky_comment(
 
     done = _run(*args, cwd=tmp_path)
     assert done.returncode == 2 and "GITHUB_TOKEN is not set" in done.stderr
+
+
+def test_the_documented_workflow_uses_real_flags() -> None:
+    """Every diff/apply/comment command in the example workflow parses with the real CLI."""
+    import shlex
+
+    from kianax_capacity.cli import build_parser
+
+    text = (ROOT / "docs" / "examples" / "weekly-rightsizing-pr.yml").read_text()
+    joined = text.replace("\\\n", " ")
+    commands = [
+        line.strip()
+        for line in joined.splitlines()
+        if line.strip().startswith(
+            ("kianax-capacity diff", "kianax-capacity apply", "kianax-capacity comment")
+        )
+    ]
+    assert {c.split()[1] for c in commands} == {"diff", "apply", "comment"}
+    for command in commands:
+        words = shlex.split(command.replace("${{ steps.pr.outputs.number }}", "7"))
+        args = build_parser().parse_args(words[1:])
+        assert callable(args.func)
