@@ -186,6 +186,8 @@ def upsert_sticky_comment(
             answer = response.json()
         except ValueError:
             answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
         comment_id = int(answer.get("id", existing["id"] if existing else 0))
         logger.info("%s comment %s on %s#%s", action, comment_id, repo, pr)
         return CommentResult(action, comment_id, answer.get("html_url"))

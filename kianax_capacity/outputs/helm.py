@@ -192,6 +192,16 @@ def _same_quantity(existing: Any, new_text: str, parse: Any) -> bool:
         return False
 
 
+def _is_quantity(value: Any, parse: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return False
+    try:
+        parse(value)
+    except (UserInputError, ValueError):
+        return False
+    return True
+
+
 class _FilePlan:
     """Edits for one values file, built from the rows of the workloads that share it."""
 
@@ -234,8 +244,9 @@ class _FilePlan:
                 parse = parse_memory
             if existing is not None and _same_quantity(existing, text, parse):
                 continue
-            if existing is not None and not isinstance(existing, int | float | str):
-                self.messages.append(f"{dotted} is not a quantity; left alone")
+            if existing is not None and not _is_quantity(existing, parse):
+                # A template expression or a nested block: not ours to overwrite.
+                self.messages.append(f"{dotted} is not a quantity ({existing!r}); left alone")
                 continue
             self.edits.append(SetValue(path, text))
             self.changes.append(

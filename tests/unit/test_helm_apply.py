@@ -199,3 +199,23 @@ def test_main_container_convention(
     chart: str, workload: str, containers: list[str], expected: str | None
 ) -> None:
     assert main_container(chart, workload, containers) == expected
+
+
+def test_values_that_are_not_quantities_are_left_alone(
+    charts: Path, week2: RecommendationSet
+) -> None:
+    values = charts / "api-gateway" / "values-prod.yaml"
+    templated = values.read_text().replace('cpu: "250m"', 'cpu: "{{ .Values.global.cpu }}"')
+    values.write_text(templated)
+    result = apply_recommendations(week2, HelmLayout(charts), only=("rightsizing",))
+    gateway = next(f for f in result.files if f.chart == "api-gateway")
+    assert any("resources.requests.cpu is not a quantity" in m for m in gateway.messages)
+    assert 'cpu: "{{ .Values.global.cpu }}"' in values.read_text()
+    assert "    memory: '192Mi'\n" in values.read_text()  # the other values are still applied
+
+
+def test_plain_number_cpu_stays_a_number(charts: Path, week2: RecommendationSet) -> None:
+    values = charts / "api-gateway" / "values-prod.yaml"
+    values.write_text(values.read_text().replace('cpu: "250m"', "cpu: 0.25"))
+    apply_recommendations(week2, HelmLayout(charts), only=("rightsizing",))
+    assert "    cpu: 0.1        # from the 2025 load test\n" in values.read_text()
