@@ -160,7 +160,9 @@ class PackingResult:
         """Requested CPU / allocatable CPU over all nodes (0..1)."""
         if not self.node_loads:
             return 0.0
-        return sum(n.cpu_cores for n in self.node_loads) / (self.allocatable.cpu_cores * len(self.node_loads))
+        return sum(n.cpu_cores for n in self.node_loads) / (
+            self.allocatable.cpu_cores * len(self.node_loads)
+        )
 
     @property
     def memory_utilisation(self) -> float:
@@ -252,8 +254,9 @@ def pack(
         or overhead.pods >= allocatable.pods
     ):
         findings.append(
-            f"DaemonSet overhead ({overhead.cpu_cores:.3f} cores, {overhead.memory_bytes // MIB} MiB, "
-            f"{overhead.pods} pods) leaves no room on a {spec.instance_type}"
+            f"DaemonSet overhead ({overhead.cpu_cores:.3f} cores, "
+            f"{overhead.memory_bytes // MIB} MiB, {overhead.pods} pods) "
+            f"leaves no room on a {spec.instance_type}"
         )
         return PackingResult(spec.instance_type, allocatable, 0, (), tuple(pods), tuple(findings))
 
@@ -335,7 +338,10 @@ def _place(node: _Node, pod: PodRequest, zone_groups: dict[tuple[str, str], int]
 
 
 def _next_zone(
-    nodes: Sequence[_Node], zones: Sequence[str], zone_groups: dict[tuple[str, str], int], group: str
+    nodes: Sequence[_Node],
+    zones: Sequence[str],
+    zone_groups: dict[tuple[str, str], int],
+    group: str,
 ) -> str:
     # A new node goes to the zone with the fewest nodes; ties go to the zone where the pod's own
     # workload is thinnest, then to the zone listed first.
@@ -358,7 +364,9 @@ def pack_candidates(
     Returns:
         (one result per spec, findings): a finding for every pod larger than every candidate.
     """
-    results = tuple(pack(pods, spec, overhead=overhead, zones=zones, min_nodes=min_nodes) for spec in specs)
+    results = tuple(
+        pack(pods, spec, overhead=overhead, zones=zones, min_nodes=min_nodes) for spec in specs
+    )
     findings: list[str] = []
     if results and all(r.unplaced for r in results):
         never = set(results[0].unplaced)
@@ -369,14 +377,17 @@ def pack_candidates(
         ).allocatable
         for pod in sorted(never, key=lambda p: (p.group, p.name)):
             findings.append(
-                f"pod {pod.name or pod.group} ({pod.cpu_cores:.3f} cores, {pod.memory_bytes // MIB} MiB) "
-                f"is larger than any candidate instance type (largest: {largest.instance_type}, "
+                f"pod {pod.name or pod.group} ({pod.cpu_cores:.3f} cores, "
+                f"{pod.memory_bytes // MIB} MiB) is larger than any candidate instance type "
+                f"(largest: {largest.instance_type}, "
                 f"{largest.cpu_cores:.3f} cores, {largest.memory_bytes // MIB} MiB allocatable)"
             )
     return results, tuple(findings)
 
 
-def nodes_lower_bound(pods: Sequence[PodRequest], allocatable: Allocatable, overhead: Overhead) -> int:
+def nodes_lower_bound(
+    pods: Sequence[PodRequest], allocatable: Allocatable, overhead: Overhead
+) -> int:
     """The fewest nodes any packing could use (totals over per-node room); for sanity checks."""
     if not pods:
         return 0
