@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
 
 import pytest
 from _synthetic_cluster import MIB, SyntheticCluster
 
-from kianax_capacity.model import InstancePrice, InstanceSpec, ResourcePrices
+from kianax_capacity.model import ResourcePrices
+from kianax_capacity.prices import embedded_catalog
 from kianax_capacity.recommend.spot import assess_spot, recommend_spot, spot_frame
 from kianax_capacity.recommendations import SpotRow
 from kianax_capacity.snapshot import Snapshot
@@ -16,38 +16,7 @@ from kianax_capacity.snapshot import Snapshot
 GIB = 1024**3
 
 
-class FakeCatalog:
-    """A two-type price table; enough to price spot moves by hand."""
-
-    _specs: ClassVar[dict[str, InstanceSpec]] = {
-        "t3.medium": InstanceSpec("t3.medium", 2, 4 * GIB, "amd64", 3, 6),
-        "t3.small": InstanceSpec("t3.small", 2, 2 * GIB, "amd64", 3, 4),
-    }
-    _prices: ClassVar[dict[str, InstancePrice]] = {
-        "t3.medium": InstancePrice("t3.medium", 0.0416, 0.0125, 70.0, "<5%"),
-        "t3.small": InstancePrice("t3.small", 0.0208, 0.0063, 70.0, "5-10%"),
-    }
-
-    def spec(self, instance_type: str) -> InstanceSpec:
-        return self._specs[instance_type]
-
-    def instance_types(self) -> Iterable[str]:
-        return tuple(self._specs)
-
-    def price(self, instance_type: str) -> InstancePrice:
-        return self._prices[instance_type]
-
-    def node_hourly_usd(self, instance_type: str, capacity_type: str) -> float:
-        price = self._prices[instance_type]
-        if capacity_type == "SPOT" and price.spot_hourly_usd is not None:
-            return price.spot_hourly_usd
-        return price.on_demand_hourly_usd
-
-    def interruption_range(self, instance_type: str) -> str | None:
-        return self._prices[instance_type].interruption_range
-
-    def unit_prices(self, *args: str) -> ResourcePrices:
-        return ResourcePrices(0.01, 0.001)
+CATALOG = embedded_catalog("us-east-1")
 
 
 def synthetic() -> Snapshot:
@@ -84,7 +53,7 @@ def rows() -> dict[str, SpotRow]:
     return by_name(
         recommend_spot(
             synthetic(),
-            FakeCatalog(),
+            CATALOG,
             unit_prices={"general-ng": ResourcePrices(0.02, 0.003)},
             overrides={"kianax/forced": True},
         )
@@ -98,8 +67,8 @@ def test_stateless_three_replica_deployment_is_ready_with_hand_worked_savings(
     assert row.ready and row.blockers == ()
     assert row.interruption_range == "<5%"
     # 3 replicas x (0.25 cores, 0.25 GiB): on-demand (0.75 x 0.02 + 0.75 x 0.003) x 730 = 12.5925;
-    # spot costs 0.0125 / 0.0416 of that, so the saving is 12.5925 x (1 - 0.30048...) = 8.81.
-    assert row.monthly_savings_usd == pytest.approx(8.81, abs=0.01)
+    # t3.medium spot saves 56% (Spot Advisor, embedded), so the saving is 12.5925 x 0.56 = 7.05.
+    assert row.monthly_savings_usd == pytest.approx(7.05, abs=0.01)
     assert row.extra["replicas_avg"] == pytest.approx(3.0)
 
 
@@ -144,8 +113,8 @@ def test_override_true_makes_ready_and_keeps_what_it_overrode(rows: dict[str, Sp
     row = rows["forced"]
     assert row.ready and row.blockers == ()
     assert row.extra["overridden_blockers"]
-    # Priced with the general-ng unit prices: 1 replica x (0.25 cores, 0.25 GiB) -> 2.94 saved.
-    assert row.monthly_savings_usd == pytest.approx(8.81 / 3, abs=0.01)
+    # Priced with the general-ng unit prices: 1 replica x (0.25 cores, 0.25 GiB) -> 7.05 / 3.
+    assert row.monthly_savings_usd == pytest.approx(7.0518 / 3, abs=0.01)
 
 
 def test_override_false_blocks_a_ready_workload() -> None:
