@@ -457,8 +457,8 @@ def _recommend_group(
             findings.append("no candidate instance type holds every pod at peak")
             fitting = [min(candidates, key=lambda c: len(c.peak.unplaced))]
     if pricing_capacity == "SPOT":
-        low = [c for c in fitting if c.interruption in _LOW_INTERRUPTION]
-        fitting = low or fitting
+        calm = [c for c in fitting if c.interruption in _LOW_INTERRUPTION]
+        fitting = calm or fitting
 
     def monthly(c: _Candidate) -> float:
         return c.typical.nodes * c.hourly_usd * HOURS_PER_MONTH
