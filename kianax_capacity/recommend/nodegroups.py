@@ -482,6 +482,8 @@ def _recommend_group(
             and 0.5 <= c.spec.memory_bytes / best.spec.memory_bytes <= 2.0
             and c.interruption in _LOW_INTERRUPTION
             and c.spec.architecture == best.spec.architecture
+            # Diversify without paying much more: the allocation strategy may pick any of them.
+            and c.hourly_usd <= 1.5 * best.hourly_usd
         ]
         similar.sort(
             key=lambda c: (_INTERRUPTION_ORDER.index(c.interruption or ">20%"), monthly(c))
