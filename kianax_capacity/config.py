@@ -184,8 +184,12 @@ def parse_config(data: Mapping[str, Any], where: str = DEFAULT_CONFIG_FILE) -> C
         }
     if "spot_overrides" in data:
         overrides = data["spot_overrides"]
-        if not isinstance(overrides, Mapping) or not all(isinstance(v, bool) for v in overrides.values()):
-            raise ConfigError(f"{where} [spot_overrides]: expected \"namespace/workload\" = true|false")
+        if not isinstance(overrides, Mapping) or not all(
+            isinstance(v, bool) for v in overrides.values()
+        ):
+            raise ConfigError(
+                f'{where} [spot_overrides]: expected "namespace/workload" = true|false'
+            )
         values["spot_overrides"] = dict(overrides)
     return Config(**values)
 

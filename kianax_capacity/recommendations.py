@@ -134,8 +134,20 @@ class RightsizingRow:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RightsizingRow:
-        named = {"namespace", "kind", "workload", "container", "replicas", "current", "recommended",
-                 "monthly_savings_usd", "risk", "status", "reason", "evidence"}
+        named = {
+            "namespace",
+            "kind",
+            "workload",
+            "container",
+            "replicas",
+            "current",
+            "recommended",
+            "monthly_savings_usd",
+            "risk",
+            "status",
+            "reason",
+            "evidence",
+        }
         return cls(
             namespace=data["namespace"],
             kind=data["kind"],
@@ -219,8 +231,16 @@ class HpaRow:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HpaRow:
-        named = {"namespace", "workload", "current", "recommended", "monthly_savings_usd",
-                 "saturated_minutes", "status", "reason"}
+        named = {
+            "namespace",
+            "workload",
+            "current",
+            "recommended",
+            "monthly_savings_usd",
+            "saturated_minutes",
+            "status",
+            "reason",
+        }
         return cls(
             namespace=data["namespace"],
             workload=data["workload"],
@@ -265,8 +285,15 @@ class SpotRow:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpotRow:
-        named = {"namespace", "kind", "workload", "ready", "blockers", "monthly_savings_usd",
-                 "interruption_range"}
+        named = {
+            "namespace",
+            "kind",
+            "workload",
+            "ready",
+            "blockers",
+            "monthly_savings_usd",
+            "interruption_range",
+        }
         return cls(
             namespace=data["namespace"],
             kind=data["kind"],
@@ -447,10 +474,24 @@ class RecommendationSet:
         return target
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], where: str = "recommendations") -> RecommendationSet:
+    def from_json(
+        cls, data: Mapping[str, Any], where: str = "recommendations"
+    ) -> RecommendationSet:
         validate_recommendations_json(data, where=where)
-        named = {"schema", "cluster", "generated_at", "profile", "strategy", "window", "summary",
-                 "rightsizing", "hpa", "spot", "nodegroups", "forecast"}
+        named = {
+            "schema",
+            "cluster",
+            "generated_at",
+            "profile",
+            "strategy",
+            "window",
+            "summary",
+            "rightsizing",
+            "hpa",
+            "spot",
+            "nodegroups",
+            "forecast",
+        }
         window = data["window"]
         return cls(
             cluster=data["cluster"],
@@ -474,10 +515,15 @@ class RecommendationSet:
         records = []
         for row in self.rightsizing:
             record: dict[str, Any] = {
-                "namespace": row.namespace, "kind": row.kind, "workload": row.workload,
-                "container": row.container, "replicas": row.replicas,
-                "monthly_savings_usd": row.monthly_savings_usd, "risk": row.risk,
-                "status": row.status, "reason": row.reason,
+                "namespace": row.namespace,
+                "kind": row.kind,
+                "workload": row.workload,
+                "container": row.container,
+                "replicas": row.replicas,
+                "monthly_savings_usd": row.monthly_savings_usd,
+                "risk": row.risk,
+                "status": row.status,
+                "reason": row.reason,
             }
             for prefix, res in (("current", row.current), ("recommended", row.recommended)):
                 for name, value in res.to_dict().items():
@@ -492,19 +538,36 @@ class RecommendationSet:
         cells = []
         for row in rows[:50]:
             cells.append(
-                "<tr>" + "".join(
+                "<tr>"
+                + "".join(
                     f"<td>{html.escape(str(v))}</td>"
                     for v in (
-                        row.namespace, row.workload, row.container, row.status,
+                        row.namespace,
+                        row.workload,
+                        row.container,
+                        row.status,
                         f"{format_cpu(row.current.cpu_request)} → {format_cpu(row.recommended.cpu_request)}",
                         f"{format_memory(row.current.memory_request)} → {format_memory(row.recommended.memory_request)}",
-                        format_usd(row.monthly_savings_usd), row.risk or "", row.reason,
+                        format_usd(row.monthly_savings_usd),
+                        row.risk or "",
+                        row.reason,
                     )
-                ) + "</tr>"
+                )
+                + "</tr>"
             )
         header = "".join(
-            f"<th>{h}</th>" for h in ("namespace", "workload", "container", "status", "CPU request",
-                                      "memory request", "USD/month saved", "risk", "reason")
+            f"<th>{h}</th>"
+            for h in (
+                "namespace",
+                "workload",
+                "container",
+                "status",
+                "CPU request",
+                "memory request",
+                "USD/month saved",
+                "risk",
+                "reason",
+            )
         )
         total = sum(r.monthly_savings_usd or 0.0 for r in self.rightsizing)
         return (
@@ -516,7 +579,11 @@ class RecommendationSet:
 
 @cache
 def _schema() -> dict[str, Any]:
-    text = resources.files("kianax_capacity.data").joinpath("recommendations-v1.schema.json").read_text()
+    text = (
+        resources.files("kianax_capacity.data")
+        .joinpath("recommendations-v1.schema.json")
+        .read_text()
+    )
     return json.loads(text)  # type: ignore[no-any-return]
 
 
@@ -548,7 +615,9 @@ def load_recommendations(path: Path | str) -> RecommendationSet:
     try:
         data = json.loads(file.read_text())
     except FileNotFoundError as exc:
-        raise RecommendationFileError(f"{file}: no such file; create it with `kianax-capacity recommend`") from exc
+        raise RecommendationFileError(
+            f"{file}: no such file; create it with `kianax-capacity recommend`"
+        ) from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecommendationFileError(f"{file}: not a JSON file ({exc})") from exc
     return RecommendationSet.from_json(data, where=str(file))

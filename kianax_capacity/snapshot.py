@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from kianax_capacity.errors import OutputError, SnapshotError
+from kianax_capacity.errors import OutputError, SnapshotError, UserInputError
 
 __all__ = [
     "SNAPSHOT_SCHEMA",
@@ -164,7 +164,10 @@ class SnapshotManifest:
             "source": self.source,
             "shape": self.shape,
             "created_at": _iso(self.created_at),
-            "tables": {name: {"file": f"{name}.parquet", "rows": rows} for name, rows in self.tables.items()},
+            "tables": {
+                name: {"file": f"{name}.parquet", "rows": rows}
+                for name, rows in self.tables.items()
+            },
             "warnings": list(self.warnings),
             "extra": dict(self.extra),
         }
@@ -278,9 +281,11 @@ def validate_tables(tables: Mapping[str, pd.DataFrame], where: str = "snapshot")
         for column, kind in spec.items():
             series = frame[column]
             ok = {
-                "str": lambda s: pd.api.types.is_object_dtype(s)
-                or isinstance(s.dtype, pd.CategoricalDtype)
-                or pd.api.types.is_string_dtype(s),
+                "str": lambda s: (
+                    pd.api.types.is_object_dtype(s)
+                    or isinstance(s.dtype, pd.CategoricalDtype)
+                    or pd.api.types.is_string_dtype(s)
+                ),
                 "float": pd.api.types.is_numeric_dtype,
                 "int": pd.api.types.is_integer_dtype,
                 "bool": pd.api.types.is_bool_dtype,
@@ -298,7 +303,7 @@ class _AtomicDir:
     temporary: Path
 
 
-class atomic_directory:  # noqa: N801 - used as a context manager, reads like a function
+class atomic_directory:
     """Build a folder under a temporary name and move it into place only on success.
 
     An existing folder at ``target`` is replaced only once the new one is complete; on any
@@ -314,7 +319,7 @@ class atomic_directory:  # noqa: N801 - used as a context manager, reads like a 
 
     def __enter__(self) -> Path:
         if self.target.exists() and not self.target.is_dir():
-            raise OutputError(
+            raise UserInputError(
                 f"{self.target} exists and is not a folder; choose another --out or remove it"
             )
         parent = self.target.parent
@@ -322,7 +327,7 @@ class atomic_directory:  # noqa: N801 - used as a context manager, reads like a 
             parent.mkdir(parents=True, exist_ok=True)
             self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=parent))
         except OSError as exc:
-            raise OutputError(
+            raise UserInputError(
                 f"cannot write under {parent}: {exc.strerror or exc}; choose a writable --out"
             ) from exc
         return self._tmp
@@ -335,7 +340,9 @@ class atomic_directory:  # noqa: N801 - used as a context manager, reads like a 
             os.chmod(self._tmp, 0o755)
             if self.target.exists():
                 # Swap: move the old folder aside, put the new one in place, then drop the old.
-                backup = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.old.", dir=self.target.parent))
+                backup = Path(
+                    tempfile.mkdtemp(prefix=f".{self.target.name}.old.", dir=self.target.parent)
+                )
                 backup.rmdir()
                 os.rename(self.target, backup)
                 try:
@@ -402,7 +409,9 @@ def load_snapshot(path: Path | str, tables: tuple[str, ...] | None = None) -> Sn
     folder = Path(path)
     manifest_path = folder / "manifest.json"
     if not folder.is_dir():
-        raise SnapshotError(f"{folder}: no such snapshot folder; create one with `kianax-capacity fetch`")
+        raise SnapshotError(
+            f"{folder}: no such snapshot folder; create one with `kianax-capacity fetch`"
+        )
     try:
         raw = json.loads(manifest_path.read_text())
     except FileNotFoundError as exc:
@@ -421,9 +430,13 @@ def load_snapshot(path: Path | str, tables: tuple[str, ...] | None = None) -> Sn
         try:
             frame = pd.read_parquet(file)
         except FileNotFoundError as exc:
-            raise SnapshotError(f"{folder}: table file {file.name} is missing; re-run fetch") from exc
+            raise SnapshotError(
+                f"{folder}: table file {file.name} is missing; re-run fetch"
+            ) from exc
         except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
-            raise SnapshotError(f"{file}: corrupt Parquet table ({type(exc).__name__}); re-run fetch") from exc
+            raise SnapshotError(
+                f"{file}: corrupt Parquet table ({type(exc).__name__}); re-run fetch"
+            ) from exc
         if len(frame) != manifest.tables[name]:
             raise SnapshotError(
                 f"{file}: has {len(frame)} rows, manifest says {manifest.tables[name]}; re-run fetch"

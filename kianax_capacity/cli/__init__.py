@@ -46,10 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="What your EKS capacity costs, how much of it you use, and what to change.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="configuration file (default: ./kianax-capacity.toml if present)")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: ./kianax-capacity.toml if present)",
+    )
     parser.add_argument("--debug", action="store_true", help="debug logging and full tracebacks")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or info output")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser)
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bars or info output"
+    )
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser
+    )
     subparsers.required = True
     for module in _COMMANDS:
         module.register(subparsers)

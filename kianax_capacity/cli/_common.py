@@ -52,7 +52,8 @@ class Progress:
             yield lambda advance=1: None
             return
         from rich.console import Console
-        from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as RichProgress
 
         with RichProgress(
             TextColumn("{task.description}"),

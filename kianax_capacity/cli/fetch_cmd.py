@@ -1,17 +1,129 @@
-"""`kianax-capacity fetch`."""
+"""``kianax-capacity fetch``: read a cluster (demo or Prometheus) into a snapshot folder."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from kianax_capacity.errors import NotBuiltError
+from kianax_capacity.cli._common import config_from_args, parse_end, progress_from_args
+from kianax_capacity.errors import UserInputError
+from kianax_capacity.snapshot import Snapshot, write_snapshot
+from kianax_capacity.units import parse_duration
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("demo", "prometheus")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("fetch", help="(not built yet)", description="Not built yet.")
+    parser = subparsers.add_parser(
+        "fetch",
+        help="read usage and inventory into a snapshot folder",
+        description="Read a cluster's usage, inventory and events over a window into a snapshot "
+        "folder (manifest.json + Parquet tables), written atomically.",
+    )
+    add_fetch_arguments(parser)
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="snapshot folder to write")
     parser.set_defaults(func=run)
 
 
+def add_fetch_arguments(parser: argparse.ArgumentParser, *, source_default: str = "demo") -> None:
+    """The source and window flags, shared by ``fetch`` and ``report``."""
+    parser.add_argument("--source", default=source_default, help="demo (embedded, default) or prometheus")
+    parser.add_argument("--window", default=None, metavar="DURATION", help="history length, e.g. 14d (demo default 21d, prometheus 14d)")
+    parser.add_argument("--end", default=None, metavar="ISO8601", help="window end (demo default 2026-11-23T00:00:00Z; prometheus default now)")
+    parser.add_argument("--step", default="5m", metavar="DURATION", help="sample step (default 5m)")
+    parser.add_argument("--cluster", default=None, help="cluster name (default from config)")
+    parser.add_argument("--scale", type=int, default=1, metavar="N", help="demo only: multiply the application workloads by N")
+    prom = parser.add_argument_group("prometheus source")
+    prom.add_argument("--prometheus-url", default=None, metavar="URL", help="Prometheus-compatible HTTP API base URL")
+    prom.add_argument("--namespace", default=None, metavar="REGEX", help="only namespaces matching this regex")
+    prom.add_argument("--cluster-label", default=None, metavar="LABEL", help="label that tells clusters apart (e.g. cluster)")
+    prom.add_argument("--shape", choices=("series", "aggregate"), default=None, help="series (time series, default) or aggregate (server-side statistics)")
+    prom.add_argument("--auth", choices=("none", "bearer", "basic", "sigv4"), default=None, help="authentication kind")
+    prom.add_argument("--bearer-token-env", default=None, metavar="VAR", help="environment variable holding the bearer token")
+    prom.add_argument("--bearer-token-file", default=None, metavar="FILE", help="file holding the bearer token")
+    prom.add_argument("--basic-user", default=None, metavar="USER", help="basic-auth user")
+    prom.add_argument("--basic-password-env", default=None, metavar="VAR", help="environment variable holding the basic-auth password")
+    prom.add_argument("--header", action="append", default=None, metavar="K=V", help="extra HTTP header (repeatable)")
+    prom.add_argument("--ca-bundle", default=None, metavar="FILE", help="CA bundle for TLS")
+    prom.add_argument("--insecure", action="store_true", default=None, help="skip TLS verification")
+    prom.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per-request timeout")
+
+
+def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
+    """Fetch from the source the flags name and write the snapshot to ``out``."""
+    config = config_from_args(args)
+    progress = progress_from_args(args)
+    if args.source not in SOURCES:
+        raise UserInputError(f"unknown source {args.source!r}; choose one of: {', '.join(SOURCES)}")
+    step_seconds = int(parse_duration(args.step))
+    if step_seconds < 1:
+        raise UserInputError(f"--step {args.step!r} must be at least 1s")
+    end = parse_end(args.end)
+    cluster = args.cluster or config.cluster
+    if args.source == "demo":
+        from kianax_capacity.sources.demo import DEFAULT_END, generate_demo_snapshot
+
+        window = parse_duration(args.window or "21d")
+        if args.scale < 1:
+            raise UserInputError("--scale must be 1 or more")
+        with progress.task("simulating the demo cluster"):
+            snapshot = generate_demo_snapshot(
+                end=end or DEFAULT_END, days=window / 86400, step_seconds=step_seconds, scale=args.scale
+            )
+        with progress.task(f"writing snapshot to {out}"):
+            return write_snapshot(
+                out, snapshot.tables, cluster=cluster if args.cluster else snapshot.cluster,
+                window_start=snapshot.manifest.window_start, window_end=snapshot.manifest.window_end,
+                step_seconds=step_seconds, source="demo", created_at=datetime.now(UTC),
+                extra=snapshot.manifest.extra,
+            )
+    from kianax_capacity.sources.prometheus import fetch_prometheus_snapshot
+
+    window = parse_duration(args.window or "14d")
+    end = end or datetime.now(UTC).replace(microsecond=0)
+    prometheus = config.prometheus
+    headers = dict(prometheus.headers)
+    for header in args.header or []:
+        name, sep, value = header.partition("=")
+        if not sep or not name:
+            raise UserInputError(f"--header {header!r} must look like Name=value")
+        headers[name.strip()] = value
+    prometheus = prometheus.__class__(
+        **{
+            **prometheus.__dict__,
+            **{k: v for k, v in {
+                "url": args.prometheus_url, "auth": args.auth, "bearer_token_env": args.bearer_token_env,
+                "bearer_token_file": args.bearer_token_file, "basic_user": args.basic_user,
+                "basic_password_env": args.basic_password_env, "ca_bundle": args.ca_bundle,
+                "insecure_skip_verify": args.insecure, "timeout_seconds": args.timeout,
+                "shape": args.shape, "cluster_label": args.cluster_label,
+            }.items() if v is not None},
+            "headers": headers,
+        }
+    )
+    if not prometheus.url:
+        raise UserInputError("--source prometheus needs --prometheus-url URL (or [prometheus] url in the config)")
+    return fetch_prometheus_snapshot(
+        prometheus,
+        start=end - timedelta(seconds=window),
+        end=end,
+        step_seconds=step_seconds,
+        out=out,
+        namespace_regex=args.namespace,
+        cluster_label=prometheus.cluster_label,
+        cluster=cluster,
+        shape=prometheus.shape,
+        progress=progress,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotBuiltError("`fetch` is not built yet in this release")
+    snapshot = fetch_snapshot(args, args.out)
+    counts = ", ".join(f"{len(frame):,} {name}" for name, frame in snapshot.tables.items() if name in ("nodes", "pods", "usage"))
+    log.info("wrote snapshot %s (%s; %s .. %s)", args.out, counts, *(t.strftime("%Y-%m-%d %H:%M") for t in snapshot.window))
+    return 0

@@ -1,17 +1,50 @@
-"""`kianax-capacity recommend`."""
+"""``kianax-capacity recommend``: a snapshot in, ``recommendations.json`` out."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from kianax_capacity.errors import NotBuiltError
+from kianax_capacity.cli._common import config_from_args, progress_from_args
+from kianax_capacity.config import PROFILES
+from kianax_capacity.snapshot import load_snapshot
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("recommend", help="(not built yet)", description="Not built yet.")
+    parser = subparsers.add_parser(
+        "recommend",
+        help="compute recommendations from a snapshot into recommendations.json",
+        description="Right-sizing, HPA, spot, node-group and forecast recommendations, each with "
+        "dollars, risk and a reason, written as recommendations.json (schema v1).",
+    )
+    parser.add_argument("snapshot", type=Path, metavar="SNAPSHOT", help="snapshot folder (from fetch)")
+    parser.add_argument("--out", type=Path, default=Path("recommendations.json"), metavar="FILE", help="output file (default recommendations.json)")
+    parser.add_argument("--strategy", default=None, help="right-sizing strategy (default from config: kianax)")
+    parser.add_argument("--profile", choices=PROFILES, default=None, help="production (default), development or high-availability")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotBuiltError("`recommend` is not built yet in this release")
+    from kianax_capacity.recommend.engine import recommend
+
+    config = config_from_args(args)
+    progress = progress_from_args(args)
+    with progress.task(f"loading {args.snapshot}"):
+        snapshot = load_snapshot(args.snapshot)
+    with progress.task("recommending"):
+        recommendations = recommend(
+            snapshot, config, generated_at=datetime.now(UTC).replace(microsecond=0),
+            strategy=args.strategy, profile=args.profile,
+        )
+    recommendations.write(args.out)
+    log.info(
+        "wrote %s: %d right-sizing, %d HPA, %d spot, %d node-group, %d forecast rows",
+        args.out, len(recommendations.rightsizing), len(recommendations.hpa), len(recommendations.spot),
+        len(recommendations.nodegroups), len(recommendations.forecast),
+    )
+    return 0

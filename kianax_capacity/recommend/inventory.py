@@ -31,7 +31,9 @@ def usage_with_owners(snapshot: Snapshot) -> pd.DataFrame:
     CONTAINER_KEY pools every pod generation of a container.
     """
     owners = snapshot.table("pods")[["namespace", "pod", "kind", "workload"]]
-    return snapshot.table("usage").merge(owners, on=["namespace", "pod"], how="inner", validate="many_to_one")
+    return snapshot.table("usage").merge(
+        owners, on=["namespace", "pod"], how="inner", validate="many_to_one"
+    )
 
 
 def container_inventory(snapshot: Snapshot) -> pd.DataFrame:
@@ -42,8 +44,16 @@ def container_inventory(snapshot: Snapshot) -> pd.DataFrame:
     pods = snapshot.table("pods")[["namespace", "pod", "kind", "workload", "last_seen"]]
     containers = snapshot.table("containers").merge(pods, on=["namespace", "pod"], how="inner")
     if containers.empty:
-        columns = [*CONTAINER_KEY, "cpu_request_cores", "cpu_limit_cores", "memory_request_bytes",
-                   "memory_limit_bytes", "restarts", "oom_kills", "pods"]
+        columns = [
+            *CONTAINER_KEY,
+            "cpu_request_cores",
+            "cpu_limit_cores",
+            "memory_request_bytes",
+            "memory_limit_bytes",
+            "restarts",
+            "oom_kills",
+            "pods",
+        ]
         return pd.DataFrame(columns=columns)
     latest = (
         containers.sort_values("last_seen")
@@ -74,9 +84,11 @@ def workload_node_groups(snapshot: Snapshot) -> pd.DataFrame:
     placed = pods.merge(nodes, on="node", how="left")
     placed["seconds"] = (placed["last_seen"] - placed["first_seen"]).dt.total_seconds() + 1
     weight = (
-        placed.groupby([*WORKLOAD_KEY, "node_group", "capacity_type", "instance_type"], observed=True, dropna=False)[
-            "seconds"
-        ]
+        placed.groupby(
+            [*WORKLOAD_KEY, "node_group", "capacity_type", "instance_type"],
+            observed=True,
+            dropna=False,
+        )["seconds"]
         .sum()
         .reset_index()
         .sort_values("seconds", ascending=False, kind="stable")
