@@ -12,16 +12,20 @@ For each node group seen in the snapshot's nodes table:
    c7g too with ``allow_graviton``), plus the types the group runs today. A lower bound on each
    candidate's node count prunes the list to the cheapest few before they are packed with
    :func:`~kianax_capacity.recommend.packing.pack` (zone spread over the zones seen, HA minimum).
-3. **Choice.** The candidate that holds every pod at peak and costs least at typical load;
+3. **Choice.** The candidate that holds every pod at peak and costs least on average (below);
    for spot groups the choice is limited to low interruption ranges ("<5%", "5-10%" when
-   available) and is diversified with up to three more types of the same vCPU count and
-   similar memory, also low-interruption, as a Spot allocation strategy wants.
-4. **Shape.** ``nodes_avg`` = nodes at typical load (an estimate of what the autoscaler would
-   keep); ``min_size`` = the HA minimum (0 for groups that scale to zero) or the nodes at the
-   window's minimum load, whichever is larger; ``max_size`` = 1.5 x nodes at peak (at least
-   one more than peak) so rollouts and growth fit.
+   available) and is diversified with up to three more low-interruption types of the same vCPU
+   count and similar memory (0.5-2x) that also hold the peak, as a Spot allocation strategy
+   wants. The group is priced at the chosen type's spot price (price-capacity-optimized
+   allocation favours the cheapest pool with capacity); the others' prices are in ``extra``.
+4. **Shape.** ``nodes_avg`` = the mean node count over ten instants at the mid-deciles of load
+   (what an autoscaler following the load would keep on average, never below the HA minimum);
+   ``min_size`` = the HA minimum (0 for groups that scale to zero) or the nodes at the window's
+   minimum load, whichever is larger; ``max_size`` = 1.5 x nodes at peak (at least one more
+   than peak) so rollouts and growth fit.
 5. **Cost.** Current = node-hours x hourly price over the window, scaled to 730 h. Recommended =
-   ``nodes_avg`` x hourly price x 730.
+   ``nodes_avg`` x hourly price x 730. Burstable (t3/t3a/t4g) types are priced at list price;
+   CPU-credit surcharges of unlimited mode are not modelled.
 6. **Commitments.** The recommended always-on baseline (nodes at the minimum load, at least
    ``min_size``) priced under a Compute Savings Plan at ``commitment_discount`` (default 28%,
    an assumption: AWS's published Compute Savings Plans range for 1-year no-upfront on
@@ -87,6 +91,7 @@ _LOW_INTERRUPTION = ("<5%", "5-10%")
 _INTERRUPTION_ORDER = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
 # At most this many instants are evaluated per group: enough for a peak and a median.
 _MAX_INSTANTS = 4000
+_DECILES = tuple((k + 0.5) / 10 for k in range(10))
 
 
 @dataclass(frozen=True)
@@ -167,11 +172,16 @@ def _field(resources: Resources | None, name: str) -> float:
 
 
 def _grid(snapshot: Snapshot) -> pd.DatetimeIndex:
-    start, end = snapshot.window
-    step = max(int(snapshot.step_seconds), 1)
-    span = (end - start).total_seconds()
-    stride = max(step, math.ceil(span / _MAX_INSTANTS / step) * step)
-    return pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq=f"{stride}s")
+    """The instants to evaluate: the usage samples' own timestamps (at most _MAX_INSTANTS)."""
+    stamps = snapshot.table("usage")["timestamp"]
+    if len(stamps):
+        times = pd.DatetimeIndex(pd.unique(stamps)).sort_values()
+    else:
+        start, end = snapshot.window
+        step = max(int(snapshot.step_seconds), 1)
+        times = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq=f"{step}s")
+    stride = max(1, math.ceil(len(times) / _MAX_INSTANTS))
+    return times[::stride]
 
 
 def _alive(
@@ -271,6 +281,7 @@ class _Candidate:
     peak: PackingResult
     minimum: PackingResult
     interruption: str | None
+    nodes_avg: float
 
 
 def recommend_nodegroups(
@@ -397,60 +408,67 @@ def _recommend_group(
         load.cpu_cores / max(reference.cpu_cores, 1e-9),
         load.memory_bytes / max(reference.memory_bytes, 1),
     )
-    peak_index = int(np.argmax(share))
-    typical_index = int(np.argmin(np.abs(share - np.median(share))))
-    minimum_index = int(np.argmin(share))
-    peak_pods = _pods(load.running_at(peak_index))
-    typical_pods = _pods(load.running_at(typical_index))
-    minimum_pods = _pods(load.running_at(minimum_index))
+    order = np.argsort(share, kind="stable")
+    peak_index = int(order[-1])
+    typical_index = int(order[round(0.5 * (len(order) - 1))])
+    minimum_index = int(order[0])
+    # Ten instants at the mid-deciles of load: their mean node count approximates the time
+    # average an autoscaler following the load would keep.
+    decile_indices = [int(order[round(q * (len(order) - 1))]) for q in _DECILES]
+    instants = sorted({peak_index, typical_index, minimum_index, *decile_indices})
+    pods_at = {index: _pods(load.running_at(index)) for index in instants}
 
     specs = candidate_specs(catalog, allow_graviton=allow_graviton, include=current_types)
-    # Cheapest by lower bound first, so only a few candidates are packed on a large cluster.
-    ranked = sorted(
-        specs,
-        key=lambda s: (
-            max(ha_min, nodes_lower_bound(typical_pods, eks_allocatable(s), load.overhead))
-            * catalog.node_hourly_usd(s.instance_type, pricing_capacity)
-        ),
-    )
-    if pricing_capacity == "SPOT":
-        low = [
-            s for s in ranked if catalog.interruption_range(s.instance_type) in _LOW_INTERRUPTION
-        ]
-        ranked = low + [s for s in ranked if s not in low]
-    shortlist = list(dict.fromkeys([*ranked[:_PACKED_CANDIDATES]]))
-    candidates = []
-    for spec in shortlist:
-        kw: dict[str, Any] = {"overhead": load.overhead, "zones": load.zones, "min_nodes": ha_min}
-        candidates.append(
-            _Candidate(
-                spec=spec,
-                hourly_usd=catalog.node_hourly_usd(spec.instance_type, pricing_capacity),
-                typical=pack(typical_pods, spec, **kw),
-                peak=pack(peak_pods, spec, **kw),
-                minimum=pack(minimum_pods, spec, **kw),
-                interruption=catalog.interruption_range(spec.instance_type),
+
+    def bound(spec: InstanceSpec) -> tuple[float, float]:
+        allocatable = eks_allocatable(spec)
+        hourly = catalog.node_hourly_usd(spec.instance_type, pricing_capacity)
+        mean_nodes = float(
+            np.mean(
+                [
+                    max(ha_min, nodes_lower_bound(pods_at[i], allocatable, load.overhead))
+                    for i in decile_indices
+                ]
             )
         )
+        return mean_nodes * hourly, hourly
+
+    # Cheapest by lower bound first, so only a few candidates are packed on a large cluster.
+    ranked = sorted(specs, key=bound)
+    if pricing_capacity == "SPOT":
+        calm_specs = [
+            s for s in ranked if catalog.interruption_range(s.instance_type) in _LOW_INTERRUPTION
+        ]
+        ranked = calm_specs + [s for s in ranked if s not in calm_specs]
+
+    def evaluate(spec: InstanceSpec) -> _Candidate:
+        packed = {
+            index: pack(pods, spec, overhead=load.overhead, zones=load.zones, min_nodes=ha_min)
+            for index, pods in pods_at.items()
+        }
+        return _Candidate(
+            spec=spec,
+            hourly_usd=catalog.node_hourly_usd(spec.instance_type, pricing_capacity),
+            typical=packed[typical_index],
+            peak=packed[peak_index],
+            minimum=packed[minimum_index],
+            interruption=catalog.interruption_range(spec.instance_type),
+            nodes_avg=float(np.mean([packed[i].nodes for i in decile_indices])),
+        )
+
+    candidates = [evaluate(spec) for spec in ranked[:_PACKED_CANDIDATES]]
     fitting = [c for c in candidates if c.peak.fits_all]
     findings: list[str] = []
     if not fitting:
-        # Every shortlisted type leaves a pod out: widen to all candidates and name the pods.
-        fitting = []
-        for spec in specs:
-            peak = pack(peak_pods, spec, overhead=load.overhead, zones=load.zones, min_nodes=ha_min)
-            if peak.fits_all:
-                kw = {"overhead": load.overhead, "zones": load.zones, "min_nodes": ha_min}
-                fitting.append(
-                    _Candidate(
-                        spec,
-                        catalog.node_hourly_usd(spec.instance_type, pricing_capacity),
-                        pack(typical_pods, spec, **kw),
-                        peak,
-                        pack(minimum_pods, spec, **kw),
-                        catalog.interruption_range(spec.instance_type),
-                    )
-                )
+        # Every shortlisted type leaves a pod out: widen to all candidates, else name the pods.
+        peak_pods = pods_at[peak_index]
+        wider = [
+            s
+            for s in ranked[_PACKED_CANDIDATES:]
+            if pack(peak_pods, s, overhead=load.overhead, zones=load.zones).fits_all
+        ]
+        fitting = [evaluate(spec) for spec in wider[:_PACKED_CANDIDATES]]
+        candidates.extend(fitting)
         if not fitting:
             largest = max(candidates, key=lambda c: (c.spec.vcpu, c.spec.memory_bytes))
             findings.extend(largest.peak.findings)
@@ -461,12 +479,13 @@ def _recommend_group(
         fitting = calm or fitting
 
     def monthly(c: _Candidate) -> float:
-        return c.typical.nodes * c.hourly_usd * HOURS_PER_MONTH
+        return c.nodes_avg * c.hourly_usd * HOURS_PER_MONTH
 
     best = min(
         fitting,
         key=lambda c: (
             round(monthly(c), 6),
+            c.hourly_usd,
             c.peak.nodes,
             c.spec.instance_type not in current_types,
             c.spec.instance_type,
@@ -474,30 +493,41 @@ def _recommend_group(
     )
     chosen: list[_Candidate] = [best]
     if pricing_capacity == "SPOT":
+        # Several types of the same vCPU count and similar memory, all low-interruption, so
+        # one spot pool running dry does not stop the group from scaling.
+        peak_pods = pods_at[peak_index]
         similar = [
-            c
-            for c in fitting
-            if c is not best
-            and c.spec.vcpu == best.spec.vcpu
-            and 0.5 <= c.spec.memory_bytes / best.spec.memory_bytes <= 2.0
-            and c.interruption in _LOW_INTERRUPTION
-            and c.spec.architecture == best.spec.architecture
-            # Diversify without paying much more: the allocation strategy may pick any of them.
-            and c.hourly_usd <= 1.5 * best.hourly_usd
+            spec
+            for spec in specs
+            if spec.instance_type != best.spec.instance_type
+            and spec.vcpu == best.spec.vcpu
+            and 0.5 <= spec.memory_bytes / best.spec.memory_bytes <= 2.0
+            and spec.architecture == best.spec.architecture
+            and catalog.interruption_range(spec.instance_type) in _LOW_INTERRUPTION
         ]
         similar.sort(
-            key=lambda c: (_INTERRUPTION_ORDER.index(c.interruption or ">20%"), monthly(c))
+            key=lambda spec: (
+                _INTERRUPTION_ORDER.index(catalog.interruption_range(spec.instance_type) or ">20%"),
+                catalog.node_hourly_usd(spec.instance_type, "SPOT"),
+                spec.instance_type,
+            )
         )
-        chosen.extend(similar[:3])
-    mean_hourly = float(np.mean([c.hourly_usd for c in chosen]))
-    nodes_avg = max(best.typical.nodes, ha_min)
+        for spec in similar:
+            if len(chosen) >= 4:
+                break
+            if pack(peak_pods, spec, overhead=load.overhead, zones=load.zones).fits_all:
+                chosen.append(evaluate(spec))
+    # Priced at the chosen type: a price-capacity-optimized allocation favours the cheapest
+    # pool with capacity; the others are there for availability (their prices are in extra).
+    mean_hourly = best.hourly_usd
+    nodes_avg = round(max(best.nodes_avg, float(ha_min)), 2)
     min_size = max(ha_min, best.minimum.nodes) if not scales_to_zero else 0
     max_size = max(best.peak.nodes + 1, math.ceil(best.peak.nodes * 1.5), min_size + 1)
     recommended_cost = nodes_avg * mean_hourly * HOURS_PER_MONTH
     recommended = NodeGroupSettings(
         instance_types=tuple(c.spec.instance_type for c in chosen),
         capacity_type=capacity if capacity != "MIXED" else "ON_DEMAND",
-        nodes_avg=float(nodes_avg),
+        nodes_avg=nodes_avg,
         min_size=min_size,
         max_size=max_size,
         monthly_cost_usd=round(recommended_cost, 2),
@@ -530,11 +560,13 @@ def _recommend_group(
         "peak": _summary(best.peak, load, peak_index),
         "typical": _summary(best.typical, load, typical_index),
         "interruption_ranges": {c.spec.instance_type: c.interruption for c in chosen},
+        "hourly_usd": {c.spec.instance_type: round(c.hourly_usd, 5) for c in chosen},
         "current_observed_nodes": {"min": observed_min, "max": observed_max},
         "findings": findings,
         "candidates": [
             {
                 "instance_type": c.spec.instance_type,
+                "nodes_avg": round(c.nodes_avg, 2),
                 "nodes_typical": c.typical.nodes,
                 "nodes_peak": c.peak.nodes,
                 "monthly_cost_usd": round(monthly(c), 2),
