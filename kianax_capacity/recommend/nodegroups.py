@@ -67,7 +67,9 @@ __all__ = [
     "DEFAULT_COMMITMENT_DISCOUNT",
     "GRAVITON_FAMILIES",
     "GroupLoad",
+    "alive_sum",
     "candidate_specs",
+    "evaluation_instants",
     "group_loads",
     "pod_requests",
     "recommend_nodegroups",
@@ -171,7 +173,7 @@ def _field(resources: Resources | None, name: str) -> float:
     return math.nan if value is None else float(value)
 
 
-def _grid(snapshot: Snapshot) -> pd.DatetimeIndex:
+def evaluation_instants(snapshot: Snapshot) -> pd.DatetimeIndex:
     """The instants to evaluate: the usage samples' own timestamps (at most _MAX_INSTANTS)."""
     stamps = snapshot.table("usage")["timestamp"]
     if len(stamps):
@@ -184,7 +186,7 @@ def _grid(snapshot: Snapshot) -> pd.DatetimeIndex:
     return times[::stride]
 
 
-def _alive(
+def alive_sum(
     times: pd.DatetimeIndex, first: pd.Series, last: pd.Series, weights: np.ndarray
 ) -> np.ndarray:
     """Sum of ``weights`` of the intervals [first, last] covering each instant (diff array)."""
@@ -207,7 +209,7 @@ def group_loads(
     nodes = snapshot.table("nodes")
     if nodes.empty:
         return {}
-    times = _grid(snapshot)
+    times = evaluation_instants(snapshot)
     requests = pod_requests(snapshot, new_requests)
     node_group = nodes[["node", "node_group"]].astype({"node_group": "object"})
     placed = requests.merge(node_group, on="node", how="inner")
@@ -227,25 +229,25 @@ def group_loads(
         out[name] = GroupLoad(
             name=name,
             times=times,
-            cpu_cores=_alive(
+            cpu_cores=alive_sum(
                 times,
                 workload_pods["first_seen"],
                 workload_pods["last_seen"],
                 workload_pods["cpu"].to_numpy(float),
             ),
-            memory_bytes=_alive(
+            memory_bytes=alive_sum(
                 times,
                 workload_pods["first_seen"],
                 workload_pods["last_seen"],
                 workload_pods["memory"].to_numpy(float),
             ),
-            pods=_alive(
+            pods=alive_sum(
                 times,
                 workload_pods["first_seen"],
                 workload_pods["last_seen"],
                 np.ones(len(workload_pods)),
             ),
-            nodes=_alive(times, members["first_seen"], members["last_seen"], np.ones(len(members))),
+            nodes=alive_sum(times, members["first_seen"], members["last_seen"], np.ones(len(members))),
             pod_table=workload_pods,
             overhead=overhead,
             zones=tuple(sorted(str(z) for z in members["zone"].dropna().unique())) or ("zone-a",),
