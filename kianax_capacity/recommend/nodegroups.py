@@ -247,7 +247,9 @@ def group_loads(
                 workload_pods["last_seen"],
                 np.ones(len(workload_pods)),
             ),
-            nodes=alive_sum(times, members["first_seen"], members["last_seen"], np.ones(len(members))),
+            nodes=alive_sum(
+                times, members["first_seen"], members["last_seen"], np.ones(len(members))
+            ),
             pod_table=workload_pods,
             overhead=overhead,
             zones=tuple(sorted(str(z) for z in members["zone"].dropna().unique())) or ("zone-a",),
