@@ -309,8 +309,9 @@ def price_nodes(
         step_seconds: the snapshot step; a node seen from t0 to t1 ran ``t1 - t0 + step``.
 
     Returns:
-        One row per node: node, node_group, instance_type, capacity_type (normalised), hours,
-        hourly_usd, cost_usd, cpu_core_hour_usd, memory_gib_hour_usd.
+        One row per node, in input order: node, node_group, instance_type, capacity_type
+        (normalised), first_seen, last_seen, hours, hourly_usd, cost_usd, cpu_core_hour_usd,
+        memory_gib_hour_usd.
 
     Raises:
         UserInputError: an instance type the catalog does not know.
@@ -320,6 +321,8 @@ def price_nodes(
         "node_group",
         "instance_type",
         "capacity_type",
+        "first_seen",
+        "last_seen",
         "hours",
         "hourly_usd",
         "cost_usd",

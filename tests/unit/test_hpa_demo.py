@@ -11,10 +11,6 @@ from kianax_capacity.recommendations import RecommendationSet, validate_recommen
 from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.sources.demo import generate_demo_snapshot
 
-# The demo generator (sources/demo.py, not this module's) still uses DatetimeIndex.dayofweek,
-# deprecated in pandas 3.1; ignore exactly that warning until it moves to day_of_week.
-pytestmark = pytest.mark.filterwarnings("ignore:DatetimeIndex.dayofweek is deprecated")
-
 PRICES = ResourcePrices(cpu_core_hour_usd=0.0208, memory_gib_hour_usd=0.0026)
 
 
