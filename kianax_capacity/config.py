@@ -96,6 +96,9 @@ class HelmConfig:
     charts: str = "charts"
     values_file: str = "values-prod.yaml"
     chart_for: Mapping[str, str] = field(default_factory=dict)  # workload -> chart folder name
+    resources_path: str = "resources"  # dotted key path of the main container's resources
+    autoscaling_path: str = "autoscaling"  # dotted key path of the helm-create autoscaling block
+    container_paths: Mapping[str, str] = field(default_factory=dict)  # "workload/container" -> path
 
 
 @dataclass(frozen=True)
@@ -134,9 +137,10 @@ def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
         elif isinstance(default, bool):
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}.{name}: expected true or false, got {value!r}")
-        elif isinstance(default, int | float) and not isinstance(default, bool):
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
+        elif isinstance(default, int | float) and (
+            not isinstance(value, int | float) or isinstance(value, bool)
+        ):
+            raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
         values[name] = value
     return cls(**values)
 
