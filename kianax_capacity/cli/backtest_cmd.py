@@ -13,8 +13,7 @@ from kianax_capacity.config import PROFILES
 from kianax_capacity.errors import UserInputError
 from kianax_capacity.model import ResourcePrices
 
-#: Used until node-group prices from the price catalog are wired in: us-east-1 t3/m5 on-demand
-#: split into a core-hour and a GiB-hour price.
+#: For workloads on no known node group when the snapshot has no priced nodes at all.
 DEFAULT_PRICES = ResourcePrices(cpu_core_hour_usd=0.0316, memory_gib_hour_usd=0.0042)
 
 
@@ -54,6 +53,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kianax_capacity.prices import embedded_catalog, node_group_unit_prices
     from kianax_capacity.recommend.backtest import run_backtest
     from kianax_capacity.recommend.rightsizing import get_strategy
     from kianax_capacity.snapshot import load_snapshot
@@ -67,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
     progress = progress_from_args(args)
     with progress.task(f"loading {args.snapshot}"):
         snapshot = load_snapshot(args.snapshot)
+    # Node-group prices from the embedded, dated catalog (offline); the average of the groups
+    # prices workloads whose node group is unknown.
+    unit_prices = node_group_unit_prices(
+        snapshot.nodes, embedded_catalog(config.aws.region), step_seconds=snapshot.step_seconds
+    )
     with progress.task("backtesting"):
         result = run_backtest(
             snapshot,
@@ -74,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
             test_days=args.test_days,
             strategies=strategies,
             profile=args.profile or config.profile,
-            default_prices=DEFAULT_PRICES,
+            unit_prices=unit_prices,
+            default_prices=_average(unit_prices),
             exclusions=config.exclusions,
         )
     if args.format == "json":
@@ -85,6 +91,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     _print_table(result)
     return 0
+
+
+def _average(unit_prices: dict[str, ResourcePrices]) -> ResourcePrices:
+    if not unit_prices:
+        return DEFAULT_PRICES
+    values = list(unit_prices.values())
+    return ResourcePrices(
+        cpu_core_hour_usd=sum(v.cpu_core_hour_usd for v in values) / len(values),
+        memory_gib_hour_usd=sum(v.memory_gib_hour_usd for v in values) / len(values),
+    )
 
 
 def _print_table(result: Any) -> None:
