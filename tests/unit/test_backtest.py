@@ -117,3 +117,28 @@ def test_backtest_lists_a_flagged_leak() -> None:
     kianax = result.score("kianax")
     assert kianax.memory_oom_risk_unflagged == 0
     assert result.to_json()["leaks"][0]["workload"] == "web"
+
+
+def test_demo_cluster_targets(demo_snapshot_full) -> None:
+    """The issue's targets, measured on the 21-day demo (see docs/rightsizing.md)."""
+    from kianax_capacity.prices import embedded_catalog, node_group_unit_prices
+
+    unit_prices = node_group_unit_prices(
+        demo_snapshot_full.nodes, embedded_catalog(), step_seconds=demo_snapshot_full.step_seconds
+    )
+    result = run_backtest(demo_snapshot_full, unit_prices=unit_prices, default_prices=PRICES)
+    kianax, krr, vpa = (result.score(name) for name in ("kianax", "krr-simple", "vpa"))
+    # Memory: no OOM risk beyond a flagged leak, and no more than either baseline.
+    assert kianax.memory_oom_risk_unflagged == 0
+    assert kianax.memory_oom_risk_containers <= min(
+        krr.memory_oom_risk_containers, vpa.memory_oom_risk_containers
+    ) + len(result.leaks)
+    assert "notification-service" in set(result.leaks["workload"])
+    # CPU: never dominated by a baseline (cheaper-and-safer would need both lower).
+    for baseline in (krr, vpa):
+        assert kianax.cpu_under_request_rate <= baseline.cpu_under_request_rate or (
+            kianax.monthly_cost_usd <= baseline.monthly_cost_usd
+        )
+    assert kianax.cpu_starved_containers <= min(
+        krr.cpu_starved_containers, vpa.cpu_starved_containers
+    )
