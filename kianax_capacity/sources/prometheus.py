@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -287,6 +288,26 @@ def _make_retry(config: PrometheusConfig) -> Retry:
     )
 
 
+class _RetryLogToDebug(logging.Filter):
+    """Moves urllib3's per-retry WARNING to our DEBUG log.
+
+    A retry that then succeeds is not worth a warning, and one that fails ends in our one-line
+    PrometheusError; without this the CLI would print a line per retry before it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and record.getMessage().startswith("Retrying"):
+            _LOGGER.debug("urllib3: %s", record.getMessage())
+            return False
+        return True
+
+
+def _quiet_urllib3_retries() -> None:
+    pool_logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RetryLogToDebug) for f in pool_logger.filters):
+        pool_logger.addFilter(_RetryLogToDebug())
+
+
 class PrometheusClient:
     """A thin, thread-safe wrapper on ``PrometheusConnect`` that raises PrometheusError.
 
@@ -309,6 +330,8 @@ class PrometheusClient:
         self.safe_url = redact_url(url)
         self.config = config
         self.requests_sent = 0
+        self._count_lock = threading.Lock()
+        _quiet_urllib3_retries()
         auth = build_auth(config, environ)
         self._secrets = _secrets_of(auth)
         session = requests.Session()
@@ -331,7 +354,8 @@ class PrometheusClient:
 
     def run(self, job: QueryJob) -> list[dict[str, Any]]:
         """Send one query; the ``result`` list of the answer."""
-        self.requests_sent += 1
+        with self._count_lock:
+            self.requests_sent += 1
         server_timeout = {"timeout": format_duration(self.config.timeout_seconds)}
         try:
             if job.grid is not None:
@@ -579,7 +603,7 @@ def fetch_prometheus_snapshot(
     cluster_label: str | None = None,
     cluster: str = "kianax-production",
     shape: str = "series",
-    progress: Callable[[int, int], None] | None = None,
+    progress: Any = None,
     environ: Mapping[str, str] | None = None,
 ) -> Snapshot:
     """Query a Prometheus-compatible server and write a snapshot folder to ``out``.
@@ -595,7 +619,8 @@ def fetch_prometheus_snapshot(
             its value is ``cluster``.
         cluster: the cluster's name in the snapshot (and the label value, when filtering).
         shape: ``series`` (usage time series) or ``aggregate`` (server-side statistics).
-        progress: called as ``progress(done, total)`` after each request.
+        progress: called as ``progress(done, total)`` after each request, or the CLI's
+            ``Progress`` (anything with ``task(description, total)``), which gets one bar.
         environ: where ``*_env`` secrets are read (default ``os.environ``).
 
     Returns:
@@ -702,6 +727,19 @@ def _scrape_interval(
 
 
 def _run_all(
+    client: PrometheusClient,
+    jobs: tuple[QueryJob, ...],
+    concurrency: int,
+    progress: Any,
+) -> _Results:
+    if progress is not None and hasattr(progress, "task"):
+        # The CLI's Progress: a bar with a known total, advanced once per answer.
+        with progress.task(f"querying {client.safe_url}", total=len(jobs)) as advance:
+            return _run_pool(client, jobs, concurrency, lambda _done, _total: advance(1))
+    return _run_pool(client, jobs, concurrency, progress)
+
+
+def _run_pool(
     client: PrometheusClient,
     jobs: tuple[QueryJob, ...],
     concurrency: int,

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -104,8 +103,3 @@ def demo_server(request: pytest.FixtureRequest) -> DemoServer:
         return DemoServer("prometheus", request.getfixturevalue("prometheus_server").url, None)
     url = request.getfixturevalue("victoria_metrics_server").url
     return DemoServer("victoria-metrics", url, "cluster")
-
-
-@pytest.fixture
-def snapshot_dir(tmp_path: Path) -> Path:
-    return tmp_path / "snapshot"
