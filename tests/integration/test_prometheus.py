@@ -278,7 +278,7 @@ def test_aggregate_shape_computes_the_statistics_on_the_server(
         {"p50": cpu.quantile(0.5), "p95": cpu.quantile(0.95), "max": cpu.max(), "mean": cpu.mean()}
     ).reset_index()
     joined = client_side.merge(stats, on=KEY)
-    assert len(joined) > 50
+    assert len(joined) >= 30
     for name in ("p50", "p95", "max", "mean"):
         assert _relative(joined[f"cpu_cores_{name}"], joined[name]).max() < 1e-6, name
     assert stats["cpu_throttled_ratio_mean"].notna().any()

@@ -60,11 +60,18 @@ def test_fetch_from_prometheus_writes_a_snapshot(
 
 
 @pytest.mark.parametrize("fault", ["refused", "500"])
-def test_fetch_failure_is_one_line_exit_1_and_leaves_nothing(fault: str, tmp_path: Path) -> None:
+def test_fetch_failure_is_one_line_exit_1_and_leaves_nothing(
+    fault: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     out = tmp_path / "snap"
+    # Retries without backoff keep the test fast; the flags still carry everything else.
+    config = tmp_path_factory.mktemp("config") / "kianax-capacity.toml"
+    config.write_text("[prometheus]\nmax_retries = 1\nretry_backoff_seconds = 0.0\n")
     with FaultServer("500") as server:
         url = server.url if fault == "500" else f"http://127.0.0.1:{free_port()}"
         result = kianax(
+            "--config",
+            str(config),
             "fetch",
             "--source",
             "prometheus",
