@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -491,12 +492,19 @@ def _build_rows(
         recommended = _resources(
             rec["cpu_request"], rec["cpu_limit"], rec["memory_request"], rec["memory_limit"]
         )
+        hpa = hpas.get((namespace, kind, workload))
+        strategy_cpu = recommended.cpu_request
+        deferred = _defer_cpu_to_hpa(hpa, current, recommended)
+        if deferred:
+            recommended = replace(recommended, cpu_request=current.cpu_request)
         price = prices.get((namespace, kind, workload), default_prices)
         assert replicas is not None
         savings = _monthly_cost(current, price, replicas) - _monthly_cost(
             recommended, price, replicas
         )
         evidence = _evidence(stat_series, rec, spec.get("oom_kills") or 0)
+        if deferred:
+            evidence["cpu_request_before_hpa"] = strategy_cpu
         leak = bool(rec.get("leak", False))
         if leak:
             evidence["leak"] = True
@@ -509,6 +517,8 @@ def _build_rows(
             and abs(savings) < NO_CHANGE_USD
         ):
             status = "no_change"
+        if deferred and status == "no_change":
+            status = "hpa_managed"
         summary = (
             f"{_change_text('CPU request', current.cpu_request, recommended.cpu_request, format_cpu)}, "
             f"{_change_text('memory request', current.memory_request, recommended.memory_request, format_memory)}, "
@@ -525,7 +535,8 @@ def _build_rows(
         sentences = [
             summary,
             str(rec.get("note") or ""),
-            _hpa_sentence(hpas.get((namespace, kind, workload)), current, recommended),
+            deferred,
+            _hpa_sentence(hpa, current, recommended),
             risk_reason,
         ]
         rows.append(
@@ -541,6 +552,29 @@ def _build_rows(
             )
         )
     return tuple(rows)
+
+
+def _defer_cpu_to_hpa(
+    hpa: Mapping[str, Any] | None, current: Resources, recommended: Resources
+) -> str:
+    """Why a CPU increase is left to the HPA, or "" when it is not.
+
+    An HPA on CPU utilisation sets each pod's CPU use itself (demand / replicas): pods that run
+    hot are a sign of too few replicas (a max too low, or pods Pending), not of too small a
+    request. Raising the request there only moves the scale point and multiplies the cost, so
+    the request stays and the ``hpa`` section raises the replicas instead.
+    """
+    if not hpa or _num(hpa.get("target_cpu_utilization")) is None:
+        return ""
+    if current.cpu_request is None or recommended.cpu_request is None:
+        return ""
+    if recommended.cpu_request <= current.cpu_request:
+        return ""
+    return (
+        f"The HPA scales this workload on CPU, so its pods' CPU use ({format_cpu(recommended.cpu_request)} "
+        "at the strategy's percentile) is what too few replicas leave each pod: the CPU request "
+        f"stays {format_cpu(current.cpu_request)} and the `hpa` section adds replicas instead."
+    )
 
 
 def _small(before: float | int | None, after: float | int | None) -> bool:
