@@ -134,9 +134,10 @@ def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
         elif isinstance(default, bool):
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}.{name}: expected true or false, got {value!r}")
-        elif isinstance(default, int | float) and not isinstance(default, bool):
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
+        elif isinstance(default, int | float) and (
+            not isinstance(value, int | float) or isinstance(value, bool)
+        ):
+            raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
         values[name] = value
     return cls(**values)
 

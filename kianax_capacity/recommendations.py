@@ -439,7 +439,8 @@ class RecommendationSet:
 
     def with_rows(self, **sections: Iterable[Any]) -> RecommendationSet:
         """A copy with some sections replaced (``rightsizing=...``, ``hpa=...``)."""
-        return replace(self, **{name: tuple(rows) for name, rows in sections.items()})
+        changes: dict[str, Any] = {name: tuple(rows) for name, rows in sections.items()}
+        return replace(self, **changes)
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -584,7 +585,8 @@ def _schema() -> dict[str, Any]:
         .joinpath("recommendations-v1.schema.json")
         .read_text()
     )
-    return json.loads(text)  # type: ignore[no-any-return]
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def validate_recommendations_json(data: Any, where: str = "recommendations") -> None:

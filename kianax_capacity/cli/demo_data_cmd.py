@@ -21,13 +21,21 @@ def register(subparsers: Any) -> None:
         description="Write the simulated Kianax cluster with the standard cAdvisor and "
         "kube-state-metrics metric names, for promtool backfill or VictoriaMetrics import.",
     )
-    parser.add_argument("--format", choices=("openmetrics", "prometheus-text"), default="openmetrics",
-                        help="openmetrics (promtool, second timestamps) or prometheus-text (VictoriaMetrics import, ms timestamps)")
+    parser.add_argument(
+        "--format",
+        choices=("openmetrics", "prometheus-text"),
+        default="openmetrics",
+        help="openmetrics (promtool, second timestamps) or prometheus-text (VictoriaMetrics import, ms timestamps)",
+    )
     parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="file to write")
     parser.add_argument("--days", default="21", metavar="N", help="days of history (default 21)")
-    parser.add_argument("--end", default=None, metavar="ISO8601", help="window end (default 2026-11-23T00:00:00Z)")
+    parser.add_argument(
+        "--end", default=None, metavar="ISO8601", help="window end (default 2026-11-23T00:00:00Z)"
+    )
     parser.add_argument("--step", default="5m", metavar="DURATION", help="sample step (default 5m)")
-    parser.add_argument("--scale", type=int, default=1, metavar="N", help="multiply the application workloads by N")
+    parser.add_argument(
+        "--scale", type=int, default=1, metavar="N", help="multiply the application workloads by N"
+    )
     parser.set_defaults(func=run)
 
 
@@ -46,10 +54,20 @@ def run(args: argparse.Namespace) -> int:
     with progress_from_args(args).task(f"writing {args.out}"):
         try:
             stats = write_demo_openmetrics(
-                args.out, end=parse_end(args.end), days=days, step_seconds=step, scale=args.scale,
+                args.out,
+                end=parse_end(args.end),
+                days=days,
+                step_seconds=step,
+                scale=args.scale,
                 millis=args.format == "prometheus-text",
             )
         except OSError as exc:
             raise OutputError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
-    log.info("wrote %s: %s series, %s samples, %.1f MB", args.out, f"{stats.series:,}", f"{stats.samples:,}", stats.bytes / 1e6)
+    log.info(
+        "wrote %s: %s series, %s samples, %.1f MB",
+        args.out,
+        f"{stats.series:,}",
+        f"{stats.samples:,}",
+        stats.bytes / 1e6,
+    )
     return 0

@@ -26,32 +26,94 @@ def register(subparsers: Any) -> None:
         "folder (manifest.json + Parquet tables), written atomically.",
     )
     add_fetch_arguments(parser)
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="snapshot folder to write")
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="snapshot folder to write"
+    )
     parser.set_defaults(func=run)
 
 
 def add_fetch_arguments(parser: argparse.ArgumentParser, *, source_default: str = "demo") -> None:
     """The source and window flags, shared by ``fetch`` and ``report``."""
-    parser.add_argument("--source", default=source_default, help="demo (embedded, default) or prometheus")
-    parser.add_argument("--window", default=None, metavar="DURATION", help="history length, e.g. 14d (demo default 21d, prometheus 14d)")
-    parser.add_argument("--end", default=None, metavar="ISO8601", help="window end (demo default 2026-11-23T00:00:00Z; prometheus default now)")
+    parser.add_argument(
+        "--source", default=source_default, help="demo (embedded, default) or prometheus"
+    )
+    parser.add_argument(
+        "--window",
+        default=None,
+        metavar="DURATION",
+        help="history length, e.g. 14d (demo default 21d, prometheus 14d)",
+    )
+    parser.add_argument(
+        "--end",
+        default=None,
+        metavar="ISO8601",
+        help="window end (demo default 2026-11-23T00:00:00Z; prometheus default now)",
+    )
     parser.add_argument("--step", default="5m", metavar="DURATION", help="sample step (default 5m)")
     parser.add_argument("--cluster", default=None, help="cluster name (default from config)")
-    parser.add_argument("--scale", type=int, default=1, metavar="N", help="demo only: multiply the application workloads by N")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        metavar="N",
+        help="demo only: multiply the application workloads by N",
+    )
     prom = parser.add_argument_group("prometheus source")
-    prom.add_argument("--prometheus-url", default=None, metavar="URL", help="Prometheus-compatible HTTP API base URL")
-    prom.add_argument("--namespace", default=None, metavar="REGEX", help="only namespaces matching this regex")
-    prom.add_argument("--cluster-label", default=None, metavar="LABEL", help="label that tells clusters apart (e.g. cluster)")
-    prom.add_argument("--shape", choices=("series", "aggregate"), default=None, help="series (time series, default) or aggregate (server-side statistics)")
-    prom.add_argument("--auth", choices=("none", "bearer", "basic", "sigv4"), default=None, help="authentication kind")
-    prom.add_argument("--bearer-token-env", default=None, metavar="VAR", help="environment variable holding the bearer token")
-    prom.add_argument("--bearer-token-file", default=None, metavar="FILE", help="file holding the bearer token")
+    prom.add_argument(
+        "--prometheus-url",
+        default=None,
+        metavar="URL",
+        help="Prometheus-compatible HTTP API base URL",
+    )
+    prom.add_argument(
+        "--namespace", default=None, metavar="REGEX", help="only namespaces matching this regex"
+    )
+    prom.add_argument(
+        "--cluster-label",
+        default=None,
+        metavar="LABEL",
+        help="label that tells clusters apart (e.g. cluster)",
+    )
+    prom.add_argument(
+        "--shape",
+        choices=("series", "aggregate"),
+        default=None,
+        help="series (time series, default) or aggregate (server-side statistics)",
+    )
+    prom.add_argument(
+        "--auth",
+        choices=("none", "bearer", "basic", "sigv4"),
+        default=None,
+        help="authentication kind",
+    )
+    prom.add_argument(
+        "--bearer-token-env",
+        default=None,
+        metavar="VAR",
+        help="environment variable holding the bearer token",
+    )
+    prom.add_argument(
+        "--bearer-token-file", default=None, metavar="FILE", help="file holding the bearer token"
+    )
     prom.add_argument("--basic-user", default=None, metavar="USER", help="basic-auth user")
-    prom.add_argument("--basic-password-env", default=None, metavar="VAR", help="environment variable holding the basic-auth password")
-    prom.add_argument("--header", action="append", default=None, metavar="K=V", help="extra HTTP header (repeatable)")
+    prom.add_argument(
+        "--basic-password-env",
+        default=None,
+        metavar="VAR",
+        help="environment variable holding the basic-auth password",
+    )
+    prom.add_argument(
+        "--header",
+        action="append",
+        default=None,
+        metavar="K=V",
+        help="extra HTTP header (repeatable)",
+    )
     prom.add_argument("--ca-bundle", default=None, metavar="FILE", help="CA bundle for TLS")
     prom.add_argument("--insecure", action="store_true", default=None, help="skip TLS verification")
-    prom.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per-request timeout")
+    prom.add_argument(
+        "--timeout", type=float, default=None, metavar="SECONDS", help="per-request timeout"
+    )
 
 
 def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
@@ -73,17 +135,23 @@ def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
             raise UserInputError("--scale must be 1 or more")
         with progress.task("simulating the demo cluster"):
             snapshot = generate_demo_snapshot(
-                end=end or DEFAULT_END, days=window / 86400, step_seconds=step_seconds, scale=args.scale
+                end=end or DEFAULT_END,
+                days=window / 86400,
+                step_seconds=step_seconds,
+                scale=args.scale,
             )
         with progress.task(f"writing snapshot to {out}"):
             return write_snapshot(
-                out, snapshot.tables, cluster=cluster if args.cluster else snapshot.cluster,
-                window_start=snapshot.manifest.window_start, window_end=snapshot.manifest.window_end,
-                step_seconds=step_seconds, source="demo", created_at=datetime.now(UTC),
+                out,
+                snapshot.tables,
+                cluster=cluster if args.cluster else snapshot.cluster,
+                window_start=snapshot.manifest.window_start,
+                window_end=snapshot.manifest.window_end,
+                step_seconds=step_seconds,
+                source="demo",
+                created_at=datetime.now(UTC),
                 extra=snapshot.manifest.extra,
             )
-    from kianax_capacity.sources.prometheus import fetch_prometheus_snapshot
-
     window = parse_duration(args.window or "14d")
     end = end or datetime.now(UTC).replace(microsecond=0)
     prometheus = config.prometheus
@@ -96,18 +164,32 @@ def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
     prometheus = prometheus.__class__(
         **{
             **prometheus.__dict__,
-            **{k: v for k, v in {
-                "url": args.prometheus_url, "auth": args.auth, "bearer_token_env": args.bearer_token_env,
-                "bearer_token_file": args.bearer_token_file, "basic_user": args.basic_user,
-                "basic_password_env": args.basic_password_env, "ca_bundle": args.ca_bundle,
-                "insecure_skip_verify": args.insecure, "timeout_seconds": args.timeout,
-                "shape": args.shape, "cluster_label": args.cluster_label,
-            }.items() if v is not None},
+            **{
+                k: v
+                for k, v in {
+                    "url": args.prometheus_url,
+                    "auth": args.auth,
+                    "bearer_token_env": args.bearer_token_env,
+                    "bearer_token_file": args.bearer_token_file,
+                    "basic_user": args.basic_user,
+                    "basic_password_env": args.basic_password_env,
+                    "ca_bundle": args.ca_bundle,
+                    "insecure_skip_verify": args.insecure,
+                    "timeout_seconds": args.timeout,
+                    "shape": args.shape,
+                    "cluster_label": args.cluster_label,
+                }.items()
+                if v is not None
+            },
             "headers": headers,
         }
     )
     if not prometheus.url:
-        raise UserInputError("--source prometheus needs --prometheus-url URL (or [prometheus] url in the config)")
+        raise UserInputError(
+            "--source prometheus needs --prometheus-url URL (or [prometheus] url in the config)"
+        )
+    from kianax_capacity.sources.prometheus import fetch_prometheus_snapshot
+
     return fetch_prometheus_snapshot(
         prometheus,
         start=end - timedelta(seconds=window),
@@ -124,6 +206,15 @@ def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
 
 def run(args: argparse.Namespace) -> int:
     snapshot = fetch_snapshot(args, args.out)
-    counts = ", ".join(f"{len(frame):,} {name}" for name, frame in snapshot.tables.items() if name in ("nodes", "pods", "usage"))
-    log.info("wrote snapshot %s (%s; %s .. %s)", args.out, counts, *(t.strftime("%Y-%m-%d %H:%M") for t in snapshot.window))
+    counts = ", ".join(
+        f"{len(frame):,} {name}"
+        for name, frame in snapshot.tables.items()
+        if name in ("nodes", "pods", "usage")
+    )
+    log.info(
+        "wrote snapshot %s (%s; %s .. %s)",
+        args.out,
+        counts,
+        *(t.strftime("%Y-%m-%d %H:%M") for t in snapshot.window),
+    )
     return 0

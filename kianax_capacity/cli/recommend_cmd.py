@@ -22,10 +22,25 @@ def register(subparsers: Any) -> None:
         description="Right-sizing, HPA, spot, node-group and forecast recommendations, each with "
         "dollars, risk and a reason, written as recommendations.json (schema v1).",
     )
-    parser.add_argument("snapshot", type=Path, metavar="SNAPSHOT", help="snapshot folder (from fetch)")
-    parser.add_argument("--out", type=Path, default=Path("recommendations.json"), metavar="FILE", help="output file (default recommendations.json)")
-    parser.add_argument("--strategy", default=None, help="right-sizing strategy (default from config: kianax)")
-    parser.add_argument("--profile", choices=PROFILES, default=None, help="production (default), development or high-availability")
+    parser.add_argument(
+        "snapshot", type=Path, metavar="SNAPSHOT", help="snapshot folder (from fetch)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("recommendations.json"),
+        metavar="FILE",
+        help="output file (default recommendations.json)",
+    )
+    parser.add_argument(
+        "--strategy", default=None, help="right-sizing strategy (default from config: kianax)"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="production (default), development or high-availability",
+    )
     parser.set_defaults(func=run)
 
 
@@ -38,13 +53,20 @@ def run(args: argparse.Namespace) -> int:
         snapshot = load_snapshot(args.snapshot)
     with progress.task("recommending"):
         recommendations = recommend(
-            snapshot, config, generated_at=datetime.now(UTC).replace(microsecond=0),
-            strategy=args.strategy, profile=args.profile,
+            snapshot,
+            config,
+            generated_at=datetime.now(UTC).replace(microsecond=0),
+            strategy=args.strategy,
+            profile=args.profile,
         )
     recommendations.write(args.out)
     log.info(
         "wrote %s: %d right-sizing, %d HPA, %d spot, %d node-group, %d forecast rows",
-        args.out, len(recommendations.rightsizing), len(recommendations.hpa), len(recommendations.spot),
-        len(recommendations.nodegroups), len(recommendations.forecast),
+        args.out,
+        len(recommendations.rightsizing),
+        len(recommendations.hpa),
+        len(recommendations.spot),
+        len(recommendations.nodegroups),
+        len(recommendations.forecast),
     )
     return 0

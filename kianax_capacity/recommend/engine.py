@@ -2,25 +2,35 @@
 
 Pure: the snapshot, the configuration and the price catalog in, the recommendation set out. No
 I/O, no clock (``generated_at`` is an argument). Each section's recommender is its own module;
-this one only orders them so that the ones that depend on right-sizing (HPA, node groups) see the
-new requests, and sums the dollars into the summary.
+this one orders them so that those that depend on right-sizing (HPA, node groups) see the new
+requests, and sums the dollars into the summary.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from kianax_capacity.config import Config
-from kianax_capacity.recommendations import RecommendationSet
+from kianax_capacity.model import ResourcePrices
+from kianax_capacity.prices import PriceCatalog, embedded_catalog, node_group_unit_prices
+from kianax_capacity.recommend.costs import CostAllocation, allocate_costs
+from kianax_capacity.recommend.hpa import recommend_hpa
+from kianax_capacity.recommendations import HpaRow, RecommendationSet
 from kianax_capacity.snapshot import Snapshot
 
 __all__ = ["recommend"]
+
+#: When a snapshot has no priced node at all (e.g. no kube-state-metrics): t3.medium on-demand.
+FALLBACK_INSTANCE_TYPE = "t3.medium"
 
 
 def recommend(
     snapshot: Snapshot,
     config: Config | None = None,
     *,
+    catalog: PriceCatalog | None = None,
     generated_at: datetime | None = None,
     strategy: str | None = None,
     profile: str | None = None,
@@ -30,16 +40,32 @@ def recommend(
     Args:
         snapshot: what was observed.
         config: cluster settings (profile, strategy, exclusions, node groups); defaults if None.
+        catalog: prices and instance specs (default: the embedded, dated catalog of the
+            configured region).
         generated_at: the time to stamp on the set (default: the snapshot's creation time,
             so the same snapshot always gives the same file).
         strategy: right-sizing strategy name, overriding the config.
         profile: production | development | high-availability, overriding the config.
+
+    Example:
+        >>> from kianax_capacity.sources.demo import generate_demo_snapshot
+        >>> recs = recommend(generate_demo_snapshot(days=3))  # doctest: +SKIP
+        >>> recs.summary["monthly_cost_usd"]  # doctest: +SKIP
     """
     config = config or Config()
     strategy = strategy or config.strategy
     profile = profile or config.profile
+    catalog = catalog or embedded_catalog(config.aws.region)
+    unit_prices = node_group_unit_prices(
+        snapshot.nodes, catalog, step_seconds=snapshot.step_seconds
+    )
+    default_prices = _default_prices(unit_prices, catalog)
+
+    costs = allocate_costs(snapshot, catalog)
+    hpa_rows = recommend_hpa(
+        snapshot, profile=profile, unit_prices=unit_prices, default_prices=default_prices
+    )
     start, end = snapshot.window
-    summary: dict[str, object] = {}
     return RecommendationSet(
         cluster=snapshot.cluster,
         generated_at=generated_at or snapshot.manifest.created_at,
@@ -48,5 +74,37 @@ def recommend(
         step_seconds=snapshot.step_seconds,
         profile=profile,
         strategy=strategy,
-        summary=summary,
+        summary=_summary(costs, hpa=hpa_rows, warnings=snapshot.manifest.warnings),
+        hpa=hpa_rows,
     )
+
+
+def _default_prices(
+    unit_prices: Mapping[str, ResourcePrices], catalog: PriceCatalog
+) -> ResourcePrices:
+    """The average of the node groups' unit prices, for workloads whose node group is unknown."""
+    if not unit_prices:
+        return catalog.unit_prices(FALLBACK_INSTANCE_TYPE, "ON_DEMAND")
+    values = list(unit_prices.values())
+    return ResourcePrices(
+        cpu_core_hour_usd=sum(v.cpu_core_hour_usd for v in values) / len(values),
+        memory_gib_hour_usd=sum(v.memory_gib_hour_usd for v in values) / len(values),
+    )
+
+
+def _savings(rows: tuple[Any, ...]) -> float:
+    return round(sum(r.monthly_savings_usd or 0.0 for r in rows if r.status == "ok"), 2)
+
+
+def _summary(
+    costs: CostAllocation, *, hpa: tuple[HpaRow, ...], warnings: tuple[str, ...]
+) -> dict[str, Any]:
+    summary = costs.summary()
+    # HPA rows that already include a right-sizing change must not be counted twice.
+    hpa_only = tuple(r for r in hpa if not r.extra.get("request_change_included"))
+    sections = {"hpa": _savings(hpa_only)}
+    summary["monthly_savings_by_section_usd"] = sections
+    summary["monthly_savings_usd"] = round(sum(sections.values()), 2)
+    summary["counts"] = {"hpa_changes": sum(r.status == "ok" for r in hpa)}
+    summary["warnings"] = list(warnings)
+    return summary

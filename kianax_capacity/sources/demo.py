@@ -56,20 +56,26 @@ DEFAULT_END = datetime(2026, 11, 23, tzinfo=UTC)
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
 _M = MIB
+
+
 # EKS-style node shapes: capacity and allocatable as kubelet reports them on the EKS AMI.
-_NODE_SHAPES = {
-    "t3.small": dict(
-        cpu=2.0, mem=1_970 * _M, cpu_alloc=1.93, mem_alloc=1_450 * _M, pods=11, arch="amd64"
-    ),
-    "t3.medium": dict(
-        cpu=2.0, mem=3_900 * _M, cpu_alloc=1.93, mem_alloc=3_350 * _M, pods=17, arch="amd64"
-    ),
-    "m5.large": dict(
-        cpu=2.0, mem=7_800 * _M, cpu_alloc=1.93, mem_alloc=7_100 * _M, pods=29, arch="amd64"
-    ),
-    "c5.large": dict(
-        cpu=2.0, mem=3_850 * _M, cpu_alloc=1.93, mem_alloc=3_300 * _M, pods=29, arch="amd64"
-    ),
+@dataclass(frozen=True)
+class NodeShape:
+    """Capacity and allocatable of an instance type as the kubelet reports them on the EKS AMI."""
+
+    cpu: float
+    memory: float
+    cpu_allocatable: float
+    memory_allocatable: float
+    pods: int
+    architecture: str = "amd64"
+
+
+NODE_SHAPES: dict[str, NodeShape] = {
+    "t3.small": NodeShape(2.0, 1_970 * _M, 1.93, 1_450 * _M, 11),
+    "t3.medium": NodeShape(2.0, 3_900 * _M, 1.93, 3_350 * _M, 17),
+    "m5.large": NodeShape(2.0, 7_800 * _M, 1.93, 7_100 * _M, 29),
+    "c5.large": NodeShape(2.0, 3_850 * _M, 1.93, 3_300 * _M, 29),
 }
 
 
@@ -616,7 +622,7 @@ def _seed(*parts: object) -> int:
 
 def _calendar(timestamps: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     hours = (timestamps.hour + timestamps.minute / 60.0).to_numpy(dtype=float)
-    weekend = np.asarray(timestamps.dayofweek >= 5)
+    weekend = np.asarray(timestamps.day_of_week >= 5)
     minutes = hours * 60
     market = ((minutes >= 14 * 60 + 30) & (minutes < 21 * 60) & ~weekend).astype(float)
     return hours, weekend, market
@@ -733,7 +739,7 @@ def simulate_demo_cluster(
         elif spec.kind != "DaemonSet":
             replicas[key] = np.full(steps, spec.replicas, dtype=int)
 
-    # 2. Nodes: fixed system-ng, autoscaled general-ng (requests / 85% of allocatable,
+    # 2. Nodes: fixed system-ng, autoscaled general-ng (requests over allocatable,
     #    scale-down after 10 minutes), jobs-ng spot nodes only while jobs run.
     nodes: list[SimulatedNode] = []
     group_nodes_at: dict[str, list[list[SimulatedNode]]] = {}
@@ -750,8 +756,8 @@ def simulate_demo_cluster(
         sum(c.cpu_request for c in s.containers) for s in specs if s.kind == "DaemonSet"
     )
     for group, instance_type in shapes.items():
-        alloc = _NODE_SHAPES[instance_type]["cpu_alloc"] - daemon_cpu
-        needed = np.ceil(requested[group] / (alloc * 0.85) - 1e-9)
+        alloc = NODE_SHAPES[instance_type].cpu_allocatable - daemon_cpu
+        needed = np.ceil(requested[group] / alloc - 1e-9)
         if group == "general-ng":
             needed = np.clip(needed, 2, max(5, 5 * scale))
         elif group == "system-ng":
@@ -825,10 +831,10 @@ def simulate_demo_cluster(
         placements = group_nodes_at[spec.node_group]
         job_runs = _cron_run_ids(spec, timestamps, step_seconds) if spec.kind == "CronJob" else None
         for slot in range(max_slots):
-            active = counts > slot
+            running = counts > slot
             i = 0
             while i < steps:
-                if not active[i]:
+                if not running[i]:
                     i += 1
                     continue
                 start = i
@@ -847,7 +853,7 @@ def simulate_demo_cluster(
                 stop = start + 1
                 while (
                     stop < steps
-                    and active[stop]
+                    and running[stop]
                     and revision_at[stop] == revision
                     and node.stop > stop
                     and (job_runs is None or job_runs[stop] == run_id)
@@ -884,7 +890,7 @@ def _cron_run_ids(
     )
     day_start = epoch_minutes - epoch_minutes % 1440
     minute_of_day = epoch_minutes % 1440
-    weekend = np.asarray(timestamps.dayofweek >= 5)
+    weekend = np.asarray(timestamps.day_of_week >= 5)
     for start in starts_minutes:
         # A step ending at t covers (t - step, t]; the job runs [start, start + length).
         running = (minute_of_day > start) & (
@@ -1034,12 +1040,12 @@ def _tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
                 "instance_type": n.instance_type,
                 "zone": n.zone,
                 "capacity_type": n.capacity_type,
-                "architecture": _NODE_SHAPES[n.instance_type]["arch"],
-                "cpu_capacity_cores": _NODE_SHAPES[n.instance_type]["cpu"],
-                "memory_capacity_bytes": float(_NODE_SHAPES[n.instance_type]["mem"]),
-                "cpu_allocatable_cores": _NODE_SHAPES[n.instance_type]["cpu_alloc"],
-                "memory_allocatable_bytes": float(_NODE_SHAPES[n.instance_type]["mem_alloc"]),
-                "pods_allocatable": float(_NODE_SHAPES[n.instance_type]["pods"]),
+                "architecture": NODE_SHAPES[n.instance_type].architecture,
+                "cpu_capacity_cores": NODE_SHAPES[n.instance_type].cpu,
+                "memory_capacity_bytes": NODE_SHAPES[n.instance_type].memory,
+                "cpu_allocatable_cores": NODE_SHAPES[n.instance_type].cpu_allocatable,
+                "memory_allocatable_bytes": NODE_SHAPES[n.instance_type].memory_allocatable,
+                "pods_allocatable": float(NODE_SHAPES[n.instance_type].pods),
                 "first_seen": ts[n.start],
                 "last_seen": ts[n.stop - 1],
             }

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
+import pandas as pd
 
 from kianax_capacity.sources.demo import (
-    _NODE_SHAPES,
+    NODE_SHAPES,
     DemoCluster,
     SimulatedPod,
     simulate_demo_cluster,
@@ -414,7 +415,7 @@ def _families(demo: DemoCluster, cluster: str) -> list[_Family]:
                     label_node_kubernetes_io_instance_type=n.instance_type,
                     label_topology_kubernetes_io_zone=n.zone,
                     label_eks_amazonaws_com_capacity_type=n.capacity_type,
-                    label_kubernetes_io_arch=str(_NODE_SHAPES[n.instance_type]["arch"]),
+                    label_kubernetes_io_arch=NODE_SHAPES[n.instance_type].architecture,
                 ),
                 n.start,
                 np.ones(n.stop - n.start),
@@ -423,18 +424,20 @@ def _families(demo: DemoCluster, cluster: str) -> list[_Family]:
     def node_resources(which: str) -> Callable[[], Iterator[Series]]:
         def series() -> Iterator[Series]:
             for n in demo.nodes:
-                shape = _NODE_SHAPES[n.instance_type]
+                shape = NODE_SHAPES[n.instance_type]
                 values = {
-                    ("cpu", "core"): shape["cpu"] if which == "capacity" else shape["cpu_alloc"],
-                    ("memory", "byte"): shape["mem"] if which == "capacity" else shape["mem_alloc"],
-                    ("pods", "integer"): shape["pods"],
+                    ("cpu", "core"): shape.cpu if which == "capacity" else shape.cpu_allocatable,
+                    ("memory", "byte"): shape.memory
+                    if which == "capacity"
+                    else shape.memory_allocatable,
+                    ("pods", "integer"): float(shape.pods),
                 }
                 for (resource, unit), value in values.items():
                     yield (
                         _labels(**ksm, node=n.node, resource=resource, unit=unit),
                         n.start,
                         np.full(n.stop - n.start, float(value)),
-                    )  # type: ignore[arg-type]
+                    )
 
         return series
 
@@ -583,6 +586,12 @@ def _families(demo: DemoCluster, cluster: str) -> list[_Family]:
     ]
 
 
+def _epoch_seconds(timestamps: pd.DatetimeIndex) -> np.ndarray:
+    return np.asarray(
+        (timestamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64
+    )
+
+
 def write_openmetrics(
     demo: DemoCluster, out: TextIO, *, cluster: str | None = None, millis: bool = False
 ) -> tuple[int, int]:
@@ -592,7 +601,7 @@ def write_openmetrics(
     ``# EOF`` (what VictoriaMetrics' ``/api/v1/import/prometheus`` expects); the default is
     OpenMetrics with second timestamps, as promtool wants.
     """
-    seconds = (demo.timestamps.asi8 // 10 ** _exponent(demo)).astype(np.int64)
+    seconds = _epoch_seconds(demo.timestamps)
     stamps = [str(s * 1000) if millis else str(s) for s in seconds.tolist()]
     series_count = samples = 0
     for family in _families(demo, cluster or demo.cluster):
@@ -617,16 +626,6 @@ def write_openmetrics(
     return series_count, samples
 
 
-def _exponent(demo: DemoCluster) -> int:
-    """Power of ten that turns the index's integer representation into seconds."""
-    unit = np.datetime_data(
-        demo.timestamps.dtype.base
-        if hasattr(demo.timestamps.dtype, "base")
-        else demo.timestamps.dtype
-    )[0]
-    return {"s": 0, "ms": 3, "us": 6, "ns": 9}[unit]
-
-
 def write_demo_openmetrics(
     path: Path | str,
     *,
@@ -637,8 +636,6 @@ def write_demo_openmetrics(
     millis: bool = False,
 ) -> ExportStats:
     """Simulate the demo cluster and write it as OpenMetrics to ``path`` (atomically)."""
-    from kianax_capacity.recommendations import write_text_atomic  # noqa: F401  (same idea, streamed)
-
     target = Path(path)
     demo = simulate_demo_cluster(end=end, days=days, step_seconds=step_seconds, scale=scale)
     tmp = target.with_name(f".{target.name}.tmp")

@@ -1,0 +1,353 @@
+"""recommend_hpa on a small synthetic snapshot built to the TABLE_COLUMNS contract."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kianax_capacity.model import ResourcePrices
+from kianax_capacity.recommend.hpa import recommend_hpa, simulate_for_chart
+from kianax_capacity.recommendations import (
+    HpaSettings,
+    RecommendationSet,
+    validate_recommendations_json,
+)
+from kianax_capacity.snapshot import Snapshot, SnapshotManifest, validate_tables
+
+STEP = 300
+START = datetime(2026, 11, 1, tzinfo=UTC)
+STEPS = 2 * 288  # two days of 5-minute steps
+REQUEST_CORES = 0.25
+REQUEST_BYTES = 256 * 1024**2
+PRICES = ResourcePrices(cpu_core_hour_usd=0.04, memory_gib_hour_usd=0.005)
+NAMESPACE = "kianax"
+
+
+def diurnal(low: float, high: float) -> np.ndarray:
+    phase = np.arange(STEPS) / 288 * 2 * np.pi
+    return low + (high - low) * (0.5 - 0.5 * np.cos(phase))
+
+
+# name -> (min, max, cpu target, per-step CPU demand in cores, has a CPU request)
+WORKLOADS = {
+    # Needs demand / (0.25 x 0.7) up to 8.6 replicas, capped at 4: saturated at max.
+    "saturated-svc": (2, 4, 70.0, diurnal(0.3, 1.5), True),
+    # 0.1 cores over min 4 pods: 10 % of request, pinned at min.
+    "idle-svc": (4, 10, 70.0, np.full(STEPS, 0.1), True),
+    # Scales between 2 and 6 replicas, well inside its bounds.
+    "healthy-svc": (2, 10, 70.0, diurnal(0.3, 1.0), True),
+    # HPA on CPU utilisation but the container has no CPU request.
+    "norequest-svc": (2, 10, 70.0, diurnal(0.2, 0.6), False),
+}
+
+
+def observed_replicas(low: int, high: int, target: float, demand: np.ndarray) -> np.ndarray:
+    need = np.ceil(demand / (REQUEST_CORES * target / 100.0) - 1e-9)
+    return np.clip(need, low, high).astype(int)
+
+
+def build_snapshot() -> Snapshot:
+    timestamps = pd.date_range(START, periods=STEPS, freq=f"{STEP}s", tz="UTC")
+    end = timestamps[-1]
+    nodes = pd.DataFrame(
+        {
+            "node": ["node-a"],
+            "node_group": ["general-ng"],
+            "instance_type": ["t3.medium"],
+            "zone": ["eu-west-1a"],
+            "capacity_type": ["ON_DEMAND"],
+            "architecture": ["amd64"],
+            "cpu_capacity_cores": [2.0],
+            "memory_capacity_bytes": [4.0 * 1024**3],
+            "cpu_allocatable_cores": [1.93],
+            "memory_allocatable_bytes": [3.3 * 1024**3],
+            "pods_allocatable": [17.0],
+            "first_seen": [timestamps[0]],
+            "last_seen": [end],
+        }
+    )
+    workloads, pods, containers, usage, hpas, replicas = [], [], [], [], [], []
+    for name, (low, high, target, demand, has_request) in WORKLOADS.items():
+        workloads.append(
+            {
+                "namespace": NAMESPACE,
+                "kind": "Deployment",
+                "workload": name,
+                "pdb_min_available": 1.0,
+                "pdb_max_unavailable": math.nan,
+                "pdb_disruptions_allowed": 1.0,
+                "has_pvc": False,
+                "has_emptydir": False,
+            }
+        )
+        count = observed_replicas(low, high, target, demand) if has_request else np.full(STEPS, low)
+        for index in range(int(count.max())):
+            pod = f"{name}-{index}"
+            pods.append(
+                {
+                    "namespace": NAMESPACE,
+                    "pod": pod,
+                    "kind": "Deployment",
+                    "workload": name,
+                    "node": "node-a",
+                    "first_seen": timestamps[0],
+                    "last_seen": end,
+                }
+            )
+            containers.append(
+                {
+                    "namespace": NAMESPACE,
+                    "pod": pod,
+                    "container": "app",
+                    "cpu_request_cores": REQUEST_CORES if has_request else math.nan,
+                    "cpu_limit_cores": 0.5,
+                    "memory_request_bytes": float(REQUEST_BYTES),
+                    "memory_limit_bytes": 2.0 * REQUEST_BYTES,
+                    "restarts": 0,
+                    "oom_kills": 0,
+                }
+            )
+            running = count > index
+            usage.append(
+                pd.DataFrame(
+                    {
+                        "timestamp": timestamps[running],
+                        "namespace": NAMESPACE,
+                        "pod": pod,
+                        "container": "app",
+                        "cpu_cores": (demand / count)[running],
+                        "memory_bytes": 100.0 * 1024**2,
+                        "cpu_throttled_ratio": 0.0,
+                    }
+                )
+            )
+        hpas.append(
+            {
+                "namespace": NAMESPACE,
+                "hpa": name,
+                "kind": "Deployment",
+                "workload": name,
+                "min_replicas": low,
+                "max_replicas": high,
+                "target_cpu_utilization": target,
+                "target_memory_utilization": math.nan,
+                "scale_down_stabilization_seconds": 300.0,
+            }
+        )
+        replicas.append(
+            pd.DataFrame(
+                {
+                    "timestamp": timestamps,
+                    "namespace": NAMESPACE,
+                    "hpa": name,
+                    "current_replicas": count.astype(float),
+                    "desired_replicas": count.astype(float),
+                }
+            )
+        )
+    tables = {
+        "nodes": nodes,
+        "workloads": pd.DataFrame(workloads),
+        "pods": pd.DataFrame(pods),
+        "containers": pd.DataFrame(containers),
+        "usage": pd.concat(usage, ignore_index=True),
+        "hpas": pd.DataFrame(hpas),
+        "replicas": pd.concat(replicas, ignore_index=True),
+    }
+    validate_tables(tables)
+    manifest = SnapshotManifest(
+        cluster="test",
+        window_start=START,
+        window_end=end.to_pydatetime(),
+        step_seconds=STEP,
+        source="test",
+        created_at=START,
+        tables={},
+    )
+    return Snapshot(manifest=manifest, tables=tables)
+
+
+@pytest.fixture(scope="module")
+def snapshot() -> Snapshot:
+    return build_snapshot()
+
+
+@pytest.fixture(scope="module")
+def rows(snapshot):
+    return {row.workload: row for row in recommend_hpa(snapshot, default_prices=PRICES)}
+
+
+def test_one_row_per_hpa(rows):
+    assert sorted(rows) == sorted(WORKLOADS)
+
+
+def test_saturated_workload_gets_a_higher_max_and_no_saturation(rows):
+    row = rows["saturated-svc"]
+    assert row.status == "ok"
+    assert row.recommended.max_replicas > 4
+    # Peak need is ceil(1.5 / 0.175) = 9 replicas; production adds 20 % headroom -> 11.
+    assert row.recommended.max_replicas == 11
+    assert row.saturated_minutes["current"] > 1000
+    assert row.saturated_minutes["recommended"] == 0
+    assert row.monthly_savings_usd is not None and row.monthly_savings_usd < 0
+    assert "at max 4" in row.reason and "min/week" in row.reason
+    assert row.recommended.min_replicas == 2
+
+
+def test_idle_workload_is_cheaper_but_keeps_the_ha_floor(rows):
+    row = rows["idle-svc"]
+    assert row.status == "ok"
+    # PDB minAvailable 1 -> min 2; 0.1 cores never needs more.
+    assert row.recommended.min_replicas == 2
+    # 4 -> 2 replicas of 0.25 cores + 256 MiB all month.
+    per_replica = PRICES.monthly_usd(REQUEST_CORES, REQUEST_BYTES)
+    assert row.monthly_savings_usd == pytest.approx(2 * per_replica, abs=0.01)
+    assert "pinned at min 4" in row.reason
+    assert "PDB" in row.reason
+
+
+def test_idle_workload_never_goes_below_the_profile_floor(snapshot):
+    tables = dict(snapshot.tables)
+    tables["workloads"] = tables["workloads"].assign(pdb_min_available=math.nan)
+    no_pdb = Snapshot(manifest=snapshot.manifest, tables=tables)
+    ha = {
+        r.workload: r
+        for r in recommend_hpa(no_pdb, profile="high-availability", default_prices=PRICES)
+    }
+    dev = {
+        r.workload: r for r in recommend_hpa(no_pdb, profile="development", default_prices=PRICES)
+    }
+    assert ha["idle-svc"].recommended.min_replicas == 3
+    assert dev["idle-svc"].recommended.min_replicas == 1
+
+
+def test_healthy_workload_is_no_change(rows):
+    row = rows["healthy-svc"]
+    assert row.status == "no_change", row.reason
+    assert row.recommended == row.current
+    assert row.monthly_savings_usd == 0
+    assert row.saturated_minutes["current"] == 0
+    assert "meet the production goals" in row.reason
+
+
+def test_missing_request_is_insufficient_data(rows):
+    row = rows["norequest-svc"]
+    assert row.status == "insufficient_data"
+    assert "no CPU request" in row.reason and "app" in row.reason
+
+
+def test_rows_carry_evidence_and_validate_against_the_schema(rows, snapshot):
+    row = rows["saturated-svc"]
+    evidence = row.to_dict()
+    assert evidence["replica_hours"]["recommended"] > evidence["replica_hours"]["current"]
+    assert evidence["utilisation"]["cpu_p95"] > 70
+    assert evidence["findings"]["observed_saturated_minutes_per_week"] > 1000
+    assert evidence["scale_events_per_day"]["current"] >= 0
+    recs = RecommendationSet(
+        cluster="test",
+        generated_at=START,
+        window_start=START,
+        window_end=START,
+        step_seconds=STEP,
+        hpa=tuple(rows.values()),
+    )
+    validate_recommendations_json(recs.to_json())
+
+
+def test_joint_with_rightsizing_keeps_the_scale_point(snapshot):
+    key = (NAMESPACE, "Deployment", "healthy-svc")
+    rows = {
+        r.workload: r
+        for r in recommend_hpa(snapshot, default_prices=PRICES, new_requests={key: (0.2, None)})
+    }
+    row = rows["healthy-svc"]
+    # 70 % of 250m = 175m per replica; at a 200m request that is 87.5 % -> 88 %.
+    assert row.recommended.target_cpu_utilization == 88
+    assert row.status == "ok"
+    assert "keeps scaling" in row.reason
+    assert row.extra["request_change_included"] is True
+    # Same scale point, cheaper replicas: costs less.
+    assert row.monthly_savings_usd > 0
+    assert rows["saturated-svc"].recommended.target_cpu_utilization == 70
+
+
+def test_node_group_prices_are_used(snapshot):
+    dear = ResourcePrices(cpu_core_hour_usd=0.08, memory_gib_hour_usd=0.01)
+    rows = {
+        r.workload: r
+        for r in recommend_hpa(snapshot, default_prices=PRICES, unit_prices={"general-ng": dear})
+    }
+    assert rows["idle-svc"].monthly_savings_usd == pytest.approx(
+        2 * dear.monthly_usd(REQUEST_CORES, REQUEST_BYTES), abs=0.01
+    )
+
+
+def test_chart_frame_shows_before_and_after(snapshot, rows):
+    frame = simulate_for_chart(
+        snapshot, NAMESPACE, "saturated-svc", rows["saturated-svc"].recommended
+    )
+    assert list(frame.columns[:6]) == [
+        "timestamp",
+        "demand",
+        "replicas_observed",
+        "replicas_current_sim",
+        "replicas_recommended_sim",
+        "saturated",
+    ]
+    assert len(frame) == STEPS
+    assert frame["replicas_current_sim"].max() == 4
+    # Peak need 1.5 / 0.175 = 8.57: at 8 replicas the ratio is 1.07, inside the tolerance band,
+    # so the replay (like Kubernetes) stays at 8 rather than ceil(8.57) = 9.
+    assert frame["replicas_recommended_sim"].max() == 8
+    assert frame["saturated"].any() and not frame["saturated_recommended"].any()
+
+
+def test_chart_for_unknown_workload_says_so(snapshot):
+    from kianax_capacity.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="no HPA"):
+        simulate_for_chart(snapshot, NAMESPACE, "nope", HpaSettings())
+
+
+def test_empty_snapshot_has_no_rows(snapshot):
+    tables = {k: v for k, v in snapshot.tables.items() if k not in ("hpas", "replicas")}
+    assert (
+        recommend_hpa(Snapshot(manifest=snapshot.manifest, tables=tables), default_prices=PRICES)
+        == ()
+    )
+
+
+def test_short_window_is_insufficient_data(snapshot):
+    tables = dict(snapshot.tables)
+    usage = tables["usage"]
+    tables["usage"] = usage[usage["timestamp"] < usage["timestamp"].min() + pd.Timedelta(hours=6)]
+    short = Snapshot(manifest=snapshot.manifest, tables=tables)
+    rows = recommend_hpa(short, default_prices=PRICES)
+    assert {row.status for row in rows} == {"insufficient_data"}
+    assert all("fetch a longer window" in row.reason for row in rows if "request" not in row.reason)
+
+
+def test_hpa_below_the_pdb_floor_is_raised(snapshot):
+    tables = dict(snapshot.tables)
+    tables["hpas"] = tables["hpas"].assign(min_replicas=1)
+    raised = {
+        r.workload: r
+        for r in recommend_hpa(
+            Snapshot(manifest=snapshot.manifest, tables=tables), default_prices=PRICES
+        )
+    }
+    row = raised["healthy-svc"]
+    assert row.status == "ok"
+    assert row.recommended.min_replicas == 2
+    assert "PDB" in row.reason
+
+
+def test_unknown_profile_is_a_user_error(snapshot):
+    from kianax_capacity.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="unknown profile"):
+        recommend_hpa(snapshot, profile="cheap", default_prices=PRICES)
