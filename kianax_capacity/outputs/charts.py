@@ -80,9 +80,10 @@ def cost_over_time(
     title = title or f"Daily cost by {label}"
     if daily is None or daily.empty:
         return no_data(title, "No cost data yet: prices or cost allocation are not available.")
-    totals = (
-        daily.groupby(["day", by], observed=True)["cost_usd"].sum().reset_index()
-    )
+    totals = daily.groupby(["day", by], observed=True)["cost_usd"].sum().reset_index()
+    # The window's end falls on a midnight: that last "day" holds no cost and only adds an empty slot.
+    per_day = totals.groupby("day")["cost_usd"].transform("sum")
+    totals = totals[per_day > 0]
     order = totals.groupby(by, observed=True)["cost_usd"].sum().sort_values(ascending=False)
     fig = go.Figure()
     for name in order.index:

@@ -217,7 +217,8 @@ def headline(ctx: ReportContext) -> None:
     )
     caption = (
         f"<p style='color:#666;font-size:12px'>USD per 730-hour month, extrapolated from the "
-        f"{numbers.window_days:g}-day window.</p>"
+        f"{numbers.window_days:g}-day window. Net of the changes that cost money: "
+        f"{format_usd(numbers.net_change_usd, signed=True)}/month.</p>"
     )
     _display(HTML(f"<div style='display:flex;gap:12px;flex-wrap:wrap'>{body}</div>{caption}"))
 

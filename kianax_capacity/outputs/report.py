@@ -78,6 +78,7 @@ NOTEBOOKS: dict[str, str] = {
 REPORT_PARAMETERS = ("snapshot", "recommendations", "cluster", "week", "profile")
 _EXTRA_PARAMETERS = {"weekly_report": ("previous_recommendations",)}
 
+_EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>")
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -265,7 +266,9 @@ def render_html(notebook: Any, title: str) -> str:
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
-    return str(body)
+    # The template and plotly's notebook renderer load require.js and MathJax from a CDN; the
+    # report needs neither (plotly.js is embedded, no formulas) and must render offline.
+    return _EXTERNAL_SCRIPT.sub("", str(body))
 
 
 def _error_outputs(notebook: Any) -> list[str]:

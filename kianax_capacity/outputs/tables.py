@@ -89,7 +89,7 @@ def _spot_actions(recs: RecommendationSet) -> Iterable[dict[str, Any]]:
 
 def _nodegroup_actions(recs: RecommendationSet) -> Iterable[dict[str, Any]]:
     for row in recs.nodegroups:
-        if (row.monthly_savings_usd or 0.0) <= 0:
+        if not row.monthly_savings_usd:
             continue
         before = ", ".join(row.current.instance_types) or "?"
         after = ", ".join(row.recommended.instance_types) or before
@@ -114,8 +114,9 @@ def _number(value: Any) -> str:
 def top_actions(recs: RecommendationSet, n: int = 10) -> pd.DataFrame:
     """The ``n`` changes worth the most dollars a month, across every section.
 
-    Only actionable rows (status ``ok``, spot-ready, node groups that save) with positive savings
-    are listed; ties go to the lower risk.
+    Only actionable rows are listed (status ``ok``, spot-ready, node groups that change); an
+    action that costs money (an HPA that needs a higher max) has negative savings and comes after
+    those that save. Ties go to the lower risk.
 
     Returns:
         Columns area, action, monthly_savings_usd, risk, why.
@@ -127,7 +128,7 @@ def top_actions(recs: RecommendationSet, n: int = 10) -> pd.DataFrame:
         *_nodegroup_actions(recs),
     ]
     frame = pd.DataFrame(rows, columns=TOP_ACTION_COLUMNS)
-    frame = frame[frame["monthly_savings_usd"].astype(float).fillna(0.0) > 0]
+    frame = frame[frame["monthly_savings_usd"].astype(float).fillna(0.0) != 0]
     frame = frame.assign(_risk=frame["risk"].map(_RISK_ORDER).fillna(1))
     frame = frame.sort_values(["monthly_savings_usd", "_risk"], ascending=[False, True])
     frame = frame.drop(columns="_risk").head(n).reset_index(drop=True)

@@ -95,6 +95,7 @@ class Headline:
 
     monthly_cost_usd: float | None
     savings_available_usd: float
+    net_change_usd: float
     idle_monthly_usd: float | None
     actions: int
     window_days: float
@@ -109,21 +110,27 @@ def headline(recommendations: RecommendationSet, allocation: Any | None = None) 
         numbers = allocation.summary()
         cost = numbers.get("monthly_cost_usd", cost) if cost is None else cost
         idle = numbers.get("idle_monthly_usd", idle) if idle is None else idle
-    savings = summary.get("monthly_savings_usd")
-    if savings is None:
-        savings = sum(
-            max(row.monthly_savings_usd or 0.0, 0.0)
-            for section in (recommendations.rightsizing, recommendations.hpa, recommendations.spot)
-            for row in section
-        ) + sum(max(row.monthly_savings_usd or 0.0, 0.0) for row in recommendations.nodegroups)
+    # Savings available: what the actions that save would save. Net: after the ones that cost
+    # (an HPA that needs more replicas), which is what the summary's total is.
+    actionable = [
+        *(r.monthly_savings_usd for r in recommendations.rightsizing if r.status == "ok"),
+        *(r.monthly_savings_usd for r in recommendations.hpa if r.status == "ok"),
+        *(r.monthly_savings_usd for r in recommendations.spot if r.ready),
+        *(r.monthly_savings_usd for r in recommendations.nodegroups),
+    ]
+    savings = sum(max(value or 0.0, 0.0) for value in actionable)
+    net = summary.get("monthly_savings_usd")
+    if not isinstance(net, int | float):
+        net = sum(value or 0.0 for value in actionable)
     actions = sum(1 for row in recommendations.rightsizing if row.status == "ok")
     actions += sum(1 for row in recommendations.hpa if row.status == "ok")
     actions += sum(1 for row in recommendations.spot if row.ready)
-    actions += sum(1 for row in recommendations.nodegroups if (row.monthly_savings_usd or 0) > 0)
+    actions += sum(1 for row in recommendations.nodegroups if row.monthly_savings_usd)
     days = (recommendations.window_end - recommendations.window_start).total_seconds() / 86400
     return Headline(
         monthly_cost_usd=None if cost is None else float(cost),
         savings_available_usd=float(savings),
+        net_change_usd=float(net),
         idle_monthly_usd=None if idle is None else float(idle),
         actions=actions,
         window_days=round(days, 1),
