@@ -34,19 +34,32 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--upload", default=None, metavar="s3://BUCKET/PREFIX", help="also upload the week's folder and the index to S3")
     parser.add_argument("--s3-endpoint-url", default=None, metavar="URL", help="S3 endpoint (default: AWS, or $AWS_ENDPOINT_URL_S3)")
     parser.add_argument("--lock-timeout", type=float, default=0.0, metavar="SECONDS", help="wait this long for another run of the same week (default 0: refuse at once)")
+    parser.add_argument("--notebooks", default=None, metavar="NAME,...", help="only these notebooks (default all: weekly_report, rightsizing, hpa, spot_and_nodegroups, costs, explore)")
     parser.add_argument("--parallel", type=int, default=2, metavar="N", help="notebooks run at once (default 2)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from kianax_capacity.outputs.report import build_report, default_generated_at
+    from kianax_capacity.outputs.report import build_report, default_generated_at, parse_week
     from kianax_capacity.recommend.engine import recommend
     from kianax_capacity.snapshot import load_snapshot
 
     if args.previous is not None and not args.previous.is_file():
         raise UserInputError(f"--previous {args.previous}: no such file")
+    if args.week is not None:
+        parse_week(args.week)
     if args.parallel < 1:
         raise UserInputError("--parallel must be 1 or more")
+    notebooks = None
+    if args.notebooks:
+        from kianax_capacity.outputs.report import NOTEBOOKS
+
+        notebooks = [n.strip() for n in args.notebooks.split(",") if n.strip()]
+        unknown = [n for n in notebooks if n not in NOTEBOOKS]
+        if unknown or not notebooks:
+            raise UserInputError(
+                f"--notebooks: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(NOTEBOOKS)}"
+            )
     upload = None
     if args.upload:
         from kianax_capacity.outputs.upload import parse_s3_url
@@ -75,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         result = build_report(
             snapshot, snapshot_dir, recommendations, out_dir,
             week=args.week, previous=args.previous, lock_timeout_seconds=args.lock_timeout,
-            parallel=args.parallel, move_snapshot=move,
+            parallel=args.parallel, move_snapshot=move, notebooks=notebooks,
         )
     finally:
         if staging is not None:
