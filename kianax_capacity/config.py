@@ -96,6 +96,9 @@ class HelmConfig:
     charts: str = "charts"
     values_file: str = "values-prod.yaml"
     chart_for: Mapping[str, str] = field(default_factory=dict)  # workload -> chart folder name
+    resources_path: str = "resources"  # dotted key path of the main container's resources
+    autoscaling_path: str = "autoscaling"  # dotted key path of the helm-create autoscaling block
+    container_paths: Mapping[str, str] = field(default_factory=dict)  # "workload/container" -> path
 
 
 @dataclass(frozen=True)

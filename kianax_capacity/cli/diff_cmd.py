@@ -1,17 +1,121 @@
-"""`kianax-capacity diff`."""
+"""`kianax-capacity diff`: what changed between two recommendation sets, as a PR comment or JSON.
+
+``diff OLD.json NEW.json`` compares last week's recommendations with this week's;
+``diff --against-current NEW.json`` shows what applying NEW changes (the comment of a PR that
+applies it). Markdown starts with the sticky-comment marker that ``comment`` looks for.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
-from kianax_capacity.errors import NotBuiltError
+from kianax_capacity.errors import UserInputError
+from kianax_capacity.outputs.diff import (
+    DiffThresholds,
+    RecommendationDiff,
+    diff_against_current,
+    diff_recommendations,
+)
+from kianax_capacity.outputs.markdown import GITHUB_COMMENT_LIMIT, render_markdown
+from kianax_capacity.recommendations import load_recommendations, write_text_atomic
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("diff", help="(not built yet)", description="Not built yet.")
+    parser = subparsers.add_parser(
+        "diff",
+        help="changes between two recommendation sets (Markdown PR comment or JSON)",
+        description=(
+            "Compare two recommendations.json files (OLD NEW), or with --against-current show what "
+            "applying one file changes. Small moves are hidden by the noise thresholds."
+        ),
+    )
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="OLD.json NEW.json, or NEW.json with --against-current",
+    )
+    parser.add_argument(
+        "--against-current",
+        action="store_true",
+        help="compare NEW's recommended values with its current values",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="output format (default markdown)",
+    )
+    parser.add_argument(
+        "--min-change-percent",
+        type=float,
+        default=10.0,
+        metavar="P",
+        help="hide numeric moves below P%% of the old value (default 10)",
+    )
+    parser.add_argument(
+        "--min-change-usd",
+        type=float,
+        default=1.0,
+        metavar="USD",
+        help="hide changes on rows worth less than USD a month (default 1)",
+    )
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=10,
+        metavar="N",
+        help="right-sizing changes in the top table; the rest fold per namespace (default 10)",
+    )
+    parser.add_argument(
+        "--max-chars",
+        type=int,
+        default=GITHUB_COMMENT_LIMIT,
+        metavar="N",
+        help=f"truncate the Markdown to N characters (default {GITHUB_COMMENT_LIMIT}: GitHub's)",
+    )
+    parser.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     parser.set_defaults(func=run)
 
 
+def build_diff(args: argparse.Namespace) -> RecommendationDiff:
+    """The diff the arguments ask for (files loaded and validated)."""
+    if args.min_change_percent < 0 or args.min_change_usd < 0:
+        raise UserInputError("--min-change-percent and --min-change-usd must be zero or more")
+    thresholds = DiffThresholds(args.min_change_percent, args.min_change_usd)
+    if args.against_current:
+        if len(args.files) != 1:
+            raise UserInputError(
+                "--against-current takes one file: kianax-capacity diff --against-current NEW.json"
+            )
+        return diff_against_current(load_recommendations(args.files[0]), thresholds)
+    if len(args.files) != 2:
+        raise UserInputError(
+            "give two files (kianax-capacity diff OLD.json NEW.json) "
+            "or use --against-current NEW.json"
+        )
+    old = load_recommendations(args.files[0])
+    new = load_recommendations(args.files[1])
+    return diff_recommendations(old, new, thresholds)
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotBuiltError("`diff` is not built yet in this release")
+    if args.top < 0:
+        raise UserInputError("--top must be zero or more")
+    if args.max_chars < 1000:
+        raise UserInputError("--max-chars must be at least 1000")
+    diff = build_diff(args)
+    if args.format == "json":
+        text = json.dumps(diff.to_json(), indent=2) + "\n"
+    else:
+        text = render_markdown(diff, top=args.top, max_chars=args.max_chars)
+    if args.out:
+        write_text_atomic(Path(args.out), text)
+        print(f"wrote {args.out}: {len(diff.changes)} change(s)", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

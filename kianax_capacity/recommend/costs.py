@@ -43,14 +43,16 @@ class CostAllocation:
     Attributes:
         window_hours: length of the window the costs cover.
         nodes: one row per node: node, node_group, instance_type, capacity_type, hours,
-            hourly_usd, cost_usd, allocated_usd, idle_usd.
+            hourly_usd, cost_usd, allocated_usd, idle_usd, overallocated_usd (allocation
+            beyond the node's cost: containers bursting past requests; allocated + idle -
+            overallocated = cost).
         workloads: one row per (namespace, kind, workload, node_group, capacity_type):
             cpu_cost_usd, memory_cost_usd, cost_usd.
         by_namespace: namespace, cost_usd.
         by_workload: namespace, kind, workload, cost_usd.
         by_node_group: node_group, capacity_type-independent totals: cost_usd (nodes),
-            allocated_usd, idle_usd, node_hours.
-        by_capacity_type: capacity_type, cost_usd, allocated_usd, idle_usd.
+            allocated_usd, idle_usd, overallocated_usd, node_hours.
+        by_capacity_type: capacity_type, cost_usd, allocated_usd, idle_usd, overallocated_usd.
         daily: day (UTC midnight), node_group, namespace (``"(idle)"`` for idle), cost_usd;
             the node cost of each day split between namespaces and idle, for a stacked chart.
         node_daily: day, node_group, cost_usd: node cost per day (what the bill should show).
@@ -87,6 +89,10 @@ class CostAllocation:
         return float(self.nodes["idle_usd"].sum())
 
     @property
+    def overallocated_usd(self) -> float:
+        return float(self.nodes["overallocated_usd"].sum())
+
+    @property
     def total_usd(self) -> float:
         return self.node_cost_usd + self.control_plane_usd
 
@@ -115,6 +121,7 @@ class CostAllocation:
             "allocated_monthly_usd": round(self.monthly(self.allocated_usd), 2),
             "idle_monthly_usd": round(self.monthly(self.idle_usd), 2),
             "idle_fraction": round(self.idle_usd / node, 4) if node > 0 else 0.0,
+            "overallocated_monthly_usd": round(self.monthly(self.overallocated_usd), 2),
             "window_cost_usd": round(self.total_usd, 4),
             "window_hours": round(self.window_hours, 4),
             "node_group_monthly_usd": node_groups,
@@ -161,15 +168,19 @@ def allocate_costs(snapshot: Snapshot, catalog: PriceCatalog) -> CostAllocation:
     node_day = _node_day_costs(nodes)
     node_day = node_day.join(allocated_day_node.rename("allocated_usd"), on=["day", "node"])
     node_day["allocated_usd"] = node_day["allocated_usd"].fillna(0.0)
-    # Allocation above the node's cost (containers bursting past requests that others left
-    # unused) is not idle; idle never goes negative.
-    node_day["idle_usd"] = (node_day["cost_usd"] - node_day["allocated_usd"]).clip(lower=0.0)
+    # max(request, usage) can add up to more than a node has (one container bursts past its
+    # request into capacity another reserved but left unused). That excess is reported as
+    # overallocated rather than as negative idle, so allocated + idle - overallocated = cost.
+    gap = node_day["cost_usd"] - node_day["allocated_usd"]
+    node_day["idle_usd"] = gap.clip(lower=0.0)
+    node_day["overallocated_usd"] = (-gap).clip(lower=0.0)
 
-    per_node = node_day.groupby("node")[["allocated_usd", "idle_usd"]].sum()
+    shares = ["allocated_usd", "idle_usd", "overallocated_usd"]
+    per_node = node_day.groupby("node")[shares].sum()
     nodes = nodes.drop(columns=["start", "end", "first_seen", "last_seen"]).join(
         per_node, on="node"
     )
-    nodes[["allocated_usd", "idle_usd"]] = nodes[["allocated_usd", "idle_usd"]].fillna(0.0)
+    nodes[shares] = nodes[shares].fillna(0.0)
 
     workloads = (
         charged.groupby([*WORKLOAD_KEY, "node_group", "capacity_type"], observed=True)[
@@ -200,15 +211,12 @@ def allocate_costs(snapshot: Snapshot, catalog: PriceCatalog) -> CostAllocation:
             cost_usd=("cost_usd", "sum"),
             allocated_usd=("allocated_usd", "sum"),
             idle_usd=("idle_usd", "sum"),
+            overallocated_usd=("overallocated_usd", "sum"),
             node_hours=("hours", "sum"),
         )
         .reset_index()
     )
-    by_capacity_type = (
-        nodes.groupby("capacity_type")[["cost_usd", "allocated_usd", "idle_usd"]]
-        .sum()
-        .reset_index()
-    )
+    by_capacity_type = nodes.groupby("capacity_type")[["cost_usd", *shares]].sum().reset_index()
 
     daily_alloc = (
         charged.groupby(["day", "node_group", "namespace"], observed=True)["cost_usd"]

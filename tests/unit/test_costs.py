@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kianax_capacity.model import InstanceSpec
-from kianax_capacity.prices import PriceCatalog, embedded_catalog
+from kianax_capacity.prices import PriceCatalog, embedded_catalog, node_group_unit_prices
 from kianax_capacity.recommend.costs import IDLE, allocate_costs, reconcile
 from kianax_capacity.snapshot import Snapshot, SnapshotManifest, empty_table
 from kianax_capacity.units import GIB
@@ -376,7 +376,7 @@ def test_synthetic_snapshot_prices_every_node_group_with_embedded_prices() -> No
     # 3 t3.medium nodes x 6 h x 0.0416 USD/h.
     assert groups.loc["general-ng", "cost_usd"] == pytest.approx(3 * 6 * 0.0416)
     assert groups.loc["general-ng", "node_hours"] == pytest.approx(18)
-    total = allocation.allocated_usd + allocation.idle_usd
+    total = allocation.allocated_usd + allocation.idle_usd - allocation.overallocated_usd
     assert total == pytest.approx(allocation.node_cost_usd)
 
 
@@ -490,7 +490,40 @@ def test_costs_and_catalog_work_without_boto3() -> None:
         "bad &= set(sys.modules);"
         "sys.exit(f'imported {sorted(bad)}' if bad else 0)"
     )
+    root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=root
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_bursting_past_the_node_is_overallocated_not_negative_idle() -> None:
+    snapshot = hand_snapshot()
+    usage = snapshot.tables["usage"].copy()
+    burst = (usage["pod"] == "api-1") & (usage["timestamp"] == T2)
+    usage.loc[burst, "cpu_cores"] = 3.0  # more than x.node's 2 vCPU
+    tables = {**snapshot.tables, "usage": usage}
+    start, end = (pd.Timestamp(t) for t in snapshot.window)
+    allocation = allocate_costs(snapshot_of(tables, start, end, 3600), HAND_CATALOG)
+    # Day 2 on n1: api 3 x 0.03 + 1.5 x 0.01 = 0.105, prom 0.0055 -> 0.1105 against 0.10.
+    n1 = allocation.nodes.set_index("node").loc["n1"]
+    assert n1["overallocated_usd"] == pytest.approx(0.0105)
+    assert n1["idle_usd"] == pytest.approx(0.10 - 0.025 - 0.0055)  # day 1 only
+    assert n1["allocated_usd"] + n1["idle_usd"] - n1["overallocated_usd"] == pytest.approx(0.20)
+    daily = allocation.daily.set_index(["day", "node_group", "namespace"])["cost_usd"]
+    assert daily[(DAY2, "general-ng", IDLE)] == 0
+
+
+def test_demo_cluster_is_priced_offline(demo_snapshot: Snapshot) -> None:
+    catalog = embedded_catalog()
+    allocation = allocate_costs(demo_snapshot, catalog)
+    groups = set(demo_snapshot.nodes["node_group"])
+    assert set(allocation.by_node_group["node_group"]) == groups
+    assert (allocation.by_node_group["cost_usd"] > 0).all()
+    unit_prices = node_group_unit_prices(demo_snapshot.nodes, catalog, demo_snapshot.step_seconds)
+    assert set(unit_prices) == groups
+    assert all(p.cpu_core_hour_usd > 0 and p.memory_gib_hour_usd > 0 for p in unit_prices.values())
+    shares = allocation.allocated_usd + allocation.idle_usd - allocation.overallocated_usd
+    assert shares == pytest.approx(allocation.node_cost_usd)
+    assert allocation.unplaced_samples == 0
+    assert allocation.summary()["monthly_cost_usd"] > 0

@@ -1,0 +1,400 @@
+"""Bin-packing of pod requests onto EC2 instance types, the way an EKS node would take them.
+
+The node group recommender asks "how many nodes of type X would these pods need?". The answer
+comes from simulating the scheduler's arithmetic, not from dividing totals, because a node is
+full when *any* of CPU, memory or pod slots runs out:
+
+* **Allocatable** = capacity - kube-reserved - system-reserved - hard eviction threshold, with
+  kube-reserved as the EKS optimised AMI bootstrap computes it:
+
+  - memory: 255 MiB + 11 MiB x max pods;
+  - CPU: 6% of the first core, 1% of the second, 0.5% of cores 3-4, 0.25% of every core above 4;
+  - system-reserved: 0 (the EKS AMIs do not set it);
+  - eviction threshold: ``memory.available<100Mi``.
+
+* **Pod slots** = ``InstanceSpec.max_pods`` (VPC CNI without prefix delegation:
+  ENIs x (IPv4 per ENI - 1) + 2).
+* **DaemonSets** run one pod on every node, so their requests and their pod slot are taken
+  from every node before any other pod is placed.
+* **First-fit decreasing** on the dominant resource (the largest share of a node's allocatable
+  a pod asks for), with a zone-spread preference: nodes are opened round-robin over the zones
+  seen, and a pod prefers the zone, then the node, holding the fewest pods of its own workload.
+* **HA minimum**: never fewer than ``min_nodes`` nodes.
+
+A pod that does not fit on an empty node of a type is *unplaced* and named in the findings,
+never dropped silently.
+
+Example:
+    >>> from kianax_capacity.model import InstanceSpec
+    >>> spec = InstanceSpec("t3.medium", 2, 4 * 1024**3, "amd64", 3, 6)
+    >>> result = pack([PodRequest("kianax/api", 0.25, 256 * 1024**2)] * 4, spec)
+    >>> result.nodes
+    1
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kianax_capacity.model import InstancePrice, InstanceSpec, ResourcePrices
+from kianax_capacity.units import MIB
+
+__all__ = [
+    "EVICTION_HARD_MEMORY_BYTES",
+    "Allocatable",
+    "InstanceCatalog",
+    "NodeLoad",
+    "Overhead",
+    "PackingResult",
+    "PodRequest",
+    "PricedCatalog",
+    "eks_allocatable",
+    "kube_reserved_cpu_cores",
+    "kube_reserved_memory_bytes",
+    "nodes_lower_bound",
+    "pack",
+    "pack_candidates",
+]
+
+#: kubelet's default hard eviction threshold on EKS AMIs: ``memory.available<100Mi``.
+EVICTION_HARD_MEMORY_BYTES = 100 * MIB
+#: EKS AMIs leave system-reserved unset; it is listed so the formula reads in full.
+SYSTEM_RESERVED_CPU_CORES = 0.0
+SYSTEM_RESERVED_MEMORY_BYTES = 0
+
+# Requests are floats summed in different orders; a pod that fits "exactly" must still fit.
+_EPSILON = 1e-9
+
+
+class InstanceCatalog(Protocol):
+    """What packing needs from a price catalog: instance specs."""
+
+    def spec(self, instance_type: str) -> InstanceSpec: ...
+
+    def instance_types(self) -> Iterable[str]: ...
+
+
+class PricedCatalog(InstanceCatalog, Protocol):
+    """What the node-group and spot recommenders need: specs, prices, interruption ranges."""
+
+    def price(self, instance_type: str) -> InstancePrice: ...
+
+    def node_hourly_usd(self, instance_type: str, capacity_type: str) -> float: ...
+
+    def interruption_range(self, instance_type: str) -> str | None: ...
+
+    def unit_prices(self, instance_type: str, capacity_type: str = ...) -> ResourcePrices: ...
+
+
+@dataclass(frozen=True)
+class PodRequest:
+    """One pod's scheduling footprint (the sum of its containers' requests).
+
+    ``group`` names the workload ("namespace/workload") so replicas can be spread.
+    """
+
+    group: str
+    cpu_cores: float
+    memory_bytes: int
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """What every node gives away before workload pods land: DaemonSet pods."""
+
+    cpu_cores: float = 0.0
+    memory_bytes: int = 0
+    pods: int = 0
+
+
+@dataclass(frozen=True)
+class Allocatable:
+    """What the scheduler may hand out on one node of an instance type."""
+
+    instance_type: str
+    cpu_cores: float
+    memory_bytes: int
+    pods: int
+
+
+@dataclass(frozen=True)
+class NodeLoad:
+    """One simulated node after packing (DaemonSet overhead included)."""
+
+    zone: str
+    cpu_cores: float
+    memory_bytes: int
+    pods: int
+
+
+@dataclass(frozen=True)
+class PackingResult:
+    """How a set of pods packs onto one instance type."""
+
+    instance_type: str
+    allocatable: Allocatable
+    nodes: int
+    node_loads: tuple[NodeLoad, ...]
+    unplaced: tuple[PodRequest, ...] = ()
+    findings: tuple[str, ...] = ()
+    binding_resource: str | None = None  # cpu | memory | pods: the first to run out
+    extra_nodes_for_ha: int = 0
+
+    @property
+    def fits_all(self) -> bool:
+        return not self.unplaced
+
+    @property
+    def nodes_by_zone(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for load in self.node_loads:
+            counts[load.zone] = counts.get(load.zone, 0) + 1
+        return counts
+
+    @property
+    def cpu_utilisation(self) -> float:
+        """Requested CPU / allocatable CPU over all nodes (0..1)."""
+        if not self.node_loads:
+            return 0.0
+        return sum(n.cpu_cores for n in self.node_loads) / (
+            self.allocatable.cpu_cores * len(self.node_loads)
+        )
+
+    @property
+    def memory_utilisation(self) -> float:
+        if not self.node_loads:
+            return 0.0
+        total = sum(n.memory_bytes for n in self.node_loads)
+        return total / (self.allocatable.memory_bytes * len(self.node_loads))
+
+
+def kube_reserved_cpu_cores(vcpu: int) -> float:
+    """CPU the EKS AMI reserves for the kubelet: 6% / 1% / 0.5% / 0.25% tiers of cores.
+
+    Example:
+        >>> round(kube_reserved_cpu_cores(2), 4)
+        0.07
+    """
+    tiers = ((1, 0.06), (1, 0.01), (2, 0.005))
+    remaining = float(vcpu)
+    reserved = 0.0
+    for cores, share in tiers:
+        take = min(remaining, cores)
+        reserved += take * share
+        remaining -= take
+    reserved += max(remaining, 0.0) * 0.0025
+    return reserved
+
+
+def kube_reserved_memory_bytes(max_pods: int) -> int:
+    """Memory the EKS AMI reserves for the kubelet: 255 MiB + 11 MiB per schedulable pod."""
+    return (255 + 11 * max_pods) * MIB
+
+
+def eks_allocatable(spec: InstanceSpec) -> Allocatable:
+    """Allocatable CPU, memory and pod slots of one node of ``spec`` on an EKS AMI.
+
+    Example:
+        >>> spec = InstanceSpec("t3.medium", 2, 4 * 1024**3, "amd64", 3, 6)
+        >>> a = eks_allocatable(spec)
+        >>> (round(a.cpu_cores, 3), a.memory_bytes // MIB, a.pods)
+        (1.93, 3554, 17)
+    """
+    max_pods = spec.max_pods
+    cpu = spec.vcpu - kube_reserved_cpu_cores(spec.vcpu) - SYSTEM_RESERVED_CPU_CORES
+    memory = (
+        spec.memory_bytes
+        - kube_reserved_memory_bytes(max_pods)
+        - SYSTEM_RESERVED_MEMORY_BYTES
+        - EVICTION_HARD_MEMORY_BYTES
+    )
+    return Allocatable(spec.instance_type, cpu, max(memory, 0), max_pods)
+
+
+@dataclass
+class _Node:
+    zone: str
+    cpu: float
+    memory: int
+    pods: int
+    groups: dict[str, int] = field(default_factory=dict)
+
+
+def pack(
+    pods: Sequence[PodRequest],
+    spec: InstanceSpec,
+    *,
+    overhead: Overhead = Overhead(),
+    zones: Sequence[str] = ("zone-a",),
+    min_nodes: int = 0,
+) -> PackingResult:
+    """Pack ``pods`` onto as few nodes of ``spec`` as first-fit decreasing finds.
+
+    Args:
+        pods: the pods to place (DaemonSet pods excluded: pass them as ``overhead``).
+        spec: the instance type.
+        overhead: DaemonSet requests and pod count taken from every node.
+        zones: the zones nodes are spread over (round-robin as they are opened).
+        min_nodes: the HA minimum; the result never has fewer nodes.
+
+    Returns:
+        The node count, per-node loads, the resource that ran out first and any unplaced pods
+        (each named in ``findings``).
+    """
+    allocatable = eks_allocatable(spec)
+    zone_list = tuple(zones) or ("zone-a",)
+    findings: list[str] = []
+    if (
+        overhead.cpu_cores > allocatable.cpu_cores + _EPSILON
+        or overhead.memory_bytes > allocatable.memory_bytes
+        or overhead.pods >= allocatable.pods
+    ):
+        findings.append(
+            f"DaemonSet overhead ({overhead.cpu_cores:.3f} cores, "
+            f"{overhead.memory_bytes // MIB} MiB, {overhead.pods} pods) "
+            f"leaves no room on a {spec.instance_type}"
+        )
+        return PackingResult(spec.instance_type, allocatable, 0, (), tuple(pods), tuple(findings))
+
+    free_cpu = allocatable.cpu_cores - overhead.cpu_cores
+    free_memory = allocatable.memory_bytes - overhead.memory_bytes
+
+    def dominant(pod: PodRequest) -> float:
+        return max(pod.cpu_cores / max(free_cpu, _EPSILON), pod.memory_bytes / max(free_memory, 1))
+
+    order = sorted(pods, key=lambda p: (-dominant(p), p.group, p.name))
+    nodes: list[_Node] = []
+    zone_groups: dict[tuple[str, str], int] = {}
+    unplaced: list[PodRequest] = []
+    binding: dict[str, int] = {"cpu": 0, "memory": 0, "pods": 0}
+
+    for pod in order:
+        if pod.cpu_cores > free_cpu + _EPSILON or pod.memory_bytes > free_memory:
+            unplaced.append(pod)
+            continue
+        candidates = sorted(
+            range(len(nodes)),
+            key=lambda i: (
+                zone_groups.get((nodes[i].zone, pod.group), 0),
+                nodes[i].groups.get(pod.group, 0),
+                i,
+            ),
+        )
+        placed = False
+        for index in candidates:
+            node = nodes[index]
+            cpu_ok = node.cpu + pod.cpu_cores <= allocatable.cpu_cores + _EPSILON
+            memory_ok = node.memory + pod.memory_bytes <= allocatable.memory_bytes
+            pods_ok = node.pods + 1 <= allocatable.pods
+            if cpu_ok and memory_ok and pods_ok:
+                _place(node, pod, zone_groups)
+                placed = True
+                break
+            # Count why nodes refused pods: the resource that refuses most is the binding one.
+            for name, ok in (("pods", pods_ok), ("cpu", cpu_ok), ("memory", memory_ok)):
+                if not ok:
+                    binding[name] += 1
+        if not placed:
+            zone = _next_zone(nodes, zone_list, zone_groups, pod.group)
+            node = _Node(zone, overhead.cpu_cores, overhead.memory_bytes, overhead.pods)
+            nodes.append(node)
+            _place(node, pod, zone_groups)
+
+    for pod in unplaced:
+        findings.append(
+            f"pod {pod.name or pod.group} requests {pod.cpu_cores:.3f} cores and "
+            f"{pod.memory_bytes // MIB} MiB, more than an empty {spec.instance_type} offers "
+            f"({free_cpu:.3f} cores, {free_memory // MIB} MiB after DaemonSets)"
+        )
+    packed = len(nodes)
+    ha_extra = max(0, min_nodes - packed)
+    for _ in range(ha_extra):
+        zone = zone_list[len(nodes) % len(zone_list)]
+        nodes.append(_Node(zone, overhead.cpu_cores, overhead.memory_bytes, overhead.pods))
+    loads = tuple(NodeLoad(n.zone, n.cpu, n.memory, n.pods) for n in nodes)
+    binding_resource = max(binding, key=lambda k: binding[k]) if any(binding.values()) else None
+    return PackingResult(
+        instance_type=spec.instance_type,
+        allocatable=allocatable,
+        nodes=len(nodes),
+        node_loads=loads,
+        unplaced=tuple(unplaced),
+        findings=tuple(findings),
+        binding_resource=binding_resource,
+        extra_nodes_for_ha=ha_extra,
+    )
+
+
+def _place(node: _Node, pod: PodRequest, zone_groups: dict[tuple[str, str], int]) -> None:
+    node.cpu += pod.cpu_cores
+    node.memory += pod.memory_bytes
+    node.pods += 1
+    node.groups[pod.group] = node.groups.get(pod.group, 0) + 1
+    zone_groups[(node.zone, pod.group)] = zone_groups.get((node.zone, pod.group), 0) + 1
+
+
+def _next_zone(
+    nodes: Sequence[_Node],
+    zones: Sequence[str],
+    zone_groups: dict[tuple[str, str], int],
+    group: str,
+) -> str:
+    # A new node goes to the zone with the fewest nodes; ties go to the zone where the pod's own
+    # workload is thinnest, then to the zone listed first.
+    counts = {zone: 0 for zone in zones}
+    for node in nodes:
+        counts[node.zone] = counts.get(node.zone, 0) + 1
+    return min(zones, key=lambda z: (counts[z], zone_groups.get((z, group), 0), zones.index(z)))
+
+
+def pack_candidates(
+    pods: Sequence[PodRequest],
+    specs: Iterable[InstanceSpec],
+    *,
+    overhead: Overhead = Overhead(),
+    zones: Sequence[str] = ("zone-a",),
+    min_nodes: int = 0,
+) -> tuple[tuple[PackingResult, ...], tuple[str, ...]]:
+    """Pack ``pods`` onto each candidate type; name the pods no candidate can hold.
+
+    Returns:
+        (one result per spec, findings): a finding for every pod larger than every candidate.
+    """
+    results = tuple(
+        pack(pods, spec, overhead=overhead, zones=zones, min_nodes=min_nodes) for spec in specs
+    )
+    findings: list[str] = []
+    if results and all(r.unplaced for r in results):
+        never = set(results[0].unplaced)
+        for result in results[1:]:
+            never &= set(result.unplaced)
+        largest = max(
+            results, key=lambda r: (r.allocatable.cpu_cores, r.allocatable.memory_bytes)
+        ).allocatable
+        for pod in sorted(never, key=lambda p: (p.group, p.name)):
+            findings.append(
+                f"pod {pod.name or pod.group} ({pod.cpu_cores:.3f} cores, "
+                f"{pod.memory_bytes // MIB} MiB) is larger than any candidate instance type "
+                f"(largest: {largest.instance_type}, "
+                f"{largest.cpu_cores:.3f} cores, {largest.memory_bytes // MIB} MiB allocatable)"
+            )
+    return results, tuple(findings)
+
+
+def nodes_lower_bound(
+    pods: Sequence[PodRequest], allocatable: Allocatable, overhead: Overhead
+) -> int:
+    """The fewest nodes any packing could use (totals over per-node room); for sanity checks."""
+    if not pods:
+        return 0
+    free_cpu = allocatable.cpu_cores - overhead.cpu_cores
+    free_memory = allocatable.memory_bytes - overhead.memory_bytes
+    free_pods = allocatable.pods - overhead.pods
+    cpu = sum(p.cpu_cores for p in pods) / free_cpu if free_cpu > 0 else math.inf
+    memory = sum(p.memory_bytes for p in pods) / free_memory if free_memory > 0 else math.inf
+    count = len(pods) / free_pods if free_pods > 0 else math.inf
+    return math.ceil(max(cpu, memory, count) - _EPSILON)
