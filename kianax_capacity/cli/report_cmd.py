@@ -27,15 +27,60 @@ def register(subparsers: Any) -> None:
     )
     add_fetch_arguments(parser)
     parser.set_defaults(source="demo")
-    parser.add_argument("--week", default=None, metavar="YYYY-Www", help="ISO week of the report (default: the week of the window's end)")
-    parser.add_argument("--out-dir", type=Path, default=Path("reports"), metavar="DIR", help="reports root (default reports)")
-    parser.add_argument("--previous", type=Path, default=None, metavar="FILE", help="recommendations.json to compare with (default: the newest earlier week in --out-dir)")
-    parser.add_argument("--profile", choices=PROFILES, default=None, help="recommendation profile (default from config)")
-    parser.add_argument("--upload", default=None, metavar="s3://BUCKET/PREFIX", help="also upload the week's folder and the index to S3")
-    parser.add_argument("--s3-endpoint-url", default=None, metavar="URL", help="S3 endpoint (default: AWS, or $AWS_ENDPOINT_URL_S3)")
-    parser.add_argument("--lock-timeout", type=float, default=0.0, metavar="SECONDS", help="wait this long for another run of the same week (default 0: refuse at once)")
-    parser.add_argument("--notebooks", default=None, metavar="NAME,...", help="only these notebooks (default all: weekly_report, rightsizing, hpa, spot_and_nodegroups, costs, explore)")
-    parser.add_argument("--parallel", type=int, default=2, metavar="N", help="notebooks run at once (default 2)")
+    parser.add_argument(
+        "--week",
+        default=None,
+        metavar="YYYY-Www",
+        help="ISO week of the report (default: the week of the window's end)",
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
+        help="reports root (default reports)",
+    )
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="recommendations.json to compare with (default: the newest earlier week in --out-dir)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="recommendation profile (default from config)",
+    )
+    parser.add_argument(
+        "--upload",
+        default=None,
+        metavar="s3://BUCKET/PREFIX",
+        help="also upload the week's folder and the index to S3",
+    )
+    parser.add_argument(
+        "--s3-endpoint-url",
+        default=None,
+        metavar="URL",
+        help="S3 endpoint (default: AWS, or $AWS_ENDPOINT_URL_S3)",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run of the same week (default 0: refuse at once)",
+    )
+    parser.add_argument(
+        "--notebooks",
+        default=None,
+        metavar="NAME,...",
+        help="only these notebooks (default all: weekly_report, rightsizing, hpa, spot_and_nodegroups, costs, explore)",
+    )
+    parser.add_argument(
+        "--parallel", type=int, default=2, metavar="N", help="notebooks run at once (default 2)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -86,17 +131,26 @@ def run(args: argparse.Namespace) -> int:
             snapshot, config, generated_at=default_generated_at(), profile=args.profile
         )
         result = build_report(
-            snapshot, snapshot_dir, recommendations, out_dir,
-            week=args.week, previous=args.previous, lock_timeout_seconds=args.lock_timeout,
-            parallel=args.parallel, move_snapshot=move, notebooks=notebooks,
+            snapshot,
+            snapshot_dir,
+            recommendations,
+            out_dir,
+            week=args.week,
+            previous=args.previous,
+            lock_timeout_seconds=args.lock_timeout,
+            parallel=args.parallel,
+            move_snapshot=move,
+            notebooks=notebooks,
         )
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     log.info(
         "wrote %s (%d notebooks%s) in %.1f s",
-        result.folder / "index.html", len(result.notebooks),
-        f", compared with {result.previous}" if result.previous else "", result.seconds,
+        result.folder / "index.html",
+        len(result.notebooks),
+        f", compared with {result.previous}" if result.previous else "",
+        result.seconds,
     )
     if upload is not None:
         from kianax_capacity.outputs.upload import upload_report

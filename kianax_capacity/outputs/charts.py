@@ -53,7 +53,12 @@ def no_data(title: str, message: str) -> go.Figure:
     """A small figure that says why a chart is empty (instead of an empty pair of axes)."""
     fig = go.Figure()
     fig.add_annotation(
-        text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+        text=message,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
         font={"size": 14, "color": "#555555"},
     )
     fig.update_xaxes(visible=False)
@@ -89,7 +94,9 @@ def cost_over_time(
     for name in order.index:
         part = totals[totals[by] == name].sort_values("day")
         fig.add_bar(
-            x=part["day"], y=part["cost_usd"], name=str(name),
+            x=part["day"],
+            y=part["cost_usd"],
+            name=str(name),
             marker_color=color_for(str(name)),
             hovertemplate="%{x|%a %d %b}<br>" + str(name) + ": $%{y:,.2f}<extra></extra>",
         )
@@ -99,9 +106,7 @@ def cost_over_time(
     return _layout(fig, title)
 
 
-def cost_by_group(
-    totals: pd.DataFrame | None, key: str, title: str, top: int = 15
-) -> go.Figure:
+def cost_by_group(totals: pd.DataFrame | None, key: str, title: str, top: int = 15) -> go.Figure:
     """Horizontal bars of monthly cost per group (namespace, workload, node group).
 
     Args:
@@ -116,15 +121,22 @@ def cost_by_group(
     fig = go.Figure()
     allocated = frame["monthly_usd"] - frame.get("idle_monthly_usd", 0.0)
     fig.add_bar(
-        y=names, x=allocated, orientation="h", name="allocated",
+        y=names,
+        x=allocated,
+        orientation="h",
+        name="allocated",
         marker_color=[color_for(n.split("/")[0]) for n in names],
         hovertemplate="%{y}: $%{x:,.2f}/month<extra></extra>",
-        text=[f"${v:,.0f}" for v in frame["monthly_usd"]], textposition="outside",
+        text=[f"${v:,.0f}" for v in frame["monthly_usd"]],
+        textposition="outside",
         cliponaxis=False,
     )
     if "idle_monthly_usd" in frame:
         fig.add_bar(
-            y=names, x=frame["idle_monthly_usd"], orientation="h", name="idle",
+            y=names,
+            x=frame["idle_monthly_usd"],
+            orientation="h",
+            name="idle",
             marker_color=ROLE_COLORS["requested"],
             hovertemplate="%{y} idle: $%{x:,.2f}/month<extra></extra>",
         )
@@ -153,26 +165,46 @@ def requested_vs_used(
     data = frame.iloc[::-1]
     fig = go.Figure()
     fig.add_bar(
-        y=data["label"], x=data["request"], orientation="h", name="requested",
+        y=data["label"],
+        x=data["request"],
+        orientation="h",
+        name="requested",
         marker_color=ROLE_COLORS["requested"],
         hovertemplate="%{y}<br>requested %{x:.3f} " + unit + "<extra></extra>",
     )
     fig.add_bar(
-        y=data["label"], x=data["used_p95"], orientation="h", name="used (p95)",
+        y=data["label"],
+        x=data["used_p95"],
+        orientation="h",
+        name="used (p95)",
         marker_color=ROLE_COLORS["used"],
         hovertemplate="%{y}<br>p95 used %{x:.3f} " + unit + "<extra></extra>",
     )
     fig.add_scatter(
-        y=data["label"], x=data["used_max"], mode="markers", name="used (max)",
-        marker={"symbol": "line-ns-open", "size": 16, "color": ROLE_COLORS["observed"],
-                "line": {"width": 2}},
+        y=data["label"],
+        x=data["used_max"],
+        mode="markers",
+        name="used (max)",
+        marker={
+            "symbol": "line-ns-open",
+            "size": 16,
+            "color": ROLE_COLORS["observed"],
+            "line": {"width": 2},
+        },
         hovertemplate="%{y}<br>max used %{x:.3f} " + unit + "<extra></extra>",
     )
     if data["recommended"].notna().any():
         fig.add_scatter(
-            y=data["label"], x=data["recommended"], mode="markers", name="recommended request",
-            marker={"symbol": "diamond", "size": 11, "color": ROLE_COLORS["recommended"],
-                    "line": {"width": 1, "color": "white"}},
+            y=data["label"],
+            x=data["recommended"],
+            mode="markers",
+            name="recommended request",
+            marker={
+                "symbol": "diamond",
+                "size": 11,
+                "color": ROLE_COLORS["recommended"],
+                "line": {"width": 1, "color": "white"},
+            },
             hovertemplate="%{y}<br>recommended %{x:.3f} " + unit + "<extra></extra>",
         )
     fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
@@ -200,7 +232,11 @@ def usage_distribution(
     marks = dict(marks or {})
     fig = go.Figure()
     fig.add_histogram(
-        x=samples, nbinsx=60, name="samples", marker_color=ROLE_COLORS["used"], opacity=0.75,
+        x=samples,
+        nbinsx=60,
+        name="samples",
+        marker_color=ROLE_COLORS["used"],
+        opacity=0.75,
         hovertemplate="%{x} " + unit + ": %{y} samples<extra></extra>",
     )
     styles = {
@@ -216,8 +252,12 @@ def usage_distribution(
     for name, value in sorted(marks.items(), key=lambda item: item[1]):
         color, dash = styles.get(name, ("#777777", "dot"))
         fig.add_scatter(
-            x=[value, value], y=[0, 1], yaxis="y2", mode="lines",
-            name=f"{name} {value:.3g} {unit}", line={"color": color, "dash": dash, "width": 2.5},
+            x=[value, value],
+            y=[0, 1],
+            yaxis="y2",
+            mode="lines",
+            name=f"{name} {value:.3g} {unit}",
+            line={"color": color, "dash": dash, "width": 2.5},
             hoverinfo="name",
         )
     fig.update_layout(
@@ -271,59 +311,94 @@ def hpa_replicas(
         return no_data(title, "No replica history for this HPA.")
     replayed = "replicas_recommended_sim" in frame and recommended is not None
     rows = 2 if replayed else 1
-    subtitles = (
-        (
+    if recommended is not None and replayed:
+        subtitles: tuple[str, ...] = (
             f"current settings (min {current.min_replicas}, max {current.max_replicas})",
             f"recommended settings (min {recommended.min_replicas}, max {recommended.max_replicas}), replayed",
         )
-        if replayed
-        else (f"observed (min {current.min_replicas}, max {current.max_replicas})",)
+    else:
+        subtitles = (f"observed (min {current.min_replicas}, max {current.max_replicas})",)
+    fig = make_subplots(
+        rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.12, subplot_titles=subtitles
     )
-    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-                        subplot_titles=subtitles)
     panels: list[tuple[int, Any, str | None, str]] = [(1, current, "saturated", "observed")]
     if replayed:
         panels.append((2, recommended, "saturated_recommended", "recommended"))
     for row, settings, flag, role in panels:
         if flag and flag in frame:
             for start, end in _saturation_spans(frame["timestamp"], frame[flag]):
-                fig.add_vrect(x0=start, x1=end, fillcolor=ROLE_COLORS["saturated"], line_width=0,
-                              layer="below", row=row, col=1)
+                fig.add_vrect(
+                    x0=start,
+                    x1=end,
+                    fillcolor=ROLE_COLORS["saturated"],
+                    line_width=0,
+                    layer="below",
+                    row=row,
+                    col=1,
+                )
         if role == "observed":
             fig.add_scatter(
-                x=frame["timestamp"], y=frame["replicas_observed"], mode="lines",
-                name="observed replicas", line={"color": ROLE_COLORS["observed"], "width": 1.8,
-                                                 "shape": "hv"},
-                row=row, col=1,
+                x=frame["timestamp"],
+                y=frame["replicas_observed"],
+                mode="lines",
+                name="observed replicas",
+                line={"color": ROLE_COLORS["observed"], "width": 1.8, "shape": "hv"},
+                row=row,
+                col=1,
             )
             if "replicas_current_sim" in frame:
                 fig.add_scatter(
-                    x=frame["timestamp"], y=frame["replicas_current_sim"], mode="lines",
+                    x=frame["timestamp"],
+                    y=frame["replicas_current_sim"],
+                    mode="lines",
                     name="replay, current settings",
-                    line={"color": ROLE_COLORS["current"], "width": 1.2, "dash": "dot", "shape": "hv"},
-                    row=row, col=1,
+                    line={
+                        "color": ROLE_COLORS["current"],
+                        "width": 1.2,
+                        "dash": "dot",
+                        "shape": "hv",
+                    },
+                    row=row,
+                    col=1,
                 )
         else:
             fig.add_scatter(
-                x=frame["timestamp"], y=frame["replicas_recommended_sim"], mode="lines",
+                x=frame["timestamp"],
+                y=frame["replicas_recommended_sim"],
+                mode="lines",
                 name="replay, recommended settings",
                 line={"color": ROLE_COLORS["recommended"], "width": 1.8, "shape": "hv"},
-                row=row, col=1,
+                row=row,
+                col=1,
             )
         for bound, value in (("min", settings.min_replicas), ("max", settings.max_replicas)):
             if value is not None:
-                fig.add_hline(y=value, line={"color": ROLE_COLORS["bounds"], "dash": "dash",
-                                              "width": 1}, row=row, col=1)
+                fig.add_hline(
+                    y=value,
+                    line={"color": ROLE_COLORS["bounds"], "dash": "dash", "width": 1},
+                    row=row,
+                    col=1,
+                )
                 fig.add_annotation(
-                    x=1.0, xref="x domain" if row == 1 else "x2 domain",
-                    y=value, yref="y" if row == 1 else "y2",
-                    text=f"{bound} {value}", showarrow=False, xanchor="left", xshift=4,
+                    x=1.0,
+                    xref="x domain" if row == 1 else "x2 domain",
+                    y=value,
+                    yref="y" if row == 1 else "y2",
+                    text=f"{bound} {value}",
+                    showarrow=False,
+                    xanchor="left",
+                    xshift=4,
                     font={"size": 11, "color": "#666666"},
                 )
         fig.update_yaxes(title_text="replicas", rangemode="tozero", row=row, col=1)
     # A legend entry for the shading, which has no trace of its own.
-    fig.add_scatter(x=[None], y=[None], mode="markers", name="saturated (at max, above target)",
-                    marker={"symbol": "square", "size": 12, "color": ROLE_COLORS["saturated"]})
+    fig.add_scatter(
+        x=[None],
+        y=[None],
+        mode="markers",
+        name="saturated (at max, above target)",
+        marker={"symbol": "square", "size": 12, "color": ROLE_COLORS["saturated"]},
+    )
     fig.update_xaxes(title_text="time (UTC)", row=rows, col=1)
     fig = _layout(fig, title, height=280 + 220 * rows)
     fig.update_layout(margin={"r": 60})
@@ -334,7 +409,8 @@ def hpa_replicas(
 
 
 def node_packing(
-    frame: pd.DataFrame | None, resource: Literal["cpu", "memory"] = "cpu",
+    frame: pd.DataFrame | None,
+    resource: Literal["cpu", "memory"] = "cpu",
     title: str | None = None,
 ) -> go.Figure:
     """Requests stacked per node (by namespace) against each node's allocatable.
@@ -366,20 +442,37 @@ def node_packing(
     for namespace in sorted(frame["namespace"].astype(str).unique()):
         part = frame[frame["namespace"] == namespace]
         fig.add_bar(
-            x=[labels[n] for n in part["node"]], y=part[value], name=namespace,
+            x=[labels[n] for n in part["node"]],
+            y=part[value],
+            name=namespace,
             marker_color=color_for(namespace),
             customdata=part["node"],
-            hovertemplate="%{customdata}<br>" + namespace + ": %{y:.2f} " + unit + "<extra></extra>",
+            hovertemplate="%{customdata}<br>"
+            + namespace
+            + ": %{y:.2f} "
+            + unit
+            + "<extra></extra>",
         )
     fig.add_scatter(
-        x=order, y=nodes[allocatable], mode="markers", name="allocatable",
-        marker={"symbol": "line-ew-open", "size": 26, "color": ROLE_COLORS["capacity"],
-                "line": {"width": 3}},
+        x=order,
+        y=nodes[allocatable],
+        mode="markers",
+        name="allocatable",
+        marker={
+            "symbol": "line-ew-open",
+            "size": 26,
+            "color": ROLE_COLORS["capacity"],
+            "line": {"width": 3},
+        },
         hovertemplate="%{x}<br>allocatable %{y:.2f} " + unit + "<extra></extra>",
     )
     fig.update_layout(barmode="stack", bargap=0.3)
-    fig.update_xaxes(categoryorder="array", categoryarray=order, tickangle=-45 if len(order) > 8 else 0,
-                     title_text="node")
+    fig.update_xaxes(
+        categoryorder="array",
+        categoryarray=order,
+        tickangle=-45 if len(order) > 8 else 0,
+        title_text="node",
+    )
     fig.update_yaxes(title_text=unit, rangemode="tozero")
     return _layout(fig, title, height=440)
 
@@ -393,34 +486,75 @@ def capacity_forecast(
     scope: str = "",
     title: str | None = None,
 ) -> go.Figure:
-    """Requested capacity (observed, then forecast with its interval) against allocatable.
+    """Daily peak requests (and usage), the trend with its interval, against the capacity.
 
     Args:
-        frame: :func:`kianax_capacity.outputs.views.forecast_frame` (timestamp, kind, value,
+        frame: :func:`kianax_capacity.outputs.views.forecast_frame` (date, actual, usage, fitted,
             lower, upper, capacity) in display units.
     """
     unit = _UNITS[resource]
-    title = title or f"{scope} {'CPU' if resource == 'cpu' else 'memory'} requested: history and forecast ({unit})".strip()
+    what = "CPU" if resource == "cpu" else "memory"
+    title = title or f"{scope} {what} requests: daily peak and forecast ({unit})".strip()
     if frame is None or frame.empty:
-        return no_data(title, "No capacity history yet.")
-    observed = frame[frame["kind"] == "observed"]
-    predicted = frame[frame["kind"] == "forecast"].sort_values("timestamp")
+        return no_data(
+            title, "Not enough history for a forecast yet (two days or more are needed)."
+        )
+    data = frame.sort_values("date")
     fig = go.Figure()
-    if not predicted.empty and predicted["upper"].notna().any():
-        fig.add_scatter(x=predicted["timestamp"], y=predicted["upper"], mode="lines",
-                        line={"width": 0}, showlegend=False, hoverinfo="skip")
-        fig.add_scatter(x=predicted["timestamp"], y=predicted["lower"], mode="lines",
-                        line={"width": 0}, fill="tonexty", fillcolor=ROLE_COLORS["interval"],
-                        name="forecast interval", hoverinfo="skip")
-    fig.add_scatter(x=observed["timestamp"], y=observed["value"], mode="lines",
-                    name="requested (hourly peak)", line={"color": ROLE_COLORS["observed"], "width": 1.5})
-    if not predicted.empty:
-        fig.add_scatter(x=predicted["timestamp"], y=predicted["value"], mode="lines",
-                        name="forecast", line={"color": ROLE_COLORS["forecast"], "width": 2, "dash": "dash"})
-    capacity = frame.dropna(subset=["capacity"]).sort_values("timestamp")
-    if not capacity.empty:
-        fig.add_scatter(x=capacity["timestamp"], y=capacity["capacity"], mode="lines",
-                        name="allocatable", line={"color": ROLE_COLORS["capacity"], "width": 1.5, "shape": "hv"})
-    fig.update_xaxes(title_text="time (UTC)")
+    if data["upper"].notna().any():
+        fig.add_scatter(
+            x=data["date"],
+            y=data["upper"],
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+            hoverinfo="skip",
+        )
+        fig.add_scatter(
+            x=data["date"],
+            y=data["lower"],
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=ROLE_COLORS["interval"],
+            name="forecast interval",
+            hoverinfo="skip",
+        )
+        fig.add_scatter(
+            x=data["date"],
+            y=data["fitted"],
+            mode="lines",
+            name="trend",
+            line={"color": ROLE_COLORS["forecast"], "width": 2, "dash": "dash"},
+            hovertemplate="%{x|%d %b}: trend %{y:.2f} " + unit + "<extra></extra>",
+        )
+    fig.add_scatter(
+        x=data["date"],
+        y=data["actual"],
+        mode="lines+markers",
+        name="requests (daily peak)",
+        line={"color": ROLE_COLORS["observed"], "width": 1.5},
+        marker={"size": 5},
+        hovertemplate="%{x|%d %b}: requests %{y:.2f} " + unit + "<extra></extra>",
+    )
+    if data["usage"].notna().any():
+        fig.add_scatter(
+            x=data["date"],
+            y=data["usage"],
+            mode="lines",
+            name="usage (daily peak)",
+            line={"color": ROLE_COLORS["used"], "width": 1.5},
+            hovertemplate="%{x|%d %b}: usage %{y:.2f} " + unit + "<extra></extra>",
+        )
+    if data["capacity"].notna().any():
+        fig.add_scatter(
+            x=data["date"],
+            y=data["capacity"],
+            mode="lines",
+            name="capacity",
+            line={"color": ROLE_COLORS["capacity"], "width": 1.5, "shape": "hv"},
+            hovertemplate="%{x|%d %b}: capacity %{y:.2f} " + unit + "<extra></extra>",
+        )
+    fig.update_xaxes(title_text="day (UTC)")
     fig.update_yaxes(title_text=unit, rangemode="tozero")
     return _layout(fig, title)

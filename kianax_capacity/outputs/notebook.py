@@ -202,9 +202,19 @@ def headline(ctx: ReportContext) -> None:
 
     numbers = ctx.headline
     cards = [
-        ("Monthly cost", format_usd(numbers.monthly_cost_usd) if numbers.monthly_cost_usd is not None else "no price data yet"),
+        (
+            "Monthly cost",
+            format_usd(numbers.monthly_cost_usd)
+            if numbers.monthly_cost_usd is not None
+            else "no price data yet",
+        ),
         ("Savings available", f"{format_usd(numbers.savings_available_usd)}/month"),
-        ("Idle capacity", format_usd(numbers.idle_monthly_usd) + "/month" if numbers.idle_monthly_usd is not None else "-"),
+        (
+            "Idle capacity",
+            format_usd(numbers.idle_monthly_usd) + "/month"
+            if numbers.idle_monthly_usd is not None
+            else "-",
+        ),
         ("Actions proposed", str(numbers.actions)),
     ]
     body = "".join(
@@ -265,19 +275,18 @@ def changes(ctx: ReportContext) -> None:
 
 
 def forecast(ctx: ReportContext, resource: views.Resource = "cpu") -> None:
-    """Capacity history and forecast for the busiest node group, and the forecast rows."""
-    frame = views.forecast_frame(ctx.snapshot, ctx.recommendations, resource=resource)
-    scope = ""
-    if not frame.empty:
-        history = views.capacity_history(ctx.snapshot, resource)
-        scope = str(history.groupby("node_group")["requested"].max().idxmax())
-    show(charts.capacity_forecast(frame, resource=resource, scope=scope))
+    """The forecast chart of the scope that runs out first (else the busiest node group), and
+    the forecast rows of the recommendation set."""
+    scope = views.forecast_scope(ctx.snapshot, ctx.recommendations, resource)
+    frame = views.forecast_frame(ctx.snapshot, scope, resource)
+    show(charts.capacity_forecast(frame, resource=resource, scope=scope or ""))
     rows = [
         {
             "scope": row.scope,
             "resource": row.resource,
             "status": row.status,
             "runs out on": row.exhausted_on or f"not within {row.horizon_days} days",
+            "why": str(row.extra.get("reason", "")),
         }
         for row in ctx.recommendations.forecast
     ]
@@ -294,7 +303,11 @@ def container_detail(ctx: ReportContext, rank: int = 0) -> None:
         note("No container with usage data in this snapshot.")
         return
     pick = choices.iloc[rank]
-    namespace, workload, container = str(pick["namespace"]), str(pick["workload"]), str(pick["container"])
+    namespace, workload, container = (
+        str(pick["namespace"]),
+        str(pick["workload"]),
+        str(pick["container"]),
+    )
     for resource in ("cpu", "memory"):
         samples, marks = views.container_usage(
             ctx.snapshot, namespace, workload, container, resource, ctx.recommendations
@@ -302,7 +315,9 @@ def container_detail(ctx: ReportContext, rank: int = 0) -> None:
         unit = "cores" if resource == "cpu" else "GiB"
         show(
             charts.usage_distribution(
-                samples, marks, resource,
+                samples,
+                marks,
+                resource,
                 title=f"{namespace}/{workload} · {container}: {resource.upper() if resource == 'cpu' else 'memory'} usage ({unit})",
             )
         )
@@ -319,7 +334,11 @@ def hpa_charts(ctx: ReportContext, top: int = 3) -> None:
         frame, current, recommended = views.hpa_replay_frame(
             ctx.snapshot, namespace, workload, ctx.recommendations
         )
-        show(charts.hpa_replicas(frame, current, recommended, title=f"HPA {namespace}/{workload}: replicas"))
+        show(
+            charts.hpa_replicas(
+                frame, current, recommended, title=f"HPA {namespace}/{workload}: replicas"
+            )
+        )
 
 
 def estimated_vs_billed(ctx: ReportContext) -> None:
@@ -339,7 +358,11 @@ def estimated_vs_billed(ctx: ReportContext) -> None:
     billed = ctx.snapshot.manifest.extra.get("billed_usd") if ctx.snapshot.manifest.extra else None
     if isinstance(billed, dict) and billed:
         frame["billed_usd"] = [billed.get(group) for group in frame["node group"]]
-    show_table(frame, "No node cost in this snapshot.", caption=f"Node cost over the window ({allocation.prices_source} prices as of {allocation.prices_as_of})")
+    show_table(
+        frame,
+        "No node cost in this snapshot.",
+        caption=f"Node cost over the window ({allocation.prices_source} prices as of {allocation.prices_as_of})",
+    )
     if not isinstance(billed, dict) or not billed:
         note(
             "No billed amounts in this snapshot: fetch with Cost Explorer or CUR configured "

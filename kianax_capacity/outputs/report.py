@@ -157,7 +157,9 @@ def notebook_path(name: str) -> Path:
     checkout = Path(__file__).resolve().parents[2] / "notebooks" / f"{name}.ipynb"
     if checkout.is_file():
         return checkout
-    raise OutputError(f"notebook {name}.ipynb not found in the package or {checkout.parent}; reinstall kianax-capacity")
+    raise OutputError(
+        f"notebook {name}.ipynb not found in the package or {checkout.parent}; reinstall kianax-capacity"
+    )
 
 
 def check_parameters(path: Path, parameters: Mapping[str, Any]) -> None:
@@ -186,7 +188,8 @@ def check_parameters(path: Path, parameters: Mapping[str, Any]) -> None:
         if unexpected:
             parts.append(f"lacks {', '.join(unexpected)} that the report passes")
         raise NotebookError(
-            f"{path.name}: parameters cell " + " and ".join(parts)
+            f"{path.name}: parameters cell "
+            + " and ".join(parts)
             + f"; its parameters cell must declare exactly: {', '.join(sorted(parameters))}"
         )
 
@@ -202,14 +205,20 @@ def _kernel_manager_class() -> type:
 
     package_root = str(Path(__file__).resolve().parents[2])
 
-    class SamePythonKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class SamePythonKernelManager(AsyncKernelManager):
         @property
         def kernel_spec(self) -> KernelSpec:
             path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
             return KernelSpec(
                 # The kernel logs a transport warning on every start; cell errors still reach us.
-                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                      "--IPKernelApp.log_level=CRITICAL"],
+                argv=[
+                    sys.executable,
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                    "--IPKernelApp.log_level=CRITICAL",
+                ],
                 display_name="kianax-capacity (this Python)",
                 language="python",
                 env={"PYTHONPATH": path, "PYDEVD_DISABLE_FILE_VALIDATION": "1"},
@@ -257,14 +266,18 @@ def run_notebook(
     except Exception as exc:  # kernel died, timeout, unreadable notebook
         if isinstance(exc, NotebookError):
             raise
-        raise NotebookError(f"notebook {path.name} could not run: {type(exc).__name__}: {exc}") from exc
+        raise NotebookError(
+            f"notebook {path.name} could not run: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def render_html(notebook: Any, title: str) -> str:
     """The executed notebook as a standalone HTML page with the code hidden."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
     # The template and plotly's notebook renderer load require.js and MathJax from a CDN; the
     # report needs neither (plotly.js is embedded, no formulas) and must render offline.
@@ -287,7 +300,9 @@ def _error_outputs(notebook: Any) -> list[str]:
 
 
 @contextlib.contextmanager
-def report_lock(path: Path, timeout_seconds: float = 0.0, poll_seconds: float = 0.5) -> Iterator[None]:
+def report_lock(
+    path: Path, timeout_seconds: float = 0.0, poll_seconds: float = 0.5
+) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if needed) for the duration of the block.
 
     Args:
@@ -377,7 +392,9 @@ def build_report(
     say = progress or (lambda message: log.info("%s", message))
     cluster = snapshot.cluster
     if not _SAFE_NAME.match(cluster):
-        raise UserInputError(f"cluster name {cluster!r} cannot be a folder name; pass --cluster NAME")
+        raise UserInputError(
+            f"cluster name {cluster!r} cannot be a folder name; pass --cluster NAME"
+        )
     week = week or iso_week(snapshot.window[1])
     parse_week(week)
     names = list(notebooks or NOTEBOOKS)
@@ -389,7 +406,10 @@ def build_report(
             previous = find_previous_recommendations(cluster_dir, week)
         # Check every notebook's parameters before running any: a mismatch fails in a second.
         for name in names:
-            check_parameters(sources.get(name) or notebook_path(name), _parameters(name, Path("x"), week, recommendations, previous))
+            check_parameters(
+                sources.get(name) or notebook_path(name),
+                _parameters(name, Path("x"), week, recommendations, previous),
+            )
         with atomic_directory(target) as tmp:
             if move_snapshot:
                 os.rename(snapshot_dir, tmp / "snapshot")
@@ -405,12 +425,16 @@ def build_report(
             def one(name: str) -> str:
                 say(f"running {name}.ipynb")
                 executed = run_notebook(
-                    name, _parameters(name, tmp, week, recommendations, previous_in_report), tmp,
+                    name,
+                    _parameters(name, tmp, week, recommendations, previous_in_report),
+                    tmp,
                     source=sources.get(name),
                 )
                 errors = _error_outputs(executed)
                 if errors:
-                    raise NotebookError(f"notebook {name}.ipynb shows an error output in {', '.join(errors)}")
+                    raise NotebookError(
+                        f"notebook {name}.ipynb shows an error output in {', '.join(errors)}"
+                    )
                 title = f"{NOTEBOOKS.get(name, name)} · {cluster} · {week}"
                 (tmp / f"{name}.html").write_text(render_html(executed, title), encoding="utf-8")
                 return name
@@ -418,11 +442,16 @@ def build_report(
             with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
                 done = list(pool.map(one, names))
             (tmp / "index.html").write_text(
-                _week_index(snapshot, recommendations, week, done, previous is not None), encoding="utf-8"
+                _week_index(snapshot, recommendations, week, done, previous is not None),
+                encoding="utf-8",
             )
     write_top_index(out_dir)
     return ReportResult(
-        folder=target, cluster=cluster, week=week, notebooks=tuple(done), previous=previous,
+        folder=target,
+        cluster=cluster,
+        week=week,
+        notebooks=tuple(done),
+        previous=previous,
         seconds=time.monotonic() - started,
     )
 
@@ -478,7 +507,9 @@ def _week_index(
         ("snapshot/manifest.json", "snapshot manifest"),
     ]
     if has_previous:
-        files.append(("previous-recommendations.json", "last week's recommendations (compared against)"))
+        files.append(
+            ("previous-recommendations.json", "last week's recommendations (compared against)")
+        )
     file_rows = "".join(
         f"<tr><td><a href='{href}'>{html.escape(href)}</a></td><td>{html.escape(text)}</td></tr>"
         for href, text in files
@@ -498,9 +529,15 @@ def write_top_index(out_dir: Path) -> Path:
     """(Re)write ``out_dir/index.html`` listing every cluster's weeks, newest first."""
     entries = []
     if out_dir.is_dir():
-        for cluster_dir in sorted(p for p in out_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for cluster_dir in sorted(
+            p for p in out_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+        ):
             for week_dir in cluster_dir.iterdir():
-                if week_dir.is_dir() and _WEEK.match(week_dir.name) and (week_dir / "index.html").is_file():
+                if (
+                    week_dir.is_dir()
+                    and _WEEK.match(week_dir.name)
+                    and (week_dir / "index.html").is_file()
+                ):
                     entries.append((cluster_dir.name, week_dir.name, week_dir))
     entries.sort(key=lambda e: (e[0], parse_week(e[1])), reverse=False)
     by_cluster: dict[str, list[tuple[str, Path]]] = {}

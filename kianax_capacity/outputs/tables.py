@@ -7,7 +7,7 @@ any of them into a pandas ``Styler`` with money, CPU and memory formatted for pe
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from pandas.io.formats.style import Styler
@@ -175,8 +175,12 @@ def hpa_table(recs: RecommendationSet) -> pd.DataFrame:
             {
                 "workload": f"{row.namespace}/{row.workload}",
                 "status": row.status,
-                "min": _arrow(_number(row.current.min_replicas), _number(row.recommended.min_replicas)),
-                "max": _arrow(_number(row.current.max_replicas), _number(row.recommended.max_replicas)),
+                "min": _arrow(
+                    _number(row.current.min_replicas), _number(row.recommended.min_replicas)
+                ),
+                "max": _arrow(
+                    _number(row.current.max_replicas), _number(row.recommended.max_replicas)
+                ),
                 "CPU target %": _arrow(
                     _number(row.current.target_cpu_utilization),
                     _number(row.recommended.target_cpu_utilization),
@@ -250,10 +254,11 @@ def style_table(frame: pd.DataFrame, caption: str | None = None) -> Styler:
         "monthly_usd_delta": "Δ USD/month",
     }
     money = [c for c in frame.columns if str(c).endswith("_usd") or str(c).endswith("_usd_delta")]
-    styler = frame.style.format(
-        {c: (lambda v: format_usd(v, signed=True)) if "delta" in str(c) else format_usd for c in money},
-        na_rep="-",
-    )
+    formats: dict[str, Any] = {
+        c: (lambda v: format_usd(v, signed=True)) if "delta" in str(c) else format_usd
+        for c in money
+    }
+    styler = frame.style.format(formats, na_rep="-")
     if "risk" in frame.columns:
         styler = styler.map(
             lambda v: f"background-color: {_RISK_COLORS[v]}" if v in _RISK_COLORS else "",
@@ -267,10 +272,14 @@ def style_table(frame: pd.DataFrame, caption: str | None = None) -> Styler:
         ]
     )
     if money:
-        styler = styler.set_properties(subset=money, **{"text-align": "right", "white-space": "nowrap"})
+        styler = styler.set_properties(
+            subset=cast(Any, money), **{"text-align": "right", "white-space": "nowrap"}
+        )
     wrap = [c for c in ("why", "action", "blockers", "change") if c in frame.columns]
     if wrap:
-        styler = styler.set_properties(subset=wrap, **{"max-width": "420px", "white-space": "normal"})
+        styler = styler.set_properties(
+            subset=cast(Any, wrap), **{"max-width": "420px", "white-space": "normal"}
+        )
     styler = styler.relabel_index([names.get(str(c), str(c)) for c in frame.columns], axis=1)
     if caption:
         styler = styler.set_caption(caption)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from kianax_capacity.errors import AwsError, UserInputError
@@ -52,8 +53,12 @@ def _content_type(path: Path) -> str:
 
 
 def upload_report(
-    out_dir: Path, week_folder: Path, location: S3Location, *, endpoint_url: str | None = None,
-    client: object | None = None,
+    out_dir: Path,
+    week_folder: Path,
+    location: S3Location,
+    *,
+    endpoint_url: str | None = None,
+    client: Any | None = None,
 ) -> int:
     """Upload one week's folder and the top-level index; returns the number of files sent.
 
@@ -71,8 +76,10 @@ def upload_report(
     for path in files:
         relative = path.relative_to(out_dir).as_posix()
         try:
-            s3.upload_file(  # type: ignore[attr-defined]
-                str(path), location.bucket, location.key(relative),
+            s3.upload_file(
+                str(path),
+                location.bucket,
+                location.key(relative),
                 ExtraArgs={"ContentType": _content_type(path)},
             )
         except (BotoCoreError, ClientError, S3UploadFailedError) as exc:

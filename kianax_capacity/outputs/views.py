@@ -15,7 +15,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ __all__ = [
     "container_usage",
     "cost_allocation",
     "forecast_frame",
+    "forecast_scope",
     "headline",
     "hpa_choices",
     "hpa_replay_frame",
@@ -61,7 +62,8 @@ _DISPLAY_DIVISOR = {"cpu": 1.0, "memory": float(GIB)}
 def _optional(module: str, name: str) -> Callable[..., Any] | None:
     """A function from a module that may not be built yet (``None`` when it is missing)."""
     try:
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+        found: Callable[..., Any] = getattr(importlib.import_module(module), name)
+        return found
     except (ImportError, AttributeError):
         return None
 
@@ -141,9 +143,13 @@ def headline(recommendations: RecommendationSet, allocation: Any | None = None) 
 
 
 def _label(frame: pd.DataFrame) -> pd.Series:
-    return frame["namespace"].astype(str) + "/" + frame["workload"].astype(str) + " · " + frame[
-        "container"
-    ].astype(str)
+    return (
+        frame["namespace"].astype(str)
+        + "/"
+        + frame["workload"].astype(str)
+        + " · "
+        + frame["container"].astype(str)
+    )
 
 
 def requests_vs_usage(
@@ -177,7 +183,7 @@ def requests_vs_usage(
     value = _USAGE_COLUMN[resource]
     stats = (
         usage.groupby(CONTAINER_KEY, observed=True)[value]
-        .quantile([0.5, 0.95, 1.0])
+        .quantile(cast(Any, [0.5, 0.95, 1.0]))
         .unstack()
         .rename(columns={0.5: "used_p50", 0.95: "used_p95", 1.0: "used_max"})
         .reset_index()
@@ -292,8 +298,10 @@ def hpa_choices(
         hpas[["namespace", "hpa", "max_replicas"]], on=["namespace", "hpa"], how="inner"
     )
     replicas["at_max"] = replicas["current_replicas"] >= replicas["max_replicas"]
-    share = replicas.groupby(["namespace", "hpa"], observed=True)["at_max"].mean().rename(
-        "saturated_share"
+    share = (
+        replicas.groupby(["namespace", "hpa"], observed=True)["at_max"]
+        .mean()
+        .rename("saturated_share")
     )
     frame = hpas.merge(share.reset_index(), on=["namespace", "hpa"], how="left")
     frame["saturated_share"] = frame["saturated_share"].fillna(0.0)
@@ -341,7 +349,11 @@ def hpa_replay_frame(
         target_memory_utilization=_finite(first["target_memory_utilization"]),
     )
     row = next(
-        (r for r in (recommendations.hpa if recommendations else ()) if r.key == (namespace, workload)),
+        (
+            r
+            for r in (recommendations.hpa if recommendations else ())
+            if r.key == (namespace, workload)
+        ),
         None,
     )
     recommended = row.recommended if row is not None else None
@@ -388,7 +400,8 @@ def _hourly(frame: pd.DataFrame) -> pd.DataFrame:
     how = {
         column: ("max" if not pd.api.types.is_bool_dtype(indexed[column]) else "any")
         for column in indexed.columns
-        if pd.api.types.is_numeric_dtype(indexed[column]) or pd.api.types.is_bool_dtype(indexed[column])
+        if pd.api.types.is_numeric_dtype(indexed[column])
+        or pd.api.types.is_bool_dtype(indexed[column])
     }
     hourly = indexed[list(how)].resample(PLOT_FREQ).agg(how)
     return hourly.dropna(how="all").reset_index()
@@ -436,7 +449,7 @@ def packing_frame(snapshot: Snapshot, at: pd.Timestamp | None = None) -> pd.Data
     if merged.empty:
         return pd.DataFrame(columns=columns)
     if at is None:
-        at = merged.groupby("timestamp")["pod"].nunique().idxmax()
+        at = pd.Timestamp(cast(Any, merged.groupby("timestamp")["pod"].nunique().idxmax()))
     moment = merged[merged["timestamp"] == at]
     frame = (
         moment.groupby(["node", "node_group", "namespace"], observed=True)[
@@ -473,7 +486,9 @@ def capacity_history(snapshot: Snapshot, resource: Resource = "cpu") -> pd.DataF
         .reset_index()
     )
     nodes = snapshot.table("nodes")
-    allocatable_column = "cpu_allocatable_cores" if resource == "cpu" else "memory_allocatable_bytes"
+    allocatable_column = (
+        "cpu_allocatable_cores" if resource == "cpu" else "memory_allocatable_bytes"
+    )
     stamps = pd.DatetimeIndex(requested["timestamp"].unique())
     rows = []
     for group, group_nodes in nodes.groupby("node_group", observed=True):
@@ -497,69 +512,79 @@ def capacity_history(snapshot: Snapshot, resource: Resource = "cpu") -> pd.DataF
     return frame[columns].dropna().sort_values(["node_group", "timestamp"]).reset_index(drop=True)
 
 
-def forecast_frame(
-    snapshot: Snapshot,
-    recommendations: RecommendationSet | None = None,
-    node_group: str | None = None,
-    resource: Resource = "cpu",
-) -> pd.DataFrame:
-    """History and forecast of requested capacity for one node group (display units).
+FORECAST_COLUMNS = ["date", "actual", "usage", "fitted", "lower", "upper", "capacity"]
 
-    The history is :func:`capacity_history`; the forecast comes from the forecast recommender
-    (``forecast_series``) when it is available, else the frame holds the history only.
 
-    Returns:
-        Columns timestamp, kind (``observed`` | ``forecast``), value, lower, upper, capacity.
-    """
-    columns = ["timestamp", "kind", "value", "lower", "upper", "capacity"]
+def forecast_scope(
+    snapshot: Snapshot, recommendations: RecommendationSet | None = None, resource: Resource = "cpu"
+) -> str | None:
+    """The scope worth charting: the one that runs out first, else the busiest node group."""
+    rows = [
+        row
+        for row in (recommendations.forecast if recommendations else ())
+        if row.resource == resource and row.exhausted_on
+    ]
+    if rows:
+        return min(rows, key=lambda r: str(r.exhausted_on)).scope
     history = capacity_history(snapshot, resource)
     if history.empty:
-        return pd.DataFrame(columns=columns)
-    if node_group is None:
-        node_group = str(history.groupby("node_group")["requested"].max().idxmax())
-    history = history[history["node_group"] == node_group]
-    observed = pd.DataFrame(
+        return None
+    return str(history.groupby("node_group")["requested"].max().idxmax())
+
+
+def forecast_frame(
+    snapshot: Snapshot,
+    scope: str | None = None,
+    resource: Resource = "cpu",
+    horizon_days: int = 90,
+) -> pd.DataFrame:
+    """Daily peak requests of a scope, the fitted trend with its interval, and the capacity.
+
+    Uses the forecast recommender (``forecast_series``, embedded instance catalog); without it,
+    the observed daily peaks of :func:`capacity_history` only. Display units (cores, GiB).
+
+    Returns:
+        Columns date, actual, usage, fitted, lower, upper, capacity (NaN where unknown).
+    """
+    scope = scope or forecast_scope(snapshot, None, resource)
+    if scope is None:
+        return pd.DataFrame(columns=FORECAST_COLUMNS)
+    divisor = _DISPLAY_DIVISOR[resource]
+    series = _optional("kianax_capacity.recommend.forecast", "forecast_series")
+    embedded = _optional("kianax_capacity.prices.catalog", "embedded_catalog")
+    if series is not None and embedded is not None:
+        try:
+            frame = series(
+                snapshot, embedded(), scope=scope, resource=resource, horizon_days=horizon_days
+            )
+        except Exception as exc:  # the observed history below is still worth showing
+            log.warning("forecast for %s unavailable: %s", scope, exc)
+        else:
+            frame = frame.reindex(columns=FORECAST_COLUMNS)
+            for column in FORECAST_COLUMNS[1:]:
+                frame[column] = frame[column].astype(float) / divisor
+            return frame.reset_index(drop=True)
+    history = capacity_history(snapshot, resource)
+    history = history[history["node_group"] == scope]
+    if history.empty:
+        return pd.DataFrame(columns=FORECAST_COLUMNS)
+    daily = (
+        history.set_index("timestamp")[["requested", "allocatable"]]
+        .resample("1D")
+        .max()
+        .reset_index()
+    )
+    return pd.DataFrame(
         {
-            "timestamp": history["timestamp"],
-            "kind": "observed",
-            "value": history["requested"],
+            "date": daily["timestamp"],
+            "actual": daily["requested"],
+            "usage": np.nan,
+            "fitted": np.nan,
             "lower": np.nan,
             "upper": np.nan,
-            "capacity": history["allocatable"],
+            "capacity": daily["allocatable"],
         }
     )
-    series = _optional("kianax_capacity.recommend.forecast", "forecast_series")
-    if series is None:
-        return observed[columns].reset_index(drop=True)
-    try:
-        predicted = series(snapshot, scope=node_group, resource=resource)
-    except Exception as exc:  # history alone is still worth showing
-        log.warning("forecast for %s unavailable: %s", node_group, exc)
-        return observed[columns].reset_index(drop=True)
-    predicted = _as_forecast(predicted, _DISPLAY_DIVISOR[resource])
-    return pd.concat([observed, predicted], ignore_index=True)[columns]
-
-
-def _as_forecast(frame: pd.DataFrame, divisor: float) -> pd.DataFrame:
-    """The forecast recommender's frame in this module's shape (whatever it names its columns)."""
-    rename = {}
-    for wanted, candidates in {
-        "timestamp": ("timestamp", "ds", "date", "day"),
-        "value": ("value", "yhat", "forecast", "predicted"),
-        "lower": ("lower", "yhat_lower", "low"),
-        "upper": ("upper", "yhat_upper", "high"),
-        "capacity": ("capacity", "allocatable", "limit"),
-    }.items():
-        found = next((c for c in candidates if c in frame.columns), None)
-        if found is not None:
-            rename[found] = wanted
-    out = frame.rename(columns=rename)
-    for column in ("value", "lower", "upper", "capacity"):
-        out[column] = out[column].astype(float) / divisor if column in out else np.nan
-    if "kind" in frame.columns:
-        out = out[out["kind"] != "observed"]
-    out["kind"] = "forecast"
-    return out[["timestamp", "kind", "value", "lower", "upper", "capacity"]]
 
 
 # --- what changed ------------------------------------------------------------------------------

@@ -21,8 +21,13 @@ def snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     demo = generate_demo_snapshot(days=2)
     folder = tmp_path_factory.mktemp("snap") / "snapshot"
     write_snapshot(
-        folder, demo.tables, cluster="lab", window_start=demo.window[0],
-        window_end=demo.window[1], step_seconds=demo.step_seconds, source="demo",
+        folder,
+        demo.tables,
+        cluster="lab",
+        window_start=demo.window[0],
+        window_end=demo.window[1],
+        step_seconds=demo.step_seconds,
+        source="demo",
         created_at=datetime(2026, 11, 23, 1, tzinfo=UTC),
     )
     return folder
@@ -40,26 +45,38 @@ def test_report_end_to_end_from_the_demo_source(cli, tmp_path: Path) -> None:  #
         assert f"href='{name}.html'" in index
         page = (week / f"{name}.html").read_text()
         assert "Traceback" not in page, name
-        assert not re.search(r"data-mime-type=\"application/vnd\.jupyter\.(stderr|error)\"", page), name
+        assert not re.search(
+            r"data-mime-type=\"application/vnd\.jupyter\.(stderr|error)\"", page
+        ), name
         assert "Plotly.newPlot" in page, f"{name} draws at least one chart"
     assert "href='recommendations.json'" in index and (week / "recommendations.json").is_file()
-    assert "href='snapshot/manifest.json'" in index and (week / "snapshot" / "manifest.json").is_file()
+    assert (
+        "href='snapshot/manifest.json'" in index and (week / "snapshot" / "manifest.json").is_file()
+    )
     top = (out / "index.html").read_text()
     assert "kianax-production/2026-W48/index.html" in top
     # Nothing temporary is left beside the report.
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
-    assert [p.name for p in (out / "kianax-production").iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")] == []
+    assert [
+        p.name
+        for p in (out / "kianax-production").iterdir()
+        if p.name.startswith(".") and not p.name.endswith(".lock")
+    ] == []
 
 
 def test_second_run_for_the_same_week_is_refused_while_the_first_holds_the_lock(
-    cli, tmp_path: Path, snapshot_dir: Path  # type: ignore[no-untyped-def]
+    cli,
+    tmp_path: Path,
+    snapshot_dir: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     out = tmp_path / "reports"
     with report_lock(out / "lab" / ".2026-W48.lock"):
         result = cli("report", "--source", str(snapshot_dir), "--out-dir", str(out))
     assert result.returncode == 2
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("kianax-capacity: error:")]
-    assert len(errors) == 1 and "is being built by pid" in errors[0] and "--lock-timeout" in errors[0]
+    assert (
+        len(errors) == 1 and "is being built by pid" in errors[0] and "--lock-timeout" in errors[0]
+    )
     assert "Traceback" not in result.stderr
     assert not (out / "lab" / "2026-W48").exists()
 
@@ -74,7 +91,11 @@ def test_second_run_for_the_same_week_is_refused_while_the_first_holds_the_lock(
     ],
 )
 def test_bad_flags_fail_with_one_line(
-    cli, tmp_path: Path, snapshot_dir: Path, args: list[str], message: str  # type: ignore[no-untyped-def]
+    cli,
+    tmp_path: Path,
+    snapshot_dir: Path,
+    args: list[str],
+    message: str,  # type: ignore[no-untyped-def]
 ) -> None:
     result = cli("report", "--source", str(snapshot_dir), "--out-dir", str(tmp_path), *args)
     assert result.returncode == 2

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from kianax_capacity.errors import UserInputError
 from kianax_capacity.outputs.report import (
     NotebookError,
     ReportLockedError,
@@ -21,7 +22,6 @@ from kianax_capacity.outputs.report import (
     parse_week,
     report_lock,
 )
-from kianax_capacity.errors import UserInputError
 from kianax_capacity.recommend.engine import recommend
 from kianax_capacity.snapshot import Snapshot, load_snapshot, write_snapshot
 
@@ -36,7 +36,11 @@ def _notebook(path: Path, parameters: str | None, body: str = "x = 1") -> Path:
         cells.append(cell)
     cells.append(new_code_cell(body))
     notebook = new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(notebook, path)
     return path
 
@@ -50,7 +54,9 @@ def test_parameters_must_match_exactly(tmp_path: Path) -> None:
     with pytest.raises(NotebookError) as error:
         check_parameters(path, PARAMS)
     message = str(error.value)
-    assert message.startswith("odd.ipynb: parameters cell declares namespace that the report does not pass")
+    assert message.startswith(
+        "odd.ipynb: parameters cell declares namespace that the report does not pass"
+    )
     assert "lacks week that the report passes" in message
     assert "\n" not in message
 
@@ -81,17 +87,22 @@ def test_previous_recommendations_is_the_newest_earlier_week(tmp_path: Path) -> 
         (tmp_path / week / "recommendations.json").write_text("{}")
     (tmp_path / "2026-W47").mkdir()  # a week whose run failed: no file
     (tmp_path / ".2026-W47.abc").mkdir()  # a temporary build folder
-    assert find_previous_recommendations(tmp_path, "2026-W48") == tmp_path / "2026-W46" / "recommendations.json"
+    assert (
+        find_previous_recommendations(tmp_path, "2026-W48")
+        == tmp_path / "2026-W46" / "recommendations.json"
+    )
     assert find_previous_recommendations(tmp_path, "2026-W45") is None
     assert find_previous_recommendations(tmp_path / "missing", "2026-W48") is None
 
 
 def test_lock_refuses_then_frees(tmp_path: Path) -> None:
     lock = tmp_path / "c" / ".2026-W48.lock"
-    with report_lock(lock):
-        with pytest.raises(ReportLockedError, match="is being built by pid"):
-            with report_lock(lock, timeout_seconds=0.05, poll_seconds=0.01):
-                pass
+    with (
+        report_lock(lock),
+        pytest.raises(ReportLockedError, match="is being built by pid"),
+        report_lock(lock, timeout_seconds=0.05, poll_seconds=0.01),
+    ):
+        pass
     with report_lock(lock):  # released when the first block ended
         pass
 
@@ -103,8 +114,13 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Snapshot, Path]:
     demo = generate_demo_snapshot(days=2)
     folder = tmp_path_factory.mktemp("snap") / "snapshot"
     write_snapshot(
-        folder, demo.tables, cluster="lab", window_start=demo.window[0],
-        window_end=demo.window[1], step_seconds=demo.step_seconds, source="demo",
+        folder,
+        demo.tables,
+        cluster="lab",
+        window_start=demo.window[0],
+        window_end=demo.window[1],
+        step_seconds=demo.step_seconds,
+        source="demo",
         created_at=datetime(2026, 11, 23, 1, tzinfo=UTC),
     )
     return load_snapshot(folder), folder
@@ -116,7 +132,9 @@ def test_a_failing_notebook_leaves_the_previous_report_intact(tmp_path: Path, sm
     recs = recommend(snapshot, generated_at=datetime(2026, 11, 23, 2, tzinfo=UTC))
     out = tmp_path / "reports"
     good = build_report(snapshot, folder, recs, out, notebooks=["explore"])
-    before = {p.relative_to(good.folder): p.read_bytes() for p in good.folder.rglob("*") if p.is_file()}
+    before = {
+        p.relative_to(good.folder): p.read_bytes() for p in good.folder.rglob("*") if p.is_file()
+    }
 
     broken = _notebook(
         tmp_path / "explore.ipynb",
@@ -124,12 +142,19 @@ def test_a_failing_notebook_leaves_the_previous_report_intact(tmp_path: Path, sm
         body="raise RuntimeError('disk on fire')",
     )
     with pytest.raises(NotebookError) as error:
-        build_report(snapshot, folder, recs, out, notebooks=["explore"], notebook_sources={"explore": broken})
+        build_report(
+            snapshot, folder, recs, out, notebooks=["explore"], notebook_sources={"explore": broken}
+        )
     message = str(error.value)
-    assert "explore.ipynb failed in cell" in message and "raise RuntimeError('disk on fire')" in message
+    assert (
+        "explore.ipynb failed in cell" in message
+        and "raise RuntimeError('disk on fire')" in message
+    )
     assert "RuntimeError: disk on fire" in message
 
-    after = {p.relative_to(good.folder): p.read_bytes() for p in good.folder.rglob("*") if p.is_file()}
+    after = {
+        p.relative_to(good.folder): p.read_bytes() for p in good.folder.rglob("*") if p.is_file()
+    }
     assert after == before
     assert sorted(p.name for p in (out / "lab").iterdir()) == [".2026-W48.lock", "2026-W48"]
 
@@ -138,7 +163,7 @@ def test_a_failing_notebook_leaves_the_previous_report_intact(tmp_path: Path, sm
 def test_next_week_compares_with_last_week(tmp_path: Path, small) -> None:  # type: ignore[no-untyped-def]
     snapshot, folder = small
     out = tmp_path / "reports"
-    last = (out / "lab" / "2026-W47")
+    last = out / "lab" / "2026-W47"
     last.mkdir(parents=True)
     previous = recommend(snapshot, generated_at=datetime(2026, 11, 16, 2, tzinfo=UTC))
     # Last week recommended nothing for right-sizing and HPAs: everything this week is new.

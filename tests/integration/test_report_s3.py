@@ -56,7 +56,9 @@ def test_parse_s3_url() -> None:
         parse_s3_url("bucket/prefix")
 
 
-def test_cli_uploads_the_week_and_the_index(aws_env: dict[str, str], moto_url: str, tmp_path: Path) -> None:
+def test_cli_uploads_the_week_and_the_index(
+    aws_env: dict[str, str], moto_url: str, tmp_path: Path
+) -> None:
     from kianax_capacity.sources.demo import generate_demo_snapshot
 
     s3 = boto3.client("s3", endpoint_url=moto_url)
@@ -64,36 +66,69 @@ def test_cli_uploads_the_week_and_the_index(aws_env: dict[str, str], moto_url: s
     demo = generate_demo_snapshot(days=1)
     snap = tmp_path / "snap"
     write_snapshot(
-        snap, demo.tables, cluster="lab", window_start=demo.window[0], window_end=demo.window[1],
-        step_seconds=demo.step_seconds, source="demo", created_at=datetime(2026, 11, 23, tzinfo=UTC),
+        snap,
+        demo.tables,
+        cluster="lab",
+        window_start=demo.window[0],
+        window_end=demo.window[1],
+        step_seconds=demo.step_seconds,
+        source="demo",
+        created_at=datetime(2026, 11, 23, tzinfo=UTC),
     )
     out = tmp_path / "reports"
     result = subprocess.run(
-        [sys.executable, "-m", "kianax_capacity", "report", "--source", str(snap), "--out-dir", str(out),
-         "--notebooks", "explore", "--upload", "s3://capacity-reports/weekly/"],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **aws_env},
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "kianax_capacity",
+            "report",
+            "--source",
+            str(snap),
+            "--out-dir",
+            str(out),
+            "--notebooks",
+            "explore",
+            "--upload",
+            "s3://capacity-reports/weekly/",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), **aws_env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     listed = s3.list_objects_v2(Bucket="capacity-reports", Prefix="weekly/")
     keys = {item["Key"] for item in listed.get("Contents", [])}
     local = {
         "weekly/" + p.relative_to(out).as_posix()
-        for p in (out / "lab" / "2026-W48").rglob("*") if p.is_file()
+        for p in (out / "lab" / "2026-W48").rglob("*")
+        if p.is_file()
     }
     assert local <= keys
-    assert {"weekly/index.html", "weekly/lab/2026-W48/explore.html", "weekly/lab/2026-W48/snapshot/manifest.json"} <= keys
+    assert {
+        "weekly/index.html",
+        "weekly/lab/2026-W48/explore.html",
+        "weekly/lab/2026-W48/snapshot/manifest.json",
+    } <= keys
     head = s3.head_object(Bucket="capacity-reports", Key="weekly/lab/2026-W48/explore.html")
     assert head["ContentType"] == "text/html; charset=utf-8"
-    body = s3.get_object(Bucket="capacity-reports", Key="weekly/lab/2026-W48/recommendations.json")["Body"].read()
+    body = s3.get_object(Bucket="capacity-reports", Key="weekly/lab/2026-W48/recommendations.json")[
+        "Body"
+    ].read()
     assert body == (out / "lab" / "2026-W48" / "recommendations.json").read_bytes()
 
 
-def test_missing_bucket_is_one_aws_error(aws_env: dict[str, str], moto_url: str, tmp_path: Path) -> None:
+def test_missing_bucket_is_one_aws_error(
+    aws_env: dict[str, str], moto_url: str, tmp_path: Path
+) -> None:
     week = tmp_path / "lab" / "2026-W48"
     week.mkdir(parents=True)
     (week / "index.html").write_text("<p>x</p>")
     (tmp_path / "index.html").write_text("<p>all</p>")
-    with pytest.raises(AwsError, match="s3://no-such-bucket/p/lab/2026-W48/index.html failed") as error:
+    with pytest.raises(
+        AwsError, match=r"s3://no-such-bucket/p/lab/2026-W48/index\.html failed"
+    ) as error:
         upload_report(tmp_path, week, S3Location("no-such-bucket", "p"), endpoint_url=moto_url)
     assert "\n" not in str(error.value)

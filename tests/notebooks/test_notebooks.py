@@ -43,7 +43,9 @@ def test_exactly_one_typed_parameters_cell(path: Path) -> None:
     assert len(tagged) == 1
     source = tagged[0].source
     declared = re.findall(r"^(\w+): (\w+) = .+  # .+$", source, flags=re.MULTILINE)
-    expected = set(REPORT_PARAMETERS) | ({"previous_recommendations"} if path.stem == "weekly_report" else set())
+    expected = set(REPORT_PARAMETERS) | (
+        {"previous_recommendations"} if path.stem == "weekly_report" else set()
+    )
     assert {name for name, _ in declared} == expected, "every parameter typed and commented"
     assert {kind for _, kind in declared} == {"str"}
 
@@ -52,7 +54,9 @@ def test_notebooks_match_their_generator(tmp_path: Path, monkeypatch: pytest.Mon
     """scripts/make_notebooks.py is the source: an edit made only in the .ipynb would be lost."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_notebooks", REPO / "scripts" / "make_notebooks.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_notebooks", REPO / "scripts" / "make_notebooks.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -67,9 +71,13 @@ def report(tmp_path_factory: pytest.TempPathFactory, demo_snapshot):  # type: ig
     root = tmp_path_factory.mktemp("report")
     snapshot_dir = root / "snap"
     write_snapshot(
-        snapshot_dir, demo_snapshot.tables, cluster="demo-cluster",
-        window_start=demo_snapshot.window[0], window_end=demo_snapshot.window[1],
-        step_seconds=demo_snapshot.step_seconds, source="demo",
+        snapshot_dir,
+        demo_snapshot.tables,
+        cluster="demo-cluster",
+        window_start=demo_snapshot.window[0],
+        window_end=demo_snapshot.window[1],
+        step_seconds=demo_snapshot.step_seconds,
+        source="demo",
         created_at=datetime(2026, 11, 23, 1, tzinfo=UTC),
     )
     from kianax_capacity.snapshot import load_snapshot
@@ -85,7 +93,10 @@ def report(tmp_path_factory: pytest.TempPathFactory, demo_snapshot):  # type: ig
 def test_every_notebook_executes_and_renders(report, name: str) -> None:  # type: ignore[no-untyped-def]
     page = (report.folder / f"{name}.html").read_text()
     assert "Traceback" not in page
-    assert 'class="jp-RenderedText jp-OutputArea-output" data-mime-type="application/vnd.jupyter.stderr"' not in page
+    assert (
+        'class="jp-RenderedText jp-OutputArea-output" data-mime-type="application/vnd.jupyter.stderr"'
+        not in page
+    )
     assert "jp-OutputArea-output" in page
     # Code is hidden: the import line of the setup cell is not in the page.
     assert "from kianax_capacity.outputs import notebook as nb" not in page
@@ -105,7 +116,12 @@ def test_plotly_js_embedded_once_per_page(report) -> None:  # type: ignore[no-un
 @pytest.mark.notebooks
 def test_weekly_report_has_its_sections(report) -> None:  # type: ignore[no-untyped-def]
     page = (report.folder / "weekly_report.html").read_text()
-    for heading in ("Cost and trend", "Top 10 actions", "Capacity forecast", "What changed since last week"):
+    for heading in (
+        "Cost and trend",
+        "Top 10 actions",
+        "Capacity forecast",
+        "What changed since last week",
+    ):
         assert heading in page
     assert "demo-cluster" in page and report.week in page
     data = json.loads((report.folder / "recommendations.json").read_text())
