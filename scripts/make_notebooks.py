@@ -50,11 +50,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "code",
-            "nb.show_table(nb.tables.top_actions(ctx.recommendations), 'No actionable recommendation with savings this week.')",
+            "nb.show_table(nb.tables.top_actions(ctx.recommendations), 'No actionable recommendation with savings this week.', ranked=True)",
         ),
         (
             "md",
-            "## Capacity forecast\nRequested CPU of the busiest node group (hourly peak) against its allocatable capacity.",
+            "## Capacity forecast\nDaily peak of the CPU requested in the node group that runs out first (else the busiest), its trend with the forecast interval, and the capacity at the group's maximum size.",
         ),
         ("code", "nb.forecast(ctx)"),
         ("md", "## What changed since last week"),

@@ -272,9 +272,13 @@ def usage_distribution(
 # --- HPA ---------------------------------------------------------------------------------------
 
 
-def _saturation_spans(timestamps: pd.Series, flags: pd.Series) -> list[tuple[Any, Any]]:
-    """Contiguous runs of true flags as (start, end) pairs, for shading."""
-    spans: list[tuple[Any, Any]] = []
+def _saturation_spans(timestamps: pd.Series, flags: pd.Series) -> list[tuple[str, str]]:
+    """Contiguous runs of true flags as (start, end) ISO strings, for shading.
+
+    Strings, because plotly serialises a numpy datetime64 shape coordinate as a number that the
+    date axis does not place.
+    """
+    spans: list[tuple[str, str]] = []
     values = flags.fillna(False).astype(bool).to_numpy()
     stamps = pd.to_datetime(timestamps).to_numpy()
     if len(stamps) == 0:
@@ -285,11 +289,15 @@ def _saturation_spans(timestamps: pd.Series, flags: pd.Series) -> list[tuple[Any
         if flag and start is None:
             start = stamps[index]
         if not flag and start is not None:
-            spans.append((start, stamps[index]))
+            spans.append((_iso(start), _iso(stamps[index])))
             start = None
     if start is not None:
-        spans.append((start, stamps[-1] + step))
+        spans.append((_iso(start), _iso(stamps[-1] + step)))
     return spans
+
+
+def _iso(moment: Any) -> str:
+    return pd.Timestamp(moment).isoformat()
 
 
 def hpa_replicas(
@@ -334,6 +342,7 @@ def hpa_replicas(
                     line_width=0,
                     layer="below",
                     row=row,
+                    exclude_empty_subplots=False,  # shading goes in before the traces
                     col=1,
                 )
         if role == "observed":
@@ -400,8 +409,11 @@ def hpa_replicas(
         marker={"symbol": "square", "size": 12, "color": ROLE_COLORS["saturated"]},
     )
     fig.update_xaxes(title_text="time (UTC)", row=rows, col=1)
-    fig = _layout(fig, title, height=280 + 220 * rows)
-    fig.update_layout(margin={"r": 60})
+    fig = _layout(fig, title, height=300 + 230 * rows)
+    # Subplot titles sit at the top of each panel: lift the legend above them.
+    height = 300 + 230 * rows
+    plot_height = height - 120 - 50
+    fig.update_layout(margin={"r": 60, "t": 120}, legend={"y": 1.0 + 30 / plot_height})
     return fig
 
 

@@ -171,12 +171,14 @@ def show(figure: Any) -> None:
         _display(figure)
 
 
-def show_table(frame: pd.DataFrame | None, empty: str, caption: str | None = None) -> None:
+def show_table(
+    frame: pd.DataFrame | None, empty: str, caption: str | None = None, ranked: bool = False
+) -> None:
     """A styled table, or the ``empty`` note when the frame has no rows."""
     if frame is None or frame.empty:
         note(empty)
         return
-    _display(tables.style_table(frame, caption=caption))
+    _display(tables.style_table(frame, caption=caption, ranked=ranked))
 
 
 def title(ctx: ReportContext, heading: str) -> None:

@@ -241,11 +241,12 @@ def nodegroup_table(recs: RecommendationSet) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def style_table(frame: pd.DataFrame, caption: str | None = None) -> Styler:
+def style_table(frame: pd.DataFrame, caption: str | None = None, ranked: bool = False) -> Styler:
     """A readable HTML table: dollars formatted, risk coloured, long reasons wrapped.
 
     Columns ending in ``_usd`` are shown as dollars with their name made readable
-    (``monthly_savings_usd`` -> ``USD/month saved``).
+    (``monthly_savings_usd`` -> ``USD/month saved``). ``ranked`` keeps the index as a rank
+    column (the top actions); other tables hide it.
     """
     names = {
         "monthly_savings_usd": "USD/month saved",
@@ -267,7 +268,7 @@ def style_table(frame: pd.DataFrame, caption: str | None = None) -> Styler:
     styler = styler.set_table_styles(
         [
             {"selector": "th", "props": "text-align: left; padding: 4px 8px; background: #F4F6F8;"},
-            {"selector": "td", "props": "padding: 4px 8px; vertical-align: top;"},
+            {"selector": "td", "props": "padding: 4px 8px; vertical-align: top; text-align: left;"},
             {"selector": "", "props": "border-collapse: collapse; font-size: 13px;"},
         ]
     )
@@ -283,4 +284,6 @@ def style_table(frame: pd.DataFrame, caption: str | None = None) -> Styler:
     styler = styler.relabel_index([names.get(str(c), str(c)) for c in frame.columns], axis=1)
     if caption:
         styler = styler.set_caption(caption)
+    if not ranked:
+        styler = styler.hide(axis="index")
     return styler
