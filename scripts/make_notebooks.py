@@ -73,7 +73,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "md",
-            "## A closer look at one container\nThe container with the largest saving: every usage sample, with the percentiles, the current request and the recommendation.",
+            "## A closer look at one container\nThe container with the largest saving (the largest CPU request while there are no recommendations): every usage sample of every pod, with the percentiles, the current request and limit, and the recommendation.",
         ),
         ("code", "nb.container_detail(ctx)"),
         ("md", "## All recommendations"),

@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from kianax_capacity.outputs.palette import ROLE_COLORS, color_for
+from kianax_capacity.outputs.palette import IDLE_COLOR, ROLE_COLORS, color_for
 
 __all__ = [
     "capacity_forecast",
@@ -118,29 +118,39 @@ def cost_by_group(totals: pd.DataFrame | None, key: str, title: str, top: int = 
         return no_data(title, "No cost data yet.")
     frame = totals.sort_values("monthly_usd", ascending=False).head(top).iloc[::-1]
     names = frame[key].astype(str)
+    has_idle = "idle_monthly_usd" in frame
     fig = go.Figure()
-    allocated = frame["monthly_usd"] - frame.get("idle_monthly_usd", 0.0)
+    allocated = frame["monthly_usd"] - (frame["idle_monthly_usd"] if has_idle else 0.0)
     fig.add_bar(
         y=names,
         x=allocated,
         orientation="h",
         name="allocated",
+        showlegend=False,
         marker_color=[color_for(n.split("/")[0]) for n in names],
-        hovertemplate="%{y}: $%{x:,.2f}/month<extra></extra>",
-        text=[f"${v:,.0f}" for v in frame["monthly_usd"]],
-        textposition="outside",
-        cliponaxis=False,
+        hovertemplate="%{y}: $%{x:,.2f}/month allocated<extra></extra>",
     )
-    if "idle_monthly_usd" in frame:
+    if has_idle:
         fig.add_bar(
             y=names,
             x=frame["idle_monthly_usd"],
             orientation="h",
-            name="idle",
-            marker_color=ROLE_COLORS["requested"],
-            hovertemplate="%{y} idle: $%{x:,.2f}/month<extra></extra>",
+            name="idle (nobody requested it)",
+            marker_color=IDLE_COLOR,
+            hovertemplate="%{y}: $%{x:,.2f}/month idle<extra></extra>",
         )
-    fig.update_layout(barmode="stack", showlegend="idle_monthly_usd" in frame)
+    # Totals as text right of each bar: a stacked bar's own text would land inside a segment.
+    fig.add_scatter(
+        y=names,
+        x=frame["monthly_usd"],
+        mode="text",
+        text=[f"  ${v:,.0f}" for v in frame["monthly_usd"]],
+        textposition="middle right",
+        showlegend=False,
+        hoverinfo="skip",
+        cliponaxis=False,
+    )
+    fig.update_layout(barmode="stack", showlegend=has_idle)
     fig.update_xaxes(title_text="USD per month", tickprefix="$", separatethousands=True)
     fig.update_yaxes(automargin=True)
     return _layout(fig, title, height=max(260, 110 + 28 * len(frame)))
@@ -264,7 +274,9 @@ def usage_distribution(
         yaxis2={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True},
         bargap=0.02,
     )
-    fig.update_xaxes(title_text=unit, rangemode="tozero")
+    # Room to the right so a request or limit line at the far end is not cut by the frame.
+    right = max([float(samples.max()), *marks.values()]) * 1.06
+    fig.update_xaxes(title_text=unit, range=[0, right])
     fig.update_yaxes(title_text="samples")
     return _layout(fig, title, height=400)
 

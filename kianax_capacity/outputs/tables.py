@@ -253,6 +253,8 @@ def style_table(frame: pd.DataFrame, caption: str | None = None, ranked: bool = 
         "monthly_cost_usd": "USD/month",
         "monthly_usd": "USD/month",
         "monthly_usd_delta": "Δ USD/month",
+        "estimated_usd": "USD over the window (estimated)",
+        "billed_usd": "USD billed",
     }
     money = [c for c in frame.columns if str(c).endswith("_usd") or str(c).endswith("_usd_delta")]
     formats: dict[str, Any] = {
