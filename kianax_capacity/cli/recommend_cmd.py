@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kianax_capacity.cli._common import config_from_args, progress_from_args
-from kianax_capacity.config import PROFILES
+from kianax_capacity.cli._prices import load_catalog
+from kianax_capacity.config import PROFILES, Config
 from kianax_capacity.snapshot import load_snapshot
 
 log = logging.getLogger(__name__)
@@ -41,13 +43,38 @@ def register(subparsers: Any) -> None:
         default=None,
         help="production (default), development or high-availability",
     )
+    add_price_arguments(parser)
     parser.set_defaults(func=run)
+
+
+def add_price_arguments(parser: argparse.ArgumentParser) -> None:
+    """--prices and --region, shared by ``recommend`` and ``report``."""
+    parser.add_argument(
+        "--prices",
+        choices=("embedded", "aws"),
+        default=None,
+        help="embedded (offline, dated, default) or aws (Pricing API and spot history through boto3)",
+    )
+    parser.add_argument(
+        "--region", default=None, help="AWS region to price (default from config: us-east-1)"
+    )
+
+
+def config_with_prices(args: argparse.Namespace) -> Config:
+    config = config_from_args(args)
+    aws = replace(
+        config.aws,
+        **{
+            k: v for k, v in {"prices": args.prices, "region": args.region}.items() if v is not None
+        },
+    )
+    return replace(config, aws=aws)
 
 
 def run(args: argparse.Namespace) -> int:
     from kianax_capacity.recommend.engine import recommend
 
-    config = config_from_args(args)
+    config = config_with_prices(args)
     progress = progress_from_args(args)
     with progress.task(f"loading {args.snapshot}"):
         snapshot = load_snapshot(args.snapshot)
@@ -55,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         recommendations = recommend(
             snapshot,
             config,
+            catalog=load_catalog(config, snapshot),
             generated_at=datetime.now(UTC).replace(microsecond=0),
             strategy=args.strategy,
             profile=args.profile,

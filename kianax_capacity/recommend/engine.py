@@ -16,8 +16,11 @@ from kianax_capacity.config import Config
 from kianax_capacity.model import ResourcePrices
 from kianax_capacity.prices import PriceCatalog, embedded_catalog, node_group_unit_prices
 from kianax_capacity.recommend.costs import CostAllocation, allocate_costs
+from kianax_capacity.recommend.forecast import recommend_forecast
 from kianax_capacity.recommend.hpa import recommend_hpa
-from kianax_capacity.recommendations import HpaRow, RecommendationSet
+from kianax_capacity.recommend.nodegroups import recommend_nodegroups
+from kianax_capacity.recommend.spot import recommend_spot
+from kianax_capacity.recommendations import HpaRow, NodeGroupRow, RecommendationSet, SpotRow
 from kianax_capacity.snapshot import Snapshot
 
 __all__ = ["recommend"]
@@ -65,6 +68,20 @@ def recommend(
     hpa_rows = recommend_hpa(
         snapshot, profile=profile, unit_prices=unit_prices, default_prices=default_prices
     )
+    spot_rows = recommend_spot(
+        snapshot, catalog, unit_prices=unit_prices, overrides=config.spot_overrides
+    )
+    nodegroup_rows = recommend_nodegroups(
+        snapshot,
+        catalog,
+        allow_graviton=config.aws.allow_graviton,
+        nodegroup_config=config.nodegroups or None,
+        commitment_discount=config.aws.commitment_discount,
+        ha_min_nodes=3 if profile == "high-availability" else 2,
+        spot_overrides=config.spot_overrides,
+    )
+    max_nodes = {name: ng.max_size for name, ng in config.nodegroups.items() if ng.max_size}
+    forecast_rows = recommend_forecast(snapshot, catalog, max_nodes=max_nodes or None)
     start, end = snapshot.window
     return RecommendationSet(
         cluster=snapshot.cluster,
@@ -74,8 +91,17 @@ def recommend(
         step_seconds=snapshot.step_seconds,
         profile=profile,
         strategy=strategy,
-        summary=_summary(costs, hpa=hpa_rows, warnings=snapshot.manifest.warnings),
+        summary=_summary(
+            costs,
+            hpa=hpa_rows,
+            spot=spot_rows,
+            nodegroups=nodegroup_rows,
+            warnings=(*snapshot.manifest.warnings, *catalog.warnings),
+        ),
         hpa=hpa_rows,
+        spot=spot_rows,
+        nodegroups=nodegroup_rows,
+        forecast=forecast_rows,
     )
 
 
@@ -97,14 +123,29 @@ def _savings(rows: tuple[Any, ...]) -> float:
 
 
 def _summary(
-    costs: CostAllocation, *, hpa: tuple[HpaRow, ...], warnings: tuple[str, ...]
+    costs: CostAllocation,
+    *,
+    hpa: tuple[HpaRow, ...],
+    spot: tuple[SpotRow, ...],
+    nodegroups: tuple[NodeGroupRow, ...],
+    warnings: tuple[str, ...],
 ) -> dict[str, Any]:
     summary = costs.summary()
     # HPA rows that already include a right-sizing change must not be counted twice.
     hpa_only = tuple(r for r in hpa if not r.extra.get("request_change_included"))
-    sections = {"hpa": _savings(hpa_only)}
+    sections = {
+        "hpa": _savings(hpa_only),
+        "spot": round(sum(r.monthly_savings_usd or 0.0 for r in spot if r.ready), 2),
+        # Node-group savings overlap with right-sizing (smaller requests need fewer nodes):
+        # reported beside the total, not added to it.
+        "nodegroups": round(sum(r.monthly_savings_usd or 0.0 for r in nodegroups), 2),
+    }
     summary["monthly_savings_by_section_usd"] = sections
-    summary["monthly_savings_usd"] = round(sum(sections.values()), 2)
-    summary["counts"] = {"hpa_changes": sum(r.status == "ok" for r in hpa)}
+    summary["monthly_savings_usd"] = round(sections["hpa"] + sections["spot"], 2)
+    summary["counts"] = {
+        "hpa_changes": sum(r.status == "ok" for r in hpa),
+        "spot_ready": sum(r.ready for r in spot),
+        "nodegroups": len(nodegroups),
+    }
     summary["warnings"] = list(warnings)
     return summary

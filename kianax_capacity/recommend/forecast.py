@@ -354,7 +354,8 @@ def _row(
     if float(trend.at(last_day)) >= capacity.value or values[-1] >= capacity.value:
         extra["exhausted_on_earliest"] = last_date.isoformat()
         extra["reason"] = (
-            f"already at capacity: peak {values[-1]:.4g} against {capacity.value:.4g} "
+            f"already at capacity: peak {_amount(resource, values[-1])} against "
+            f"{_amount(resource, capacity.value)} "
             f"({capacity.max_nodes} nodes, {capacity.source})"
         )
         return ForecastRow(scope, resource, "ok", last_date.isoformat(), horizon_days, extra)
@@ -363,15 +364,26 @@ def _row(
     extra["exhausted_on_earliest"] = earliest
     if exhausted is None:
         extra["reason"] = (
-            f"not within {horizon_days} days at {trend.slope_per_day:+.4g}/day "
-            f"(capacity {capacity.value:.4g} = {capacity.max_nodes} nodes, {capacity.source})"
+            f"not within {horizon_days} days at {_amount(resource, trend.slope_per_day, signed=True)}/day "
+            f"(capacity {_amount(resource, capacity.value)} = {capacity.max_nodes} nodes, {capacity.source})"
         )
     else:
         extra["reason"] = (
-            f"reaches capacity {capacity.value:.4g} ({capacity.max_nodes} nodes, {capacity.source}) "
-            f"on {exhausted} at {trend.slope_per_day:+.4g}/day"
+            f"reaches capacity {_amount(resource, capacity.value)} ({capacity.max_nodes} nodes, "
+            f"{capacity.source}) on {exhausted} at {_amount(resource, trend.slope_per_day, signed=True)}/day"
         )
     return ForecastRow(scope, resource, "ok", exhausted, horizon_days, extra)
+
+
+def _amount(resource: str, value: float, signed: bool = False) -> str:
+    """A quantity for a reason string: cores, GiB or pods, as people read them."""
+    sign = ("+" if value >= 0 else "-") if signed else ("-" if value < 0 else "")
+    magnitude = abs(float(value))
+    if resource == "memory":
+        return f"{sign}{magnitude / 2**30:.2f} GiB"
+    if resource == "cpu":
+        return f"{sign}{magnitude:.2f} cores"
+    return f"{sign}{magnitude:.1f} {resource}"
 
 
 def _days_since(dates: pd.DatetimeIndex, origin: pd.Timestamp) -> np.ndarray:

@@ -10,7 +10,7 @@ code           rule
 ``kind``       Deployments (and their ReplicaSets), CronJobs and Jobs may move; StatefulSets
                not by default (identity and storage); bare Pods have no controller to
                recreate them. DaemonSets are *not applicable*: they run on every node.
-``replicas``   long-running workloads need >= 2 running replicas on average over the window
+``replicas``   long-running workloads need >= 2 running replicas (median over the window)
                (from :func:`~kianax_capacity.recommend.inventory.replica_counts`).
 ``pdb``        long-running workloads need a PodDisruptionBudget that allows a disruption,
                so a drained node never takes the last replica.
@@ -115,7 +115,9 @@ def assess_spot(
     replicas = replica_counts(snapshot)
     avg_replicas: dict[tuple[str, str, str], float] = {}
     if not replicas.empty:
-        means = replicas.groupby(WORKLOAD_KEY, observed=True)["replicas"].mean()
+        # The median, not the mean: a pod rescheduled off a removed node leaves a one-step gap
+        # that must not make a 2-replica service look like a single point of failure.
+        means = replicas.groupby(WORKLOAD_KEY, observed=True)["replicas"].median()
         avg_replicas = {_key(k): float(v) for k, v in means.items()}
     placement = {
         (str(r.namespace), str(r.kind), str(r.workload)): r
@@ -152,7 +154,7 @@ def assess_spot(
                 blockers.append(
                     (
                         "replicas",
-                        f"replicas: {replicas_avg:.1f} on average (needs >= 2 so one survives)",
+                        f"replicas: typically {replicas_avg:.1f} running (needs >= 2 so one survives)",
                     )
                 )
             pdb_reason = _pdb_blocker(row, replicas_avg)

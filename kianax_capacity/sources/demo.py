@@ -157,7 +157,7 @@ def _kianax_services(namespace: str) -> list[WorkloadSpec]:
                 ),
             ),
             demand="web",
-            demand_scale=1.6,
+            demand_scale=1.2,
             hpa=HpaSpec(2, 10, 70, 80),
             pdb_min_available=1,
             rollouts=2,
@@ -179,7 +179,7 @@ def _kianax_services(namespace: str) -> list[WorkloadSpec]:
                 ),
             ),
             demand="market",
-            demand_scale=1.1,
+            demand_scale=0.9,
             hpa=HpaSpec(2, 10, 70, 80),
             pdb_min_available=1,
             rollouts=2,
@@ -576,6 +576,9 @@ class SimulatedPod:
     throttled: dict[str, np.ndarray] = field(default_factory=dict)  # ratio per step
     oom_steps: dict[str, np.ndarray] = field(default_factory=dict)  # step indices of OOM kills
     has_pvc: bool = False
+    revision: int = 0  # ReplicaSet generation (rollouts)
+    run_id: int | None = None  # CronJob run (epoch minute it was scheduled)
+    ordinal: int = 0  # StatefulSet ordinal
 
 
 @dataclass
@@ -649,7 +652,7 @@ def _demand(
         starts = np.flatnonzero(rng.random(n) < 0.018)
         for s in starts:
             length = int(rng.integers(2, 7))
-            bursts[s : s + length] += rng.exponential(1.6)
+            bursts[s : s + length] += rng.exponential(1.0)
         base = base + bursts
         noise = rng.lognormal(0.0, 0.2, n)
     elif profile in ("flat", "node"):
@@ -694,8 +697,10 @@ def _pod_suffix(*parts: object, length: int = 5) -> str:
 
 
 def _node_name(group: str, index: int) -> str:
-    value = _seed("node", group, index)
-    return f"ip-10-0-{value % 200 + 20}-{(value >> 8) % 250 + 2}.ec2.internal"
+    # A distinct subnet per node group and a distinct address per node: names never repeat.
+    subnet = {"general-ng": 0, "system-ng": 64, "jobs-ng": 128}.get(group, 192)
+    third = 16 + subnet + index // 250
+    return f"ip-10-0-{third}-{index % 250 + 4}.ec2.internal"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -791,15 +796,60 @@ def simulate_demo_cluster(
             per_step.append(list(active))
         group_nodes_at[group] = per_step
 
-    # 3. Pods: slots per workload; a slot's contiguous active run is a pod. A rollout or the
-    #    removal of its node ends a pod; the replacement is a new pod with a new name.
+    # 3. Pods, step by step as the scheduler sees them: a workload that wants more pods than
+    #    run gets new ones on the node with the most free requests; a pod that fits nowhere
+    #    stays Pending (it counts for the HPA, not for usage) until a node has room. A
+    #    rollout, a finished job run or the removal of its node ends a pod; the replacement
+    #    is a new pod with a new name.
+    pods, running = _schedule_pods(
+        specs, replicas, nodes, group_nodes_at, timestamps, step_seconds, seed
+    )
+    # 4. Container series for every pod.
+    for pod in pods:
+        _fill_series(pod, specs, demand, running, timestamps, step_seconds, seed)
+    return DemoCluster(
+        cluster=cluster,
+        timestamps=timestamps,
+        step_seconds=step_seconds,
+        workloads=specs,
+        nodes=nodes,
+        pods=pods,
+        hpa_current=hpa_current,
+        hpa_desired=hpa_desired,
+    )
+
+
+@dataclass
+class _NodeRoom:
+    """Unrequested CPU and memory on a node, as the scheduler tracks it."""
+
+    node: SimulatedNode
+    cpu: float
+    memory: float
+
+
+def _schedule_pods(
+    specs: list[WorkloadSpec],
+    replicas: dict[tuple[str, str], np.ndarray],
+    nodes: list[SimulatedNode],
+    group_nodes_at: dict[str, list[list[SimulatedNode]]],
+    timestamps: pd.DatetimeIndex,
+    step_seconds: int,
+    seed: int,
+) -> tuple[list[SimulatedPod], dict[tuple[str, str], np.ndarray]]:
+    """Run a small request-aware scheduler over the window.
+
+    Returns every pod and, per workload, how many of its pods were running at each step.
+    """
+    steps = len(timestamps)
+    daemon_specs = [s for s in specs if s.kind == "DaemonSet"]
+    daemon_cpu = sum(c.cpu_request for s in daemon_specs for c in s.containers)
+    daemon_memory = sum(c.memory_request for s in daemon_specs for c in s.containers)
     pods: list[SimulatedPod] = []
-    for spec in specs:
-        key = (spec.namespace, spec.name)
-        rng = np.random.default_rng([seed, _seed("pods", *key) % 2**32])
-        if spec.kind == "DaemonSet":
-            for node in nodes:
-                pod = SimulatedPod(
+    for spec in daemon_specs:
+        for node in nodes:
+            pods.append(
+                SimulatedPod(
                     namespace=spec.namespace,
                     pod=f"{spec.name}-{_pod_suffix(spec.name, node.node)}",
                     kind="DaemonSet",
@@ -811,71 +861,113 @@ def simulate_demo_cluster(
                     stop=node.stop,
                     containers=spec.containers,
                 )
-                pods.append(pod)
-            continue
-        rollout_steps = (
-            sorted(
-                int(x)
-                for x in rng.choice(
-                    np.arange(steps // 10, steps - steps // 10), size=spec.rollouts, replace=False
-                )
             )
-            if spec.rollouts and steps > 20
-            else []
-        )
-        revision_at = np.zeros(steps, dtype=int)
-        for r in rollout_steps:
-            revision_at[r:] += 1
-        counts = replicas[key]
-        max_slots = int(counts.max()) if len(counts) else 0
-        placements = group_nodes_at[spec.node_group]
-        job_runs = _cron_run_ids(spec, timestamps, step_seconds) if spec.kind == "CronJob" else None
-        for slot in range(max_slots):
-            running = counts > slot
-            i = 0
-            while i < steps:
-                if not running[i]:
-                    i += 1
-                    continue
-                start = i
-                revision = revision_at[i]
-                candidates = placements[i]
-                if not candidates:
-                    i += 1
-                    continue
-                if spec.kind == "StatefulSet":
-                    # The oldest nodes outlive scale-downs, so a StatefulSet pod keeps its node
-                    # (and its name, which a StatefulSet reuses) for the whole window.
-                    node = candidates[slot % len(candidates)]
-                else:
-                    node = candidates[(slot + _seed(spec.name, revision)) % len(candidates)]
-                run_id = job_runs[i] if job_runs is not None else None
-                stop = start + 1
-                while (
-                    stop < steps
-                    and running[stop]
-                    and revision_at[stop] == revision
-                    and node.stop > stop
-                    and (job_runs is None or job_runs[stop] == run_id)
-                ):
-                    stop += 1
-                pods.append(
-                    _make_pod(spec, slot, revision, node.node, start, stop, run_id, timestamps)
-                )
-                i = stop
-    # 4. Container series for every pod.
-    for pod in pods:
-        _fill_series(pod, specs, demand, replicas, timestamps, step_seconds, seed)
-    return DemoCluster(
-        cluster=cluster,
-        timestamps=timestamps,
-        step_seconds=step_seconds,
-        workloads=specs,
-        nodes=nodes,
-        pods=pods,
-        hpa_current=hpa_current,
-        hpa_desired=hpa_desired,
+    room: dict[str, _NodeRoom] = {}
+    workloads = [s for s in specs if s.kind != "DaemonSet"]
+    # Platform add-ons schedule first (they carry system priority classes in a real cluster).
+    workloads.sort(
+        key=lambda s: s.namespace not in ("kube-system", "monitoring", "argocd", "logging")
     )
+    revision_at: dict[tuple[str, str], np.ndarray] = {}
+    job_runs: dict[tuple[str, str], np.ndarray] = {}
+    for spec in workloads:
+        key = (spec.namespace, spec.name)
+        rng = np.random.default_rng([seed, _seed("pods", *key) % 2**32])
+        revisions = np.zeros(steps, dtype=int)
+        if spec.rollouts and steps > 20:
+            for r in rng.choice(
+                np.arange(steps // 10, steps - steps // 10), size=spec.rollouts, replace=False
+            ):
+                revisions[int(r) :] += 1
+        revision_at[key] = revisions
+        if spec.kind == "CronJob":
+            job_runs[key] = _cron_run_ids(spec, timestamps, step_seconds)
+    active: dict[tuple[str, str], list[SimulatedPod]] = {
+        (s.namespace, s.name): [] for s in workloads
+    }
+    running = {key: np.zeros(steps, dtype=int) for key in active}
+    previous_nodes: dict[str, set[str]] = {group: set() for group in group_nodes_at}
+    names: set[tuple[str, str]] = set()
+
+    def end(pod: SimulatedPod, spec: WorkloadSpec, at: int) -> None:
+        pod.stop = at
+        slot = room.get(pod.node)
+        if slot is not None:
+            slot.cpu += sum(c.cpu_request for c in spec.containers)
+            slot.memory += sum(c.memory_request for c in spec.containers)
+
+    for i in range(steps):
+        # Nodes that appear get their allocatable minus the DaemonSets; gone ones evict pods.
+        gone: set[str] = set()
+        for group, per_step in group_nodes_at.items():
+            now = {n.node for n in per_step[i]}
+            for n in per_step[i]:
+                if n.node not in room:
+                    shape = NODE_SHAPES[n.instance_type]
+                    room[n.node] = _NodeRoom(
+                        n,
+                        shape.cpu_allocatable - daemon_cpu,
+                        shape.memory_allocatable - daemon_memory,
+                    )
+            gone |= previous_nodes[group] - now
+            previous_nodes[group] = now
+        for name in gone:
+            room.pop(name, None)
+        for spec in workloads:
+            key = (spec.namespace, spec.name)
+            pods_now = active[key]
+            revision = int(revision_at[key][i])
+            run_id = int(job_runs[key][i]) if key in job_runs else None
+            keep = []
+            for pod in pods_now:
+                stale = (
+                    pod.node in gone
+                    or pod.revision != revision
+                    or (run_id is not None and pod.run_id != run_id)
+                )
+                if stale:
+                    end(pod, spec, i)
+                else:
+                    keep.append(pod)
+            want = int(replicas[key][i])
+            while len(keep) > want:
+                end(keep.pop(), spec, i)  # the newest pod goes first, as a ReplicaSet scales down
+            cpu = sum(c.cpu_request for c in spec.containers)
+            memory = sum(c.memory_request for c in spec.containers)
+            candidates = [
+                room[n.node] for n in group_nodes_at[spec.node_group][i] if n.node in room
+            ]
+            while len(keep) < want:
+                fits = [r for r in candidates if r.cpu >= cpu - 1e-9 and r.memory >= memory]
+                if not fits:
+                    break  # Pending: no node has room until the autoscaler adds one
+                if spec.kind == "StatefulSet":
+                    target = fits[0]  # the oldest node: it outlives every scale-down
+                else:
+                    target = max(fits, key=lambda r: (r.cpu, -candidates.index(r)))
+                target.cpu -= cpu
+                target.memory -= memory
+                ordinal = _free_ordinal(keep) if spec.kind == "StatefulSet" else len(pods)
+                pod = _make_pod(
+                    spec, ordinal, revision, target.node.node, i, steps, run_id, timestamps
+                )
+                while spec.kind != "StatefulSet" and (pod.namespace, pod.pod) in names:
+                    # Random suffixes can collide, as in Kubernetes; the API server retries.
+                    ordinal += 100_003
+                    pod = _make_pod(
+                        spec, ordinal, revision, target.node.node, i, steps, run_id, timestamps
+                    )
+                names.add((pod.namespace, pod.pod))
+                pods.append(pod)
+                keep.append(pod)
+            active[key] = keep
+            running[key][i] = len(keep)
+    return pods, running
+
+
+def _free_ordinal(pods: list[SimulatedPod]) -> int:
+    taken = {p.ordinal for p in pods}
+    return next(k for k in range(len(pods) + 1) if k not in taken)
 
 
 def _cron_run_ids(
@@ -937,6 +1029,9 @@ def _make_pod(
         stop=stop,
         containers=spec.containers,
         has_pvc=spec.has_pvc,
+        revision=revision,
+        run_id=run_id,
+        ordinal=slot,
     )
 
 

@@ -68,6 +68,26 @@ def test_general_ng_autoscales_between_two_and_five(demo_snapshot):
     assert 2 <= counts.min() < counts.max() <= 5
 
 
+def test_scheduler_never_overfills_a_node(demo_snapshot_full):
+    snap = demo_snapshot_full
+    placed = snap.usage.merge(snap.containers, on=["namespace", "pod", "container"]).merge(
+        snap.pods[["namespace", "pod", "node"]], on=["namespace", "pod"]
+    )
+    requested = placed.groupby(["timestamp", "node"], observed=True).cpu_request_cores.sum()
+    allocatable = snap.nodes.set_index("node").cpu_allocatable_cores
+    ratio = (
+        requested.to_numpy()
+        / allocatable.reindex(requested.index.get_level_values("node")).to_numpy()
+    )
+    assert ratio.max() <= 1.0 + 1e-9
+
+
+def test_pod_names_are_unique_even_at_scale():
+    snapshot = generate_demo_snapshot(days=1, scale=6)
+    assert not snapshot.pods.duplicated(["namespace", "pod"]).any()
+    assert not snapshot.nodes.node.duplicated().any()
+
+
 def test_daemonset_runs_on_every_node(demo_snapshot):
     fluent = demo_snapshot.pods[demo_snapshot.pods.workload == "fluent-bit"]
     assert set(fluent.node) == set(demo_snapshot.nodes.node)
@@ -127,8 +147,11 @@ def test_rollouts_replace_pods_under_the_same_workload(demo_snapshot_full):
     hpa = demo_snapshot_full.replicas[demo_snapshot_full.replicas.hpa == "api-gateway"].set_index(
         "timestamp"
     )
-    # Running pods follow the HPA's replica count even across rollouts.
-    assert (api_counts.reindex(hpa.index) == hpa.current_replicas).mean() > 0.98
+    # Running pods follow the HPA's replica count across rollouts; when general-ng is at its
+    # max of 5 nodes during market hours the rest wait as Pending, never more than asked for.
+    running = api_counts.reindex(hpa.index).fillna(0)
+    assert (running <= hpa.current_replicas).all()
+    assert (running == hpa.current_replicas).mean() > 0.8
 
 
 def test_cronjobs_run_on_spot_nodes(demo_snapshot):

@@ -6,7 +6,15 @@ from pathlib import Path
 import kianax_capacity
 
 PACKAGE = Path(kianax_capacity.__file__).parent
-FORBIDDEN_IN_RECOMMEND = {"boto3", "botocore", "prometheus_api_client", "plotly", "papermill", "requests", "nbconvert"}
+FORBIDDEN_IN_RECOMMEND = {
+    "boto3",
+    "botocore",
+    "prometheus_api_client",
+    "plotly",
+    "papermill",
+    "requests",
+    "nbconvert",
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -27,9 +35,12 @@ def test_recommenders_do_no_io():
         bad = {name.split(".")[0] for name in _imports(file)} & FORBIDDEN_IN_RECOMMEND
         assert not bad, f"{file.name} imports {bad}"
         inner = {name for name in _imports(file) if name.startswith("kianax_capacity.")}
-        assert not any(name.startswith(("kianax_capacity.cli", "kianax_capacity.outputs", "kianax_capacity.sources")) for name in inner), (
-            f"{file.name} imports an outer layer: {inner}"
-        )
+        assert not any(
+            name.startswith(
+                ("kianax_capacity.cli", "kianax_capacity.outputs", "kianax_capacity.sources")
+            )
+            for name in inner
+        ), f"{file.name} imports an outer layer: {inner}"
 
 
 def test_public_api_is_honest():
