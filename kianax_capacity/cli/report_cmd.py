@@ -114,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     out_dir: Path = args.out_dir
     source_dir = Path(args.source)
     staging: Path | None = None
+    previous: Path | None = args.previous
+    downloaded: Path | None = None
     try:
         if args.source not in ("demo", "prometheus") and source_dir.is_dir():
             snapshot_dir = source_dir
@@ -130,13 +132,15 @@ def run(args: argparse.Namespace) -> int:
         recommendations = recommend(
             snapshot, config, generated_at=default_generated_at(), profile=args.profile
         )
+        if previous is None and upload is not None:
+            previous = downloaded = _previous_from_s3(args, upload, snapshot, out_dir)
         result = build_report(
             snapshot,
             snapshot_dir,
             recommendations,
             out_dir,
             week=args.week,
-            previous=args.previous,
+            previous=previous,
             lock_timeout_seconds=args.lock_timeout,
             parallel=args.parallel,
             move_snapshot=move,
@@ -145,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        if downloaded is not None:
+            downloaded.unlink(missing_ok=True)
     log.info(
         "wrote %s (%d notebooks%s) in %.1f s",
         result.folder / "index.html",
@@ -158,3 +164,22 @@ def run(args: argparse.Namespace) -> int:
         count = upload_report(out_dir, result.folder, upload, endpoint_url=args.s3_endpoint_url)
         log.info("uploaded %d files to s3://%s/%s", count, upload.bucket, upload.prefix)
     return 0
+
+
+def _previous_from_s3(
+    args: argparse.Namespace, upload: Any, snapshot: Any, out_dir: Path
+) -> Path | None:
+    """Last week's recommendations from the bucket, when the local reports folder has none."""
+    from kianax_capacity.outputs.report import find_previous_recommendations, iso_week
+    from kianax_capacity.outputs.upload import fetch_previous_recommendations
+
+    week = args.week or iso_week(snapshot.window[1])
+    if find_previous_recommendations(out_dir / snapshot.cluster, week) is not None:
+        return None  # the local copy wins; build_report finds it
+    target = out_dir / f".previous-{snapshot.cluster}-{week}.json"
+    found = fetch_previous_recommendations(
+        upload, snapshot.cluster, week, target, endpoint_url=args.s3_endpoint_url
+    )
+    if found is not None:
+        log.info("comparing with s3://%s/%s (last week)", upload.bucket, upload.prefix)
+    return found

@@ -89,3 +89,61 @@ def upload_report(
             ) from exc
         count += 1
     return count
+
+
+def fetch_previous_recommendations(
+    location: S3Location,
+    cluster: str,
+    week: str,
+    destination: Path,
+    *,
+    endpoint_url: str | None = None,
+    client: Any | None = None,
+) -> Path | None:
+    """Download the newest ``recommendations.json`` of a week before ``week`` from the bucket.
+
+    A CronJob starts with an empty folder every week; its reports live in S3, so last week's
+    recommendations (for "what changed") are read back from there.
+
+    Returns:
+        the downloaded file, or None when the bucket holds no earlier week.
+
+    Raises:
+        AwsError: the bucket cannot be listed or read.
+    """
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from kianax_capacity.outputs.report import parse_week
+
+    s3 = client or boto3.client("s3", endpoint_url=endpoint_url)
+    prefix = location.key(f"{cluster}/")
+    current = parse_week(week)
+    try:
+        weeks = []
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=location.bucket, Prefix=prefix, Delimiter="/"
+        ):
+            for common in page.get("CommonPrefixes", []):
+                name = common["Prefix"][len(prefix) :].strip("/")
+                try:
+                    monday = parse_week(name)
+                except UserInputError:
+                    continue
+                if monday < current:
+                    weeks.append((monday, name))
+        for _, name in sorted(weeks, reverse=True):
+            key = f"{prefix}{name}/recommendations.json"
+            try:
+                s3.download_file(location.bucket, key, str(destination))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                    continue  # that week's run failed before writing: try the one before
+                raise
+            return destination
+    except (BotoCoreError, ClientError) as exc:
+        raise AwsError(
+            f"cannot read last week's recommendations under s3://{location.bucket}/{prefix}: "
+            f"{exc}; check the bucket and the credentials' s3:ListBucket/s3:GetObject permissions"
+        ) from exc
+    return None

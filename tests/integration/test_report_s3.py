@@ -132,3 +132,29 @@ def test_missing_bucket_is_one_aws_error(
     ) as error:
         upload_report(tmp_path, week, S3Location("no-such-bucket", "p"), endpoint_url=moto_url)
     assert "\n" not in str(error.value)
+
+
+def test_last_week_is_read_back_from_the_bucket(
+    aws_env: dict[str, str], moto_url: str, tmp_path: Path
+) -> None:
+    """A CronJob starts empty: "what changed" compares with the newest earlier week in S3."""
+    from kianax_capacity.outputs.upload import fetch_previous_recommendations
+
+    s3 = boto3.client("s3", endpoint_url=moto_url)
+    s3.create_bucket(Bucket="reports")
+    s3.put_object(Bucket="reports", Key="p/lab/2026-W45/recommendations.json", Body=b'{"w": 45}')
+    s3.put_object(Bucket="reports", Key="p/lab/2026-W46/recommendations.json", Body=b'{"w": 46}')
+    s3.put_object(Bucket="reports", Key="p/lab/2026-W47/index.html", Body=b"failed run")  # no file
+    s3.put_object(Bucket="reports", Key="p/lab/2026-W48/recommendations.json", Body=b'{"w": 48}')
+    s3.put_object(Bucket="reports", Key="p/other/2026-W47/recommendations.json", Body=b'{"w": 0}')
+    location = S3Location("reports", "p")
+    found = fetch_previous_recommendations(
+        location, "lab", "2026-W48", tmp_path / "prev.json", endpoint_url=moto_url
+    )
+    assert found == tmp_path / "prev.json" and found.read_bytes() == b'{"w": 46}'
+    assert (
+        fetch_previous_recommendations(
+            location, "lab", "2026-W45", tmp_path / "none.json", endpoint_url=moto_url
+        )
+        is None
+    )
