@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# The subpackage kianax_capacity.recommend would shadow the recommend() function below the
+# first time it is imported (Python binds a submodule as an attribute of its parent); importing
+# it here, before the function is defined, lets the function win for good.
+import kianax_capacity.recommend as _recommend_package  # noqa: F401
 from kianax_capacity.errors import (
     ConfigError,
     KianaxCapacityError,
@@ -23,11 +27,6 @@ from kianax_capacity.errors import (
 )
 from kianax_capacity.recommendations import RecommendationSet, load_recommendations
 from kianax_capacity.snapshot import Snapshot, load_snapshot, write_snapshot
-
-# The subpackage kianax_capacity.recommend would shadow the recommend() function below the
-# first time it is imported (Python binds a submodule as an attribute of its parent); importing
-# it here, before the function is defined, lets the function win for good.
-import kianax_capacity.recommend as _recommend_package  # noqa: E402
 
 if TYPE_CHECKING:
     from kianax_capacity.config import Config

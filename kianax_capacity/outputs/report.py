@@ -230,12 +230,15 @@ def _kernel_manager_class() -> type:
 def run_notebook(
     name: str,
     parameters: Mapping[str, Any],
-    cwd: Path,
     *,
     source: Path | None = None,
     timeout_seconds: float = 600,
 ) -> Any:
     """Execute one notebook with papermill and return the executed notebook node.
+
+    The kernel runs in this process's working folder: papermill's ``cwd`` changes the folder of
+    the whole process, which races when notebooks run in parallel threads, so every path a
+    notebook gets is absolute instead.
 
     Raises:
         NotebookError: parameters do not match, or a cell raised (naming notebook and cell).
@@ -252,7 +255,6 @@ def run_notebook(
             parameters=dict(parameters),
             kernel_name="python3",
             kernel_manager_class=_kernel_manager_class(),
-            cwd=str(cwd),
             progress_bar=False,
             log_output=False,
             execution_timeout=timeout_seconds,
@@ -389,6 +391,10 @@ def build_report(
         ReportLockedError: another run holds the week.
     """
     started = time.monotonic()
+    out_dir = out_dir.resolve()
+    snapshot_dir = snapshot_dir.resolve()
+    if previous is not None:
+        previous = previous.resolve()
     say = progress or (lambda message: log.info("%s", message))
     cluster = snapshot.cluster
     if not _SAFE_NAME.match(cluster):
@@ -427,7 +433,6 @@ def build_report(
                 executed = run_notebook(
                     name,
                     _parameters(name, tmp, week, recommendations, previous_in_report),
-                    tmp,
                     source=sources.get(name),
                 )
                 errors = _error_outputs(executed)

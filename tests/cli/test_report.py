@@ -37,7 +37,11 @@ def snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_report_end_to_end_from_the_demo_source(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "reports"
-    result = cli("report", "--source", "demo", "--window", "2d", "--out-dir", str(out))
+    # A relative --out-dir, as `make report` passes it: notebooks run in parallel threads and
+    # must not depend on the process's working folder.
+    result = cli(
+        "report", "--source", "demo", "--window", "2d", "--out-dir", "reports", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     week = out / "kianax-production" / "2026-W48"  # the demo window ends Monday 2026-11-23
     index = (week / "index.html").read_text()

@@ -20,7 +20,9 @@ def test_cronjob_runs_in_monitoring_with_an_irsa_service_account() -> None:
     assert set(docs) == {"ServiceAccount", "CronJob"}
     account, cron = docs["ServiceAccount"], docs["CronJob"]
     assert account["metadata"]["namespace"] == cron["metadata"]["namespace"] == "monitoring"
-    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith(
+        "arn:aws:iam::"
+    )
     assert cron["apiVersion"] == "batch/v1"
     assert len(cron["spec"]["schedule"].split()) == 5
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
@@ -47,5 +49,7 @@ def test_workflow_is_a_weekly_schedule_that_uploads() -> None:
     triggers = workflow.get("on") or workflow.get(True)  # YAML 1.1 reads a bare `on` as true
     assert triggers["schedule"][0]["cron"] == "0 6 * * 1"
     steps = workflow["jobs"]["report"]["steps"]
-    script = next(step["run"] for step in steps if step.get("name") == "Build and upload the report")
+    script = next(
+        step["run"] for step in steps if step.get("name") == "Build and upload the report"
+    )
     assert "kianax-capacity report" in script and '--upload "$REPORT_BUCKET"' in script
