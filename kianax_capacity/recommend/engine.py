@@ -19,8 +19,15 @@ from kianax_capacity.recommend.costs import CostAllocation, allocate_costs
 from kianax_capacity.recommend.forecast import recommend_forecast
 from kianax_capacity.recommend.hpa import recommend_hpa
 from kianax_capacity.recommend.nodegroups import recommend_nodegroups
+from kianax_capacity.recommend.rightsizing import recommend_rightsizing, requests_by_workload
 from kianax_capacity.recommend.spot import recommend_spot
-from kianax_capacity.recommendations import HpaRow, NodeGroupRow, RecommendationSet, SpotRow
+from kianax_capacity.recommendations import (
+    HpaRow,
+    NodeGroupRow,
+    RecommendationSet,
+    RightsizingRow,
+    SpotRow,
+)
 from kianax_capacity.snapshot import Snapshot
 
 __all__ = ["recommend"]
@@ -65,9 +72,27 @@ def recommend(
     default_prices = _default_prices(unit_prices, catalog)
 
     costs = allocate_costs(snapshot, catalog)
-    hpa_rows = recommend_hpa(
-        snapshot, profile=profile, unit_prices=unit_prices, default_prices=default_prices
+    rightsizing_rows = recommend_rightsizing(
+        snapshot,
+        strategy=strategy,
+        profile=profile,
+        unit_prices=unit_prices,
+        default_prices=default_prices,
+        exclusions=config.exclusions,
     )
+    # One combined answer per workload: the HPA replay and the node packing see the new
+    # requests, so the HPA target keeps its scale point and node groups are sized for them.
+    hpa_rows = recommend_hpa(
+        snapshot,
+        profile=profile,
+        unit_prices=unit_prices,
+        default_prices=default_prices,
+        new_requests={
+            key: (cpu, int(memory))
+            for key, (cpu, memory) in requests_by_workload(rightsizing_rows).items()
+        },
+    )
+    new_requests = {row.key: row.recommended for row in rightsizing_rows if row.status == "ok"}
     spot_rows = recommend_spot(
         snapshot, catalog, unit_prices=unit_prices, overrides=config.spot_overrides
     )
@@ -75,6 +100,7 @@ def recommend(
         snapshot,
         catalog,
         allow_graviton=config.aws.allow_graviton,
+        new_requests=new_requests,
         nodegroup_config=config.nodegroups or None,
         commitment_discount=config.aws.commitment_discount,
         ha_min_nodes=3 if profile == "high-availability" else 2,
@@ -93,11 +119,13 @@ def recommend(
         strategy=strategy,
         summary=_summary(
             costs,
+            rightsizing=rightsizing_rows,
             hpa=hpa_rows,
             spot=spot_rows,
             nodegroups=nodegroup_rows,
             warnings=(*snapshot.manifest.warnings, *catalog.warnings),
         ),
+        rightsizing=rightsizing_rows,
         hpa=hpa_rows,
         spot=spot_rows,
         nodegroups=nodegroup_rows,
@@ -125,24 +153,35 @@ def _savings(rows: tuple[Any, ...]) -> float:
 def _summary(
     costs: CostAllocation,
     *,
+    rightsizing: tuple[RightsizingRow, ...],
     hpa: tuple[HpaRow, ...],
     spot: tuple[SpotRow, ...],
     nodegroups: tuple[NodeGroupRow, ...],
     warnings: tuple[str, ...],
 ) -> dict[str, Any]:
     summary = costs.summary()
-    # HPA rows that already include a right-sizing change must not be counted twice.
-    hpa_only = tuple(r for r in hpa if not r.extra.get("request_change_included"))
+    # One combined answer per workload: where the HPA replay already priced the new requests
+    # with the new replica counts, its row carries the workload's dollars and the right-sizing
+    # rows of that workload are not added again.
+    joint = {(r.namespace, r.workload) for r in hpa if r.extra.get("request_change_included")}
+    rightsizing_only = tuple(r for r in rightsizing if (r.namespace, r.workload) not in joint)
+    hpa_counted = tuple(r for r in hpa if r.status == "ok" or (r.namespace, r.workload) in joint)
     sections = {
-        "hpa": _savings(hpa_only),
+        "rightsizing": _savings(rightsizing_only),
+        "hpa": round(sum(r.monthly_savings_usd or 0.0 for r in hpa_counted), 2),
         "spot": round(sum(r.monthly_savings_usd or 0.0 for r in spot if r.ready), 2),
         # Node-group savings overlap with right-sizing (smaller requests need fewer nodes):
         # reported beside the total, not added to it.
         "nodegroups": round(sum(r.monthly_savings_usd or 0.0 for r in nodegroups), 2),
     }
     summary["monthly_savings_by_section_usd"] = sections
-    summary["monthly_savings_usd"] = round(sections["hpa"] + sections["spot"], 2)
+    summary["monthly_savings_usd"] = round(
+        sections["rightsizing"] + sections["hpa"] + sections["spot"], 2
+    )
     summary["counts"] = {
+        "rightsizing_changes": sum(r.status == "ok" for r in rightsizing),
+        "rightsizing_insufficient_data": sum(r.status == "insufficient_data" for r in rightsizing),
+        "high_risk": sum(r.risk == "high" for r in rightsizing),
         "hpa_changes": sum(r.status == "ok" for r in hpa),
         "spot_ready": sum(r.ready for r in spot),
         "nodegroups": len(nodegroups),

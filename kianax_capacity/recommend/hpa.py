@@ -817,11 +817,13 @@ def _recommend_one(
             )
 
     current_verdict = _verdict(before, current, goals, floor)
-    unchanged = best == current and not joint
+    unchanged = best == current
     savings = before.monthly_cost_usd - after.monthly_cost_usd
-    if unchanged:
+    if unchanged and not joint:
         after = before
         savings = 0.0
+    # Same settings are no change for the HPA even when the pods' requests change: the
+    # savings then come from the right-sizing rows, counted once in the summary.
     status: Status = "no_change" if unchanged else "ok"
     reason = _reason(
         item,
