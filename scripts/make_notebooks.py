@@ -56,7 +56,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "md",
             "## Capacity forecast\nDaily peak of the CPU requested in the node group that runs out first (else the busiest), its trend with the forecast interval, and the capacity at the group's maximum size.",
         ),
-        ("code", "nb.forecast(ctx)"),
+        ("code", "nb.forecast(ctx, all_rows=False)"),
         ("md", "## What changed since last week"),
         ("code", "nb.changes(ctx)"),
     ],

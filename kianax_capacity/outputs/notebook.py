@@ -276,9 +276,9 @@ def changes(ctx: ReportContext) -> None:
     show_table(frame.head(20), "No significant change since last week.")
 
 
-def forecast(ctx: ReportContext, resource: views.Resource = "cpu") -> None:
+def forecast(ctx: ReportContext, resource: views.Resource = "cpu", all_rows: bool = True) -> None:
     """The forecast chart of the scope that runs out first (else the busiest node group), and
-    the forecast rows of the recommendation set."""
+    the forecast rows of the recommendation set (only those that run out, unless ``all_rows``)."""
     scope = views.forecast_scope(ctx.snapshot, ctx.recommendations, resource)
     frame = views.forecast_frame(ctx.snapshot, scope, resource)
     show(charts.capacity_forecast(frame, resource=resource, scope=scope or ""))
@@ -291,9 +291,17 @@ def forecast(ctx: ReportContext, resource: views.Resource = "cpu") -> None:
             "why": str(row.extra.get("reason", "")),
         }
         for row in ctx.recommendations.forecast
+        if all_rows or row.exhausted_on
     ]
+    checked = len(ctx.recommendations.forecast)
     if rows:
         show_table(pd.DataFrame(rows), "")
+    elif checked:
+        horizon = max(row.horizon_days for row in ctx.recommendations.forecast)
+        note(
+            f"Nothing runs out within {horizon} days at the current trend "
+            f"({checked} scope and resource pairs checked)."
+        )
     else:
         note("No forecast rows in this recommendation set yet.")
 
