@@ -156,14 +156,14 @@ def test_a_failing_notebook_leaves_the_previous_report_intact(tmp_path: Path, sm
         p.relative_to(good.folder): p.read_bytes() for p in good.folder.rglob("*") if p.is_file()
     }
     assert after == before
-    assert sorted(p.name for p in (out / "lab").iterdir()) == [".2026-W48.lock", "2026-W48"]
+    assert sorted(p.name for p in (out / "lab").iterdir()) == [".2026-W47.lock", "2026-W47"]
 
 
 @pytest.mark.notebooks
 def test_next_week_compares_with_last_week(tmp_path: Path, small) -> None:  # type: ignore[no-untyped-def]
     snapshot, folder = small
     out = tmp_path / "reports"
-    last = out / "lab" / "2026-W47"
+    last = out / "lab" / "2026-W46"
     last.mkdir(parents=True)
     previous = recommend(snapshot, generated_at=datetime(2026, 11, 16, 2, tzinfo=UTC))
     # Last week recommended nothing for right-sizing and HPAs: everything this week is new.
@@ -177,4 +177,4 @@ def test_next_week_compares_with_last_week(tmp_path: Path, small) -> None:  # ty
     copied = json.loads((result.folder / "previous-recommendations.json").read_text())
     assert copied["generated_at"] == "2026-11-16T02:00:00Z"
     top = (out / "index.html").read_text()
-    assert top.index("2026-W48") < top.index("2026-W47"), "newest week first"
+    assert top.index("2026-W47") < top.index("2026-W46"), "newest week first"
