@@ -43,7 +43,9 @@ def test_report_end_to_end_from_the_demo_source(cli, tmp_path: Path) -> None:  #
         "report", "--source", "demo", "--window", "2d", "--out-dir", "reports", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
-    week = out / "kianax-production" / "2026-W47"  # the demo window ends Monday 2026-11-23 00:00, the end of W47
+    week = (
+        out / "kianax-production" / "2026-W47"
+    )  # the demo window ends Monday 2026-11-23 00:00, the end of W47
     index = (week / "index.html").read_text()
     for name in NOTEBOOKS:
         assert f"href='{name}.html'" in index
