@@ -7,10 +7,13 @@ from kianax_capacity.recommend.engine import recommend
 def test_joint_rightsizing_and_hpa_are_one_action(demo_snapshot_full):
     recs = recommend(demo_snapshot_full)
     actions = top_actions(recs, n=100)
+    resized = {(r.namespace, r.workload) for r in recs.rightsizing if r.status == "ok"}
     joint = {
         f"{r.namespace}/{r.workload}"
         for r in recs.hpa
-        if r.status == "ok" and r.extra.get("request_change_included")
+        if r.status == "ok"
+        and r.extra.get("request_change_included")
+        and (r.namespace, r.workload) in resized
     }
     assert joint
     for workload in joint:
