@@ -20,7 +20,9 @@ def _instant(url: str, query: str) -> list[dict]:
 
 
 def test_pods_by_namespace_match_the_demo_inventory(prometheus_server, prom_demo_snapshot):
-    result = _instant(prometheus_server.url, "count by (namespace) (last_over_time(kube_pod_owner[1m]))")
+    result = _instant(
+        prometheus_server.url, "count by (namespace) (last_over_time(kube_pod_owner[1m]))"
+    )
     served = {r["metric"]["namespace"]: int(float(r["value"][1])) for r in result}
     pods = prom_demo_snapshot.pods
     alive = pods[pods.last_seen == pods.last_seen.max()]
@@ -30,7 +32,8 @@ def test_pods_by_namespace_match_the_demo_inventory(prometheus_server, prom_demo
 def test_counters_and_labels_survive_backfill(prometheus_server, prom_demo_snapshot):
     # Every node the demo had at the end is labelled with its EKS node group.
     nodes = _instant(
-        prometheus_server.url, "count by (label_eks_amazonaws_com_nodegroup) (last_over_time(kube_node_labels[1m]))"
+        prometheus_server.url,
+        "count by (label_eks_amazonaws_com_nodegroup) (last_over_time(kube_node_labels[1m]))",
     )
     served = {
         r["metric"]["label_eks_amazonaws_com_nodegroup"]: int(float(r["value"][1])) for r in nodes
