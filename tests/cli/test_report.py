@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from kianax_capacity.outputs.report import NOTEBOOKS, report_lock
-from kianax_capacity.snapshot import write_snapshot
 
 pytestmark = pytest.mark.cli
 
@@ -20,16 +19,7 @@ def snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     demo = generate_demo_snapshot(days=2)
     folder = tmp_path_factory.mktemp("snap") / "snapshot"
-    write_snapshot(
-        folder,
-        demo.tables,
-        cluster="lab",
-        window_start=demo.window[0],
-        window_end=demo.window[1],
-        step_seconds=demo.step_seconds,
-        source="demo",
-        created_at=datetime(2026, 11, 23, 1, tzinfo=UTC),
-    )
+    demo.write(folder, cluster="lab", created_at=datetime(2026, 11, 23, 1, tzinfo=UTC))
     return folder
 
 

@@ -23,7 +23,7 @@ from kianax_capacity.outputs.report import (
     report_lock,
 )
 from kianax_capacity.recommend.engine import recommend
-from kianax_capacity.snapshot import Snapshot, load_snapshot, write_snapshot
+from kianax_capacity.snapshot import Snapshot, load_snapshot
 
 PARAMS = {"snapshot": "s", "recommendations": "r", "cluster": "c", "week": "w", "profile": "p"}
 
@@ -113,16 +113,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Snapshot, Path]:
 
     demo = generate_demo_snapshot(days=2)
     folder = tmp_path_factory.mktemp("snap") / "snapshot"
-    write_snapshot(
-        folder,
-        demo.tables,
-        cluster="lab",
-        window_start=demo.window[0],
-        window_end=demo.window[1],
-        step_seconds=demo.step_seconds,
-        source="demo",
-        created_at=datetime(2026, 11, 23, 1, tzinfo=UTC),
-    )
+    demo.write(folder, cluster="lab", created_at=datetime(2026, 11, 23, 1, tzinfo=UTC))
     return load_snapshot(folder), folder
 
 

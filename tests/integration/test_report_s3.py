@@ -16,7 +16,6 @@ from moto.server import ThreadedMotoServer
 
 from kianax_capacity.errors import AwsError, UserInputError
 from kianax_capacity.outputs.upload import S3Location, parse_s3_url, upload_report
-from kianax_capacity.snapshot import write_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -65,16 +64,7 @@ def test_cli_uploads_the_week_and_the_index(
     s3.create_bucket(Bucket="capacity-reports")
     demo = generate_demo_snapshot(days=1)
     snap = tmp_path / "snap"
-    write_snapshot(
-        snap,
-        demo.tables,
-        cluster="lab",
-        window_start=demo.window[0],
-        window_end=demo.window[1],
-        step_seconds=demo.step_seconds,
-        source="demo",
-        created_at=datetime(2026, 11, 23, tzinfo=UTC),
-    )
+    demo.write(snap, cluster="lab", created_at=datetime(2026, 11, 23, tzinfo=UTC))
     out = tmp_path / "reports"
     result = subprocess.run(
         [
