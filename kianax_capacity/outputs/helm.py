@@ -244,6 +244,10 @@ class _FilePlan:
                 parse = parse_memory
             if existing is not None and _same_quantity(existing, text, parse):
                 continue
+            if existing is None and getattr(row.current, attr) == recommended:
+                # Not set in this file (it comes from the chart's defaults) and the cluster
+                # already runs the recommended value: nothing changes, so nothing is written.
+                continue
             if existing is not None and not _is_quantity(existing, parse):
                 # A template expression or a nested block: not ours to overwrite.
                 self.messages.append(f"{dotted} is not a quantity ({existing!r}); left alone")
@@ -274,6 +278,9 @@ class _FilePlan:
                     )
                 continue
             number = round(float(recommended))
+            current = getattr(row.current, attr)
+            if existing is None and current is not None and round(float(current)) == number:
+                continue  # set by the chart's defaults, and already what we recommend
             if (
                 isinstance(existing, int | float)
                 and not isinstance(existing, bool)
