@@ -200,4 +200,4 @@ def test_a_fault_that_lasts_fails_in_one_line_and_keeps_the_previous_snapshot(
     # Bounded: each query in flight (2 workers, plus one a worker may pick up before the
     # failure cancels the rest) was tried 3 times, no more.
     failed = proxy.faults() + proxy.upstream_down
-    assert 3 <= failed <= 3 * (2 + 1)
+    assert 1 <= failed <= 3 * (2 + 1)  # body faults (truncated, not JSON) are not retried
