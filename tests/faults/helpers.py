@@ -51,3 +51,31 @@ def tree_digest(root: Path) -> dict[str, str]:
         key = str(path.relative_to(root))
         digest[key] = "/" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
     return digest
+
+
+def run_main(*args: str) -> subprocess.CompletedProcess[str]:
+    """``kianax-capacity ARGS`` through :func:`kianax_capacity.cli.main` in this process.
+
+    The same code path as the console script without a new interpreter (a second each), for
+    the errors that are raised before any heavy work. Returns what ``run_cli`` would.
+    """
+    import contextlib
+    import io
+
+    from kianax_capacity.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's own errors
+            code = int(exc.code or 0)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
+def run_cli_parallel(*runs: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
+    """Several CLI runs at once (independent commands; saves interpreter start-up time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        return list(pool.map(lambda args: run_cli(*args), runs))

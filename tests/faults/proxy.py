@@ -60,6 +60,7 @@ class FaultProxy:
         self.on_request: Callable[[int], None] | None = None
         self.require_authorization: str | None = None
         self.upstream_down = 0  # requests answered 502 because the upstream refused them
+        self.upstream_statuses: list[int] = []  # what the upstream answered, in order
         self._release = threading.Event()
         self._mode: str | None = None
         self._times: int | None = None
@@ -91,6 +92,7 @@ class FaultProxy:
             self.require_authorization = None
             self.retry_after = "0"
             self.upstream_down = 0
+            self.upstream_statuses.clear()
 
     def _choose(self, key: tuple[str, str, bytes]) -> str | None:
         with self.lock:
@@ -199,6 +201,8 @@ class FaultProxy:
                 self.upstream_down += 1
             _send(handler, 502, b"502 Bad Gateway: upstream unavailable", "text/plain")
             return
+        with self.lock:
+            self.upstream_statuses.append(upstream.status_code)
         content = upstream.content
         content_type = upstream.headers.get("Content-Type", "application/json")
         if fault == "truncated":
