@@ -94,9 +94,7 @@ class RestartablePrometheus(_Process):
 def fault_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartablePrometheus]:
     workdir = tmp_path_factory.mktemp("fault-prometheus")
     demo = workdir / "demo.om"
-    write_demo_openmetrics(
-        demo, end=DEMO_END, days=DEMO_HOURS / 24, step_seconds=DEMO_STEP_SECONDS
-    )
+    write_demo_openmetrics(demo, end=DEMO_END, days=DEMO_HOURS / 24, step_seconds=DEMO_STEP_SECONDS)
     faults = datafaults.write(workdir / "faults.om")
     server = RestartablePrometheus([demo, faults], workdir)
     demo.unlink()
@@ -111,7 +109,9 @@ def session_proxy(fault_prometheus: RestartablePrometheus) -> Iterator[FaultProx
 
 
 @pytest.fixture
-def proxy(session_proxy: FaultProxy, fault_prometheus: RestartablePrometheus) -> Iterator[FaultProxy]:
+def proxy(
+    session_proxy: FaultProxy, fault_prometheus: RestartablePrometheus
+) -> Iterator[FaultProxy]:
     """The session's proxy, fault-free and with an empty log at the start of each test."""
     fault_prometheus.ensure_running()
     session_proxy.reset()

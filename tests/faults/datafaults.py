@@ -192,11 +192,19 @@ def lines() -> Iterator[str]:
     yield "# TYPE kube_pod_owner gauge"
     for pod in PODS:
         owner = {"pod": pod.pod, "owner_kind": "ReplicaSet", "owner_name": pod.replicaset}
-        yield from _ksm_series(pod, "kube_pod_owner", {**ns, **owner, "owner_is_controller": "true"}, 1)
+        yield from _ksm_series(
+            pod, "kube_pod_owner", {**ns, **owner, "owner_is_controller": "true"}, 1
+        )
     yield "# TYPE kube_replicaset_owner gauge"
     for pod in PODS:
-        owner = {"replicaset": pod.replicaset, "owner_kind": "Deployment", "owner_name": pod.workload}
-        yield from _ksm_series(pod, "kube_replicaset_owner", {**ns, **owner, "owner_is_controller": "true"}, 1)
+        owner = {
+            "replicaset": pod.replicaset,
+            "owner_kind": "Deployment",
+            "owner_name": pod.workload,
+        }
+        yield from _ksm_series(
+            pod, "kube_replicaset_owner", {**ns, **owner, "owner_is_controller": "true"}, 1
+        )
     yield "# TYPE kube_pod_info gauge"
     for pod in PODS:
         yield from _ksm_series(pod, "kube_pod_info", {**ns, "pod": pod.pod, "node": NODE}, 1)
@@ -211,7 +219,9 @@ def lines() -> Iterator[str]:
                 continue
             base = {**ns, "pod": pod.pod, "container": "app", "node": NODE}
             yield from _ksm_series(pod, metric, {**base, "resource": "cpu", "unit": "core"}, cpu)
-            yield from _ksm_series(pod, metric, {**base, "resource": "memory", "unit": "byte"}, memory)
+            yield from _ksm_series(
+                pod, metric, {**base, "resource": "memory", "unit": "byte"}, memory
+            )
     yield "# TYPE kube_node_labels gauge"
     yield from _node_series(
         "kube_node_labels",

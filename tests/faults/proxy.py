@@ -23,6 +23,7 @@ Authorization header (proof that a secret was really used).
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import socket
 import struct
@@ -75,7 +76,9 @@ class FaultProxy:
 
     # --- scheduling -----------------------------------------------------------------------
 
-    def inject(self, mode: str | None, *, times: int | None = None, per_query: bool = False) -> None:
+    def inject(
+        self, mode: str | None, *, times: int | None = None, per_query: bool = False
+    ) -> None:
         """Schedule ``mode`` (None = no fault) for the next requests; see the module doc."""
         if mode is not None and mode not in MODES:
             raise ValueError(f"unknown fault mode {mode!r}")
@@ -134,10 +137,8 @@ class FaultProxy:
 
             def finish(self) -> None:
                 # A reset or dropped connection leaves nothing to flush.
-                try:
+                with contextlib.suppress(OSError):
                     super().finish()
-                except OSError:
-                    pass
 
         return Handler
 
@@ -179,7 +180,9 @@ class FaultProxy:
             _send(handler, int(fault), error)
             return
         if fault == "429":
-            _send(handler, 429, b"Too Many Requests", "text/plain", {"Retry-After": self.retry_after})
+            _send(
+                handler, 429, b"Too Many Requests", "text/plain", {"Retry-After": self.retry_after}
+            )
             return
         if fault == "slow":
             self._release.wait(60)

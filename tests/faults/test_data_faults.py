@@ -26,7 +26,7 @@ from tests.faults import datafaults as df
 from tests.faults.conftest import RestartablePrometheus
 from tests.faults.helpers import run_cli
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 
 def _refuse_constant(name: str) -> Any:
@@ -122,7 +122,9 @@ def test_a_scrape_gap_is_missing_rows_not_zeros(fetched: tuple[Path, Snapshot]) 
     usage = usage_of(fetched[1], "gappy")
     gap_start = df.END - timedelta(hours=df.HOURS - df.GAP_HOURS[0])
     gap_end = df.END - timedelta(hours=df.HOURS - df.GAP_HOURS[1])
-    inside = usage[(usage["timestamp"] > gap_start + timedelta(minutes=5)) & (usage["timestamp"] < gap_end)]
+    inside = usage[
+        (usage["timestamp"] > gap_start + timedelta(minutes=5)) & (usage["timestamp"] < gap_end)
+    ]
     assert inside.empty
     assert np.allclose(usage["cpu_cores"].dropna(), df.CPU["gappy"])
     assert len(usage) < len(usage_of(fetched[1], "steady")) - 30
@@ -177,7 +179,9 @@ def faulty_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
     (ns0, pod0, c0), (ns1, pod1, c1), (ns2, pod2, c2), (ns3, pod3, _), (ns4, pod4, c4) = keys[:5]
 
     def rows(ns: str, pod: str, container: str) -> pd.Series:
-        return (usage["namespace"] == ns) & (usage["pod"] == pod) & (usage["container"] == container)
+        return (
+            (usage["namespace"] == ns) & (usage["pod"] == pod) & (usage["container"] == container)
+        )
 
     # NaN and +/-Inf samples.
     first = rows(ns0, pod0, c0)
@@ -189,14 +193,24 @@ def faulty_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
     # A negative rate, as a counter reset read naively would give.
     usage.loc[usage.index[rows(ns1, pod1, c1)][::9], "cpu_cores"] = -5.0
     # No requests and no limits.
-    mask = (containers["namespace"] == ns2) & (containers["pod"] == pod2) & (containers["container"] == c2)
-    containers.loc[mask, ["cpu_request_cores", "memory_request_bytes", "cpu_limit_cores", "memory_limit_bytes"]] = np.nan
+    mask = (
+        (containers["namespace"] == ns2)
+        & (containers["pod"] == pod2)
+        & (containers["container"] == c2)
+    )
+    containers.loc[
+        mask, ["cpu_request_cores", "memory_request_bytes", "cpu_limit_cores", "memory_limit_bytes"]
+    ] = np.nan
     # A pause container and a pod-level series beside a real one.
-    extra_containers = containers[(containers["namespace"] == ns3) & (containers["pod"] == pod3)].head(1)
+    extra_containers = containers[
+        (containers["namespace"] == ns3) & (containers["pod"] == pod3)
+    ].head(1)
     extra_usage = usage[(usage["namespace"] == ns3) & (usage["pod"] == pod3)]
     extra_usage = extra_usage[extra_usage["container"] == extra_usage["container"].iloc[0]]
     for name in ("POD", ""):
-        containers = pd.concat([containers, extra_containers.assign(container=name)], ignore_index=True)
+        containers = pd.concat(
+            [containers, extra_containers.assign(container=name)], ignore_index=True
+        )
         usage = pd.concat([usage, extra_usage.assign(container=name)], ignore_index=True)
     # Duplicated rows (the same sample twice).
     usage = pd.concat([usage, usage[rows(ns4, pod4, c4)]], ignore_index=True)
@@ -207,16 +221,34 @@ def faulty_tables(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
     end = usage["timestamp"].max()
     template_pod = pods[(pods["namespace"] == ns0) & (pods["pod"] == pod0)].iloc[0]
     newcomer = template_pod.copy()
-    newcomer["pod"], newcomer["workload"], newcomer["kind"] = "newcomer-7c9-abcde", "newcomer", "Deployment"
+    newcomer["pod"], newcomer["workload"], newcomer["kind"] = (
+        "newcomer-7c9-abcde",
+        "newcomer",
+        "Deployment",
+    )
     newcomer["first_seen"] = end - pd.Timedelta(hours=1)
     newcomer["last_seen"] = end
     pods = pd.concat([pods, newcomer.to_frame().T.astype(pods.dtypes.to_dict())], ignore_index=True)
-    new_container = containers[(containers["namespace"] == ns0) & (containers["pod"] == pod0)].head(1)
-    containers = pd.concat([containers, new_container.assign(pod=newcomer["pod"], container="app")], ignore_index=True)
+    new_container = containers[(containers["namespace"] == ns0) & (containers["pod"] == pod0)].head(
+        1
+    )
+    containers = pd.concat(
+        [containers, new_container.assign(pod=newcomer["pod"], container="app")], ignore_index=True
+    )
     recent = usage[first & (usage["timestamp"] > end - pd.Timedelta(hours=1))]
-    usage = pd.concat([usage, recent.assign(pod=newcomer["pod"], container="app", cpu_cores=0.1, memory_bytes=1e8)], ignore_index=True)
+    usage = pd.concat(
+        [
+            usage,
+            recent.assign(pod=newcomer["pod"], container="app", cpu_cores=0.1, memory_bytes=1e8),
+        ],
+        ignore_index=True,
+    )
     workloads = tables["workloads"]
-    new_workload = workloads[workloads["namespace"] == ns0].head(1).assign(workload="newcomer", kind="Deployment")
+    new_workload = (
+        workloads[workloads["namespace"] == ns0]
+        .head(1)
+        .assign(workload="newcomer", kind="Deployment")
+    )
     tables["workloads"] = pd.concat([workloads, new_workload], ignore_index=True)
     tables["usage"], tables["containers"], tables["pods"] = usage, containers, pods
     return tables

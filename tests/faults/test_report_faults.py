@@ -23,7 +23,7 @@ from kianax_capacity.sources.demo import generate_demo_snapshot
 from tests.faults.helpers import REPO, assert_one_line_error, run_cli, tree_digest
 from tests.faults.test_user_input import small_disk
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 WEEK = "2026-W48"
 
@@ -64,7 +64,9 @@ def without_locks(digest: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def contended(snapshot_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+def contended(
+    snapshot_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, object]]:
     """Run the contention scenario once; the reports folder and what each run did."""
     out_dir = tmp_path_factory.mktemp("contended") / "reports"
     lock = out_dir / "kianax-production" / f".{WEEK}.lock"
@@ -84,7 +86,7 @@ def contended(snapshot_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> t
         second = run_cli(*report_args(snapshot_dir, out_dir))
     finally:
         first.send_signal(signal.SIGCONT)
-    stdout, stderr = first.communicate(timeout=300)
+    _stdout, stderr = first.communicate(timeout=300)
     return out_dir, {
         "frozen_midway": frozen_midway,
         "second": second,
@@ -100,7 +102,9 @@ def test_a_second_report_for_the_same_week_refuses_while_the_first_runs(
     assert runs["frozen_midway"]  # the second run really met a run in progress
     second = runs["second"]
     assert isinstance(second, subprocess.CompletedProcess)
-    assert_one_line_error(second, 2, f"kianax-production/{WEEK} is being built by pid", "--lock-timeout")
+    assert_one_line_error(
+        second, 2, f"kianax-production/{WEEK} is being built by pid", "--lock-timeout"
+    )
     assert runs["first_code"] == 0, runs["first_stderr"]
     assert_complete(out_dir / "kianax-production" / WEEK)
 

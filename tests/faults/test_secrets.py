@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import http.server
 import json
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from tests.faults.conftest import DEMO_END, RestartablePrometheus
 from tests.faults.helpers import run_cli, run_cli_parallel
 from tests.faults.proxy import FaultProxy
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 BEARER = "kxbBEARERtoken-7f3a91c2e5d8"
 BASIC_USER = "kxb-admin"
@@ -130,18 +129,57 @@ def test_no_secret_in_any_artefact_or_output(
         bad.inject("500")
         host = bad.url.removeprefix("http://")
         outputs = run_cli_parallel(
-            ("--debug", "fetch", "--source", "prometheus", "--prometheus-url", proxy.url,
-             "--auth", "bearer", "--bearer-token-env", "PROM_TOKEN", *window,
-             "--out", str(work / "snap-bearer")),
-            ("--debug", "fetch", "--source", "prometheus", "--prometheus-url", basic_proxy.url,
-             "--auth", "basic", "--basic-user", BASIC_USER, "--basic-password-env",
-             "PROM_PASSWORD", *window, "--out", str(work / "snap-basic")),
+            (
+                "--debug",
+                "fetch",
+                "--source",
+                "prometheus",
+                "--prometheus-url",
+                proxy.url,
+                "--auth",
+                "bearer",
+                "--bearer-token-env",
+                "PROM_TOKEN",
+                *window,
+                "--out",
+                str(work / "snap-bearer"),
+            ),
+            (
+                "--debug",
+                "fetch",
+                "--source",
+                "prometheus",
+                "--prometheus-url",
+                basic_proxy.url,
+                "--auth",
+                "basic",
+                "--basic-user",
+                BASIC_USER,
+                "--basic-password-env",
+                "PROM_PASSWORD",
+                *window,
+                "--out",
+                str(work / "snap-basic"),
+            ),
             # Fails after retries, with --debug (full traceback) and a password in the URL.
-            ("--debug", "--config", str(_fast_fail_config(tmp_path)), "fetch", "--source",
-             "prometheus", "--prometheus-url", f"http://{BASIC_USER}:{BASIC_PASSWORD}@{host}",
-             "--auth", "bearer", "--bearer-token-env", "PROM_TOKEN", *window,
-             "--out", str(work / "snap-failed")),
-        )  # fmt: skip
+            (
+                "--debug",
+                "--config",
+                str(_fast_fail_config(tmp_path)),
+                "fetch",
+                "--source",
+                "prometheus",
+                "--prometheus-url",
+                f"http://{BASIC_USER}:{BASIC_PASSWORD}@{host}",
+                "--auth",
+                "bearer",
+                "--bearer-token-env",
+                "PROM_TOKEN",
+                *window,
+                "--out",
+                str(work / "snap-failed"),
+            ),
+        )
         assert basic_proxy.seen and all(
             s.headers.get("Authorization") == basic_proxy.require_authorization
             for s in basic_proxy.seen
@@ -156,24 +194,47 @@ def test_no_secret_in_any_artefact_or_output(
     s3.create_bucket(Bucket="kxb-reports")
     outputs += run_cli_parallel(
         ("--debug", "recommend", str(work / "snap-basic"), "--out", str(work / "recs.json")),
-        ("--debug", "report", "--source", str(work / "snap-bearer"), "--out-dir",
-         str(work / "reports"), "--notebooks", "weekly_report", "--upload",
-         "s3://kxb-reports/weekly", "--s3-endpoint-url", moto_s3),
-    )  # fmt: skip
+        (
+            "--debug",
+            "report",
+            "--source",
+            str(work / "snap-bearer"),
+            "--out-dir",
+            str(work / "reports"),
+            "--notebooks",
+            "weekly_report",
+            "--upload",
+            "s3://kxb-reports/weekly",
+            "--s3-endpoint-url",
+            moto_s3,
+        ),
+    )
     outputs.append(
         run_cli(
-            "--debug", "diff", "--against-current", str(work / "recs.json"),
-            "--out", str(work / "diff.md"),
-        )  # fmt: skip
+            "--debug",
+            "diff",
+            "--against-current",
+            str(work / "recs.json"),
+            "--out",
+            str(work / "diff.md"),
+        )
     )
     assert all(o.returncode == 0 for o in outputs[3:]), [o.stderr[-2000:] for o in outputs[3:]]
     github = RecordingGitHub()
     try:
         outputs.append(
             run_cli(
-                "--debug", "comment", "--repo", "kianax/platform", "--pr", "7",
-                "--body-file", str(work / "diff.md"), "--api-url", github.url,
-            )  # fmt: skip
+                "--debug",
+                "comment",
+                "--repo",
+                "kianax/platform",
+                "--pr",
+                "7",
+                "--body-file",
+                str(work / "diff.md"),
+                "--api-url",
+                github.url,
+            )
         )
     finally:
         github.close()

@@ -17,14 +17,13 @@ import pandas as pd
 import pytest
 
 from kianax_capacity.config import PrometheusConfig
-from kianax_capacity.errors import PrometheusError
 from kianax_capacity.snapshot import Snapshot, load_snapshot
 from kianax_capacity.sources.prometheus import fetch_prometheus_snapshot
 from tests.faults.conftest import DEMO_END, DEMO_STEP_SECONDS, FETCH_START, RestartablePrometheus
 from tests.faults.helpers import assert_one_line_error, run_cli, tree_digest
 from tests.faults.proxy import FaultProxy
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 
 def prom_config(url: str, **changes: object) -> PrometheusConfig:
@@ -73,7 +72,9 @@ def assert_same_snapshot(folder: Path, baseline: tuple[Path, Snapshot]) -> None:
     manifest_expected = json.loads((expected_folder / "manifest.json").read_text())
     for manifest in (manifest_got, manifest_expected):
         manifest.pop("created_at")
-        manifest["extra"]["prometheus"].pop("requests")  # retries add requests; nothing else may differ
+        manifest["extra"]["prometheus"].pop(
+            "requests"
+        )  # retries add requests; nothing else may differ
     assert manifest_got == manifest_expected
 
 

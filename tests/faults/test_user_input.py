@@ -17,7 +17,6 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,6 @@ from kianax_capacity.sources.prometheus import fetch_prometheus_snapshot
 from tests.faults.conftest import DEMO_END, DEMO_STEP_SECONDS, FETCH_START
 from tests.faults.helpers import (
     assert_one_line_error,
-    run_cli,
     run_cli_parallel,
     run_main,
     tree_digest,
@@ -92,7 +90,7 @@ def test_unknown_config_keys_are_named(text: str, named: str, tmp_path: Path) ->
 INJECTIONS = [
     'kianax"} or vector(1) #',
     'kianax"} or up{job=~".+',
-    "kianax\\\\\"} or vector(1)",  # an escaped backslash, then a quote
+    'kianax\\\\"} or vector(1)',  # an escaped backslash, then a quote
     "kianax\nmonitoring",
     "kianax\r\n\t'",
 ]
@@ -110,8 +108,11 @@ def _fetch_ns(proxy: FaultProxy, regex: str, out: Path) -> Snapshot:
     )
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("regex", INJECTIONS)
-def test_namespace_regex_cannot_inject_promql(regex: str, proxy: FaultProxy, tmp_path: Path) -> None:
+def test_namespace_regex_cannot_inject_promql(
+    regex: str, proxy: FaultProxy, tmp_path: Path
+) -> None:
     snapshot = _fetch_ns(proxy, regex, tmp_path / "s")
     # Prometheus parsed every query (a broken-out quote would be a 400 parse error) ...
     assert proxy.upstream_statuses and set(proxy.upstream_statuses) == {200}
@@ -120,12 +121,14 @@ def test_namespace_regex_cannot_inject_promql(regex: str, proxy: FaultProxy, tmp
     assert snapshot.tables["containers"].empty and snapshot.tables["nodes"].empty is False
 
 
+@pytest.mark.integration
 def test_a_namespace_regex_with_a_quote_still_filters(proxy: FaultProxy, tmp_path: Path) -> None:
     snapshot = _fetch_ns(proxy, 'kianax|not"there', tmp_path / "s")
     namespaces = set(snapshot.tables["containers"]["namespace"])
     assert namespaces == {"kianax"}  # the control: the same path does match real namespaces
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("regex", ["kianax\\", "(kianax", "(?=kianax)"])
 def test_an_invalid_namespace_regex_is_refused_before_any_query(
     regex: str, proxy: FaultProxy, tmp_path: Path
@@ -136,6 +139,7 @@ def test_an_invalid_namespace_regex_is_refused_before_any_query(
     assert proxy.seen == []
 
 
+@pytest.mark.integration
 def test_an_invalid_namespace_regex_on_the_command_line(proxy: FaultProxy, tmp_path: Path) -> None:
     result = run_main(
         "fetch", "--source", "prometheus", "--prometheus-url", proxy.url,
@@ -229,7 +233,12 @@ def test_an_output_folder_that_is_not_writable(tmp_path: Path, workspace: Path) 
     with read_only_folder(folder):
         fetch, rec, report = run_cli_parallel(
             ("fetch", "--window", "1h", "--out", str(folder / "snapshot")),
-            ("recommend", str(workspace / "snapshot"), "--out", str(folder / "recommendations.json")),
+            (
+                "recommend",
+                str(workspace / "snapshot"),
+                "--out",
+                str(folder / "recommendations.json"),
+            ),
             ("-q", "report", "--source", str(workspace / "snapshot"), "--out-dir", str(folder)),
         )
         assert_one_line_error(fetch, 2, "cannot write under", str(folder))
