@@ -258,6 +258,34 @@ class Snapshot:
     def step_seconds(self) -> int:
         return self.manifest.step_seconds
 
+    def write(
+        self,
+        path: Path | str,
+        *,
+        cluster: str | None = None,
+        created_at: datetime | None = None,
+        source: str | None = None,
+    ) -> Snapshot:
+        """Write this snapshot to ``path`` (atomically), optionally under another cluster name.
+
+        Example:
+            >>> generate_demo_snapshot(days=2).write("snapshots/demo")  # doctest: +SKIP
+        """
+        m = self.manifest
+        return write_snapshot(
+            path,
+            self.tables,
+            cluster=cluster or m.cluster,
+            window_start=m.window_start,
+            window_end=m.window_end,
+            step_seconds=m.step_seconds,
+            source=source or m.source,
+            created_at=created_at or m.created_at,
+            shape=m.shape,
+            warnings=m.warnings,
+            extra=m.extra,
+        )
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{name}={len(df)}" for name, df in self.tables.items())
         return (

@@ -10,7 +10,7 @@ from typing import Any
 
 from kianax_capacity.cli._common import config_from_args, parse_end, progress_from_args
 from kianax_capacity.errors import UserInputError
-from kianax_capacity.snapshot import Snapshot, write_snapshot
+from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.units import parse_duration
 
 log = logging.getLogger(__name__)
@@ -141,17 +141,7 @@ def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
                 scale=args.scale,
             )
         with progress.task(f"writing snapshot to {out}"):
-            return write_snapshot(
-                out,
-                snapshot.tables,
-                cluster=cluster if args.cluster else snapshot.cluster,
-                window_start=snapshot.manifest.window_start,
-                window_end=snapshot.manifest.window_end,
-                step_seconds=step_seconds,
-                source="demo",
-                created_at=datetime.now(UTC),
-                extra=snapshot.manifest.extra,
-            )
+            return snapshot.write(out, cluster=args.cluster or None, created_at=datetime.now(UTC))
     window = parse_duration(args.window or "14d")
     end = end or datetime.now(UTC).replace(microsecond=0)
     prometheus = config.prometheus

@@ -176,10 +176,10 @@ def _previous_from_s3(
     args: argparse.Namespace, upload: Any, snapshot: Any, out_dir: Path
 ) -> Path | None:
     """Last week's recommendations from the bucket, when the local reports folder has none."""
-    from kianax_capacity.outputs.report import find_previous_recommendations, iso_week
+    from kianax_capacity.outputs.report import find_previous_recommendations, window_week
     from kianax_capacity.outputs.upload import fetch_previous_recommendations
 
-    week = args.week or iso_week(snapshot.window[1])
+    week = args.week or window_week(snapshot.window[1])
     if find_previous_recommendations(out_dir / snapshot.cluster, week) is not None:
         return None  # the local copy wins; build_report finds it
     target = out_dir / f".previous-{snapshot.cluster}-{week}.json"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from kianax_capacity.outputs import charts, tables, views
+from kianax_capacity.outputs.report import window_week
 from kianax_capacity.recommendations import RecommendationSet, load_recommendations
 from kianax_capacity.snapshot import Snapshot, load_snapshot
 from kianax_capacity.units import format_usd
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ReportContext",
     "charts",
-    "iso_week",
     "load",
     "note",
     "setup",
@@ -60,12 +59,6 @@ def setup() -> None:
 
     pio.renderers.default = "notebook"
     pd.set_option("display.max_colwidth", 120)
-
-
-def iso_week(moment: datetime) -> str:
-    """``2026-W48`` for a date in that ISO week."""
-    year, week, _ = moment.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 @dataclass
@@ -143,7 +136,7 @@ def load(
         snapshot=snap,
         recommendations=recs,
         cluster=cluster or snap.cluster,
-        week=week or iso_week(snap.window[1]),
+        week=week or window_week(snap.window[1]),
         profile=profile,
         previous=before,
         notes=notes,

@@ -105,6 +105,19 @@ def iso_week(moment: datetime | date) -> str:
     return f"{year}-W{week:02d}"
 
 
+def window_week(window_end: datetime) -> str:
+    """The ISO week a window reports on: the week of its last instant.
+
+    A weekly window ends at Monday 00:00, which belongs to the new week; the data is the week
+    before it.
+
+    Example:
+        >>> window_week(datetime(2026, 11, 23, tzinfo=UTC))
+        '2026-W47'
+    """
+    return iso_week(window_end - timedelta(microseconds=1))
+
+
 def parse_week(text: str) -> date:
     """The Monday of an ISO week given as ``2026-W48``.
 
@@ -407,7 +420,7 @@ def build_report(
         raise UserInputError(
             f"cluster name {cluster!r} cannot be a folder name; pass --cluster NAME"
         )
-    week = week or iso_week(snapshot.window[1])
+    week = week or window_week(snapshot.window[1])
     parse_week(week)
     names = list(notebooks or NOTEBOOKS)
     sources = dict(notebook_sources or {})

@@ -12,7 +12,7 @@ from typing import Any, cast
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from kianax_capacity.recommendations import RecommendationSet
+from kianax_capacity.recommendations import RecommendationSet, RightsizingRow
 from kianax_capacity.units import format_cpu, format_memory, format_usd
 
 __all__ = [
@@ -35,17 +35,31 @@ def _arrow(before: str, after: str) -> str:
     return before if before == after else f"{before} → {after}"
 
 
+def _joint_workloads(recs: RecommendationSet) -> set[tuple[str, str]]:
+    """Workloads whose HPA row already priced the right-sized requests: one action each."""
+    return {
+        (r.namespace, r.workload)
+        for r in recs.hpa
+        if r.status == "ok" and r.extra.get("request_change_included")
+    }
+
+
+def _container_change(row: RightsizingRow) -> str:
+    cpu = _arrow(format_cpu(row.current.cpu_request), format_cpu(row.recommended.cpu_request))
+    memory = _arrow(
+        format_memory(row.current.memory_request), format_memory(row.recommended.memory_request)
+    )
+    return f"{row.container}: CPU {cpu}, memory {memory}"
+
+
 def _rightsizing_actions(recs: RecommendationSet) -> Iterable[dict[str, Any]]:
+    joint = _joint_workloads(recs)
     for row in recs.rightsizing:
-        if row.status != "ok":
+        if row.status != "ok" or (row.namespace, row.workload) in joint:
             continue
-        cpu = _arrow(format_cpu(row.current.cpu_request), format_cpu(row.recommended.cpu_request))
-        memory = _arrow(
-            format_memory(row.current.memory_request), format_memory(row.recommended.memory_request)
-        )
         yield {
             "area": "right-sizing",
-            "action": f"{row.namespace}/{row.workload} · {row.container}: CPU {cpu}, memory {memory}",
+            "action": f"{row.namespace}/{row.workload} · {_container_change(row)}",
             "monthly_savings_usd": row.monthly_savings_usd,
             "risk": row.risk or "-",
             "why": row.reason,
@@ -53,9 +67,15 @@ def _rightsizing_actions(recs: RecommendationSet) -> Iterable[dict[str, Any]]:
 
 
 def _hpa_actions(recs: RecommendationSet) -> Iterable[dict[str, Any]]:
+    joint = _joint_workloads(recs)
+    containers: dict[tuple[str, str], list[RightsizingRow]] = {}
+    for sized in recs.rightsizing:
+        if sized.status == "ok" and (sized.namespace, sized.workload) in joint:
+            containers.setdefault((sized.namespace, sized.workload), []).append(sized)
     for row in recs.hpa:
         if row.status != "ok":
             continue
+        sized_rows = containers.get((row.namespace, row.workload), [])
         changes = []
         for name, label in (
             ("min_replicas", "min"),
@@ -65,9 +85,23 @@ def _hpa_actions(recs: RecommendationSet) -> Iterable[dict[str, Any]]:
             before, after = getattr(row.current, name), getattr(row.recommended, name)
             if after is not None and before != after:
                 changes.append(f"{label} {_number(before)} → {_number(after)}")
+        hpa_change = ", ".join(changes) or "tune"
+        if sized_rows:
+            # One combined action: the new requests and the HPA settings that keep scaling right.
+            risks = [r.risk for r in sized_rows if r.risk] + [str(row.extra.get("risk") or "")]
+            yield {
+                "area": "right-sizing + HPA",
+                "action": f"{row.namespace}/{row.workload}: "
+                + "; ".join(_container_change(r) for r in sized_rows)
+                + f"; HPA {hpa_change}",
+                "monthly_savings_usd": row.monthly_savings_usd,
+                "risk": max(risks, key=lambda r: _RISK_ORDER.get(r, -1)) or "-",
+                "why": " ".join([row.reason, *(r.reason for r in sized_rows)]),
+            }
+            continue
         yield {
             "area": "HPA",
-            "action": f"{row.namespace}/{row.workload}: " + (", ".join(changes) or "tune"),
+            "action": f"{row.namespace}/{row.workload}: {hpa_change}",
             "monthly_savings_usd": row.monthly_savings_usd,
             "risk": str(row.extra.get("risk") or "-"),
             "why": row.reason,

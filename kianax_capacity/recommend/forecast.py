@@ -353,10 +353,12 @@ def _row(
     last_date = dates[-1].date()
     if float(trend.at(last_day)) >= capacity.value or values[-1] >= capacity.value:
         extra["exhausted_on_earliest"] = last_date.isoformat()
+        window_peak = float(np.nanmax(values))
         extra["reason"] = (
-            f"already at capacity: peak {_amount(resource, values[-1])} against "
-            f"{_amount(resource, capacity.value)} "
-            f"({capacity.max_nodes} nodes, {capacity.source})"
+            f"already at capacity: daily peaks up to {_amount(resource, window_peak)} "
+            f"(trend {_amount(resource, float(trend.at(last_day)))} today) against "
+            f"{_amount(resource, capacity.value)} ({capacity.max_nodes} nodes, {capacity.source}); "
+            "pods an autoscaler asked for but no node could hold count as requests"
         )
         return ForecastRow(scope, resource, "ok", last_date.isoformat(), horizon_days, extra)
     exhausted = _first_crossing(fitted, capacity.value, last_date)

@@ -14,6 +14,7 @@ __all__ = [
     "CONTAINER_KEY",
     "WORKLOAD_KEY",
     "container_inventory",
+    "pending_pods",
     "replica_counts",
     "usage_with_owners",
     "workload_node_groups",
@@ -110,3 +111,50 @@ def replica_counts(snapshot: Snapshot) -> pd.DataFrame:
         .rename("replicas")
         .reset_index()
     )
+
+
+def pending_pods(snapshot: Snapshot) -> pd.DataFrame:
+    """Pods an HPA asked for that were not running: what a node group at its max left Pending.
+
+    Kubernetes counts Pending pods in an HPA's current replicas, but they have no usage and no
+    node. Capacity questions must still see them: a node group that cannot place what the
+    autoscaler asks for is already out of capacity. Each run of steps during which a
+    workload had at least k pods pending becomes one row (slot k).
+
+    Columns: namespace, kind, workload, slot, first_seen, last_seen.
+    """
+    columns = [*WORKLOAD_KEY, "slot", "first_seen", "last_seen"]
+    replicas = snapshot.table("replicas")
+    hpas = snapshot.table("hpas")
+    if replicas.empty or hpas.empty:
+        return pd.DataFrame(columns=columns)
+    wanted = replicas.merge(
+        hpas[["namespace", "hpa", "kind", "workload"]].drop_duplicates(["namespace", "hpa"]),
+        on=["namespace", "hpa"],
+        how="inner",
+    )
+    running = replica_counts(snapshot)
+    merged = wanted.merge(running, on=["timestamp", *WORKLOAD_KEY], how="left")
+    merged["pending"] = (
+        (merged["current_replicas"] - merged["replicas"].fillna(0)).clip(lower=0).round()
+    )
+    merged = merged[merged["pending"] > 0]
+    if merged.empty:
+        return pd.DataFrame(columns=columns)
+    step = pd.Timedelta(seconds=max(int(snapshot.step_seconds), 1))
+    rows: list[dict[str, object]] = []
+    for key, group in merged.groupby(WORKLOAD_KEY, observed=True, sort=True):
+        group = group.sort_values("timestamp")
+        stamps = group["timestamp"].reset_index(drop=True)
+        counts = group["pending"].to_numpy()
+        for slot in range(1, int(counts.max()) + 1):
+            present = stamps[counts >= slot].reset_index(drop=True)
+            # A new run starts wherever the previous pending step is more than one step back.
+            starts = present.diff().ne(step).to_numpy()
+            run_ids = starts.cumsum()
+            for _, run in present.groupby(run_ids):
+                rows.append(
+                    dict(zip(WORKLOAD_KEY, key, strict=True))
+                    | {"slot": slot, "first_seen": run.iloc[0], "last_seen": run.iloc[-1]}
+                )
+    return pd.DataFrame(rows, columns=columns)

@@ -48,6 +48,7 @@ import pandas as pd
 
 from kianax_capacity.config import NodeGroupConfig
 from kianax_capacity.model import InstanceSpec
+from kianax_capacity.recommend.inventory import WORKLOAD_KEY, pending_pods
 from kianax_capacity.recommend.packing import (
     Overhead,
     PackingResult,
@@ -213,6 +214,7 @@ def group_loads(
     requests = pod_requests(snapshot, new_requests)
     node_group = nodes[["node", "node_group"]].astype({"node_group": "object"})
     placed = requests.merge(node_group, on="node", how="inner")
+    placed = pd.concat([placed, _pending_requests(snapshot, placed)], ignore_index=True)
     out: dict[str, GroupLoad] = {}
     for group, members in nodes.groupby("node_group", observed=True, sort=True):
         name = str(group)
@@ -255,6 +257,26 @@ def group_loads(
             zones=tuple(sorted(str(z) for z in members["zone"].dropna().unique())) or ("zone-a",),
         )
     return out
+
+
+def _pending_requests(snapshot: Snapshot, placed: pd.DataFrame) -> pd.DataFrame:
+    """Pending pods (asked for by an HPA, placed nowhere) as rows like ``placed``'s.
+
+    Each asks for what the workload's last placed pod asked for, on the node group where the
+    workload runs: capacity must hold them too, or the group is already out of room.
+    """
+    pending = pending_pods(snapshot)
+    if pending.empty or placed.empty:
+        return placed.iloc[0:0]
+    latest = (
+        placed[placed["kind"] != "DaemonSet"]
+        .sort_values("last_seen")
+        .drop_duplicates(WORKLOAD_KEY, keep="last")[[*WORKLOAD_KEY, "cpu", "memory", "node_group"]]
+    )
+    rows = pending.merge(latest, on=WORKLOAD_KEY, how="inner")
+    rows["pod"] = "(pending) " + rows["workload"].astype(str) + "#" + rows["slot"].astype(str)
+    rows["node"] = None
+    return rows[[c for c in placed.columns if c in rows.columns]]
 
 
 def candidate_specs(

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from kianax_capacity.outputs.report import NOTEBOOKS, report_lock
-from kianax_capacity.snapshot import write_snapshot
 
 pytestmark = pytest.mark.cli
 
@@ -20,16 +19,7 @@ def snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     demo = generate_demo_snapshot(days=2)
     folder = tmp_path_factory.mktemp("snap") / "snapshot"
-    write_snapshot(
-        folder,
-        demo.tables,
-        cluster="lab",
-        window_start=demo.window[0],
-        window_end=demo.window[1],
-        step_seconds=demo.step_seconds,
-        source="demo",
-        created_at=datetime(2026, 11, 23, 1, tzinfo=UTC),
-    )
+    demo.write(folder, cluster="lab", created_at=datetime(2026, 11, 23, 1, tzinfo=UTC))
     return folder
 
 
@@ -43,7 +33,9 @@ def test_report_end_to_end_from_the_demo_source(cli, tmp_path: Path) -> None:  #
         "report", "--source", "demo", "--window", "2d", "--out-dir", "reports", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
-    week = out / "kianax-production" / "2026-W48"  # the demo window ends Monday 2026-11-23
+    week = (
+        out / "kianax-production" / "2026-W47"
+    )  # the demo window ends Monday 2026-11-23 00:00, the end of W47
     index = (week / "index.html").read_text()
     for name in NOTEBOOKS:
         assert f"href='{name}.html'" in index
@@ -58,7 +50,7 @@ def test_report_end_to_end_from_the_demo_source(cli, tmp_path: Path) -> None:  #
         "href='snapshot/manifest.json'" in index and (week / "snapshot" / "manifest.json").is_file()
     )
     top = (out / "index.html").read_text()
-    assert "kianax-production/2026-W48/index.html" in top
+    assert "kianax-production/2026-W47/index.html" in top
     # Nothing temporary is left beside the report.
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
     assert [
@@ -74,7 +66,7 @@ def test_second_run_for_the_same_week_is_refused_while_the_first_holds_the_lock(
     snapshot_dir: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     out = tmp_path / "reports"
-    with report_lock(out / "lab" / ".2026-W48.lock"):
+    with report_lock(out / "lab" / ".2026-W47.lock"):
         result = cli("report", "--source", str(snapshot_dir), "--out-dir", str(out))
     assert result.returncode == 2
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("kianax-capacity: error:")]
@@ -82,7 +74,7 @@ def test_second_run_for_the_same_week_is_refused_while_the_first_holds_the_lock(
         len(errors) == 1 and "is being built by pid" in errors[0] and "--lock-timeout" in errors[0]
     )
     assert "Traceback" not in result.stderr
-    assert not (out / "lab" / "2026-W48").exists()
+    assert not (out / "lab" / "2026-W47").exists()
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from kianax_capacity.outputs.report import (
     report_lock,
 )
 from kianax_capacity.recommend.engine import recommend
-from kianax_capacity.snapshot import Snapshot, load_snapshot, write_snapshot
+from kianax_capacity.snapshot import Snapshot, load_snapshot
 
 PARAMS = {"snapshot": "s", "recommendations": "r", "cluster": "c", "week": "w", "profile": "p"}
 
@@ -113,16 +113,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Snapshot, Path]:
 
     demo = generate_demo_snapshot(days=2)
     folder = tmp_path_factory.mktemp("snap") / "snapshot"
-    write_snapshot(
-        folder,
-        demo.tables,
-        cluster="lab",
-        window_start=demo.window[0],
-        window_end=demo.window[1],
-        step_seconds=demo.step_seconds,
-        source="demo",
-        created_at=datetime(2026, 11, 23, 1, tzinfo=UTC),
-    )
+    demo.write(folder, cluster="lab", created_at=datetime(2026, 11, 23, 1, tzinfo=UTC))
     return load_snapshot(folder), folder
 
 
@@ -156,14 +147,14 @@ def test_a_failing_notebook_leaves_the_previous_report_intact(tmp_path: Path, sm
         p.relative_to(good.folder): p.read_bytes() for p in good.folder.rglob("*") if p.is_file()
     }
     assert after == before
-    assert sorted(p.name for p in (out / "lab").iterdir()) == [".2026-W48.lock", "2026-W48"]
+    assert sorted(p.name for p in (out / "lab").iterdir()) == [".2026-W47.lock", "2026-W47"]
 
 
 @pytest.mark.notebooks
 def test_next_week_compares_with_last_week(tmp_path: Path, small) -> None:  # type: ignore[no-untyped-def]
     snapshot, folder = small
     out = tmp_path / "reports"
-    last = out / "lab" / "2026-W47"
+    last = out / "lab" / "2026-W46"
     last.mkdir(parents=True)
     previous = recommend(snapshot, generated_at=datetime(2026, 11, 16, 2, tzinfo=UTC))
     # Last week recommended nothing for right-sizing and HPAs: everything this week is new.
@@ -177,4 +168,4 @@ def test_next_week_compares_with_last_week(tmp_path: Path, small) -> None:  # ty
     copied = json.loads((result.folder / "previous-recommendations.json").read_text())
     assert copied["generated_at"] == "2026-11-16T02:00:00Z"
     top = (out / "index.html").read_text()
-    assert top.index("2026-W48") < top.index("2026-W47"), "newest week first"
+    assert top.index("2026-W47") < top.index("2026-W46"), "newest week first"

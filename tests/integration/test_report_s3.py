@@ -16,7 +16,6 @@ from moto.server import ThreadedMotoServer
 
 from kianax_capacity.errors import AwsError, UserInputError
 from kianax_capacity.outputs.upload import S3Location, parse_s3_url, upload_report
-from kianax_capacity.snapshot import write_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -65,16 +64,7 @@ def test_cli_uploads_the_week_and_the_index(
     s3.create_bucket(Bucket="capacity-reports")
     demo = generate_demo_snapshot(days=1)
     snap = tmp_path / "snap"
-    write_snapshot(
-        snap,
-        demo.tables,
-        cluster="lab",
-        window_start=demo.window[0],
-        window_end=demo.window[1],
-        step_seconds=demo.step_seconds,
-        source="demo",
-        created_at=datetime(2026, 11, 23, tzinfo=UTC),
-    )
+    demo.write(snap, cluster="lab", created_at=datetime(2026, 11, 23, tzinfo=UTC))
     out = tmp_path / "reports"
     result = subprocess.run(
         [
@@ -103,32 +93,32 @@ def test_cli_uploads_the_week_and_the_index(
     keys = {item["Key"] for item in listed.get("Contents", [])}
     local = {
         "weekly/" + p.relative_to(out).as_posix()
-        for p in (out / "lab" / "2026-W48").rglob("*")
+        for p in (out / "lab" / "2026-W47").rglob("*")
         if p.is_file()
     }
     assert local <= keys
     assert {
         "weekly/index.html",
-        "weekly/lab/2026-W48/explore.html",
-        "weekly/lab/2026-W48/snapshot/manifest.json",
+        "weekly/lab/2026-W47/explore.html",
+        "weekly/lab/2026-W47/snapshot/manifest.json",
     } <= keys
-    head = s3.head_object(Bucket="capacity-reports", Key="weekly/lab/2026-W48/explore.html")
+    head = s3.head_object(Bucket="capacity-reports", Key="weekly/lab/2026-W47/explore.html")
     assert head["ContentType"] == "text/html; charset=utf-8"
-    body = s3.get_object(Bucket="capacity-reports", Key="weekly/lab/2026-W48/recommendations.json")[
+    body = s3.get_object(Bucket="capacity-reports", Key="weekly/lab/2026-W47/recommendations.json")[
         "Body"
     ].read()
-    assert body == (out / "lab" / "2026-W48" / "recommendations.json").read_bytes()
+    assert body == (out / "lab" / "2026-W47" / "recommendations.json").read_bytes()
 
 
 def test_missing_bucket_is_one_aws_error(
     aws_env: dict[str, str], moto_url: str, tmp_path: Path
 ) -> None:
-    week = tmp_path / "lab" / "2026-W48"
+    week = tmp_path / "lab" / "2026-W47"
     week.mkdir(parents=True)
     (week / "index.html").write_text("<p>x</p>")
     (tmp_path / "index.html").write_text("<p>all</p>")
     with pytest.raises(
-        AwsError, match=r"s3://no-such-bucket/p/lab/2026-W48/index\.html failed"
+        AwsError, match=r"s3://no-such-bucket/p/lab/2026-W47/index\.html failed"
     ) as error:
         upload_report(tmp_path, week, S3Location("no-such-bucket", "p"), endpoint_url=moto_url)
     assert "\n" not in str(error.value)

@@ -70,16 +70,7 @@ def test_notebooks_match_their_generator(tmp_path: Path, monkeypatch: pytest.Mon
 def report(tmp_path_factory: pytest.TempPathFactory, demo_snapshot):  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("report")
     snapshot_dir = root / "snap"
-    write_snapshot(
-        snapshot_dir,
-        demo_snapshot.tables,
-        cluster="demo-cluster",
-        window_start=demo_snapshot.window[0],
-        window_end=demo_snapshot.window[1],
-        step_seconds=demo_snapshot.step_seconds,
-        source="demo",
-        created_at=datetime(2026, 11, 23, 1, tzinfo=UTC),
-    )
+    demo_snapshot.write(snapshot_dir, cluster="demo-cluster", created_at=datetime(2026, 11, 23, 1, tzinfo=UTC))
     from kianax_capacity.snapshot import load_snapshot
 
     snapshot = load_snapshot(snapshot_dir)

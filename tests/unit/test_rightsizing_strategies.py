@@ -98,7 +98,7 @@ def test_constant_series_kianax() -> None:
     assert row.recommended.cpu_request == pytest.approx(0.2)
     assert row.recommended.cpu_limit is None
     assert row.recommended.memory_request == 112 * MIB  # 110 MiB rounded up to 4 MiB steps
-    assert row.recommended.memory_limit == 120 * MIB  # peak x 1.2
+    assert row.recommended.memory_limit == 164 * MIB  # max(peak x 1.2, peak + 64 MiB)
     assert row.risk == "medium"  # two days of history is less than a week
     current_cost = (0.25 * 0.0316 + 0.25 * 0.0042) * 730
     new_cost = (0.2 * 0.0316 + 112 / 1024 * 0.0042) * 730

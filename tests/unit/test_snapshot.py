@@ -11,22 +11,11 @@ from kianax_capacity.snapshot import (
     atomic_directory,
     load_snapshot,
     validate_tables,
-    write_snapshot,
 )
 
 
 def _write(snapshot, path):
-    m = snapshot.manifest
-    return write_snapshot(
-        path,
-        snapshot.tables,
-        cluster=m.cluster,
-        window_start=m.window_start,
-        window_end=m.window_end,
-        step_seconds=m.step_seconds,
-        source=m.source,
-        created_at=m.created_at,
-    )
+    return snapshot.write(path)
 
 
 def test_round_trip_gives_equal_tables(demo_snapshot, tmp_path):

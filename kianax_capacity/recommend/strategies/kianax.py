@@ -82,6 +82,15 @@ class KianaxSettings(StrategySettings):
     memory_percentile: float = setting(99.0, "pooled working-set percentile for the memory request")
     memory_request_margin: float = setting(0.10, "added to the memory percentile (0.10 = +10%)")
     memory_limit_margin: float = setting(0.20, "added to the peak working set for the limit")
+    memory_limit_min_headroom_bytes: float = setting(
+        64 * MIB,
+        "the limit is at least this far above the peak: small containers spike by more than a share",
+    )
+    keep_unset_memory_limit: bool = setting(
+        True,
+        "a container without a memory limit today keeps none: adding one is an availability "
+        "decision (an OOM kill where there was none), not a saving",
+    )
     memory_request_equals_limit: bool = setting(False, "Guaranteed QoS: request = limit")
     batch_memory_margin: float = setting(0.15, "batch memory request = limit = peak x (1 + this)")
     oom_bump_ratio: float = setting(
@@ -169,7 +178,17 @@ class KianaxStrategy(RightsizingStrategy):
         memory_percentile = grouped["memory_bytes"].quantile(settings.memory_percentile / 100.0)
         peak = grouped["memory_bytes"].max()
         memory_request = memory_percentile * (1.0 + settings.memory_request_margin)
-        memory_limit = peak * (1.0 + settings.memory_limit_margin)
+        # Limits cost nothing (requests are what nodes are sized and billed for), so they get
+        # generous headroom: a share of the peak, and at least a fixed amount above it.
+        # (Not where request = limit: there the headroom would be paid for.)
+        headroom = (
+            0.0
+            if settings.memory_request_equals_limit
+            else settings.memory_limit_min_headroom_bytes
+        )
+        memory_limit = pd.Series(
+            np.fmax(peak * (1.0 + settings.memory_limit_margin), peak + headroom), index=index
+        )
 
         inventory = data.inventory_by_cid().reindex(index)
         current_limit = inventory["memory_limit_bytes"]
@@ -183,10 +202,15 @@ class KianaxStrategy(RightsizingStrategy):
         bumped = np.maximum(
             ceiling * settings.oom_bump_ratio, ceiling + settings.oom_min_bump_bytes
         )
-        memory_limit = memory_limit.where(~oom, np.fmax(memory_limit, bumped))
+        memory_limit = memory_limit.where(
+            ~oom, pd.Series(np.fmax(memory_limit, bumped), index=index)
+        )
         memory_request = memory_request.where(~oom, np.fmax(memory_request, peak))
-        # A leak is a bug: never raise its limit above today's (when it has one).
+        # A leak is a bug: its memory stays as it is today (when set), so the fix is the
+        # code, not a bigger box; the row says so and carries the growth rate.
         memory_limit = memory_limit.where(~(leaking & current_limit.notna()), current_limit)
+        current_request = inventory["memory_request_bytes"]
+        memory_request = memory_request.where(~(leaking & current_request.notna()), current_request)
 
         batch_memory = peak * (1.0 + settings.batch_memory_margin)
         memory_request = memory_request.where(~batch, batch_memory)
@@ -194,6 +218,8 @@ class KianaxStrategy(RightsizingStrategy):
         if settings.memory_request_equals_limit:
             memory_request = memory_limit.copy()
         memory_request = pd.Series(np.fmin(memory_request, memory_limit), index=index)
+        if settings.keep_unset_memory_limit and not settings.memory_request_equals_limit:
+            memory_limit = memory_limit.where(current_limit.notna() | batch, np.nan)
 
         raw = pd.DataFrame(
             {
@@ -236,7 +262,10 @@ class KianaxStrategy(RightsizingStrategy):
         out["memory_limit"] = round_up_steps(
             out["memory_limit"].clip(lower=settings.memory_min_bytes), thresholds, last
         )
-        out["memory_limit"] = np.fmax(out["memory_limit"], out["memory_request"])
+        unset = out["memory_limit"].isna()
+        out["memory_limit"] = pd.Series(
+            np.fmax(out["memory_limit"], out["memory_request"]), index=out.index
+        ).where(~unset)
         return out
 
 
@@ -388,7 +417,7 @@ def _notes(
         "Its working set grows by about "
         + slope_mib[leaking]
         + " MiB a day between restarts: this looks like a memory leak, a bug to fix; "
-        "the memory limit is not raised to feed it."
+        "its memory request and limit are not raised to feed it."
     )
     notes[leaking] = (notes[leaking] + " " + leak_note).str.strip()
     return notes

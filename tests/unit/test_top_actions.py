@@ -1,0 +1,28 @@
+"""The weekly report's top actions: one combined action per workload, dollars counted once."""
+
+from kianax_capacity.outputs.tables import top_actions
+from kianax_capacity.recommend.engine import recommend
+
+
+def test_joint_rightsizing_and_hpa_are_one_action(demo_snapshot_full):
+    recs = recommend(demo_snapshot_full)
+    actions = top_actions(recs, n=100)
+    resized = {(r.namespace, r.workload) for r in recs.rightsizing if r.status == "ok"}
+    joint = {
+        f"{r.namespace}/{r.workload}"
+        for r in recs.hpa
+        if r.status == "ok"
+        and r.extra.get("request_change_included")
+        and (r.namespace, r.workload) in resized
+    }
+    assert joint
+    for workload in joint:
+        mentions = actions[
+            actions.action.str.startswith(f"{workload}:")
+            | actions.action.str.startswith(f"{workload} ·")
+        ]
+        areas = set(mentions.area)
+        assert "right-sizing" not in areas and "HPA" not in areas, (workload, areas)
+        assert len(mentions[mentions.area == "right-sizing + HPA"]) <= 1
+    combined = actions[actions.area == "right-sizing + HPA"]
+    assert (combined.action.str.contains("; HPA ")).all()
