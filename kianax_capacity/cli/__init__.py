@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -64,13 +66,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Environment variables whose values are secrets by name (tokens, passwords, AWS keys).
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|ACCESS_KEY|API_KEY|CREDENTIAL", re.I)
+#: What botocore's and urllib3's DEBUG logs print of a signed AWS request.
+_AWS_HEADER_SECRETS = re.compile(
+    r"(Credential=|Signature=|X-Amz-Security-Token['\"]?:\s*b?['\"]|X-Amz-Credential=)[^,'\"&\s/]+",
+    re.I,
+)
+
+
+def _secret_values(args: argparse.Namespace) -> tuple[str, ...]:
+    """Every secret this run may hold: the environment's tokens, passwords and keys."""
+    names = {name for name in os.environ if _SECRET_NAME.search(name)}
+    names |= {
+        name
+        for name in (
+            getattr(args, "bearer_token_env", None),
+            getattr(args, "basic_password_env", None),
+        )
+        if name
+    }
+    values = {os.environ.get(name, "").strip() for name in names}
+    # Longest first, so a secret that contains another is replaced whole.
+    return tuple(sorted((v for v in values if len(v) >= 6), key=len, reverse=True))
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Log lines with every known secret replaced by ``<redacted>``.
+
+    With --debug, botocore logs each request's headers (the AWS access key id and the session
+    token) and libraries may log URLs: secrets must not reach a terminal or a CI log anyway.
+    """
+
+    def __init__(self, fmt: str, secrets: tuple[str, ...]) -> None:
+        super().__init__(fmt)
+        self._secrets = secrets
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self._secrets:
+            text = text.replace(secret, "<redacted>")
+        return _AWS_HEADER_SECRETS.sub(r"\1<redacted>", text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _RedactingFormatter(
+            "%(levelname)s %(name)s: %(message)s" if args.debug else "%(message)s",
+            _secret_values(args),
+        )
+    )
     logging.basicConfig(
         level=logging.DEBUG if args.debug else (logging.WARNING if args.quiet else logging.INFO),
-        format="%(levelname)s %(name)s: %(message)s" if args.debug else "%(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     if not args.debug:
         # Third-party libraries are chatty at INFO; their messages matter only when debugging.

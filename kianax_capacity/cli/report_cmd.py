@@ -12,7 +12,7 @@ from typing import Any
 from kianax_capacity.cli._common import config_from_args
 from kianax_capacity.cli.fetch_cmd import add_fetch_arguments, fetch_snapshot
 from kianax_capacity.config import PROFILES
-from kianax_capacity.errors import UserInputError
+from kianax_capacity.errors import OutputError, UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,14 @@ def run(args: argparse.Namespace) -> int:
             snapshot = load_snapshot(snapshot_dir)
             move = False
         else:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=out_dir))
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=out_dir))
+            except OSError as exc:
+                raise OutputError(
+                    f"cannot write under --out-dir {out_dir}: {exc.strerror or exc}; "
+                    "choose a writable folder"
+                ) from exc
             snapshot_dir = staging / "snapshot"
             log.info("fetching a snapshot from %s", args.source)
             snapshot = fetch_snapshot(args, snapshot_dir)

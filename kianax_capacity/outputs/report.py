@@ -326,8 +326,14 @@ def report_lock(
     Raises:
         ReportLockedError: the lock is held by another run.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create the report lock {path}: {exc.strerror or exc}; choose a writable "
+            "--out-dir"
+        ) from exc
     deadline = time.monotonic() + timeout_seconds
     try:
         while True:
@@ -429,40 +435,50 @@ def build_report(
                 sources.get(name) or notebook_path(name),
                 _parameters(name, Path("x"), week, recommendations, previous),
             )
-        with atomic_directory(target) as tmp:
-            if move_snapshot:
-                os.rename(snapshot_dir, tmp / "snapshot")
-            else:
-                shutil.copytree(snapshot_dir, tmp / "snapshot")
-            recommendations.write(tmp / "recommendations.json")
-            if previous is not None:
-                shutil.copyfile(previous, tmp / "previous-recommendations.json")
-                previous_in_report: Path | None = tmp / "previous-recommendations.json"
-            else:
-                previous_in_report = None
+        try:
+            with atomic_directory(target) as tmp:
+                if move_snapshot:
+                    os.rename(snapshot_dir, tmp / "snapshot")
+                else:
+                    shutil.copytree(snapshot_dir, tmp / "snapshot")
+                recommendations.write(tmp / "recommendations.json")
+                if previous is not None:
+                    shutil.copyfile(previous, tmp / "previous-recommendations.json")
+                    previous_in_report: Path | None = tmp / "previous-recommendations.json"
+                else:
+                    previous_in_report = None
 
-            def one(name: str) -> str:
-                say(f"running {name}.ipynb")
-                executed = run_notebook(
-                    name,
-                    _parameters(name, tmp, week, recommendations, previous_in_report),
-                    source=sources.get(name),
-                )
-                errors = _error_outputs(executed)
-                if errors:
-                    raise NotebookError(
-                        f"notebook {name}.ipynb shows an error output in {', '.join(errors)}"
+                def one(name: str) -> str:
+                    say(f"running {name}.ipynb")
+                    executed = run_notebook(
+                        name,
+                        _parameters(name, tmp, week, recommendations, previous_in_report),
+                        source=sources.get(name),
                     )
-                title = f"{NOTEBOOKS.get(name, name)} · {cluster} · {week}"
-                (tmp / f"{name}.html").write_text(render_html(executed, title), encoding="utf-8")
-                return name
+                    errors = _error_outputs(executed)
+                    if errors:
+                        raise NotebookError(
+                            f"notebook {name}.ipynb shows an error output in {', '.join(errors)}"
+                        )
+                    title = f"{NOTEBOOKS.get(name, name)} · {cluster} · {week}"
+                    (tmp / f"{name}.html").write_text(
+                        render_html(executed, title), encoding="utf-8"
+                    )
+                    return name
 
-            with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-                done = list(pool.map(one, names))
-            (tmp / "index.html").write_text(
-                _week_index(snapshot, recommendations, week, done, previous is not None),
-                encoding="utf-8",
-            )
+                with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+                    done = list(pool.map(one, names))
+                (tmp / "index.html").write_text(
+                    _week_index(snapshot, recommendations, week, done, previous is not None),
+                    encoding="utf-8",
+                )
+        except OSError as exc:
+            # A full disk or a read-only folder: atomic_directory already removed the partial
+            # week, so the previous report stands; say so in one line.
+            raise OutputError(
+                f"cannot write the report to {target}: {exc.strerror or exc}; the previous "
+                "report is unchanged"
+            ) from exc
     write_top_index(out_dir)
     return ReportResult(
         folder=target,

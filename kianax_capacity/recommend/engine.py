@@ -63,6 +63,7 @@ def recommend(
         >>> recs.summary["monthly_cost_usd"]  # doctest: +SKIP
     """
     config = config or Config()
+    snapshot = _without_pseudo_containers(snapshot)
     strategy = strategy or config.strategy
     profile = profile or config.profile
     catalog = catalog or embedded_catalog(config.aws.region)
@@ -188,3 +189,23 @@ def _summary(
     }
     summary["warnings"] = list(warnings)
     return summary
+
+
+#: cAdvisor's pod-level cgroup (``container=""``) and the pause container (``POD``): not
+#: containers anyone sets requests on, and counted beside the real ones they double totals.
+_PSEUDO_CONTAINERS = ("", "POD")
+
+
+def _without_pseudo_containers(snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` without pause or pod-level container rows (a source normally drops them)."""
+    tables = dict(snapshot.tables)
+    changed = False
+    for name in ("containers", "usage", "terminations", "container_stats"):
+        frame = tables.get(name)
+        if frame is None or frame.empty:
+            continue
+        pseudo = frame["container"].astype(str).isin(_PSEUDO_CONTAINERS).to_numpy()
+        if pseudo.any():
+            tables[name] = frame[~pseudo].reset_index(drop=True)
+            changed = True
+    return Snapshot(manifest=snapshot.manifest, tables=tables) if changed else snapshot
