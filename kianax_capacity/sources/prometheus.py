@@ -330,11 +330,13 @@ class PrometheusClient:
         self.safe_url = redact_url(url)
         self.config = config
         self.requests_sent = 0
+        self.bytes_received = 0  # response bodies as decoded (after gzip), for the benchmark
         self._count_lock = threading.Lock()
         _quiet_urllib3_retries()
         auth = build_auth(config, environ)
         self._secrets = _secrets_of(auth)
         session = requests.Session()
+        session.hooks["response"].append(self._count_bytes)
         configure_tls(session, config)
         retry = _make_retry(config)
         self._connect = PrometheusConnect(
@@ -351,6 +353,11 @@ class PrometheusClient:
 
     def close(self) -> None:
         self._connect.close()
+
+    def _count_bytes(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        size = len(response.content)  # the client reads the whole body anyway
+        with self._count_lock:
+            self.bytes_received += size
 
     def run(self, job: QueryJob) -> list[dict[str, Any]]:
         """Send one query; the ``result`` list of the answer."""
@@ -688,6 +695,7 @@ def fetch_prometheus_snapshot(
                 "sample_window_seconds": plan.sample_window_seconds,
                 "time_chunks": len(plan.chunks),
                 "requests": client.requests_sent,
+                "bytes_received": client.bytes_received,
             }
         },
     )
