@@ -89,7 +89,9 @@ def pooled_container_stats(
         and ``throttled_ratio`` the throttled-ratio-adjusted CPU columns ``cpu_adj_*``.
     """
     stats = snapshot.table("container_stats")
-    pods = snapshot.table("pods")[["namespace", "pod", "kind", "workload", "first_seen", "last_seen"]]
+    pods = snapshot.table("pods")[
+        ["namespace", "pod", "kind", "workload", "first_seen", "last_seen"]
+    ]
     frame = stats.merge(pods, on=["namespace", "pod"], how="inner")
     for column in CONTAINER_KEY:
         frame[column] = frame[column].astype(str)
@@ -140,9 +142,7 @@ def pooled_container_stats(
         busiest[f"cpu_adj_{column}"] = (
             adjusted.where(samples >= min_samples).groupby(frame["cid"]).max()
         ).fillna(adjusted.groupby(frame["cid"]).max())
-    busiest["throttled_ratio_max"] = (
-        pd.Series(ratio, index=frame.index).groupby(frame["cid"]).max()
-    )
+    busiest["throttled_ratio_max"] = pd.Series(ratio, index=frame.index).groupby(frame["cid"]).max()
     # KRR takes every pod, however short-lived: its exact rule.
     busiest["cpu_cores_p95_all_pods"] = busiest_all["cpu_cores_p95"]
     busiest["memory_bytes_max_all_pods"] = busiest_all["memory_bytes_max"]

@@ -366,7 +366,7 @@ def _usage_from_stats(snapshot: Snapshot, step: float) -> pd.DataFrame:
             "namespace": frame["namespace"].to_numpy()[rows],
             "pod": frame["pod"].to_numpy()[rows],
             "container": frame["container"].to_numpy()[rows],
-            "timestamp": pd.to_datetime(day, utc=True),
+            "timestamp": pd.to_datetime(np.asarray(day, dtype="datetime64[ns]"), utc=True),
             "cpu_cores": frame["cpu_cores_mean"].to_numpy(dtype=float)[rows],
             "memory_bytes": frame["memory_bytes_mean"].to_numpy(dtype=float)[rows],
             "steps": samples * overlap / np.where(life > 0, life, 1.0),
