@@ -322,7 +322,8 @@ def one_run(url: str, workdir: Path, args: argparse.Namespace, run: int) -> dict
         f"floor {row['floor_s']:.1f}s",
         flush=True,
     )
-    shutil.rmtree(snapshot, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(snapshot, ignore_errors=True)
     return row
 
 
