@@ -269,6 +269,9 @@ def _charged_samples(
         "cost_usd",
     ]
     usage = snapshot.table("usage")
+    if usage.empty:
+        # Aggregate shape: each pod's mean usage over its life stands in for its samples.
+        usage = _usage_from_stats(snapshot, step)
     if usage.empty or nodes.empty:
         return pd.DataFrame(columns=columns), len(usage)
     # A small table first: one row per container with its requests and its node's prices ...
@@ -283,12 +286,15 @@ def _charged_samples(
     placed = pods.merge(node_prices, on="node", how="inner", validate="many_to_one")
     # ... then one merge of the (possibly huge) usage table onto it.
     keys = ["namespace", "pod", "container"]
-    samples = usage[[*keys, "timestamp", "cpu_cores", "memory_bytes"]].merge(
+    if "steps" not in usage.columns:
+        usage = usage.assign(steps=1.0)
+    samples = usage[[*keys, "timestamp", "cpu_cores", "memory_bytes", "steps"]].merge(
         containers, on=keys, how="left", validate="many_to_one"
     )
     samples = samples.merge(placed, on=["namespace", "pod"], how="inner", validate="many_to_one")
     unplaced = len(usage) - len(samples)
-    step_hours = step / 3600.0
+    # A sample row stands for one step; an aggregate-shape row for its "steps" (see below).
+    step_hours = step / 3600.0 * samples["steps"].to_numpy(dtype=float)
     cpu = np.fmax(
         samples["cpu_cores"].to_numpy(dtype=float),
         samples["cpu_request_cores"].to_numpy(dtype=float),
@@ -319,6 +325,53 @@ def _charged_samples(
         }
     )
     return charged[columns], unplaced
+
+
+def _usage_from_stats(snapshot: Snapshot, step: float) -> pd.DataFrame:
+    """Usage rows from ``container_stats`` (aggregate shape): one per pod container and UTC day.
+
+    Each row carries the container's mean CPU and working set over its pod's life and, in
+    ``steps``, that life's steps falling on the day, so max(request, usage) is charged per day
+    on the pod's node. Charging the mean, not each sample, undercounts a container that bursts
+    above its request part of the time; the series shape charges every sample.
+    """
+    stats = snapshot.table("container_stats")
+    pods = snapshot.table("pods")[["namespace", "pod", "first_seen", "last_seen"]]
+    if stats.empty or pods.empty:
+        return pd.DataFrame(
+            columns=["namespace", "pod", "container", "timestamp", "cpu_cores", "memory_bytes"]
+        )
+    frame = stats[
+        ["namespace", "pod", "container", "samples", "cpu_cores_mean", "memory_bytes_mean"]
+    ].merge(pods, on=["namespace", "pod"], how="inner")
+    start = frame["first_seen"] - pd.Timedelta(seconds=step)  # a step ends at its timestamp
+    end = frame["last_seen"]
+    first_day = start.dt.floor("D")
+    days = ((end - pd.Timedelta(nanoseconds=1)).dt.floor("D") - first_day) // pd.Timedelta(days=1)
+    repeat = days.clip(lower=0).astype("int64").to_numpy() + 1
+    rows = frame.index.repeat(repeat)
+    offset = pd.Series(np.ones(len(rows), dtype="int64")).groupby(rows).cumsum().to_numpy() - 1
+
+    def naive(times: pd.Series) -> np.ndarray:  # UTC wall times as datetime64[ns]
+        return times.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")[rows]
+
+    day = naive(first_day) + offset * np.timedelta64(1, "D")
+    day_start = np.maximum(day, naive(start))
+    day_end = np.minimum(day + np.timedelta64(1, "D"), naive(end))
+    overlap = np.clip((day_end - day_start) / np.timedelta64(1, "s"), 0.0, None)
+    life = ((end - start) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)[rows]
+    samples = frame["samples"].to_numpy(dtype=float)[rows]
+    return pd.DataFrame(
+        {
+            "namespace": frame["namespace"].to_numpy()[rows],
+            "pod": frame["pod"].to_numpy()[rows],
+            "container": frame["container"].to_numpy()[rows],
+            "timestamp": pd.to_datetime(np.asarray(day, dtype="datetime64[ns]"), utc=True),
+            "cpu_cores": frame["cpu_cores_mean"].to_numpy(dtype=float)[rows],
+            "memory_bytes": frame["memory_bytes_mean"].to_numpy(dtype=float)[rows],
+            "steps": samples * overlap / np.where(life > 0, life, 1.0),
+        }
+    )
 
 
 def _node_day_costs(nodes: pd.DataFrame) -> pd.DataFrame:

@@ -736,6 +736,13 @@ def _recommend_one(
     if missing:
         return insufficient(missing, missing_requests=list(item.missing_cpu or item.missing_memory))
     hours = item.cpu_demand.size * item.step_seconds / 3600.0
+    if hours == 0:
+        # An aggregate-shape snapshot has per-pod statistics only: nothing to replay.
+        return insufficient(
+            f"no per-step usage for {item.kind} {item.workload}: the HPA replay needs the "
+            "usage time series, and an aggregate-shape snapshot has only per-pod statistics; "
+            "fetch with --shape series for HPA recommendations"
+        )
     if hours < goals.min_coverage_hours:
         return insufficient(
             f"only {hours:.1f} h of usage for {item.kind} {item.workload} (needs "

@@ -25,6 +25,7 @@ import pandas as pd
 
 from kianax_capacity.config import ExclusionsConfig
 from kianax_capacity.model import ResourcePrices, WorkloadKey
+from kianax_capacity.recommend.aggregate import aggregate_inputs, is_aggregate
 from kianax_capacity.recommend.inventory import (
     CONTAINER_KEY,
     WORKLOAD_KEY,
@@ -212,16 +213,27 @@ def recommend_rightsizing(
     """
     chosen = get_strategy(strategy).for_profile(profile)
     data = prepare_usage(snapshot)
-    raw = chosen.compute(data)
+    unsupported: str | None = None
+    if is_aggregate(snapshot):
+        # Server-side per-pod statistics instead of samples: same rows, pooled from them.
+        data, stats, raw, unsupported = aggregate_inputs(snapshot, data, chosen)
+    else:
+        raw = chosen.compute(data)
+        start, end = snapshot.window
+        window_samples = int((end - start).total_seconds() // max(snapshot.step_seconds, 1)) + 1
+        stats = _usage_stats(data, window_samples) if not data.usage.empty else pd.DataFrame()
     final = chosen.finalize(raw, data)
     prices = _prices_by_workload(snapshot, unit_prices or {}, default_prices)
-    start, end = snapshot.window
-    window_samples = int((end - start).total_seconds() // max(snapshot.step_seconds, 1)) + 1
-    stats = _usage_stats(data, window_samples) if not data.usage.empty else pd.DataFrame()
     hpas = _hpas_by_workload(snapshot)
-    return _build_rows(
+    rows = _build_rows(
         chosen, data, final, stats, prices, default_prices, hpas, exclusions or ExclusionsConfig()
     )
+    if unsupported:
+        rows = tuple(
+            replace(row, reason=unsupported) if row.status == "insufficient_data" else row
+            for row in rows
+        )
+    return rows
 
 
 def requests_by_workload(
@@ -460,7 +472,8 @@ def _build_rows(
             "current": current,
         }
         stat = stats_records.get(key)
-        replicas = float(stat["replicas"]) if stat is not None else None
+        # No samples: nobody ran it on average (the schema wants a number, never null).
+        replicas = float(stat["replicas"]) if stat is not None else 0.0
         excluded = _excluded(key, exclusions)
         if excluded:
             rows.append(

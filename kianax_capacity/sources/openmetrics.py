@@ -12,7 +12,9 @@ the window.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +31,13 @@ from kianax_capacity.sources.demo import (
     simulate_demo_cluster,
 )
 
-__all__ = ["ExportStats", "escape_label_value", "write_demo_openmetrics", "write_openmetrics"]
+__all__ = [
+    "ExportStats",
+    "escape_label_value",
+    "write_demo_openmetrics",
+    "write_openmetrics",
+    "write_victoriametrics_jsonl",
+]
 
 CFS_PERIODS_PER_SECOND = 10  # the default 100 ms CFS period
 
@@ -623,6 +631,41 @@ def write_openmetrics(
             samples += len(values)
     if not millis:
         out.write("# EOF\n")
+    return series_count, samples
+
+
+# name="value" pairs of a label string; an escaped quote (\\") never ends a name.
+_LABEL_PAIR = re.compile(r'(^|,)([a-zA-Z_][a-zA-Z0-9_]*)="')
+
+
+def write_victoriametrics_jsonl(
+    demo: DemoCluster, out: TextIO, *, cluster: str | None = None
+) -> tuple[int, int]:
+    """Write the cluster as VictoriaMetrics JSON lines (``/api/v1/import``); returns (series, samples).
+
+    The same series and samples as :func:`write_openmetrics`, one line per series
+    (``{"metric": {...}, "values": [...], "timestamps": [...]}``, millisecond timestamps). About
+    ten times smaller and faster to write and to import than the text format, which repeats the
+    labels on every sample: the scale benchmark loads hundreds of millions of samples this way.
+    """
+    millis = [str(s * 1000) for s in _epoch_seconds(demo.timestamps).tolist()]
+    series_count = samples = 0
+    for family in _families(demo, cluster or demo.cluster):
+        head = '{"metric":{"__name__":' + json.dumps(family.name) + ","
+        for labels, first, values in family.series():
+            # The text format's escapes (\\, \", \n) are JSON escapes too.
+            metric = _LABEL_PAIR.sub(r'\1"\2":"', labels[1:-1])
+            stamps = millis[first : first + len(values)]
+            finite = np.isfinite(values)
+            if not finite.all():
+                stamps = [t for t, ok in zip(stamps, finite.tolist(), strict=True) if ok]
+                values = values[finite]
+            out.write(
+                f'{head}{metric}}},"values":[{",".join(map(repr, values.tolist()))}],'
+                f'"timestamps":[{",".join(stamps)}]}}\n'
+            )
+            series_count += 1
+            samples += len(values)
     return series_count, samples
 
 

@@ -157,7 +157,7 @@ class PrometheusServer(_Process):
 class VictoriaMetricsServer(_Process):
     """A real single-node VictoriaMetrics."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra_flags: tuple[str, ...] = ()) -> None:
         binary = require_binary(VICTORIA_METRICS, "victoria-metrics")
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
@@ -169,6 +169,7 @@ class VictoriaMetricsServer(_Process):
                 f"-httpListenAddr=127.0.0.1:{port}",
                 "-retentionPeriod=100y",
                 "-search.disableCache",
+                *extra_flags,
             ],
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("wb"),

@@ -1,0 +1,402 @@
+#!/usr/bin/env python
+"""Scale benchmark: N containers over D days, fetched (aggregate shape) and recommended.
+
+    python benchmarks/scale.py --containers 10000 --days 14 [--step 5m] [--runs 3]
+        [--shape aggregate] [--keep] [--workdir DIR] [--concurrency 4]
+
+1. **generate**: simulate the demo cluster at the ``--scale`` that gives about N containers
+   (N = containers running at once, averaged over the window; the mapping is measured on
+   scales 1 and 2 of the same window and printed).
+2. **import**: stream the cluster as VictoriaMetrics JSON lines (the same series and samples as
+   the Prometheus text export, a tenth of the bytes) into a local VictoriaMetrics on 127.0.0.1
+   (``/api/v1/import``), then ``/internal/force_flush``. Nothing holds the serialised body.
+3. **fetch**: ``kianax-capacity fetch --source prometheus --shape aggregate`` as a child process.
+4. **recommend**: ``kianax-capacity recommend`` on that snapshot, as a child process.
+5. **floor**: the very requests the fetch sent (same PromQL, same times, same concurrency), sent
+   bare on one ``requests`` session, bodies read and dropped: what the server and the wire cost.
+   ``fetch / floor`` is our overhead.
+
+Each child's peak RSS and CPU time come from ``os.wait4`` (the kernel's rusage of that child).
+Steps 3-5 repeat ``--runs`` times; the table shows medians, and the last line is the same as
+JSON. ``--keep`` keeps the VictoriaMetrics data in ``--workdir`` and reuses it on the next run
+with the same scale, days and step (generate and import then print as cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import requests  # noqa: E402
+
+from kianax_capacity.sources.demo import (  # noqa: E402
+    DEFAULT_END,
+    DemoCluster,
+    simulate_demo_cluster,
+)
+from kianax_capacity.sources.openmetrics import write_victoriametrics_jsonl  # noqa: E402
+from kianax_capacity.sources.prometheus import TimeGrid, plan_queries  # noqa: E402
+from kianax_capacity.sources.promql import Selector, format_duration, render  # noqa: E402
+from kianax_capacity.units import parse_duration  # noqa: E402
+from tests.integration.servers import VictoriaMetricsServer  # noqa: E402
+
+#: Long aggregate queries at 10,000 containers outlast VictoriaMetrics' 30 s default.
+VM_FLAGS = ("-search.maxQueryDuration=10m", "-search.maxUniqueTimeseries=5000000")
+CLIENT_TIMEOUT_SECONDS = 600
+
+
+def containers_of(demo: DemoCluster) -> tuple[float, int]:
+    """(containers running at once, averaged over the window; distinct pod containers)."""
+    steps = len(demo.timestamps)
+    running = sum((p.stop - p.start) * len(p.containers) for p in demo.pods)
+    return running / max(steps, 1), sum(len(p.containers) for p in demo.pods)
+
+
+def pick_scale(containers: int, days: float, step_seconds: int) -> tuple[int, float, float]:
+    """(scale, containers at scale 1, containers each extra copy adds), measured on this window."""
+    one, _ = containers_of(simulate_demo_cluster(days=days, step_seconds=step_seconds, scale=1))
+    two, _ = containers_of(simulate_demo_cluster(days=days, step_seconds=step_seconds, scale=2))
+    per_copy = max(two - one, 1.0)
+    scale = max(1, round((containers - one) / per_copy) + 1)
+    return scale, one, per_copy
+
+
+def _stream(demo: DemoCluster) -> tuple[Iterator[bytes], dict[str, Any]]:
+    """The JSON-lines body as a chunk iterator, written by a thread into a pipe (bounded memory)."""
+    read_fd, write_fd = os.pipe()
+    stats: dict[str, Any] = {}
+
+    def writer() -> None:
+        try:
+            with os.fdopen(write_fd, "w", buffering=1 << 20) as handle:
+                stats["series"], stats["samples"] = write_victoriametrics_jsonl(demo, handle)
+        except BaseException as exc:  # surfaced by the reader below
+            stats["error"] = exc
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    reader = os.fdopen(read_fd, "rb")
+
+    def chunks() -> Iterator[bytes]:
+        total = 0
+        with reader:
+            while chunk := reader.read(1 << 20):
+                total += len(chunk)
+                yield chunk
+        thread.join()
+        stats["bytes"] = total
+
+    return chunks(), stats
+
+
+def load(server: VictoriaMetricsServer, demo: DemoCluster) -> dict[str, Any]:
+    """Stream the cluster into VictoriaMetrics and flush; series, samples and bytes sent."""
+    body, stats = _stream(demo)
+    response = requests.post(f"{server.url}/api/v1/import", data=body, timeout=3600)
+    if "error" in stats:
+        raise stats["error"]
+    response.raise_for_status()
+    requests.get(f"{server.url}/internal/force_flush", timeout=600).raise_for_status()
+    return stats
+
+
+def run_child(command: list[str]) -> dict[str, float]:
+    """Run a child to completion; its wall time, peak RSS and CPU seconds (from wait4)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE)
+    # wait4 reaps this child and returns its own rusage (RUSAGE_CHILDREN would mix children).
+    _pid, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.stderr is not None
+    stderr = process.stderr.read().decode(errors="replace")
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command[2:5])} failed ({process.returncode}):\n{stderr}")
+    return {
+        "wall_s": wall,
+        "peak_rss_mib": usage.ru_maxrss / 1024,  # Linux reports KiB
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+    }
+
+
+def floor(url: str, manifest: dict[str, Any], shape: str, concurrency: int) -> dict[str, float]:
+    """The fetch's own requests sent bare: same PromQL and times, one session, no parsing."""
+    prom = manifest["extra"]["prometheus"]
+    step = int(manifest["window"]["step_seconds"])
+    start, end = (_time(manifest["window"][edge]) for edge in ("start", "end"))
+    points = int((end - start).total_seconds() // step)
+    grid = TimeGrid(end=end, step_seconds=step, points=points)
+    selector = Selector.build(namespace_regex=None, cluster_label=None, cluster=None)
+    plan = plan_queries(
+        grid=grid,
+        shape=shape,
+        selector=selector,
+        scrape_interval_seconds=float(prom["scrape_interval_seconds"]),
+    )
+    probe = min(3600.0, points * step)
+    scrape = render(
+        "scrape_interval",
+        selector=selector.namespaced,
+        probe_window=format_duration(probe - min(1.0, probe / 2)),
+    )
+    timeout = {"timeout": format_duration(CLIENT_TIMEOUT_SECONDS)}
+    session = requests.Session()
+    requests_sent = 0
+    received = 0
+    lock = threading.Lock()
+
+    def send(params: dict[str, Any], path: str) -> None:
+        nonlocal requests_sent, received
+        response = session.get(f"{url}{path}", params={**params, **timeout}, timeout=3600)
+        response.raise_for_status()
+        with lock:
+            requests_sent += 1
+            received += len(response.content)
+
+    started = time.perf_counter()
+    send({"query": scrape, "time": end.timestamp()}, "/api/v1/query")
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        futures = []
+        for job in plan.jobs:
+            if job.grid is not None:
+                params = {
+                    "query": job.promql,
+                    "start": job.grid.first.timestamp(),
+                    "end": job.grid.end.timestamp(),
+                    "step": job.grid.step_seconds,
+                }
+                futures.append(pool.submit(send, params, "/api/v1/query_range"))
+            else:
+                assert job.time is not None
+                params = {"query": job.promql, "time": job.time.timestamp()}
+                futures.append(pool.submit(send, params, "/api/v1/query"))
+        for future in futures:
+            future.result()
+    return {
+        "wall_s": time.perf_counter() - started,
+        "requests": requests_sent,
+        "bytes": received,
+    }
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--containers", type=int, required=True, help="containers running at once")
+    parser.add_argument("--days", type=float, required=True, help="window length in days")
+    parser.add_argument("--step", default="5m", help="sample step (default 5m)")
+    parser.add_argument("--runs", type=int, default=3, help="fetch/recommend/floor repeats")
+    parser.add_argument("--shape", default="aggregate", choices=("aggregate", "series"))
+    parser.add_argument("--concurrency", type=int, default=4, help="parallel requests")
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the loaded data")
+    parser.add_argument("--workdir", type=Path, default=None, help="where data and outputs go")
+    args = parser.parse_args(argv)
+    step = int(parse_duration(args.step))
+
+    scale, base, per_copy = pick_scale(args.containers, args.days, step)
+    key = f"scale{scale}-days{args.days:g}-step{step}"
+    workdir = args.workdir or Path(tempfile.gettempdir()) / f"kianax-bench-{key}"
+    if not args.keep and args.workdir is None and workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    marker = workdir / "loaded.json"
+    loaded = json.loads(marker.read_text()) if args.keep and marker.exists() else None
+    if loaded is not None and loaded.get("key") != key:
+        shutil.rmtree(workdir / "vm-data", ignore_errors=True)
+        loaded = None
+    if loaded is None:
+        shutil.rmtree(workdir / "vm-data", ignore_errors=True)
+
+    print(
+        f"# {args.containers} containers over {args.days:g} days at {args.step}: demo --scale "
+        f"{scale} (containers running at once = {base:.1f} at scale 1 + {per_copy:.1f} per "
+        "extra copy of the kianax namespace)",
+        flush=True,
+    )
+    server = VictoriaMetricsServer(workdir, extra_flags=VM_FLAGS)
+    try:
+        if loaded is None:
+            started = time.perf_counter()
+            demo = simulate_demo_cluster(days=args.days, step_seconds=step, scale=scale)
+            generate_s = time.perf_counter() - started
+            running, distinct = containers_of(demo)
+            started = time.perf_counter()
+            export = load(server, demo)
+            import_s = time.perf_counter() - started
+            del demo
+            loaded = {
+                "key": key,
+                "generate_s": generate_s,
+                "import_s": import_s,
+                "containers_running": running,
+                "container_series": distinct,
+                "series": export["series"],
+                "samples": export["samples"],
+                "import_bytes": export["bytes"],
+            }
+            marker.write_text(json.dumps(loaded))
+            cached = False
+        else:
+            cached = True
+        print(
+            f"# loaded: {loaded['containers_running']:.0f} containers running at once, "
+            f"{loaded['container_series']} container series over the window, "
+            f"{loaded['series']} series, {loaded['samples']} samples "
+            f"({loaded['import_bytes'] / 2**30:.2f} GiB of JSON lines)"
+            + (" [cached]" if cached else ""),
+            flush=True,
+        )
+        runs = [one_run(server.url, workdir, args, run) for run in range(args.runs)]
+    finally:
+        server.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report(args, scale, loaded, cached, runs)
+    return 0
+
+
+def one_run(url: str, workdir: Path, args: argparse.Namespace, run: int) -> dict[str, Any]:
+    snapshot = workdir / f"snapshot-{run}"
+    shutil.rmtree(snapshot, ignore_errors=True)
+    config = workdir / "kianax-capacity.toml"
+    config.write_text(
+        f"[prometheus]\nconcurrency = {args.concurrency}\ntimeout_seconds = {CLIENT_TIMEOUT_SECONDS}\n"
+    )
+    python = sys.executable
+    end = DEFAULT_END.strftime("%Y-%m-%dT%H:%M:%SZ")
+    fetch = run_child(
+        [
+            python, "-m", "kianax_capacity", "--config", str(config), "fetch",
+            "--source", "prometheus", "--prometheus-url", url,
+            "--window", f"{args.days * 24 * 60:g}m", "--end", end, "--step", args.step,
+            "--shape", args.shape, "--out", str(snapshot),
+        ]
+    )  # fmt: skip
+    recs = workdir / f"recommendations-{run}.json"
+    recommend = run_child(
+        [python, "-m", "kianax_capacity", "--config", str(config), "recommend", str(snapshot),
+         "--out", str(recs)]
+    )  # fmt: skip
+    manifest = json.loads((snapshot / "manifest.json").read_text())
+    bare = floor(url, manifest, args.shape, args.concurrency)
+    prom = manifest["extra"]["prometheus"]
+    result = json.loads(recs.read_text())
+    row = {
+        "fetch_s": fetch["wall_s"],
+        "fetch_rss_mib": fetch["peak_rss_mib"],
+        "fetch_cpu_s": fetch["cpu_s"],
+        "recommend_s": recommend["wall_s"],
+        "recommend_rss_mib": recommend["peak_rss_mib"],
+        "recommend_cpu_s": recommend["cpu_s"],
+        "requests": prom["requests"],
+        "bytes_received": prom.get("bytes_received"),
+        "floor_s": bare["wall_s"],
+        "floor_requests": bare["requests"],
+        "floor_bytes": bare["bytes"],
+        "container_stats_rows": manifest["tables"].get("container_stats", {}).get("rows", 0),
+        "rightsizing_rows": len(result["rightsizing"]),
+    }
+    print(
+        f"# run {run + 1}: fetch {row['fetch_s']:.1f}s ({row['fetch_rss_mib']:.0f} MiB), "
+        f"recommend {row['recommend_s']:.1f}s ({row['recommend_rss_mib']:.0f} MiB), "
+        f"floor {row['floor_s']:.1f}s",
+        flush=True,
+    )
+    if not args.keep:
+        shutil.rmtree(snapshot, ignore_errors=True)
+    return row
+
+
+def report(
+    args: argparse.Namespace,
+    scale: int,
+    loaded: dict[str, Any],
+    cached: bool,
+    runs: list[dict[str, Any]],
+) -> None:
+    def median(name: str) -> float:
+        return float(statistics.median(float(r[name]) for r in runs))
+
+    fetch, recommend, floor_s = median("fetch_s"), median("recommend_s"), median("floor_s")
+    out = {
+        "containers": args.containers,
+        "days": args.days,
+        "step": args.step,
+        "shape": args.shape,
+        "runs": len(runs),
+        "scale": scale,
+        "containers_running": round(loaded["containers_running"], 1),
+        "container_series": loaded["container_series"],
+        "samples": loaded["samples"],
+        "generate_s": round(loaded["generate_s"], 2),
+        "import_s": round(loaded["import_s"], 2),
+        "load_cached": cached,
+        "fetch_s": round(fetch, 2),
+        "recommend_s": round(recommend, 2),
+        "fetch_plus_recommend_s": round(
+            float(statistics.median(r["fetch_s"] + r["recommend_s"] for r in runs)), 2
+        ),
+        "fetch_peak_rss_mib": round(median("fetch_rss_mib"), 1),
+        "recommend_peak_rss_mib": round(median("recommend_rss_mib"), 1),
+        "fetch_cpu_s": round(median("fetch_cpu_s"), 2),
+        "recommend_cpu_s": round(median("recommend_cpu_s"), 2),
+        "requests": int(median("requests")),
+        "bytes_received": int(median("bytes_received")),
+        "floor_s": round(floor_s, 2),
+        "floor_requests": int(median("floor_requests")),
+        "ours_over_floor": round(fetch / floor_s, 2) if floor_s > 0 else None,
+        "container_stats_rows": int(median("container_stats_rows")),
+        "rightsizing_rows": int(median("rightsizing_rows")),
+        "cpus": os.cpu_count(),
+        "commit": _commit(),
+    }
+    rows = [
+        ("generate (simulate)", f"{out['generate_s']:.1f} s" + (" (cached)" if cached else "")),
+        ("import (stream + flush)", f"{out['import_s']:.1f} s" + (" (cached)" if cached else "")),
+        ("fetch (aggregate)", f"{fetch:.1f} s, peak RSS {out['fetch_peak_rss_mib']:.0f} MiB"),
+        ("recommend", f"{recommend:.1f} s, peak RSS {out['recommend_peak_rss_mib']:.0f} MiB"),
+        ("fetch + recommend", f"{out['fetch_plus_recommend_s']:.1f} s"),
+        ("HTTP requests", f"{out['requests']} (floor sent {out['floor_requests']})"),
+        ("bytes received", f"{out['bytes_received'] / 2**20:.1f} MiB"),
+        ("floor (bare queries)", f"{floor_s:.1f} s"),
+        ("fetch / floor", f"{out['ours_over_floor']}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"\nmedians of {len(runs)} run(s), commit {out['commit']}")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(json.dumps(out, sort_keys=True))
+
+
+def _commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        )
+        return done.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

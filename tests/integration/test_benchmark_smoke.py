@@ -1,0 +1,62 @@
+"""Smoke run of the scale benchmark, so it never rots: 100 containers over 2 days, one run.
+
+Not a performance test: nothing is asserted about timings, only that the benchmark runs end to
+end against a real VictoriaMetrics and prints every field of its table and JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.servers import VICTORIA_METRICS, require_binary
+
+REPO = Path(__file__).resolve().parents[2]
+
+FIELDS = {
+    "containers_running",
+    "container_series",
+    "samples",
+    "generate_s",
+    "import_s",
+    "fetch_s",
+    "recommend_s",
+    "fetch_plus_recommend_s",
+    "fetch_peak_rss_mib",
+    "recommend_peak_rss_mib",
+    "requests",
+    "bytes_received",
+    "floor_s",
+    "floor_requests",
+    "ours_over_floor",
+    "container_stats_rows",
+    "rightsizing_rows",
+    "commit",
+}
+
+
+def test_benchmark_runs_and_prints_its_fields(tmp_path: Path) -> None:
+    require_binary(VICTORIA_METRICS, "victoria-metrics")
+    command = [sys.executable, str(REPO / "benchmarks" / "scale.py"), "--containers", "100"]
+    command += ["--days", "2", "--runs", "1", "--workdir", str(tmp_path / "bench")]
+    done = subprocess.run(
+        command,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result.keys() >= FIELDS
+    for label in ("fetch (aggregate)", "recommend", "HTTP requests", "fetch / floor", "import"):
+        assert any(line.startswith(label) for line in lines), label
+    # The fetch's own request count, and the floor replays exactly those requests.
+    assert result["requests"] == result["floor_requests"] > 0
+    assert result["bytes_received"] > 0
+    assert result["container_stats_rows"] > 0
+    assert result["rightsizing_rows"] > 0
+    assert result["scale"] >= 1
