@@ -115,6 +115,22 @@ def fit_trend(day: np.ndarray, value: np.ndarray, *, coverage: float = DEFAULT_C
     return Trend(intercept, slope, half_width, n, coverage)
 
 
+#: With at least two weeks of days, trends are fitted on the trailing 7-day maximum of the daily
+#: peaks: weekends and market holidays are weekly seasonality, not a trend, and a window that
+#: ends on a quiet Sunday must not read as decline.
+WEEKLY_ENVELOPE_MIN_DAYS = 14
+
+
+def trend_points(day: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """The (day, value) points a trend is fitted on, and how they were made."""
+    if len(values) >= WEEKLY_ENVELOPE_MIN_DAYS:
+        envelope = pd.Series(values).rolling(7, min_periods=7).max().to_numpy()
+        keep = np.isfinite(envelope)
+        return day[keep], envelope[keep], "trailing 7-day max of daily peaks"
+    keep = np.isfinite(values)
+    return day[keep], values[keep], "daily peaks"
+
+
 def _daily(times: pd.DatetimeIndex, values: np.ndarray) -> pd.Series:
     """Peak per UTC day, dropping days with under half the samples of the median day."""
     frame = pd.DataFrame({"date": times.tz_convert("UTC").normalize(), "value": values})
@@ -316,12 +332,13 @@ def _row(
     first = dates[0]
     day = _days_since(dates, first)
     values = frame["requests"].to_numpy(float)
-    trend = fit_trend(day, values, coverage=coverage)
+    fit_day, fit_values, points = trend_points(day, values)
+    trend = fit_trend(fit_day, fit_values, coverage=coverage)
     last_day = float(day[-1])
     horizon = last_day + np.arange(1, horizon_days + 1)
     fitted = trend.at(horizon)
     extra.update(
-        method="TheilSenRegressor on daily peak requests",
+        method=f"TheilSenRegressor on the {points} of requests",
         coverage=coverage,
         current_peak=float(values[-1]),
         slope_per_day=trend.slope_per_day,
@@ -340,7 +357,8 @@ def _row(
     usage = frame["usage"].to_numpy(float)
     if np.isfinite(usage).sum() >= min_history_days:
         mask = np.isfinite(usage)
-        usage_trend = fit_trend(day[mask], usage[mask], coverage=coverage)
+        usage_day, usage_values, _ = trend_points(day[mask], usage[mask])
+        usage_trend = fit_trend(usage_day, usage_values, coverage=coverage)
         extra.update(
             usage_peak=float(usage[mask][-1]), usage_slope_per_day=usage_trend.slope_per_day
         )
@@ -425,7 +443,7 @@ def forecast_series(
         return pd.DataFrame(columns=columns)
     dates = pd.DatetimeIndex(frame["date"])
     day = _days_since(dates, dates[0])
-    trend = fit_trend(day, frame["requests"].to_numpy(float), coverage=coverage)
+    trend = fit_trend(*trend_points(day, frame["requests"].to_numpy(float))[:2], coverage=coverage)
     future = pd.date_range(dates[-1] + timedelta(days=1), periods=horizon_days, freq="D")
     all_dates = dates.append(future)
     all_days = _days_since(pd.DatetimeIndex(all_dates), dates[0])
