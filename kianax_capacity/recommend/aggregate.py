@@ -35,7 +35,7 @@ import pandas as pd
 from kianax_capacity.recommend.inventory import CONTAINER_KEY
 from kianax_capacity.recommend.strategies import RightsizingStrategy, UsageData
 from kianax_capacity.recommend.strategies._base import RAW_COLUMNS, is_batch
-from kianax_capacity.recommend.strategies.kianax import KianaxSettings
+from kianax_capacity.recommend.strategies.kianax import KianaxSettings, kianax_memory
 from kianax_capacity.recommend.strategies.krr_simple import KrrSimpleSettings
 from kianax_capacity.recommend.strategies.vpa import VpaSettings
 from kianax_capacity.snapshot import Snapshot
@@ -242,24 +242,22 @@ def _kianax(
     )
     memory_percentile = busiest[_column_for("memory_bytes", settings.memory_percentile)]
     peak = busiest["memory_bytes_max"]
-    memory_request = memory_percentile * (1.0 + settings.memory_request_margin)
-    memory_limit = peak * (1.0 + settings.memory_limit_margin)
-    current_limit = inventory["memory_limit_bytes"]
     oom = inventory["oom_kills"].fillna(0) > 0
-    ceiling = np.fmax(peak, current_limit)
-    bumped = np.maximum(ceiling * settings.oom_bump_ratio, ceiling + settings.oom_min_bump_bytes)
-    memory_limit = memory_limit.where(~oom, np.fmax(memory_limit, bumped))
-    memory_request = memory_request.where(~oom, np.fmax(memory_request, peak))
-    batch_memory = peak * (1.0 + settings.batch_memory_margin)
-    memory_request = memory_request.where(~batch, batch_memory)
-    memory_limit = memory_limit.where(~batch, batch_memory)
-    if settings.memory_request_equals_limit:
-        memory_request = memory_limit.copy()
+    # Leaks need the series shape (segments between restarts): none is flagged here.
+    memory_request, memory_limit = kianax_memory(
+        settings,
+        percentile=memory_percentile,
+        peak=peak,
+        inventory=inventory,
+        oom=oom,
+        leaking=pd.Series(False, index=raw.index),
+        batch=pd.Series(batch, index=raw.index),
+    )
     raw["cpu_request"] = cpu_request
     raw["cpu_limit"] = (
         cpu_request * settings.cpu_limit_multiplier if settings.cpu_limit_multiplier else np.nan
     )
-    raw["memory_request"] = np.fmin(memory_request, memory_limit)
+    raw["memory_request"] = memory_request
     raw["memory_limit"] = memory_limit
     raw["leak"] = False
     raw["ev_cpu_busiest_pod_percentile_cores"] = busiest[service_column]

@@ -177,49 +177,20 @@ class KianaxStrategy(RightsizingStrategy):
 
         memory_percentile = grouped["memory_bytes"].quantile(settings.memory_percentile / 100.0)
         peak = grouped["memory_bytes"].max()
-        memory_request = memory_percentile * (1.0 + settings.memory_request_margin)
-        # Limits cost nothing (requests are what nodes are sized and billed for), so they get
-        # generous headroom: a share of the peak, and at least a fixed amount above it.
-        # (Not where request = limit: there the headroom would be paid for.)
-        headroom = (
-            0.0
-            if settings.memory_request_equals_limit
-            else settings.memory_limit_min_headroom_bytes
-        )
-        memory_limit = pd.Series(
-            np.fmax(peak * (1.0 + settings.memory_limit_margin), peak + headroom), index=index
-        )
-
         inventory = data.inventory_by_cid().reindex(index)
-        current_limit = inventory["memory_limit_bytes"]
         oom_kills = inventory["oom_kills"].fillna(0)
         leaks = detect_leaks(data, settings).reindex(index)
         leaking = leaks["leak"].fillna(False).astype(bool)
-
-        # OOM-killed (and not leaking): the peak was cut off at the old limit; go above both.
         oom = (oom_kills > 0) & ~leaking
-        ceiling = np.fmax(peak, current_limit)
-        bumped = np.maximum(
-            ceiling * settings.oom_bump_ratio, ceiling + settings.oom_min_bump_bytes
+        memory_request, memory_limit = kianax_memory(
+            settings,
+            percentile=memory_percentile,
+            peak=peak,
+            inventory=inventory,
+            oom=oom,
+            leaking=leaking,
+            batch=pd.Series(batch, index=index),
         )
-        memory_limit = memory_limit.where(
-            ~oom, pd.Series(np.fmax(memory_limit, bumped), index=index)
-        )
-        memory_request = memory_request.where(~oom, np.fmax(memory_request, peak))
-        # A leak is a bug: its memory stays as it is today (when set), so the fix is the
-        # code, not a bigger box; the row says so and carries the growth rate.
-        memory_limit = memory_limit.where(~(leaking & current_limit.notna()), current_limit)
-        current_request = inventory["memory_request_bytes"]
-        memory_request = memory_request.where(~(leaking & current_request.notna()), current_request)
-
-        batch_memory = peak * (1.0 + settings.batch_memory_margin)
-        memory_request = memory_request.where(~batch, batch_memory)
-        memory_limit = memory_limit.where(~batch, batch_memory)
-        if settings.memory_request_equals_limit:
-            memory_request = memory_limit.copy()
-        memory_request = pd.Series(np.fmin(memory_request, memory_limit), index=index)
-        if settings.keep_unset_memory_limit and not settings.memory_request_equals_limit:
-            memory_limit = memory_limit.where(current_limit.notna() | batch, np.nan)
 
         raw = pd.DataFrame(
             {
@@ -267,6 +238,54 @@ class KianaxStrategy(RightsizingStrategy):
             np.fmax(out["memory_limit"], out["memory_request"]), index=out.index
         ).where(~unset)
         return out
+
+
+def kianax_memory(
+    settings: KianaxSettings,
+    *,
+    percentile: pd.Series,
+    peak: pd.Series,
+    inventory: pd.DataFrame,
+    oom: pd.Series,
+    leaking: pd.Series,
+    batch: pd.Series,
+) -> tuple[pd.Series, pd.Series]:
+    """The kianax memory request and limit from a percentile and the peak, per container.
+
+    Shared by the series path and the aggregate (server-side statistics) path so both follow
+    one policy: request = percentile + margin; limit = max(peak + margin, peak + fixed headroom)
+    because limits cost nothing; after OOM kills both go above the old limit and the peak; a
+    leaking container keeps its memory (the fix is the code); batch request = limit = peak +
+    margin; an unset limit stays unset.
+    """
+    index = peak.index
+    current_limit = inventory["memory_limit_bytes"]
+    current_request = inventory["memory_request_bytes"]
+    memory_request = percentile * (1.0 + settings.memory_request_margin)
+    # (No fixed headroom where request = limit: there it would be paid for.)
+    headroom = (
+        0.0 if settings.memory_request_equals_limit else settings.memory_limit_min_headroom_bytes
+    )
+    memory_limit = pd.Series(
+        np.fmax(peak * (1.0 + settings.memory_limit_margin), peak + headroom), index=index
+    )
+    # OOM-killed (and not leaking): the peak was cut off at the old limit; go above both.
+    ceiling = np.fmax(peak, current_limit)
+    bumped = np.maximum(ceiling * settings.oom_bump_ratio, ceiling + settings.oom_min_bump_bytes)
+    memory_limit = memory_limit.where(~oom, pd.Series(np.fmax(memory_limit, bumped), index=index))
+    memory_request = memory_request.where(~oom, np.fmax(memory_request, peak))
+    # A leak is a bug: its memory stays as it is today (when set); the row carries the growth.
+    memory_limit = memory_limit.where(~(leaking & current_limit.notna()), current_limit)
+    memory_request = memory_request.where(~(leaking & current_request.notna()), current_request)
+    batch_memory = peak * (1.0 + settings.batch_memory_margin)
+    memory_request = memory_request.where(~batch, batch_memory)
+    memory_limit = memory_limit.where(~batch, batch_memory)
+    if settings.memory_request_equals_limit:
+        memory_request = memory_limit.copy()
+    memory_request = pd.Series(np.fmin(memory_request, memory_limit), index=index)
+    if settings.keep_unset_memory_limit and not settings.memory_request_equals_limit:
+        memory_limit = memory_limit.where(current_limit.notna() | batch, np.nan)
+    return memory_request, memory_limit
 
 
 #: Season names by code (see :func:`season_codes`).
