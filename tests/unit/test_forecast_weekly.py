@@ -28,3 +28,4 @@ def test_short_history_uses_the_daily_peaks_themselves():
     days = np.arange(10.0)
     fit_day, fit_values, how = trend_points(days, days * 2.0)
     assert how == "daily peaks" and len(fit_day) == 10
+    assert list(fit_values) == list(days * 2.0)
