@@ -145,6 +145,18 @@ def _number(value: Any) -> str:
     return str(value)
 
 
+def action_rows(recs: RecommendationSet) -> pd.DataFrame:
+    """Every proposed action, one per workload change (right-sizing and HPA of one workload
+    merged), in section order. Columns as :func:`top_actions`."""
+    rows = [
+        *_rightsizing_actions(recs),
+        *_hpa_actions(recs),
+        *_spot_actions(recs),
+        *_nodegroup_actions(recs),
+    ]
+    return pd.DataFrame(rows, columns=TOP_ACTION_COLUMNS)
+
+
 def top_actions(recs: RecommendationSet, n: int = 10) -> pd.DataFrame:
     """The ``n`` changes worth the most dollars a month, across every section.
 
@@ -155,13 +167,7 @@ def top_actions(recs: RecommendationSet, n: int = 10) -> pd.DataFrame:
     Returns:
         Columns area, action, monthly_savings_usd, risk, why.
     """
-    rows = [
-        *_rightsizing_actions(recs),
-        *_hpa_actions(recs),
-        *_spot_actions(recs),
-        *_nodegroup_actions(recs),
-    ]
-    frame = pd.DataFrame(rows, columns=TOP_ACTION_COLUMNS)
+    frame = action_rows(recs)
     frame = frame[frame["monthly_savings_usd"].astype(float).fillna(0.0) != 0]
     frame = frame.assign(_risk=frame["risk"].map(_RISK_ORDER).fillna(1))
     frame = frame.sort_values(["monthly_savings_usd", "_risk"], ascending=[False, True])

@@ -20,6 +20,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import pandas as pd
 
+from kianax_capacity.outputs.tables import action_rows
 from kianax_capacity.recommend.inventory import (
     CONTAINER_KEY,
     container_inventory,
@@ -112,29 +113,25 @@ def headline(recommendations: RecommendationSet, allocation: Any | None = None) 
         numbers = allocation.summary()
         cost = numbers.get("monthly_cost_usd", cost) if cost is None else cost
         idle = numbers.get("idle_monthly_usd", idle) if idle is None else idle
-    # Savings available: what the actions that save would save. Net: after the ones that cost
-    # (an HPA that needs more replicas), which is what the summary's total is.
-    actionable = [
-        *(r.monthly_savings_usd for r in recommendations.rightsizing if r.status == "ok"),
-        *(r.monthly_savings_usd for r in recommendations.hpa if r.status == "ok"),
-        *(r.monthly_savings_usd for r in recommendations.spot if r.ready),
-        *(r.monthly_savings_usd for r in recommendations.nodegroups),
-    ]
-    savings = sum(max(value or 0.0, 0.0) for value in actionable)
+    # Savings available: what the actions that save would save, each workload counted once
+    # (its right-sizing and HPA are one action). Node-group changes are listed as actions but
+    # not added: they are largely the same dollars as the smaller requests that allow them.
+    # Net: after the actions that cost (an HPA that needs more replicas) = the summary's total.
+    actions = action_rows(recommendations)
+    dollars = actions["monthly_savings_usd"].astype(float).fillna(0.0)
+    additive = dollars[actions["area"] != "node group"]
+    savings = float(additive.clip(lower=0.0).sum())
     net = summary.get("monthly_savings_usd")
     if not isinstance(net, int | float):
-        net = sum(value or 0.0 for value in actionable)
-    actions = sum(1 for row in recommendations.rightsizing if row.status == "ok")
-    actions += sum(1 for row in recommendations.hpa if row.status == "ok")
-    actions += sum(1 for row in recommendations.spot if row.ready)
-    actions += sum(1 for row in recommendations.nodegroups if row.monthly_savings_usd)
+        net = float(additive.sum())
+    count = int((dollars != 0).sum())
     days = (recommendations.window_end - recommendations.window_start).total_seconds() / 86400
     return Headline(
         monthly_cost_usd=None if cost is None else float(cost),
         savings_available_usd=float(savings),
         net_change_usd=float(net),
         idle_monthly_usd=None if idle is None else float(idle),
-        actions=actions,
+        actions=count,
         window_days=round(days, 1),
     )
 
