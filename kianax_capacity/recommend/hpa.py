@@ -595,13 +595,20 @@ def _ha_floor(item: _Workload, goals: HpaProfile) -> tuple[int, str]:
 
 
 def _kept_target(
-    old_target: float | None, old_request: float | None, new_request: float | None
+    old_target: float | None,
+    old_request: float | None,
+    new_request: float | None,
+    ceiling: float = _MAX_TARGET,
 ) -> float | None:
-    """The target at which the HPA scales at the same absolute usage per replica."""
+    """The target at which the HPA scales at the same absolute usage per replica.
+
+    Capped at ``ceiling`` (the profile band's top): a pod must not run at its whole request
+    before the HPA adds replicas, so a much smaller request scales a little earlier instead.
+    """
     if old_target is None or old_request is None or new_request is None or new_request <= 0:
         return old_target
     kept = old_target * old_request / new_request
-    return float(round(min(_MAX_TARGET, max(_MIN_TARGET, kept))))
+    return float(round(min(ceiling, _MAX_TARGET, max(_MIN_TARGET, kept))))
 
 
 def _band(target: float | None, band: tuple[float, float]) -> float | None:
@@ -772,9 +779,15 @@ def _recommend_one(
     )
 
     if joint:
-        cpu_target = _kept_target(current.target_cpu_utilization, item.cpu_request, cpu_request)
+        ceiling = max(goals.target_band[1], current.target_cpu_utilization or 0.0)
+        cpu_target = _kept_target(
+            current.target_cpu_utilization, item.cpu_request, cpu_request, ceiling
+        )
         memory_target = _kept_target(
-            current.target_memory_utilization, item.memory_request, memory_request
+            current.target_memory_utilization,
+            item.memory_request,
+            memory_request,
+            max(goals.target_band[1], current.target_memory_utilization or 0.0),
         )
     else:
         cpu_target = _band(current.target_cpu_utilization, goals.target_band)
@@ -992,8 +1005,8 @@ def _reason(
                 change += f" keeps scaling at about {format_cpu(old_point)} per replica"
             else:
                 change += (
-                    f" (capped at {_MAX_TARGET:.0f}%) scales at {format_cpu(new_point)} per "
-                    f"replica instead of {format_cpu(old_point)}"
+                    f" (capped at the top of the {goals.name} band) scales at "
+                    f"{format_cpu(new_point)} per replica instead of {format_cpu(old_point)}"
                 )
             parts.append(change)
         else:

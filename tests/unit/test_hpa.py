@@ -262,17 +262,30 @@ def test_joint_with_rightsizing_keeps_the_scale_point(snapshot):
     key = (NAMESPACE, "Deployment", "healthy-svc")
     rows = {
         r.workload: r
-        for r in recommend_hpa(snapshot, default_prices=PRICES, new_requests={key: (0.2, None)})
+        for r in recommend_hpa(snapshot, default_prices=PRICES, new_requests={key: (0.22, None)})
     }
     row = rows["healthy-svc"]
-    # 70 % of 250m = 175m per replica; at a 200m request that is 87.5 % -> 88 %.
-    assert row.recommended.target_cpu_utilization == 88
+    # 70 % of 250m = 175m per replica; at a 220m request that is 79.5 % -> 80 %.
+    assert row.recommended.target_cpu_utilization == 80
     assert row.status == "ok"
     assert "keeps scaling" in row.reason
     assert row.extra["request_change_included"] is True
     # Same scale point, cheaper replicas: costs less.
     assert row.monthly_savings_usd > 0
     assert rows["saturated-svc"].recommended.target_cpu_utilization == 70
+
+
+def test_kept_scale_point_is_capped_at_the_profile_band(snapshot):
+    key = (NAMESPACE, "Deployment", "healthy-svc")
+    row = next(
+        r
+        for r in recommend_hpa(snapshot, default_prices=PRICES, new_requests={key: (0.1, None)})
+        if r.workload == "healthy-svc"
+    )
+    # 175m per replica would be 175 % of a 100m request: the production band stops at 80 %,
+    # so the HPA scales a little earlier (80m per replica) rather than run pods at their request.
+    assert row.recommended.target_cpu_utilization == 80
+    assert "capped at the top of the production band" in row.reason
 
 
 def test_node_group_prices_are_used(snapshot):
