@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -125,189 +126,123 @@ class WorkloadSpec:
     schedule: tuple[tuple[int, ...], int, bool] | None = None
 
 
+def _seed_app(**memory: Any) -> ContainerSpec:
+    """The seed's default container: requests 250m / 256Mi, limits 500m / 512Mi."""
+    return ContainerSpec("app", 0.25, 256 * _M, 0.5, 512 * _M, **memory)
+
+
+def _service(
+    namespace: str,
+    name: str,
+    containers: tuple[ContainerSpec, ...],
+    demand: str,
+    demand_scale: float,
+    hpa: HpaSpec | None,
+    rollouts: int,
+    replicas: int = 1,
+) -> WorkloadSpec:
+    """A kianax Deployment on general-ng with a PDB minAvailable 1, as the platform runs them."""
+    return WorkloadSpec(
+        namespace, "Deployment", name, "general-ng", containers,
+        demand=demand, demand_scale=demand_scale, replicas=replicas, hpa=hpa,
+        pdb_min_available=1, rollouts=rollouts,
+    )  # fmt: skip
+
+
 def _kianax_services(namespace: str) -> list[WorkloadSpec]:
-    seed_defaults = dict(
-        cpu_request=0.25, memory_request=256 * _M, cpu_limit=0.5, memory_limit=512 * _M
-    )
-    svc = []
-    svc.append(
-        WorkloadSpec(
+    cpu_and_memory = HpaSpec(2, 10, 70, 80)
+    cpu_only = HpaSpec(2, 10, 70, None)
+    envoy = ContainerSpec("envoy", 0.1, 128 * _M, 0.2, 256 * _M, cpu_share=0.2, memory="flat", memory_base=48 * _M)  # fmt: skip
+    return [
+        _service(
             namespace,
-            "Deployment",
             "api-gateway",
-            "general-ng",
             (
-                ContainerSpec(
-                    "app",
-                    **seed_defaults,
-                    cpu_share=0.8,
-                    memory="load",
-                    memory_base=120 * _M,
-                    memory_per_core=180 * _M,
+                _seed_app(
+                    cpu_share=0.8, memory="load", memory_base=120 * _M, memory_per_core=180 * _M
                 ),
-                ContainerSpec(
-                    "envoy",
-                    0.1,
-                    128 * _M,
-                    0.2,
-                    256 * _M,
-                    cpu_share=0.2,
-                    memory="flat",
-                    memory_base=48 * _M,
-                ),
+                envoy,
             ),
-            demand="web",
-            demand_scale=1.2,
-            hpa=HpaSpec(2, 10, 70, 80),
-            pdb_min_available=1,
-            rollouts=2,
-        )
-    )
-    svc.append(
-        WorkloadSpec(
+            "web",
+            1.2,
+            cpu_and_memory,
+            2,
+        ),
+        _service(
             namespace,
-            "Deployment",
             "trading-service",
-            "general-ng",
-            (
-                ContainerSpec(
-                    "app",
-                    **seed_defaults,
-                    memory="load",
-                    memory_base=150 * _M,
-                    memory_per_core=120 * _M,
-                ),
-            ),
-            demand="market",
-            demand_scale=0.9,
-            hpa=HpaSpec(2, 10, 70, 80),
-            pdb_min_available=1,
-            rollouts=2,
-        )
-    )
-    svc.append(
-        WorkloadSpec(
+            (_seed_app(memory="load", memory_base=150 * _M, memory_per_core=120 * _M),),
+            "market",
+            0.9,
+            cpu_and_memory,
+            2,
+        ),
+        _service(
             namespace,
-            "Deployment",
             "agent-service",
-            "general-ng",
-            (
-                ContainerSpec(
-                    "app",
-                    **seed_defaults,
-                    memory="spiky",
-                    memory_base=180 * _M,
-                    memory_spike=140 * _M,
-                ),
-            ),
-            demand="bursty",
-            demand_scale=1.0,
-            hpa=HpaSpec(2, 10, 70, None),
-            pdb_min_available=1,
-            rollouts=1,
-        )
-    )
-    svc.append(
-        WorkloadSpec(
+            (_seed_app(memory="spiky", memory_base=180 * _M, memory_spike=140 * _M),),
+            "bursty",
+            1.0,
+            cpu_only,
+            1,
+        ),
+        _service(
             namespace,
-            "Deployment",
             "market-data-service",
-            "general-ng",
-            (
-                ContainerSpec(
-                    "app",
-                    **seed_defaults,
-                    memory="load",
-                    memory_base=170 * _M,
-                    memory_per_core=60 * _M,
-                ),
-            ),
-            demand="market",
-            demand_scale=4.2,
-            hpa=HpaSpec(2, 10, 70, None),
-            pdb_min_available=1,
-            rollouts=1,
-        )
-    )
-    svc.append(
-        WorkloadSpec(
+            (_seed_app(memory="load", memory_base=170 * _M, memory_per_core=60 * _M),),
+            "market",
+            4.2,
+            cpu_only,
+            1,
+        ),
+        _service(
             namespace,
-            "Deployment",
             "portfolio-service",
-            "general-ng",
             (
                 ContainerSpec(
                     "app", 0.25, 768 * _M, 0.5, 1024 * _M, memory="jvm", memory_base=690 * _M
                 ),
             ),
-            demand="web",
-            demand_scale=0.25,
-            hpa=HpaSpec(2, 10, 70, None),
-            pdb_min_available=1,
-            rollouts=1,
-        )
-    )
-    svc.append(
-        WorkloadSpec(
+            "web",
+            0.25,
+            cpu_only,
+            1,
+        ),
+        _service(
             namespace,
-            "Deployment",
             "notification-service",
-            "general-ng",
-            (
-                ContainerSpec(
-                    "app",
-                    **seed_defaults,
-                    memory="leak",
-                    memory_base=150 * _M,
-                    memory_leak_per_hour=4.5 * _M,
-                ),
-            ),
-            demand="web",
-            demand_scale=0.08,
-            hpa=HpaSpec(2, 10, 70, None),
-            pdb_min_available=1,
-            rollouts=0,
-        )
-    )
-    svc.append(
-        WorkloadSpec(
+            (_seed_app(memory="leak", memory_base=150 * _M, memory_leak_per_hour=4.5 * _M),),
+            "web",
+            0.08,
+            cpu_only,
+            0,
+        ),
+        _service(
             namespace,
-            "Deployment",
             "user-service",
-            "general-ng",
-            (ContainerSpec("app", **seed_defaults, memory="flat", memory_base=92 * _M),),
-            demand="web",
-            demand_scale=0.05,
-            hpa=HpaSpec(2, 10, 70, 80),
-            pdb_min_available=1,
-            rollouts=1,
-        )
-    )
-    svc.append(
-        WorkloadSpec(
+            (_seed_app(memory="flat", memory_base=92 * _M),),
+            "web",
+            0.05,
+            cpu_and_memory,
+            1,
+        ),
+        _service(
             namespace,
-            "Deployment",
             "risk-service",
-            "general-ng",
             (
-                ContainerSpec(
-                    "app",
-                    **seed_defaults,
+                _seed_app(
                     memory="spiky",
                     memory_base=330 * _M,
                     memory_spike=200 * _M,
                     spike_probability=0.002,
                 ),
             ),
-            demand="market",
-            demand_scale=1.5,
+            "market",
+            1.5,
+            None,
+            1,
             replicas=2,
-            hpa=None,
-            pdb_min_available=1,
-            rollouts=1,
-        )
-    )
-    svc.append(
+        ),
         WorkloadSpec(
             namespace,
             "CronJob",
@@ -328,9 +263,7 @@ def _kianax_services(namespace: str) -> list[WorkloadSpec]:
             demand="flat",
             demand_scale=0.9,
             schedule=((21 * 60 + 30,), 25, True),
-        )
-    )
-    svc.append(
+        ),
         WorkloadSpec(
             namespace,
             "CronJob",
@@ -350,9 +283,8 @@ def _kianax_services(namespace: str) -> list[WorkloadSpec]:
             demand="flat",
             demand_scale=0.35,
             schedule=(tuple(h * 60 + 5 for h in range(0, 24, 4)), 10, False),
-        )
-    )
-    return svc
+        ),
+    ]
 
 
 def _platform_workloads() -> list[WorkloadSpec]:
