@@ -196,45 +196,27 @@ def _families(demo: DemoCluster, cluster: str) -> list[_Family]:
                 ones(p),
             )
 
-    def replicaset_owner() -> Iterator[Series]:
-        spans: dict[tuple[str, str, str], list[int]] = {}
-        for p in pods:
-            if p.owner_kind == "ReplicaSet":
-                span = spans.setdefault((p.namespace, p.owner_name, p.workload), [p.start, p.stop])
-                span[0], span[1] = min(span[0], p.start), max(span[1], p.stop)
-        for (ns, rs, deployment), (start, stop) in spans.items():
-            yield (
-                _labels(
-                    **ksm,
-                    namespace=ns,
-                    replicaset=rs,
-                    owner_kind="Deployment",
-                    owner_name=deployment,
-                    owner_is_controller="true",
-                ),
-                start,
-                np.ones(stop - start),
-            )
+    def owner_of_owner(
+        owner_kind: str, name_label: str, top_kind: str
+    ) -> Callable[[], Iterator[Series]]:
+        """kube_replicaset_owner / kube_job_owner: each intermediate owner, while its pods live."""
 
-    def job_owner() -> Iterator[Series]:
-        spans: dict[tuple[str, str, str], list[int]] = {}
-        for p in pods:
-            if p.owner_kind == "Job":
-                span = spans.setdefault((p.namespace, p.owner_name, p.workload), [p.start, p.stop])
-                span[0], span[1] = min(span[0], p.start), max(span[1], p.stop)
-        for (ns, job, cronjob), (start, stop) in spans.items():
-            yield (
-                _labels(
-                    **ksm,
-                    namespace=ns,
-                    job_name=job,
-                    owner_kind="CronJob",
-                    owner_name=cronjob,
-                    owner_is_controller="true",
-                ),
-                start,
-                np.ones(stop - start),
-            )
+        def series() -> Iterator[Series]:
+            spans: dict[tuple[str, str, str], list[int]] = {}
+            for p in pods:
+                if p.owner_kind == owner_kind:
+                    key = (p.namespace, p.owner_name, p.workload)
+                    span = spans.setdefault(key, [p.start, p.stop])
+                    span[0], span[1] = min(span[0], p.start), max(span[1], p.stop)
+            for (ns, name, top), (start, stop) in spans.items():
+                labels = {"namespace": ns, name_label: name, "owner_kind": top_kind}
+                yield (
+                    _labels(**ksm, **labels, owner_name=top, owner_is_controller="true"),
+                    start,
+                    np.ones(stop - start),
+                )
+
+        return series
 
     def pod_info() -> Iterator[Series]:
         for p in pods:
@@ -479,9 +461,14 @@ def _families(demo: DemoCluster, cluster: str) -> list[_Family]:
             "kube_replicaset_owner",
             "gauge",
             "Information about the ReplicaSet's owner.",
-            replicaset_owner,
+            owner_of_owner("ReplicaSet", "replicaset", "Deployment"),
         ),
-        _Family("kube_job_owner", "gauge", "Information about the Job's owner.", job_owner),
+        _Family(
+            "kube_job_owner",
+            "gauge",
+            "Information about the Job's owner.",
+            owner_of_owner("Job", "job_name", "CronJob"),
+        ),
         _Family("kube_pod_info", "gauge", "Information about pod.", pod_info),
         _Family(
             "kube_pod_container_resource_requests",
