@@ -859,6 +859,7 @@ def fetch_prometheus_snapshot(
                 "sample_window_seconds": plan.sample_window_seconds,
                 "time_chunks": len(plan.chunks),
                 "aggregate_chunks": len(plan.aggregate_chunks),
+                "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
                 "requests": client.requests_sent,
                 "bytes_received": client.bytes_received,
             }
