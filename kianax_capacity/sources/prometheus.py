@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -116,9 +117,10 @@ _MEANS = {
     "memory_bytes_mean": ("memory_bytes_sum", "samples"),
     "cpu_throttled_ratio_mean": ("cpu_throttled_ratio_sum", "cpu_throttled_ratio_count"),
 }
-#: Inventory subqueries over every pod container (a dense series x steps matrix on the server):
-#: in the aggregate shape they run per aggregate chunk too; first/last seen combine as min/max.
-_CHUNKED_INVENTORY = ("pod_first_seen", "pod_last_seen")
+#: In the aggregate shape the inventory queries run per aggregate chunk too: each answer then
+#: holds the pods alive that day (not every pod of the window, ~800 bytes each once parsed), and
+#: ``pod_first_seen`` / ``pod_last_seen`` (subqueries: a dense series x steps matrix on the
+#: server) stay small. Chunks combine as in the series shape (min/max, or the latest chunk).
 
 # Range queries (one per time chunk). Usage only in the series shape.
 _USAGE_RANGE = ("cpu_usage", "memory_usage", "cpu_throttling")
@@ -275,9 +277,8 @@ def plan_queries(
         aggregate_chunks = tuple(grid.chunks(per_chunk))
     jobs: list[QueryJob] = []
     range_names = (*(_USAGE_RANGE if shape == "series" else ()), *_EVENT_RANGE)
-    whole_chunk_inventory = tuple(
-        name for name in _INVENTORY if shape != "aggregate" or name not in _CHUNKED_INVENTORY
-    )
+    # The aggregate shape runs the inventory per aggregate chunk (see above).
+    range_chunk_inventory = _INVENTORY if shape != "aggregate" else ()
     # Instant queries run one second after the chunk's end over one second more: VictoriaMetrics
     # does not show a series whose only sample is exactly at the evaluation instant, so a pod
     # born in the last step would lose its owner. Both engines then see [start, end].
@@ -286,11 +287,11 @@ def plan_queries(
         window = format_duration(chunk.points * step + _INSTANT_NUDGE_SECONDS)
         for name in range_names:
             jobs.append(QueryJob(name, fill(name), index, grid=chunk))
-        for name in whole_chunk_inventory:
+        for name in range_chunk_inventory:
             jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
     for index, chunk in enumerate(aggregate_chunks):
         window = format_duration(chunk.points * step + _INSTANT_NUDGE_SECONDS)
-        for name in _CHUNKED_INVENTORY:
+        for name in _INVENTORY:
             jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
         # The statistics' subqueries span exactly the chunk's points (no extra second): at
         # end + 1 s the range [end + 1 s - points x step, end + 1 s] holds the chunk's steps
@@ -751,7 +752,15 @@ def _instant_frame(result: list[dict[str, Any]]) -> pd.DataFrame:
     """An instant answer as label columns (absent label: NaN) and a float ``value``."""
     if not result:
         return pd.DataFrame({"value": np.zeros(0)})
-    frame = pd.DataFrame.from_records([series.get("metric", {}) for series in result])
+    # Label values interned: the same pod and namespace names come back in every inventory
+    # answer and every day, and a frame keeps its strings alive; shared, they cost one pointer
+    # per row instead of one string object per row and answer.
+    frame = pd.DataFrame.from_records(
+        [
+            {name: sys.intern(value) for name, value in series.get("metric", {}).items()}
+            for series in result
+        ]
+    )
     frame["value"] = np.array([series["value"][1] for series in result], dtype=float)
     return frame
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kianax_capacity.sources.prometheus import (
@@ -102,6 +102,7 @@ samples_by_day = st.lists(
 )
 
 
+@settings(deadline=None)
 @given(days=samples_by_day, order=st.randoms(use_true_random=False))
 def test_chunked_max_sum_count_equal_the_whole_window(
     days: list[dict[str, list[float]]], order: object
