@@ -12,9 +12,11 @@ size of the cluster. Time chunks keep each range query under the 11,000-points-p
 Two shapes:
 
 * ``series``: usage time series at the step (CPU rate, peak working set, throttling).
-* ``aggregate``: the server computes per-container statistics over the window with
-  ``quantile_over_time`` / ``max_over_time`` / ``avg_over_time`` on subqueries; the client gets a
-  ``container_stats`` table (O(containers) numbers) and an empty ``usage`` table.
+* ``aggregate``: the server computes per-container statistics one day (``aggregate_chunk``) at
+  a time with ``quantile_over_time`` / ``max_over_time`` / ``sum_over_time`` /
+  ``count_over_time`` on subqueries; the client folds the days into running per-container
+  aggregates (:class:`ChunkCombiner`) and writes a ``container_stats`` table (O(containers)
+  numbers) and an empty ``usage`` table.
 
 Errors are :class:`~kianax_capacity.errors.PrometheusError` with one line naming the server (no
 credentials) and what to check; nothing is written unless every query succeeded.
@@ -117,10 +119,6 @@ _MEANS = {
     "memory_bytes_mean": ("memory_bytes_sum", "samples"),
     "cpu_throttled_ratio_mean": ("cpu_throttled_ratio_sum", "cpu_throttled_ratio_count"),
 }
-#: In the aggregate shape the inventory queries run per aggregate chunk too: each answer then
-#: holds the pods alive that day (not every pod of the window, ~800 bytes each once parsed), and
-#: ``pod_first_seen`` / ``pod_last_seen`` (subqueries: a dense series x steps matrix on the
-#: server) stay small. Chunks combine as in the series shape (min/max, or the latest chunk).
 
 # Range queries (one per time chunk). Usage only in the series shape.
 _USAGE_RANGE = ("cpu_usage", "memory_usage", "cpu_throttling")
@@ -236,8 +234,8 @@ def plan_queries(
         rate_window_seconds: the ``rate()`` window; default max(step, 2 x scrape interval),
             because ``rate`` needs two samples inside its window and should span a whole step.
         max_points_per_series: points per range query and series (below the API's 11,000).
-        aggregate_chunk_seconds: aggregate shape only: the statistics and pod first/last seen
-            are instant queries at the end of each chunk of this length (counted back from the
+        aggregate_chunk_seconds: aggregate shape only: the statistics and the inventory are
+            instant queries at the end of each chunk of this length (counted back from the
             window's end), so the request count is (parts x chunks) whatever the cluster size
             and each request only touches the series alive in its chunk.
     """
@@ -277,7 +275,11 @@ def plan_queries(
         aggregate_chunks = tuple(grid.chunks(per_chunk))
     jobs: list[QueryJob] = []
     range_names = (*(_USAGE_RANGE if shape == "series" else ()), *_EVENT_RANGE)
-    # The aggregate shape runs the inventory per aggregate chunk (see above).
+    # The aggregate shape runs the inventory and the range queries per aggregate chunk: an
+    # inventory answer then holds
+    # the pods alive that day (not every pod of the window, ~800 bytes each once parsed), and
+    # pod_first_seen / pod_last_seen (subqueries: a dense series x steps matrix on the server)
+    # stay small. Chunks combine as in the series shape (min/max, or the latest chunk).
     range_chunk_inventory = _INVENTORY if shape != "aggregate" else ()
     # Instant queries run one second after the chunk's end over one second more: VictoriaMetrics
     # does not show a series whose only sample is exactly at the evaluation instant, so a pod
@@ -285,12 +287,16 @@ def plan_queries(
     nudge = timedelta(seconds=_INSTANT_NUDGE_SECONDS)
     for index, chunk in enumerate(chunks):
         window = format_duration(chunk.points * step + _INSTANT_NUDGE_SECONDS)
-        for name in range_names:
+        for name in range_names if shape != "aggregate" else ():
             jobs.append(QueryJob(name, fill(name), index, grid=chunk))
         for name in range_chunk_inventory:
             jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
     for index, chunk in enumerate(aggregate_chunks):
         window = format_duration(chunk.points * step + _INSTANT_NUDGE_SECONDS)
+        # Range answers per day too: the HPA replica series of a big cluster over 14 days are
+        # millions of points, several hundred MB while one answer is being parsed.
+        for name in range_names:
+            jobs.append(QueryJob(name, fill(name), index, grid=chunk))
         for name in _INVENTORY:
             jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
         # The statistics' subqueries span exactly the chunk's points (no extra second): at
@@ -690,7 +696,7 @@ class _Results:
             # Folded into the running aggregates at once: no chunk's answer is kept.
             self.parts.add_answer(job.name, result)
             return
-        answer: Any = _instant_frame(result) if job.grid is None else result
+        answer: Any = _instant_frame(result) if job.grid is None else _range_series(result)
         with self._lock:
             self.by_name.setdefault(job.name, []).append((job.chunk, answer))
 
@@ -721,11 +727,9 @@ class _Results:
         labels = list(labels)
         frames: list[pd.DataFrame] = []
         for _chunk, result in sorted(self.by_name.get(name, []), key=lambda item: item[0]):
-            for series in result:
-                values = np.asarray(series.get("values", []), dtype=float).reshape(-1, 2)
+            for metric, values in result:
                 if not len(values):
                     continue
-                metric = series.get("metric", {})
                 frame = pd.DataFrame({"seconds": values[:, 0], "value": values[:, 1]})
                 for label in labels:
                     frame[label] = metric.get(label, "")
@@ -746,6 +750,21 @@ class _Results:
 
     def empty(self, name: str) -> bool:
         return not any(len(answer) for _chunk, answer in self.by_name.get(name, []))
+
+
+def _range_series(result: list[dict[str, Any]]) -> list[tuple[dict[str, str], np.ndarray]]:
+    """A range answer as (interned labels, float array of (seconds, value) rows) per series.
+
+    Parsed JSON holds each point as a list of a float and a string (~150 bytes); the array
+    holds it in 16, so an answer shrinks ~10x as soon as it arrives, on the worker thread.
+    """
+    return [
+        (
+            {name: sys.intern(value) for name, value in series.get("metric", {}).items()},
+            np.asarray(series.get("values", []), dtype=float).reshape(-1, 2),
+        )
+        for series in result
+    ]
 
 
 def _instant_frame(result: list[dict[str, Any]]) -> pd.DataFrame:
