@@ -768,17 +768,26 @@ def _range_series(result: list[dict[str, Any]]) -> list[tuple[dict[str, str], np
 
 
 def _instant_frame(result: list[dict[str, Any]]) -> pd.DataFrame:
-    """An instant answer as label columns (absent label: NaN) and a float ``value``."""
+    """An instant answer as object label columns (absent label: None) and a float ``value``."""
     if not result:
         return pd.DataFrame({"value": np.zeros(0)})
-    # Label values interned: the same pod and namespace names come back in every inventory
-    # answer and every day, and a frame keeps its strings alive; shared, they cost one pointer
-    # per row instead of one string object per row and answer.
-    frame = pd.DataFrame.from_records(
-        [
-            {name: sys.intern(value) for name, value in series.get("metric", {}).items()}
-            for series in result
-        ]
+    # Label values interned and kept as object columns: the same pod and namespace names come
+    # back in every inventory answer and every day, and a frame keeps its strings alive; shared,
+    # they cost one pointer per row. (from_records would infer pandas' string dtype and copy
+    # every value into its own buffer, and assembly would turn them back into Python strings.)
+    metrics = [series.get("metric", {}) for series in result]
+    names = sorted({name for metric in metrics for name in metric})
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(
+                np.array(
+                    [sys.intern(v) if (v := m.get(name)) is not None else None for m in metrics],
+                    dtype=object,
+                ),
+                dtype=object,
+            )
+            for name in names
+        }
     )
     frame["value"] = np.array([series["value"][1] for series in result], dtype=float)
     return frame
