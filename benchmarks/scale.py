@@ -149,6 +149,7 @@ def floor(url: str, manifest: dict[str, Any], shape: str, concurrency: int) -> d
         shape=shape,
         selector=selector,
         scrape_interval_seconds=float(prom["scrape_interval_seconds"]),
+        aggregate_chunk_seconds=float(prom.get("aggregate_chunk_seconds", 86_400.0)),
     )
     probe = min(3600.0, points * step)
     scrape = render(

@@ -71,6 +71,7 @@ class PrometheusConfig:
     max_points_per_series: int = 10_000  # time chunks stay under the 11,000-point API limit
     scrape_interval: str | None = None  # e.g. "30s"; None = detect from the data
     rate_window: str | None = None  # e.g. "2m"; None = max(step, 2 x scrape interval)
+    aggregate_chunk: str = "1d"  # aggregate shape: one request per statistic and chunk
 
 
 @dataclass(frozen=True)

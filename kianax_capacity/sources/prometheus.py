@@ -12,9 +12,11 @@ size of the cluster. Time chunks keep each range query under the 11,000-points-p
 Two shapes:
 
 * ``series``: usage time series at the step (CPU rate, peak working set, throttling).
-* ``aggregate``: the server computes per-container statistics over the window with
-  ``quantile_over_time`` / ``max_over_time`` / ``avg_over_time`` on subqueries; the client gets a
-  ``container_stats`` table (O(containers) numbers) and an empty ``usage`` table.
+* ``aggregate``: the server computes per-container statistics one day (``aggregate_chunk``) at
+  a time with ``quantile_over_time`` / ``max_over_time`` / ``sum_over_time`` /
+  ``count_over_time`` on subqueries; the client folds the days into running per-container
+  aggregates (:class:`ChunkCombiner`) and writes a ``container_stats`` table (O(containers)
+  numbers) and an empty ``usage`` table.
 
 Errors are :class:`~kianax_capacity.errors.PrometheusError` with one line naming the server (no
 credentials) and what to check; nothing is written unless every query succeeded.
@@ -27,6 +29,7 @@ import json
 import logging
 import math
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -59,12 +62,14 @@ from kianax_capacity.sources.promql import (
 from kianax_capacity.units import parse_duration
 
 __all__ = [
-    "AGGREGATE_STATS",
+    "AGGREGATE_PARTS",
     "SHAPES",
+    "ChunkCombiner",
     "PrometheusClient",
     "QueryJob",
     "QueryPlan",
     "TimeGrid",
+    "container_stats_from_parts",
     "fetch_prometheus_snapshot",
     "plan_queries",
 ]
@@ -78,22 +83,41 @@ _DEFAULT_SCRAPE_SECONDS = 30.0
 _SCRAPE_PROBE_SECONDS = 3600.0
 _INSTANT_NUDGE_SECONDS = 1
 
-#: container_stats column -> (template, parameters besides the common ones).
-AGGREGATE_STATS: dict[str, tuple[str, dict[str, str]]] = {
-    "cpu_cores_p50": ("aggregate_cpu_quantile", {"quantile": "0.5"}),
-    "cpu_cores_p90": ("aggregate_cpu_quantile", {"quantile": "0.9"}),
-    "cpu_cores_p95": ("aggregate_cpu_quantile", {"quantile": "0.95"}),
-    "cpu_cores_p99": ("aggregate_cpu_quantile", {"quantile": "0.99"}),
-    "cpu_cores_max": ("aggregate_cpu", {"function": "max_over_time"}),
-    "cpu_cores_mean": ("aggregate_cpu", {"function": "avg_over_time"}),
-    "memory_bytes_p50": ("aggregate_memory_quantile", {"quantile": "0.5"}),
-    "memory_bytes_p90": ("aggregate_memory_quantile", {"quantile": "0.9"}),
-    "memory_bytes_p95": ("aggregate_memory_quantile", {"quantile": "0.95"}),
-    "memory_bytes_p99": ("aggregate_memory_quantile", {"quantile": "0.99"}),
-    "memory_bytes_max": ("aggregate_memory", {"function": "max_over_time"}),
-    "memory_bytes_mean": ("aggregate_memory", {"function": "avg_over_time"}),
-    "samples": ("aggregate_memory", {"function": "count_over_time"}),
-    "cpu_throttled_ratio_mean": ("aggregate_cpu_throttling", {}),
+#: Aggregate part -> (template, parameters besides the common ones, how chunks combine).
+#: Each part is an instant query per aggregate chunk (one day by default) over that chunk only,
+#: so the server's dense subquery matrix holds the series alive that day, not the whole window.
+#: ``max``/``sum`` combine exactly and means are the sums over the counts. A quantile combines
+#: as the max of the chunks' quantiles: never above the window's max, and at or above the
+#: window's quantile whenever each chunk's samples are many (if every chunk has the share q of
+#: its samples at or below x, so has the window); interpolation between neighbouring samples
+#: can put it a little below on tiny chunks. It errs on the side of more capacity.
+AGGREGATE_PARTS: dict[str, tuple[str, dict[str, str], str]] = {
+    "cpu_cores_p50": ("aggregate_cpu_quantile", {"quantile": "0.5"}, "max"),
+    "cpu_cores_p90": ("aggregate_cpu_quantile", {"quantile": "0.9"}, "max"),
+    "cpu_cores_p95": ("aggregate_cpu_quantile", {"quantile": "0.95"}, "max"),
+    "cpu_cores_p99": ("aggregate_cpu_quantile", {"quantile": "0.99"}, "max"),
+    "cpu_cores_max": ("aggregate_cpu", {"function": "max_over_time"}, "max"),
+    "cpu_cores_sum": ("aggregate_cpu", {"function": "sum_over_time"}, "sum"),
+    "cpu_cores_count": ("aggregate_cpu", {"function": "count_over_time"}, "sum"),
+    "memory_bytes_p50": ("aggregate_memory_quantile", {"quantile": "0.5"}, "max"),
+    "memory_bytes_p90": ("aggregate_memory_quantile", {"quantile": "0.9"}, "max"),
+    "memory_bytes_p95": ("aggregate_memory_quantile", {"quantile": "0.95"}, "max"),
+    "memory_bytes_p99": ("aggregate_memory_quantile", {"quantile": "0.99"}, "max"),
+    "memory_bytes_max": ("aggregate_memory", {"function": "max_over_time"}, "max"),
+    "memory_bytes_sum": ("aggregate_memory", {"function": "sum_over_time"}, "sum"),
+    "samples": ("aggregate_memory", {"function": "count_over_time"}, "sum"),
+    "cpu_throttled_ratio_sum": ("aggregate_cpu_throttling", {"function": "sum_over_time"}, "sum"),
+    "cpu_throttled_ratio_count": (
+        "aggregate_cpu_throttling",
+        {"function": "count_over_time"},
+        "sum",
+    ),
+}
+#: container_stats mean column -> (sum part, count part).
+_MEANS = {
+    "cpu_cores_mean": ("cpu_cores_sum", "cpu_cores_count"),
+    "memory_bytes_mean": ("memory_bytes_sum", "samples"),
+    "cpu_throttled_ratio_mean": ("cpu_throttled_ratio_sum", "cpu_throttled_ratio_count"),
 }
 
 # Range queries (one per time chunk). Usage only in the series shape.
@@ -187,6 +211,7 @@ class QueryPlan:
     jobs: tuple[QueryJob, ...]
     rate_window_seconds: float
     sample_window_seconds: float
+    aggregate_chunks: tuple[TimeGrid, ...] = ()
 
 
 def plan_queries(
@@ -197,6 +222,7 @@ def plan_queries(
     scrape_interval_seconds: float,
     rate_window_seconds: float | None = None,
     max_points_per_series: int = 10_000,
+    aggregate_chunk_seconds: float = 86_400.0,
 ) -> QueryPlan:
     """Every request a fetch sends: a pure function of the window, never of the cluster size.
 
@@ -208,6 +234,10 @@ def plan_queries(
         rate_window_seconds: the ``rate()`` window; default max(step, 2 x scrape interval),
             because ``rate`` needs two samples inside its window and should span a whole step.
         max_points_per_series: points per range query and series (below the API's 11,000).
+        aggregate_chunk_seconds: aggregate shape only: the statistics and the inventory are
+            instant queries at the end of each chunk of this length (counted back from the
+            window's end), so the request count is (parts x chunks) whatever the cluster size
+            and each request only touches the series alive in its chunk.
     """
     if shape not in SHAPES:
         raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}")
@@ -234,25 +264,53 @@ def plan_queries(
         return render(template, **params)
 
     chunks = tuple(grid.chunks(max_points_per_series))
+    aggregate_chunks: tuple[TimeGrid, ...] = ()
+    if shape == "aggregate":
+        if aggregate_chunk_seconds < step:
+            raise UserInputError(
+                f"aggregate_chunk ({format_duration(aggregate_chunk_seconds)}) is shorter than "
+                f"the step ({format_duration(step)}); set [prometheus] aggregate_chunk to e.g. 1d"
+            )
+        per_chunk = min(int(aggregate_chunk_seconds // step), max_points_per_series)
+        aggregate_chunks = tuple(grid.chunks(per_chunk))
     jobs: list[QueryJob] = []
     range_names = (*(_USAGE_RANGE if shape == "series" else ()), *_EVENT_RANGE)
+    # The aggregate shape runs the inventory and the range queries per aggregate chunk: an
+    # inventory answer then holds
+    # the pods alive that day (not every pod of the window, ~800 bytes each once parsed), and
+    # pod_first_seen / pod_last_seen (subqueries: a dense series x steps matrix on the server)
+    # stay small. Chunks combine as in the series shape (min/max, or the latest chunk).
+    range_chunk_inventory = _INVENTORY if shape != "aggregate" else ()
     # Instant queries run one second after the chunk's end over one second more: VictoriaMetrics
     # does not show a series whose only sample is exactly at the evaluation instant, so a pod
     # born in the last step would lose its owner. Both engines then see [start, end].
     nudge = timedelta(seconds=_INSTANT_NUDGE_SECONDS)
     for index, chunk in enumerate(chunks):
         window = format_duration(chunk.points * step + _INSTANT_NUDGE_SECONDS)
+        for name in range_names if shape != "aggregate" else ():
+            jobs.append(QueryJob(name, fill(name), index, grid=chunk))
+        for name in range_chunk_inventory:
+            jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
+    for index, chunk in enumerate(aggregate_chunks):
+        window = format_duration(chunk.points * step + _INSTANT_NUDGE_SECONDS)
+        # Range answers per day too: the HPA replica series of a big cluster over 14 days are
+        # millions of points, several hundred MB while one answer is being parsed.
         for name in range_names:
             jobs.append(QueryJob(name, fill(name), index, grid=chunk))
         for name in _INVENTORY:
             jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
-    if shape == "aggregate":
-        window = format_duration(grid.points * step + _INSTANT_NUDGE_SECONDS)
-        for column, (template, extra) in AGGREGATE_STATS.items():
+        # The statistics' subqueries span exactly the chunk's points (no extra second): at
+        # end + 1 s the range [end + 1 s - points x step, end + 1 s] holds the chunk's steps
+        # and not the previous chunk's last one, on closed (Prometheus 2) and left-open
+        # (Prometheus 3, VictoriaMetrics) ranges alike, so sums and counts add up exactly.
+        stat_window = format_duration(chunk.points * step)
+        for part, (template, extra, _combine) in AGGREGATE_PARTS.items():
             jobs.append(
-                QueryJob(column, fill(template, window=window, **extra), 0, time=grid.end + nudge)
+                QueryJob(
+                    part, fill(template, window=stat_window, **extra), index, time=chunk.end + nudge
+                )
             )
-    return QueryPlan(grid, chunks, tuple(jobs), rate_window, sample_window)
+    return QueryPlan(grid, chunks, tuple(jobs), rate_window, sample_window, aggregate_chunks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,6 +598,81 @@ def _connection_reason(exc: BaseException) -> str:
 # Fetch
 
 
+class ChunkCombiner:
+    """Running per-container aggregates of the aggregate parts, combined as answers arrive.
+
+    Each (namespace, pod, container) gets an integer id on first sight; every part is a numpy
+    column indexed by id, combined in place with the part's rule (``max``, ``min`` or ``sum``).
+    Memory is O(pod containers x parts) whatever the number of chunks, and no chunk's answer is
+    kept once combined. Thread-safe: the fetch's worker threads call :meth:`add` concurrently.
+
+    Args:
+        rules: part name -> ``max``, ``min`` or ``sum``.
+    """
+
+    def __init__(self, rules: Mapping[str, str]) -> None:
+        unknown = sorted(set(rules.values()) - {"max", "min", "sum"})
+        if unknown:
+            raise ValueError(f"unknown combination rule(s) {unknown}")
+        self._rules = dict(rules)
+        self._ids: dict[tuple[str, str, str], int] = {}
+        self._columns = {name: np.full(0, np.nan) for name in self._rules}
+        self._lock = threading.Lock()
+
+    def add_answer(self, part: str, result: list[dict[str, Any]]) -> None:
+        """Combine one instant answer (Prometheus JSON ``result``) into ``part``."""
+        metrics = [series.get("metric", {}) for series in result]
+        keys = [(m.get("namespace", ""), m.get("pod", ""), m.get("container", "")) for m in metrics]
+        values = np.array([series["value"][1] for series in result], dtype=float)
+        self.add(part, keys, values)
+
+    def add(self, part: str, keys: list[tuple[str, str, str]], values: np.ndarray) -> None:
+        """Combine one chunk's ``values`` (one per key) into the running ``part``."""
+        rule = self._rules[part]
+        values = np.asarray(values, dtype=float)
+        with self._lock:
+            ids_of = self._ids
+            ids = np.fromiter(
+                (ids_of.setdefault(key, len(ids_of)) for key in keys),
+                dtype=np.intp,
+                count=len(keys),
+            )
+            self._grow(len(ids_of))
+            column = self._columns[part]
+            # ufunc.at applies repeated ids one after the other, so a key listed twice in one
+            # answer still combines correctly. fmax/fmin ignore the NaN of "not seen yet".
+            if rule == "max":
+                np.fmax.at(column, ids, values)
+            elif rule == "min":
+                np.fmin.at(column, ids, values)
+            else:
+                fresh = ids[np.isnan(column[ids])]
+                column[fresh] = 0.0
+                np.add.at(column, ids, values)
+
+    def _grow(self, size: int) -> None:
+        for name, column in self._columns.items():
+            if len(column) < size:
+                grown = np.full(max(size, 2 * len(column)), np.nan)
+                grown[: len(column)] = column
+                self._columns[name] = grown
+
+    def frame(self) -> pd.DataFrame:
+        """One row per key seen: ``namespace``, ``pod``, ``container`` and one column per part
+        (NaN where the part never had a value for that key)."""
+        size = len(self._ids)
+        keys = list(self._ids)  # insertion order = id order
+        out = pd.DataFrame(
+            {
+                label: np.array([key[i] for key in keys], dtype=object)
+                for i, label in enumerate(_CONTAINER)
+            }
+        )
+        for name, column in self._columns.items():
+            out[name] = column[:size]
+        return out
+
+
 @dataclass
 class _Results:
     """Answers by template name, each a list of (chunk, answer).
@@ -551,10 +684,19 @@ class _Results:
     """
 
     by_name: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
+    parts: ChunkCombiner = field(
+        default_factory=lambda: ChunkCombiner(
+            {name: rule for name, (_t, _p, rule) in AGGREGATE_PARTS.items()}
+        )
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, job: QueryJob, result: list[dict[str, Any]]) -> None:
-        answer: Any = _instant_frame(result) if job.grid is None else result
+        if job.name in AGGREGATE_PARTS:
+            # Folded into the running aggregates at once: no chunk's answer is kept.
+            self.parts.add_answer(job.name, result)
+            return
+        answer: Any = _instant_frame(result) if job.grid is None else _range_series(result)
         with self._lock:
             self.by_name.setdefault(job.name, []).append((job.chunk, answer))
 
@@ -585,11 +727,9 @@ class _Results:
         labels = list(labels)
         frames: list[pd.DataFrame] = []
         for _chunk, result in sorted(self.by_name.get(name, []), key=lambda item: item[0]):
-            for series in result:
-                values = np.asarray(series.get("values", []), dtype=float).reshape(-1, 2)
+            for metric, values in result:
                 if not len(values):
                     continue
-                metric = series.get("metric", {})
                 frame = pd.DataFrame({"seconds": values[:, 0], "value": values[:, 1]})
                 for label in labels:
                     frame[label] = metric.get(label, "")
@@ -612,11 +752,43 @@ class _Results:
         return not any(len(answer) for _chunk, answer in self.by_name.get(name, []))
 
 
+def _range_series(result: list[dict[str, Any]]) -> list[tuple[dict[str, str], np.ndarray]]:
+    """A range answer as (interned labels, float array of (seconds, value) rows) per series.
+
+    Parsed JSON holds each point as a list of a float and a string (~150 bytes); the array
+    holds it in 16, so an answer shrinks ~10x as soon as it arrives, on the worker thread.
+    """
+    return [
+        (
+            {name: sys.intern(value) for name, value in series.get("metric", {}).items()},
+            np.asarray(series.get("values", []), dtype=float).reshape(-1, 2),
+        )
+        for series in result
+    ]
+
+
 def _instant_frame(result: list[dict[str, Any]]) -> pd.DataFrame:
-    """An instant answer as label columns (absent label: NaN) and a float ``value``."""
+    """An instant answer as object label columns (absent label: None) and a float ``value``."""
     if not result:
         return pd.DataFrame({"value": np.zeros(0)})
-    frame = pd.DataFrame.from_records([series.get("metric", {}) for series in result])
+    # Label values interned and kept as object columns: the same pod and namespace names come
+    # back in every inventory answer and every day, and a frame keeps its strings alive; shared,
+    # they cost one pointer per row. (from_records would infer pandas' string dtype and copy
+    # every value into its own buffer, and assembly would turn them back into Python strings.)
+    metrics = [series.get("metric", {}) for series in result]
+    names = sorted({name for metric in metrics for name in metric})
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(
+                np.array(
+                    [sys.intern(v) if (v := m.get(name)) is not None else None for m in metrics],
+                    dtype=object,
+                ),
+                dtype=object,
+            )
+            for name in names
+        }
+    )
     frame["value"] = np.array([series["value"][1] for series in result], dtype=float)
     return frame
 
@@ -696,6 +868,7 @@ def fetch_prometheus_snapshot(
             scrape_interval_seconds=scrape,
             rate_window_seconds=rate_window,
             max_points_per_series=config.max_points_per_series,
+            aggregate_chunk_seconds=parse_duration(config.aggregate_chunk),
         )
         results = _run_all(client, plan.jobs, config.concurrency, progress)
     finally:
@@ -722,6 +895,8 @@ def fetch_prometheus_snapshot(
                 "rate_window_seconds": plan.rate_window_seconds,
                 "sample_window_seconds": plan.sample_window_seconds,
                 "time_chunks": len(plan.chunks),
+                "aggregate_chunks": len(plan.aggregate_chunks),
+                "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
                 "requests": client.requests_sent,
                 "bytes_received": client.bytes_received,
             }
@@ -1159,13 +1334,20 @@ def _replicas(results: _Results) -> pd.DataFrame:
 
 
 def _container_stats(results: _Results) -> pd.DataFrame:
-    out: pd.DataFrame | None = None
-    for column in AGGREGATE_STATS:
-        frame = results.vector(column, _CONTAINER)[[*_CONTAINER, "value"]].rename(
-            columns={"value": column}
-        )
-        out = frame if out is None else out.merge(frame, on=_CONTAINER, how="outer")
-    assert out is not None
-    out = out[out["samples"].notna()].copy()
+    return container_stats_from_parts(results.parts.frame())
+
+
+def container_stats_from_parts(parts: pd.DataFrame) -> pd.DataFrame:
+    """``container_stats`` rows from the combined aggregate parts (see :class:`ChunkCombiner`).
+
+    Means are the combined sums over the combined counts; rows without a memory sample count
+    (a key seen only by the CPU queries) are dropped, as the table requires ``samples``.
+    """
+    out = parts[parts["samples"].notna()].copy()
+    for mean, (total, count) in _MEANS.items():
+        counts = out[count].to_numpy(dtype=float)
+        totals = out[total].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[mean] = np.where(counts > 0, totals / counts, np.nan)
     out["samples"] = out["samples"].round().astype("int64")
-    return out.sort_values(_CONTAINER, kind="stable")
+    return out.sort_values(_CONTAINER, kind="stable").reset_index(drop=True)

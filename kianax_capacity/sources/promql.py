@@ -44,7 +44,9 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
 
 #: Functions the aggregate templates accept in their ``{{function}}`` slot.
-AGGREGATE_FUNCTIONS = frozenset({"max_over_time", "avg_over_time", "count_over_time"})
+AGGREGATE_FUNCTIONS = frozenset(
+    {"max_over_time", "avg_over_time", "count_over_time", "sum_over_time"}
+)
 
 
 def _queries_dir() -> Path | None:

@@ -90,6 +90,12 @@ def _two_step_usage(demo: Snapshot) -> pd.DataFrame:
     return usage
 
 
+def _day(timestamps: pd.Series) -> pd.Series:
+    """The aggregate chunk (day) of each step: (start + k d, start + (k + 1) d]."""
+    since = pd.to_datetime(timestamps, utc=True) - pd.Timestamp(DEMO_START)
+    return (since - pd.Timedelta(seconds=1)) // pd.Timedelta(days=1)
+
+
 def _relative(actual: pd.Series, expected: pd.Series) -> pd.Series:
     return (actual - expected).abs() / expected.abs().clip(lower=1e-12)
 
@@ -250,22 +256,33 @@ def test_aggregate_shape_computes_the_statistics_on_the_server(
     stats = _plain(aggregate.table("container_stats"))
     assert len(stats) == len(series.containers)
 
-    # Sample counts and memory statistics: exactly the demo's.
+    # The server answers per day (aggregate_chunk = 1d, counted back from the window's end): a
+    # step's sample at t belongs to the day (start + k d, start + (k + 1) d].
+    assert aggregate.manifest.extra["prometheus"]["aggregate_chunks"] == 3
+    # Counts, max and mean combine exactly; a quantile is the max of the daily quantiles.
     demo = _plain(prom_demo_snapshot.usage)
+    demo["day"] = _day(demo["timestamp"])
     grouped = demo.groupby(KEY)["memory_bytes"]
+    daily = demo.groupby([*KEY, "day"])["memory_bytes"]
     expected = pd.DataFrame(
         {
             "samples_demo": grouped.size(),
-            "memory_bytes_p50_demo": grouped.quantile(0.5),
-            "memory_bytes_p95_demo": grouped.quantile(0.95),
+            "memory_bytes_mean_demo": grouped.mean(),
             "memory_bytes_max_demo": grouped.max(),
+            "memory_bytes_p50_demo": daily.quantile(0.5).groupby(KEY).max(),
+            "memory_bytes_p95_demo": daily.quantile(0.95).groupby(KEY).max(),
         }
     ).reset_index()
     joined = expected.merge(stats, on=KEY)
     assert len(joined) >= len(expected) - 10
     assert (joined["samples"] == joined["samples_demo"]).all()
-    for name in ("memory_bytes_p50", "memory_bytes_p95", "memory_bytes_max"):
+    for name in ("memory_bytes_p50", "memory_bytes_p95", "memory_bytes_max", "memory_bytes_mean"):
         assert _relative(joined[name], joined[f"{name}_demo"]).max() < 1e-6, name
+    assert (joined["memory_bytes_p95"] <= joined["memory_bytes_max"]).all()
+    # Most containers live within one day here, where the quantile is exact; the others differ.
+    window_p50 = grouped.quantile(0.5).rename("window_p50").reset_index().merge(stats, on=KEY)
+    exact = _relative(window_p50["memory_bytes_p50"], window_p50["window_p50"]) < 1e-6
+    assert exact.mean() > 0.5 and not exact.all()
 
     # CPU statistics: what the client would compute from the series shape. Containers still
     # running at the window's end only: for a stopped one the subquery also sees rate()'s
@@ -273,9 +290,16 @@ def test_aggregate_shape_computes_the_statistics_on_the_server(
     running = _plain(series.pods)
     running = running[running["last_seen"] == DEMO_END][["namespace", "pod"]]
     usage = _plain(series.usage).merge(running, on=["namespace", "pod"])
+    usage["day"] = _day(usage["timestamp"])
     cpu = usage.groupby(KEY)["cpu_cores"]
+    cpu_daily = usage.groupby([*KEY, "day"])["cpu_cores"]
     client_side = pd.DataFrame(
-        {"p50": cpu.quantile(0.5), "p95": cpu.quantile(0.95), "max": cpu.max(), "mean": cpu.mean()}
+        {
+            "p50": cpu_daily.quantile(0.5).groupby(KEY).max(),
+            "p95": cpu_daily.quantile(0.95).groupby(KEY).max(),
+            "max": cpu.max(),
+            "mean": cpu.mean(),
+        }
     ).reset_index()
     joined = client_side.merge(stats, on=KEY)
     assert len(joined) >= 30

@@ -153,20 +153,29 @@ def test_time_chunks_cover_every_point_once_within_the_limit(
 
 
 def test_the_plan_depends_on_the_window_only() -> None:
-    def count(points: int, shape: str, max_points: int = 10_000) -> int:
+    def count(
+        points: int, shape: str, max_points: int = 10_000, aggregate_chunk: float = 86_400
+    ) -> int:
         plan = plan_queries(
             grid=TimeGrid(END, 300, points),
             shape=shape,
             selector=Selector.build(namespace_regex="kianax"),
             scrape_interval_seconds=30,
             max_points_per_series=max_points,
+            aggregate_chunk_seconds=aggregate_chunk,
         )
         return len(plan.jobs)
 
-    # series: 7 range + 20 instant queries per chunk; aggregate adds 14 statistics once.
+    # series: 7 range + 20 instant queries per chunk. aggregate: 4 range, 20 inventory and 16
+    # statistic queries per aggregate chunk (one day), whatever max_points.
     assert count(4032, "series") == 27
     assert count(4032, "series", max_points=1000) == 27 * 5
-    assert count(4032, "aggregate") == 4 + 20 + 14
+    assert count(4032, "aggregate") == 14 * (4 + 20 + 16)
+    assert count(4032, "aggregate", aggregate_chunk=7 * 86_400) == 2 * (4 + 20 + 16)
+    assert count(4032, "aggregate", aggregate_chunk=30 * 86_400) == 4 + 20 + 16
+    assert count(4032, "aggregate", max_points=100) == 41 * (4 + 20 + 16)
+    with pytest.raises(UserInputError, match="aggregate_chunk"):
+        count(10, "aggregate", aggregate_chunk=60)
     with pytest.raises(UserInputError):
         count(10, "series", max_points=20_000)
     with pytest.raises(UserInputError):
