@@ -165,7 +165,11 @@ def _values(section: str, row: Any, which: str) -> dict[str, Any]:
     if section in ("rightsizing", "hpa", "nodegroups"):
         settings = getattr(row, which)
         return {name: getattr(settings, name) for name in COMPARED_FIELDS[section]}
-    return {name: getattr(row, name) for name in COMPARED_FIELDS[section]}
+    values = {name: getattr(row, name) for name in COMPARED_FIELDS[section]}
+    if section == "forecast" and row.extra.get("already_at_capacity"):
+        # Its date is the window's last day, which moves every week: the state is what counts.
+        values["exhausted_on"] = "already at capacity"
+    return values
 
 
 def _is_number(value: Any) -> bool:

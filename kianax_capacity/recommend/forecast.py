@@ -371,6 +371,7 @@ def _row(
     last_date = dates[-1].date()
     if float(trend.at(last_day)) >= capacity.value or values[-1] >= capacity.value:
         extra["exhausted_on_earliest"] = last_date.isoformat()
+        extra["already_at_capacity"] = True
         window_peak = float(np.nanmax(values))
         extra["reason"] = (
             f"already at capacity: daily peaks up to {_amount(resource, window_peak)} "
