@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -737,8 +737,9 @@ def simulate_demo_cluster(
         specs, replicas, nodes, group_nodes_at, timestamps, step_seconds, seed
     )
     # 4. Container series for every pod.
+    by_key = {(spec.namespace, spec.name): spec for spec in specs}
     for pod in pods:
-        _fill_series(pod, specs, demand, running, timestamps, step_seconds, seed)
+        _fill_series(pod, by_key, demand, running, timestamps, step_seconds, seed)
     return DemoCluster(
         cluster=cluster,
         timestamps=timestamps,
@@ -975,7 +976,7 @@ def _make_pod(
 
 def _fill_series(
     pod: SimulatedPod,
-    specs: list[WorkloadSpec],
+    specs: Mapping[tuple[str, str], WorkloadSpec],
     demand: dict[tuple[str, str], np.ndarray],
     replicas: dict[tuple[str, str], np.ndarray],
     timestamps: pd.DatetimeIndex,
@@ -983,7 +984,7 @@ def _fill_series(
     seed: int,
 ) -> None:
     key = (pod.namespace, pod.workload)
-    spec = next(s for s in specs if (s.namespace, s.name) == key)
+    spec = specs[key]
     span = slice(pod.start, pod.stop)
     n = pod.stop - pod.start
     rng = np.random.default_rng([seed, _seed("series", pod.namespace, pod.pod) % 2**32])

@@ -239,34 +239,13 @@ def _families(demo: DemoCluster, cluster: str) -> list[_Family]:
                 for c in p.containers:
                     cpu = c.cpu_request if kind == "requests" else c.cpu_limit
                     memory = c.memory_request if kind == "requests" else c.memory_limit
-                    if math.isfinite(cpu):
-                        yield (
-                            _labels(
-                                **ksm,
-                                namespace=p.namespace,
-                                pod=p.pod,
-                                container=c.name,
-                                node=p.node,
-                                resource="cpu",
-                                unit="core",
-                            ),
-                            p.start,
-                            np.full(pod_len(p), cpu),
-                        )
-                    if math.isfinite(memory):
-                        yield (
-                            _labels(
-                                **ksm,
-                                namespace=p.namespace,
-                                pod=p.pod,
-                                container=c.name,
-                                node=p.node,
-                                resource="memory",
-                                unit="byte",
-                            ),
-                            p.start,
-                            np.full(pod_len(p), float(memory)),
-                        )
+                    for resource, unit, value in (("cpu", "core", cpu), ("memory", "byte", memory)):
+                        if math.isfinite(value):
+                            labels = _labels(
+                                **ksm, namespace=p.namespace, pod=p.pod, container=c.name,
+                                node=p.node, resource=resource, unit=unit,
+                            )  # fmt: skip
+                            yield labels, p.start, np.full(pod_len(p), float(value))
 
         return series
 
