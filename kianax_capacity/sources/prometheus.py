@@ -729,6 +729,16 @@ class ChunkCombiner:
         return out
 
 
+def _objects(values: np.ndarray) -> pd.Series:
+    """Label values as an object column of the (shared, interned) Python strings.
+
+    pandas 3 would otherwise copy every string into an Arrow buffer (the ``str`` dtype): seconds
+    and hundreds of MB for the millions of replica rows, only for the snapshot table contract to
+    turn them back into objects.
+    """
+    return pd.Series(values, dtype=object, copy=False)
+
+
 @dataclass(frozen=True)
 class _FoldSpec:
     """How one inventory query's answers fold across chunks.
@@ -856,9 +866,9 @@ class _Fold:
         for label in labels:
             if label in self.spec.key:
                 position = self.spec.key.index(label)
-                out[label] = np.array([key[position] for key in keys], dtype=object)
+                out[label] = _objects(np.array([key[position] for key in keys], dtype=object))
             else:
-                out[label] = self._extra[self.spec.extra.index(label)][:size].copy()
+                out[label] = _objects(self._extra[self.spec.extra.index(label)][:size].copy())
         out["value"] = self._value[:size].copy()
         return pd.DataFrame(out)
 
@@ -921,19 +931,31 @@ class _Results:
             return pd.DataFrame(columns=[*labels, "value", "chunk"])
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
+    def series_points(
+        self, name: str, labels: Iterable[str]
+    ) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray]:
+        """Range answers in chunk order: each non-empty series' ``labels`` values (absent: ""),
+        its number of points, and every point as one (seconds, value) array."""
+        labels = list(labels)
+        keys: list[tuple[str, ...]] = []
+        arrays: list[np.ndarray] = []
+        for _chunk, result in sorted(self.by_name.get(name, []), key=lambda item: item[0]):
+            for metric, values in result:
+                if len(values):
+                    keys.append(tuple([metric.get(label, "") for label in labels]))
+                    arrays.append(values)
+        lengths = np.fromiter((len(values) for values in arrays), dtype=np.intp, count=len(arrays))
+        points = np.concatenate(arrays) if arrays else np.zeros((0, 2))
+        return keys, lengths, points
+
     def matrix(self, name: str, labels: Iterable[str]) -> pd.DataFrame:
         """Range answers in long form: label columns, ``timestamp`` (UTC) and ``value``.
 
         Built column by column from every series' points at once (no frame per series).
         """
         labels = list(labels)
-        series = [
-            (metric, values)
-            for _chunk, result in sorted(self.by_name.get(name, []), key=lambda item: item[0])
-            for metric, values in result
-            if len(values)
-        ]
-        if not series:
+        keys, lengths, points = self.series_points(name, labels)
+        if not len(points):
             return pd.DataFrame(
                 {
                     **{label: pd.Series(dtype=object) for label in labels},
@@ -941,15 +963,12 @@ class _Results:
                     "value": pd.Series(dtype=float),
                 }
             )
-        points = np.concatenate([values for _metric, values in series])
-        lengths = np.fromiter((len(values) for _m, values in series), dtype=np.intp)
         out = pd.DataFrame(
             {
-                label: np.repeat(
-                    np.array([metric.get(label, "") for metric, _v in series], dtype=object),
-                    lengths,
+                label: _objects(
+                    np.repeat(np.array([key[i] for key in keys], dtype=object), lengths)
                 )
-                for label in labels
+                for i, label in enumerate(labels)
             }
         )
         out["timestamp"] = pd.to_datetime(
@@ -1532,6 +1551,63 @@ def _hpas(results: _Results) -> pd.DataFrame:
 
 
 def _replicas(results: _Results) -> pd.DataFrame:
+    """Current and desired replicas per HPA and step, outer-joined on (HPA, timestamp).
+
+    At 10,000 containers over 14 days this is ~7 million rows: the join runs on one int64 per
+    row (HPA number, then milliseconds) instead of pandas' merge on string columns, which
+    needed several GB. Rows come out sorted by (namespace, hpa, timestamp).
+    """
+    labels = ("namespace", "horizontalpodautoscaler")
+    current = results.series_points("hpa_current_replicas", labels)
+    desired = results.series_points("hpa_desired_replicas", labels)
+    if not len(current[2]) and not len(desired[2]):
+        return empty_table("replicas")
+    pairs = sorted(set(current[0]) | set(desired[0]))
+    number = {pair: index for index, pair in enumerate(pairs)}
+
+    def encoded(side: tuple[list[tuple[str, ...]], np.ndarray, np.ndarray]) -> np.ndarray:
+        keys, lengths, points = side
+        codes = np.fromiter((number[key] for key in keys), dtype=np.int64, count=len(keys))
+        millis = np.round(points[:, 0] * 1000).astype(np.int64)
+        return np.repeat(codes, lengths) * (1 << _MILLIS_BITS) + millis
+
+    left, right = encoded(current), encoded(desired)
+    in_range = all(
+        not len(points)
+        or (points[:, 0].min() >= 0 and points[:, 0].max() * 1000 < 1 << _MILLIS_BITS)
+        for _keys, _lengths, points in (current, desired)
+    )
+    left_sorted, right_sorted = np.sort(left), np.sort(right)
+    if not in_range or _has_repeats(left_sorted) or _has_repeats(right_sorted):
+        return _replicas_merged(results)  # repeated (HPA, step) rows: pandas' merge semantics
+    # Sorted and deduplicated by hand: numpy 2's hash-based unique/union1d took seconds here.
+    keys = np.sort(np.concatenate([left_sorted, right_sorted]))
+    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
+    columns: dict[str, Any] = {}
+    codes = keys >> _MILLIS_BITS
+    for position, label in enumerate(("namespace", "hpa")):
+        names = np.array([pair[position] for pair in pairs], dtype=object)
+        columns[label] = _objects(names[codes])
+    columns["timestamp"] = pd.to_datetime(keys & ((1 << _MILLIS_BITS) - 1), unit="ms", utc=True)
+    for column, (side, side_keys) in (
+        ("current_replicas", (current, left)),
+        ("desired_replicas", (desired, right)),
+    ):
+        values = np.full(len(keys), np.nan)
+        values[np.searchsorted(keys, side_keys)] = side[2][:, 1]
+        columns[column] = values
+    return pd.DataFrame(columns)
+
+
+def _has_repeats(ordered: np.ndarray) -> bool:
+    return bool(len(ordered) > 1 and (ordered[1:] == ordered[:-1]).any())
+
+
+#: Bits of the milliseconds part of an (HPA, timestamp) join key (2^42 ms is year 2109).
+_MILLIS_BITS = 42
+
+
+def _replicas_merged(results: _Results) -> pd.DataFrame:
     labels = ["namespace", "horizontalpodautoscaler"]
     current = results.matrix("hpa_current_replicas", labels).rename(
         columns={"value": "current_replicas"}
@@ -1539,8 +1615,6 @@ def _replicas(results: _Results) -> pd.DataFrame:
     desired = results.matrix("hpa_desired_replicas", labels).rename(
         columns={"value": "desired_replicas"}
     )
-    if current.empty and desired.empty:
-        return empty_table("replicas")
     out = current.merge(desired, on=["timestamp", *labels], how="outer")
     out = out.rename(columns={"horizontalpodautoscaler": "hpa"})
     return out.sort_values(["namespace", "hpa", "timestamp"], kind="stable")
