@@ -1241,14 +1241,18 @@ def _typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     template = empty_table(table)
     if frame.empty:
         return template
-    out = frame[list(template.columns)].copy()
+    # Column by column into a frame that shares them (copy=False): a deep copy here doubled the
+    # 7-million-row replicas table at 10,000 containers.
+    columns: dict[str, pd.Series] = {}
     for column in template.columns:
+        values = frame[column]
         dtype = template[column].dtype
         if str(dtype) == "object":
-            out[column] = out[column].astype(object)
-        elif str(dtype) != str(out[column].dtype):
-            out[column] = out[column].astype(dtype)
-    return out.reset_index(drop=True)
+            values = values.astype(object)
+        elif str(dtype) != str(values.dtype):
+            values = values.astype(dtype)
+        columns[column] = values
+    return pd.DataFrame(columns, copy=False).reset_index(drop=True)
 
 
 def _last(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
