@@ -817,10 +817,13 @@ class _Fold:
     own: :class:`_Results` serialises :meth:`add`.
     """
 
-    def __init__(self, spec: _FoldSpec) -> None:
+    def __init__(self, spec: _FoldSpec, ids: dict[tuple[str, ...], int] | None = None) -> None:
         self.spec = spec
         self.rows = 0  # rows received, over all answers
-        self._ids: dict[tuple[str, ...], int] = {}
+        # Folds with the same key labels may share one key -> id dict (a key costs ~150 bytes
+        # there, and the pod inventory has five folds keyed by (namespace, pod)); a fold's own
+        # rows are the ids it has a chunk for.
+        self._ids: dict[tuple[str, ...], int] = {} if ids is None else ids
         self._chunk = np.full(0, -1, dtype=np.int64)
         self._value = np.full(0, np.nan)
         self._extra = [np.full(0, "", dtype=object) for _ in spec.extra]
@@ -873,17 +876,25 @@ class _Fold:
 
     def frame(self, labels: Iterable[str]) -> pd.DataFrame:
         """One row per key: the requested ``labels`` (key or extra) and ``value``."""
-        size = len(self._ids)
+        self._grow(len(self._ids))
+        mine = np.flatnonzero(self._chunk[: len(self._ids)] >= 0)
         keys = list(self._ids)  # insertion order = id order
         out: dict[str, Any] = {}
         for label in labels:
             if label in self.spec.key:
                 position = self.spec.key.index(label)
-                out[label] = _objects(np.array([key[position] for key in keys], dtype=object))
+                every = np.array([key[position] for key in keys], dtype=object)
+                out[label] = _objects(every[mine] if len(keys) else every)
             else:
-                out[label] = _objects(self._extra[self.spec.extra.index(label)][:size].copy())
-        out["value"] = self._value[:size].copy()
+                out[label] = _objects(self._extra[self.spec.extra.index(label)][mine])
+        out["value"] = self._value[mine]
         return pd.DataFrame(out)
+
+
+def _folds(specs: Mapping[str, _FoldSpec]) -> dict[str, _Fold]:
+    """A fold per template; folds with the same key labels share their key -> id dict."""
+    shared: dict[tuple[str, ...], dict[tuple[str, ...], int]] = {}
+    return {name: _Fold(spec, shared.setdefault(spec.key, {})) for name, spec in specs.items()}
 
 
 @dataclass
@@ -896,9 +907,7 @@ class _Results:
     """
 
     by_name: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
-    folds: dict[str, _Fold] = field(
-        default_factory=lambda: {name: _Fold(spec) for name, spec in _FOLDS.items()}
-    )
+    folds: dict[str, _Fold] = field(default_factory=lambda: _folds(_FOLDS))
     parts: ChunkCombiner = field(
         default_factory=lambda: ChunkCombiner(
             {name: rule for name, (_t, _p, rule) in AGGREGATE_PARTS.items()}

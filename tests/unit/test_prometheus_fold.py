@@ -176,3 +176,16 @@ def test_gc_pause_is_counted_and_restores_the_callers_setting() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_folds_sharing_key_ids_only_list_their_own_rows() -> None:
+    ids: dict[tuple[str, ...], int] = {}
+    owners = _Fold(_FoldSpec(("pod",), ("owner_name",)), ids)
+    pvcs = _Fold(_FoldSpec(("pod",)), ids)
+    owners.add(0, instant([({"pod": "a", "owner_name": "rs"}, 1.0)]))
+    pvcs.add(0, instant([({"pod": "b"}, 1.0), ({"pod": "a"}, 2.0)]))
+    assert owners.frame(["pod", "owner_name"]).to_dict("records") == [
+        {"pod": "a", "owner_name": "rs", "value": 1.0}
+    ]
+    assert sorted(pvcs.frame(["pod"])["pod"]) == ["a", "b"]
+    assert len(ids) == 2
