@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
+
+import numpy as np
 
 from kianax_capacity.model import InstancePrice, InstanceSpec, ResourcePrices
 from kianax_capacity.units import MIB
@@ -221,7 +223,6 @@ class _Node:
     cpu: float
     memory: int
     pods: int
-    groups: dict[str, int] = field(default_factory=dict)
 
 
 def pack(
@@ -267,42 +268,9 @@ def pack(
         return max(pod.cpu_cores / max(free_cpu, _EPSILON), pod.memory_bytes / max(free_memory, 1))
 
     order = sorted(pods, key=lambda p: (-dominant(p), p.group, p.name))
-    nodes: list[_Node] = []
-    zone_groups: dict[tuple[str, str], int] = {}
-    unplaced: list[PodRequest] = []
-    binding: dict[str, int] = {"cpu": 0, "memory": 0, "pods": 0}
-
-    for pod in order:
-        if pod.cpu_cores > free_cpu + _EPSILON or pod.memory_bytes > free_memory:
-            unplaced.append(pod)
-            continue
-        candidates = sorted(
-            range(len(nodes)),
-            key=lambda i: (
-                zone_groups.get((nodes[i].zone, pod.group), 0),
-                nodes[i].groups.get(pod.group, 0),
-                i,
-            ),
-        )
-        placed = False
-        for index in candidates:
-            node = nodes[index]
-            cpu_ok = node.cpu + pod.cpu_cores <= allocatable.cpu_cores + _EPSILON
-            memory_ok = node.memory + pod.memory_bytes <= allocatable.memory_bytes
-            pods_ok = node.pods + 1 <= allocatable.pods
-            if cpu_ok and memory_ok and pods_ok:
-                _place(node, pod, zone_groups)
-                placed = True
-                break
-            # Count why nodes refused pods: the resource that refuses most is the binding one.
-            for name, ok in (("pods", pods_ok), ("cpu", cpu_ok), ("memory", memory_ok)):
-                if not ok:
-                    binding[name] += 1
-        if not placed:
-            zone = _next_zone(nodes, zone_list, zone_groups, pod.group)
-            node = _Node(zone, overhead.cpu_cores, overhead.memory_bytes, overhead.pods)
-            nodes.append(node)
-            _place(node, pod, zone_groups)
+    nodes, unplaced, binding = _first_fit(
+        order, allocatable, overhead, zone_list, free_cpu, free_memory
+    )
 
     for pod in unplaced:
         findings.append(
@@ -329,26 +297,107 @@ def pack(
     )
 
 
-def _place(node: _Node, pod: PodRequest, zone_groups: dict[tuple[str, str], int]) -> None:
-    node.cpu += pod.cpu_cores
-    node.memory += pod.memory_bytes
-    node.pods += 1
-    node.groups[pod.group] = node.groups.get(pod.group, 0) + 1
-    zone_groups[(node.zone, pod.group)] = zone_groups.get((node.zone, pod.group), 0) + 1
+#: Bit offsets of the candidate-order key: zone rank, then pods of the group on the node, then
+#: the node's index (each below 2**20: at most that many nodes, and pods per node).
+_NODE_BITS = 20
+_GROUP_SHIFT = _NODE_BITS
+_ZONE_SHIFT = 2 * _NODE_BITS
+_NO_FIT = np.iinfo(np.int64).max
 
 
-def _next_zone(
-    nodes: Sequence[_Node],
-    zones: Sequence[str],
-    zone_groups: dict[tuple[str, str], int],
-    group: str,
-) -> str:
-    # A new node goes to the zone with the fewest nodes; ties go to the zone where the pod's own
-    # workload is thinnest, then to the zone listed first.
-    counts = {zone: 0 for zone in zones}
-    for node in nodes:
-        counts[node.zone] = counts.get(node.zone, 0) + 1
-    return min(zones, key=lambda z: (counts[z], zone_groups.get((z, group), 0), zones.index(z)))
+def _first_fit(
+    order: Sequence[PodRequest],
+    allocatable: Allocatable,
+    overhead: Overhead,
+    zones: tuple[str, ...],
+    free_cpu: float,
+    free_memory: int,
+) -> tuple[list[_Node], list[PodRequest], dict[str, int]]:
+    """First fit over ``order``: each pod goes to the first node that holds it, else a new one.
+
+    A pod tries the nodes in the order (pods of its workload in the node's zone, pods of its
+    workload on the node, node index), and every node that refuses it counts the resources
+    that ran out (the binding resource is the one that refuses most). The nodes are numpy
+    arrays, so one pod costs a few vector operations over the open nodes, not a Python sort
+    of them: a 10,000-container cluster packs ~15,000 pods onto ~1,000 nodes per candidate.
+
+    Returns:
+        The nodes opened, the pods no empty node holds, and refusal counts per resource.
+    """
+    capacity = len(order) + 1
+    cpu = np.zeros(capacity)
+    memory = np.zeros(capacity, dtype=np.int64)
+    count = np.zeros(capacity, dtype=np.int64)
+    zone_of = np.zeros(capacity, dtype=np.int64)
+    position = np.arange(capacity, dtype=np.int64)
+    cpu_limit = allocatable.cpu_cores + _EPSILON
+    memory_limit = allocatable.memory_bytes
+    pod_limit = allocatable.pods
+    zone_index = {zone: i for i, zone in enumerate(zones)}
+    zone_nodes = [0] * len(zones)
+    # (zone, group) -> pods, and group -> {node: pods}: the two spreading counts.
+    zone_groups: dict[tuple[str, str], int] = {}
+    node_groups: dict[str, dict[int, int]] = {}
+    binding = {"cpu": 0, "memory": 0, "pods": 0}
+    unplaced: list[PodRequest] = []
+    opened = 0
+    for pod in order:
+        cores, size, group = pod.cpu_cores, pod.memory_bytes, pod.group
+        if cores > free_cpu + _EPSILON or size > free_memory:
+            unplaced.append(pod)
+            continue
+        target = -1
+        if opened:
+            cpu_ok = cpu[:opened] + cores <= cpu_limit
+            memory_ok = memory[:opened] <= memory_limit - size
+            pods_ok = count[:opened] < pod_limit
+            fits = cpu_ok & memory_ok & pods_ok
+            ranks = [zone_groups.get((zone, group), 0) for zone in zones]
+            own = node_groups.get(group)
+            if not fits.any():
+                refused: slice | np.ndarray = slice(0, opened)
+            elif not own and min(ranks) == max(ranks):
+                # Every node ties on the spreading counts: plain index order.
+                target = int(fits.argmax())
+                refused = slice(0, target)
+            else:
+                dense = {rank: i for i, rank in enumerate(sorted(set(ranks)))}
+                zone_key = np.array([dense[rank] << _ZONE_SHIFT for rank in ranks], dtype=np.int64)
+                key = zone_key[zone_of[:opened]] + position[:opened]
+                for node, pods_here in (own or {}).items():
+                    key[node] += pods_here << _GROUP_SHIFT
+                target = int(np.where(fits, key, _NO_FIT).argmin())
+                refused = key < key[target]
+            for name, ok in (("pods", pods_ok), ("cpu", cpu_ok), ("memory", memory_ok)):
+                binding[name] += int(np.count_nonzero(~ok[refused]))
+        if target < 0:
+            zone = min(
+                zones,
+                key=lambda z: (
+                    zone_nodes[zone_index[z]],
+                    zone_groups.get((z, group), 0),
+                    zone_index[z],
+                ),
+            )
+            target = opened
+            opened += 1
+            zone_of[target] = zone_index[zone]
+            zone_nodes[zone_index[zone]] += 1
+            cpu[target] = overhead.cpu_cores
+            memory[target] = overhead.memory_bytes
+            count[target] = overhead.pods
+        cpu[target] += cores
+        memory[target] += size
+        count[target] += 1
+        here = node_groups.setdefault(group, {})
+        here[target] = here.get(target, 0) + 1
+        key_zone = (zones[int(zone_of[target])], group)
+        zone_groups[key_zone] = zone_groups.get(key_zone, 0) + 1
+    nodes = [
+        _Node(zones[int(zone_of[i])], float(cpu[i]), int(memory[i]), int(count[i]))
+        for i in range(opened)
+    ]
+    return nodes, unplaced, binding
 
 
 def pack_candidates(
