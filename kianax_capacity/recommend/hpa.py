@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -395,7 +395,10 @@ def _rows_by_key(frame: pd.DataFrame, columns: list[str]) -> dict[tuple[str, ...
         return {}
     keys = frame[columns].astype(str)
     groups = keys.groupby(columns, sort=False, observed=True).indices
-    return {tuple(str(part) for part in key): rows for key, rows in groups.items()}
+    return {
+        tuple(str(part) for part in cast(tuple[Any, ...], key)): np.asarray(rows)
+        for key, rows in groups.items()
+    }
 
 
 # --- replay helpers --------------------------------------------------------------------------

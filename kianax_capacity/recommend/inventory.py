@@ -155,6 +155,7 @@ def pending_pods(snapshot: Snapshot) -> pd.DataFrame:
     ns = pd.DatetimeIndex(replicas["timestamp"]).as_unit("ns").asi8[position]
     current = replicas["current_replicas"].to_numpy("float64")[position]
     running_counts = replica_counts(snapshot)
+    running: np.ndarray
     if running_counts.empty:
         running = np.zeros(len(target))
     else:
