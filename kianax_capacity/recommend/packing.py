@@ -321,6 +321,11 @@ def _first_fit(
     arrays, so one pod costs a few vector operations over the open nodes, not a Python sort
     of them: a 10,000-container cluster packs ~15,000 pods onto ~1,000 nodes per candidate.
 
+    Each node's refusal of the current pod size is kept as a bit code (1 pods, 2 CPU,
+    4 memory; 0 = it fits). Replicas of one workload come one after another with the same
+    size, so the codes are recomputed only when the size changes, and otherwise just for the
+    node the last pod went to.
+
     Returns:
         The nodes opened, the pods no empty node holds, and refusal counts per resource.
     """
@@ -328,6 +333,7 @@ def _first_fit(
     cpu = np.zeros(capacity)
     memory = np.zeros(capacity, dtype=np.int64)
     count = np.zeros(capacity, dtype=np.int64)
+    code = np.zeros(capacity, dtype=np.int64)
     zone_of = np.zeros(capacity, dtype=np.int64)
     position = np.arange(capacity, dtype=np.int64)
     cpu_limit = allocatable.cpu_cores + _EPSILON
@@ -338,9 +344,10 @@ def _first_fit(
     # (zone, group) -> pods, and group -> {node: pods}: the two spreading counts.
     zone_groups: dict[tuple[str, str], int] = {}
     node_groups: dict[str, dict[int, int]] = {}
-    binding = {"cpu": 0, "memory": 0, "pods": 0}
+    refusals = [0] * 8  # nodes that refused a pod, by bit code
     unplaced: list[PodRequest] = []
     opened = 0
+    sized: tuple[float, int] | None = None  # the pod size ``code`` holds refusals of
     for pod in order:
         cores, size, group = pod.cpu_cores, pod.memory_bytes, pod.group
         if cores > free_cpu + _EPSILON or size > free_memory:
@@ -348,28 +355,36 @@ def _first_fit(
             continue
         target = -1
         if opened:
-            cpu_ok = cpu[:opened] + cores <= cpu_limit
-            memory_ok = memory[:opened] <= memory_limit - size
-            pods_ok = count[:opened] < pod_limit
-            fits = cpu_ok & memory_ok & pods_ok
+            if sized != (cores, size):
+                sized = (cores, size)
+                code[:opened] = (
+                    (count[:opened] >= pod_limit)
+                    | (~(cpu[:opened] + cores <= cpu_limit) << 1)
+                    | (~(memory[:opened] <= memory_limit - size) << 2)
+                )
+            codes = code[:opened]
             ranks = [zone_groups.get((zone, group), 0) for zone in zones]
             own = node_groups.get(group)
-            if not fits.any():
-                refused: slice | np.ndarray = slice(0, opened)
-            elif not own and min(ranks) == max(ranks):
+            if not own and min(ranks) == max(ranks):
                 # Every node ties on the spreading counts: plain index order.
-                target = int(fits.argmax())
-                refused = slice(0, target)
+                first = int((codes == 0).argmax())
+                if codes[first] == 0:
+                    target = first
+                tally = np.bincount(codes[: max(target, 0)] if target >= 0 else codes, minlength=8)
             else:
                 dense = {rank: i for i, rank in enumerate(sorted(set(ranks)))}
                 zone_key = np.array([dense[rank] << _ZONE_SHIFT for rank in ranks], dtype=np.int64)
                 key = zone_key[zone_of[:opened]] + position[:opened]
                 for node, pods_here in (own or {}).items():
                     key[node] += pods_here << _GROUP_SHIFT
-                target = int(np.where(fits, key, _NO_FIT).argmin())
-                refused = key < key[target]
-            for name, ok in (("pods", pods_ok), ("cpu", cpu_ok), ("memory", memory_ok)):
-                binding[name] += int(np.count_nonzero(~ok[refused]))
+                best = int(np.where(codes == 0, key, _NO_FIT).argmin())
+                if codes[best] == 0:
+                    target = best
+                    tally = np.bincount(codes[key < key[best]], minlength=8)
+                else:
+                    tally = np.bincount(codes, minlength=8)
+            for bits, nodes_refusing in enumerate(tally.tolist()):
+                refusals[bits] += nodes_refusing
         if target < 0:
             zone = min(
                 zones,
@@ -389,6 +404,12 @@ def _first_fit(
         cpu[target] += cores
         memory[target] += size
         count[target] += 1
+        if sized is not None:
+            code[target] = (
+                int(count[target] >= pod_limit)
+                | (int(not cpu[target] + sized[0] <= cpu_limit) << 1)
+                | (int(not memory[target] <= memory_limit - sized[1]) << 2)
+            )
         here = node_groups.setdefault(group, {})
         here[target] = here.get(target, 0) + 1
         key_zone = (zones[int(zone_of[target])], group)
@@ -397,6 +418,10 @@ def _first_fit(
         _Node(zones[int(zone_of[i])], float(cpu[i]), int(memory[i]), int(count[i]))
         for i in range(opened)
     ]
+    binding = {
+        name: sum(n for bits, n in enumerate(refusals) if bits & bit)
+        for name, bit in (("cpu", 2), ("memory", 4), ("pods", 1))
+    }
     return nodes, unplaced, binding
 
 
