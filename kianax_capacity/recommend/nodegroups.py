@@ -142,17 +142,14 @@ def pod_requests(
     cpu = merged["cpu_request_cores"].astype(float).fillna(0.0)
     memory = merged["memory_request_bytes"].astype(float).fillna(0.0)
     if new_requests:
-        keys = list(
-            zip(
-                merged["namespace"].astype(str),
-                merged["kind"].astype(str),
-                merged["workload"].astype(str),
-                merged["container"].astype(str),
-                strict=True,
-            )
+        # Looked up on the few distinct container keys, not once per pod container.
+        key_columns = ["namespace", "kind", "workload", "container"]
+        found = pd.MultiIndex.from_tuples(list(new_requests), names=key_columns).get_indexer(
+            pd.MultiIndex.from_frame(merged[key_columns].astype(str))
         )
-        new_cpu = [_field(new_requests.get(k), "cpu_request") for k in keys]
-        new_memory = [_field(new_requests.get(k), "memory_request") for k in keys]
+        values = list(new_requests.values())
+        new_cpu = np.array([_field(v, "cpu_request") for v in values] + [math.nan])[found]
+        new_memory = np.array([_field(v, "memory_request") for v in values] + [math.nan])[found]
         cpu = pd.Series(new_cpu, index=merged.index, dtype=float).fillna(cpu)
         memory = pd.Series(new_memory, index=merged.index, dtype=float).fillna(memory)
     summed = (
