@@ -297,12 +297,8 @@ def pack(
     )
 
 
-#: Bit offsets of the candidate-order key: zone rank, then pods of the group on the node, then
-#: the node's index (each below 2**20: at most that many nodes, and pods per node).
-_NODE_BITS = 20
-_GROUP_SHIFT = _NODE_BITS
-_ZONE_SHIFT = 2 * _NODE_BITS
-_NO_FIT = np.iinfo(np.int64).max
+#: Added to the refusal code of nodes already holding the pod's workload while it is placed.
+_OWN = 8
 
 
 def _first_fit(
@@ -324,7 +320,9 @@ def _first_fit(
     Each node's refusal of the current pod size is kept as a bit code (1 pods, 2 CPU,
     4 memory; 0 = it fits). Replicas of one workload come one after another with the same
     size, so the codes are recomputed only when the size changes, and otherwise just for the
-    node the last pod went to.
+    node the last pod went to. The order is walked a zone class at a time (zones with the
+    same count of the workload's pods): first the class's nodes without the workload, in index
+    order (one vector search, their refusals one ``bincount``), then the few holding it.
 
     Returns:
         The nodes opened, the pods no empty node holds, and refusal counts per resource.
@@ -335,7 +333,7 @@ def _first_fit(
     count = np.zeros(capacity, dtype=np.int64)
     code = np.zeros(capacity, dtype=np.int64)
     zone_of = np.zeros(capacity, dtype=np.int64)
-    position = np.arange(capacity, dtype=np.int64)
+    in_zone = np.zeros((len(zones), capacity), dtype=bool)
     cpu_limit = allocatable.cpu_cores + _EPSILON
     memory_limit = allocatable.memory_bytes
     pod_limit = allocatable.pods
@@ -344,7 +342,7 @@ def _first_fit(
     # (zone, group) -> pods, and group -> {node: pods}: the two spreading counts.
     zone_groups: dict[tuple[str, str], int] = {}
     node_groups: dict[str, dict[int, int]] = {}
-    refusals = [0] * 8  # nodes that refused a pod, by bit code
+    refusals = np.zeros(_OWN)  # nodes that refused a pod, by bit code (whole numbers)
     unplaced: list[PodRequest] = []
     opened = 0
     sized: tuple[float, int] | None = None  # the pod size ``code`` holds refusals of
@@ -363,28 +361,39 @@ def _first_fit(
                     | (~(memory[:opened] <= memory_limit - size) << 2)
                 )
             codes = code[:opened]
-            ranks = [zone_groups.get((zone, group), 0) for zone in zones]
             own = node_groups.get(group)
-            if not own and min(ranks) == max(ranks):
-                # Every node ties on the spreading counts: plain index order.
-                first = int((codes == 0).argmax())
-                if codes[first] == 0:
+            own_nodes = np.fromiter(own, dtype=np.int64, count=len(own)) if own else None
+            if own_nodes is not None:
+                # A node already holding the workload comes after every node that does not
+                # (in its zone class): marked out of the index-order search below.
+                code[own_nodes] += _OWN
+            ranks = [zone_groups.get((zone, group), 0) for zone in zones]
+            for rank in sorted(set(ranks)):
+                in_class = [r == rank for r in ranks]
+                member = None if all(in_class) else _members(in_zone, in_class, opened)
+                fitting = codes == 0 if member is None else (codes == 0) & member
+                first = int(fitting.argmax())
+                found = bool(fitting[first])
+                end = first if found else opened
+                weights = None if member is None else member[:end]
+                refusals += np.bincount(codes[:end], weights=weights, minlength=2 * _OWN)[:_OWN]
+                if found:
                     target = first
-                tally = np.bincount(codes[: max(target, 0)] if target >= 0 else codes, minlength=8)
-            else:
-                dense = {rank: i for i, rank in enumerate(sorted(set(ranks)))}
-                zone_key = np.array([dense[rank] << _ZONE_SHIFT for rank in ranks], dtype=np.int64)
-                key = zone_key[zone_of[:opened]] + position[:opened]
-                for node, pods_here in (own or {}).items():
-                    key[node] += pods_here << _GROUP_SHIFT
-                best = int(np.where(codes == 0, key, _NO_FIT).argmin())
-                if codes[best] == 0:
-                    target = best
-                    tally = np.bincount(codes[key < key[best]], minlength=8)
-                else:
-                    tally = np.bincount(codes, minlength=8)
-            for bits, nodes_refusing in enumerate(tally.tolist()):
-                refusals[bits] += nodes_refusing
+                    break
+                # Then the class's nodes holding the workload, fewest of its pods first.
+                for node in sorted(
+                    (n for n in (own or {}) if in_class[int(zone_of[n])]),
+                    key=lambda n: ((own or {})[n], n),
+                ):
+                    bits = int(code[node]) - _OWN
+                    if bits == 0:
+                        target = node
+                        break
+                    refusals[bits] += 1.0
+                if target >= 0:
+                    break
+            if own_nodes is not None:
+                code[own_nodes] -= _OWN
         if target < 0:
             zone = min(
                 zones,
@@ -397,6 +406,7 @@ def _first_fit(
             target = opened
             opened += 1
             zone_of[target] = zone_index[zone]
+            in_zone[zone_index[zone], target] = True
             zone_nodes[zone_index[zone]] += 1
             cpu[target] = overhead.cpu_cores
             memory[target] = overhead.memory_bytes
@@ -418,11 +428,20 @@ def _first_fit(
         _Node(zones[int(zone_of[i])], float(cpu[i]), int(memory[i]), int(count[i]))
         for i in range(opened)
     ]
+    counts = [int(n) for n in refusals]
     binding = {
-        name: sum(n for bits, n in enumerate(refusals) if bits & bit)
+        name: sum(n for bits, n in enumerate(counts) if bits & bit)
         for name, bit in (("cpu", 2), ("memory", 4), ("pods", 1))
     }
     return nodes, unplaced, binding
+
+
+def _members(in_zone: np.ndarray, in_class: list[bool], opened: int) -> np.ndarray:
+    """Which of the first ``opened`` nodes are in a zone of the class (``in_zone[z, node]``)."""
+    zones = [z for z, member in enumerate(in_class) if member]
+    if len(zones) == 1:
+        return in_zone[zones[0], :opened]
+    return np.logical_or.reduce(in_zone[zones, :opened], axis=0)
 
 
 def pack_candidates(
