@@ -333,7 +333,8 @@ def _first_fit(
     count = np.zeros(capacity, dtype=np.int64)
     code = np.zeros(capacity, dtype=np.int64)
     zone_of = np.zeros(capacity, dtype=np.int64)
-    in_zone = np.zeros((len(zones), capacity), dtype=bool)
+    # Zone classes seen so far -> which nodes are in one of the class's zones.
+    class_members: dict[tuple[bool, ...], np.ndarray] = {}
     cpu_limit = allocatable.cpu_cores + _EPSILON
     memory_limit = allocatable.memory_bytes
     pod_limit = allocatable.pods
@@ -369,8 +370,14 @@ def _first_fit(
                 code[own_nodes] += _OWN
             ranks = [zone_groups.get((zone, group), 0) for zone in zones]
             for rank in sorted(set(ranks)):
-                in_class = [r == rank for r in ranks]
-                member = None if all(in_class) else _members(in_zone, in_class, opened)
+                in_class = tuple(r == rank for r in ranks)
+                member = None
+                if not all(in_class):
+                    mask = class_members.get(in_class)
+                    if mask is None:
+                        mask = np.array(in_class, dtype=bool)[zone_of]
+                        class_members[in_class] = mask
+                    member = mask[:opened]
                 fitting = codes == 0 if member is None else (codes == 0) & member
                 first = int(fitting.argmax())
                 found = bool(fitting[first])
@@ -380,6 +387,8 @@ def _first_fit(
                 if found:
                     target = first
                     break
+                if not own:
+                    continue
                 # Then the class's nodes holding the workload, fewest of its pods first.
                 for node in sorted(
                     (n for n in (own or {}) if in_class[int(zone_of[n])]),
@@ -406,7 +415,8 @@ def _first_fit(
             target = opened
             opened += 1
             zone_of[target] = zone_index[zone]
-            in_zone[zone_index[zone], target] = True
+            for pattern, mask in class_members.items():
+                mask[target] = pattern[zone_index[zone]]
             zone_nodes[zone_index[zone]] += 1
             cpu[target] = overhead.cpu_cores
             memory[target] = overhead.memory_bytes
@@ -434,14 +444,6 @@ def _first_fit(
         for name, bit in (("cpu", 2), ("memory", 4), ("pods", 1))
     }
     return nodes, unplaced, binding
-
-
-def _members(in_zone: np.ndarray, in_class: list[bool], opened: int) -> np.ndarray:
-    """Which of the first ``opened`` nodes are in a zone of the class (``in_zone[z, node]``)."""
-    zones = [z for z, member in enumerate(in_class) if member]
-    if len(zones) == 1:
-        return in_zone[zones[0], :opened]
-    return np.logical_or.reduce(in_zone[zones, :opened], axis=0)
 
 
 def pack_candidates(
