@@ -6,6 +6,7 @@ how many replicas it had over time. Vectorised pandas; no per-container Python l
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from kianax_capacity.snapshot import Snapshot
@@ -128,33 +129,125 @@ def pending_pods(snapshot: Snapshot) -> pd.DataFrame:
     hpas = snapshot.table("hpas")
     if replicas.empty or hpas.empty:
         return pd.DataFrame(columns=columns)
-    wanted = replicas.merge(
-        hpas[["namespace", "hpa", "kind", "workload"]].drop_duplicates(["namespace", "hpa"]),
-        on=["namespace", "hpa"],
-        how="inner",
+    # The HPA row (and so the workload) of each replicas sample, found on the few distinct
+    # (namespace, hpa) pairs rather than by joining millions of samples on strings.
+    targets = hpas[["namespace", "hpa", *WORKLOAD_KEY[1:]]].drop_duplicates(["namespace", "hpa"])
+    targets = targets.reset_index(drop=True)
+    # Workload ids in sorted key order: runs come out sorted by workload, then slot, then time.
+    group_of_target = (
+        targets.groupby(WORKLOAD_KEY, observed=True, sort=True).ngroup().to_numpy("int64")
     )
-    running = replica_counts(snapshot)
-    merged = wanted.merge(running, on=["timestamp", *WORKLOAD_KEY], how="left")
-    merged["pending"] = (
-        (merged["current_replicas"] - merged["replicas"].fillna(0)).clip(lower=0).round()
+    sample_keys = pd.MultiIndex.from_arrays([replicas["namespace"], replicas["hpa"]])
+    width = len(sample_keys.levels[1])
+    pair_code = np.asarray(sample_keys.codes[0], "int64") * width + sample_keys.codes[1]
+    seen = np.zeros(len(sample_keys.levels[0]) * width, dtype=bool)
+    seen[pair_code] = True
+    pairs = np.flatnonzero(seen)
+    target_of_code = np.full(len(seen), -1, dtype="int64")
+    target_of_code[pairs] = pd.MultiIndex.from_frame(targets[["namespace", "hpa"]]).get_indexer(
+        pd.MultiIndex.from_arrays(
+            [sample_keys.levels[0][pairs // width], sample_keys.levels[1][pairs % width]]
+        )
     )
-    merged = merged[merged["pending"] > 0]
-    if merged.empty:
+    target = target_of_code[pair_code]
+    position = np.flatnonzero(target >= 0)
+    target = target[position]
+    ns = pd.DatetimeIndex(replicas["timestamp"]).as_unit("ns").asi8[position]
+    current = replicas["current_replicas"].to_numpy("float64")[position]
+    running_counts = replica_counts(snapshot)
+    running: np.ndarray
+    if running_counts.empty:
+        running = np.zeros(len(target))
+    else:
+        samples = targets[WORKLOAD_KEY].iloc[target].reset_index(drop=True)
+        samples.insert(0, "timestamp", replicas["timestamp"].iloc[position].to_numpy())
+        running = (
+            samples.merge(running_counts, on=["timestamp", *WORKLOAD_KEY], how="left")["replicas"]
+            .astype("float64")
+            .fillna(0.0)
+            .to_numpy()
+        )
+    pending = np.round(np.clip(current - running, 0.0, None))
+    positive = pending > 0
+    if not positive.any():
         return pd.DataFrame(columns=columns)
-    step = pd.Timedelta(seconds=max(int(snapshot.step_seconds), 1))
-    rows: list[dict[str, object]] = []
-    for key, group in merged.groupby(WORKLOAD_KEY, observed=True, sort=True):
-        group = group.sort_values("timestamp")
-        stamps = group["timestamp"].reset_index(drop=True)
-        counts = group["pending"].to_numpy()
-        for slot in range(1, int(counts.max()) + 1):
-            present = stamps[counts >= slot].reset_index(drop=True)
-            # A new run starts wherever the previous pending step is more than one step back.
-            starts = present.diff().ne(step).to_numpy()
-            run_ids = starts.cumsum()
-            for _, run in present.groupby(run_ids):
-                rows.append(
-                    dict(zip(WORKLOAD_KEY, key, strict=True))
-                    | {"slot": slot, "first_seen": run.iloc[0], "last_seen": run.iloc[-1]}
-                )
-    return pd.DataFrame(rows, columns=columns)
+    target, ns, position = target[positive], ns[positive], position[positive]
+    counts = pending[positive].astype("int64")
+    group = group_of_target[target]
+    # Samples usually come per HPA in time order: a stable sort by workload is then enough.
+    order = np.argsort(group, kind="stable")
+    if not _sorted_within(group[order], ns[order]):
+        order = np.lexsort((ns, group))
+    group, ns, counts = group[order], ns[order], counts[order]
+    target, position = target[order], position[order]
+    step_ns = max(int(snapshot.step_seconds), 1) * 10**9
+    if ((np.diff(group) == 0) & (np.diff(ns) == 0)).any():
+        # Two HPAs on one workload: the same instant twice, which the runs below cannot order.
+        first, last, slot = _pending_runs_expanded(group, ns, counts, step_ns)
+    else:
+        first, last, slot = _pending_runs(group, ns, counts, step_ns)
+    out = targets[WORKLOAD_KEY].iloc[target[first]].reset_index(drop=True)
+    out["slot"] = slot
+    stamps = replicas["timestamp"]
+    out["first_seen"] = stamps.iloc[position[first]].reset_index(drop=True)
+    out["last_seen"] = stamps.iloc[position[last]].reset_index(drop=True)
+    return out[columns]
+
+
+def _sorted_within(group: np.ndarray, ns: np.ndarray) -> bool:
+    """True when ``ns`` increases (or repeats) within each run of equal ``group`` values."""
+    return bool(((np.diff(group) != 0) | (np.diff(ns) >= 0)).all())
+
+
+def _runs_order(group: np.ndarray, slot: np.ndarray, ns: np.ndarray) -> np.ndarray:
+    return np.lexsort((ns, slot, group))
+
+
+def _pending_runs(
+    group: np.ndarray, ns: np.ndarray, counts: np.ndarray, step_ns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of steps with at least k pods pending, per workload and slot k, without expanding.
+
+    Rows are sorted by (group, time) with distinct times per group. Slot k's run starts at a row
+    whose count reaches k while the previous step's (0 across a gap or a new workload) did not,
+    and ends at a row whose count reaches k while the next step's does not; the j-th start of a
+    (workload, slot) pairs with its j-th end. Work is O(rows + runs), not O(rows x slots).
+
+    Returns:
+        Positions (into the rows) of each run's first and last step, and its slot, ordered by
+        workload, slot and start.
+    """
+    joined = (np.diff(group) == 0) & (np.diff(ns) == step_ns)
+    before = np.concatenate(([0], np.where(joined, counts[:-1], 0)))
+    after = np.concatenate((np.where(joined, counts[1:], 0), [0]))
+
+    def events(other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Slots other+1 .. count of each row, one event each.
+        number = np.clip(counts - other, 0, None)
+        rows = np.repeat(np.arange(len(counts)), number)
+        offsets = np.arange(len(rows)) - np.repeat(np.cumsum(number) - number, number)
+        slots = np.repeat(other, number) + 1 + offsets
+        order = _runs_order(group[rows], slots, ns[rows])
+        return rows[order], slots[order]
+
+    first, slot = events(before)
+    last, _ = events(after)
+    return first, last, slot
+
+
+def _pending_runs_expanded(
+    group: np.ndarray, ns: np.ndarray, counts: np.ndarray, step_ns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_pending_runs` by expanding every row into one row per pending slot.
+
+    O(rows x slots) in memory; for the rare snapshot where a workload has one instant twice
+    (a run of slot k then breaks at the repeated instant, as with one row per HPA).
+    """
+    row = np.repeat(np.arange(len(counts)), counts)
+    slot = np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+    order = _runs_order(group[row], slot, ns[row])
+    row, slot = row[order], slot[order]
+    same = (np.diff(group[row]) == 0) & (np.diff(slot) == 0)
+    starts = np.concatenate(([True], ~same | (np.diff(ns[row]) != step_ns)))
+    ends = np.concatenate((starts[1:], [True]))
+    return row[starts], row[ends], slot[starts]
