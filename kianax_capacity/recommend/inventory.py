@@ -6,6 +6,8 @@ how many replicas it had over time. Vectorised pandas; no per-container Python l
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -15,8 +17,10 @@ __all__ = [
     "CONTAINER_KEY",
     "WORKLOAD_KEY",
     "container_inventory",
+    "median_replicas",
     "pending_pods",
     "replica_counts",
+    "running_pods_at",
     "usage_with_owners",
     "workload_node_groups",
 ]
@@ -114,6 +118,103 @@ def replica_counts(snapshot: Snapshot) -> pd.DataFrame:
     )
 
 
+def running_pods_at(
+    snapshot: Snapshot, workloads: pd.DataFrame, workload: np.ndarray, seconds: np.ndarray
+) -> np.ndarray:
+    """Pods of ``workloads.iloc[workload[i]]`` running at unix second ``seconds[i]``, for all i.
+
+    For snapshots without usage samples (the aggregate fetch shape), from the pods table: a pod
+    counts at t if it was first seen at or before t and last seen after t - step, the same test
+    as "had a usage sample in the step ending at t" when its samples are dense. Vectorised:
+    each (workload, time) becomes one int64 key ``workload x span + offset``, and counts are
+    differences of ``searchsorted`` positions in the sorted start and stop keys.
+
+    Args:
+        snapshot: the snapshot (its pods table and step).
+        workloads: rows with WORKLOAD_KEY columns; ``workload`` indexes them.
+        workload: int index into ``workloads`` per query.
+        seconds: unix seconds per query (same length as ``workload``).
+
+    Returns:
+        int64 counts, one per query.
+    """
+    workload = np.asarray(workload, dtype="int64")
+    seconds = np.asarray(seconds, dtype="int64")
+    pods = snapshot.table("pods")
+    if not len(workload):
+        return np.zeros(0, dtype="int64")
+    owner = pd.MultiIndex.from_frame(workloads[WORKLOAD_KEY].astype(object)).get_indexer(
+        pd.MultiIndex.from_frame(pods[WORKLOAD_KEY].astype(object))
+    )
+    known = owner >= 0
+    starts = _unix_seconds(pods["first_seen"])[known]
+    stops = _unix_seconds(pods["last_seen"])[known]
+    owner = owner[known].astype("int64")
+    step = int(snapshot.step_seconds)
+    low = min(int(seconds.min()) - step, int(starts.min(initial=seconds.min())))
+    high = max(int(seconds.max()), int(stops.max(initial=seconds.max())))
+    span = high - low + 2
+    start_keys = np.sort(owner * span + (starts - low))
+    stop_keys = np.sort(owner * span + (stops - low))
+    base = workload * span
+    started = np.searchsorted(start_keys, base + (seconds - low), "right") - np.searchsorted(
+        start_keys, base, "left"
+    )
+    # Stopped by t: last seen at or before t - step (offsets stay >= 0 by the choice of low).
+    stopped = np.searchsorted(stop_keys, base + (seconds - step - low), "right") - np.searchsorted(
+        stop_keys, base, "left"
+    )
+    return np.asarray(started - stopped, dtype="int64")
+
+
+def median_replicas(snapshot: Snapshot) -> dict[tuple[str, str, str], float]:
+    """Median running pods over the window's steps, per workload that had a pod running.
+
+    From usage samples when the snapshot has them (steps without a sample do not count), else
+    from the pods' first/last seen at every step of the window (aggregate shape). The median,
+    not the mean: a pod rescheduled off a removed node leaves a one-step gap that must not make
+    a 2-replica service look like a single point of failure.
+    """
+    replicas = replica_counts(snapshot)
+    if not replicas.empty:
+        by_workload = replicas.groupby(WORKLOAD_KEY, observed=True)["replicas"].median()
+        return {
+            (str(k[0]), str(k[1]), str(k[2])): float(v)
+            for k, v in zip(by_workload.index.to_list(), by_workload.to_numpy(), strict=True)
+        }
+    if not snapshot.usage.empty:
+        return {}
+    workloads = snapshot.table("pods")[WORKLOAD_KEY].drop_duplicates().reset_index(drop=True)
+    if workloads.empty:
+        return {}
+    start, end = snapshot.window
+    step = int(snapshot.step_seconds)
+    first = int(start.timestamp()) + step
+    times = np.arange(first, int(end.timestamp()) + 1, step, dtype="int64")
+    counts = running_pods_at(
+        snapshot,
+        workloads,
+        np.repeat(np.arange(len(workloads), dtype="int64"), len(times)),
+        np.tile(times, len(workloads)),
+    ).reshape(len(workloads), len(times))
+    # Like the usage path, only steps with a pod running count towards the median.
+    masked = np.where(counts > 0, counts, np.nan)
+    medians = np.full(len(workloads), np.nan)
+    if len(times) and (masked == masked).any():
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no pod ever ran
+            medians = np.nanmedian(masked, axis=1)
+    return {
+        (str(row[0]), str(row[1]), str(row[2])): float(value)
+        for row, value in zip(workloads.itertuples(index=False), medians, strict=True)
+        if np.isfinite(value)
+    }
+
+
+def _unix_seconds(values: pd.Series) -> np.ndarray:
+    return np.asarray(pd.DatetimeIndex(values).as_unit("s").asi8, dtype="int64")
+
+
 def pending_pods(snapshot: Snapshot) -> pd.DataFrame:
     """Pods an HPA asked for that were not running: what a node group at its max left Pending.
 
@@ -156,7 +257,11 @@ def pending_pods(snapshot: Snapshot) -> pd.DataFrame:
     current = replicas["current_replicas"].to_numpy("float64")[position]
     running_counts = replica_counts(snapshot)
     running: np.ndarray
-    if running_counts.empty:
+    if running_counts.empty and snapshot.usage.empty:
+        # No usage samples (aggregate shape): the pods' first/last seen say what ran.
+        seconds = ns // 1_000_000_000
+        running = running_pods_at(snapshot, targets, target, seconds).astype("float64")
+    elif running_counts.empty:
         running = np.zeros(len(target))
     else:
         samples = targets[WORKLOAD_KEY].iloc[target].reset_index(drop=True)
