@@ -184,23 +184,30 @@ def median_replicas(snapshot: Snapshot) -> dict[tuple[str, str, str], float]:
         }
     if not snapshot.usage.empty:
         return {}
-    workloads = snapshot.table("pods")[WORKLOAD_KEY].drop_duplicates().reset_index(drop=True)
+    pods = snapshot.table("pods")
+    workloads = pods[WORKLOAD_KEY].drop_duplicates().reset_index(drop=True)
     if workloads.empty:
         return {}
     start, end = snapshot.window
     step = int(snapshot.step_seconds)
     first = int(start.timestamp()) + step
-    times = np.arange(first, int(end.timestamp()) + 1, step, dtype="int64")
-    counts = running_pods_at(
-        snapshot,
-        workloads,
-        np.repeat(np.arange(len(workloads), dtype="int64"), len(times)),
-        np.tile(times, len(workloads)),
-    ).reshape(len(workloads), len(times))
+    steps = max(0, (int(end.timestamp()) - first) // step + 1)
+    owner = pd.MultiIndex.from_frame(workloads.astype(object)).get_indexer(
+        pd.MultiIndex.from_frame(pods[WORKLOAD_KEY].astype(object))
+    )
+    # Step k (time first + k x step) counts a pod when first_seen <= t_k < last_seen + step,
+    # as running_pods_at does: +1 at its first step, -1 after its last, then a running sum.
+    begin = np.clip(-((first - _unix_seconds(pods["first_seen"])) // step), 0, steps)
+    stop = np.clip((_unix_seconds(pods["last_seen"]) + step - first - 1) // step + 1, 0, steps)
+    live = begin < stop
+    changes = np.zeros((len(workloads), steps + 1), dtype="int32")
+    np.add.at(changes, (owner[live], begin[live]), 1)
+    np.add.at(changes, (owner[live], stop[live]), -1)
+    counts = np.cumsum(changes[:, :steps], axis=1)
     # Like the usage path, only steps with a pod running count towards the median.
     masked = np.where(counts > 0, counts, np.nan)
     medians = np.full(len(workloads), np.nan)
-    if len(times) and (masked == masked).any():
+    if steps and (masked == masked).any():
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no pod ever ran
             medians = np.nanmedian(masked, axis=1)
