@@ -51,7 +51,11 @@ from kianax_capacity.sources.demo import (  # noqa: E402
     simulate_demo_cluster,
 )
 from kianax_capacity.sources.openmetrics import write_victoriametrics_jsonl  # noqa: E402
-from kianax_capacity.sources.prometheus import TimeGrid, plan_queries  # noqa: E402
+from kianax_capacity.sources.prometheus import (  # noqa: E402
+    _DIALECT_PROBE,
+    TimeGrid,
+    plan_queries,
+)
 from kianax_capacity.sources.promql import Selector, format_duration, render  # noqa: E402
 from kianax_capacity.units import parse_duration  # noqa: E402
 from tests.integration.servers import VictoriaMetricsServer  # noqa: E402
@@ -150,6 +154,7 @@ def floor(url: str, manifest: dict[str, Any], shape: str, concurrency: int) -> d
         selector=selector,
         scrape_interval_seconds=float(prom["scrape_interval_seconds"]),
         aggregate_chunk_seconds=float(prom.get("aggregate_chunk_seconds", 86_400.0)),
+        dialect=str(prom.get("dialect", "promql")),
     )
     probe = min(3600.0, points * step)
     scrape = render(
@@ -173,6 +178,8 @@ def floor(url: str, manifest: dict[str, Any], shape: str, concurrency: int) -> d
 
     started = time.perf_counter()
     send({"query": scrape, "time": end.timestamp()}, "/api/v1/query")
+    if shape == "aggregate":  # the fetch asked the server once which dialect it speaks
+        send({"query": _DIALECT_PROBE, "time": end.timestamp()}, "/api/v1/query")
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         futures = []
         for job in plan.jobs:

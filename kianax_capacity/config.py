@@ -72,6 +72,7 @@ class PrometheusConfig:
     scrape_interval: str | None = None  # e.g. "30s"; None = detect from the data
     rate_window: str | None = None  # e.g. "2m"; None = max(step, 2 x scrape interval)
     aggregate_chunk: str = "1d"  # aggregate shape: one request per statistic and chunk
+    dialect: str = "auto"  # aggregate shape: auto | promql | metricsql (VictoriaMetrics)
 
 
 @dataclass(frozen=True)

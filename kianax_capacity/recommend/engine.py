@@ -18,6 +18,7 @@ from kianax_capacity.prices import PriceCatalog, embedded_catalog, node_group_un
 from kianax_capacity.recommend.costs import CostAllocation, allocate_costs
 from kianax_capacity.recommend.forecast import recommend_forecast
 from kianax_capacity.recommend.hpa import recommend_hpa
+from kianax_capacity.recommend.inventory import pending_pods
 from kianax_capacity.recommend.nodegroups import recommend_nodegroups
 from kianax_capacity.recommend.rightsizing import recommend_rightsizing, requests_by_workload
 from kianax_capacity.recommend.spot import recommend_spot
@@ -97,6 +98,8 @@ def recommend(
     spot_rows = recommend_spot(
         snapshot, catalog, unit_prices=unit_prices, overrides=config.spot_overrides
     )
+    # Node groups and the forecast both add the pods HPAs left Pending: found once.
+    pending = pending_pods(snapshot)
     nodegroup_rows = recommend_nodegroups(
         snapshot,
         catalog,
@@ -106,9 +109,12 @@ def recommend(
         commitment_discount=config.aws.commitment_discount,
         ha_min_nodes=3 if profile == "high-availability" else 2,
         spot_overrides=config.spot_overrides,
+        pending=pending,
     )
     max_nodes = {name: ng.max_size for name, ng in config.nodegroups.items() if ng.max_size}
-    forecast_rows = recommend_forecast(snapshot, catalog, max_nodes=max_nodes or None)
+    forecast_rows = recommend_forecast(
+        snapshot, catalog, max_nodes=max_nodes or None, pending=pending
+    )
     start, end = snapshot.window
     return RecommendationSet(
         cluster=snapshot.cluster,

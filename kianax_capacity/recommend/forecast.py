@@ -265,6 +265,7 @@ def recommend_forecast(
     max_nodes: Mapping[str, int] | None = None,
     min_history_days: int = MIN_HISTORY_DAYS,
     coverage: float = DEFAULT_COVERAGE,
+    pending: pd.DataFrame | None = None,
 ) -> tuple[ForecastRow, ...]:
     """Forecast rows for every node group (cpu, memory, pods) and namespace (cpu, memory).
 
@@ -275,13 +276,14 @@ def recommend_forecast(
         max_nodes: node group -> max nodes (config ``max_size``); else the most seen at once.
         min_history_days: fewer usable days gives ``insufficient_data``.
         coverage: prediction-interval coverage (0..1).
+        pending: ``pending_pods(snapshot)`` if already computed (else computed here).
 
     Returns:
         Rows keyed (scope, resource). ``extra`` holds ``scope_type``, ``reason``,
         ``days_of_history``, ``current_peak``, ``slope_per_day``, ``capacity``,
         ``capacity_source``, ``exhausted_on_earliest``, ``interval`` and the usage trend.
     """
-    loads = group_loads(snapshot)
+    loads = group_loads(snapshot, pending=pending)
     peaks = daily_peaks(snapshot, loads)
     capacities = _capacities(snapshot, catalog, max_nodes, loads)
     rows: list[ForecastRow] = []

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -294,8 +294,13 @@ def _workloads(snapshot: Snapshot) -> list[_Workload]:
         placement = placement.astype({"namespace": str, "kind": str, "workload": str})
     pdbs = snapshot.table("workloads")
     replicas = snapshot.table("replicas")
-    if not replicas.empty:
-        replicas = replicas.astype({"namespace": str, "hpa": str})
+    # Row positions per key, found once: filtering millions of replicas samples (and the
+    # inventory) once per HPA is quadratic on a large cluster.
+    replicas_rows = _rows_by_key(replicas, ["namespace", "hpa"])
+    inventory_rows = _rows_by_key(inventory, ["namespace", "kind", "workload"])
+    placement_rows = _rows_by_key(placement, ["namespace", "kind", "workload"])
+    pdb_rows = _rows_by_key(pdbs, ["namespace", "kind", "workload"])
+    nothing = np.zeros(0, dtype=np.intp)
 
     out = []
     for spec in hpas.to_dict("records"):
@@ -327,22 +332,14 @@ def _workloads(snapshot: Snapshot) -> list[_Workload]:
 
         observed = np.full(len(grid), np.nan)
         if not replicas.empty and len(grid):
-            history = replicas[
-                (replicas["namespace"] == namespace) & (replicas["hpa"] == str(spec["hpa"]))
-            ]
+            history = replicas.iloc[replicas_rows.get((namespace, str(spec["hpa"])), nothing)]
             if not history.empty:
                 counts = history.groupby("timestamp")["current_replicas"].last().sort_index()
                 aligned = counts.reindex(counts.index.union(grid)).ffill().reindex(grid)
                 observed = aligned.to_numpy(dtype=float)
 
         containers = (
-            inventory[
-                (inventory["namespace"] == namespace)
-                & (inventory["kind"] == kind)
-                & (inventory["workload"] == name)
-            ]
-            if not inventory.empty
-            else inventory
+            inventory.iloc[inventory_rows.get(key, nothing)] if not inventory.empty else inventory
         )
         missing_cpu = tuple(
             sorted(containers.loc[containers["cpu_request_cores"].isna(), "container"].astype(str))
@@ -359,20 +356,12 @@ def _workloads(snapshot: Snapshot) -> list[_Workload]:
 
         node_group = None
         if not placement.empty:
-            placed = placement[
-                (placement["namespace"] == namespace)
-                & (placement["kind"] == kind)
-                & (placement["workload"] == name)
-            ]
+            placed = placement.iloc[placement_rows.get(key, nothing)]
             if len(placed) and isinstance(placed["node_group"].iloc[0], str):
                 node_group = placed["node_group"].iloc[0]
         pdb_min = np.nan
         if not pdbs.empty:
-            match = pdbs[
-                (pdbs["namespace"].astype(str) == namespace)
-                & (pdbs["kind"].astype(str) == kind)
-                & (pdbs["workload"].astype(str) == name)
-            ]
+            match = pdbs.iloc[pdb_rows.get(key, nothing)]
             if len(match):
                 pdb_min = float(match["pdb_min_available"].iloc[0])
 
@@ -398,6 +387,18 @@ def _workloads(snapshot: Snapshot) -> list[_Workload]:
             )
         )
     return out
+
+
+def _rows_by_key(frame: pd.DataFrame, columns: list[str]) -> dict[tuple[str, ...], np.ndarray]:
+    """Row positions (ascending) of ``frame`` per distinct value of ``columns`` as strings."""
+    if frame.empty:
+        return {}
+    keys = frame[columns].astype(str)
+    groups = keys.groupby(columns, sort=False, observed=True).indices
+    return {
+        tuple(str(part) for part in cast(tuple[Any, ...], key)): np.asarray(rows)
+        for key, rows in groups.items()
+    }
 
 
 # --- replay helpers --------------------------------------------------------------------------

@@ -6,6 +6,9 @@ how many replicas it had over time. Vectorised pandas; no per-container Python l
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 import pandas as pd
 
 from kianax_capacity.snapshot import Snapshot
@@ -14,8 +17,10 @@ __all__ = [
     "CONTAINER_KEY",
     "WORKLOAD_KEY",
     "container_inventory",
+    "median_replicas",
     "pending_pods",
     "replica_counts",
+    "running_pods_at",
     "usage_with_owners",
     "workload_node_groups",
 ]
@@ -113,6 +118,110 @@ def replica_counts(snapshot: Snapshot) -> pd.DataFrame:
     )
 
 
+def running_pods_at(
+    snapshot: Snapshot, workloads: pd.DataFrame, workload: np.ndarray, seconds: np.ndarray
+) -> np.ndarray:
+    """Pods of ``workloads.iloc[workload[i]]`` running at unix second ``seconds[i]``, for all i.
+
+    For snapshots without usage samples (the aggregate fetch shape), from the pods table: a pod
+    counts at t if it was first seen at or before t and last seen after t - step, the same test
+    as "had a usage sample in the step ending at t" when its samples are dense. Vectorised:
+    each (workload, time) becomes one int64 key ``workload x span + offset``, and counts are
+    differences of ``searchsorted`` positions in the sorted start and stop keys.
+
+    Args:
+        snapshot: the snapshot (its pods table and step).
+        workloads: rows with WORKLOAD_KEY columns; ``workload`` indexes them.
+        workload: int index into ``workloads`` per query.
+        seconds: unix seconds per query (same length as ``workload``).
+
+    Returns:
+        int64 counts, one per query.
+    """
+    workload = np.asarray(workload, dtype="int64")
+    seconds = np.asarray(seconds, dtype="int64")
+    pods = snapshot.table("pods")
+    if not len(workload):
+        return np.zeros(0, dtype="int64")
+    owner = pd.MultiIndex.from_frame(workloads[WORKLOAD_KEY].astype(object)).get_indexer(
+        pd.MultiIndex.from_frame(pods[WORKLOAD_KEY].astype(object))
+    )
+    known = owner >= 0
+    starts = _unix_seconds(pods["first_seen"])[known]
+    stops = _unix_seconds(pods["last_seen"])[known]
+    owner = owner[known].astype("int64")
+    step = int(snapshot.step_seconds)
+    low = min(int(seconds.min()) - step, int(starts.min(initial=seconds.min())))
+    high = max(int(seconds.max()), int(stops.max(initial=seconds.max())))
+    span = high - low + 2
+    start_keys = np.sort(owner * span + (starts - low))
+    stop_keys = np.sort(owner * span + (stops - low))
+    base = workload * span
+    started = np.searchsorted(start_keys, base + (seconds - low), "right") - np.searchsorted(
+        start_keys, base, "left"
+    )
+    # Stopped by t: last seen at or before t - step (offsets stay >= 0 by the choice of low).
+    stopped = np.searchsorted(stop_keys, base + (seconds - step - low), "right") - np.searchsorted(
+        stop_keys, base, "left"
+    )
+    return np.asarray(started - stopped, dtype="int64")
+
+
+def median_replicas(snapshot: Snapshot) -> dict[tuple[str, str, str], float]:
+    """Median running pods over the window's steps, per workload that had a pod running.
+
+    From usage samples when the snapshot has them (steps without a sample do not count), else
+    from the pods' first/last seen at every step of the window (aggregate shape). The median,
+    not the mean: a pod rescheduled off a removed node leaves a one-step gap that must not make
+    a 2-replica service look like a single point of failure.
+    """
+    replicas = replica_counts(snapshot)
+    if not replicas.empty:
+        by_workload = replicas.groupby(WORKLOAD_KEY, observed=True)["replicas"].median()
+        return {
+            (str(k[0]), str(k[1]), str(k[2])): float(v)
+            for k, v in zip(by_workload.index.to_list(), by_workload.to_numpy(), strict=True)
+        }
+    if not snapshot.usage.empty:
+        return {}
+    pods = snapshot.table("pods")
+    workloads = pods[WORKLOAD_KEY].drop_duplicates().reset_index(drop=True)
+    if workloads.empty:
+        return {}
+    start, end = snapshot.window
+    step = int(snapshot.step_seconds)
+    first = int(start.timestamp()) + step
+    steps = max(0, (int(end.timestamp()) - first) // step + 1)
+    owner = pd.MultiIndex.from_frame(workloads.astype(object)).get_indexer(
+        pd.MultiIndex.from_frame(pods[WORKLOAD_KEY].astype(object))
+    )
+    # Step k (time first + k x step) counts a pod when first_seen <= t_k < last_seen + step,
+    # as running_pods_at does: +1 at its first step, -1 after its last, then a running sum.
+    begin = np.clip(-((first - _unix_seconds(pods["first_seen"])) // step), 0, steps)
+    stop = np.clip((_unix_seconds(pods["last_seen"]) + step - first - 1) // step + 1, 0, steps)
+    live = begin < stop
+    changes = np.zeros((len(workloads), steps + 1), dtype="int32")
+    np.add.at(changes, (owner[live], begin[live]), 1)
+    np.add.at(changes, (owner[live], stop[live]), -1)
+    counts = np.cumsum(changes[:, :steps], axis=1)
+    # Like the usage path, only steps with a pod running count towards the median.
+    masked = np.where(counts > 0, counts, np.nan)
+    medians = np.full(len(workloads), np.nan)
+    if steps and (masked == masked).any():
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no pod ever ran
+            medians = np.nanmedian(masked, axis=1)
+    return {
+        (str(row[0]), str(row[1]), str(row[2])): float(value)
+        for row, value in zip(workloads.itertuples(index=False), medians, strict=True)
+        if np.isfinite(value)
+    }
+
+
+def _unix_seconds(values: pd.Series) -> np.ndarray:
+    return np.asarray(pd.DatetimeIndex(values).as_unit("s").asi8, dtype="int64")
+
+
 def pending_pods(snapshot: Snapshot) -> pd.DataFrame:
     """Pods an HPA asked for that were not running: what a node group at its max left Pending.
 
@@ -128,33 +237,129 @@ def pending_pods(snapshot: Snapshot) -> pd.DataFrame:
     hpas = snapshot.table("hpas")
     if replicas.empty or hpas.empty:
         return pd.DataFrame(columns=columns)
-    wanted = replicas.merge(
-        hpas[["namespace", "hpa", "kind", "workload"]].drop_duplicates(["namespace", "hpa"]),
-        on=["namespace", "hpa"],
-        how="inner",
+    # The HPA row (and so the workload) of each replicas sample, found on the few distinct
+    # (namespace, hpa) pairs rather than by joining millions of samples on strings.
+    targets = hpas[["namespace", "hpa", *WORKLOAD_KEY[1:]]].drop_duplicates(["namespace", "hpa"])
+    targets = targets.reset_index(drop=True)
+    # Workload ids in sorted key order: runs come out sorted by workload, then slot, then time.
+    group_of_target = (
+        targets.groupby(WORKLOAD_KEY, observed=True, sort=True).ngroup().to_numpy("int64")
     )
-    running = replica_counts(snapshot)
-    merged = wanted.merge(running, on=["timestamp", *WORKLOAD_KEY], how="left")
-    merged["pending"] = (
-        (merged["current_replicas"] - merged["replicas"].fillna(0)).clip(lower=0).round()
+    sample_keys = pd.MultiIndex.from_arrays([replicas["namespace"], replicas["hpa"]])
+    width = len(sample_keys.levels[1])
+    pair_code = np.asarray(sample_keys.codes[0], "int64") * width + sample_keys.codes[1]
+    seen = np.zeros(len(sample_keys.levels[0]) * width, dtype=bool)
+    seen[pair_code] = True
+    pairs = np.flatnonzero(seen)
+    target_of_code = np.full(len(seen), -1, dtype="int64")
+    target_of_code[pairs] = pd.MultiIndex.from_frame(targets[["namespace", "hpa"]]).get_indexer(
+        pd.MultiIndex.from_arrays(
+            [sample_keys.levels[0][pairs // width], sample_keys.levels[1][pairs % width]]
+        )
     )
-    merged = merged[merged["pending"] > 0]
-    if merged.empty:
+    target = target_of_code[pair_code]
+    position = np.flatnonzero(target >= 0)
+    target = target[position]
+    ns = pd.DatetimeIndex(replicas["timestamp"]).as_unit("ns").asi8[position]
+    current = replicas["current_replicas"].to_numpy("float64")[position]
+    running_counts = replica_counts(snapshot)
+    running: np.ndarray
+    if running_counts.empty and snapshot.usage.empty:
+        # No usage samples (aggregate shape): the pods' first/last seen say what ran.
+        seconds = ns // 1_000_000_000
+        running = running_pods_at(snapshot, targets, target, seconds).astype("float64")
+    elif running_counts.empty:
+        running = np.zeros(len(target))
+    else:
+        samples = targets[WORKLOAD_KEY].iloc[target].reset_index(drop=True)
+        samples.insert(0, "timestamp", replicas["timestamp"].iloc[position].to_numpy())
+        running = (
+            samples.merge(running_counts, on=["timestamp", *WORKLOAD_KEY], how="left")["replicas"]
+            .astype("float64")
+            .fillna(0.0)
+            .to_numpy()
+        )
+    pending = np.round(np.clip(current - running, 0.0, None))
+    positive = pending > 0
+    if not positive.any():
         return pd.DataFrame(columns=columns)
-    step = pd.Timedelta(seconds=max(int(snapshot.step_seconds), 1))
-    rows: list[dict[str, object]] = []
-    for key, group in merged.groupby(WORKLOAD_KEY, observed=True, sort=True):
-        group = group.sort_values("timestamp")
-        stamps = group["timestamp"].reset_index(drop=True)
-        counts = group["pending"].to_numpy()
-        for slot in range(1, int(counts.max()) + 1):
-            present = stamps[counts >= slot].reset_index(drop=True)
-            # A new run starts wherever the previous pending step is more than one step back.
-            starts = present.diff().ne(step).to_numpy()
-            run_ids = starts.cumsum()
-            for _, run in present.groupby(run_ids):
-                rows.append(
-                    dict(zip(WORKLOAD_KEY, key, strict=True))
-                    | {"slot": slot, "first_seen": run.iloc[0], "last_seen": run.iloc[-1]}
-                )
-    return pd.DataFrame(rows, columns=columns)
+    target, ns, position = target[positive], ns[positive], position[positive]
+    counts = pending[positive].astype("int64")
+    group = group_of_target[target]
+    # Samples usually come per HPA in time order: a stable sort by workload is then enough.
+    order = np.argsort(group, kind="stable")
+    if not _sorted_within(group[order], ns[order]):
+        order = np.lexsort((ns, group))
+    group, ns, counts = group[order], ns[order], counts[order]
+    target, position = target[order], position[order]
+    step_ns = max(int(snapshot.step_seconds), 1) * 10**9
+    if ((np.diff(group) == 0) & (np.diff(ns) == 0)).any():
+        # Two HPAs on one workload: the same instant twice, which the runs below cannot order.
+        first, last, slot = _pending_runs_expanded(group, ns, counts, step_ns)
+    else:
+        first, last, slot = _pending_runs(group, ns, counts, step_ns)
+    out = targets[WORKLOAD_KEY].iloc[target[first]].reset_index(drop=True)
+    out["slot"] = slot
+    stamps = replicas["timestamp"]
+    out["first_seen"] = stamps.iloc[position[first]].reset_index(drop=True)
+    out["last_seen"] = stamps.iloc[position[last]].reset_index(drop=True)
+    return out[columns]
+
+
+def _sorted_within(group: np.ndarray, ns: np.ndarray) -> bool:
+    """True when ``ns`` increases (or repeats) within each run of equal ``group`` values."""
+    return bool(((np.diff(group) != 0) | (np.diff(ns) >= 0)).all())
+
+
+def _runs_order(group: np.ndarray, slot: np.ndarray, ns: np.ndarray) -> np.ndarray:
+    return np.lexsort((ns, slot, group))
+
+
+def _pending_runs(
+    group: np.ndarray, ns: np.ndarray, counts: np.ndarray, step_ns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of steps with at least k pods pending, per workload and slot k, without expanding.
+
+    Rows are sorted by (group, time) with distinct times per group. Slot k's run starts at a row
+    whose count reaches k while the previous step's (0 across a gap or a new workload) did not,
+    and ends at a row whose count reaches k while the next step's does not; the j-th start of a
+    (workload, slot) pairs with its j-th end. Work is O(rows + runs), not O(rows x slots).
+
+    Returns:
+        Positions (into the rows) of each run's first and last step, and its slot, ordered by
+        workload, slot and start.
+    """
+    joined = (np.diff(group) == 0) & (np.diff(ns) == step_ns)
+    before = np.concatenate(([0], np.where(joined, counts[:-1], 0)))
+    after = np.concatenate((np.where(joined, counts[1:], 0), [0]))
+
+    def events(other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Slots other+1 .. count of each row, one event each.
+        number = np.clip(counts - other, 0, None)
+        rows = np.repeat(np.arange(len(counts)), number)
+        offsets = np.arange(len(rows)) - np.repeat(np.cumsum(number) - number, number)
+        slots = np.repeat(other, number) + 1 + offsets
+        order = _runs_order(group[rows], slots, ns[rows])
+        return rows[order], slots[order]
+
+    first, slot = events(before)
+    last, _ = events(after)
+    return first, last, slot
+
+
+def _pending_runs_expanded(
+    group: np.ndarray, ns: np.ndarray, counts: np.ndarray, step_ns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_pending_runs` by expanding every row into one row per pending slot.
+
+    O(rows x slots) in memory; for the rare snapshot where a workload has one instant twice
+    (a run of slot k then breaks at the repeated instant, as with one row per HPA).
+    """
+    row = np.repeat(np.arange(len(counts)), counts)
+    slot = np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+    order = _runs_order(group[row], slot, ns[row])
+    row, slot = row[order], slot[order]
+    same = (np.diff(group[row]) == 0) & (np.diff(slot) == 0)
+    starts = np.concatenate(([True], ~same | (np.diff(ns[row]) != step_ns)))
+    ends = np.concatenate((starts[1:], [True]))
+    return row[starts], row[ends], slot[starts]

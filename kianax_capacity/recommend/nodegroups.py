@@ -142,17 +142,14 @@ def pod_requests(
     cpu = merged["cpu_request_cores"].astype(float).fillna(0.0)
     memory = merged["memory_request_bytes"].astype(float).fillna(0.0)
     if new_requests:
-        keys = list(
-            zip(
-                merged["namespace"].astype(str),
-                merged["kind"].astype(str),
-                merged["workload"].astype(str),
-                merged["container"].astype(str),
-                strict=True,
-            )
+        # Looked up on the few distinct container keys, not once per pod container.
+        key_columns = ["namespace", "kind", "workload", "container"]
+        found = pd.MultiIndex.from_tuples(list(new_requests), names=key_columns).get_indexer(
+            pd.MultiIndex.from_frame(merged[key_columns].astype(str))
         )
-        new_cpu = [_field(new_requests.get(k), "cpu_request") for k in keys]
-        new_memory = [_field(new_requests.get(k), "memory_request") for k in keys]
+        values = list(new_requests.values())
+        new_cpu = np.array([_field(v, "cpu_request") for v in values] + [math.nan])[found]
+        new_memory = np.array([_field(v, "memory_request") for v in values] + [math.nan])[found]
         cpu = pd.Series(new_cpu, index=merged.index, dtype=float).fillna(cpu)
         memory = pd.Series(new_memory, index=merged.index, dtype=float).fillna(memory)
     summed = (
@@ -205,8 +202,14 @@ def alive_sum(
 def group_loads(
     snapshot: Snapshot,
     new_requests: Mapping[tuple[str, str, str, str], Resources] | None = None,
+    *,
+    pending: pd.DataFrame | None = None,
 ) -> dict[str, GroupLoad]:
-    """Per node group: requests, pods and nodes over the window, DaemonSet overhead, zones."""
+    """Per node group: requests, pods and nodes over the window, DaemonSet overhead, zones.
+
+    ``pending`` is ``pending_pods(snapshot)`` when the caller already has it (it is the costly
+    part on a large cluster, and the same for every caller of one snapshot).
+    """
     nodes = snapshot.table("nodes")
     if nodes.empty:
         return {}
@@ -214,7 +217,9 @@ def group_loads(
     requests = pod_requests(snapshot, new_requests)
     node_group = nodes[["node", "node_group"]].astype({"node_group": "object"})
     placed = requests.merge(node_group, on="node", how="inner")
-    placed = pd.concat([placed, _pending_requests(snapshot, placed)], ignore_index=True)
+    if pending is None:
+        pending = pending_pods(snapshot)
+    placed = pd.concat([placed, _pending_requests(pending, placed)], ignore_index=True)
     out: dict[str, GroupLoad] = {}
     for group, members in nodes.groupby("node_group", observed=True, sort=True):
         name = str(group)
@@ -259,13 +264,12 @@ def group_loads(
     return out
 
 
-def _pending_requests(snapshot: Snapshot, placed: pd.DataFrame) -> pd.DataFrame:
+def _pending_requests(pending: pd.DataFrame, placed: pd.DataFrame) -> pd.DataFrame:
     """Pending pods (asked for by an HPA, placed nowhere) as rows like ``placed``'s.
 
     Each asks for what the workload's last placed pod asked for, on the node group where the
     workload runs: capacity must hold them too, or the group is already out of room.
     """
-    pending = pending_pods(snapshot)
     if pending.empty or placed.empty:
         return placed.iloc[0:0]
     latest = (
@@ -320,6 +324,7 @@ def recommend_nodegroups(
     commitment_discount: float = DEFAULT_COMMITMENT_DISCOUNT,
     ha_min_nodes: int = 2,
     spot_overrides: Mapping[str, bool] | None = None,
+    pending: pd.DataFrame | None = None,
 ) -> tuple[NodeGroupRow, ...]:
     """Recommend instance types, autoscaler bounds and commitments for every node group.
 
@@ -333,6 +338,7 @@ def recommend_nodegroups(
         commitment_discount: Savings Plan discount off on-demand (an assumption, 0..1).
         ha_min_nodes: fewest nodes a group that never scales to zero should keep.
         spot_overrides: config ``spot_overrides``, for ``spot_ready_request_share``.
+        pending: ``pending_pods(snapshot)`` if already computed (else computed here).
 
     Returns:
         One :class:`NodeGroupRow` per node group. ``extra`` carries ``commitment`` (the split),
@@ -340,7 +346,7 @@ def recommend_nodegroups(
         ``peak``/``typical`` packing summaries and ``findings``.
     """
     nodegroup_config = nodegroup_config or {}
-    loads = group_loads(snapshot, new_requests)
+    loads = group_loads(snapshot, new_requests, pending=pending)
     nodes = snapshot.table("nodes")
     start, end = snapshot.window
     window_hours = max((end - start).total_seconds() / 3600.0, 1e-9)

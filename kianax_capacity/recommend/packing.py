@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
+
+import numpy as np
 
 from kianax_capacity.model import InstancePrice, InstanceSpec, ResourcePrices
 from kianax_capacity.units import MIB
@@ -221,7 +223,6 @@ class _Node:
     cpu: float
     memory: int
     pods: int
-    groups: dict[str, int] = field(default_factory=dict)
 
 
 def pack(
@@ -267,42 +268,9 @@ def pack(
         return max(pod.cpu_cores / max(free_cpu, _EPSILON), pod.memory_bytes / max(free_memory, 1))
 
     order = sorted(pods, key=lambda p: (-dominant(p), p.group, p.name))
-    nodes: list[_Node] = []
-    zone_groups: dict[tuple[str, str], int] = {}
-    unplaced: list[PodRequest] = []
-    binding: dict[str, int] = {"cpu": 0, "memory": 0, "pods": 0}
-
-    for pod in order:
-        if pod.cpu_cores > free_cpu + _EPSILON or pod.memory_bytes > free_memory:
-            unplaced.append(pod)
-            continue
-        candidates = sorted(
-            range(len(nodes)),
-            key=lambda i: (
-                zone_groups.get((nodes[i].zone, pod.group), 0),
-                nodes[i].groups.get(pod.group, 0),
-                i,
-            ),
-        )
-        placed = False
-        for index in candidates:
-            node = nodes[index]
-            cpu_ok = node.cpu + pod.cpu_cores <= allocatable.cpu_cores + _EPSILON
-            memory_ok = node.memory + pod.memory_bytes <= allocatable.memory_bytes
-            pods_ok = node.pods + 1 <= allocatable.pods
-            if cpu_ok and memory_ok and pods_ok:
-                _place(node, pod, zone_groups)
-                placed = True
-                break
-            # Count why nodes refused pods: the resource that refuses most is the binding one.
-            for name, ok in (("pods", pods_ok), ("cpu", cpu_ok), ("memory", memory_ok)):
-                if not ok:
-                    binding[name] += 1
-        if not placed:
-            zone = _next_zone(nodes, zone_list, zone_groups, pod.group)
-            node = _Node(zone, overhead.cpu_cores, overhead.memory_bytes, overhead.pods)
-            nodes.append(node)
-            _place(node, pod, zone_groups)
+    nodes, unplaced, binding = _first_fit(
+        order, allocatable, overhead, zone_list, free_cpu, free_memory
+    )
 
     for pod in unplaced:
         findings.append(
@@ -329,26 +297,153 @@ def pack(
     )
 
 
-def _place(node: _Node, pod: PodRequest, zone_groups: dict[tuple[str, str], int]) -> None:
-    node.cpu += pod.cpu_cores
-    node.memory += pod.memory_bytes
-    node.pods += 1
-    node.groups[pod.group] = node.groups.get(pod.group, 0) + 1
-    zone_groups[(node.zone, pod.group)] = zone_groups.get((node.zone, pod.group), 0) + 1
+#: Added to the refusal code of nodes already holding the pod's workload while it is placed.
+_OWN = 8
 
 
-def _next_zone(
-    nodes: Sequence[_Node],
-    zones: Sequence[str],
-    zone_groups: dict[tuple[str, str], int],
-    group: str,
-) -> str:
-    # A new node goes to the zone with the fewest nodes; ties go to the zone where the pod's own
-    # workload is thinnest, then to the zone listed first.
-    counts = {zone: 0 for zone in zones}
-    for node in nodes:
-        counts[node.zone] = counts.get(node.zone, 0) + 1
-    return min(zones, key=lambda z: (counts[z], zone_groups.get((z, group), 0), zones.index(z)))
+def _first_fit(
+    order: Sequence[PodRequest],
+    allocatable: Allocatable,
+    overhead: Overhead,
+    zones: tuple[str, ...],
+    free_cpu: float,
+    free_memory: int,
+) -> tuple[list[_Node], list[PodRequest], dict[str, int]]:
+    """First fit over ``order``: each pod goes to the first node that holds it, else a new one.
+
+    A pod tries the nodes in the order (pods of its workload in the node's zone, pods of its
+    workload on the node, node index), and every node that refuses it counts the resources
+    that ran out (the binding resource is the one that refuses most). The nodes are numpy
+    arrays, so one pod costs a few vector operations over the open nodes, not a Python sort
+    of them: a 10,000-container cluster packs ~15,000 pods onto ~1,000 nodes per candidate.
+
+    Each node's refusal of the current pod size is kept as a bit code (1 pods, 2 CPU,
+    4 memory; 0 = it fits). Replicas of one workload come one after another with the same
+    size, so the codes are recomputed only when the size changes, and otherwise just for the
+    node the last pod went to. The order is walked a zone class at a time (zones with the
+    same count of the workload's pods): first the class's nodes without the workload, in index
+    order (one vector search, their refusals one ``bincount``), then the few holding it.
+
+    Returns:
+        The nodes opened, the pods no empty node holds, and refusal counts per resource.
+    """
+    capacity = len(order) + 1
+    cpu = np.zeros(capacity)
+    memory = np.zeros(capacity, dtype=np.int64)
+    count = np.zeros(capacity, dtype=np.int64)
+    code = np.zeros(capacity, dtype=np.int64)
+    zone_of = np.zeros(capacity, dtype=np.int64)
+    # Zone classes seen so far -> which nodes are in one of the class's zones.
+    class_members: dict[tuple[bool, ...], np.ndarray] = {}
+    cpu_limit = allocatable.cpu_cores + _EPSILON
+    memory_limit = allocatable.memory_bytes
+    pod_limit = allocatable.pods
+    zone_index = {zone: i for i, zone in enumerate(zones)}
+    zone_nodes = [0] * len(zones)
+    # (zone, group) -> pods, and group -> {node: pods}: the two spreading counts.
+    zone_groups: dict[tuple[str, str], int] = {}
+    node_groups: dict[str, dict[int, int]] = {}
+    refusals = np.zeros(_OWN)  # nodes that refused a pod, by bit code (whole numbers)
+    unplaced: list[PodRequest] = []
+    opened = 0
+    sized: tuple[float, int] | None = None  # the pod size ``code`` holds refusals of
+    for pod in order:
+        cores, size, group = pod.cpu_cores, pod.memory_bytes, pod.group
+        if cores > free_cpu + _EPSILON or size > free_memory:
+            unplaced.append(pod)
+            continue
+        target = -1
+        if opened:
+            if sized != (cores, size):
+                sized = (cores, size)
+                code[:opened] = (
+                    (count[:opened] >= pod_limit)
+                    | (~(cpu[:opened] + cores <= cpu_limit) << 1)
+                    | (~(memory[:opened] <= memory_limit - size) << 2)
+                )
+            codes = code[:opened]
+            own = node_groups.get(group)
+            own_nodes = np.fromiter(own, dtype=np.int64, count=len(own)) if own else None
+            if own_nodes is not None:
+                # A node already holding the workload comes after every node that does not
+                # (in its zone class): marked out of the index-order search below.
+                code[own_nodes] += _OWN
+            ranks = [zone_groups.get((zone, group), 0) for zone in zones]
+            for rank in sorted(set(ranks)):
+                in_class = tuple(r == rank for r in ranks)
+                member = None
+                if not all(in_class):
+                    mask = class_members.get(in_class)
+                    if mask is None:
+                        mask = np.array(in_class, dtype=bool)[zone_of]
+                        class_members[in_class] = mask
+                    member = mask[:opened]
+                fitting = codes == 0 if member is None else (codes == 0) & member
+                first = int(fitting.argmax())
+                found = bool(fitting[first])
+                end = first if found else opened
+                weights = None if member is None else member[:end]
+                refusals += np.bincount(codes[:end], weights=weights, minlength=2 * _OWN)[:_OWN]
+                if found:
+                    target = first
+                    break
+                if not own:
+                    continue
+                # Then the class's nodes holding the workload, fewest of its pods first.
+                for node in sorted(
+                    (n for n in (own or {}) if in_class[int(zone_of[n])]),
+                    key=lambda n: ((own or {})[n], n),
+                ):
+                    bits = int(code[node]) - _OWN
+                    if bits == 0:
+                        target = node
+                        break
+                    refusals[bits] += 1.0
+                if target >= 0:
+                    break
+            if own_nodes is not None:
+                code[own_nodes] -= _OWN
+        if target < 0:
+            zone = min(
+                zones,
+                key=lambda z: (
+                    zone_nodes[zone_index[z]],
+                    zone_groups.get((z, group), 0),
+                    zone_index[z],
+                ),
+            )
+            target = opened
+            opened += 1
+            zone_of[target] = zone_index[zone]
+            for pattern, mask in class_members.items():
+                mask[target] = pattern[zone_index[zone]]
+            zone_nodes[zone_index[zone]] += 1
+            cpu[target] = overhead.cpu_cores
+            memory[target] = overhead.memory_bytes
+            count[target] = overhead.pods
+        cpu[target] += cores
+        memory[target] += size
+        count[target] += 1
+        if sized is not None:
+            code[target] = (
+                int(count[target] >= pod_limit)
+                | (int(not cpu[target] + sized[0] <= cpu_limit) << 1)
+                | (int(not memory[target] <= memory_limit - sized[1]) << 2)
+            )
+        here = node_groups.setdefault(group, {})
+        here[target] = here.get(target, 0) + 1
+        key_zone = (zones[int(zone_of[target])], group)
+        zone_groups[key_zone] = zone_groups.get(key_zone, 0) + 1
+    nodes = [
+        _Node(zones[int(zone_of[i])], float(cpu[i]), int(memory[i]), int(count[i]))
+        for i in range(opened)
+    ]
+    counts = [int(n) for n in refusals]
+    binding = {
+        name: sum(n for bits, n in enumerate(counts) if bits & bit)
+        for name, bit in (("cpu", 2), ("memory", 4), ("pods", 1))
+    }
+    return nodes, unplaced, binding
 
 
 def pack_candidates(

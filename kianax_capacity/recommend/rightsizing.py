@@ -324,8 +324,29 @@ def _excluded(key: tuple[str, ...], exclusions: ExclusionsConfig) -> str | None:
     return None
 
 
+def _record_values(record: Mapping[Any, Any]) -> Any:
+    """``pd.Series(record)``'s values without building a Series (thousands of rows).
+
+    A record with a string keeps every value as it is (an object Series); one of plain numbers
+    becomes float64, as pandas would make it; anything else goes through pandas itself.
+    """
+    values = record.values()
+    if any(isinstance(value, str) for value in values):
+        return record
+    if all(
+        isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool | np.bool_)
+        for value in values
+    ):
+        return {key: np.float64(value) for key, value in record.items()}
+    return pd.Series(record)
+
+
 def _insufficient(
-    stats: pd.Series | None, rec: pd.Series | None, kind: str, chosen: RightsizingStrategy
+    stats: Mapping[Any, Any] | None,
+    rec: Mapping[Any, Any] | None,
+    kind: str,
+    chosen: RightsizingStrategy,
 ) -> str | None:
     settings = chosen.settings
     if stats is None:
@@ -402,7 +423,7 @@ def _hpa_sentence(hpa: Mapping[str, Any] | None, current: Resources, recommended
     )
 
 
-def _evidence(stats: pd.Series, rec: pd.Series, oom_kills: float) -> dict[str, Any]:
+def _evidence(stats: Mapping[Any, Any], rec: Mapping[Any, Any], oom_kills: float) -> dict[str, Any]:
     evidence: dict[str, Any] = {
         "samples": int(stats["cpu_samples"]),
         "days": round(float(stats["history_hours"]) / 24.0, 2),
@@ -487,8 +508,8 @@ def _build_rows(
             )
             continue
         rec_record = final_records.get(key)
-        stat_series = pd.Series(stat) if stat is not None else None
-        rec = pd.Series(rec_record) if rec_record is not None else None
+        stat_series = _record_values(stat) if stat is not None else None
+        rec = _record_values(rec_record) if rec_record is not None else None
         missing = _insufficient(stat_series, rec, kind, chosen)
         if missing or stat_series is None or rec is None:
             rows.append(

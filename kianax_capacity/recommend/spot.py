@@ -11,7 +11,7 @@ code           rule
                not by default (identity and storage); bare Pods have no controller to
                recreate them. DaemonSets are *not applicable*: they run on every node.
 ``replicas``   long-running workloads need >= 2 running replicas (median over the window)
-               (from :func:`~kianax_capacity.recommend.inventory.replica_counts`).
+               (from :func:`~kianax_capacity.recommend.inventory.median_replicas`).
 ``pdb``        long-running workloads need a PodDisruptionBudget that allows a disruption,
                so a drained node never takes the last replica.
 ``pvc``        no PersistentVolumeClaim (EBS volumes are zonal and re-attach slowly).
@@ -44,7 +44,7 @@ from kianax_capacity.model import ResourcePrices
 from kianax_capacity.recommend.inventory import (
     WORKLOAD_KEY,
     container_inventory,
-    replica_counts,
+    median_replicas,
     workload_node_groups,
 )
 from kianax_capacity.recommend.packing import PricedCatalog
@@ -112,13 +112,7 @@ def assess_spot(
     """
     overrides = overrides or {}
     workloads = snapshot.table("workloads").drop_duplicates(WORKLOAD_KEY)
-    replicas = replica_counts(snapshot)
-    avg_replicas: dict[tuple[str, str, str], float] = {}
-    if not replicas.empty:
-        # The median, not the mean: a pod rescheduled off a removed node leaves a one-step gap
-        # that must not make a 2-replica service look like a single point of failure.
-        means = replicas.groupby(WORKLOAD_KEY, observed=True)["replicas"].median()
-        avg_replicas = {_key(k): float(v) for k, v in means.items()}
+    avg_replicas = median_replicas(snapshot)
     placement = {
         (str(r.namespace), str(r.kind), str(r.workload)): r
         for r in workload_node_groups(snapshot).itertuples(index=False)

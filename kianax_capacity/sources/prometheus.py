@@ -59,18 +59,22 @@ from kianax_capacity.sources.promql import (
     Selector,
     format_duration,
     render,
+    rollup_arguments,
     template_parameters,
 )
 from kianax_capacity.units import parse_duration
 
 __all__ = [
     "AGGREGATE_PARTS",
+    "DIALECTS",
     "SHAPES",
+    "AggregateQuery",
     "ChunkCombiner",
     "PrometheusClient",
     "QueryJob",
     "QueryPlan",
     "TimeGrid",
+    "aggregate_queries",
     "container_stats_from_parts",
     "fetch_prometheus_snapshot",
     "plan_queries",
@@ -85,36 +89,157 @@ _DEFAULT_SCRAPE_SECONDS = 30.0
 _SCRAPE_PROBE_SECONDS = 3600.0
 _INSTANT_NUDGE_SECONDS = 1
 
-#: Aggregate part -> (template, parameters besides the common ones, how chunks combine).
-#: Each part is an instant query per aggregate chunk (one day by default) over that chunk only,
-#: so the server's dense subquery matrix holds the series alive that day, not the whole window.
-#: ``max``/``sum`` combine exactly and means are the sums over the counts. A quantile combines
-#: as the max of the chunks' quantiles: never above the window's max, and at or above the
-#: window's quantile whenever each chunk's samples are many (if every chunk has the share q of
-#: its samples at or below x, so has the window); interpolation between neighbouring samples
+#: The query languages the aggregate shape speaks. ``auto`` asks the server once (one request)
+#: whether it understands MetricsQL (VictoriaMetrics), else uses PromQL.
+DIALECTS = ("auto", "promql", "metricsql")
+
+#: container_stats part -> how the chunks' values combine.
+#: Each part comes from an instant query per aggregate chunk (one day by default) over that chunk
+#: only, so the server's dense subquery matrix holds the series alive that day, not the whole
+#: window. ``max``/``sum`` combine exactly and means are the sums over the counts. A quantile
+#: combines as the max of the chunks' quantiles: never above the window's max, and at or above
+#: the window's quantile whenever each chunk's samples are many (if every chunk has the share q
+#: of its samples at or below x, so has the window); interpolation between neighbouring samples
 #: can put it a little below on tiny chunks. It errs on the side of more capacity.
-AGGREGATE_PARTS: dict[str, tuple[str, dict[str, str], str]] = {
-    "cpu_cores_p50": ("aggregate_cpu_quantile", {"quantile": "0.5"}, "max"),
-    "cpu_cores_p90": ("aggregate_cpu_quantile", {"quantile": "0.9"}, "max"),
-    "cpu_cores_p95": ("aggregate_cpu_quantile", {"quantile": "0.95"}, "max"),
-    "cpu_cores_p99": ("aggregate_cpu_quantile", {"quantile": "0.99"}, "max"),
-    "cpu_cores_max": ("aggregate_cpu", {"function": "max_over_time"}, "max"),
-    "cpu_cores_sum": ("aggregate_cpu", {"function": "sum_over_time"}, "sum"),
-    "cpu_cores_count": ("aggregate_cpu", {"function": "count_over_time"}, "sum"),
-    "memory_bytes_p50": ("aggregate_memory_quantile", {"quantile": "0.5"}, "max"),
-    "memory_bytes_p90": ("aggregate_memory_quantile", {"quantile": "0.9"}, "max"),
-    "memory_bytes_p95": ("aggregate_memory_quantile", {"quantile": "0.95"}, "max"),
-    "memory_bytes_p99": ("aggregate_memory_quantile", {"quantile": "0.99"}, "max"),
-    "memory_bytes_max": ("aggregate_memory", {"function": "max_over_time"}, "max"),
-    "memory_bytes_sum": ("aggregate_memory", {"function": "sum_over_time"}, "sum"),
-    "samples": ("aggregate_memory", {"function": "count_over_time"}, "sum"),
-    "cpu_throttled_ratio_sum": ("aggregate_cpu_throttling", {"function": "sum_over_time"}, "sum"),
-    "cpu_throttled_ratio_count": (
-        "aggregate_cpu_throttling",
-        {"function": "count_over_time"},
-        "sum",
-    ),
+AGGREGATE_PARTS: dict[str, str] = {
+    "cpu_cores_p50": "max",
+    "cpu_cores_p90": "max",
+    "cpu_cores_p95": "max",
+    "cpu_cores_p99": "max",
+    "cpu_cores_max": "max",
+    "cpu_cores_sum": "sum",
+    "cpu_cores_count": "sum",
+    "memory_bytes_p50": "max",
+    "memory_bytes_p90": "max",
+    "memory_bytes_p95": "max",
+    "memory_bytes_p99": "max",
+    "memory_bytes_max": "max",
+    "memory_bytes_sum": "sum",
+    "samples": "sum",
+    "cpu_throttled_ratio_sum": "sum",
+    "cpu_throttled_ratio_count": "sum",
 }
+
+
+@dataclass(frozen=True)
+class AggregateQuery:
+    """One instant request per aggregate chunk, answering one or several parts.
+
+    ``label`` is None when the answer is a single part; otherwise the answer holds each part as
+    its own series per container, told apart by ``label`` (MetricsQL's ``phi`` of
+    ``quantiles_over_time``, ``rollup`` of ``aggr_over_time``), mapped by ``parts``.
+    """
+
+    name: str
+    template: str
+    function: str
+    arguments: str
+    parts: tuple[tuple[str, str], ...]  # (label value, part); label value "" for one part
+    label: str | None = None
+
+
+_QUANTILES = (("0.5", "p50"), ("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"))
+_STATISTICS = (
+    # (template, part prefix, the parts from plain rollups: (rollup function, part))
+    (
+        "aggregate_cpu",
+        "cpu_cores",
+        (
+            ("max_over_time", "cpu_cores_max"),
+            ("sum_over_time", "cpu_cores_sum"),
+            ("count_over_time", "cpu_cores_count"),
+        ),
+    ),
+    (
+        "aggregate_memory",
+        "memory_bytes",
+        (
+            ("max_over_time", "memory_bytes_max"),
+            ("sum_over_time", "memory_bytes_sum"),
+            ("count_over_time", "samples"),
+        ),
+    ),
+)
+_THROTTLING = (
+    ("sum_over_time", "cpu_throttled_ratio_sum"),
+    ("count_over_time", "cpu_throttled_ratio_count"),
+)
+
+
+def aggregate_queries(dialect: str) -> tuple[AggregateQuery, ...]:
+    """The aggregate-shape statistic queries of one chunk in ``promql`` or ``metricsql``.
+
+    PromQL has one rollup per query, so each part is its own request (16 per chunk) and the
+    server evaluates the CPU ``rate`` subquery seven times. MetricsQL's ``quantiles_over_time``
+    and ``aggr_over_time`` return several statistics from one evaluation (5 per chunk): the
+    same numbers for a third of the server's work (docs/scaling.md).
+    """
+    if dialect not in ("promql", "metricsql"):
+        raise ValueError(f"dialect {dialect!r} is neither promql nor metricsql")
+    out: list[AggregateQuery] = []
+    for template, prefix, rollups in _STATISTICS:
+        quantiles = tuple((value, f"{prefix}_{suffix}") for value, suffix in _QUANTILES)
+        if dialect == "metricsql":
+            out.append(
+                AggregateQuery(
+                    f"{prefix}_quantiles",
+                    template,
+                    "quantiles_over_time",
+                    rollup_arguments(quantiles=[float(v) for v, _ in quantiles], label=_PHI_LABEL),
+                    quantiles,
+                    label=_PHI_LABEL,
+                )
+            )
+            out.append(_rollups_query(f"{prefix}_rollups", template, rollups))
+            continue
+        out.extend(
+            AggregateQuery(
+                part,
+                template,
+                "quantile_over_time",
+                rollup_arguments(quantiles=[float(value)]),
+                (("", part),),
+            )
+            for value, part in quantiles
+        )
+        out.extend(
+            AggregateQuery(part, template, function, "", (("", part),))
+            for function, part in rollups
+        )
+    if dialect == "metricsql":
+        out.append(
+            _rollups_query("cpu_throttled_ratio_rollups", "aggregate_cpu_throttling", _THROTTLING)
+        )
+    else:
+        out.extend(
+            AggregateQuery(part, "aggregate_cpu_throttling", function, "", (("", part),))
+            for function, part in _THROTTLING
+        )
+    return tuple(out)
+
+
+def _rollups_query(
+    name: str, template: str, rollups: tuple[tuple[str, str], ...]
+) -> AggregateQuery:
+    return AggregateQuery(
+        name,
+        template,
+        "aggr_over_time",
+        rollup_arguments(rollups=[function for function, _ in rollups]),
+        rollups,
+        label=_ROLLUP_LABEL,
+    )
+
+
+_PHI_LABEL = "phi"
+_ROLLUP_LABEL = "rollup"
+#: Every aggregate query of either dialect by job name (the names do not clash).
+_AGGREGATE_QUERIES = {
+    query.name: query for d in ("promql", "metricsql") for query in aggregate_queries(d)
+}
+#: MetricsQL-only expression whose answer proves the server speaks MetricsQL.
+_DIALECT_PROBE = 'quantiles_over_time("phi", 0.5, vector(1)[2m:1m])'
+
 #: container_stats mean column -> (sum part, count part).
 _MEANS = {
     "cpu_cores_mean": ("cpu_cores_sum", "cpu_cores_count"),
@@ -225,6 +350,7 @@ def plan_queries(
     rate_window_seconds: float | None = None,
     max_points_per_series: int = 10_000,
     aggregate_chunk_seconds: float = 86_400.0,
+    dialect: str = "promql",
 ) -> QueryPlan:
     """Every request a fetch sends: a pure function of the window, never of the cluster size.
 
@@ -240,6 +366,7 @@ def plan_queries(
             instant queries at the end of each chunk of this length (counted back from the
             window's end), so the request count is (parts x chunks) whatever the cluster size
             and each request only touches the series alive in its chunk.
+        dialect: ``promql`` or ``metricsql`` (aggregate shape: see :func:`aggregate_queries`).
     """
     if shape not in SHAPES:
         raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}")
@@ -265,6 +392,7 @@ def plan_queries(
         params = {k: v for k, v in {**common, **extra}.items() if k in wanted}
         return render(template, **params)
 
+    statistics = aggregate_queries(dialect) if shape == "aggregate" else ()
     chunks = tuple(grid.chunks(max_points_per_series))
     aggregate_chunks: tuple[TimeGrid, ...] = ()
     if shape == "aggregate":
@@ -306,17 +434,23 @@ def plan_queries(
         # and not the previous chunk's last one, on closed (Prometheus 2) and left-open
         # (Prometheus 3, VictoriaMetrics) ranges alike, so sums and counts add up exactly.
         stat_window = format_duration(chunk.points * step)
-        for part, (template, extra, _combine) in AGGREGATE_PARTS.items():
-            jobs.append(
-                QueryJob(
-                    part, fill(template, window=stat_window, **extra), index, time=chunk.end + nudge
-                )
+        for query in statistics:
+            promql = fill(
+                query.template,
+                window=stat_window,
+                function=query.function,
+                arguments=query.arguments,
             )
+            jobs.append(QueryJob(query.name, promql, index, time=chunk.end + nudge))
     return QueryPlan(grid, chunks, tuple(jobs), rate_window, sample_window, aggregate_chunks)
 
 
 # ---------------------------------------------------------------------------------------------
 # HTTP: prometheus-api-client with bounded retries, translated errors
+
+
+class QueryRejectedError(PrometheusError):
+    """The server refused the query itself (HTTP 400 or 422: bad_data), not a server failure."""
 
 
 class _BoundedRetry(Retry):
@@ -538,6 +672,8 @@ class PrometheusClient:
                     f"{where} rejected query {job.name} with HTTP {status}{detail}; check "
                     "--namespace/--cluster-label and that the server speaks PromQL"
                 )
+                if status in (400, 422):
+                    return QueryRejectedError(self._scrub(message))
         elif isinstance(exc, ValueError | KeyError | TypeError):
             # requests' JSONDecodeError is a ValueError: a cut-off or non-JSON body.
             message = (
@@ -908,17 +1044,18 @@ class _Results:
 
     by_name: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
     folds: dict[str, _Fold] = field(default_factory=lambda: _folds(_FOLDS))
-    parts: ChunkCombiner = field(
-        default_factory=lambda: ChunkCombiner(
-            {name: rule for name, (_t, _p, rule) in AGGREGATE_PARTS.items()}
-        )
-    )
+    parts: ChunkCombiner = field(default_factory=lambda: ChunkCombiner(AGGREGATE_PARTS))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, job: QueryJob, result: list[dict[str, Any]]) -> None:
-        if job.name in AGGREGATE_PARTS:
+        query = _AGGREGATE_QUERIES.get(job.name)
+        if query is not None:
             # Folded into the running aggregates at once: no chunk's answer is kept.
-            self.parts.add_answer(job.name, result)
+            if query.label is None:
+                self.parts.add_answer(query.parts[0][1], result)
+            else:
+                for part, series in _split_by_label(result, query).items():
+                    self.parts.add_answer(part, series)
             return
         if job.grid is None and job.name in self.folds:
             with self._lock:
@@ -1008,6 +1145,32 @@ class _Results:
         if name in self.folds:
             return self.folds[name].rows == 0
         return not any(len(answer) for _chunk, answer in self.by_name.get(name, []))
+
+
+def _split_by_label(
+    result: list[dict[str, Any]], query: AggregateQuery
+) -> dict[str, list[dict[str, Any]]]:
+    """A multi-part answer's series by part, told apart by ``query.label``.
+
+    Label values are compared as numbers when they are numbers (``phi="0.50"`` is ``0.5``); a
+    series whose value names no part (a server adding statistics it was not asked for) is
+    ignored rather than mixed into another part.
+    """
+    assert query.label is not None
+    wanted = {_label_key(value): part for value, part in query.parts}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for series in result:
+        part = wanted.get(_label_key(series.get("metric", {}).get(query.label, "")))
+        if part is not None:
+            out.setdefault(part, []).append(series)
+    return out
+
+
+def _label_key(value: str) -> str:
+    try:
+        return repr(float(value))
+    except ValueError:
+        return value
 
 
 def _range_series(result: list[dict[str, Any]]) -> list[tuple[dict[str, str], np.ndarray]]:
@@ -1106,6 +1269,10 @@ def fetch_prometheus_snapshot(
         )
     if shape not in SHAPES:
         raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}")
+    if config.dialect not in DIALECTS:
+        raise UserInputError(
+            f"[prometheus] dialect {config.dialect!r} is not one of {', '.join(DIALECTS)}"
+        )
     label = cluster_label or config.cluster_label
     label_value = (config.cluster_value or cluster) if label else None
     selector = Selector.build(
@@ -1117,6 +1284,7 @@ def fetch_prometheus_snapshot(
     try:
         scrape = _scrape_interval(client, config, grid, selector, warnings)
         rate_window = parse_duration(config.rate_window) if config.rate_window else None
+        dialect = _dialect(client, config, grid) if shape == "aggregate" else "promql"
         plan = plan_queries(
             grid=grid,
             shape=shape,
@@ -1125,6 +1293,7 @@ def fetch_prometheus_snapshot(
             rate_window_seconds=rate_window,
             max_points_per_series=config.max_points_per_series,
             aggregate_chunk_seconds=parse_duration(config.aggregate_chunk),
+            dialect=dialect,
         )
         results = _run_all(client, plan.jobs, config.concurrency, progress)
     finally:
@@ -1154,6 +1323,7 @@ def fetch_prometheus_snapshot(
                 "time_chunks": len(plan.chunks),
                 "aggregate_chunks": len(plan.aggregate_chunks),
                 "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
+                "dialect": dialect,
                 "requests": client.requests_sent,
                 "bytes_received": client.bytes_received,
             }
@@ -1192,6 +1362,23 @@ def _scrape_interval(
         )
         return _DEFAULT_SCRAPE_SECONDS
     return max(1.0, round(probe / count))
+
+
+def _dialect(client: PrometheusClient, config: PrometheusConfig, grid: TimeGrid) -> str:
+    """``config.dialect``, or for ``auto`` what the server answers to a MetricsQL-only query.
+
+    VictoriaMetrics answers the probe; Prometheus, Thanos, Mimir and AMP reject it (HTTP 400 or
+    422: unknown function), which means PromQL. Any other failure is the server's and is raised.
+    """
+    if config.dialect != "auto":
+        return config.dialect
+    probe = QueryJob("dialect_probe", _DIALECT_PROBE, 0, time=grid.end)
+    try:
+        result = client.run(probe)
+    except QueryRejectedError:
+        return "promql"
+    speaks = any(_PHI_LABEL in series.get("metric", {}) for series in result)
+    return "metricsql" if speaks else "promql"
 
 
 def _run_all(

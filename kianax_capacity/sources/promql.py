@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.resources
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -26,6 +27,7 @@ from kianax_capacity.errors import UserInputError
 __all__ = [
     "AGGREGATE_FUNCTIONS",
     "QUERY_NAMES",
+    "ROLLUP_FUNCTIONS",
     "Selector",
     "check_label_name",
     "check_regex",
@@ -34,6 +36,7 @@ __all__ = [
     "load_template",
     "quote_string",
     "render",
+    "rollup_arguments",
     "template_parameters",
 ]
 
@@ -43,10 +46,17 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Python's re accepts both, so reject them here rather than let the server answer 400.
 _NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
 
-#: Functions the aggregate templates accept in their ``{{function}}`` slot.
-AGGREGATE_FUNCTIONS = frozenset(
-    {"max_over_time", "avg_over_time", "count_over_time", "sum_over_time"}
+#: Rollups over a range that PromQL and MetricsQL share (also the names ``aggr_over_time`` takes).
+ROLLUP_FUNCTIONS = frozenset(
+    {"max_over_time", "min_over_time", "avg_over_time", "count_over_time", "sum_over_time"}
 )
+#: Functions the aggregate templates accept in their ``{{function}}`` slot. The last two are
+#: MetricsQL (VictoriaMetrics): several statistics from one pass over the samples.
+AGGREGATE_FUNCTIONS = ROLLUP_FUNCTIONS | {
+    "quantile_over_time",
+    "quantiles_over_time",
+    "aggr_over_time",
+}
 
 
 def _queries_dir() -> Path | None:
@@ -128,6 +138,39 @@ def render(name: str, **params: str) -> str:
     if "function" in params and params["function"] not in AGGREGATE_FUNCTIONS:
         raise ValueError(f"template {name}: function {params['function']!r} is not allowed")
     return _PLACEHOLDER.sub(lambda m: params[m.group(1)], text)
+
+
+def rollup_arguments(
+    *, quantiles: Sequence[float] = (), label: str | None = None, rollups: Sequence[str] = ()
+) -> str:
+    """The leading arguments of an aggregate template's ``{{function}}``, ending in ``", "``.
+
+    One quantile gives ``quantile_over_time``'s ``0.95, ``; a ``label`` and several quantiles
+    give MetricsQL ``quantiles_over_time``'s ``"phi", 0.5, 0.95, ``; ``rollups`` give MetricsQL
+    ``aggr_over_time``'s ``("max_over_time", "sum_over_time"), ``. No arguments: ``""``.
+
+    Raises:
+        ValueError: a quantile outside [0, 1], a rollup not in :data:`ROLLUP_FUNCTIONS`, a bad
+            label name, or more than one kind of argument (programming errors).
+    """
+    if quantiles and rollups:
+        raise ValueError("quantiles and rollups are arguments of different functions")
+    for q in quantiles:
+        if not (isinstance(q, int | float) and 0.0 <= q <= 1.0):
+            raise ValueError(f"quantile {q!r} is not a number in [0, 1]")
+    if rollups:
+        unknown = sorted(set(rollups) - ROLLUP_FUNCTIONS)
+        if unknown:
+            raise ValueError(f"rollup(s) {unknown} are not allowed")
+        return "(" + ", ".join(quote_string(name) for name in rollups) + "), "
+    numbers = "".join(f"{q:g}, " for q in quantiles)
+    if label is None:
+        if len(quantiles) > 1:
+            raise ValueError("several quantiles need a label to tell the answers apart")
+        return numbers
+    if not _LABEL_NAME.fullmatch(label):
+        raise ValueError(f"label name {label!r} is not valid")
+    return f"{quote_string(label)}, {numbers}"
 
 
 def quote_string(value: str) -> str:

@@ -40,7 +40,7 @@ from tests.integration.conftest import (
     SCALED_CLUSTER,
     DemoServer,
 )
-from tests.integration.servers import CountingProxy, VictoriaMetricsServer
+from tests.integration.servers import CountingProxy, PrometheusServer, VictoriaMetricsServer
 
 pytestmark = pytest.mark.integration
 
@@ -444,3 +444,36 @@ def test_missing_kube_state_metrics_degrades_with_one_warning(
     assert (snap.pods["kind"] == "Pod").all()
     assert snap.nodes.empty and snap.hpas.empty
     assert np.isfinite(snap.usage["memory_bytes"]).all()
+
+
+def test_metricsql_dialect_gives_the_promql_statistics_in_fewer_requests(
+    victoria_metrics_server: VictoriaMetricsServer, tmp_path: Path
+) -> None:
+    server = DemoServer("victoria-metrics", victoria_metrics_server.url, "cluster")
+    snaps = {
+        dialect: fetch(server, tmp_path / dialect, "aggregate", dialect=dialect)
+        for dialect in ("auto", "promql", "metricsql")
+    }
+    extras = {dialect: snap.manifest.extra["prometheus"] for dialect, snap in snaps.items()}
+    assert extras["auto"]["dialect"] == "metricsql"  # VictoriaMetrics answered the probe
+    assert extras["promql"]["dialect"] == "promql"
+    days = extras["promql"]["aggregate_chunks"]
+    # 16 statistic requests a day become 5; auto spends one request on the probe.
+    assert extras["promql"]["requests"] - extras["metricsql"]["requests"] == (16 - 5) * days
+    assert extras["auto"]["requests"] == extras["metricsql"]["requests"] + 1
+    promql = _plain(snaps["promql"].table("container_stats")).sort_values(KEY)
+    for dialect in ("auto", "metricsql"):
+        other = _plain(snaps[dialect].table("container_stats")).sort_values(KEY)
+        pd.testing.assert_frame_equal(
+            promql.reset_index(drop=True), other.reset_index(drop=True), rtol=1e-12
+        )
+    assert promql["cpu_cores_p95"].notna().sum() >= 30
+
+
+def test_auto_dialect_on_prometheus_is_promql(
+    prometheus_server: PrometheusServer, tmp_path: Path
+) -> None:
+    server = DemoServer("prometheus", prometheus_server.url, None)
+    snap = fetch(server, tmp_path / "auto", "aggregate")
+    assert snap.manifest.extra["prometheus"]["dialect"] == "promql"
+    assert len(snap.table("container_stats")) >= 30

@@ -13,7 +13,7 @@ from kianax_capacity.sources.prometheus import (
     container_stats_from_parts,
 )
 
-RULES = {name: rule for name, (_template, _params, rule) in AGGREGATE_PARTS.items()}
+RULES = dict(AGGREGATE_PARTS)
 WEB = ("shop", "web-1", "app")
 JOB = ("shop", "job-7", "worker")
 

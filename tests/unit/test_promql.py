@@ -11,7 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kianax_capacity.errors import UserInputError
-from kianax_capacity.sources.prometheus import TimeGrid, plan_queries
+from kianax_capacity.sources.prometheus import (
+    AGGREGATE_PARTS,
+    TimeGrid,
+    aggregate_queries,
+    plan_queries,
+)
 from kianax_capacity.sources.promql import (
     QUERY_NAMES,
     Selector,
@@ -20,6 +25,7 @@ from kianax_capacity.sources.promql import (
     load_template,
     quote_string,
     render,
+    rollup_arguments,
     template_parameters,
 )
 
@@ -108,6 +114,7 @@ def test_every_template_loads_and_renders_with_its_parameters() -> None:
         params = {p: "1s" for p in template_parameters(name)}
         if "function" in params:
             params["function"] = "max_over_time"
+            params["arguments"] = ""
         rendered = render(name, **params)
         assert "{{" not in rendered
         assert rendered.count("(") == rendered.count(")"), name
@@ -121,6 +128,7 @@ def test_every_template_loads_and_renders_with_its_parameters() -> None:
         render(
             "aggregate_cpu",
             function="vector(1) or max_over_time",
+            arguments="",
             selector="",
             rate_window="1s",
             window="1s",
@@ -154,7 +162,11 @@ def test_time_chunks_cover_every_point_once_within_the_limit(
 
 def test_the_plan_depends_on_the_window_only() -> None:
     def count(
-        points: int, shape: str, max_points: int = 10_000, aggregate_chunk: float = 86_400
+        points: int,
+        shape: str,
+        max_points: int = 10_000,
+        aggregate_chunk: float = 86_400,
+        dialect: str = "promql",
     ) -> int:
         plan = plan_queries(
             grid=TimeGrid(END, 300, points),
@@ -163,6 +175,7 @@ def test_the_plan_depends_on_the_window_only() -> None:
             scrape_interval_seconds=30,
             max_points_per_series=max_points,
             aggregate_chunk_seconds=aggregate_chunk,
+            dialect=dialect,
         )
         return len(plan.jobs)
 
@@ -174,6 +187,9 @@ def test_the_plan_depends_on_the_window_only() -> None:
     assert count(4032, "aggregate", aggregate_chunk=7 * 86_400) == 2 * (4 + 20 + 16)
     assert count(4032, "aggregate", aggregate_chunk=30 * 86_400) == 4 + 20 + 16
     assert count(4032, "aggregate", max_points=100) == 41 * (4 + 20 + 16)
+    # MetricsQL: 5 statistic queries per day answer the same 16 parts.
+    assert count(4032, "aggregate", dialect="metricsql") == 14 * (4 + 20 + 5)
+    assert count(4032, "series", dialect="metricsql") == 27
     with pytest.raises(UserInputError, match="aggregate_chunk"):
         count(10, "aggregate", aggregate_chunk=60)
     with pytest.raises(UserInputError):
@@ -195,3 +211,31 @@ def test_rate_window_is_a_step_or_two_scrape_intervals() -> None:
     assert windows(300, 30) == (300, 299)
     assert windows(60, 60) == (120, 59)
     assert windows(300, 300) == (600, 299)
+
+
+def test_rollup_arguments_are_built_from_numbers_and_allowed_names_only() -> None:
+    assert rollup_arguments() == ""
+    assert rollup_arguments(quantiles=[0.95]) == "0.95, "
+    assert rollup_arguments(quantiles=[0.5, 0.99], label="phi") == '"phi", 0.5, 0.99, '
+    assert (
+        rollup_arguments(rollups=["max_over_time", "count_over_time"])
+        == '("max_over_time", "count_over_time"), '
+    )
+    with pytest.raises(ValueError, match="not allowed"):
+        rollup_arguments(rollups=['max_over_time"), vector(1'])
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        rollup_arguments(quantiles=[1.5])
+    with pytest.raises(ValueError, match="label"):
+        rollup_arguments(quantiles=[0.5, 0.9])
+    with pytest.raises(ValueError, match="label name"):
+        rollup_arguments(quantiles=[0.5], label='phi"}')
+
+
+def test_metricsql_queries_answer_every_part_exactly_once() -> None:
+    for dialect, expected in (("promql", 16), ("metricsql", 5)):
+        queries = aggregate_queries(dialect)
+        assert len(queries) == expected
+        parts = [part for query in queries for _value, part in query.parts]
+        assert sorted(parts) == sorted(AGGREGATE_PARTS), dialect
+    with pytest.raises(ValueError, match="dialect"):
+        aggregate_queries("auto")

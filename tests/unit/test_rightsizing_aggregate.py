@@ -13,6 +13,7 @@ import re
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kianax_capacity.model import ResourcePrices
@@ -193,3 +194,45 @@ def test_empty_statistics_give_insufficient_data(demo: Snapshot) -> None:
     snapshot = Snapshot(manifest=replace(demo.manifest, shape="aggregate"), tables=tables)
     rows = recommend_rightsizing(snapshot, strategy="kianax", default_prices=PRICES)
     assert rows and all(r.status == "insufficient_data" for r in rows)
+
+
+def test_running_pods_come_from_first_and_last_seen_without_usage(
+    demo: Snapshot, aggregate: Snapshot
+) -> None:
+    # The series snapshot counts running pods from usage samples; the aggregate one has none
+    # and must get the same counts from the pods table (the demo's samples are dense).
+    from kianax_capacity.recommend.inventory import (
+        WORKLOAD_KEY,
+        median_replicas,
+        replica_counts,
+        running_pods_at,
+    )
+
+    counts = replica_counts(demo)
+    workloads = counts[WORKLOAD_KEY].drop_duplicates().reset_index(drop=True)
+    index = (
+        counts[WORKLOAD_KEY]
+        .merge(workloads.reset_index(), on=WORKLOAD_KEY, how="left")["index"]
+        .to_numpy()
+    )
+    seconds = pd.DatetimeIndex(counts["timestamp"]).as_unit("s").asi8
+    from_pods = running_pods_at(aggregate, workloads, index, seconds)
+    assert len(counts) > 1000
+    np.testing.assert_array_equal(from_pods, counts["replicas"].to_numpy())
+    assert median_replicas(aggregate) == median_replicas(demo)
+
+
+def test_pending_pods_and_spot_agree_between_the_shapes(
+    demo: Snapshot, aggregate: Snapshot
+) -> None:
+    from kianax_capacity.recommend.inventory import pending_pods
+    from kianax_capacity.recommend.spot import assess_spot
+
+    series_pending = pending_pods(demo)
+    aggregate_pending = pending_pods(aggregate)
+    assert len(aggregate_pending) == len(series_pending)
+    assert aggregate_pending.reset_index(drop=True).equals(series_pending.reset_index(drop=True))
+    series_spot = {(a.namespace, a.workload): a.ready for a in assess_spot(demo)}
+    aggregate_spot = {(a.namespace, a.workload): a.ready for a in assess_spot(aggregate)}
+    assert aggregate_spot == series_spot
+    assert sum(series_spot.values()) >= 5

@@ -1,0 +1,191 @@
+"""The vectorised hot paths of ``recommend`` against plain reference implementations.
+
+``pack``'s first fit keeps its nodes in numpy arrays and ``pending_pods`` finds runs without
+expanding every slot; both must give exactly what the straightforward Python loops give
+(placements, binding resource, runs), so the references below are those loops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kianax_capacity.model import InstanceSpec
+from kianax_capacity.recommend.inventory import _pending_runs, _pending_runs_expanded
+from kianax_capacity.recommend.packing import (
+    _EPSILON,
+    Overhead,
+    PodRequest,
+    eks_allocatable,
+    pack,
+)
+
+MIB = 1024**2
+GIB = 1024**3
+T3_MEDIUM = InstanceSpec("t3.medium", 2, 4 * GIB, "amd64", 3, 6)
+M6I_XLARGE = InstanceSpec("m6i.xlarge", 4, 16 * GIB, "amd64", 4, 15)
+
+
+@dataclass
+class _RefNode:
+    zone: str
+    cpu: float
+    memory: int
+    pods: int
+    groups: dict[str, int] = field(default_factory=dict)
+
+
+def _reference_first_fit(
+    pods: list[PodRequest], spec: InstanceSpec, overhead: Overhead, zones: tuple[str, ...]
+) -> tuple[list[tuple[str, float, int, int]], list[PodRequest], dict[str, int]]:
+    """First fit decreasing as a Python loop: sort the nodes for every pod, try each in turn."""
+    allocatable = eks_allocatable(spec)
+    free_cpu = allocatable.cpu_cores - overhead.cpu_cores
+    free_memory = allocatable.memory_bytes - overhead.memory_bytes
+
+    def dominant(pod: PodRequest) -> float:
+        return max(pod.cpu_cores / max(free_cpu, _EPSILON), pod.memory_bytes / max(free_memory, 1))
+
+    nodes: list[_RefNode] = []
+    zone_groups: dict[tuple[str, str], int] = {}
+    unplaced: list[PodRequest] = []
+    binding = {"cpu": 0, "memory": 0, "pods": 0}
+    for pod in sorted(pods, key=lambda p: (-dominant(p), p.group, p.name)):
+        if pod.cpu_cores > free_cpu + _EPSILON or pod.memory_bytes > free_memory:
+            unplaced.append(pod)
+            continue
+        order = sorted(
+            range(len(nodes)),
+            key=lambda i: (
+                zone_groups.get((nodes[i].zone, pod.group), 0),
+                nodes[i].groups.get(pod.group, 0),
+                i,
+            ),
+        )
+        target = None
+        for i in order:
+            node = nodes[i]
+            cpu_ok = node.cpu + pod.cpu_cores <= allocatable.cpu_cores + _EPSILON
+            memory_ok = node.memory + pod.memory_bytes <= allocatable.memory_bytes
+            pods_ok = node.pods + 1 <= allocatable.pods
+            if cpu_ok and memory_ok and pods_ok:
+                target = node
+                break
+            for name, ok in (("pods", pods_ok), ("cpu", cpu_ok), ("memory", memory_ok)):
+                binding[name] += not ok
+        if target is None:
+            per_zone = {z: sum(n.zone == z for n in nodes) for z in zones}
+            zone = min(
+                zones,
+                key=lambda z: (per_zone[z], zone_groups.get((z, pod.group), 0), zones.index(z)),
+            )
+            target = _RefNode(zone, overhead.cpu_cores, overhead.memory_bytes, overhead.pods)
+            nodes.append(target)
+        target.cpu += pod.cpu_cores
+        target.memory += pod.memory_bytes
+        target.pods += 1
+        target.groups[pod.group] = target.groups.get(pod.group, 0) + 1
+        zone_groups[(target.zone, pod.group)] = zone_groups.get((target.zone, pod.group), 0) + 1
+    return [(n.zone, n.cpu, n.memory, n.pods) for n in nodes], unplaced, binding
+
+
+# Few distinct sizes and groups, so replicas repeat and spreading ties are common.
+pod_strategy = st.builds(
+    PodRequest,
+    group=st.sampled_from(["a/x", "a/y", "b/z", "c/w"]),
+    cpu_cores=st.sampled_from([0.0, 0.05, 0.1, 0.25, 0.5, 1.0, 1.9, 2.5]),
+    memory_bytes=st.sampled_from([0, 64 * MIB, 256 * MIB, 1 * GIB, 3 * GIB, 6 * GIB]),
+    name=st.sampled_from(["", "p1", "p2"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pods=st.lists(pod_strategy, max_size=60),
+    spec=st.sampled_from([T3_MEDIUM, M6I_XLARGE]),
+    zones=st.sampled_from([("a",), ("a", "b"), ("a", "b", "c")]),
+    overhead=st.sampled_from([Overhead(), Overhead(0.1, 128 * MIB, 2)]),
+)
+def test_pack_places_every_pod_where_the_reference_loop_does(
+    pods: list[PodRequest], spec: InstanceSpec, zones: tuple[str, ...], overhead: Overhead
+) -> None:
+    result = pack(pods, spec, overhead=overhead, zones=zones)
+    nodes, unplaced, binding = _reference_first_fit(pods, spec, overhead, zones)
+    assert [(n.zone, n.cpu_cores, n.memory_bytes, n.pods) for n in result.node_loads] == nodes
+    assert list(result.unplaced) == unplaced
+    expected_binding = max(binding, key=lambda k: binding[k]) if any(binding.values()) else None
+    assert result.binding_resource == expected_binding
+
+
+def test_pack_alternates_replicas_between_zones_on_open_nodes() -> None:
+    # Two 3-core pods open a node in zone a, then one in zone b (a new node goes to the zone
+    # with fewest nodes). Four small replicas of one workload then alternate a, b, a, b: each
+    # goes to the zone, then the node, holding fewest of them, though all fit on the first.
+    big = [PodRequest("ns/db", 3.0, 1 * GIB, name="db-0"), PodRequest("ns/mq", 3.0, GIB, "mq-0")]
+    web = [PodRequest("ns/web", 0.1, 64 * MIB, name=f"web-{i}") for i in range(4)]
+    result = pack(web + big, M6I_XLARGE, zones=("a", "b"))
+    assert [(n.zone, n.pods) for n in result.node_loads] == [("a", 3), ("b", 3)]
+    assert [round(n.cpu_cores, 6) for n in result.node_loads] == [3.2, 3.2]
+
+
+def _reference_runs(
+    group: np.ndarray, ns: np.ndarray, counts: np.ndarray, step: int
+) -> list[tuple[int, int, int, int]]:
+    """(group, slot, first ns, last ns) per run, one slot at a time as a Python loop."""
+    runs = []
+    for g in sorted(set(group.tolist())):
+        rows = sorted(i for i in range(len(group)) if group[i] == g)
+        for slot in range(1, int(counts[rows].max(initial=0)) + 1):
+            present = [int(ns[i]) for i in rows if counts[i] >= slot]
+            start = previous = None
+            for t in present:
+                if previous is None or t - previous != step:
+                    if start is not None:
+                        runs.append((g, slot, start, previous))
+                    start = t
+                previous = t
+            if start is not None:
+                runs.append((g, slot, start, previous))
+    return runs
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 12), st.integers(1, 4)),
+        min_size=1,
+        max_size=40,
+        unique_by=lambda r: (r[0], r[1]),
+    )
+)
+def test_pending_runs_match_a_slot_by_slot_loop(rows: list[tuple[int, int, int]]) -> None:
+    rows = sorted(rows)
+    group = np.array([r[0] for r in rows], dtype="int64")
+    step = 300
+    ns = np.array([r[1] * step for r in rows], dtype="int64")
+    counts = np.array([r[2] for r in rows], dtype="int64")
+    expected = _reference_runs(group, ns, counts, step)
+    for runs in (_pending_runs, _pending_runs_expanded):
+        first, last, slot = runs(group, ns, counts, step)
+        got = [
+            (int(group[f]), int(s), int(ns[f]), int(ns[e]))
+            for f, e, s in zip(first, last, slot, strict=True)
+        ]
+        assert got == expected
+
+
+def test_pending_runs_hand_worked() -> None:
+    # One workload, steps 0..3 with 2, 1, 2, 2 pending: slot 1 runs 0..3; slot 2 runs 0..0 and
+    # 2..3 (step 1 had one pending only).
+    ns = np.array([0, 300, 600, 900], dtype="int64")
+    first, last, slot = _pending_runs(np.zeros(4, "int64"), ns, np.array([2, 1, 2, 2]), 300)
+    assert [
+        (int(s), int(ns[f]), int(ns[e])) for f, e, s in zip(first, last, slot, strict=True)
+    ] == [
+        (1, 0, 900),
+        (2, 0, 0),
+        (2, 600, 900),
+    ]
