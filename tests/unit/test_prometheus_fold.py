@@ -1,0 +1,191 @@
+"""Folding of Prometheus answers as they arrive (inventory per key, replicas join, GC pause)."""
+
+from __future__ import annotations
+
+import gc
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kianax_capacity.sources.prometheus import (
+    _GC_PAUSED,
+    QueryJob,
+    TimeGrid,
+    _Fold,
+    _FoldSpec,
+    _replicas,
+    _Results,
+)
+
+
+def instant(rows: list[tuple[dict[str, str], float]]) -> list[dict[str, Any]]:
+    return [{"metric": metric, "value": [0, repr(value)]} for metric, value in rows]
+
+
+def test_last_keeps_the_latest_chunks_row_whatever_the_arrival_order() -> None:
+    fold = _Fold(_FoldSpec(("namespace", "pod"), ("owner_name",)))
+    fold.add(2, instant([({"namespace": "a", "pod": "p", "owner_name": "rs-2"}, 2.0)]))
+    fold.add(0, instant([({"namespace": "a", "pod": "p", "owner_name": "rs-0"}, 0.0)]))
+    # Chunk 1 repeats a key: its last row is the one kept for that chunk.
+    fold.add(
+        1,
+        instant(
+            [
+                ({"namespace": "a", "pod": "q", "owner_name": "x"}, 5.0),
+                ({"namespace": "a", "pod": "q", "owner_name": "y"}, 6.0),
+            ]
+        ),
+    )
+    frame = fold.frame(["namespace", "pod", "owner_name"]).sort_values("pod")
+    assert frame.to_dict("records") == [
+        {"namespace": "a", "pod": "p", "owner_name": "rs-2", "value": 2.0},
+        {"namespace": "a", "pod": "q", "owner_name": "y", "value": 6.0},
+    ]
+    assert frame["pod"].dtype == object
+
+
+def test_min_keeps_the_smallest_value_and_the_latest_extra_label() -> None:
+    fold = _Fold(_FoldSpec(("pod",), ("node",), "min"))
+    fold.add(1, instant([({"pod": "p", "node": "n-late"}, 50.0)]))
+    fold.add(0, instant([({"pod": "p", "node": "n-early"}, 10.0)]))
+    fold.add(2, instant([({"pod": "p"}, math.nan)]))  # no node label: "" as before
+    (row,) = fold.frame(["pod", "node"]).to_dict("records")
+    assert row == {"pod": "p", "node": "", "value": 10.0}
+
+
+def _reference(answers: list[tuple[int, list[tuple[str, str, float]]]], rule: str) -> dict:
+    """The pre-folding semantics: concatenate by chunk, then last row / min / max per key."""
+    rows = [
+        {"pod": pod, "node": node, "value": value, "chunk": chunk}
+        for chunk, answer in sorted(answers, key=lambda item: item[0])
+        for pod, node, value in answer
+    ]
+    frame = pd.DataFrame(rows, columns=["pod", "node", "value", "chunk"])
+    last = frame.drop_duplicates(["pod"], keep="last").set_index("pod")
+    if rule == "last":
+        values = last["value"]
+    else:
+        values = frame.groupby("pod")["value"].agg(rule)
+    return {pod: (last.loc[pod, "node"], None if math.isnan(v) else v) for pod, v in values.items()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    chunks=st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["p1", "p2", "p3"]),
+                st.sampled_from(["n1", "n2"]),
+                st.one_of(st.floats(-5, 5, allow_nan=False), st.just(math.nan)),
+            ),
+            max_size=5,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    order=st.randoms(use_true_random=False),
+    rule=st.sampled_from(["last", "min", "max"]),
+)
+def test_folding_in_any_order_matches_concatenating_by_chunk(
+    chunks: list[list[tuple[str, str, float]]], order: Any, rule: str
+) -> None:
+    answers = list(enumerate(chunks))
+    arrival = answers[:]
+    order.shuffle(arrival)
+    fold = _Fold(_FoldSpec(("pod",), ("node",), rule))
+    for chunk, answer in arrival:
+        fold.add(chunk, instant([({"pod": p, "node": n}, v) for p, n, v in answer]))
+    got = {
+        row["pod"]: (row["node"], None if math.isnan(row["value"]) else row["value"])
+        for row in fold.frame(["pod", "node"]).to_dict("records")
+    }
+    assert got == _reference(answers, rule)
+
+
+def _range(series: list[tuple[dict[str, str], list[tuple[int, float]]]]) -> list[dict[str, Any]]:
+    return [
+        {"metric": metric, "values": [[t, repr(v)] for t, v in points]} for metric, points in series
+    ]
+
+
+def _replica_results(
+    current: list[tuple[dict[str, str], list[tuple[int, float]]]],
+    desired: list[tuple[dict[str, str], list[tuple[int, float]]]],
+) -> _Results:
+    grid = TimeGrid(datetime(2026, 1, 1, tzinfo=UTC), 60, 10)
+    results = _Results()
+    results.add(QueryJob("hpa_current_replicas", "q", 0, grid=grid), _range(current))
+    results.add(QueryJob("hpa_desired_replicas", "q", 0, grid=grid), _range(desired))
+    return results
+
+
+def test_replicas_outer_join_on_hpa_and_time() -> None:
+    a = {"namespace": "ns", "horizontalpodautoscaler": "a"}
+    b = {"namespace": "ns", "horizontalpodautoscaler": "b"}
+    results = _replica_results(
+        current=[(b, [(60, 1.0), (120, 2.0)]), (a, [(60, 3.0)])],
+        desired=[(b, [(120, 4.0), (180, 5.0)])],
+    )
+    out = _replicas(results)
+    rows = [
+        (r["hpa"], r["timestamp"].timestamp(), r["current_replicas"], r["desired_replicas"])
+        for r in out.to_dict("records")
+    ]
+    nan = math.nan
+    expected = [
+        ("a", 60, 3.0, nan),
+        ("b", 60, 1.0, nan),
+        ("b", 120, 2.0, 4.0),
+        ("b", 180, nan, 5.0),
+    ]
+    assert len(rows) == len(expected)
+    for got, want in zip(rows, expected, strict=True):
+        assert got[:2] == want[:2]
+        np.testing.assert_equal(got[2:], want[2:])
+    assert out["namespace"].dtype == object
+
+
+def test_replicas_with_repeated_rows_fall_back_to_pandas_merge() -> None:
+    a = {"namespace": "ns", "horizontalpodautoscaler": "a"}
+    a_again = {**a, "extra": "x"}  # another series with the same HPA labels
+    results = _replica_results(
+        current=[(a, [(60, 1.0)]), (a_again, [(60, 2.0)])],
+        desired=[(a, [(60, 7.0)])],
+    )
+    out = _replicas(results)
+    assert sorted(out["current_replicas"]) == [1.0, 2.0]
+    assert list(out["desired_replicas"]) == [7.0, 7.0]
+
+
+def test_gc_pause_is_counted_and_restores_the_callers_setting() -> None:
+    assert gc.isenabled()
+    with _GC_PAUSED:
+        with _GC_PAUSED:
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _GC_PAUSED:
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_folds_sharing_key_ids_only_list_their_own_rows() -> None:
+    ids: dict[tuple[str, ...], int] = {}
+    owners = _Fold(_FoldSpec(("pod",), ("owner_name",)), ids)
+    pvcs = _Fold(_FoldSpec(("pod",)), ids)
+    owners.add(0, instant([({"pod": "a", "owner_name": "rs"}, 1.0)]))
+    pvcs.add(0, instant([({"pod": "b"}, 1.0), ({"pod": "a"}, 2.0)]))
+    assert owners.frame(["pod", "owner_name"]).to_dict("records") == [
+        {"pod": "a", "owner_name": "rs", "value": 1.0}
+    ]
+    assert sorted(pvcs.frame(["pod"])["pod"]) == ["a", "b"]
+    assert len(ids) == 2
