@@ -1174,6 +1174,9 @@ def _tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
         ],
         ignore_index=True,
     )
+    # One row per HPA and step: categorical labels, as the Prometheus source writes them.
+    for column in ("namespace", "hpa"):
+        replicas[column] = replicas[column].astype("category")
     terminations = pd.DataFrame(
         [
             {

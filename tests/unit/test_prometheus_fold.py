@@ -147,7 +147,9 @@ def test_replicas_outer_join_on_hpa_and_time() -> None:
     for got, want in zip(rows, expected, strict=True):
         assert got[:2] == want[:2]
         np.testing.assert_equal(got[2:], want[2:])
-    assert out["namespace"].dtype == object
+    # Categorical labels: a code per row, the names once.
+    assert isinstance(out["namespace"].dtype, pd.CategoricalDtype)
+    assert list(out["hpa"].cat.categories) == ["a", "b"]
 
 
 def test_replicas_with_repeated_rows_fall_back_to_pandas_merge() -> None:
