@@ -311,12 +311,12 @@ def _charged_samples(
     charged = pd.DataFrame(
         {
             "day": samples["timestamp"].dt.floor("D"),
-            "node": samples["node"].astype("object"),
-            "namespace": samples["namespace"].astype("object"),
-            "kind": samples["kind"].astype("object").fillna("Pod"),
-            "workload": samples["workload"]
-            .astype("object")
-            .fillna(samples["pod"].astype("object")),
+            # The string columns stay as they are (Arrow-backed): object copies would hold one
+            # Python str per row and column; the group-by results are strings either way.
+            "node": samples["node"],
+            "namespace": samples["namespace"],
+            "kind": samples["kind"].fillna("Pod"),
+            "workload": samples["workload"].fillna(samples["pod"]),
             "node_group": samples["node_group"],
             "capacity_type": samples["capacity_type"],
             "cpu_cost_usd": cpu_cost,
@@ -361,11 +361,13 @@ def _usage_from_stats(snapshot: Snapshot, step: float) -> pd.DataFrame:
     overlap = np.clip((day_end - day_start) / np.timedelta64(1, "s"), 0.0, None)
     life = ((end - start) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)[rows]
     samples = frame["samples"].to_numpy(dtype=float)[rows]
+    # take() keeps the string columns Arrow-backed: to_numpy() would make one Python str object
+    # per row and column (hundreds of MiB at 10k containers).
     return pd.DataFrame(
         {
-            "namespace": frame["namespace"].to_numpy()[rows],
-            "pod": frame["pod"].to_numpy()[rows],
-            "container": frame["container"].to_numpy()[rows],
+            "namespace": frame["namespace"].array.take(rows),
+            "pod": frame["pod"].array.take(rows),
+            "container": frame["container"].array.take(rows),
             "timestamp": pd.to_datetime(np.asarray(day, dtype="datetime64[ns]"), utc=True),
             "cpu_cores": frame["cpu_cores_mean"].to_numpy(dtype=float)[rows],
             "memory_bytes": frame["memory_bytes_mean"].to_numpy(dtype=float)[rows],

@@ -393,7 +393,16 @@ def _rows_by_key(frame: pd.DataFrame, columns: list[str]) -> dict[tuple[str, ...
     """Row positions (ascending) of ``frame`` per distinct value of ``columns`` as strings."""
     if frame.empty:
         return {}
-    keys = frame[columns].astype(str)
+    # Categorical columns (replicas: 7M rows) are grouped on their codes as they are: a string
+    # copy of them would be the largest allocation of the whole recommend run.
+    keys = pd.DataFrame(
+        {
+            column: frame[column]
+            if isinstance(frame[column].dtype, pd.CategoricalDtype)
+            else frame[column].astype(str)
+            for column in columns
+        }
+    )
     groups = keys.groupby(columns, sort=False, observed=True).indices
     return {
         tuple(str(part) for part in cast(tuple[Any, ...], key)): np.asarray(rows)

@@ -156,15 +156,21 @@ def running_pods_at(
     span = high - low + 2
     start_keys = np.sort(owner * span + (starts - low))
     stop_keys = np.sort(owner * span + (stops - low))
-    base = workload * span
-    started = np.searchsorted(start_keys, base + (seconds - low), "right") - np.searchsorted(
-        start_keys, base, "left"
-    )
+    # In-place arithmetic and per-workload first positions: the queries can be millions (one
+    # per replicas sample), and each temporary of that length is tens of MiB.
+    bases = np.arange(len(workloads), dtype="int64") * span
+    query = workload * span
+    query += seconds
+    query -= low
+    started = np.searchsorted(start_keys, query, "right").astype("int64", copy=False)
+    started -= np.searchsorted(start_keys, bases, "left")[workload]
     # Stopped by t: last seen at or before t - step (offsets stay >= 0 by the choice of low).
-    stopped = np.searchsorted(stop_keys, base + (seconds - step - low), "right") - np.searchsorted(
-        stop_keys, base, "left"
-    )
-    return np.asarray(started - stopped, dtype="int64")
+    query -= step
+    stopped = np.searchsorted(stop_keys, query, "right").astype("int64", copy=False)
+    del query
+    stopped -= np.searchsorted(stop_keys, bases, "left")[workload]
+    started -= stopped
+    return started
 
 
 def median_replicas(snapshot: Snapshot) -> dict[tuple[str, str, str], float]:
@@ -258,16 +264,17 @@ def pending_pods(snapshot: Snapshot) -> pd.DataFrame:
         )
     )
     target = target_of_code[pair_code]
+    del pair_code  # one int64 per replicas sample: freed before the arrays below are made
     position = np.flatnonzero(target >= 0)
     target = target[position]
     ns = pd.DatetimeIndex(replicas["timestamp"]).as_unit("ns").asi8[position]
-    current = replicas["current_replicas"].to_numpy("float64")[position]
     running_counts = replica_counts(snapshot)
     running: np.ndarray
     if running_counts.empty and snapshot.usage.empty:
         # No usage samples (aggregate shape): the pods' first/last seen say what ran.
         seconds = ns // 1_000_000_000
         running = running_pods_at(snapshot, targets, target, seconds).astype("float64")
+        del seconds
     elif running_counts.empty:
         running = np.zeros(len(target))
     else:
@@ -279,7 +286,13 @@ def pending_pods(snapshot: Snapshot) -> pd.DataFrame:
             .fillna(0.0)
             .to_numpy()
         )
-    pending = np.round(np.clip(current - running, 0.0, None))
+    # Taken after the running counts, then worked on in place: one array per sample fewer
+    # alive while they are found, and no temporaries of that length after.
+    pending = replicas["current_replicas"].to_numpy("float64")[position]
+    pending -= running
+    del running
+    np.clip(pending, 0.0, None, out=pending)
+    np.round(pending, out=pending)
     positive = pending > 0
     if not positive.any():
         return pd.DataFrame(columns=columns)
