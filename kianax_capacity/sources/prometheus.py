@@ -535,15 +535,15 @@ class _GcPause:
 _GC_PAUSED = _GcPause()
 
 
-def _libc_trim() -> Callable[[], None]:
-    """``malloc_trim(0)`` of glibc, or a no-op where there is none (musl, macOS, Windows)."""
+def _libc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where there is none (musl, macOS, Windows)."""
     try:
         trim = ctypes.CDLL(None).malloc_trim
     except (AttributeError, OSError):
-        return lambda: None
+        return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
-    return lambda: None if trim(0) is None else None
+    return trim
 
 
 _MALLOC_TRIM = _libc_trim()
@@ -557,7 +557,8 @@ def _release_free_memory() -> None:
     resident, and the main thread's assembly cannot reuse another arena's free chunks, so it
     was paid for twice at 10,000 containers over 14 days.
     """
-    _MALLOC_TRIM()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class PrometheusClient:
@@ -1542,6 +1543,7 @@ def _assemble(
     results.release(
         "pod_first_seen", "pod_last_seen", "pod_info", "pod_owner", "replicaset_owner", "job_owner"
     )
+    _release_free_memory()
     _mem("pods")  # MEMTRACE
     usage = _usage(results) if shape == "series" else empty_table("usage")
     if shape == "series" and not usage.empty:
@@ -1552,6 +1554,7 @@ def _assemble(
     _mem("terminations")  # MEMTRACE
     stats = _container_stats(results) if shape == "aggregate" else None
     results.release_parts()
+    _release_free_memory()
     _mem("stats")  # MEMTRACE
     containers = _typed(
         _containers(results, pods, usage, stats, restarts, terminations), "containers"
@@ -1877,14 +1880,14 @@ def _replicas(results: _Results) -> pd.DataFrame:
     keys.sort()
     keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
     columns: dict[str, Any] = {}
-    for column, side_keys, side_values in (
-        ("current_replicas", left, left_values),
-        ("desired_replicas", right, right_values),
-    ):
+    sides = [("desired_replicas", right, right_values), ("current_replicas", left, left_values)]
+    del left, right, left_values, right_values
+    while sides:  # current, then desired; each side's arrays are freed once placed
+        column, side_keys, side_values = sides.pop()
         values = np.full(len(keys), np.nan)
         values[np.searchsorted(keys, side_keys)] = side_values
         columns[column] = values
-    del left, right, left_values, right_values
+        del side_keys, side_values
     codes = keys >> _MILLIS_BITS
     # Categorical labels (the contract allows it for "str" columns): two small code arrays
     # instead of 7 million strings per label at 10,000 containers, in memory and in Parquet.
@@ -1929,6 +1932,8 @@ def _replica_points(
                 values_out[at : at + size] = values[:, 1]
                 at += size
         del result
+    # The answers were many small arrays: their pages go back now, before the join's big ones.
+    _release_free_memory()
     return keys, np.array(lengths, dtype=np.intp), millis, values_out
 
 
