@@ -1335,12 +1335,9 @@ def fetch_prometheus_snapshot(
         results = _run_all(client, plan.jobs, config.concurrency, progress)
     finally:
         client.close()
-    _mem("fetched")  # MEMTRACE
     _release_free_memory()
-    _mem("trimmed")  # MEMTRACE
     with _GC_PAUSED:  # assembly builds millions of short-lived objects, no cycles
         tables = _assemble(results, plan, shape, warnings)
-    _mem("assembled")  # MEMTRACE
     for message in warnings:
         _LOGGER.warning("%s", message)
     return write_snapshot(
@@ -1506,17 +1503,9 @@ def _seconds_to_time(values: pd.Series) -> pd.Series:
     return pd.Series(times, index=values.index)
 
 
-def _mem(tag: str) -> None:  # MEMTRACE
-    import os, resource  # MEMTRACE
-    if os.environ.get("FM_TRACE"):  # MEMTRACE
-        rss = [l for l in open("/proc/self/status") if l.startswith("VmRSS")][0].split()[1]  # MEMTRACE
-        print(f"MEM {tag}: rss={int(rss)//1024} peak={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss//1024}", file=sys.stderr, flush=True)  # MEMTRACE
-
-
 def _assemble(
     results: _Results, plan: QueryPlan, shape: str, warnings: list[str]
 ) -> dict[str, pd.DataFrame]:
-    _mem("assemble-start")  # MEMTRACE
     missing = [metric for name, metric in _REQUIRED_KSM.items() if results.empty(name)]
     if missing:
         warnings.append(
@@ -1544,30 +1533,24 @@ def _assemble(
         "pod_first_seen", "pod_last_seen", "pod_info", "pod_owner", "replicaset_owner", "job_owner"
     )
     _release_free_memory()
-    _mem("pods")  # MEMTRACE
     usage = _usage(results) if shape == "series" else empty_table("usage")
     if shape == "series" and not usage.empty:
         usage = usage.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
     results.release("memory_usage", "cpu_usage", "cpu_throttling")
     terminations, restarts = _terminations(results)
     results.release("restart_events", "termination_reasons")
-    _mem("terminations")  # MEMTRACE
     stats = _container_stats(results) if shape == "aggregate" else None
     results.release_parts()
     _release_free_memory()
-    _mem("stats")  # MEMTRACE
     containers = _typed(
         _containers(results, pods, usage, stats, restarts, terminations), "containers"
     )
     results.release("container_requests", "container_limits")
     _release_free_memory()
-    _mem("containers")  # MEMTRACE
     workloads = _typed(_workloads(results, pods), "workloads")
     nodes = _typed(_nodes(results), "nodes")
     hpas = _typed(_hpas(results), "hpas")
-    _mem("pre-replicas")  # MEMTRACE
     replicas = _typed(_replicas(results), "replicas")
-    _mem("replicas")  # MEMTRACE
     tables = {
         "nodes": nodes,
         "workloads": workloads,
