@@ -25,6 +25,7 @@ credentials) and what to check; nothing is written unless every query succeeded.
 from __future__ import annotations
 
 import ast
+import ctypes
 import gc
 import json
 import logging
@@ -532,6 +533,32 @@ class _GcPause:
 
 
 _GC_PAUSED = _GcPause()
+
+
+def _libc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where there is none (musl, macOS, Windows)."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+_MALLOC_TRIM = _libc_trim()
+
+
+def _release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim``).
+
+    The worker threads parse answers in their own malloc arenas, and numpy arrays past the
+    (dynamic, up to 32 MB) mmap threshold come from the heap too: what they free stays
+    resident, and the main thread's assembly cannot reuse another arena's free chunks, so it
+    was paid for twice at 10,000 containers over 14 days.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class PrometheusClient:
@@ -1141,6 +1168,16 @@ class _Results:
         out["value"] = points[:, 1]
         return out
 
+    def release(self, *names: str) -> None:
+        """Drop the answers (folded or not) of ``names``: assembly has built what reads them."""
+        for name in names:
+            self.folds.pop(name, None)
+            self.by_name.pop(name, None)
+
+    def release_parts(self) -> None:
+        """Drop the combined aggregate parts (after ``container_stats`` is built from them)."""
+        self.parts = ChunkCombiner({})
+
     def empty(self, name: str) -> bool:
         if name in self.folds:
             return self.folds[name].rows == 0
@@ -1298,6 +1335,7 @@ def fetch_prometheus_snapshot(
         results = _run_all(client, plan.jobs, config.concurrency, progress)
     finally:
         client.close()
+    _release_free_memory()
     with _GC_PAUSED:  # assembly builds millions of short-lived objects, no cycles
         tables = _assemble(results, plan, shape, warnings)
     for message in warnings:
@@ -1487,21 +1525,40 @@ def _assemble(
         "workload"
     )
 
+    # Each table is built, typed and its inputs dropped before the next: at 10,000 containers
+    # over 14 days the folded inventory, the statistics and the replica points are each
+    # hundreds of MB, and holding all of them while every table was built set the peak.
     pods = _pods(results)
+    results.release(
+        "pod_first_seen", "pod_last_seen", "pod_info", "pod_owner", "replicaset_owner", "job_owner"
+    )
+    _release_free_memory()
     usage = _usage(results) if shape == "series" else empty_table("usage")
     if shape == "series" and not usage.empty:
         usage = usage.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
+    results.release("memory_usage", "cpu_usage", "cpu_throttling")
     terminations, restarts = _terminations(results)
+    results.release("restart_events", "termination_reasons")
     stats = _container_stats(results) if shape == "aggregate" else None
-    containers = _containers(results, pods, usage, stats, restarts, terminations)
+    results.release_parts()
+    _release_free_memory()
+    containers = _typed(
+        _containers(results, pods, usage, stats, restarts, terminations), "containers"
+    )
+    results.release("container_requests", "container_limits")
+    _release_free_memory()
+    workloads = _typed(_workloads(results, pods), "workloads")
+    nodes = _typed(_nodes(results), "nodes")
+    hpas = _typed(_hpas(results), "hpas")
+    replicas = _typed(_replicas(results), "replicas")
     tables = {
-        "nodes": _typed(_nodes(results), "nodes"),
-        "workloads": _typed(_workloads(results, pods), "workloads"),
+        "nodes": nodes,
+        "workloads": workloads,
         "pods": _typed(pods, "pods"),
-        "containers": _typed(containers, "containers"),
+        "containers": containers,
         "usage": _typed(usage, "usage"),
-        "hpas": _typed(_hpas(results), "hpas"),
-        "replicas": _typed(_replicas(results), "replicas"),
+        "hpas": hpas,
+        "replicas": replicas,
         "terminations": _typed(terminations, "terminations"),
     }
     if stats is not None:
@@ -1782,22 +1839,22 @@ def _replicas(results: _Results) -> pd.DataFrame:
         results, "hpa_desired_replicas", labels
     ):
         return _replicas_merged(results)  # repeated (HPA, step) rows: pandas' merge semantics
-    current = results.series_points("hpa_current_replicas", labels, consume=True)
-    desired = results.series_points("hpa_desired_replicas", labels, consume=True)
+    current = _replica_points(results, "hpa_current_replicas", labels)
+    desired = _replica_points(results, "hpa_desired_replicas", labels)
     if not len(current[2]) and not len(desired[2]):
         return empty_table("replicas")
     pairs = sorted(set(current[0]) | set(desired[0]))
     number = {pair: index for index, pair in enumerate(pairs)}
 
-    def encoded(side: tuple[list[tuple[str, ...]], np.ndarray, np.ndarray]) -> np.ndarray:
-        keys, lengths, points = side
+    def encoded(keys: list[tuple[str, ...]], lengths: np.ndarray, millis: np.ndarray) -> None:
+        """Turns ``millis`` in place into (HPA number, milliseconds) join keys."""
         codes = np.fromiter((number[key] for key in keys), dtype=np.int64, count=len(keys))
-        millis = np.round(points[:, 0] * 1000).astype(np.int64)
-        return np.repeat(codes, lengths) * (1 << _MILLIS_BITS) + millis
+        millis += np.repeat(codes, lengths) << _MILLIS_BITS
 
-    # Only the encoded keys and the values are kept; the point arrays go as soon as encoded.
-    left, left_values = encoded(current), current[2][:, 1].copy()
-    right, right_values = encoded(desired), desired[2][:, 1].copy()
+    encoded(*current[:3])
+    encoded(*desired[:3])
+    left, left_values = current[2], current[3]
+    right, right_values = desired[2], desired[3]
     del current, desired
     # Each side's keys are distinct (one series per HPA and chunk, checked above, and chunks do
     # not overlap). Union sorted and deduplicated by hand: numpy 2's hash-based unique/union1d
@@ -1806,14 +1863,14 @@ def _replicas(results: _Results) -> pd.DataFrame:
     keys.sort()
     keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
     columns: dict[str, Any] = {}
-    for column, side_keys, side_values in (
-        ("current_replicas", left, left_values),
-        ("desired_replicas", right, right_values),
-    ):
+    sides = [("desired_replicas", right, right_values), ("current_replicas", left, left_values)]
+    del left, right, left_values, right_values
+    while sides:  # current, then desired; each side's arrays are freed once placed
+        column, side_keys, side_values = sides.pop()
         values = np.full(len(keys), np.nan)
         values[np.searchsorted(keys, side_keys)] = side_values
         columns[column] = values
-    del left, right, left_values, right_values
+        del side_keys, side_values
     codes = keys >> _MILLIS_BITS
     # Categorical labels (the contract allows it for "str" columns): two small code arrays
     # instead of 7 million strings per label at 10,000 containers, in memory and in Parquet.
@@ -1828,6 +1885,39 @@ def _replicas(results: _Results) -> pd.DataFrame:
     del codes
     columns["timestamp"] = pd.to_datetime(keys & ((1 << _MILLIS_BITS) - 1), unit="ms", utc=True)
     return pd.DataFrame(columns)
+
+
+def _replica_points(
+    results: _Results, name: str, labels: tuple[str, ...]
+) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray, np.ndarray]:
+    """The range answers of ``name`` in chunk order, consumed: each non-empty series' ``labels``
+    values, its number of points, and every point's milliseconds (int64) and value.
+
+    Each answer is dropped as soon as its points are copied, so a side's ~7 million points at
+    10,000 containers over 14 days are held once, not as answers plus a concatenated copy.
+    """
+    answers = sorted(results.by_name.pop(name, []), key=lambda item: item[0])
+    total = sum(len(values) for _chunk, result in answers for _metric, values in result)
+    millis = np.empty(total, dtype=np.int64)
+    values_out = np.empty(total, dtype=float)
+    keys: list[tuple[str, ...]] = []
+    lengths: list[int] = []
+    at = 0
+    answers.reverse()  # popped from the end, in chunk order
+    while answers:
+        _chunk, result = answers.pop()
+        for metric, values in result:
+            size = len(values)
+            if size:
+                keys.append(tuple([metric.get(label, "") for label in labels]))
+                lengths.append(size)
+                millis[at : at + size] = np.round(values[:, 0] * 1000)
+                values_out[at : at + size] = values[:, 1]
+                at += size
+        del result
+    # The answers were many small arrays: their pages go back now, before the join's big ones.
+    _release_free_memory()
+    return keys, np.array(lengths, dtype=np.intp), millis, values_out
 
 
 def _has_repeated_series(results: _Results, name: str, labels: tuple[str, ...]) -> bool:

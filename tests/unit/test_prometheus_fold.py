@@ -191,3 +191,32 @@ def test_folds_sharing_key_ids_only_list_their_own_rows() -> None:
     ]
     assert sorted(pvcs.frame(["pod"])["pod"]) == ["a", "b"]
     assert len(ids) == 2
+
+
+def test_replicas_join_chunks_arriving_out_of_order_and_consume_the_answers() -> None:
+    a = {"namespace": "ns", "horizontalpodautoscaler": "a"}
+    grid = TimeGrid(datetime(2026, 1, 1, tzinfo=UTC), 60, 10)
+    results = _Results()
+    # Chunk 1 arrives before chunk 0; the rows still come out in time order.
+    results.add(QueryJob("hpa_current_replicas", "q", 1, grid=grid), _range([(a, [(180, 3.0)])]))
+    results.add(QueryJob("hpa_current_replicas", "q", 0, grid=grid), _range([(a, [(60, 1.0)])]))
+    results.add(QueryJob("hpa_desired_replicas", "q", 1, grid=grid), _range([(a, [(240, 9.0)])]))
+    out = _replicas(results)
+    assert [t.timestamp() for t in out["timestamp"]] == [60, 180, 240]
+    np.testing.assert_equal(out["current_replicas"].to_numpy(), [1.0, 3.0, math.nan])
+    np.testing.assert_equal(out["desired_replicas"].to_numpy(), [math.nan, math.nan, 9.0])
+    # Nothing reads the replica answers twice: they are gone once joined.
+    assert "hpa_current_replicas" not in results.by_name
+    assert "hpa_desired_replicas" not in results.by_name
+
+
+def test_released_folds_leave_the_folds_sharing_their_key_ids_intact() -> None:
+    results = _Results()
+    job = QueryJob("pod_owner", "q", 0)
+    results.add(job, instant([({"namespace": "a", "pod": "p", "owner_name": "rs"}, 1.0)]))
+    results.add(QueryJob("pod_pvcs", "q", 0), instant([({"namespace": "a", "pod": "q"}, 1.0)]))
+    results.release("pod_owner")
+    assert results.empty("pod_owner")
+    assert results.vector("pod_pvcs", ["namespace", "pod"]).to_dict("records") == [
+        {"namespace": "a", "pod": "q", "value": 1.0}
+    ]
