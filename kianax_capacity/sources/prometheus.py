@@ -1735,17 +1735,7 @@ def _workloads(results: _Results, pods: pd.DataFrame) -> pd.DataFrame:
 
 
 def _nodes(results: _Results) -> pd.DataFrame:
-    label_names = [
-        "node",
-        "label_eks_amazonaws_com_nodegroup",
-        "label_karpenter_sh_nodepool",
-        "label_node_kubernetes_io_instance_type",
-        "label_beta_kubernetes_io_instance_type",
-        "label_topology_kubernetes_io_zone",
-        "label_eks_amazonaws_com_capacity_type",
-        "label_karpenter_sh_capacity_type",
-        "label_kubernetes_io_arch",
-    ]
+    label_names = ["node", *_NODE_LABELS]
     labels = _last(results.vector("node_labels", label_names), ["node"])
     first = results.vector("node_first_seen", ["node"]).groupby("node")["value"].min()
     last = results.vector("node_last_seen", ["node"]).groupby("node")["value"].max()
