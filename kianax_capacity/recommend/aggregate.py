@@ -35,7 +35,11 @@ import pandas as pd
 from kianax_capacity.recommend.inventory import CONTAINER_KEY
 from kianax_capacity.recommend.strategies import RightsizingStrategy, UsageData
 from kianax_capacity.recommend.strategies._base import RAW_COLUMNS, is_batch
-from kianax_capacity.recommend.strategies.kianax import KianaxSettings, kianax_memory
+from kianax_capacity.recommend.strategies.kianax import (
+    KianaxSettings,
+    kianax_cpu,
+    kianax_memory,
+)
 from kianax_capacity.recommend.strategies.krr_simple import KrrSimpleSettings
 from kianax_capacity.recommend.strategies.vpa import VpaSettings
 from kianax_capacity.snapshot import Snapshot
@@ -237,8 +241,8 @@ def _kianax(
     batch_column = _column_for("cpu_cores", settings.batch_cpu_percentile)
     service_cpu = busiest[f"cpu_adj_{service_column}"].where(throttled, busiest[service_column])
     batch_cpu = busiest[f"cpu_adj_{batch_column}"].where(throttled, busiest[batch_column])
-    cpu_request = pd.Series(
-        np.where(batch, batch_cpu, service_cpu / settings.cpu_target_utilization), index=raw.index
+    cpu_request, cpu_limit = kianax_cpu(
+        settings, service=service_cpu, batch=batch_cpu, is_batch=batch, index=raw.index
     )
     memory_percentile = busiest[_column_for("memory_bytes", settings.memory_percentile)]
     peak = busiest["memory_bytes_max"]
@@ -254,9 +258,7 @@ def _kianax(
         batch=pd.Series(batch, index=raw.index),
     )
     raw["cpu_request"] = cpu_request
-    raw["cpu_limit"] = (
-        cpu_request * settings.cpu_limit_multiplier if settings.cpu_limit_multiplier else np.nan
-    )
+    raw["cpu_limit"] = cpu_limit
     raw["memory_request"] = memory_request
     raw["memory_limit"] = memory_limit
     raw["leak"] = False

@@ -53,6 +53,8 @@ __all__ = [
     "KianaxSettings",
     "KianaxStrategy",
     "detect_leaks",
+    "kianax_cpu",
+    "kianax_memory",
     "season_codes",
     "seasons",
     "theil_sen_slope",
@@ -171,8 +173,8 @@ class KianaxStrategy(RightsizingStrategy):
         # Too few samples in every season (short history): fall back to the pooled percentile.
         service_cpu = season_cpu.reindex(index).fillna(pooled_cpu)
         batch_cpu = grouped["cpu"].quantile(settings.batch_cpu_percentile / 100.0)
-        cpu_request = pd.Series(
-            np.where(batch, batch_cpu, service_cpu / settings.cpu_target_utilization), index=index
+        cpu_request, cpu_limit = kianax_cpu(
+            settings, service=service_cpu, batch=batch_cpu, is_batch=batch, index=index
         )
 
         memory_percentile = grouped["memory_bytes"].quantile(settings.memory_percentile / 100.0)
@@ -195,11 +197,7 @@ class KianaxStrategy(RightsizingStrategy):
         raw = pd.DataFrame(
             {
                 "cpu_request": cpu_request,
-                "cpu_limit": (
-                    cpu_request * settings.cpu_limit_multiplier
-                    if settings.cpu_limit_multiplier
-                    else np.nan
-                ),
+                "cpu_limit": cpu_limit,
                 "memory_request": memory_request,
                 "memory_limit": memory_limit,
             },
@@ -238,6 +236,27 @@ class KianaxStrategy(RightsizingStrategy):
             np.fmax(out["memory_limit"], out["memory_request"]), index=out.index
         ).where(~unset)
         return out
+
+
+def kianax_cpu(
+    settings: KianaxSettings,
+    *,
+    service: pd.Series,
+    batch: pd.Series,
+    is_batch: Any,
+    index: pd.Index,
+) -> tuple[pd.Series, pd.Series | float]:
+    """The kianax CPU request and limit, per container (the CPU half of :func:`kianax_memory`).
+
+    A service is sized at its percentile over the target utilisation (headroom before the HPA
+    or the node saturates); a batch container at its batch percentile as is. The limit is the
+    request x ``cpu_limit_multiplier``, or unset (NaN) when the profile sets no multiplier.
+    """
+    request = pd.Series(
+        np.where(is_batch, batch, service / settings.cpu_target_utilization), index=index
+    )
+    limit = request * settings.cpu_limit_multiplier if settings.cpu_limit_multiplier else np.nan
+    return request, limit
 
 
 def kianax_memory(
