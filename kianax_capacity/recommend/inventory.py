@@ -143,9 +143,7 @@ def running_pods_at(
     pods = snapshot.table("pods")
     if not len(workload):
         return np.zeros(0, dtype="int64")
-    owner = pd.MultiIndex.from_frame(workloads[WORKLOAD_KEY].astype(object)).get_indexer(
-        pd.MultiIndex.from_frame(pods[WORKLOAD_KEY].astype(object))
-    )
+    owner = _owner_of_pods(pods, workloads)
     known = owner >= 0
     starts = _unix_seconds(pods["first_seen"])[known]
     stops = _unix_seconds(pods["last_seen"])[known]
@@ -198,9 +196,7 @@ def median_replicas(snapshot: Snapshot) -> dict[tuple[str, str, str], float]:
     step = int(snapshot.step_seconds)
     first = int(start.timestamp()) + step
     steps = max(0, (int(end.timestamp()) - first) // step + 1)
-    owner = pd.MultiIndex.from_frame(workloads.astype(object)).get_indexer(
-        pd.MultiIndex.from_frame(pods[WORKLOAD_KEY].astype(object))
-    )
+    owner = _owner_of_pods(pods, workloads)
     # Step k (time first + k x step) counts a pod when first_seen <= t_k < last_seen + step,
     # as running_pods_at does: +1 at its first step, -1 after its last, then a running sum.
     begin = np.clip(-((first - _unix_seconds(pods["first_seen"])) // step), 0, steps)
@@ -222,6 +218,15 @@ def median_replicas(snapshot: Snapshot) -> dict[tuple[str, str, str], float]:
         for row, value in zip(workloads.itertuples(index=False), medians, strict=True)
         if np.isfinite(value)
     }
+
+
+def _owner_of_pods(pods: pd.DataFrame, workloads: pd.DataFrame) -> np.ndarray:
+    """Each pod's row in ``workloads`` (by WORKLOAD_KEY), -1 where it has none."""
+    return np.asarray(
+        pd.MultiIndex.from_frame(workloads[WORKLOAD_KEY].astype(object)).get_indexer(
+            pd.MultiIndex.from_frame(pods[WORKLOAD_KEY].astype(object))
+        )
+    )
 
 
 def _unix_seconds(values: pd.Series) -> np.ndarray:
