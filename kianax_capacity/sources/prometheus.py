@@ -89,6 +89,9 @@ API_MAX_POINTS_PER_SERIES = 11_000
 _DEFAULT_SCRAPE_SECONDS = 30.0
 _SCRAPE_PROBE_SECONDS = 3600.0
 _INSTANT_NUDGE_SECONDS = 1
+#: Two range-answer timestamps closer than this are the same instant (they are whole seconds
+#: or milliseconds, read as floats).
+_SAME_INSTANT_SECONDS = 0.5
 
 #: The query languages the aggregate shape speaks. ``auto`` asks the server once (one request)
 #: whether it understands MetricsQL (VictoriaMetrics), else uses PromQL.
@@ -251,11 +254,14 @@ _MEANS = {
 # Range queries (one per time chunk). Usage only in the series shape.
 _USAGE_RANGE = ("cpu_usage", "memory_usage", "cpu_throttling")
 _EVENT_RANGE = (
-    "restart_events",
+    "restart_counters",
     "termination_reasons",
     "hpa_current_replicas",
     "hpa_desired_replicas",
 )
+#: Range queries of counters the client differences step to step: asked from one step before
+#: their chunk (see restart_counters.promql).
+_DIFFERENCED_RANGE = frozenset({"restart_counters"})
 # Instant queries at each chunk's end over the chunk.
 _INVENTORY = (
     "pod_first_seen",
@@ -393,6 +399,16 @@ def plan_queries(
         params = {k: v for k, v in {**common, **extra}.items() if k in wanted}
         return render(template, **params)
 
+    def range_job(name: str, index: int, chunk: TimeGrid) -> QueryJob:
+        if name not in _DIFFERENCED_RANGE:
+            return QueryJob(name, fill(name), index, grid=chunk)
+        # One step before the chunk, so its first step has a previous one to difference
+        # against; the filter's window spans the whole range and one step more (it only asks
+        # whether the counter was ever above zero, so a wider window changes nothing).
+        extended = TimeGrid(chunk.end, chunk.step_seconds, chunk.points + 1)
+        window = format_duration((chunk.points + 2) * step)
+        return QueryJob(name, fill(name, window=window), index, grid=extended)
+
     statistics = aggregate_queries(dialect) if shape == "aggregate" else ()
     chunks = tuple(grid.chunks(max_points_per_series))
     aggregate_chunks: tuple[TimeGrid, ...] = ()
@@ -419,7 +435,7 @@ def plan_queries(
     for index, chunk in enumerate(chunks):
         window = format_duration(chunk.points * step + _INSTANT_NUDGE_SECONDS)
         for name in range_names if shape != "aggregate" else ():
-            jobs.append(QueryJob(name, fill(name), index, grid=chunk))
+            jobs.append(range_job(name, index, chunk))
         for name in range_chunk_inventory:
             jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
     for index, chunk in enumerate(aggregate_chunks):
@@ -427,7 +443,7 @@ def plan_queries(
         # Range answers per day too: the HPA replica series of a big cluster over 14 days are
         # millions of points, several hundred MB while one answer is being parsed.
         for name in range_names:
-            jobs.append(QueryJob(name, fill(name), index, grid=chunk))
+            jobs.append(range_job(name, index, chunk))
         for name in _INVENTORY:
             jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
         # The statistics' subqueries span exactly the chunk's points (no extra second): at
@@ -1537,8 +1553,8 @@ def _assemble(
     if shape == "series" and not usage.empty:
         usage = usage.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
     results.release("memory_usage", "cpu_usage", "cpu_throttling")
-    terminations, restarts = _terminations(results)
-    results.release("restart_events", "termination_reasons")
+    terminations, restarts = _terminations(results, plan.grid.step_seconds)
+    results.release("restart_counters", "termination_reasons")
     stats = _container_stats(results) if shape == "aggregate" else None
     results.release_parts()
     _release_free_memory()
@@ -1639,14 +1655,48 @@ def _usage(results: _Results) -> pd.DataFrame:
     return usage.sort_values(["namespace", "pod", "container", "timestamp"], kind="stable")
 
 
-def _terminations(results: _Results) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _restart_events(results: _Results, step_seconds: int) -> pd.DataFrame:
+    """Restart events from the restart counters: container labels, ``timestamp`` and ``value``
+    (restarts counted at that step).
+
+    An event is a rise of the counter between two consecutive steps of one series, as
+    ``counter - counter offset step > 0`` evaluated at each step: a step whose previous step
+    has no sample (the container's first step, or a gap) is no event, and neither is a fall
+    (a pod recreated under the same name starts again from zero).
+    """
+    keys, lengths, points = results.series_points("restart_counters", _CONTAINER)
+    series = np.repeat(np.arange(len(keys)), lengths)
+    seconds, counts = points[:, 0], points[:, 1]
+    consecutive = (series[1:] == series[:-1]) & (
+        np.abs(np.diff(seconds) - step_seconds) < _SAME_INSTANT_SECONDS
+    )
+    rises = np.diff(counts)
+    at = np.flatnonzero(consecutive & (rises > 0)) + 1
+    key_index = series[at]
+    return pd.DataFrame(
+        {
+            **{
+                label: _objects(np.array([keys[k][i] for k in key_index], dtype=object))
+                for i, label in enumerate(_CONTAINER)
+            },
+            "timestamp": pd.to_datetime(
+                np.round(seconds[at] * 1000).astype("int64"), unit="ms", utc=True
+            ),
+            "value": rises[at - 1],
+        }
+    )
+
+
+def _terminations(results: _Results, step_seconds: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Terminations (one row per restart event) and restarts/OOM kills per container."""
-    events = results.matrix("restart_events", _CONTAINER)
-    reasons = results.matrix("termination_reasons", [*_CONTAINER, "reason"])
+    events = _restart_events(results, step_seconds)
     key = ["timestamp", *_CONTAINER]
     counts_columns = [*_CONTAINER, "restarts", "oom_kills"]
     if events.empty:
         return empty_table("terminations"), pd.DataFrame(columns=counts_columns)
+    # The reason series holds every step of every container that ever terminated; only the
+    # steps of a restart are kept (the reason then names the termination that restart ended).
+    reasons = results.matrix("termination_reasons", [*_CONTAINER, "reason"])
     reasons = reasons.drop_duplicates(key, keep="last")[[*key, "reason"]]
     events = events.merge(reasons, on=key, how="left")
     events["reason"] = events["reason"].fillna("Unknown")
