@@ -15,6 +15,14 @@
 5. **floor**: the very requests the fetch sent (same PromQL, same times, same concurrency), sent
    bare on one ``requests`` session, bodies read and dropped: what the server and the wire cost.
    ``fetch / floor`` is our overhead.
+6. **scan floor** (once, after the runs): every metric the fetch reads, counted over the whole
+   window with ``sum(count_over_time(metric[window]))``, one request per metric: the server
+   reading each sample the fetch needs exactly once, with the cheapest rollup and a one-number
+   answer. No query design can cost the server less; it bounds what any fetch can reach on
+   this machine.
+
+The server's CPU time (user + system, from ``/proc/<pid>/stat``) is read around the fetch, the
+floor and the scan, so the table shows how the machine's cores were shared.
 
 Each child's peak RSS and CPU time come from ``os.wait4`` (the kernel's rusage of that child).
 Steps 3-5 repeat ``--runs`` times; the table shows medians, and the last line is the same as
@@ -27,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -63,6 +72,7 @@ from tests.integration.servers import VictoriaMetricsServer  # noqa: E402
 #: Long aggregate queries at 10,000 containers outlast VictoriaMetrics' 30 s default.
 VM_FLAGS = ("-search.maxQueryDuration=10m", "-search.maxUniqueTimeseries=5000000")
 CLIENT_TIMEOUT_SECONDS = 600
+_METRIC_SELECTOR = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\{")
 
 
 def containers_of(demo: DemoCluster) -> tuple[float, int]:
@@ -204,6 +214,64 @@ def floor(url: str, manifest: dict[str, Any], shape: str, concurrency: int) -> d
     }
 
 
+def metrics_read(plan_promql: list[str]) -> list[str]:
+    """The metric names the fetch's PromQL selects (a name followed by ``{``)."""
+    names = set()
+    for text in plan_promql:
+        names.update(_METRIC_SELECTOR.findall(text))
+    return sorted(names)
+
+
+def scan_floor(url: str, manifest: dict[str, Any], pid: int) -> dict[str, float]:
+    """Every sample the fetch needs, read once by the server with the cheapest rollup."""
+    step = int(manifest["window"]["step_seconds"])
+    start, end = (_time(manifest["window"][edge]) for edge in ("start", "end"))
+    points = int((end - start).total_seconds() // step)
+    grid = TimeGrid(end=end, step_seconds=step, points=points)
+    prom = manifest["extra"]["prometheus"]
+    plan = plan_queries(
+        grid=grid,
+        shape=str(manifest["shape"]),
+        selector=Selector.build(namespace_regex=None, cluster_label=None, cluster=None),
+        scrape_interval_seconds=float(prom["scrape_interval_seconds"]),
+        aggregate_chunk_seconds=float(prom.get("aggregate_chunk_seconds", 86_400.0)),
+        dialect=str(prom.get("dialect", "promql")),
+    )
+    window = format_duration(points * step)
+    session = requests.Session()
+    timeout = format_duration(CLIENT_TIMEOUT_SECONDS)
+    samples = 0.0
+    cpu_before = server_cpu_seconds(pid)
+    started = time.perf_counter()
+    names = metrics_read([job.promql for job in plan.jobs])
+    for name in names:
+        response = session.get(
+            f"{url}/api/v1/query",
+            params={
+                "query": f"sum(count_over_time({name}[{window}]))",
+                "time": str(end.timestamp()),
+                "timeout": timeout,
+            },
+            timeout=3600,
+        )
+        response.raise_for_status()
+        for series in response.json()["data"]["result"]:
+            samples += float(series["value"][1])
+    return {
+        "wall_s": time.perf_counter() - started,
+        "server_cpu_s": server_cpu_seconds(pid) - cpu_before,
+        "samples": samples,
+        "metrics": len(names),
+    }
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the server process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the command name: state is field 3, utime 14 and stime 15 (1-based, man 5 proc).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -274,16 +342,20 @@ def main(argv: list[str] | None = None) -> int:
             + (" [cached]" if cached else ""),
             flush=True,
         )
-        runs = [one_run(server.url, workdir, args, run) for run in range(args.runs)]
+        pid = server.process.pid
+        runs = [one_run(server.url, workdir, args, run, pid) for run in range(args.runs)]
+        scan = scan_floor(server.url, runs[-1]["manifest"], pid)
     finally:
         server.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    report(args, scale, loaded, cached, runs)
+    report(args, scale, loaded, cached, runs, scan)
     return 0
 
 
-def one_run(url: str, workdir: Path, args: argparse.Namespace, run: int) -> dict[str, Any]:
+def one_run(
+    url: str, workdir: Path, args: argparse.Namespace, run: int, pid: int
+) -> dict[str, Any]:
     snapshot = workdir / f"snapshot-{run}"
     shutil.rmtree(snapshot, ignore_errors=True)
     config = workdir / "kianax-capacity.toml"
@@ -292,6 +364,7 @@ def one_run(url: str, workdir: Path, args: argparse.Namespace, run: int) -> dict
     )
     python = sys.executable
     end = DEFAULT_END.strftime("%Y-%m-%dT%H:%M:%SZ")
+    cpu_before = server_cpu_seconds(pid)
     fetch = run_child(
         [
             python, "-m", "kianax_capacity", "--config", str(config), "fetch",
@@ -300,19 +373,23 @@ def one_run(url: str, workdir: Path, args: argparse.Namespace, run: int) -> dict
             "--shape", args.shape, "--out", str(snapshot),
         ]
     )  # fmt: skip
+    fetch_server_cpu = server_cpu_seconds(pid) - cpu_before
     recs = workdir / f"recommendations-{run}.json"
     recommend = run_child(
         [python, "-m", "kianax_capacity", "--config", str(config), "recommend", str(snapshot),
          "--out", str(recs)]
     )  # fmt: skip
     manifest = json.loads((snapshot / "manifest.json").read_text())
+    cpu_before = server_cpu_seconds(pid)
     bare = floor(url, manifest, args.shape, args.concurrency)
+    floor_server_cpu = server_cpu_seconds(pid) - cpu_before
     prom = manifest["extra"]["prometheus"]
     result = json.loads(recs.read_text())
     row = {
         "fetch_s": fetch["wall_s"],
         "fetch_rss_mib": fetch["peak_rss_mib"],
         "fetch_cpu_s": fetch["cpu_s"],
+        "fetch_server_cpu_s": fetch_server_cpu,
         "recommend_s": recommend["wall_s"],
         "recommend_rss_mib": recommend["peak_rss_mib"],
         "recommend_cpu_s": recommend["cpu_s"],
@@ -321,8 +398,10 @@ def one_run(url: str, workdir: Path, args: argparse.Namespace, run: int) -> dict
         "floor_s": bare["wall_s"],
         "floor_requests": bare["requests"],
         "floor_bytes": bare["bytes"],
+        "floor_server_cpu_s": floor_server_cpu,
         "container_stats_rows": manifest["tables"].get("container_stats", {}).get("rows", 0),
         "rightsizing_rows": len(result["rightsizing"]),
+        "manifest": manifest,  # for the scan floor: which window, step and queries
     }
     print(
         f"# run {run + 1}: fetch {row['fetch_s']:.1f}s ({row['fetch_rss_mib']:.0f} MiB), "
@@ -341,6 +420,7 @@ def report(
     loaded: dict[str, Any],
     cached: bool,
     runs: list[dict[str, Any]],
+    scan: dict[str, float],
 ) -> None:
     def median(name: str) -> float:
         return float(statistics.median(float(r[name]) for r in runs))
@@ -373,6 +453,12 @@ def report(
         "floor_s": round(floor_s, 2),
         "floor_requests": int(median("floor_requests")),
         "ours_over_floor": round(fetch / floor_s, 2) if floor_s > 0 else None,
+        "fetch_server_cpu_s": round(median("fetch_server_cpu_s"), 2),
+        "floor_server_cpu_s": round(median("floor_server_cpu_s"), 2),
+        "scan_s": round(scan["wall_s"], 2),
+        "scan_server_cpu_s": round(scan["server_cpu_s"], 2),
+        "scan_samples": int(scan["samples"]),
+        "scan_metrics": int(scan["metrics"]),
         "container_stats_rows": int(median("container_stats_rows")),
         "rightsizing_rows": int(median("rightsizing_rows")),
         "cpus": os.cpu_count(),
@@ -388,6 +474,17 @@ def report(
         ("bytes received", f"{out['bytes_received'] / 2**20:.1f} MiB"),
         ("floor (bare queries)", f"{floor_s:.1f} s"),
         ("fetch / floor", f"{out['ours_over_floor']}"),
+        (
+            "server CPU",
+            f"{out['fetch_server_cpu_s']:.1f} s in the fetch, {out['floor_server_cpu_s']:.1f} s "
+            f"in the floor; fetch client {out['fetch_cpu_s']:.1f} s, recommend "
+            f"{out['recommend_cpu_s']:.1f} s ({out['cpus']} cores)",
+        ),
+        (
+            "scan floor (read once)",
+            f"{out['scan_s']:.1f} s, server CPU {out['scan_server_cpu_s']:.1f} s for "
+            f"{out['scan_samples'] / 1e6:.1f} M samples of {out['scan_metrics']} metrics",
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     print(f"\nmedians of {len(runs)} run(s), commit {out['commit']}")

@@ -31,6 +31,11 @@ FIELDS = {
     "floor_s",
     "floor_requests",
     "ours_over_floor",
+    "fetch_server_cpu_s",
+    "floor_server_cpu_s",
+    "scan_s",
+    "scan_server_cpu_s",
+    "scan_samples",
     "container_stats_rows",
     "rightsizing_rows",
     "commit",
@@ -52,7 +57,8 @@ def test_benchmark_runs_and_prints_its_fields(tmp_path: Path) -> None:
     lines = done.stdout.strip().splitlines()
     result = json.loads(lines[-1])
     assert result.keys() >= FIELDS
-    for label in ("fetch (aggregate)", "recommend", "HTTP requests", "fetch / floor", "import"):
+    labels = ("fetch (aggregate)", "recommend", "HTTP requests", "fetch / floor", "import", "scan")
+    for label in labels:
         assert any(line.startswith(label) for line in lines), label
     # The fetch's own request count, and the floor replays exactly those requests.
     assert result["requests"] == result["floor_requests"] > 0
@@ -60,3 +66,8 @@ def test_benchmark_runs_and_prints_its_fields(tmp_path: Path) -> None:
     assert result["container_stats_rows"] > 0
     assert result["rightsizing_rows"] > 0
     assert result["scale"] >= 1
+    # The scan floor reads the samples of the metrics the fetch selects: some, never more than
+    # were loaded, and of more than the two usage metrics (kube-state-metrics too).
+    assert 0 < result["scan_samples"] <= result["samples"]
+    assert result["scan_metrics"] > 2
+    assert result["fetch_server_cpu_s"] > 0
