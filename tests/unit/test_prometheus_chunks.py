@@ -132,3 +132,71 @@ def test_chunked_max_sum_count_equal_the_whole_window(
         assert frame.loc[pod, "min"] == min(values)
         assert frame.loc[pod, "count"] == len(values)
         assert frame.loc[pod, "sum"] == pytest.approx(sum(values), rel=1e-12)
+
+
+def test_a_labelled_answer_folds_each_series_into_the_part_its_label_names() -> None:
+    # One MetricsQL quantiles_over_time answer: phi spelled as the server likes ("0.50"), a
+    # quantile nobody asked for (ignored), and a key listed twice in one part (max of both).
+    result = [
+        {"metric": {"namespace": "shop", "pod": "web-1", "container": "app", "phi": "0.50"},
+         "value": [0, "1.5"]},
+        {"metric": {"namespace": "shop", "pod": "web-1", "container": "app", "phi": "0.95"},
+         "value": [0, "4"]},
+        {"metric": {"namespace": "shop", "pod": "web-1", "container": "app", "phi": "0.75"},
+         "value": [0, "99"]},
+        {"metric": {"namespace": "shop", "pod": "job-7", "container": "worker", "phi": "0.5"},
+         "value": [0, "0.25"]},
+        {"metric": {"namespace": "shop", "pod": "web-1", "container": "app", "phi": "0.95"},
+         "value": [0, "6"]},
+        {"metric": {"namespace": "shop", "pod": "job-7", "container": "worker"},  # no phi
+         "value": [0, "77"]},
+    ]  # fmt: skip
+    combiner = ChunkCombiner(RULES)
+    combiner.add_labelled({"0.5": "cpu_cores_p50", "0.95": "cpu_cores_p95"}, "phi", result)
+    # A later chunk adds to the same running maxima.
+    combiner.add_labelled(
+        {"0.5": "cpu_cores_p50", "0.95": "cpu_cores_p95"},
+        "phi",
+        [{"metric": {**dict(zip(("namespace", "pod", "container"), JOB, strict=True)),
+                     "phi": "0.95"}, "value": [0, "0.5"]}],
+    )  # fmt: skip
+    frame = combiner.frame().set_index("pod")
+    assert frame.loc["web-1", "cpu_cores_p50"] == 1.5
+    assert frame.loc["web-1", "cpu_cores_p95"] == 6.0
+    assert frame.loc["job-7", "cpu_cores_p50"] == 0.25
+    assert frame.loc["job-7", "cpu_cores_p95"] == 0.5
+    assert 99.0 not in frame.to_numpy() and 77.0 not in frame.to_numpy()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([WEB, JOB]),
+            st.sampled_from(["max_over_time", "sum_over_time", "count_over_time", "rate"]),
+            st.floats(0, 1e6, allow_nan=False),
+        ),
+        max_size=20,
+    )
+)
+def test_a_labelled_answer_equals_its_parts_added_one_at_a_time(
+    rows: list[tuple[tuple[str, str, str], str, float]],
+) -> None:
+    parts = {"max_over_time": "cpu_cores_max", "sum_over_time": "cpu_cores_sum"}
+    parts["count_over_time"] = "cpu_cores_count"
+    result = [
+        {
+            "metric": {"namespace": ns, "pod": pod, "container": c, "rollup": rollup},
+            "value": [0, repr(value)],
+        }
+        for (ns, pod, c), rollup, value in rows
+    ]
+    together = ChunkCombiner(RULES)
+    together.add_labelled(parts, "rollup", result)
+    one_by_one = ChunkCombiner(RULES)
+    for (ns, pod, c), rollup, value in rows:
+        if rollup in parts:
+            one_by_one.add(parts[rollup], [(ns, pod, c)], np.array([value]))
+    left = together.frame().set_index(["namespace", "pod", "container"]).sort_index()
+    right = one_by_one.frame().set_index(["namespace", "pod", "container"]).sort_index()
+    np.testing.assert_array_equal(left.to_numpy(), right.to_numpy())
