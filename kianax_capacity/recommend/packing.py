@@ -324,6 +324,12 @@ def _first_fit(
     same count of the workload's pods): first the class's nodes without the workload, in index
     order (one vector search, their refusals one ``bincount``), then the few holding it.
 
+    Most of those searches find nothing (the nodes of the other zones are full), so the nodes
+    of each zone are also tallied by code: when a class has no node of code 0 besides the
+    workload's own, every node of it refuses, and its refusals are that tally less the
+    workload's own nodes, with no vector work at all. The tallies change only for the node
+    a pod goes to, and are recounted with the codes when the size changes.
+
     Returns:
         The nodes opened, the pods no empty node holds, and refusal counts per resource.
     """
@@ -333,17 +339,26 @@ def _first_fit(
     count = np.zeros(capacity, dtype=np.int64)
     code = np.zeros(capacity, dtype=np.int64)
     zone_of = np.zeros(capacity, dtype=np.int64)
+    # The same per-node values as Python numbers: a pod reads and writes single nodes, which
+    # numpy scalars make slow; the arrays serve the vector operations.
+    node_cpu: list[float] = []
+    node_memory: list[int] = []
+    node_count: list[int] = []
+    node_zone: list[int] = []
     # Zone classes seen so far -> which nodes are in one of the class's zones.
     class_members: dict[tuple[bool, ...], np.ndarray] = {}
     cpu_limit = allocatable.cpu_cores + _EPSILON
     memory_limit = allocatable.memory_bytes
     pod_limit = allocatable.pods
-    zone_index = {zone: i for i, zone in enumerate(zones)}
-    zone_nodes = [0] * len(zones)
-    # (zone, group) -> pods, and group -> {node: pods}: the two spreading counts.
-    zone_groups: dict[tuple[str, str], int] = {}
+    zone_count = len(zones)
+    zone_nodes = [0] * zone_count
+    no_pods = [0] * zone_count
+    # group -> pods per zone, and group -> {node: pods}: the two spreading counts.
+    group_zones: dict[str, list[int]] = {}
     node_groups: dict[str, dict[int, int]] = {}
-    refusals = np.zeros(_OWN)  # nodes that refused a pod, by bit code (whole numbers)
+    # Nodes per zone and refusal code for the current size (valid while ``sized`` is set).
+    zone_codes: list[list[int]] = [[0] * _OWN for _ in zones]
+    refusals = [0] * _OWN  # nodes that refused a pod, by bit code
     unplaced: list[PodRequest] = []
     opened = 0
     sized: tuple[float, int] | None = None  # the pod size ``code`` holds refusals of
@@ -361,86 +376,118 @@ def _first_fit(
                     | (~(cpu[:opened] + cores <= cpu_limit) << 1)
                     | (~(memory[:opened] <= memory_limit - size) << 2)
                 )
-            codes = code[:opened]
+                tally = np.bincount(
+                    zone_of[:opened] * _OWN + code[:opened], minlength=zone_count * _OWN
+                ).tolist()
+                zone_codes = [tally[z * _OWN : (z + 1) * _OWN] for z in range(zone_count)]
             own = node_groups.get(group)
-            own_nodes = np.fromiter(own, dtype=np.int64, count=len(own)) if own else None
-            if own_nodes is not None:
-                # A node already holding the workload comes after every node that does not
-                # (in its zone class): marked out of the index-order search below.
-                code[own_nodes] += _OWN
-            ranks = [zone_groups.get((zone, group), 0) for zone in zones]
+            ranks = group_zones.get(group, no_pods)
+            # The workload's own nodes and their codes, before any is marked below.
+            own_pods = own or {}
+            own_codes = {node: int(code[node]) for node in own_pods}
+            own_nodes: np.ndarray | None = None
             for rank in sorted(set(ranks)):
                 in_class = tuple(r == rank for r in ranks)
-                member = None
-                if not all(in_class):
-                    mask = class_members.get(in_class)
-                    if mask is None:
-                        mask = np.array(in_class, dtype=bool)[zone_of]
-                        class_members[in_class] = mask
-                    member = mask[:opened]
-                fitting = codes == 0 if member is None else (codes == 0) & member
-                first = int(fitting.argmax())
-                found = bool(fitting[first])
-                end = first if found else opened
-                weights = None if member is None else member[:end]
-                refusals += np.bincount(codes[:end], weights=weights, minlength=2 * _OWN)[:_OWN]
-                if found:
-                    target = first
-                    break
-                if not own:
+                class_zones = [z for z in range(zone_count) if in_class[z]]
+                fits = sum(zone_codes[z][0] for z in class_zones) - sum(
+                    1 for n, c in own_codes.items() if c == 0 and in_class[node_zone[n]]
+                )
+                if fits == 0:
+                    # Every node of the class without the workload refuses it.
+                    for z in class_zones:
+                        counts = zone_codes[z]
+                        for bits in range(1, _OWN):
+                            refusals[bits] += counts[bits]
+                    for n, c in own_codes.items():
+                        if c and in_class[node_zone[n]]:
+                            refusals[c] -= 1
+                else:
+                    codes = code[:opened]
+                    if own_codes and own_nodes is None:
+                        # A node already holding the workload comes after every node that
+                        # does not (in its zone class): marked out of the index-order search.
+                        own_nodes = np.fromiter(own_codes, dtype=np.int64, count=len(own_codes))
+                        code[own_nodes] += _OWN
+                    member = None
+                    if len(class_zones) < zone_count:
+                        mask = class_members.get(in_class)
+                        if mask is None:
+                            mask = np.array(in_class, dtype=bool)[zone_of]
+                            class_members[in_class] = mask
+                        member = mask[:opened]
+                    fitting = codes == 0 if member is None else (codes == 0) & member
+                    first = int(fitting.argmax())
+                    found = bool(fitting[first])  # always, by the tallies; checked all the same
+                    end = first if found else opened
+                    weights = None if member is None else member[:end]
+                    tally = np.bincount(codes[:end], weights=weights, minlength=2 * _OWN).tolist()
+                    for bits in range(1, _OWN):
+                        refusals[bits] += int(tally[bits])
+                    if found:
+                        target = first
+                        break
+                if not own_codes:
                     continue
                 # Then the class's nodes holding the workload, fewest of its pods first.
                 for node in sorted(
-                    (n for n in (own or {}) if in_class[int(zone_of[n])]),
-                    key=lambda n: ((own or {})[n], n),
+                    (n for n in own_codes if in_class[node_zone[n]]),
+                    key=lambda n: (own_pods[n], n),
                 ):
-                    bits = int(code[node]) - _OWN
+                    bits = own_codes[node]
                     if bits == 0:
                         target = node
                         break
-                    refusals[bits] += 1.0
+                    refusals[bits] += 1
                 if target >= 0:
                     break
             if own_nodes is not None:
                 code[own_nodes] -= _OWN
         if target < 0:
-            zone = min(
-                zones,
-                key=lambda z: (
-                    zone_nodes[zone_index[z]],
-                    zone_groups.get((z, group), 0),
-                    zone_index[z],
-                ),
-            )
+            ranks = group_zones.get(group, no_pods)
+            zone = min(range(zone_count), key=lambda z: (zone_nodes[z], ranks[z], z))
             target = opened
             opened += 1
-            zone_of[target] = zone_index[zone]
+            zone_of[target] = zone
             for pattern, mask in class_members.items():
-                mask[target] = pattern[zone_index[zone]]
-            zone_nodes[zone_index[zone]] += 1
-            cpu[target] = overhead.cpu_cores
-            memory[target] = overhead.memory_bytes
-            count[target] = overhead.pods
-        cpu[target] += cores
-        memory[target] += size
-        count[target] += 1
+                mask[target] = pattern[zone]
+            zone_nodes[zone] += 1
+            node_cpu.append(overhead.cpu_cores)
+            node_memory.append(overhead.memory_bytes)
+            node_count.append(overhead.pods)
+            node_zone.append(zone)
+            is_new = True
+        else:
+            zone = node_zone[target]
+            is_new = False
+        node_cpu[target] = used_cpu = node_cpu[target] + cores
+        node_memory[target] = used_memory = node_memory[target] + size
+        node_count[target] = used_pods = node_count[target] + 1
+        cpu[target] = used_cpu
+        memory[target] = used_memory
+        count[target] = used_pods
         if sized is not None:
-            code[target] = (
-                int(count[target] >= pod_limit)
-                | (int(not cpu[target] + sized[0] <= cpu_limit) << 1)
-                | (int(not memory[target] <= memory_limit - sized[1]) << 2)
+            new = (
+                int(used_pods >= pod_limit)
+                | (int(not used_cpu + sized[0] <= cpu_limit) << 1)
+                | (int(not used_memory <= memory_limit - sized[1]) << 2)
             )
+            counts = zone_codes[zone]
+            if not is_new:
+                counts[int(code[target])] -= 1
+            counts[new] += 1
+            code[target] = new
         here = node_groups.setdefault(group, {})
         here[target] = here.get(target, 0) + 1
-        key_zone = (zones[int(zone_of[target])], group)
-        zone_groups[key_zone] = zone_groups.get(key_zone, 0) + 1
+        spread = group_zones.get(group)
+        if spread is None:
+            spread = group_zones[group] = [0] * zone_count
+        spread[zone] += 1
     nodes = [
-        _Node(zones[int(zone_of[i])], float(cpu[i]), int(memory[i]), int(count[i]))
+        _Node(zones[node_zone[i]], node_cpu[i], node_memory[i], node_count[i])
         for i in range(opened)
     ]
-    counts = [int(n) for n in refusals]
     binding = {
-        name: sum(n for bits, n in enumerate(counts) if bits & bit)
+        name: sum(n for bits, n in enumerate(refusals) if bits & bit)
         for name, bit in (("cpu", 2), ("memory", 4), ("pods", 1))
     }
     return nodes, unplaced, binding
