@@ -299,6 +299,8 @@ def pack(
 
 #: Added to the refusal code of nodes already holding the pod's workload while it is placed.
 _OWN = 8
+#: Refusal code -> (refused for pods, for CPU, for memory), as 0/1.
+_REFUSED = tuple((code & 1, (code >> 1) & 1, (code >> 2) & 1) for code in range(_OWN))
 
 
 def _first_fit(
@@ -324,11 +326,11 @@ def _first_fit(
     same count of the workload's pods): first the class's nodes without the workload, in index
     order (one vector search, their refusals one ``bincount``), then the few holding it.
 
-    Most of those searches find nothing (the nodes of the other zones are full), so the nodes
-    of each zone are also tallied by code: when a class has no node of code 0 besides the
-    workload's own, every node of it refuses, and its refusals are that tally less the
-    workload's own nodes, with no vector work at all. The tallies change only for the node
-    a pod goes to, and are recounted with the codes when the size changes.
+    Most of those searches would find nothing (the nodes of the other zones are full), so
+    each zone also keeps, for the current size, its count of nodes that fit and of nodes
+    refusing for pods, CPU and memory. A class where no node without the workload fits is
+    then tallied from those counts less the workload's own nodes, with no vector work. The
+    counts change only for the node a pod goes to, and are recounted with the codes.
 
     Returns:
         The nodes opened, the pods no empty node holds, and refusal counts per resource.
@@ -347,18 +349,21 @@ def _first_fit(
     node_zone: list[int] = []
     # Zone classes seen so far -> which nodes are in one of the class's zones.
     class_members: dict[tuple[bool, ...], np.ndarray] = {}
+    # Pods of a workload per zone -> its zone classes, lowest count first: (in class, zones).
+    class_order: dict[tuple[int, ...], list[tuple[tuple[bool, ...], list[int]]]] = {}
     cpu_limit = allocatable.cpu_cores + _EPSILON
     memory_limit = allocatable.memory_bytes
     pod_limit = allocatable.pods
     zone_count = len(zones)
     zone_nodes = [0] * zone_count
-    no_pods = [0] * zone_count
+    no_pods = (0,) * zone_count
     # group -> pods per zone, and group -> {node: pods}: the two spreading counts.
-    group_zones: dict[str, list[int]] = {}
+    group_zones: dict[str, tuple[int, ...]] = {}
     node_groups: dict[str, dict[int, int]] = {}
-    # Nodes per zone and refusal code for the current size (valid while ``sized`` is set).
-    zone_codes: list[list[int]] = [[0] * _OWN for _ in zones]
-    refusals = [0] * _OWN  # nodes that refused a pod, by bit code
+    # Per zone, for the current size (valid while ``sized`` is set): nodes that fit, nodes
+    # refusing for pods, for CPU, for memory.
+    zone_state: list[list[int]] = [[0, 0, 0, 0] for _ in zones]
+    refused_pods = refused_cpu = refused_memory = 0  # node refusals summed over all pods
     unplaced: list[PodRequest] = []
     opened = 0
     sized: tuple[float, int] | None = None  # the pod size ``code`` holds refusals of
@@ -368,6 +373,7 @@ def _first_fit(
             unplaced.append(pod)
             continue
         target = -1
+        ranks = group_zones.get(group, no_pods)
         if opened:
             if sized != (cores, size):
                 sized = (cores, size)
@@ -379,28 +385,48 @@ def _first_fit(
                 tally = np.bincount(
                     zone_of[:opened] * _OWN + code[:opened], minlength=zone_count * _OWN
                 ).tolist()
-                zone_codes = [tally[z * _OWN : (z + 1) * _OWN] for z in range(zone_count)]
+                for z in range(zone_count):
+                    t = tally[z * _OWN : (z + 1) * _OWN]
+                    zone_state[z] = [
+                        t[0],
+                        t[1] + t[3] + t[5] + t[7],
+                        t[2] + t[3] + t[6] + t[7],
+                        t[4] + t[5] + t[6] + t[7],
+                    ]
             own = node_groups.get(group)
-            ranks = group_zones.get(group, no_pods)
-            # The workload's own nodes and their codes, before any is marked below.
             own_pods = own or {}
+            # The workload's own nodes and their codes, before any is marked below.
             own_codes = {node: int(code[node]) for node in own_pods}
             own_nodes: np.ndarray | None = None
-            for rank in sorted(set(ranks)):
-                in_class = tuple(r == rank for r in ranks)
-                class_zones = [z for z in range(zone_count) if in_class[z]]
-                fits = sum(zone_codes[z][0] for z in class_zones) - sum(
-                    1 for n, c in own_codes.items() if c == 0 and in_class[node_zone[n]]
-                )
-                if fits == 0:
-                    # Every node of the class without the workload refuses it.
-                    for z in class_zones:
-                        counts = zone_codes[z]
-                        for bits in range(1, _OWN):
-                            refusals[bits] += counts[bits]
-                    for n, c in own_codes.items():
-                        if c and in_class[node_zone[n]]:
-                            refusals[c] -= 1
+            classes = class_order.get(ranks)
+            if classes is None:
+                classes = []
+                for rank in sorted(set(ranks)):
+                    in_class = tuple(r == rank for r in ranks)
+                    classes.append((in_class, [z for z in range(zone_count) if in_class[z]]))
+                class_order[ranks] = classes
+            for in_class, class_zones in classes:
+                fits = no_pods_here = no_cpu = no_memory = 0
+                for z in class_zones:
+                    state = zone_state[z]
+                    fits += state[0]
+                    no_pods_here += state[1]
+                    no_cpu += state[2]
+                    no_memory += state[3]
+                for n, c in own_codes.items():
+                    if in_class[node_zone[n]]:
+                        if c:
+                            p, k, m = _REFUSED[c]
+                            no_pods_here -= p
+                            no_cpu -= k
+                            no_memory -= m
+                        else:
+                            fits -= 1
+                if not fits:
+                    # Every node of the class without the workload refuses the pod.
+                    refused_pods += no_pods_here
+                    refused_cpu += no_cpu
+                    refused_memory += no_memory
                 else:
                     codes = code[:opened]
                     if own_codes and own_nodes is None:
@@ -417,12 +443,13 @@ def _first_fit(
                         member = mask[:opened]
                     fitting = codes == 0 if member is None else (codes == 0) & member
                     first = int(fitting.argmax())
-                    found = bool(fitting[first])  # always, by the tallies; checked all the same
+                    found = bool(fitting[first])  # always, by the counts; checked all the same
                     end = first if found else opened
                     weights = None if member is None else member[:end]
-                    tally = np.bincount(codes[:end], weights=weights, minlength=2 * _OWN).tolist()
-                    for bits in range(1, _OWN):
-                        refusals[bits] += int(tally[bits])
+                    t = np.bincount(codes[:end], weights=weights, minlength=2 * _OWN).tolist()
+                    refused_pods += int(t[1] + t[3] + t[5] + t[7])
+                    refused_cpu += int(t[2] + t[3] + t[6] + t[7])
+                    refused_memory += int(t[4] + t[5] + t[6] + t[7])
                     if found:
                         target = first
                         break
@@ -437,13 +464,15 @@ def _first_fit(
                     if bits == 0:
                         target = node
                         break
-                    refusals[bits] += 1
+                    p, k, m = _REFUSED[bits]
+                    refused_pods += p
+                    refused_cpu += k
+                    refused_memory += m
                 if target >= 0:
                     break
             if own_nodes is not None:
                 code[own_nodes] -= _OWN
         if target < 0:
-            ranks = group_zones.get(group, no_pods)
             zone = min(range(zone_count), key=lambda z: (zone_nodes[z], ranks[z], z))
             target = opened
             opened += 1
@@ -455,10 +484,10 @@ def _first_fit(
             node_memory.append(overhead.memory_bytes)
             node_count.append(overhead.pods)
             node_zone.append(zone)
-            is_new = True
+            old = -1  # a new node: in no zone's counts yet
         else:
             zone = node_zone[target]
-            is_new = False
+            old = int(code[target])
         node_cpu[target] = used_cpu = node_cpu[target] + cores
         node_memory[target] = used_memory = node_memory[target] + size
         node_count[target] = used_pods = node_count[target] + 1
@@ -471,25 +500,26 @@ def _first_fit(
                 | (int(not used_cpu + sized[0] <= cpu_limit) << 1)
                 | (int(not used_memory <= memory_limit - sized[1]) << 2)
             )
-            counts = zone_codes[zone]
-            if not is_new:
-                counts[int(code[target])] -= 1
-            counts[new] += 1
+            state = zone_state[zone]
+            for bits, step in ((old, -1), (new, 1)):
+                if bits > 0:
+                    p, k, m = _REFUSED[bits]
+                    state[1] += step * p
+                    state[2] += step * k
+                    state[3] += step * m
+                elif bits == 0:
+                    state[0] += step
             code[target] = new
         here = node_groups.setdefault(group, {})
         here[target] = here.get(target, 0) + 1
-        spread = group_zones.get(group)
-        if spread is None:
-            spread = group_zones[group] = [0] * zone_count
+        spread = list(ranks)
         spread[zone] += 1
+        group_zones[group] = tuple(spread)
     nodes = [
         _Node(zones[node_zone[i]], node_cpu[i], node_memory[i], node_count[i])
         for i in range(opened)
     ]
-    binding = {
-        name: sum(n for bits, n in enumerate(refusals) if bits & bit)
-        for name, bit in (("cpu", 2), ("memory", 4), ("pods", 1))
-    }
+    binding = {"cpu": refused_cpu, "memory": refused_memory, "pods": refused_pods}
     return nodes, unplaced, binding
 
 
