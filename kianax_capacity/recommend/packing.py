@@ -50,6 +50,7 @@ __all__ = [
     "InstanceCatalog",
     "NodeLoad",
     "Overhead",
+    "PackMemo",
     "PackingResult",
     "PodRequest",
     "PricedCatalog",
@@ -217,6 +218,28 @@ def eks_allocatable(spec: InstanceSpec) -> Allocatable:
     return Allocatable(spec.instance_type, cpu, max(memory, 0), max_pods)
 
 
+class PackMemo:
+    """First-fit runs of one pod list, shared by the instance types that offer the same room.
+
+    Types such as t3.medium and t3a.medium have the same vCPUs, memory and pod slots, so the
+    same allocatable, and the same pods land on them the same way; :func:`pack` given a memo
+    runs first fit once for all of them (and for any ``min_nodes``, which only adds empty
+    nodes). The memo does not look at the pods: keep one per pod list.
+    """
+
+    def __init__(self) -> None:
+        self._runs: dict[tuple[object, ...], _Run] = {}
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One first-fit run: node loads (zone, cpu, memory, pods), unplaced pods, refusals."""
+
+    nodes: tuple[tuple[str, float, int, int], ...]
+    unplaced: tuple[PodRequest, ...]
+    binding: tuple[tuple[str, int], ...]
+
+
 @dataclass
 class _Node:
     zone: str
@@ -232,6 +255,7 @@ def pack(
     overhead: Overhead = Overhead(),
     zones: Sequence[str] = ("zone-a",),
     min_nodes: int = 0,
+    memo: PackMemo | None = None,
 ) -> PackingResult:
     """Pack ``pods`` onto as few nodes of ``spec`` as first-fit decreasing finds.
 
@@ -241,13 +265,16 @@ def pack(
         overhead: DaemonSet requests and pod count taken from every node.
         zones: the zones nodes are spread over (round-robin as they are opened).
         min_nodes: the HA minimum; the result never has fewer nodes.
+        memo: earlier runs over the same ``pods``, reused for a type with the same
+            allocatable (the result is the one a fresh run gives).
 
     Returns:
         The node count, per-node loads, the resource that ran out first and any unplaced pods
         (each named in ``findings``).
     """
     allocatable = eks_allocatable(spec)
-    zone_list = tuple(zones) or ("zone-a",)
+    # A zone named twice is one zone.
+    zone_list = tuple(dict.fromkeys(zones)) or ("zone-a",)
     findings: list[str] = []
     if (
         overhead.cpu_cores > allocatable.cpu_cores + _EPSILON
@@ -267,10 +294,23 @@ def pack(
     def dominant(pod: PodRequest) -> float:
         return max(pod.cpu_cores / max(free_cpu, _EPSILON), pod.memory_bytes / max(free_memory, 1))
 
-    order = sorted(pods, key=lambda p: (-dominant(p), p.group, p.name))
-    nodes, unplaced, binding = _first_fit(
-        order, allocatable, overhead, zone_list, free_cpu, free_memory
-    )
+    key = (allocatable.cpu_cores, allocatable.memory_bytes, allocatable.pods, overhead, zone_list)
+    run = memo._runs.get(key) if memo is not None else None
+    if run is None:
+        order = sorted(pods, key=lambda p: (-dominant(p), p.group, p.name))
+        placed, left, refusals = _first_fit(
+            order, allocatable, overhead, zone_list, free_cpu, free_memory
+        )
+        run = _Run(
+            tuple((n.zone, n.cpu, n.memory, n.pods) for n in placed),
+            tuple(left),
+            tuple(refusals.items()),
+        )
+        if memo is not None:
+            memo._runs[key] = run
+    nodes = [_Node(*node) for node in run.nodes]
+    unplaced = run.unplaced
+    binding = dict(run.binding)
 
     for pod in unplaced:
         findings.append(
