@@ -205,17 +205,20 @@ def group_loads(
     new_requests: Mapping[tuple[str, str, str, str], Resources] | None = None,
     *,
     pending: pd.DataFrame | None = None,
+    requests: pd.DataFrame | None = None,
 ) -> dict[str, GroupLoad]:
     """Per node group: requests, pods and nodes over the window, DaemonSet overhead, zones.
 
     ``pending`` is ``pending_pods(snapshot)`` when the caller already has it (it is the costly
-    part on a large cluster, and the same for every caller of one snapshot).
+    part on a large cluster, and the same for every caller of one snapshot); ``requests`` is
+    ``pod_requests(snapshot, new_requests)`` when the caller already has it.
     """
     nodes = snapshot.table("nodes")
     if nodes.empty:
         return {}
     times = evaluation_instants(snapshot)
-    requests = pod_requests(snapshot, new_requests)
+    if requests is None:
+        requests = pod_requests(snapshot, new_requests)
     node_group = nodes[["node", "node_group"]].astype({"node_group": "object"})
     placed = requests.merge(node_group, on="node", how="inner")
     if pending is None:

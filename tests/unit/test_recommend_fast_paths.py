@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kianax_capacity.model import InstanceSpec
+from kianax_capacity.recommend.forecast import _daily, _Days
 from kianax_capacity.recommend.inventory import _pending_runs, _pending_runs_expanded
 from kianax_capacity.recommend.packing import (
     _EPSILON,
@@ -309,3 +311,25 @@ def test_pending_runs_hand_worked() -> None:
         (2, 0, 0),
         (2, 600, 900),
     ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    steps=st.lists(st.integers(1, 40), min_size=1, max_size=80),
+    values=st.lists(
+        st.one_of(st.floats(-5, 50, allow_nan=False), st.just(float("nan"))),
+        min_size=80,
+        max_size=80,
+    ),
+)
+def test_daily_peaks_over_one_grid_match_the_groupby(steps: list[int], values: list[float]) -> None:
+    # Irregular steps of 1-40 hours: days with few samples (dropped), NaN samples skipped.
+    times = pd.DatetimeIndex(
+        pd.Timestamp("2026-03-01", tz="UTC") + pd.to_timedelta(np.cumsum(steps), unit="h")
+    )
+    array = np.array(values[: len(times)])
+    days = _Days(times)
+    pd.testing.assert_series_equal(days.peaks(times, array), _daily(times, array))
+    # Another grid falls back to the groupby.
+    shifted = times + pd.Timedelta(hours=1)
+    pd.testing.assert_series_equal(days.peaks(shifted, array), _daily(shifted, array))
