@@ -137,8 +137,12 @@ def pod_requests(
     columns = ["namespace", "pod", "kind", "workload", "node", "first_seen", "last_seen"]
     if pods.empty:
         return pd.DataFrame(columns=[*columns, "cpu", "memory"])
+    # Each container carries its pod's row, so the sums go back to the pods by position: a
+    # groupby and a merge on the (namespace, pod) strings of ~400k pods cost far more.
     merged = containers.merge(
-        pods[["namespace", "pod", "kind", "workload"]], on=["namespace", "pod"], how="inner"
+        pods[["namespace", "pod", "kind", "workload"]].assign(_pod_row=np.arange(len(pods))),
+        on=["namespace", "pod"],
+        how="inner",
     )
     cpu = merged["cpu_request_cores"].astype(float).fillna(0.0)
     memory = merged["memory_request_bytes"].astype(float).fillna(0.0)
@@ -153,15 +157,16 @@ def pod_requests(
         new_memory = np.array([_field(v, "memory_request") for v in values] + [math.nan])[found]
         cpu = pd.Series(new_cpu, index=merged.index, dtype=float).fillna(cpu)
         memory = pd.Series(new_memory, index=merged.index, dtype=float).fillna(memory)
+    # The same grouped sums as by (namespace, pod): one group per pod, rows in table order.
     summed = (
         merged.assign(cpu=cpu, memory=memory)
-        .groupby(["namespace", "pod"], observed=True)[["cpu", "memory"]]
+        .groupby("_pod_row")[["cpu", "memory"]]
         .sum()
-        .reset_index()
+        .reindex(np.arange(len(pods)))
     )
-    out = pods[columns].merge(summed, on=["namespace", "pod"], how="left")
-    out["cpu"] = out["cpu"].fillna(0.0)
-    out["memory"] = out["memory"].fillna(0.0)
+    out = pods[columns].reset_index(drop=True)
+    out["cpu"] = summed["cpu"].fillna(0.0).to_numpy()
+    out["memory"] = summed["memory"].fillna(0.0).to_numpy()
     return out
 
 
