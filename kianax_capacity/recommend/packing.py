@@ -437,6 +437,12 @@ def _first_fit(
             own_pods = own or {}
             # The workload's own nodes and their codes, before any is marked below.
             own_codes = {node: int(code[node]) for node in own_pods}
+            # In the order they are tried within a class: fewest of the workload's pods first.
+            own_order = (
+                sorted(own_pods, key=lambda n: (own_pods[n], n))
+                if len(own_pods) > 1
+                else list(own_pods)
+            )
             own_nodes: np.ndarray | None = None
             classes = class_order.get(ranks)
             if classes is None:
@@ -453,15 +459,16 @@ def _first_fit(
                     no_pods_here += state[1]
                     no_cpu += state[2]
                     no_memory += state[3]
-                for n, c in own_codes.items():
-                    if in_class[node_zone[n]]:
-                        if c:
-                            p, k, m = _REFUSED[c]
-                            no_pods_here -= p
-                            no_cpu -= k
-                            no_memory -= m
-                        else:
-                            fits -= 1
+                class_own = [n for n in own_order if in_class[node_zone[n]]]
+                for n in class_own:
+                    c = own_codes[n]
+                    if c:
+                        p, k, m = _REFUSED[c]
+                        no_pods_here -= p
+                        no_cpu -= k
+                        no_memory -= m
+                    else:
+                        fits -= 1
                 if not fits:
                     # Every node of the class without the workload refuses the pod.
                     refused_pods += no_pods_here
@@ -493,13 +500,8 @@ def _first_fit(
                     if found:
                         target = first
                         break
-                if not own_codes:
-                    continue
                 # Then the class's nodes holding the workload, fewest of its pods first.
-                for node in sorted(
-                    (n for n in own_codes if in_class[node_zone[n]]),
-                    key=lambda n: (own_pods[n], n),
-                ):
+                for node in class_own:
                     bits = own_codes[node]
                     if bits == 0:
                         target = node
