@@ -16,7 +16,11 @@ from hypothesis import strategies as st
 
 from kianax_capacity.model import InstanceSpec
 from kianax_capacity.recommend.forecast import _daily, _Days
-from kianax_capacity.recommend.inventory import _pending_runs, _pending_runs_expanded
+from kianax_capacity.recommend.inventory import (
+    _median_positive_counts,
+    _pending_runs,
+    _pending_runs_expanded,
+)
 from kianax_capacity.recommend.packing import (
     _EPSILON,
     Overhead,
@@ -333,3 +337,47 @@ def test_daily_peaks_over_one_grid_match_the_groupby(steps: list[int], values: l
     # Another grid falls back to the groupby.
     shifted = times + pd.Timedelta(hours=1)
     pd.testing.assert_series_equal(days.peaks(shifted, array), _daily(shifted, array))
+
+
+def _reference_median_counts(
+    owner: np.ndarray, begin: np.ndarray, stop: np.ndarray, groups: int, steps: int
+) -> np.ndarray:
+    """The groups x steps matrix of running counts, then ``np.nanmedian`` of the positive ones."""
+    counts = np.zeros((groups, steps), dtype="int64")
+    for g, b, e in zip(owner, begin, stop, strict=True):
+        counts[g, b:e] += 1
+    medians = np.full(groups, np.nan)
+    for g in range(groups):
+        positive = counts[g][counts[g] > 0]
+        if len(positive):
+            medians[g] = float(np.median(positive))
+    return medians
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.integers(0, 30),
+    pods=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 30), st.integers(0, 30)), max_size=25
+    ),
+)
+def test_median_of_positive_counts_matches_the_matrix(
+    steps: int, pods: list[tuple[int, int, int]]
+) -> None:
+    owner = np.array([p[0] for p in pods], dtype="int64")
+    begin = np.clip(np.array([p[1] for p in pods], dtype="int64"), 0, steps)
+    stop = np.clip(np.array([p[2] for p in pods], dtype="int64"), 0, steps)
+    got = _median_positive_counts(owner, begin, stop, 4, steps)
+    expected = _reference_median_counts(owner, begin, stop, 4, steps)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_median_of_positive_counts_hand_worked() -> None:
+    # Group 0 over 6 steps: pod A runs 0-3, pod B 2-5: counts 1 1 2 2 1 1 -> median 1.
+    # Group 1: one pod 1-2 then two 4-5: counts 0 1 1 0 2 2 -> positive 1 1 2 2 -> 1.5.
+    # Group 2 never runs (its pod starts and stops at step 3): NaN.
+    owner = np.array([0, 0, 1, 1, 1, 2])
+    begin = np.array([0, 2, 1, 4, 4, 3])
+    stop = np.array([4, 6, 3, 6, 6, 3])
+    got = _median_positive_counts(owner, begin, stop, 3, 6)
+    np.testing.assert_array_equal(got, [1.0, 1.5, np.nan])
