@@ -185,18 +185,14 @@ def daily_peaks(
     """
     times = evaluation_instants(snapshot)
     days = _Days(times)
-    records: list[pd.DataFrame] = []
+    # One frame built at the end: a small DataFrame per scope and resource costs more than
+    # the peaks themselves on a cluster with hundreds of namespaces.
+    parts: list[tuple[str, str, str, pd.Series, pd.Series | None]] = []
 
     def add(
         scope_type: str, scope: str, resource: str, requests: pd.Series, usage: pd.Series | None
     ) -> None:
-        frame = pd.DataFrame({"requests": requests})
-        frame["usage"] = usage.reindex(frame.index) if usage is not None else np.nan
-        frame = frame.rename_axis("date").reset_index()
-        frame.insert(0, "resource", resource)
-        frame.insert(0, "scope", scope)
-        frame.insert(0, "scope_type", scope_type)
-        records.append(frame)
+        parts.append((scope_type, scope, resource, requests, usage))
 
     usage = _usage_by_scope(snapshot)
     loads = group_loads(snapshot) if loads is None else loads
@@ -219,11 +215,29 @@ def daily_peaks(
             values = alive_sum(times, members["first_seen"], members["last_seen"], weights)
             measured = usage.get(("namespace", str(namespace), resource))
             add("namespace", str(namespace), resource, days.peaks(times, values), measured)
-    if not records:
+    if not parts:
         return pd.DataFrame(
             columns=["scope_type", "scope", "resource", "date", "requests", "usage"]
         )
-    return pd.concat(records, ignore_index=True)
+    frame = (
+        pd.concat([requests for _, _, _, requests, _ in parts])
+        .rename("requests")
+        .rename_axis("date")
+        .reset_index()
+    )
+    frame["usage"] = np.concatenate(
+        [
+            usage.reindex(requests.index).to_numpy(dtype=float)
+            if usage is not None
+            else np.full(len(requests), np.nan)
+            for _, _, _, requests, usage in parts
+        ]
+    )
+    for position, column in enumerate(("scope_type", "scope", "resource")):
+        frame.insert(
+            position, column, [part[position] for part in parts for _ in range(len(part[3]))]
+        )
+    return frame
 
 
 def _usage_by_scope(snapshot: Snapshot) -> dict[tuple[str, str, str], pd.Series]:
