@@ -291,13 +291,20 @@ def pack(
     free_cpu = allocatable.cpu_cores - overhead.cpu_cores
     free_memory = allocatable.memory_bytes - overhead.memory_bytes
 
-    def dominant(pod: PodRequest) -> float:
-        return max(pod.cpu_cores / max(free_cpu, _EPSILON), pod.memory_bytes / max(free_memory, 1))
+    # Each pod's dominant share: the larger of its CPU and memory shares of a node's room.
+    cpu_room, memory_room = max(free_cpu, _EPSILON), max(free_memory, 1)
 
     key = (allocatable.cpu_cores, allocatable.memory_bytes, allocatable.pods, overhead, zone_list)
     run = memo._runs.get(key) if memo is not None else None
     if run is None:
-        order = sorted(pods, key=lambda p: (-dominant(p), p.group, p.name))
+        order = sorted(
+            pods,
+            key=lambda p: (
+                -max(p.cpu_cores / cpu_room, p.memory_bytes / memory_room),
+                p.group,
+                p.name,
+            ),
+        )
         placed, left, refusals = _first_fit(
             order, allocatable, overhead, zone_list, free_cpu, free_memory
         )
