@@ -261,19 +261,20 @@ def _reference_runs(
     group: np.ndarray, ns: np.ndarray, counts: np.ndarray, step: int
 ) -> list[tuple[int, int, int, int]]:
     """(group, slot, first ns, last ns) per run, one slot at a time as a Python loop."""
-    runs = []
+    runs: list[tuple[int, int, int, int]] = []
     for g in sorted(set(group.tolist())):
         rows = sorted(i for i in range(len(group)) if group[i] == g)
         for slot in range(1, int(counts[rows].max(initial=0)) + 1):
             present = [int(ns[i]) for i in rows if counts[i] >= slot]
-            start = previous = None
+            start: int | None = None
+            previous: int | None = None
             for t in present:
                 if previous is None or t - previous != step:
-                    if start is not None:
+                    if start is not None and previous is not None:
                         runs.append((g, slot, start, previous))
                     start = t
                 previous = t
-            if start is not None:
+            if start is not None and previous is not None:
                 runs.append((g, slot, start, previous))
     return runs
 
