@@ -21,7 +21,7 @@ from kianax_capacity.recommend.hpa import recommend_hpa
 from kianax_capacity.recommend.inventory import pending_pods
 from kianax_capacity.recommend.nodegroups import recommend_nodegroups
 from kianax_capacity.recommend.rightsizing import recommend_rightsizing, requests_by_workload
-from kianax_capacity.recommend.spot import recommend_spot
+from kianax_capacity.recommend.spot import assess_spot, recommend_spot
 from kianax_capacity.recommendations import (
     HpaRow,
     NodeGroupRow,
@@ -95,8 +95,14 @@ def recommend(
         },
     )
     new_requests = {row.key: row.recommended for row in rightsizing_rows if row.status == "ok"}
+    # Spot rows and the node groups' spot-ready share read the same assessments: made once.
+    spot_assessments = assess_spot(snapshot, overrides=config.spot_overrides)
     spot_rows = recommend_spot(
-        snapshot, catalog, unit_prices=unit_prices, overrides=config.spot_overrides
+        snapshot,
+        catalog,
+        unit_prices=unit_prices,
+        overrides=config.spot_overrides,
+        assessments=spot_assessments,
     )
     # Node groups and the forecast both add the pods HPAs left Pending: found once.
     pending = pending_pods(snapshot)
@@ -110,6 +116,7 @@ def recommend(
         ha_min_nodes=3 if profile == "high-availability" else 2,
         spot_overrides=config.spot_overrides,
         pending=pending,
+        spot_assessments=spot_assessments,
     )
     max_nodes = {name: ng.max_size for name, ng in config.nodegroups.items() if ng.max_size}
     forecast_rows = recommend_forecast(

@@ -295,12 +295,23 @@ def _workloads(snapshot: Snapshot) -> list[_Workload]:
     pdbs = snapshot.table("workloads")
     replicas = snapshot.table("replicas")
     # Row positions per key, found once: filtering millions of replicas samples (and the
-    # inventory) once per HPA is quadratic on a large cluster.
-    replicas_rows = _rows_by_key(replicas, ["namespace", "hpa"])
+    # inventory) once per HPA is quadratic on a large cluster. The replicas' are found when an
+    # HPA first has demand to replay (an aggregate snapshot has none: no usage samples).
+    replicas_rows: dict[tuple[str, ...], np.ndarray] | None = None
     inventory_rows = _rows_by_key(inventory, ["namespace", "kind", "workload"])
     placement_rows = _rows_by_key(placement, ["namespace", "kind", "workload"])
     pdb_rows = _rows_by_key(pdbs, ["namespace", "kind", "workload"])
     nothing = np.zeros(0, dtype=np.intp)
+    # The columns read per HPA, as arrays: a DataFrame row selection per HPA costs more than
+    # everything else the loop does.
+    if not inventory.empty:
+        inventory_container = inventory["container"].astype(str).to_numpy()
+        inventory_cpu = inventory["cpu_request_cores"].to_numpy(dtype=float, na_value=np.nan)
+        inventory_memory = inventory["memory_request_bytes"].to_numpy(dtype=float, na_value=np.nan)
+    placement_group = placement["node_group"].to_numpy() if not placement.empty else None
+    pdb_min_available = (
+        pdbs["pdb_min_available"].to_numpy(dtype=float, na_value=np.nan) if not pdbs.empty else None
+    )
 
     out = []
     for spec in hpas.to_dict("records"):
@@ -326,44 +337,44 @@ def _workloads(snapshot: Snapshot) -> list[_Workload]:
                 .interpolate(method="time", limit_area="inside")
                 .reindex(grid)
             )
+            cpu_demand = series["cpu_cores"].to_numpy(dtype=float)
+            memory_demand = series["memory_bytes"].to_numpy(dtype=float)
         else:
             grid = pd.DatetimeIndex([], tz="UTC")
-            series = pd.DataFrame({"cpu_cores": [], "memory_bytes": []}, index=grid)
+            cpu_demand, memory_demand = np.zeros(0), np.zeros(0)
 
         observed = np.full(len(grid), np.nan)
         if not replicas.empty and len(grid):
+            if replicas_rows is None:
+                replicas_rows = _rows_by_key(replicas, ["namespace", "hpa"])
             history = replicas.iloc[replicas_rows.get((namespace, str(spec["hpa"])), nothing)]
             if not history.empty:
                 counts = history.groupby("timestamp")["current_replicas"].last().sort_index()
                 aligned = counts.reindex(counts.index.union(grid)).ffill().reindex(grid)
                 observed = aligned.to_numpy(dtype=float)
 
-        containers = (
-            inventory.iloc[inventory_rows.get(key, nothing)] if not inventory.empty else inventory
-        )
-        missing_cpu = tuple(
-            sorted(containers.loc[containers["cpu_request_cores"].isna(), "container"].astype(str))
-        )
-        missing_memory = tuple(
-            sorted(
-                containers.loc[containers["memory_request_bytes"].isna(), "container"].astype(str)
-            )
-        )
-        cpu_request = float(containers["cpu_request_cores"].sum()) if len(containers) else None
-        memory_request = (
-            float(containers["memory_request_bytes"].sum()) if len(containers) else None
-        )
+        missing_cpu: tuple[str, ...] = ()
+        missing_memory: tuple[str, ...] = ()
+        cpu_request = memory_request = None
+        rows = inventory_rows.get(key, nothing)
+        if len(rows):
+            cpu, memory = inventory_cpu[rows], inventory_memory[rows]
+            missing_cpu = tuple(sorted(inventory_container[rows][np.isnan(cpu)]))
+            missing_memory = tuple(sorted(inventory_container[rows][np.isnan(memory)]))
+            # As pandas sums: NaN counts as 0.
+            cpu_request = float(np.where(np.isnan(cpu), 0.0, cpu).sum())
+            memory_request = float(np.where(np.isnan(memory), 0.0, memory).sum())
 
         node_group = None
-        if not placement.empty:
-            placed = placement.iloc[placement_rows.get(key, nothing)]
-            if len(placed) and isinstance(placed["node_group"].iloc[0], str):
-                node_group = placed["node_group"].iloc[0]
+        if placement_group is not None:
+            placed = placement_rows.get(key, nothing)
+            if len(placed) and isinstance(placement_group[placed[0]], str):
+                node_group = str(placement_group[placed[0]])
         pdb_min = np.nan
-        if not pdbs.empty:
-            match = pdbs.iloc[pdb_rows.get(key, nothing)]
+        if pdb_min_available is not None:
+            match = pdb_rows.get(key, nothing)
             if len(match):
-                pdb_min = float(match["pdb_min_available"].iloc[0])
+                pdb_min = float(pdb_min_available[match[0]])
 
         out.append(
             _Workload(
@@ -374,8 +385,8 @@ def _workloads(snapshot: Snapshot) -> list[_Workload]:
                 current=current,
                 timestamps=grid,
                 # A step whose samples are all NaN counts as no use rather than poisoning sums.
-                cpu_demand=np.nan_to_num(series["cpu_cores"].to_numpy(dtype=float)),
-                memory_demand=np.nan_to_num(series["memory_bytes"].to_numpy(dtype=float)),
+                cpu_demand=np.nan_to_num(cpu_demand),
+                memory_demand=np.nan_to_num(memory_demand),
                 observed_replicas=observed,
                 cpu_request=None if missing_cpu or not cpu_request else cpu_request,
                 memory_request=None if missing_memory or not memory_request else memory_request,

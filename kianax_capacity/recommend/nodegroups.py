@@ -52,13 +52,14 @@ from kianax_capacity.recommend.inventory import WORKLOAD_KEY, pending_pods
 from kianax_capacity.recommend.packing import (
     Overhead,
     PackingResult,
+    PackMemo,
     PodRequest,
     PricedCatalog,
     eks_allocatable,
     nodes_lower_bound,
     pack,
 )
-from kianax_capacity.recommend.spot import assess_spot
+from kianax_capacity.recommend.spot import SpotAssessment, assess_spot
 from kianax_capacity.recommendations import NodeGroupRow, NodeGroupSettings, Resources
 from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.units import GIB, HOURS_PER_MONTH
@@ -136,8 +137,12 @@ def pod_requests(
     columns = ["namespace", "pod", "kind", "workload", "node", "first_seen", "last_seen"]
     if pods.empty:
         return pd.DataFrame(columns=[*columns, "cpu", "memory"])
+    # Each container carries its pod's row, so the sums go back to the pods by position: a
+    # groupby and a merge on the (namespace, pod) strings of ~400k pods cost far more.
     merged = containers.merge(
-        pods[["namespace", "pod", "kind", "workload"]], on=["namespace", "pod"], how="inner"
+        pods[["namespace", "pod", "kind", "workload"]].assign(_pod_row=np.arange(len(pods))),
+        on=["namespace", "pod"],
+        how="inner",
     )
     cpu = merged["cpu_request_cores"].astype(float).fillna(0.0)
     memory = merged["memory_request_bytes"].astype(float).fillna(0.0)
@@ -152,15 +157,16 @@ def pod_requests(
         new_memory = np.array([_field(v, "memory_request") for v in values] + [math.nan])[found]
         cpu = pd.Series(new_cpu, index=merged.index, dtype=float).fillna(cpu)
         memory = pd.Series(new_memory, index=merged.index, dtype=float).fillna(memory)
+    # The same grouped sums as by (namespace, pod): one group per pod, rows in table order.
     summed = (
         merged.assign(cpu=cpu, memory=memory)
-        .groupby(["namespace", "pod"], observed=True)[["cpu", "memory"]]
+        .groupby("_pod_row")[["cpu", "memory"]]
         .sum()
-        .reset_index()
+        .reindex(np.arange(len(pods)))
     )
-    out = pods[columns].merge(summed, on=["namespace", "pod"], how="left")
-    out["cpu"] = out["cpu"].fillna(0.0)
-    out["memory"] = out["memory"].fillna(0.0)
+    out = pods[columns].reset_index(drop=True)
+    out["cpu"] = summed["cpu"].fillna(0.0).to_numpy()
+    out["memory"] = summed["memory"].fillna(0.0).to_numpy()
     return out
 
 
@@ -204,17 +210,20 @@ def group_loads(
     new_requests: Mapping[tuple[str, str, str, str], Resources] | None = None,
     *,
     pending: pd.DataFrame | None = None,
+    requests: pd.DataFrame | None = None,
 ) -> dict[str, GroupLoad]:
     """Per node group: requests, pods and nodes over the window, DaemonSet overhead, zones.
 
     ``pending`` is ``pending_pods(snapshot)`` when the caller already has it (it is the costly
-    part on a large cluster, and the same for every caller of one snapshot).
+    part on a large cluster, and the same for every caller of one snapshot); ``requests`` is
+    ``pod_requests(snapshot, new_requests)`` when the caller already has it.
     """
     nodes = snapshot.table("nodes")
     if nodes.empty:
         return {}
     times = evaluation_instants(snapshot)
-    requests = pod_requests(snapshot, new_requests)
+    if requests is None:
+        requests = pod_requests(snapshot, new_requests)
     node_group = nodes[["node", "node_group"]].astype({"node_group": "object"})
     placed = requests.merge(node_group, on="node", how="inner")
     if pending is None:
@@ -309,7 +318,7 @@ class _Candidate:
     hourly_usd: float
     typical: PackingResult
     peak: PackingResult
-    minimum: PackingResult
+    minimum: PackingResult | None  # packed for the chosen type only (unless also a decile)
     interruption: str | None
     nodes_avg: float
 
@@ -325,6 +334,7 @@ def recommend_nodegroups(
     ha_min_nodes: int = 2,
     spot_overrides: Mapping[str, bool] | None = None,
     pending: pd.DataFrame | None = None,
+    spot_assessments: Sequence[SpotAssessment] | None = None,
 ) -> tuple[NodeGroupRow, ...]:
     """Recommend instance types, autoscaler bounds and commitments for every node group.
 
@@ -339,6 +349,8 @@ def recommend_nodegroups(
         ha_min_nodes: fewest nodes a group that never scales to zero should keep.
         spot_overrides: config ``spot_overrides``, for ``spot_ready_request_share``.
         pending: ``pending_pods(snapshot)`` if already computed (else computed here).
+        spot_assessments: ``assess_spot(snapshot, overrides=spot_overrides)`` if already
+            computed (else computed here).
 
     Returns:
         One :class:`NodeGroupRow` per node group. ``extra`` carries ``commitment`` (the split),
@@ -350,9 +362,11 @@ def recommend_nodegroups(
     nodes = snapshot.table("nodes")
     start, end = snapshot.window
     window_hours = max((end - start).total_seconds() / 3600.0, 1e-9)
+    if spot_assessments is None:
+        spot_assessments = assess_spot(snapshot, overrides=spot_overrides)
     ready = {
         (a.namespace, a.kind, a.workload)
-        for a in assess_spot(snapshot, overrides=spot_overrides)
+        for a in spot_assessments
         if a.ready and not a.already_on_spot
     }
     rows = []
@@ -449,6 +463,20 @@ def _recommend_group(
     decile_indices = [int(order[round(q * (len(order) - 1))]) for q in _DECILES]
     instants = sorted({peak_index, typical_index, minimum_index, *decile_indices})
     pods_at = {index: _pods(load.running_at(index)) for index in instants}
+    # Types with the same allocatable (t3.medium, t3a.medium) share a first-fit run per instant.
+    memos = {index: PackMemo() for index in instants}
+    # The minimum load matters for the chosen type only (its min_size and commitment).
+    packed_instants = sorted({peak_index, typical_index, *decile_indices})
+
+    def pack_at(index: int, spec: InstanceSpec, min_nodes: int = ha_min) -> PackingResult:
+        return pack(
+            pods_at[index],
+            spec,
+            overhead=load.overhead,
+            zones=load.zones,
+            min_nodes=min_nodes,
+            memo=memos[index],
+        )
 
     specs = candidate_specs(catalog, allow_graviton=allow_graviton, include=current_types)
 
@@ -474,16 +502,13 @@ def _recommend_group(
         ranked = calm_specs + [s for s in ranked if s not in calm_specs]
 
     def evaluate(spec: InstanceSpec) -> _Candidate:
-        packed = {
-            index: pack(pods, spec, overhead=load.overhead, zones=load.zones, min_nodes=ha_min)
-            for index, pods in pods_at.items()
-        }
+        packed = {index: pack_at(index, spec) for index in packed_instants}
         return _Candidate(
             spec=spec,
             hourly_usd=catalog.node_hourly_usd(spec.instance_type, pricing_capacity),
             typical=packed[typical_index],
             peak=packed[peak_index],
-            minimum=packed[minimum_index],
+            minimum=packed.get(minimum_index),
             interruption=catalog.interruption_range(spec.instance_type),
             nodes_avg=float(np.mean([packed[i].nodes for i in decile_indices])),
         )
@@ -493,12 +518,7 @@ def _recommend_group(
     findings: list[str] = []
     if not fitting:
         # Every shortlisted type leaves a pod out: widen to all candidates, else name the pods.
-        peak_pods = pods_at[peak_index]
-        wider = [
-            s
-            for s in ranked[_PACKED_CANDIDATES:]
-            if pack(peak_pods, s, overhead=load.overhead, zones=load.zones).fits_all
-        ]
+        wider = [s for s in ranked[_PACKED_CANDIDATES:] if pack_at(peak_index, s, 0).fits_all]
         fitting = [evaluate(spec) for spec in wider[:_PACKED_CANDIDATES]]
         candidates.extend(fitting)
         if not fitting:
@@ -527,7 +547,6 @@ def _recommend_group(
     if pricing_capacity == "SPOT":
         # Several types of the same vCPU count and similar memory, all low-interruption, so
         # one spot pool running dry does not stop the group from scaling.
-        peak_pods = pods_at[peak_index]
         similar = [
             spec
             for spec in specs
@@ -547,13 +566,14 @@ def _recommend_group(
         for spec in similar:
             if len(chosen) >= 4:
                 break
-            if pack(peak_pods, spec, overhead=load.overhead, zones=load.zones).fits_all:
+            if pack_at(peak_index, spec, 0).fits_all:
                 chosen.append(evaluate(spec))
     # Priced at the chosen type: a price-capacity-optimized allocation favours the cheapest
     # pool with capacity; the others are there for availability (their prices are in extra).
     mean_hourly = best.hourly_usd
     nodes_avg = round(max(best.nodes_avg, float(ha_min)), 2)
-    min_size = max(ha_min, best.minimum.nodes) if not scales_to_zero else 0
+    minimum = best.minimum or pack_at(minimum_index, best.spec)
+    min_size = max(ha_min, minimum.nodes) if not scales_to_zero else 0
     max_size = max(best.peak.nodes + 1, math.ceil(best.peak.nodes * 1.5), min_size + 1)
     recommended_cost = nodes_avg * mean_hourly * HOURS_PER_MONTH
     recommended = NodeGroupSettings(
@@ -565,7 +585,9 @@ def _recommend_group(
         monthly_cost_usd=round(recommended_cost, 2),
     )
 
-    commitment = _commitment(best, min_size, recommended_cost, pricing_capacity, catalog, discount)
+    commitment = _commitment(
+        best, minimum.nodes, min_size, recommended_cost, pricing_capacity, catalog, discount
+    )
     spot_share_ready = _ready_share(load, peak_index, spot_ready)
     peak_cpu = float(load.cpu_cores[peak_index])
     peak_memory = float(load.memory_bytes[peak_index])
@@ -660,6 +682,7 @@ def _ready_share(load: GroupLoad, index: int, ready: set[tuple[str, str, str]]) 
 
 def _commitment(
     best: _Candidate,
+    minimum_nodes: int,
     min_size: int,
     recommended_cost: float,
     capacity: str,
@@ -680,7 +703,7 @@ def _commitment(
             "rest_capacity_type": "SPOT",
             "note": "a Savings Plan does not cover spot capacity; nothing to commit",
         }
-    baseline = max(min_size, best.minimum.nodes)
+    baseline = max(min_size, minimum_nodes)
     on_demand_hourly = catalog.node_hourly_usd(best.spec.instance_type, "ON_DEMAND")
     baseline_cost = baseline * on_demand_hourly * HOURS_PER_MONTH
     committed = baseline_cost * (1.0 - discount)

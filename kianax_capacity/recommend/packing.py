@@ -50,6 +50,7 @@ __all__ = [
     "InstanceCatalog",
     "NodeLoad",
     "Overhead",
+    "PackMemo",
     "PackingResult",
     "PodRequest",
     "PricedCatalog",
@@ -217,6 +218,28 @@ def eks_allocatable(spec: InstanceSpec) -> Allocatable:
     return Allocatable(spec.instance_type, cpu, max(memory, 0), max_pods)
 
 
+class PackMemo:
+    """First-fit runs of one pod list, shared by the instance types that offer the same room.
+
+    Types such as t3.medium and t3a.medium have the same vCPUs, memory and pod slots, so the
+    same allocatable, and the same pods land on them the same way; :func:`pack` given a memo
+    runs first fit once for all of them (and for any ``min_nodes``, which only adds empty
+    nodes). The memo does not look at the pods: keep one per pod list.
+    """
+
+    def __init__(self) -> None:
+        self._runs: dict[tuple[object, ...], _Run] = {}
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One first-fit run: node loads (zone, cpu, memory, pods), unplaced pods, refusals."""
+
+    nodes: tuple[tuple[str, float, int, int], ...]
+    unplaced: tuple[PodRequest, ...]
+    binding: tuple[tuple[str, int], ...]
+
+
 @dataclass
 class _Node:
     zone: str
@@ -232,6 +255,7 @@ def pack(
     overhead: Overhead = Overhead(),
     zones: Sequence[str] = ("zone-a",),
     min_nodes: int = 0,
+    memo: PackMemo | None = None,
 ) -> PackingResult:
     """Pack ``pods`` onto as few nodes of ``spec`` as first-fit decreasing finds.
 
@@ -241,13 +265,16 @@ def pack(
         overhead: DaemonSet requests and pod count taken from every node.
         zones: the zones nodes are spread over (round-robin as they are opened).
         min_nodes: the HA minimum; the result never has fewer nodes.
+        memo: earlier runs over the same ``pods``, reused for a type with the same
+            allocatable (the result is the one a fresh run gives).
 
     Returns:
         The node count, per-node loads, the resource that ran out first and any unplaced pods
         (each named in ``findings``).
     """
     allocatable = eks_allocatable(spec)
-    zone_list = tuple(zones) or ("zone-a",)
+    # A zone named twice is one zone.
+    zone_list = tuple(dict.fromkeys(zones)) or ("zone-a",)
     findings: list[str] = []
     if (
         overhead.cpu_cores > allocatable.cpu_cores + _EPSILON
@@ -264,13 +291,33 @@ def pack(
     free_cpu = allocatable.cpu_cores - overhead.cpu_cores
     free_memory = allocatable.memory_bytes - overhead.memory_bytes
 
-    def dominant(pod: PodRequest) -> float:
-        return max(pod.cpu_cores / max(free_cpu, _EPSILON), pod.memory_bytes / max(free_memory, 1))
+    # Each pod's dominant share: the larger of its CPU and memory shares of a node's room.
+    cpu_room, memory_room = max(free_cpu, _EPSILON), max(free_memory, 1)
 
-    order = sorted(pods, key=lambda p: (-dominant(p), p.group, p.name))
-    nodes, unplaced, binding = _first_fit(
-        order, allocatable, overhead, zone_list, free_cpu, free_memory
-    )
+    key = (allocatable.cpu_cores, allocatable.memory_bytes, allocatable.pods, overhead, zone_list)
+    run = memo._runs.get(key) if memo is not None else None
+    if run is None:
+        order = sorted(
+            pods,
+            key=lambda p: (
+                -max(p.cpu_cores / cpu_room, p.memory_bytes / memory_room),
+                p.group,
+                p.name,
+            ),
+        )
+        placed, left, refusals = _first_fit(
+            order, allocatable, overhead, zone_list, free_cpu, free_memory
+        )
+        run = _Run(
+            tuple((n.zone, n.cpu, n.memory, n.pods) for n in placed),
+            tuple(left),
+            tuple(refusals.items()),
+        )
+        if memo is not None:
+            memo._runs[key] = run
+    nodes = [_Node(*node) for node in run.nodes]
+    unplaced = run.unplaced
+    binding = dict(run.binding)
 
     for pod in unplaced:
         findings.append(
@@ -299,6 +346,8 @@ def pack(
 
 #: Added to the refusal code of nodes already holding the pod's workload while it is placed.
 _OWN = 8
+#: Refusal code -> (refused for pods, for CPU, for memory), as 0/1.
+_REFUSED = tuple((code & 1, (code >> 1) & 1, (code >> 2) & 1) for code in range(_OWN))
 
 
 def _first_fit(
@@ -324,6 +373,12 @@ def _first_fit(
     same count of the workload's pods): first the class's nodes without the workload, in index
     order (one vector search, their refusals one ``bincount``), then the few holding it.
 
+    Most of those searches would find nothing (the nodes of the other zones are full), so
+    each zone also keeps, for the current size, its count of nodes that fit and of nodes
+    refusing for pods, CPU and memory. A class where no node without the workload fits is
+    then tallied from those counts less the workload's own nodes, with no vector work. The
+    counts change only for the node a pod goes to, and are recounted with the codes.
+
     Returns:
         The nodes opened, the pods no empty node holds, and refusal counts per resource.
     """
@@ -333,17 +388,29 @@ def _first_fit(
     count = np.zeros(capacity, dtype=np.int64)
     code = np.zeros(capacity, dtype=np.int64)
     zone_of = np.zeros(capacity, dtype=np.int64)
+    # The same per-node values as Python numbers: a pod reads and writes single nodes, which
+    # numpy scalars make slow; the arrays serve the vector operations.
+    node_cpu: list[float] = []
+    node_memory: list[int] = []
+    node_count: list[int] = []
+    node_zone: list[int] = []
     # Zone classes seen so far -> which nodes are in one of the class's zones.
     class_members: dict[tuple[bool, ...], np.ndarray] = {}
+    # Pods of a workload per zone -> its zone classes, lowest count first: (in class, zones).
+    class_order: dict[tuple[int, ...], list[tuple[tuple[bool, ...], list[int]]]] = {}
     cpu_limit = allocatable.cpu_cores + _EPSILON
     memory_limit = allocatable.memory_bytes
     pod_limit = allocatable.pods
-    zone_index = {zone: i for i, zone in enumerate(zones)}
-    zone_nodes = [0] * len(zones)
-    # (zone, group) -> pods, and group -> {node: pods}: the two spreading counts.
-    zone_groups: dict[tuple[str, str], int] = {}
+    zone_count = len(zones)
+    zone_nodes = [0] * zone_count
+    no_pods = (0,) * zone_count
+    # group -> pods per zone, and group -> {node: pods}: the two spreading counts.
+    group_zones: dict[str, tuple[int, ...]] = {}
     node_groups: dict[str, dict[int, int]] = {}
-    refusals = np.zeros(_OWN)  # nodes that refused a pod, by bit code (whole numbers)
+    # Per zone, for the current size (valid while ``sized`` is set): nodes that fit, nodes
+    # refusing for pods, for CPU, for memory.
+    zone_state: list[list[int]] = [[0, 0, 0, 0] for _ in zones]
+    refused_pods = refused_cpu = refused_memory = 0  # node refusals summed over all pods
     unplaced: list[PodRequest] = []
     opened = 0
     sized: tuple[float, int] | None = None  # the pod size ``code`` holds refusals of
@@ -353,6 +420,7 @@ def _first_fit(
             unplaced.append(pod)
             continue
         target = -1
+        ranks = group_zones.get(group, no_pods)
         if opened:
             if sized != (cores, size):
                 sized = (cores, size)
@@ -361,88 +429,146 @@ def _first_fit(
                     | (~(cpu[:opened] + cores <= cpu_limit) << 1)
                     | (~(memory[:opened] <= memory_limit - size) << 2)
                 )
-            codes = code[:opened]
+                tally = np.bincount(
+                    zone_of[:opened] * _OWN + code[:opened], minlength=zone_count * _OWN
+                ).tolist()
+                for z in range(zone_count):
+                    t = tally[z * _OWN : (z + 1) * _OWN]
+                    zone_state[z] = [
+                        t[0],
+                        t[1] + t[3] + t[5] + t[7],
+                        t[2] + t[3] + t[6] + t[7],
+                        t[4] + t[5] + t[6] + t[7],
+                    ]
             own = node_groups.get(group)
-            own_nodes = np.fromiter(own, dtype=np.int64, count=len(own)) if own else None
-            if own_nodes is not None:
-                # A node already holding the workload comes after every node that does not
-                # (in its zone class): marked out of the index-order search below.
-                code[own_nodes] += _OWN
-            ranks = [zone_groups.get((zone, group), 0) for zone in zones]
-            for rank in sorted(set(ranks)):
-                in_class = tuple(r == rank for r in ranks)
-                member = None
-                if not all(in_class):
-                    mask = class_members.get(in_class)
-                    if mask is None:
-                        mask = np.array(in_class, dtype=bool)[zone_of]
-                        class_members[in_class] = mask
-                    member = mask[:opened]
-                fitting = codes == 0 if member is None else (codes == 0) & member
-                first = int(fitting.argmax())
-                found = bool(fitting[first])
-                end = first if found else opened
-                weights = None if member is None else member[:end]
-                refusals += np.bincount(codes[:end], weights=weights, minlength=2 * _OWN)[:_OWN]
-                if found:
-                    target = first
-                    break
-                if not own:
-                    continue
+            own_pods = own or {}
+            # The workload's own nodes and their codes, before any is marked below.
+            own_codes = {node: int(code[node]) for node in own_pods}
+            # In the order they are tried within a class: fewest of the workload's pods first.
+            own_order = (
+                sorted(own_pods, key=lambda n: (own_pods[n], n))
+                if len(own_pods) > 1
+                else list(own_pods)
+            )
+            own_nodes: np.ndarray | None = None
+            classes = class_order.get(ranks)
+            if classes is None:
+                classes = []
+                for rank in sorted(set(ranks)):
+                    in_class = tuple(r == rank for r in ranks)
+                    classes.append((in_class, [z for z in range(zone_count) if in_class[z]]))
+                class_order[ranks] = classes
+            for in_class, class_zones in classes:
+                fits = no_pods_here = no_cpu = no_memory = 0
+                for z in class_zones:
+                    state = zone_state[z]
+                    fits += state[0]
+                    no_pods_here += state[1]
+                    no_cpu += state[2]
+                    no_memory += state[3]
+                class_own = [n for n in own_order if in_class[node_zone[n]]]
+                for n in class_own:
+                    c = own_codes[n]
+                    if c:
+                        p, k, m = _REFUSED[c]
+                        no_pods_here -= p
+                        no_cpu -= k
+                        no_memory -= m
+                    else:
+                        fits -= 1
+                if not fits:
+                    # Every node of the class without the workload refuses the pod.
+                    refused_pods += no_pods_here
+                    refused_cpu += no_cpu
+                    refused_memory += no_memory
+                else:
+                    codes = code[:opened]
+                    if own_codes and own_nodes is None:
+                        # A node already holding the workload comes after every node that
+                        # does not (in its zone class): marked out of the index-order search.
+                        own_nodes = np.fromiter(own_codes, dtype=np.int64, count=len(own_codes))
+                        code[own_nodes] += _OWN
+                    member = None
+                    if len(class_zones) < zone_count:
+                        mask = class_members.get(in_class)
+                        if mask is None:
+                            mask = np.array(in_class, dtype=bool)[zone_of]
+                            class_members[in_class] = mask
+                        member = mask[:opened]
+                    fitting = codes == 0 if member is None else (codes == 0) & member
+                    first = int(fitting.argmax())
+                    found = bool(fitting[first])  # always, by the counts; checked all the same
+                    end = first if found else opened
+                    weights = None if member is None else member[:end]
+                    t = np.bincount(codes[:end], weights=weights, minlength=2 * _OWN).tolist()
+                    refused_pods += int(t[1] + t[3] + t[5] + t[7])
+                    refused_cpu += int(t[2] + t[3] + t[6] + t[7])
+                    refused_memory += int(t[4] + t[5] + t[6] + t[7])
+                    if found:
+                        target = first
+                        break
                 # Then the class's nodes holding the workload, fewest of its pods first.
-                for node in sorted(
-                    (n for n in (own or {}) if in_class[int(zone_of[n])]),
-                    key=lambda n: ((own or {})[n], n),
-                ):
-                    bits = int(code[node]) - _OWN
+                for node in class_own:
+                    bits = own_codes[node]
                     if bits == 0:
                         target = node
                         break
-                    refusals[bits] += 1.0
+                    p, k, m = _REFUSED[bits]
+                    refused_pods += p
+                    refused_cpu += k
+                    refused_memory += m
                 if target >= 0:
                     break
             if own_nodes is not None:
                 code[own_nodes] -= _OWN
         if target < 0:
-            zone = min(
-                zones,
-                key=lambda z: (
-                    zone_nodes[zone_index[z]],
-                    zone_groups.get((z, group), 0),
-                    zone_index[z],
-                ),
-            )
+            zone = min(range(zone_count), key=lambda z: (zone_nodes[z], ranks[z], z))
             target = opened
             opened += 1
-            zone_of[target] = zone_index[zone]
+            zone_of[target] = zone
             for pattern, mask in class_members.items():
-                mask[target] = pattern[zone_index[zone]]
-            zone_nodes[zone_index[zone]] += 1
-            cpu[target] = overhead.cpu_cores
-            memory[target] = overhead.memory_bytes
-            count[target] = overhead.pods
-        cpu[target] += cores
-        memory[target] += size
-        count[target] += 1
+                mask[target] = pattern[zone]
+            zone_nodes[zone] += 1
+            node_cpu.append(overhead.cpu_cores)
+            node_memory.append(overhead.memory_bytes)
+            node_count.append(overhead.pods)
+            node_zone.append(zone)
+            old = -1  # a new node: in no zone's counts yet
+        else:
+            zone = node_zone[target]
+            old = int(code[target])
+        node_cpu[target] = used_cpu = node_cpu[target] + cores
+        node_memory[target] = used_memory = node_memory[target] + size
+        node_count[target] = used_pods = node_count[target] + 1
+        cpu[target] = used_cpu
+        memory[target] = used_memory
+        count[target] = used_pods
         if sized is not None:
-            code[target] = (
-                int(count[target] >= pod_limit)
-                | (int(not cpu[target] + sized[0] <= cpu_limit) << 1)
-                | (int(not memory[target] <= memory_limit - sized[1]) << 2)
+            new = (
+                int(used_pods >= pod_limit)
+                | (int(not used_cpu + sized[0] <= cpu_limit) << 1)
+                | (int(not used_memory <= memory_limit - sized[1]) << 2)
             )
+            state = zone_state[zone]
+            for bits, step in ((old, -1), (new, 1)):
+                if bits > 0:
+                    p, k, m = _REFUSED[bits]
+                    state[1] += step * p
+                    state[2] += step * k
+                    state[3] += step * m
+                elif bits == 0:
+                    state[0] += step
+            code[target] = new
         here = node_groups.setdefault(group, {})
         here[target] = here.get(target, 0) + 1
-        key_zone = (zones[int(zone_of[target])], group)
-        zone_groups[key_zone] = zone_groups.get(key_zone, 0) + 1
+        spread = list(ranks)
+        spread[zone] += 1
+        group_zones[group] = tuple(spread)
     nodes = [
-        _Node(zones[int(zone_of[i])], float(cpu[i]), int(memory[i]), int(count[i]))
+        _Node(zones[node_zone[i]], node_cpu[i], node_memory[i], node_count[i])
         for i in range(opened)
     ]
-    counts = [int(n) for n in refusals]
-    binding = {
-        name: sum(n for bits, n in enumerate(counts) if bits & bit)
-        for name, bit in (("cpu", 2), ("memory", 4), ("pods", 1))
-    }
+    binding = {"cpu": refused_cpu, "memory": refused_memory, "pods": refused_pods}
     return nodes, unplaced, binding
 
 

@@ -211,6 +211,7 @@ def recommend_spot(
     unit_prices: Mapping[str, ResourcePrices] | None = None,
     overrides: Mapping[str, bool] | None = None,
     system_namespaces: Sequence[str] = DEFAULT_SYSTEM_NAMESPACES,
+    assessments: Sequence[SpotAssessment] | None = None,
 ) -> tuple[SpotRow, ...]:
     """Spot readiness rows, with the monthly saving of moving each ready workload.
 
@@ -222,13 +223,18 @@ def recommend_spot(
             unit prices for its instance type.
         overrides: "namespace/workload" -> ready (config ``spot_overrides``).
         system_namespaces: namespaces of add-ons that stay on on-demand nodes.
+        assessments: ``assess_spot(snapshot, overrides=..., system_namespaces=...)`` when the
+            caller already has it (node groups use it too); computed here otherwise.
 
     Returns:
         One :class:`SpotRow` per workload. ``extra`` holds ``blocker_codes``, ``replicas_avg``,
         ``node_group``, ``instance_type``, ``capacity_type`` and ``note``.
     """
     unit_prices = unit_prices or {}
-    assessments = assess_spot(snapshot, overrides=overrides, system_namespaces=system_namespaces)
+    if assessments is None:
+        assessments = assess_spot(
+            snapshot, overrides=overrides, system_namespaces=system_namespaces
+        )
     requests = _workload_requests(snapshot)
     rows: list[SpotRow] = []
     for item in assessments:

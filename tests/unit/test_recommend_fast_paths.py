@@ -10,15 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kianax_capacity.model import InstanceSpec
-from kianax_capacity.recommend.inventory import _pending_runs, _pending_runs_expanded
+from kianax_capacity.recommend.forecast import _daily, _Days
+from kianax_capacity.recommend.inventory import (
+    _median_positive_counts,
+    _pending_runs,
+    _pending_runs_expanded,
+)
 from kianax_capacity.recommend.packing import (
     _EPSILON,
     Overhead,
+    PackMemo,
     PodRequest,
+    _first_fit,
     eks_allocatable,
     pack,
 )
@@ -131,23 +139,142 @@ def test_pack_alternates_replicas_between_zones_on_open_nodes() -> None:
     assert [round(n.cpu_cores, 6) for n in result.node_loads] == [3.2, 3.2]
 
 
+# Many replicas of a few sizes: enough nodes that whole zone classes refuse a pod.
+replica_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(["a/x", "a/y", "b/z", "c/w", "c/v"]),
+        st.sampled_from([0.05, 0.3, 0.7, 1.2, 1.9]),
+        st.sampled_from([64 * MIB, 512 * MIB, 2 * GIB, 5 * GIB]),
+        st.integers(1, 12),
+    ),
+    max_size=12,
+)
+
+
+def _sorted_like_pack(
+    pods: list[PodRequest], spec: InstanceSpec, overhead: Overhead
+) -> tuple[list[PodRequest], float, int]:
+    allocatable = eks_allocatable(spec)
+    free_cpu = allocatable.cpu_cores - overhead.cpu_cores
+    free_memory = allocatable.memory_bytes - overhead.memory_bytes
+    order = sorted(
+        pods,
+        key=lambda p: (
+            -max(p.cpu_cores / max(free_cpu, _EPSILON), p.memory_bytes / max(free_memory, 1)),
+            p.group,
+            p.name,
+        ),
+    )
+    return order, free_cpu, free_memory
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    workloads=replica_strategy,
+    spec=st.sampled_from([T3_MEDIUM, M6I_XLARGE]),
+    zones=st.sampled_from([("a",), ("a", "b"), ("a", "b", "c")]),
+    overhead=st.sampled_from([Overhead(), Overhead(0.1, 128 * MIB, 2)]),
+)
+def test_first_fit_counts_every_refusal_the_reference_loop_counts(
+    workloads: list[tuple[str, float, int, int]],
+    spec: InstanceSpec,
+    zones: tuple[str, ...],
+    overhead: Overhead,
+) -> None:
+    # Exact refusal counts per resource, not only the one that wins: the per-zone counts
+    # that replace most vector searches must add up to what a node-by-node loop counts.
+    pods = [
+        PodRequest(group, cpu, memory, name=f"{group}-{i}-{r}")
+        for i, (group, cpu, memory, replicas) in enumerate(workloads)
+        for r in range(replicas)
+    ]
+    order, free_cpu, free_memory = _sorted_like_pack(pods, spec, overhead)
+    nodes, unplaced, binding = _first_fit(
+        order, eks_allocatable(spec), overhead, zones, free_cpu, free_memory
+    )
+    expected_nodes, expected_unplaced, expected_binding = _reference_first_fit(
+        pods, spec, overhead, zones
+    )
+    assert [(n.zone, n.cpu, n.memory, n.pods) for n in nodes] == expected_nodes
+    assert unplaced == expected_unplaced
+    assert binding == expected_binding
+
+
+def test_first_fit_refusals_hand_worked() -> None:
+    # t3.medium: 1.93 cores allocatable. big-0 opens node 0 (a); big-1 tries its own node 0
+    # (refused, CPU: 1) and opens node 1 in b. web-1 (1 core): nodes 0 and 1 refuse (2), new
+    # node 2 in a. web-2: zone b first (no web there): node 1 refuses; then zone a: node 0,
+    # then its own node 2 refuse (3); new node 3 in b. web-3: both zones hold one web: nodes
+    # 0, 1 refuse, then the own nodes 2, 3 (4); new node 4 in a. CPU: 1 + 2 + 3 + 4 = 10.
+    pods = [
+        PodRequest("ns/big", 1.5, 256 * MIB, "big-0"),
+        PodRequest("ns/big", 1.5, 256 * MIB, "big-1"),
+        *(PodRequest("ns/web", 1.0, 256 * MIB, f"web-{i}") for i in range(3)),
+    ]
+    order, free_cpu, free_memory = _sorted_like_pack(pods, T3_MEDIUM, Overhead())
+    nodes, unplaced, binding = _first_fit(
+        order, eks_allocatable(T3_MEDIUM), Overhead(), ("a", "b"), free_cpu, free_memory
+    )
+    assert [(n.zone, n.cpu) for n in nodes] == [
+        ("a", 1.5),
+        ("b", 1.5),
+        ("a", 1.0),
+        ("b", 1.0),
+        ("a", 1.0),
+    ]
+    assert unplaced == []
+    assert binding == {"cpu": 10, "memory": 0, "pods": 0}
+    assert _reference_first_fit(pods, T3_MEDIUM, Overhead(), ("a", "b"))[2] == binding
+
+
+T3A_MEDIUM = InstanceSpec("t3a.medium", 2, 4 * GIB, "amd64", 3, 6)
+M6I_LARGE = InstanceSpec("m6i.large", 2, 8 * GIB, "amd64", 3, 10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pods=st.lists(pod_strategy, max_size=40),
+    zones=st.sampled_from([("a",), ("a", "b", "c")]),
+    min_nodes=st.lists(st.integers(0, 4), min_size=4, max_size=4),
+)
+def test_a_memo_gives_what_fresh_packs_give(
+    pods: list[PodRequest], zones: tuple[str, ...], min_nodes: list[int]
+) -> None:
+    # t3.medium and t3a.medium share one run; m6i.large has its own; the HA minimum, the
+    # instance type and the findings that name it are each call's own.
+    memo = PackMemo()
+    specs = [T3_MEDIUM, T3A_MEDIUM, M6I_LARGE, T3_MEDIUM]
+    for spec, low in zip(specs, min_nodes, strict=True):
+        got = pack(pods, spec, zones=zones, min_nodes=low, memo=memo)
+        assert got == pack(pods, spec, zones=zones, min_nodes=low)
+        assert got.instance_type == spec.instance_type
+
+
+def test_a_zone_named_twice_is_one_zone() -> None:
+    pods = [PodRequest("ns/big", 1.5, 256 * MIB, f"big-{i}") for i in range(3)]
+    twice = pack(pods, T3_MEDIUM, zones=("a", "b", "a"))
+    assert twice == pack(pods, T3_MEDIUM, zones=("a", "b"))
+    assert [n.zone for n in twice.node_loads] == ["a", "b", "a"]
+
+
 def _reference_runs(
     group: np.ndarray, ns: np.ndarray, counts: np.ndarray, step: int
 ) -> list[tuple[int, int, int, int]]:
     """(group, slot, first ns, last ns) per run, one slot at a time as a Python loop."""
-    runs = []
+    runs: list[tuple[int, int, int, int]] = []
     for g in sorted(set(group.tolist())):
         rows = sorted(i for i in range(len(group)) if group[i] == g)
         for slot in range(1, int(counts[rows].max(initial=0)) + 1):
             present = [int(ns[i]) for i in rows if counts[i] >= slot]
-            start = previous = None
+            start: int | None = None
+            previous: int | None = None
             for t in present:
                 if previous is None or t - previous != step:
-                    if start is not None:
+                    if start is not None and previous is not None:
                         runs.append((g, slot, start, previous))
                     start = t
                 previous = t
-            if start is not None:
+            if start is not None and previous is not None:
                 runs.append((g, slot, start, previous))
     return runs
 
@@ -189,3 +316,69 @@ def test_pending_runs_hand_worked() -> None:
         (2, 0, 0),
         (2, 600, 900),
     ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    steps=st.lists(st.integers(1, 40), min_size=1, max_size=80),
+    values=st.lists(
+        st.one_of(st.floats(-5, 50, allow_nan=False), st.just(float("nan"))),
+        min_size=80,
+        max_size=80,
+    ),
+)
+def test_daily_peaks_over_one_grid_match_the_groupby(steps: list[int], values: list[float]) -> None:
+    # Irregular steps of 1-40 hours: days with few samples (dropped), NaN samples skipped.
+    times = pd.DatetimeIndex(
+        pd.Timestamp("2026-03-01", tz="UTC") + pd.to_timedelta(np.cumsum(steps), unit="h")
+    )
+    array = np.array(values[: len(times)])
+    days = _Days(times)
+    pd.testing.assert_series_equal(days.peaks(times, array), _daily(times, array))
+    # Another grid falls back to the groupby.
+    shifted = times + pd.Timedelta(hours=1)
+    pd.testing.assert_series_equal(days.peaks(shifted, array), _daily(shifted, array))
+
+
+def _reference_median_counts(
+    owner: np.ndarray, begin: np.ndarray, stop: np.ndarray, groups: int, steps: int
+) -> np.ndarray:
+    """The groups x steps matrix of running counts, then ``np.nanmedian`` of the positive ones."""
+    counts = np.zeros((groups, steps), dtype="int64")
+    for g, b, e in zip(owner, begin, stop, strict=True):
+        counts[g, b:e] += 1
+    medians = np.full(groups, np.nan)
+    for g in range(groups):
+        positive = counts[g][counts[g] > 0]
+        if len(positive):
+            medians[g] = float(np.median(positive))
+    return medians
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.integers(0, 30),
+    pods=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 30), st.integers(0, 30)), max_size=25
+    ),
+)
+def test_median_of_positive_counts_matches_the_matrix(
+    steps: int, pods: list[tuple[int, int, int]]
+) -> None:
+    owner = np.array([p[0] for p in pods], dtype="int64")
+    begin = np.clip(np.array([p[1] for p in pods], dtype="int64"), 0, steps)
+    stop = np.clip(np.array([p[2] for p in pods], dtype="int64"), 0, steps)
+    got = _median_positive_counts(owner, begin, stop, 4, steps)
+    expected = _reference_median_counts(owner, begin, stop, 4, steps)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_median_of_positive_counts_hand_worked() -> None:
+    # Group 0 over 6 steps: pod A runs 0-3, pod B 2-5: counts 1 1 2 2 1 1 -> median 1.
+    # Group 1: one pod 1-2 then two 4-5: counts 0 1 1 0 2 2 -> positive 1 1 2 2 -> 1.5.
+    # Group 2 never runs (its pod starts and stops at step 3): NaN.
+    owner = np.array([0, 0, 1, 1, 1, 2])
+    begin = np.array([0, 2, 1, 4, 4, 3])
+    stop = np.array([4, 6, 3, 6, 6, 3])
+    got = _median_positive_counts(owner, begin, stop, 3, 6)
+    np.testing.assert_array_equal(got, [1.0, 1.5, np.nan])
