@@ -92,6 +92,7 @@ _INSTANT_NUDGE_SECONDS = 1
 #: Two range-answer timestamps closer than this are the same instant (they are whole seconds
 #: or milliseconds, read as floats).
 _SAME_INSTANT_SECONDS = 0.5
+_EPOCH = pd.Timestamp(0, tz="UTC")
 
 #: The query languages the aggregate shape speaks. ``auto`` asks the server once (one request)
 #: whether it understands MetricsQL (VictoriaMetrics), else uses PromQL.
@@ -1686,7 +1687,7 @@ def _restart_events(results: _Results, step_seconds: int) -> pd.DataFrame:
     has no sample (the container's first step, or a gap) is no event, and neither is a fall
     (a pod recreated under the same name starts again from zero).
     """
-    keys, lengths, points = results.series_points("restart_counters", _CONTAINER)
+    keys, lengths, points = results.series_points("restart_counters", _CONTAINER, consume=True)
     series = np.repeat(np.arange(len(keys)), lengths)
     seconds, counts = points[:, 0], points[:, 1]
     consecutive = (series[1:] == series[:-1]) & (
@@ -1709,6 +1710,43 @@ def _restart_events(results: _Results, step_seconds: int) -> pd.DataFrame:
     )
 
 
+def _reasons_at(results: _Results, events: pd.DataFrame) -> pd.DataFrame:
+    """The termination reason each container showed at the steps of its restart events.
+
+    The reason series hold every step of every container that ever terminated (3.4 M points at
+    10,000 containers over 14 days, against ~3,500 restarts): only the points at an event's
+    step are made into rows, series of containers without an event are skipped whole, and the
+    answers are dropped as they are read.
+    """
+    labels = [*_CONTAINER, "reason"]
+    keys, lengths, points = results.series_points("termination_reasons", labels, consume=True)
+    millis = (events["timestamp"] - _EPOCH) // pd.Timedelta(milliseconds=1)
+    wanted: dict[tuple[str, ...], list[int]] = {}
+    columns = [events[label].tolist() for label in _CONTAINER]
+    for container, at in zip(zip(*columns, strict=True), millis.tolist(), strict=True):
+        wanted.setdefault(container, []).append(at)
+    ends = np.cumsum(lengths)
+    rows_labels: list[tuple[str, ...]] = []
+    rows_millis: list[np.ndarray] = []
+    for key, end, length in zip(keys, ends.tolist(), lengths.tolist(), strict=True):
+        times = wanted.get(key[:3])
+        if times is None:
+            continue
+        series_millis = np.round(points[end - length : end, 0] * 1000).astype("int64")
+        hit = series_millis[np.isin(series_millis, times)]
+        rows_labels.extend([key] * len(hit))
+        rows_millis.append(hit)
+    out = pd.DataFrame(
+        {
+            label: _objects(np.array([row[i] for row in rows_labels], dtype=object))
+            for i, label in enumerate(labels)
+        }
+    )
+    picked = np.concatenate(rows_millis) if rows_millis else np.zeros(0, dtype="int64")
+    out["timestamp"] = pd.to_datetime(picked, unit="ms", utc=True)
+    return out
+
+
 def _terminations(results: _Results, step_seconds: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Terminations (one row per restart event) and restarts/OOM kills per container."""
     events = _restart_events(results, step_seconds)
@@ -1716,9 +1754,7 @@ def _terminations(results: _Results, step_seconds: int) -> tuple[pd.DataFrame, p
     counts_columns = [*_CONTAINER, "restarts", "oom_kills"]
     if events.empty:
         return empty_table("terminations"), pd.DataFrame(columns=counts_columns)
-    # The reason series holds every step of every container that ever terminated; only the
-    # steps of a restart are kept (the reason then names the termination that restart ended).
-    reasons = results.matrix("termination_reasons", [*_CONTAINER, "reason"])
+    reasons = _reasons_at(results, events)
     reasons = reasons.drop_duplicates(key, keep="last")[[*key, "reason"]]
     events = events.merge(reasons, on=key, how="left")
     events["reason"] = events["reason"].fillna("Unknown")
