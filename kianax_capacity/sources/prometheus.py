@@ -261,8 +261,9 @@ _EVENT_RANGE = (
     "hpa_desired_replicas",
 )
 #: Range queries of counters the client differences step to step: asked from one step before
-#: their chunk (see restart_counters.promql).
-_DIFFERENCED_RANGE = frozenset({"restart_counters"})
+#: their chunk (see restart_counters.promql) -> the query that answers the differences on the
+#: server, for servers that refuse the first one's ``@ end()``.
+_DIFFERENCED_RANGE = {"restart_counters": "restart_events"}
 # Instant queries at each chunk's end over the chunk.
 _INVENTORY = (
     "pod_first_seen",
@@ -337,6 +338,8 @@ class QueryJob:
     chunk: int
     time: datetime | None = None
     grid: TimeGrid | None = None
+    #: The same answer from a query older servers accept, sent if the server rejects this one.
+    fallback: QueryJob | None = None
 
 
 @dataclass(frozen=True)
@@ -408,7 +411,14 @@ def plan_queries(
         # whether the counter was ever above zero, so a wider window changes nothing).
         extended = TimeGrid(chunk.end, chunk.step_seconds, chunk.points + 1)
         window = format_duration((chunk.points + 2) * step)
-        return QueryJob(name, fill(name, window=window), index, grid=extended)
+        fallback = _DIFFERENCED_RANGE[name]
+        return QueryJob(
+            name,
+            fill(name, window=window),
+            index,
+            grid=extended,
+            fallback=QueryJob(fallback, fill(fallback), index, grid=chunk),
+        )
 
     statistics = aggregate_queries(dialect) if shape == "aggregate" else ()
     chunks = tuple(grid.chunks(max_points_per_series))
@@ -1481,9 +1491,20 @@ def _run_pool(
     total = len(jobs)
     done = 0
 
+    rejected: set[str] = set()  # names whose query the server refused: use their fallback
+
     def fetch_one(job: QueryJob) -> None:
+        if job.fallback is not None and job.name in rejected:
+            job = job.fallback
+        try:
+            result = client.run(job)
+        except QueryRejectedError:
+            if job.fallback is None:
+                raise
+            rejected.add(job.name)
+            job = job.fallback
+            result = client.run(job)
         # Converted on the worker thread, so no finished Future keeps a parsed JSON answer.
-        result = client.run(job)
         with _GC_PAUSED:
             results.add(job, result)
 
@@ -1687,6 +1708,9 @@ def _restart_events(results: _Results, step_seconds: int) -> pd.DataFrame:
     has no sample (the container's first step, or a gap) is no event, and neither is a fall
     (a pod recreated under the same name starts again from zero).
     """
+    # Chunks whose restart_counters the server refused came as server-side differences.
+    differenced = results.matrix("restart_events", _CONTAINER)
+    results.release("restart_events")
     keys, lengths, points = results.series_points("restart_counters", _CONTAINER, consume=True)
     series = np.repeat(np.arange(len(keys)), lengths)
     seconds, counts = points[:, 0], points[:, 1]
@@ -1696,7 +1720,7 @@ def _restart_events(results: _Results, step_seconds: int) -> pd.DataFrame:
     rises = np.diff(counts)
     at = np.flatnonzero(consecutive & (rises > 0)) + 1
     key_index = series[at]
-    return pd.DataFrame(
+    events = pd.DataFrame(
         {
             **{
                 label: _objects(np.array([keys[k][i] for k in key_index], dtype=object))
@@ -1708,6 +1732,10 @@ def _restart_events(results: _Results, step_seconds: int) -> pd.DataFrame:
             "value": rises[at - 1],
         }
     )
+    if differenced.empty:
+        return events
+    differenced = differenced[differenced["value"] > 0]
+    return pd.concat([events, differenced], ignore_index=True) if len(events) else differenced
 
 
 def _reasons_at(results: _Results, events: pd.DataFrame) -> pd.DataFrame:

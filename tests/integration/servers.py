@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit
 
 import pytest
 import requests
@@ -237,11 +237,17 @@ class _Server:
 
 
 class CountingProxy(_Server):
-    """Forwards every request to ``upstream`` and counts them by path (server-side count)."""
+    """Forwards every request to ``upstream`` and counts them by path (server-side count).
 
-    def __init__(self, upstream: str) -> None:
+    With ``reject``, a query containing that text is answered 400 ``bad_data`` the way an older
+    Prometheus refuses syntax it does not know (e.g. ``@`` before 2.25), and not forwarded.
+    """
+
+    def __init__(self, upstream: str, reject: str | None = None) -> None:
         self.upstream = upstream.rstrip("/")
         self.session = requests.Session()
+        self.reject = reject
+        self.rejected = 0
 
         class Handler(_QuietHandler):
             def do_GET(self) -> None:
@@ -255,6 +261,17 @@ class CountingProxy(_Server):
                 owner.record(self)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                asked = unquote_plus(urlsplit(self.path).query + "&" + (body or b"").decode())
+                if owner.reject is not None and owner.reject in asked:
+                    with owner.lock:
+                        owner.rejected += 1
+                    error = {
+                        "status": "error",
+                        "errorType": "bad_data",
+                        "error": f'1:1: parse error: unexpected "{owner.reject}"',
+                    }
+                    self.send_body(400, json.dumps(error).encode())
+                    return
                 upstream = owner.session.request(
                     self.command,
                     owner.upstream + self.path,

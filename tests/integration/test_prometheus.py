@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import numpy as np
 import pandas as pd
@@ -477,3 +478,38 @@ def test_auto_dialect_on_prometheus_is_promql(
     snap = fetch(server, tmp_path / "auto", "aggregate")
     assert snap.manifest.extra["prometheus"]["dialect"] == "promql"
     assert len(snap.table("container_stats")) >= 30
+
+
+def test_a_server_refusing_the_at_modifier_gets_the_same_terminations(
+    prometheus_server: PrometheusServer,
+    prom_demo_snapshot: Snapshot,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """restart_counters filters with `@ end()`; a server that does not parse `@` answers 400,
+    and the fetch sends the server-side difference (restart_events) for that chunk and every
+    later one instead: same terminations and restart counts as the demo."""
+    with CountingProxy(prometheus_server.url, reject="@") as proxy:
+        server = DemoServer("prometheus-without-at", proxy.url, None)
+        snap = fetch(server, tmp_path_factory.mktemp("no-at") / "snapshot", "aggregate")
+        days = snap.manifest.extra["prometheus"]["aggregate_chunks"]
+        assert days >= 2
+        # Refused once, or a few times when other chunks were already in flight; every chunk's
+        # restarts were then answered by the fallback (a restart query without `@` each).
+        assert 1 <= proxy.rejected <= days
+        asked = [unquote_plus(path) for _method, path, _headers in proxy.requests]
+        restarts = [q for q in asked if "kube_pod_container_status_restarts_total" in q]
+        assert len([q for q in restarts if "@" not in q]) == days
+    demo = prom_demo_snapshot
+    assert len(demo.terminations) > 0
+    pd.testing.assert_frame_equal(
+        _plain(demo.terminations).sort_values(["timestamp", *KEY]).reset_index(drop=True),
+        _plain(snap.terminations).sort_values(["timestamp", *KEY]).reset_index(drop=True),
+        check_dtype=False,
+    )
+    counts = _plain(demo.containers)[[*KEY, "restarts", "oom_kills"]].merge(
+        _plain(snap.containers)[[*KEY, "restarts", "oom_kills"]], on=KEY, suffixes=("", "_prom")
+    )
+    assert len(counts) == len(demo.containers)
+    assert (counts["restarts"] == counts["restarts_prom"]).all()
+    assert (counts["oom_kills"] == counts["oom_kills_prom"]).all()
+    assert counts["oom_kills"].sum() > 0

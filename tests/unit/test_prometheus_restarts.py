@@ -121,3 +121,15 @@ def test_events_equal_the_counter_minus_its_previous_step(
     assert [int(t.timestamp()) for t in terminations["timestamp"]] == [t for t, _ in expected]
     total = int(np.sum([n for _, n in expected])) if expected else 0
     assert (counts["restarts"].sum() if len(counts) else 0) == total
+
+
+def test_chunks_answered_by_the_fallback_keep_the_servers_differences() -> None:
+    # Chunk 0 from restart_counters (differenced here), chunk 1 from restart_events: the server
+    # already sent the rises (only steps with one, `> 0`).
+    results = results_with({0: [(CONTAINER, [(at(0), 0), (at(1), 1)])]})
+    grid = TimeGrid(end=datetime.fromtimestamp(T0, tz=UTC), step_seconds=STEP, points=1)
+    fallback = range_answer([(CONTAINER, [(at(4), 2)])])
+    results.add(QueryJob("restart_events", "", 1, grid=grid), fallback)
+    terminations, counts = _terminations(results, STEP)
+    assert [int(t.timestamp()) for t in terminations["timestamp"]] == [at(1), at(4)]
+    assert counts["restarts"].tolist() == [3]
