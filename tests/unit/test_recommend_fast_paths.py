@@ -30,11 +30,8 @@ from kianax_capacity.recommend.packing import (
     eks_allocatable,
     pack,
 )
-
-MIB = 1024**2
-GIB = 1024**3
-T3_MEDIUM = InstanceSpec("t3.medium", 2, 4 * GIB, "amd64", 3, 6)
-M6I_XLARGE = InstanceSpec("m6i.xlarge", 4, 16 * GIB, "amd64", 4, 15)
+from kianax_capacity.units import GIB, MIB
+from tests.unit.test_packing import M6I_XLARGE, T3_MEDIUM
 
 
 @dataclass
