@@ -1230,9 +1230,7 @@ class _Results:
                 for i, label in enumerate(labels)
             }
         )
-        out["timestamp"] = pd.to_datetime(
-            np.round(points[:, 0] * 1000).astype("int64"), unit="ms", utc=True
-        )
+        out["timestamp"] = _utc_times(points[:, 0])
         out["value"] = points[:, 1]
         return out
 
@@ -1556,11 +1554,18 @@ def _last(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return frame.drop_duplicates(key, keep="last")
 
 
+def _whole_millis(seconds: np.ndarray) -> np.ndarray:
+    """Answer timestamps (float seconds) as int64 milliseconds, the instant they name."""
+    return np.round(seconds * 1000).astype("int64")
+
+
+def _utc_times(seconds: np.ndarray) -> pd.DatetimeIndex:
+    """Answer timestamps (float seconds) as UTC times at millisecond precision."""
+    return pd.to_datetime(_whole_millis(seconds), unit="ms", utc=True)
+
+
 def _seconds_to_time(values: pd.Series) -> pd.Series:
-    times = pd.to_datetime(
-        np.round(values.astype(float) * 1000).astype("int64"), unit="ms", utc=True
-    )
-    return pd.Series(times, index=values.index)
+    return pd.Series(_utc_times(values.to_numpy(dtype=float)), index=values.index)
 
 
 def _assemble(
@@ -1598,7 +1603,7 @@ def _assemble(
         usage = usage.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
     results.release("memory_usage", "cpu_usage", "cpu_throttling")
     terminations, restarts = _terminations(results, plan.grid.step_seconds)
-    results.release("restart_counters", "termination_reasons")
+    results.release("termination_reasons")  # restart_counters: consumed by _terminations
     stats = _container_stats(results) if shape == "aggregate" else None
     results.release_parts()
     _release_free_memory()
@@ -1726,9 +1731,7 @@ def _restart_events(results: _Results, step_seconds: int) -> pd.DataFrame:
                 label: _objects(np.array([keys[k][i] for k in key_index], dtype=object))
                 for i, label in enumerate(_CONTAINER)
             },
-            "timestamp": pd.to_datetime(
-                np.round(seconds[at] * 1000).astype("int64"), unit="ms", utc=True
-            ),
+            "timestamp": _utc_times(seconds[at]),
             "value": rises[at - 1],
         }
     )
@@ -1760,7 +1763,7 @@ def _reasons_at(results: _Results, events: pd.DataFrame) -> pd.DataFrame:
         times = wanted.get(key[:3])
         if times is None:
             continue
-        series_millis = np.round(points[end - length : end, 0] * 1000).astype("int64")
+        series_millis = _whole_millis(points[end - length : end, 0])
         hit = series_millis[np.isin(series_millis, times)]
         rows_labels.extend([key] * len(hit))
         rows_millis.append(hit)
