@@ -62,6 +62,7 @@ from kianax_capacity.sources.demo import (  # noqa: E402
 from kianax_capacity.sources.openmetrics import write_victoriametrics_jsonl  # noqa: E402
 from kianax_capacity.sources.prometheus import (  # noqa: E402
     _DIALECT_PROBE,
+    QueryPlan,
     TimeGrid,
     plan_queries,
 )
@@ -150,26 +151,34 @@ def run_child(command: list[str]) -> dict[str, float]:
     }
 
 
-def floor(url: str, manifest: dict[str, Any], shape: str, concurrency: int) -> dict[str, float]:
-    """The fetch's own requests sent bare: same PromQL and times, one session, no parsing."""
+#: The benchmark fetches the whole cluster: no namespace or cluster matchers.
+SELECTOR = Selector.build(namespace_regex=None, cluster_label=None, cluster=None)
+
+
+def fetch_plan(manifest: dict[str, Any]) -> QueryPlan:
+    """The requests the fetch that wrote ``manifest`` sent (window, step, shape, dialect)."""
     prom = manifest["extra"]["prometheus"]
     step = int(manifest["window"]["step_seconds"])
     start, end = (_time(manifest["window"][edge]) for edge in ("start", "end"))
     points = int((end - start).total_seconds() // step)
-    grid = TimeGrid(end=end, step_seconds=step, points=points)
-    selector = Selector.build(namespace_regex=None, cluster_label=None, cluster=None)
-    plan = plan_queries(
-        grid=grid,
-        shape=shape,
-        selector=selector,
+    return plan_queries(
+        grid=TimeGrid(end=end, step_seconds=step, points=points),
+        shape=str(manifest["shape"]),
+        selector=SELECTOR,
         scrape_interval_seconds=float(prom["scrape_interval_seconds"]),
         aggregate_chunk_seconds=float(prom.get("aggregate_chunk_seconds", 86_400.0)),
         dialect=str(prom.get("dialect", "promql")),
     )
-    probe = min(3600.0, points * step)
+
+
+def floor(url: str, manifest: dict[str, Any], concurrency: int) -> dict[str, float]:
+    """The fetch's own requests sent bare: same PromQL and times, one session, no parsing."""
+    plan = fetch_plan(manifest)
+    end = plan.grid.end
+    probe = min(3600.0, plan.grid.points * plan.grid.step_seconds)
     scrape = render(
         "scrape_interval",
-        selector=selector.namespaced,
+        selector=SELECTOR.namespaced,
         probe_window=format_duration(probe - min(1.0, probe / 2)),
     )
     timeout = {"timeout": format_duration(CLIENT_TIMEOUT_SECONDS)}
@@ -188,7 +197,7 @@ def floor(url: str, manifest: dict[str, Any], shape: str, concurrency: int) -> d
 
     started = time.perf_counter()
     send({"query": scrape, "time": end.timestamp()}, "/api/v1/query")
-    if shape == "aggregate":  # the fetch asked the server once which dialect it speaks
+    if manifest["shape"] == "aggregate":  # the fetch asked the server once for its dialect
         send({"query": _DIALECT_PROBE, "time": end.timestamp()}, "/api/v1/query")
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         futures = []
@@ -224,20 +233,9 @@ def metrics_read(plan_promql: list[str]) -> list[str]:
 
 def scan_floor(url: str, manifest: dict[str, Any], pid: int) -> dict[str, float]:
     """Every sample the fetch needs, read once by the server with the cheapest rollup."""
-    step = int(manifest["window"]["step_seconds"])
-    start, end = (_time(manifest["window"][edge]) for edge in ("start", "end"))
-    points = int((end - start).total_seconds() // step)
-    grid = TimeGrid(end=end, step_seconds=step, points=points)
-    prom = manifest["extra"]["prometheus"]
-    plan = plan_queries(
-        grid=grid,
-        shape=str(manifest["shape"]),
-        selector=Selector.build(namespace_regex=None, cluster_label=None, cluster=None),
-        scrape_interval_seconds=float(prom["scrape_interval_seconds"]),
-        aggregate_chunk_seconds=float(prom.get("aggregate_chunk_seconds", 86_400.0)),
-        dialect=str(prom.get("dialect", "promql")),
-    )
-    window = format_duration(points * step)
+    plan = fetch_plan(manifest)
+    end = plan.grid.end
+    window = format_duration(plan.grid.points * plan.grid.step_seconds)
     session = requests.Session()
     timeout = format_duration(CLIENT_TIMEOUT_SECONDS)
     samples = 0.0
@@ -381,7 +379,7 @@ def one_run(
     )  # fmt: skip
     manifest = json.loads((snapshot / "manifest.json").read_text())
     cpu_before = server_cpu_seconds(pid)
-    bare = floor(url, manifest, args.shape, args.concurrency)
+    bare = floor(url, manifest, args.concurrency)
     floor_server_cpu = server_cpu_seconds(pid) - cpu_before
     prom = manifest["extra"]["prometheus"]
     result = json.loads(recs.read_text())
