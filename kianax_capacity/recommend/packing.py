@@ -434,11 +434,13 @@ def _first_fit(
                 ).tolist()
                 for z in range(zone_count):
                     t = tally[z * _OWN : (z + 1) * _OWN]
+                    # Fitting, then refusing for pods, CPU, memory (the bits of _REFUSED).
                     zone_state[z] = [
                         t[0],
-                        t[1] + t[3] + t[5] + t[7],
-                        t[2] + t[3] + t[6] + t[7],
-                        t[4] + t[5] + t[6] + t[7],
+                        *(
+                            sum(n for n, refused in zip(t, _REFUSED, strict=True) if refused[r])
+                            for r in range(3)
+                        ),
                     ]
             own = node_groups.get(group)
             own_pods = own or {}
