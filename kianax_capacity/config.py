@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from kianax_capacity.errors import ConfigError
+from kianax_capacity.model import PROFILES
 
 __all__ = [
     "AwsConfig",
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_FILE = "kianax-capacity.toml"
-PROFILES = ("production", "development", "high-availability")
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,14 @@ errors (requests, botocore, pyarrow, ...) are translated at the boundary where t
     ├── UserInputError            bad flag, config, path or file given by the user (CLI exit 2)
     │   ├── ConfigError           kianax-capacity.toml is malformed or has unknown keys
     │   ├── SnapshotError         a snapshot folder is missing, corrupt or from a newer version
-    │   └── RecommendationFileError  a recommendations.json that is not JSON or not schema v1
+    │   ├── RecommendationFileError  a recommendations.json that is not JSON or not schema v1
+    │   └── ReportLockedError     another run is building the same cluster and week
     ├── SourceError               a data source failed: server down, HTTP error, timeout (exit 1)
     │   ├── PrometheusError
     │   └── AwsError
     ├── OutputError               an output could not be written (disk full, permissions) (exit 1)
-    └── NotBuiltError             a command that a later release fills in
+    │   ├── NotebookError         a report notebook failed to run or render
+    │   └── GitHubError           the GitHub API refused or failed a request
 
 Messages are one line: what failed, where, and how to fix it. They never contain secrets.
 """
@@ -23,11 +25,13 @@ from __future__ import annotations
 __all__ = [
     "AwsError",
     "ConfigError",
+    "GitHubError",
     "KianaxCapacityError",
-    "NotBuiltError",
+    "NotebookError",
     "OutputError",
     "PrometheusError",
     "RecommendationFileError",
+    "ReportLockedError",
     "SnapshotError",
     "SourceError",
     "UserInputError",
@@ -78,7 +82,13 @@ class OutputError(KianaxCapacityError):
     exit_code = 1
 
 
-class NotBuiltError(KianaxCapacityError):
-    """The feature is planned but not built in this release."""
+class NotebookError(OutputError):
+    """A notebook failed to run or render; the message names the notebook and the cell."""
 
-    exit_code = 2
+
+class ReportLockedError(UserInputError):
+    """Another run is building the same cluster and week."""
+
+
+class GitHubError(OutputError):
+    """The GitHub API refused or failed a request (bad token, no access, not found, 5xx)."""

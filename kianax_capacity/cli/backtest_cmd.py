@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from kianax_capacity.cli._common import config_from_args, progress_from_args
-from kianax_capacity.config import PROFILES
 from kianax_capacity.errors import UserInputError
-from kianax_capacity.model import ResourcePrices
+from kianax_capacity.model import PROFILES, ResourcePrices
 
 #: For workloads on no known node group when the snapshot has no priced nodes at all.
 DEFAULT_PRICES = ResourcePrices(cpu_core_hour_usd=0.0316, memory_gib_hour_usd=0.0042)

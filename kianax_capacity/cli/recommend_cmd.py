@@ -11,7 +11,8 @@ from typing import Any
 
 from kianax_capacity.cli._common import config_from_args, progress_from_args
 from kianax_capacity.cli._prices import load_catalog
-from kianax_capacity.config import PROFILES, Config
+from kianax_capacity.config import Config
+from kianax_capacity.model import PROFILES
 from kianax_capacity.snapshot import load_snapshot
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from typing import Any
 
 from kianax_capacity.cli._common import config_from_args
 from kianax_capacity.cli.fetch_cmd import add_fetch_arguments, fetch_snapshot
-from kianax_capacity.config import PROFILES
 from kianax_capacity.errors import OutputError, UserInputError
+from kianax_capacity.model import PROFILES
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import requests
 
-from kianax_capacity.errors import OutputError, UserInputError
+from kianax_capacity.errors import GitHubError, UserInputError
 from kianax_capacity.outputs.markdown import GITHUB_COMMENT_LIMIT, MARKER
 
 __all__ = ["DEFAULT_API_URL", "CommentResult", "GitHubError", "upsert_sticky_comment"]
@@ -27,10 +27,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://api.github.com"
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _MAX_PAGES = 100  # 10,000 comments: far more than a PR has; stops a server that loops.
-
-
-class GitHubError(OutputError):
-    """The GitHub API refused or failed a request (bad token, no access, not found, 5xx)."""
 
 
 @dataclass(frozen=True)

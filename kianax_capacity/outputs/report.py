@@ -41,7 +41,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kianax_capacity.errors import OutputError, UserInputError
+from kianax_capacity.errors import NotebookError, OutputError, ReportLockedError, UserInputError
 from kianax_capacity.recommendations import RecommendationSet
 from kianax_capacity.snapshot import Snapshot, atomic_directory
 
@@ -81,14 +81,6 @@ _EXTRA_PARAMETERS = {"weekly_report": ("previous_recommendations",)}
 _EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>")
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-class NotebookError(OutputError):
-    """A notebook failed to run or render; the message names the notebook and the cell."""
-
-
-class ReportLockedError(UserInputError):
-    """Another run is building the same cluster and week."""
 
 
 # --- weeks -------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 The notebooks call these, then hand the frames to :mod:`kianax_capacity.outputs.charts`; no
 computation lives in a notebook. Every function returns a frame (possibly empty, with its columns)
-or ``None`` when the library part it relies on is not available, never raises on missing data:
-a report with an honest "no data yet" note beats a report that fails.
+or ``None`` when the data it needs is missing (no prices, no previous set); it never raises on
+missing data: a report with an honest "no data yet" note beats a report that fails.
 
 Series are downsampled to hourly points for plotting, which keeps each HTML report small; the
 statistics (percentiles, maxima) are computed on the full-resolution samples first.
@@ -11,16 +11,19 @@ statistics (percentiles, maxima) are computed on the full-resolution samples fir
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 
+from kianax_capacity.outputs.diff import diff_recommendations
 from kianax_capacity.outputs.tables import action_rows
+from kianax_capacity.prices.catalog import embedded_catalog
+from kianax_capacity.recommend.costs import allocate_costs
+from kianax_capacity.recommend.forecast import forecast_series
+from kianax_capacity.recommend.hpa import simulate_for_chart
 from kianax_capacity.recommend.inventory import (
     CONTAINER_KEY,
     container_inventory,
@@ -60,15 +63,6 @@ _RECOMMENDED_FIELD = {"cpu": "cpu_request", "memory": "memory_request"}
 _DISPLAY_DIVISOR = {"cpu": 1.0, "memory": float(GIB)}
 
 
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    """A function from a module that may not be built yet (``None`` when it is missing)."""
-    try:
-        found: Callable[..., Any] = getattr(importlib.import_module(module), name)
-        return found
-    except (ImportError, AttributeError):
-        return None
-
-
 # --- costs -------------------------------------------------------------------------------------
 
 
@@ -77,16 +71,12 @@ def cost_allocation(snapshot: Snapshot, region: str | None = None) -> Any | None
 
     Returns:
         a ``kianax_capacity.recommend.costs.CostAllocation`` (frames ``daily``, ``by_namespace``,
-        ``by_workload``, ``by_node_group``, ``nodes`` ...), or ``None`` when the cost module is
-        not installed or the snapshot's instance types are not priced.
+        ``by_workload``, ``by_node_group``, ``nodes`` ...), or ``None`` when the snapshot's
+        instance types are not priced.
     """
-    allocate = _optional("kianax_capacity.recommend.costs", "allocate_costs")
-    embedded = _optional("kianax_capacity.prices.catalog", "embedded_catalog")
-    if allocate is None or embedded is None:
-        return None
     try:
-        catalog = embedded(region) if region else embedded()
-        return allocate(snapshot, catalog)
+        catalog = embedded_catalog(region) if region else embedded_catalog()
+        return allocate_costs(snapshot, catalog)
     except Exception as exc:  # a report shows "no data" rather than failing on prices
         log.warning("cost allocation unavailable: %s", exc)
         return None
@@ -325,8 +315,8 @@ def hpa_replay_frame(
 ) -> tuple[pd.DataFrame, HpaSettings, HpaSettings | None]:
     """Replicas over time for one HPA, observed and replayed before/after, hourly.
 
-    Uses the HPA recommender's replay (``simulate_for_chart``) when it is available and the set
-    has a row for this HPA; otherwise the observed replicas only.
+    Uses the HPA recommender's replay (``simulate_for_chart``) with the requests the row itself
+    replayed, when the set has a row for this HPA; otherwise the observed replicas only.
 
     Returns:
         (frame, current, recommended): frame has timestamp, replicas_observed and, when replayed,
@@ -354,25 +344,19 @@ def hpa_replay_frame(
         None,
     )
     recommended = row.recommended if row is not None else None
-    simulate = _optional("kianax_capacity.recommend.hpa", "simulate_for_chart")
     frame: pd.DataFrame | None = None
-    if simulate is not None and recommended is not None:
-        rs = next(
-            (
-                r
-                for r in (recommendations.rightsizing if recommendations else ())
-                if (r.namespace, r.workload) == (namespace, workload) and r.status == "ok"
-            ),
-            None,
-        )
+    if row is not None and recommended is not None:
+        # The requests the recommendation itself replayed (per pod, summed over its
+        # containers), so the chart can never disagree with the row it illustrates.
+        replayed = dict(row.extra.get("replayed_requests") or {})
         try:
-            frame = simulate(
+            frame = simulate_for_chart(
                 snapshot,
                 namespace,
                 workload,
                 recommended,
-                new_cpu_request_cores=rs.recommended.cpu_request if rs else None,
-                new_memory_request_bytes=rs.recommended.memory_request if rs else None,
+                new_cpu_request_cores=replayed.get("cpu_request"),
+                new_memory_request_bytes=replayed.get("memory_request"),
             )
         except Exception as exc:  # the chart falls back to observed replicas
             log.warning("HPA replay of %s/%s unavailable: %s", namespace, workload, exc)
@@ -537,8 +521,8 @@ def forecast_frame(
 ) -> pd.DataFrame:
     """Daily peak requests of a scope, the fitted trend with its interval, and the capacity.
 
-    Uses the forecast recommender (``forecast_series``, embedded instance catalog); without it,
-    the observed daily peaks of :func:`capacity_history` only. Display units (cores, GiB).
+    Uses the forecast recommender (``forecast_series``, embedded instance catalog); where it
+    cannot forecast, the observed daily peaks of :func:`capacity_history` only. Display units (cores, GiB).
 
     Returns:
         Columns date, actual, usage, fitted, lower, upper, capacity (NaN where unknown).
@@ -547,20 +531,17 @@ def forecast_frame(
     if scope is None:
         return pd.DataFrame(columns=FORECAST_COLUMNS)
     divisor = _DISPLAY_DIVISOR[resource]
-    series = _optional("kianax_capacity.recommend.forecast", "forecast_series")
-    embedded = _optional("kianax_capacity.prices.catalog", "embedded_catalog")
-    if series is not None and embedded is not None:
-        try:
-            frame = series(
-                snapshot, embedded(), scope=scope, resource=resource, horizon_days=horizon_days
-            )
-        except Exception as exc:  # the observed history below is still worth showing
-            log.warning("forecast for %s unavailable: %s", scope, exc)
-        else:
-            frame = frame.reindex(columns=FORECAST_COLUMNS)
-            for column in FORECAST_COLUMNS[1:]:
-                frame[column] = frame[column].astype(float) / divisor
-            return frame.reset_index(drop=True)
+    try:
+        frame = forecast_series(
+            snapshot, embedded_catalog(), scope=scope, resource=resource, horizon_days=horizon_days
+        )
+    except Exception as exc:  # the observed history below is still worth showing
+        log.warning("forecast for %s unavailable: %s", scope, exc)
+    else:
+        frame = frame.reindex(columns=FORECAST_COLUMNS)
+        for column in FORECAST_COLUMNS[1:]:
+            frame[column] = frame[column].astype(float) / divisor
+        return frame.reset_index(drop=True)
     history = capacity_history(snapshot, resource)
     history = history[history["node_group"] == scope]
     if history.empty:
@@ -592,44 +573,25 @@ def change_table(
 ) -> pd.DataFrame | None:
     """What changed since the previous recommendation set, biggest dollars first.
 
-    Uses :mod:`kianax_capacity.outputs.diff` when it is available; otherwise compares the
-    sections' savings totals. ``None`` when there is no previous set.
+    The changes of :func:`kianax_capacity.outputs.diff.diff_recommendations`. ``None`` when
+    there is no previous set.
 
     Returns:
         Columns section, what, change, monthly_usd_delta.
     """
     if previous is None:
         return None
-    differ = _optional("kianax_capacity.outputs.diff", "diff_recommendations")
     rows: list[dict[str, Any]] = []
-    if differ is not None:
-        result = differ(previous, current)
-        for change in result.changes:
-            details = ", ".join(
-                f"{f.name}: {_short(f.old)} → {_short(f.new)}" for f in change.fields
-            )
-            rows.append(
-                {
-                    "section": str(change.section),
-                    "what": "/".join(str(k) for k in change.key),
-                    "change": f"{change.kind}" + (f" ({details})" if details else ""),
-                    "monthly_usd_delta": change.delta_usd,
-                }
-            )
-    else:
-        for section in ("rightsizing", "hpa", "spot", "nodegroups"):
-            old = sum(r.monthly_savings_usd or 0.0 for r in getattr(previous, section))
-            new = sum(r.monthly_savings_usd or 0.0 for r in getattr(current, section))
-            old_n, new_n = len(getattr(previous, section)), len(getattr(current, section))
-            if old_n or new_n:
-                rows.append(
-                    {
-                        "section": section,
-                        "what": f"{old_n} → {new_n} rows",
-                        "change": "savings available",
-                        "monthly_usd_delta": round(new - old, 2),
-                    }
-                )
+    for change in diff_recommendations(previous, current).changes:
+        details = ", ".join(f"{f.name}: {_short(f.old)} → {_short(f.new)}" for f in change.fields)
+        rows.append(
+            {
+                "section": str(change.section),
+                "what": "/".join(str(k) for k in change.key),
+                "change": f"{change.kind}" + (f" ({details})" if details else ""),
+                "monthly_usd_delta": change.delta_usd,
+            }
+        )
     frame = pd.DataFrame(rows, columns=["section", "what", "change", "monthly_usd_delta"])
     order = frame["monthly_usd_delta"].astype(float).abs().fillna(0.0)
     return frame.loc[order.sort_values(ascending=False).index].reset_index(drop=True)
