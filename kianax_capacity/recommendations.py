@@ -25,10 +25,11 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from kianax_capacity.errors import OutputError, RecommendationFileError
+from kianax_capacity.errors import OutputError, RecommendationFileError, UserInputError
 
 __all__ = [
     "SCHEMA_ID",
+    "SECTIONS",
     "STATUSES",
     "ForecastRow",
     "HpaRow",
@@ -38,6 +39,7 @@ __all__ = [
     "RecommendationSet",
     "Resources",
     "RightsizingRow",
+    "Section",
     "SpotRow",
     "load_recommendations",
     "validate_recommendations_json",
@@ -46,6 +48,25 @@ __all__ = [
 SCHEMA_ID = "kianax-capacity/recommendations/v1"
 Status = Literal["ok", "insufficient_data", "hpa_managed", "excluded", "no_change"]
 STATUSES: tuple[str, ...] = ("ok", "insufficient_data", "hpa_managed", "excluded", "no_change")
+
+
+#: The sections of a recommendation set, in the order of ``recommendations.json``.
+SECTIONS = ("rightsizing", "hpa", "spot", "nodegroups", "forecast")
+Section = Literal["rightsizing", "hpa", "spot", "nodegroups", "forecast"]
+
+#: Nested settings that a frame spreads into prefixed columns.
+_FLATTENED = ("current", "recommended", "saturated_minutes")
+
+
+def _flat_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for name, value in row.items():
+        if name in _FLATTENED and isinstance(value, Mapping):
+            for inner, inner_value in value.items():
+                record[f"{name}_{inner}"] = inner_value
+        else:
+            record[name] = value
+    return record
 
 
 def _clean(value: Any) -> Any:
@@ -511,26 +532,26 @@ class RecommendationSet:
             extra={k: v for k, v in data.items() if k not in named},
         )
 
-    def rightsizing_frame(self) -> pd.DataFrame:
-        """Right-sizing rows as a flat DataFrame (current_*/recommended_* columns)."""
-        records = []
-        for row in self.rightsizing:
-            record: dict[str, Any] = {
-                "namespace": row.namespace,
-                "kind": row.kind,
-                "workload": row.workload,
-                "container": row.container,
-                "replicas": row.replicas,
-                "monthly_savings_usd": row.monthly_savings_usd,
-                "risk": row.risk,
-                "status": row.status,
-                "reason": row.reason,
-            }
-            for prefix, res in (("current", row.current), ("recommended", row.recommended)):
-                for name, value in res.to_dict().items():
-                    record[f"{prefix}_{name}"] = value
-            records.append(record)
+    def frame(self, section: Section) -> pd.DataFrame:
+        """One section's rows as a flat DataFrame, one row per recommendation.
+
+        Scalar fields become columns as they are named in ``recommendations.json``; the nested
+        settings (``current``, ``recommended``, ``saturated_minutes``) become ``current_*`` /
+        ``recommended_*`` ... columns; free-form mappings (``evidence``) and lists stay whole in
+        one column each, so nothing of the row is lost.
+
+        Example:
+            >>> recs.frame("hpa")[["workload", "current_max_replicas", "recommended_max_replicas"]]
+            ... # doctest: +SKIP
+        """
+        if section not in SECTIONS:
+            raise UserInputError(f"section {section!r} is not one of {', '.join(SECTIONS)}")
+        records = [_flat_record(row.to_dict()) for row in getattr(self, section)]
         return pd.DataFrame.from_records(records)
+
+    def rightsizing_frame(self) -> pd.DataFrame:
+        """Right-sizing rows as a flat DataFrame (``frame("rightsizing")``)."""
+        return self.frame("rightsizing")
 
     def _repr_html_(self) -> str:
         from kianax_capacity.units import format_cpu, format_memory, format_usd
