@@ -9,7 +9,8 @@ errors (requests, botocore, pyarrow, ...) are translated at the boundary where t
     │   ├── ConfigError           kianax-capacity.toml is malformed or has unknown keys
     │   ├── SnapshotError         a snapshot folder is missing, corrupt or from a newer version
     │   ├── RecommendationFileError  a recommendations.json that is not JSON or not schema v1
-    │   └── ReportLockedError     another run is building the same cluster and week
+    │   ├── ReportLockedError     another run is building the same cluster and week
+    │   └── MissingDependencyError  an optional part is used without its extra installed
     ├── SourceError               a data source failed: server down, HTTP error, timeout (exit 1)
     │   ├── PrometheusError
     │   └── AwsError
@@ -18,6 +19,9 @@ errors (requests, botocore, pyarrow, ...) are translated at the boundary where t
     │   └── GitHubError           the GitHub API refused or failed a request
 
 Messages are one line: what failed, where, and how to fix it. They never contain secrets.
+A library error about one argument names it as the library spells it (``parameter="week"``,
+shown as ``week: ...``); the CLI shows the same error under its flag (``--week: ...``), so the
+library never speaks of flags a notebook user does not have.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ __all__ = [
     "ConfigError",
     "GitHubError",
     "KianaxCapacityError",
+    "MissingDependencyError",
     "NotebookError",
     "OutputError",
     "PrometheusError",
@@ -39,9 +44,27 @@ __all__ = [
 
 
 class KianaxCapacityError(Exception):
-    """Base of every error kianax-capacity raises on purpose."""
+    """Base of every error kianax-capacity raises on purpose.
+
+    Args:
+        message: what failed and how to fix it, one line.
+        parameter: the argument (or config key) at fault, as the library names it, when the
+            error is about one; interfaces show it under their own name for it.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parameter = parameter
+
+    def __str__(self) -> str:
+        return f"{self.parameter}: {self.message}" if self.parameter else self.message
+
+    def shown_as(self, name: str) -> str:
+        """The message with the parameter shown under another name (a CLI flag)."""
+        return f"{name}: {self.message}" if self.parameter else self.message
 
 
 class UserInputError(KianaxCapacityError):
@@ -60,6 +83,10 @@ class SnapshotError(UserInputError):
 
 class RecommendationFileError(UserInputError):
     """A recommendations.json is not JSON or does not match schema v1."""
+
+
+class MissingDependencyError(UserInputError):
+    """An optional part (AWS, charts, report) is used without the package it needs."""
 
 
 class SourceError(KianaxCapacityError):

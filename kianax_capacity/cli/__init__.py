@@ -63,7 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     for module in _COMMANDS:
         module.register(subparsers)
+    for command in subparsers.choices.values():
+        # argparse lists a parser's options only on its private _actions.
+        flags = frozenset(option for action in command._actions for option in action.option_strings)
+        command.set_defaults(command_flags=flags)
     return parser
+
+
+def _cli_message(exc: KianaxCapacityError, flags: frozenset[str]) -> str:
+    """The error as the CLI user knows its argument: under its flag, where it has one."""
+    if exc.parameter is None:
+        return str(exc)
+    # A library parameter carries its unit (lock_timeout_seconds); its flag may not.
+    for name in (exc.parameter, exc.parameter.removesuffix("_seconds")):
+        flag = "--" + name.replace("_", "-")
+        if flag in flags:
+            return exc.shown_as(flag)
+    return str(exc)
 
 
 #: Environment variables whose values are secrets by name (tokens, passwords, AWS keys).
@@ -132,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KianaxCapacityError as exc:
         if args.debug:
             raise
-        print(f"kianax-capacity: error: {exc}", file=sys.stderr)
+        print(f"kianax-capacity: error: {_cli_message(exc, args.command_flags)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("kianax-capacity: interrupted; nothing was replaced", file=sys.stderr)

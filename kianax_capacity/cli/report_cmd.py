@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from kianax_capacity._optional import require_extra
 from kianax_capacity.cli._common import config_from_args
 from kianax_capacity.cli.fetch_cmd import add_fetch_arguments, fetch_snapshot
 from kianax_capacity.errors import OutputError, UserInputError
@@ -85,6 +86,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_extra("report")  # before any fetch or recommend work that would be wasted
     from kianax_capacity.outputs.report import build_report, default_generated_at, parse_week
     from kianax_capacity.recommend.engine import recommend
     from kianax_capacity.snapshot import load_snapshot

@@ -15,8 +15,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+
+from kianax_capacity._optional import missing_dependency
+
+try:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+except ImportError as exc:  # the [report] extra is not installed
+    raise missing_dependency("plotly", extra="report") from exc
 
 from kianax_capacity.outputs.palette import IDLE_COLOR, ROLE_COLORS, color_for
 

@@ -53,8 +53,8 @@ def _raise_for(response: requests.Response, what: str, repo: str, pr: int) -> No
         )
     if status == 404:
         raise GitHubError(
-            f"{what}: {repo} pull request #{pr} not found (404); check --repo and --pr, "
-            "and that the token can see the repository"
+            f"{what}: {repo} pull request #{pr} not found (404); check the repository and "
+            "pull request number, and that the token can see the repository"
         )
     raise GitHubError(f"{what}: GitHub answered HTTP {status} for {repo}#{pr}; try again later")
 
@@ -74,7 +74,8 @@ def _request(
     except requests.RequestException as exc:
         # The message of a connection error names the host, never the headers.
         raise GitHubError(
-            f"{what}: cannot reach the GitHub API ({type(exc).__name__}); check --api-url"
+            f"{what}: cannot reach the GitHub API ({type(exc).__name__}); check the API URL",
+            parameter="api_url",
         ) from None
     _raise_for(response, what, repo, pr)
     return response
@@ -105,9 +106,9 @@ def upsert_sticky_comment(
         GitHubError: the API refused (401/403/404) or failed.
     """
     if not _REPO.match(repo):
-        raise UserInputError(f"--repo {repo!r} is not owner/name (e.g. kianax/platform)")
+        raise UserInputError(f"{repo!r} is not owner/name (e.g. kianax/platform)", parameter="repo")
     if pr <= 0:
-        raise UserInputError(f"--pr must be a positive pull request number, got {pr}")
+        raise UserInputError(f"must be a positive pull request number, got {pr}", parameter="pr")
     if not body.lstrip().startswith(marker):
         body = f"{marker}\n{body}"
     if len(body) > GITHUB_COMMENT_LIMIT:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from kianax_capacity._optional import import_optional
 from kianax_capacity.outputs import charts, tables, views
 from kianax_capacity.outputs.report import window_week
 from kianax_capacity.recommendations import RecommendationSet, load_recommendations
@@ -55,8 +56,7 @@ def setup() -> None:
     reuses it: the HTML report renders offline and stays a few MB, where embedding per figure
     would repeat 4 MB of JavaScript for every chart.
     """
-    import plotly.io as pio
-
+    pio = import_optional("plotly.io", extra="report")
     pio.renderers.default = "notebook"
     pd.set_option("display.max_colwidth", 120)
 

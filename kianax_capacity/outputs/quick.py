@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-import plotly.graph_objects as go
+from kianax_capacity._optional import missing_dependency
+
+try:
+    import plotly.graph_objects as go
+except ImportError as exc:  # the [report] extra is not installed
+    raise missing_dependency("plotly", extra="report") from exc
 
 from kianax_capacity.outputs import charts, views
 from kianax_capacity.recommendations import RecommendationSet

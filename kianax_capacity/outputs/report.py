@@ -41,6 +41,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kianax_capacity._optional import import_optional
 from kianax_capacity.errors import NotebookError, OutputError, ReportLockedError, UserInputError
 from kianax_capacity.recommendations import RecommendationSet
 from kianax_capacity.snapshot import Snapshot, atomic_directory
@@ -118,11 +119,11 @@ def parse_week(text: str) -> date:
     """
     match = _WEEK.match(text.strip())
     if not match:
-        raise UserInputError(f"--week {text!r} is not an ISO week like 2026-W48")
+        raise UserInputError(f"{text!r} is not an ISO week like 2026-W48", parameter="week")
     try:
         return date.fromisocalendar(int(match[1]), int(match[2]), 1)
     except ValueError as exc:
-        raise UserInputError(f"--week {text!r}: {exc}") from exc
+        raise UserInputError(f"{text!r}: {exc}", parameter="week") from exc
 
 
 def find_previous_recommendations(cluster_dir: Path, week: str) -> Path | None:
@@ -173,7 +174,7 @@ def check_parameters(path: Path, parameters: Mapping[str, Any]) -> None:
     Raises:
         NotebookError: naming the notebook, the missing and the unexpected parameters.
     """
-    import papermill
+    papermill = import_optional("papermill", extra="report")
 
     try:
         declared = papermill.inspect_notebook(str(path))
@@ -248,7 +249,7 @@ def run_notebook(
     Raises:
         NotebookError: parameters do not match, or a cell raised (naming notebook and cell).
     """
-    import papermill
+    papermill = import_optional("papermill", extra="report")
     from papermill.exceptions import PapermillExecutionError
 
     path = source or notebook_path(name)
@@ -280,9 +281,8 @@ def run_notebook(
 
 def render_html(notebook: Any, title: str) -> str:
     """The executed notebook as a standalone HTML page with the code hidden."""
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
+    exporter_class = import_optional("nbconvert", extra="report").HTMLExporter
+    exporter = exporter_class(
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
     )
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
@@ -324,7 +324,8 @@ def report_lock(
     except OSError as exc:
         raise OutputError(
             f"cannot create the report lock {path}: {exc.strerror or exc}; choose a writable "
-            "--out-dir"
+            "folder",
+            parameter="out_dir",
         ) from exc
     deadline = time.monotonic() + timeout_seconds
     try:
@@ -340,7 +341,8 @@ def report_lock(
                     holder = handle.read().strip() or "another run"
                     raise ReportLockedError(
                         f"{path.parent.name}/{path.stem.lstrip('.')} is being built by {holder}; "
-                        "wait for it or pass --lock-timeout SECONDS"
+                        "wait for it or give a lock timeout in seconds",
+                        parameter="lock_timeout_seconds",
                     ) from None
                 time.sleep(poll_seconds)
         handle.seek(0)
@@ -410,7 +412,9 @@ def build_report(
     cluster = snapshot.cluster
     if not _SAFE_NAME.match(cluster):
         raise UserInputError(
-            f"cluster name {cluster!r} cannot be a folder name; pass --cluster NAME"
+            f"{cluster!r} cannot be a folder name; give a cluster name of letters, digits, "
+            "'.', '_' and '-'",
+            parameter="cluster",
         )
     week = week or window_week(snapshot.window[1])
     parse_week(week)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from kianax_capacity._optional import import_optional
 from kianax_capacity.errors import AwsError, UserInputError
 
 __all__ = ["S3Location", "parse_s3_url", "upload_report"]
@@ -39,7 +40,7 @@ def parse_s3_url(url: str) -> S3Location:
     """
     parsed = urlparse(url)
     if parsed.scheme != "s3" or not parsed.netloc:
-        raise UserInputError(f"--upload {url!r} must look like s3://bucket/prefix")
+        raise UserInputError(f"{url!r} must look like s3://bucket/prefix", parameter="upload")
     return S3Location(bucket=parsed.netloc, prefix=parsed.path.strip("/"))
 
 
@@ -65,7 +66,7 @@ def upload_report(
     Raises:
         AwsError: credentials, permissions, a missing bucket or the endpoint failed.
     """
-    import boto3
+    boto3 = import_optional("boto3", extra="aws")
     from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -111,7 +112,7 @@ def fetch_previous_recommendations(
     Raises:
         AwsError: the bucket cannot be listed or read.
     """
-    import boto3
+    boto3 = import_optional("boto3", extra="aws")
     from botocore.exceptions import BotoCoreError, ClientError
 
     from kianax_capacity.outputs.report import parse_week

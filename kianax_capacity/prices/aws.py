@@ -29,19 +29,24 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-    ReadTimeoutError,
-    TokenRetrievalError,
-)
+from kianax_capacity._optional import missing_dependency
+
+try:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ReadTimeoutError,
+        TokenRetrievalError,
+    )
+except ImportError as exc:  # the [aws] extra is not installed
+    raise missing_dependency("boto3", extra="aws") from exc
 
 from kianax_capacity.errors import AwsError
 from kianax_capacity.model import InstanceSpec

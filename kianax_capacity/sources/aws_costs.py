@@ -31,14 +31,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kianax_capacity.errors import AwsError, UserInputError
-from kianax_capacity.prices.aws import aws_errors, make_client
+from kianax_capacity.prices.aws import aws_errors, boto3, make_client
 
 __all__ = [
     "BILLED_COLUMNS",

@@ -80,8 +80,8 @@ def test_second_run_for_the_same_week_is_refused_while_the_first_holds_the_lock(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--week", "2026-48"], "not an ISO week"),
-        (["--upload", "https://bucket/prefix"], "must look like s3://bucket/prefix"),
+        (["--week", "2026-48"], "--week: '2026-48' is not an ISO week like 2026-W48"),
+        (["--upload", "https://bucket/prefix"], "--upload: 'https://bucket/prefix' must look like"),
         (["--previous", "/nonexistent/recommendations.json"], "no such file"),
         (["--parallel", "0"], "--parallel must be 1 or more"),
     ],

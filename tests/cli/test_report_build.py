@@ -75,8 +75,11 @@ def test_iso_weeks() -> None:
     assert iso_week(date(2026, 11, 22)) == "2026-W47"
     assert iso_week(date(2027, 1, 1)) == "2026-W53"  # ISO years do not follow calendar years
     assert parse_week("2026-W48") == date(2026, 11, 23)
-    with pytest.raises(UserInputError, match="not an ISO week"):
+    with pytest.raises(UserInputError, match="not an ISO week") as caught:
         parse_week("2026-48")
+    # The library names its parameter, not a CLI flag a notebook user does not have.
+    assert str(caught.value) == "week: '2026-48' is not an ISO week like 2026-W48"
+    assert caught.value.parameter == "week"
     with pytest.raises(UserInputError):
         parse_week("2026-W54")
 
