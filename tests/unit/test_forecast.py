@@ -67,18 +67,7 @@ def growing(days: float = 14) -> Snapshot:
     c = SyntheticCluster(start=START, days=days)
     nodes = [c.node(f"general-{i}", "general-ng", "t3.medium", f"z{i}") for i in range(3)]
     flat = c.node("batch-0", "batch-ng", "t3.medium", "z0")
-    c.workloads.append(
-        {
-            "namespace": "kianax",
-            "kind": "Deployment",
-            "workload": "grower",
-            "pdb_min_available": float("nan"),
-            "pdb_max_unavailable": float("nan"),
-            "pdb_disruptions_allowed": 1.0,
-            "has_pvc": False,
-            "has_emptydir": False,
-        }
-    )
+    c.builder.workload("kianax", "Deployment", "grower", pdb_disruptions_allowed=1.0)
     for k in range(int(days)):
         c.pod(
             "kianax",
