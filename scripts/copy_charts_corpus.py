@@ -117,8 +117,9 @@ def _helm_create(mirrors: Path) -> str:
     for relative, name in wanted.items():
         out = target / relative
         out.parent.mkdir(parents=True, exist_ok=True)
-        # The constants are Go format strings: %s is the chart name (helm create mychart).
-        out.write_text(constants[name].replace("%s", "mychart"))
+        # `helm create mychart` writes the chart name where the starter says <CHARTNAME>
+        # (templates) or %s (the Go format strings of values.yaml and Chart.yaml).
+        out.write_text(constants[name].replace("<CHARTNAME>", "mychart").replace("%s", "mychart"))
     return commit
 
 
@@ -137,7 +138,7 @@ def main(argv: list[str]) -> int:
         "`values.yaml` and `Chart.yaml` always; where the last column says so, also every",
         "template that defines containers and every `_*.tpl` helper (bitnami-common: only",
         "`_resources.tpl`, the preset table). `helm-create` is the `helm create mychart` starter,",
-        "taken from the Go string constants of helm's create.go (`%s` -> `mychart`).",
+        "taken from the Go string constants of helm's create.go (`<CHARTNAME>`, `%s` -> `mychart`).",
         "Do not edit these files: tests compare against upstream bytes.",
         "",
         "| corpus folder | repository | path | commit | templates |",

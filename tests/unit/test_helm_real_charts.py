@@ -135,7 +135,9 @@ def test_cert_manager_three_workloads_land_on_three_keys(tmp_path: Path) -> None
 
 
 def test_two_rows_on_one_key_are_both_refused_naming_both(tmp_path: Path) -> None:
-    values = _chart(tmp_path, "cert-manager", "cert-manager", templates=True)
+    # No templates to check the mapping against: a mapping that sends two workloads to one key
+    # must not let the last one win (the next run would flip it back).
+    values = _chart(tmp_path, "cert-manager", "cert-manager", chart_yaml=False)
     before = values.read_bytes()
     layout = HelmLayout(
         tmp_path,
@@ -192,8 +194,7 @@ def test_a_base_file_limit_is_removed_with_null_in_the_override(tmp_path: Path) 
     )
     result = apply_recommendations(recs, HelmLayout(tmp_path))
     assert (chart / "values-prod.yaml").read_text() == (
-        "replicaCount: 3\nresources:\n  requests:\n    cpu: 1\n    memory: 256Mi\n"
-        "  limits:\n    cpu: null\n"
+        "replicaCount: 3\nresources:\n  requests:\n    cpu: 1\n  limits:\n    cpu: null\n"
     )
     assert result.changed_files
 
@@ -203,12 +204,12 @@ def test_crlf_and_bom_are_kept(tmp_path: Path) -> None:
     shutil.copytree(CORPUS / "helm-create", chart)
     text = "\ufeffreplicaCount: 1\r\nresources:\r\n  requests:\r\n    cpu: 100m\r\n"
     (chart / "values-prod.yaml").write_bytes(text.encode())
-    recs = _recs(_row("svc", "mychart", Resources(0.2, None, 128 * MI, None)))
+    recs = _recs(_row("svc", "mychart", Resources(0.2, None, 160 * MI, None)))
     apply_recommendations(recs, HelmLayout(tmp_path))
     out = (chart / "values-prod.yaml").read_bytes().decode()
     assert out == (
         "\ufeffreplicaCount: 1\r\nresources:\r\n  requests:\r\n    cpu: 200m\r\n"
-        "    memory: 128Mi\r\n"
+        "    memory: 160Mi\r\n"
     )
 
 
@@ -216,10 +217,10 @@ def test_empty_resources_on_its_own_line_leaves_no_blank_line(tmp_path: Path) ->
     chart = tmp_path / "svc"
     shutil.copytree(CORPUS / "helm-create", chart)
     (chart / "values-prod.yaml").write_text("resources:\n  {}\nnodeSelector: {}\n")
-    recs = _recs(_row("svc", "mychart", Resources(0.2, None, 128 * MI, None)))
+    recs = _recs(_row("svc", "mychart", Resources(0.2, None, 160 * MI, None)))
     apply_recommendations(recs, HelmLayout(tmp_path))
     assert (chart / "values-prod.yaml").read_text() == (
-        "resources:\n  requests:\n    cpu: 200m\n    memory: 128Mi\nnodeSelector: {}\n"
+        "resources:\n  requests:\n    cpu: 200m\n    memory: 160Mi\nnodeSelector: {}\n"
     )
 
 
