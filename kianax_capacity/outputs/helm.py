@@ -396,7 +396,7 @@ def _apply_chart(chart: str, items: list[_Item], layout: HelmLayout, dry_run: bo
             else:
                 plan.autoscaling(item.row, item.prefix, item.keys)
         new_text = edit_yaml(text, plan.edits)
-        verified = _verify(stack.with_top(_load(new_text)), items)
+        verified = _verify(stack.with_top(_load(new_text)), items, frozenset(plan.left_alone))
     except YamlEditError as exc:
         return FileResult(chart, path, "skipped", messages=(f"{path}: {exc}",))
     except _VerifyError as exc:
@@ -418,13 +418,15 @@ class _VerifyError(Exception):
     pass
 
 
-def _verify(stack: ValueStack, items: list[_Item]) -> tuple[str, ...]:
+def _verify(
+    stack: ValueStack, items: list[_Item], left_alone: frozenset[tuple[str, ...]]
+) -> tuple[str, ...]:
     """Re-read the patched stack through each row's path: it must equal the recommendation."""
     lines = []
     for item in items:
         if item.section != "rightsizing":
             continue
-        wrong = verify_resources(stack, item.row, item.prefix)
+        wrong = verify_resources(stack, item.row, item.prefix, left_alone)
         if wrong:
             raise _VerifyError(
                 f"after patching, {'.'.join(item.prefix)} would not equal the recommendation for "

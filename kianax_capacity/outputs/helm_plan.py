@@ -94,10 +94,20 @@ def _parser(resource: str) -> Callable[[Any], Any]:
     return parse_cpu if resource == "cpu" else parse_memory
 
 
-def verify_resources(stack: ValueStack, row: RightsizingRow, prefix: tuple[str, ...]) -> str:
-    """"" when the stack's resources at ``prefix`` equal the recommendation, else what differs."""
+def verify_resources(
+    stack: ValueStack,
+    row: RightsizingRow,
+    prefix: tuple[str, ...],
+    left_alone: frozenset[tuple[str, ...]] = frozenset(),
+) -> str:
+    """"" when the stack's resources at ``prefix`` equal the recommendation, else what differs.
+
+    ``left_alone`` paths were deliberately not written (a template expression sits there).
+    """
     wrong: list[str] = []
     for attr, group, resource in RESOURCE_FIELDS:
+        if (*prefix, group, resource) in left_alone:
+            continue
         want = getattr(row.recommended, attr)
         got = stack.effective((*prefix, group, resource))
         if want is None:
@@ -121,6 +131,7 @@ class FilePlan:
         self.edits: list[Edit] = []
         self.changes: list[ValueChange] = []
         self.messages: list[str] = []
+        self.left_alone: set[tuple[str, ...]] = set()
 
     def _numeric(self, path: tuple[str, ...]) -> bool:
         existing = self.stack.effective(path) if self.stack.top_sets(path) else None
@@ -175,6 +186,7 @@ class FilePlan:
                 self.messages.append(
                     f"{'.'.join(path)} is not a quantity ({existing!r}); left alone"
                 )
+                self.left_alone.add(path)
                 continue
             self.edits.append(SetValue(path, text))
             self.changes.append(

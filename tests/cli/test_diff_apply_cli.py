@@ -135,7 +135,13 @@ def test_apply_reads_key_paths_from_config(tmp_path: Path) -> None:
     done = _run("apply", str(RECS / "week2.json"), "--charts", "charts", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "      cpu: 50m\n" in (charts / "agent-service" / "values-prod.yaml").read_text()
-    assert "agent-service/agent: not the chart's main container" in done.stderr
+    # The agent container's layout is unknown (no templates, no known chart): refused with the
+    # exact entry to add, instead of the old guess "the chart's main container".
+    assert (
+        'skipped kianax/agent-service/agent: charts/agent-service has no templates/ and no '
+        "Chart.yaml naming a chart" in done.stderr
+    )
+    assert 'add [helm] container_paths = {"agent-service/agent" = "<path>.resources"}' in done.stderr
 
 
 class _Recorder(BaseHTTPRequestHandler):
