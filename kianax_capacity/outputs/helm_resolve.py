@@ -108,13 +108,10 @@ def discover_chart(folder: Path) -> ChartLayout:
         )
     if meta.get("name"):
         versions = known_versions(str(meta["name"]))
-        why = (
-            f"chart {meta['name']} {meta.get('version', '')} has no templates here and "
-            + (
-                f"the table knows only version(s) {', '.join(versions)}"
-                if versions
-                else f"is not in {table_info()}"
-            )
+        why = f"chart {meta['name']} {meta.get('version', '')} has no templates here and " + (
+            f"the table knows only version(s) {', '.join(versions)}"
+            if versions
+            else f"is not in {table_info()}"
         )
     else:
         why = f"{folder} has no templates/ and no Chart.yaml naming a chart in {table_info()}"
@@ -129,8 +126,14 @@ def _kind_ok(site_kind: str, kind: str) -> bool:
 
 
 def _score(hint: tuple[str, ...], workload: str) -> int:
-    words = set(re.split(r"[^a-z0-9]+", workload.lower()))
-    return sum(1 for word in hint if word in words)
+    """How many words of a template's name hint the workload's name carries (``read`` counts
+    for ``readreplica``: helpers are named in one word, resources in dashed parts)."""
+    words = {w for w in re.split(r"[^a-z0-9]+", workload.lower()) if w}
+    return sum(
+        1
+        for hint_word in hint
+        if any(hint_word == w or (len(w) >= 3 and hint_word.startswith(w)) for w in words)
+    )
 
 
 def _hint_narrowed(candidates: list[Any], workload: str) -> list[Any]:

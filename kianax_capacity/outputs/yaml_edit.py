@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import itertools
 from collections.abc import Sequence
@@ -229,6 +230,7 @@ class _Tree:
         raise YamlEditError(f"unexpected YAML event {type(event).__name__}")  # pragma: no cover
 
 
+@functools.lru_cache(maxsize=8)
 def _parse_tree(text: str) -> _Tree:
     try:
         events = list(YAML(typ="rt").parse(io.StringIO(text)))
@@ -238,6 +240,11 @@ def _parse_tree(text: str) -> _Tree:
 
 
 def _load(text: str) -> Any:
+    return copy.deepcopy(_load_cached(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(text: str) -> Any:
     try:
         return YAML(typ="safe", pure=True).load(text)
     except YAMLError as exc:
@@ -372,8 +379,9 @@ class _Editor:
             raise YamlEditError(f"{where} is a block scalar; rewrite it as a plain value first")
         self._remember_anchor(node)
         start, end = _value_start(self.text, node), node.end
-        self.expected[op.path] = op.text if node.style in ("'", '"') else _plain_value(op.text)
-        if node.style in ("'", '"'):
+        quoted = node.style in ("'", '"') and op.text != "null"  # a null is never quoted
+        self.expected[op.path] = op.text if quoted else _plain_value(op.text)
+        if quoted:
             replacement = f"{node.style}{op.text}{node.style}"
         elif start == end:
             start = end = self._empty_at(node)
