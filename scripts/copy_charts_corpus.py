@@ -28,33 +28,33 @@ CHARTS: tuple[tuple[str, str, str, bool], ...] = (
     ("bitnami-redis", "bitnami/charts", "bitnami/redis", True),
     ("bitnami-postgresql", "bitnami/charts", "bitnami/postgresql", True),
     ("bitnami-common", "bitnami/charts", "bitnami/common", True),
-    ("bitnami-kafka", "bitnami/charts", "bitnami/kafka", False),
-    ("bitnami-rabbitmq", "bitnami/charts", "bitnami/rabbitmq", False),
-    ("bitnami-mongodb", "bitnami/charts", "bitnami/mongodb", False),
-    ("bitnami-wordpress", "bitnami/charts", "bitnami/wordpress", False),
-    ("bitnami-keycloak", "bitnami/charts", "bitnami/keycloak", False),
-    ("bitnami-mariadb", "bitnami/charts", "bitnami/mariadb", False),
-    ("bitnami-metrics-server", "bitnami/charts", "bitnami/metrics-server", False),
-    ("kube-prometheus-stack", "prometheus-community/helm-charts", "charts/kube-prometheus-stack", False),
-    ("prometheus", "prometheus-community/helm-charts", "charts/prometheus", False),
+    ("bitnami-kafka", "bitnami/charts", "bitnami/kafka", True),
+    ("bitnami-rabbitmq", "bitnami/charts", "bitnami/rabbitmq", True),
+    ("bitnami-mongodb", "bitnami/charts", "bitnami/mongodb", True),
+    ("bitnami-wordpress", "bitnami/charts", "bitnami/wordpress", True),
+    ("bitnami-keycloak", "bitnami/charts", "bitnami/keycloak", True),
+    ("bitnami-mariadb", "bitnami/charts", "bitnami/mariadb", True),
+    ("bitnami-metrics-server", "bitnami/charts", "bitnami/metrics-server", True),
+    ("kube-prometheus-stack", "prometheus-community/helm-charts", "charts/kube-prometheus-stack", True),
+    ("prometheus", "prometheus-community/helm-charts", "charts/prometheus", True),
     ("kube-state-metrics", "prometheus-community/helm-charts", "charts/kube-state-metrics", True),
     ("prometheus-node-exporter", "prometheus-community/helm-charts", "charts/prometheus-node-exporter", True),
-    ("alertmanager", "prometheus-community/helm-charts", "charts/alertmanager", False),
-    ("prometheus-pushgateway", "prometheus-community/helm-charts", "charts/prometheus-pushgateway", False),
-    ("argo-cd", "argoproj/argo-helm", "charts/argo-cd", False),
-    ("argo-workflows", "argoproj/argo-helm", "charts/argo-workflows", False),
-    ("argo-rollouts", "argoproj/argo-helm", "charts/argo-rollouts", False),
-    ("argo-events", "argoproj/argo-helm", "charts/argo-events", False),
+    ("alertmanager", "prometheus-community/helm-charts", "charts/alertmanager", True),
+    ("prometheus-pushgateway", "prometheus-community/helm-charts", "charts/prometheus-pushgateway", True),
+    ("argo-cd", "argoproj/argo-helm", "charts/argo-cd", True),
+    ("argo-workflows", "argoproj/argo-helm", "charts/argo-workflows", True),
+    ("argo-rollouts", "argoproj/argo-helm", "charts/argo-rollouts", True),
+    ("argo-events", "argoproj/argo-helm", "charts/argo-events", True),
     ("cert-manager", "cert-manager/cert-manager", "deploy/charts/cert-manager", True),
     ("ingress-nginx", "kubernetes/ingress-nginx", "charts/ingress-nginx", True),
     ("keda", "kedacore/charts", "keda", True),
     ("external-secrets", "external-secrets/external-secrets", "deploy/charts/external-secrets", True),
-    ("vault", "hashicorp/vault-helm", ".", False),
-    ("fluent-bit", "grafana/helm-charts", "charts/fluent-bit", False),
-    ("loki-distributed", "grafana/helm-charts", "charts/loki-distributed", False),
-    ("promtail", "grafana/helm-charts", "charts/promtail", False),
-    ("jenkins", "jenkinsci/helm-charts", "charts/jenkins", False),
-    ("velero", "vmware-tanzu/helm-charts", "charts/velero", False),
+    ("vault", "hashicorp/vault-helm", ".", True),
+    ("fluent-bit", "grafana/helm-charts", "charts/fluent-bit", True),
+    ("loki-distributed", "grafana/helm-charts", "charts/loki-distributed", True),
+    ("promtail", "grafana/helm-charts", "charts/promtail", True),
+    ("jenkins", "jenkinsci/helm-charts", "charts/jenkins", True),
+    ("velero", "vmware-tanzu/helm-charts", "charts/velero", True),
     ("karpenter", "aws/karpenter-provider-aws", "charts/karpenter", True),
 )
 REFS = {"vmware-tanzu/helm-charts": "refs/heads/main"}
@@ -91,7 +91,12 @@ def _copy_chart(mirrors: Path, folder: str, repo: str, chart: str, templates: bo
                 continue  # schemas mention containers: but define none
             if folder == "bitnami-common" and base != "_resources.tpl":
                 continue  # only the preset table is read from the common chart
-            if base.startswith("_") or b"containers:" in body:
+            workload = re.search(
+                rb"^kind:\s*(Deployment|StatefulSet|DaemonSet|Job|CronJob|Prometheus|Alertmanager)\s*$",
+                body,
+                re.M,
+            )
+            if base.startswith("_") or b"containers:" in body or workload:
                 files.append(relative)
     for relative in files:
         out = target / relative

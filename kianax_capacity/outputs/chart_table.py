@@ -44,7 +44,7 @@ def known_chart(name: str, version: str) -> ChartPaths | None:
     for entry in _table()["charts"]:
         if entry["name"] != name:
             continue
-        if _major(version) not in entry["majors"]:
+        if version != entry["version"] and _major(version) not in entry["majors"]:
             continue
         containers = tuple(ContainerSite(**site) for site in entry["containers"])
         hpas = tuple(

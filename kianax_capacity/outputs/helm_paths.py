@@ -207,6 +207,8 @@ def _resolve_name(
 ) -> tuple[str, bool]:
     """The container name as a regex and whether it is fully literal."""
     raw = raw.strip().strip("\"'")
+    if not raw:
+        return ".+", False
     pieces: list[str] = []
     literal = True
     position = 0
@@ -253,6 +255,75 @@ def _helpers(texts: Iterable[str], chart: str) -> dict[str, str | tuple[str, str
             if plain:
                 found[name] = (plain.group(1).lstrip("."), plain.group(2))
     return found
+
+
+def _bodies(texts: Iterable[str]) -> dict[str, str]:
+    """``define`` bodies that emit containers or a resources block (worth inlining)."""
+    found: dict[str, str] = {}
+    for text in texts:
+        for name, body in re.findall(
+            r'{{-?\s*define\s+"([^"]+)"\s*-?}}\n?(.*?){{-?\s*end\s*-?}}\s*(?={{-?\s*define|\Z|{{/\*)',
+            text,
+            re.S,
+        ):
+            if "containers:" in body or re.search(r"^\s*resources:", body, re.M):
+                found[name] = body
+    return found
+
+
+_INCLUDE_LINE = re.compile(
+    r'^\s*{{-?\s*(?:include|template)\s+"([^"]+)"\s+(?:\.|\$)\s*(?:\|\s*n?indent\s+(\d+)\s*)?-?}}\s*$'
+)
+
+
+def _expand(lines: list[str], bodies: Mapping[str, str], depth: int = 3) -> list[str]:
+    """Lines with ``include "helper" . | nindent N`` replaced by the helper's body, indented.
+
+    Only helpers called with the chart's own context (``.`` or ``$``) are inlined: their
+    ``.Values`` references mean the same inside and out.
+    """
+    if depth == 0 or not bodies:
+        return lines
+    out: list[str] = []
+    for line in lines:
+        match = _INCLUDE_LINE.match(line)
+        if match is None or match.group(1) not in bodies:
+            out.append(line)
+            continue
+        pad = " " * int(match.group(2) or 0)
+        body = _expand(bodies[match.group(1)].splitlines(), bodies, depth - 1)
+        out.extend(pad + body_line if body_line.strip() else body_line for body_line in body)
+    return out
+
+
+# Custom resources whose operator runs one main container named after the kind, sized by the
+# resource's spec.resources (prometheus-operator: Prometheus -> StatefulSet prometheus-<name>).
+_OPERATED = {
+    "Prometheus": "prometheus",
+    "PrometheusAgent": "prometheus",
+    "Alertmanager": "alertmanager",
+    "ThanosRuler": "thanos-ruler",
+}
+
+
+def _operated(kind: str, lines: list[str]) -> list[_Container]:
+    scope = _Scope()
+    name = next(_OPERATED[k] for k in kind.split("|") if k in _OPERATED)
+    container = _Container(name, False, 0)
+    in_spec = in_resources = False
+    for line in lines:
+        structural = bool(line.strip()) and not _is_action_only(line)
+        if structural and not line.lstrip().startswith("#"):
+            indent = _indent(line)
+            if indent == 0:
+                in_spec = line.startswith("spec:")
+                in_resources = False
+            elif in_spec and indent == 2:
+                in_resources = bool(re.match(r"\s{2}resources:", line))
+        scope.feed(line)
+        if in_resources:
+            container.refs.extend(scope.references(line))
+    return [container] if container.refs else []
 
 
 def _documents(text: str) -> list[list[str]]:
@@ -309,6 +380,7 @@ def _containers(lines: list[str]) -> list[_Container]:
     init = False
     current: _Container | None = None
     in_resources: int | None = None  # indent of the resources: key while inside its block
+    item_indent: int | None = None  # indent of the list's items (nested lists are deeper)
     for line in lines:
         stripped = line.strip()
         structural = bool(stripped) and not stripped.startswith("#") and not _is_action_only(line)
@@ -319,18 +391,24 @@ def _containers(lines: list[str]) -> list[_Container]:
             if list_indent is not None and (
                 indent < list_indent or (indent == list_indent and not is_item)
             ):
-                list_indent, current = None, None
+                list_indent, current, item_indent = None, None, None
             key = re.match(r"\s*(containers|initContainers):\s*(#.*)?$", line)
             if key:
                 list_indent, init, current = indent, key.group(1) == "initContainers", None
-            elif list_indent is not None and is_item:
-                item = re.match(r"\s*- name:\s*(.+?)\s*$", line)
-                if current is None or indent <= current.item_indent:
-                    current = _Container(item.group(1), init, indent) if item else None
-                    if current is not None:
-                        found.append(current)
-            elif current is not None and re.match(r"\s*resources:", line):
-                if indent == current.item_indent + 2:
+                item_indent = None
+            elif list_indent is not None and is_item and (item_indent in (None, indent)):
+                # A new container; its name may come on a later line (`- args: ...` first).
+                item_indent = indent
+                named = re.match(r"\s*- name:\s*(.+?)\s*$", line)
+                current = _Container(named.group(1) if named else "", init, indent)
+                found.append(current)
+                if re.match(r"\s*- resources:", line):
+                    in_resources = indent + 2
+            elif current is not None and indent == current.item_indent + 2:
+                named = re.match(r"\s*name:\s*(.+?)\s*$", line)
+                if named and not current.name_raw:
+                    current.name_raw = named.group(1)
+                if re.match(r"\s*resources:", line):
                     in_resources = indent
         scope.feed(line)
         if current is not None and in_resources is not None:
@@ -384,24 +462,29 @@ def read_templates(
 ) -> tuple[tuple[ContainerSite, ...], tuple[HpaSite, ...]]:
     """Container and HPA sites of a chart from its template texts (file name -> text)."""
     helpers = _helpers(templates.values(), chart)
+    bodies = _bodies(templates.values())
     sites: list[ContainerSite] = []
     hpas: list[HpaSite] = []
     for name in sorted(templates):
         if name.rsplit("/", 1)[-1].startswith("_"):
             continue
         for lines in _documents(templates[name]):
+            lines = _expand(lines, bodies)
             kind = _kind_of(lines)
             if kind == "HorizontalPodAutoscaler":
                 hpa = _hpa_site(name, lines)
                 if hpa is not None:
                     hpas.append(hpa)
                 continue
-            if kind and not set(kind.split("|")) & set(WORKLOAD_KINDS):
+            operated = any(k in _OPERATED for k in kind.split("|"))
+            if kind and not operated and not set(kind.split("|")) & set(WORKLOAD_KINDS):
                 continue
             if not kind and not any("containers:" in line for line in lines):
                 continue
             hint = _name_hint(lines)
-            for container in _containers(lines):
+            found = _operated(kind, lines) if operated else _containers(lines)
+            kind = "StatefulSet" if operated else kind
+            for container in found:
                 pattern, literal = _resolve_name(container.name_raw, chart, defaults, helpers)
                 path, why = _choose_path(container, defaults)
                 sites.append(
