@@ -104,9 +104,13 @@ class HelmConfig:
     charts: str = "charts"
     values_file: str = "values-prod.yaml"
     chart_for: Mapping[str, str] = field(default_factory=dict)  # workload -> chart folder name
-    resources_path: str = "resources"  # dotted key path of the main container's resources
-    autoscaling_path: str = "autoscaling"  # dotted key path of the helm-create autoscaling block
+    # Key paths come from the chart's templates or the shipped table; these two are only for
+    # charts whose layout is unknown ("" = refuse such rows instead of guessing).
+    resources_path: str = ""  # dotted key path of the main container's resources
+    autoscaling_path: str = ""  # dotted key path of the HPA settings
     container_paths: Mapping[str, str] = field(default_factory=dict)  # "workload/container" -> path
+    values_stack: tuple[str, ...] = ()  # values files between values.yaml and values_file
+    strict: bool = False  # exit 1 when any row is skipped (what a CI job wants)
 
 
 @dataclass(frozen=True)

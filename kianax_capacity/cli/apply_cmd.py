@@ -1,8 +1,10 @@
 """`kianax-capacity apply`: write recommendations into the Helm values files of each service.
 
-Only rows with status ``ok`` are applied, only values that change are written, and everything else
-in the file (comments, order, quoting, anchors) stays byte for byte. ``--dry-run`` prints the
-unified diff and writes nothing. A missing chart or values file is reported and skipped.
+Only rows with status ``ok`` are applied, only where the chart reads them (its templates, the
+shipped table of known charts, or ``[helm] container_paths``), only values that change; everything
+else in the file (comments, order, quoting, anchors, line endings) stays byte for byte.
+``--dry-run`` prints the unified diff and writes nothing. Rows that cannot be placed are reported
+with the reason and the fix; ``--strict`` (or ``[helm] strict = true``) makes them exit 1.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kianax_capacity.cli._common import config_from_args
-from kianax_capacity.outputs.helm import SECTIONS, HelmLayout, apply_recommendations
+from kianax_capacity.outputs.helm import SECTIONS, ApplyResult, HelmLayout, apply_recommendations
 from kianax_capacity.recommendations import load_recommendations
 
 
@@ -22,9 +24,9 @@ def register(subparsers: Any) -> None:
         "apply",
         help="patch Helm values files with the recommendations (keeps comments and layout)",
         description=(
-            "Write right-sizing (resources.requests/limits) and HPA (autoscaling.*) "
-            "recommendations into charts/<workload>/<values file>. Only values that change are "
-            "written."
+            "Write right-sizing (requests/limits) and HPA recommendations into "
+            "charts/<chart>/<values file>, at the keys the chart's templates read. Only values "
+            "that change are written."
         ),
     )
     parser.add_argument("recommendations", metavar="RECOMMENDATIONS.json")
@@ -45,7 +47,34 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="print the unified diff; write nothing"
     )
+    parser.add_argument(
+        "--strict",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="exit 1 when any row or file is skipped (default: [helm] strict, off); "
+        "use --strict in CI",
+    )
     parser.set_defaults(func=run)
+
+
+def _report(result: ApplyResult, dry_run: bool) -> None:
+    for file in result.files:
+        if file.status == "changed":
+            verb = "would change" if dry_run else "changed"
+            print(f"{verb} {file.path}:", file=sys.stderr)
+            for change in file.changes:
+                print(f"  {change.describe()}", file=sys.stderr)
+        elif file.status == "unchanged":
+            print(f"unchanged {file.path}: already matches the recommendations", file=sys.stderr)
+        for message in file.messages:
+            print(
+                f"skipped {message}" if file.status == "skipped" else f"  note: {message}",
+                file=sys.stderr,
+            )
+        for line in file.verified:
+            print(f"  verified (values re-read through the chart's paths): {line}", file=sys.stderr)
+    for row in result.skipped_rows:
+        print(f"skipped {row}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,31 +87,22 @@ def run(args: argparse.Namespace) -> int:
         resources_path=config.resources_path,
         autoscaling_path=config.autoscaling_path,
         container_paths=dict(config.container_paths),
+        values_stack=tuple(config.values_stack),
     )
     only = tuple(part.strip() for part in args.only.split(",") if part.strip())
     result = apply_recommendations(recs, layout, only=only, dry_run=args.dry_run)
     if args.dry_run:
         sys.stdout.write(result.diff)
-    for file in result.files:
-        if file.status == "changed":
-            verb = "would change" if args.dry_run else "changed"
-            print(f"{verb} {file.path}:", file=sys.stderr)
-            for change in file.changes:
-                print(f"  {change.describe()}", file=sys.stderr)
-        elif file.status == "unchanged":
-            print(f"unchanged {file.path}: already matches the recommendations", file=sys.stderr)
-        for message in file.messages:
-            print(
-                f"skipped {message}" if file.status == "skipped" else f"  note: {message}",
-                file=sys.stderr,
-            )
-    for row in result.skipped_rows:
-        print(f"skipped {row}", file=sys.stderr)
+    _report(result, args.dry_run)
     changed = len(result.changed_files)
-    skipped = sum(1 for f in result.files if f.status == "skipped") + len(result.skipped_rows)
-    print(
+    skipped = result.skipped_count
+    strict = config.strict if args.strict is None else args.strict
+    summary = (
         f"{'dry run: ' if args.dry_run else ''}{changed} values file(s) "
-        f"{'would change' if args.dry_run else 'changed'}, {skipped} skipped",
-        file=sys.stderr,
+        f"{'would change' if args.dry_run else 'changed'}, {skipped} skipped"
     )
+    if strict and skipped:
+        print(f"{summary}; failing because of --strict", file=sys.stderr)
+        return 1
+    print(summary, file=sys.stderr)
     return 0

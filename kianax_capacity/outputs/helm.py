@@ -1,54 +1,55 @@
-"""Write recommendations into Helm values files, changing only the recommended values.
+"""Write recommendations into Helm values files, only where the chart reads them.
 
-Each workload's chart is ``<charts>/<chart>/<values_file>`` where ``chart`` is the workload name
-unless ``[helm] chart_for`` maps it (``"workload"`` or ``"namespace/workload"`` -> chart folder).
-What is written, in the ``helm create`` convention (paths configurable):
+Each workload's chart is ``<charts>/<chart>/`` where ``chart`` is the workload name unless
+``[helm] chart_for`` maps it (``"workload"`` or ``"namespace/workload"`` -> chart folder); the file
+written is ``<values_file>`` in it, the top of the stack ``values.yaml`` (the chart's defaults)
+-> ``[helm] values_stack`` files -> ``<values_file>``.
 
-* right-sizing (rows with status ``ok``): ``resources.requests.cpu``/``memory`` and
-  ``resources.limits.cpu``/``memory`` as Kubernetes quantities (``120m``, ``192Mi``). A recommended
-  ``cpu_limit`` of ``None`` removes the CPU limit; any other ``None`` leaves the value alone.
-* HPA (rows with status ``ok``): ``autoscaling.minReplicas``, ``maxReplicas``,
-  ``targetCPUUtilizationPercentage``, ``targetMemoryUtilizationPercentage`` (a ``None`` memory
-  target removes the key: no scaling on memory).
+Where each container's resources live comes from the chart itself, in this order
+(:mod:`kianax_capacity.outputs.helm_resolve`):
 
-Multi-container charts: a chart's values describe its *main* container. The main container is the
-one named like the chart or the workload, else ``app`` or ``main``, else the workload's only
-container. Other containers (sidecars) are written only when ``[helm] container_paths`` maps
-``"workload/container"`` to the dotted path of their resources block; otherwise they are reported
-as skipped.
+1. ``[helm] container_paths`` (``"workload/container" = "dotted.path"``), checked against the
+   templates when they are at hand;
+2. the chart's templates (``charts/<chart>/templates/``, vendored subcharts in ``charts/``),
+   read statically by :mod:`kianax_capacity.outputs.helm_paths`;
+3. the shipped table of known charts (``Chart.yaml`` name and major version, or a dependency);
+4. ``[helm] resources_path`` for the main container, when set.
 
-A value is written only when it changes what Kubernetes would see (``0.25`` and ``250m`` are the
-same): the file is edited in place (see :mod:`kianax_capacity.outputs.yaml_edit`), so comments, key
-order, quoting and anchors stay as they were. A missing chart or values file, or a file too unusual
-to edit safely, is reported for that workload and skipped.
+Anything else is refused with the reason and the exact ``container_paths`` entry to add; two rows
+on one key are both refused. HPA rows go to the prefix the chart's HPA template reads (or
+``[helm] autoscaling_path`` when set), only for the keys it reads.
+
+A value is written only when it changes what the chart sees (``0.25`` and ``250m`` are the same):
+the file is edited in place (:mod:`kianax_capacity.outputs.yaml_edit`), so comments, key order,
+quoting, anchors, BOM and line endings stay as they were. After the edit, the stack is read again
+through the same paths and must equal the recommendation, or the file is not written.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
+import os
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kianax_capacity.errors import UserInputError
-from kianax_capacity.outputs.yaml_edit import (
-    Edit,
-    RemoveValue,
-    SetValue,
-    YamlEditError,
-    edit_yaml,
-    read_scalar,
-    scalar_style,
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from kianax_capacity.errors import OutputError, UserInputError
+from kianax_capacity.outputs.helm_plan import FilePlan, ValueChange, verify_resources
+from kianax_capacity.outputs.helm_resolve import (
+    ChartLayout,
+    Target,
+    discover_chart,
+    match_container,
+    match_hpa,
 )
-from kianax_capacity.recommendations import (
-    HpaRow,
-    RecommendationSet,
-    RightsizingRow,
-    write_text_atomic,
-)
-from kianax_capacity.units import format_cpu, format_memory, parse_cpu, parse_memory
+from kianax_capacity.outputs.helm_values import ValueStack
+from kianax_capacity.outputs.yaml_edit import YamlEditError, edit_yaml, split_style
+from kianax_capacity.recommendations import HpaRow, RecommendationSet, RightsizingRow
 
 __all__ = [
     "SECTIONS",
@@ -61,62 +62,54 @@ __all__ = [
 ]
 
 SECTIONS = ("rightsizing", "hpa")
-
-_RESOURCE_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("cpu_request", "requests", "cpu"),
-    ("memory_request", "requests", "memory"),
-    ("cpu_limit", "limits", "cpu"),
-    ("memory_limit", "limits", "memory"),
-)
-_HPA_FIELDS: tuple[tuple[str, str], ...] = (
-    ("min_replicas", "minReplicas"),
-    ("max_replicas", "maxReplicas"),
-    ("target_cpu_utilization", "targetCPUUtilizationPercentage"),
-    ("target_memory_utilization", "targetMemoryUtilizationPercentage"),
-)
 _MAIN_NAMES = ("app", "main")
+_HPA_KEYS = (
+    "minReplicas",
+    "maxReplicas",
+    "targetCPUUtilizationPercentage",
+    "targetMemoryUtilizationPercentage",
+)
 
 
 @dataclass(frozen=True)
 class HelmLayout:
-    """Where charts live and where in a values file each recommendation goes."""
+    """Where charts live, which values files stack up, and any explicit key paths."""
 
     charts_dir: Path
     values_file: str = "values-prod.yaml"
     chart_for: Mapping[str, str] = field(default_factory=dict)
-    resources_path: str = "resources"
-    autoscaling_path: str = "autoscaling"
+    resources_path: str = ""  # main container's resources when the chart's layout is unknown
+    autoscaling_path: str = ""  # HPA prefix when the chart has no HPA template
     container_paths: Mapping[str, str] = field(default_factory=dict)
+    values_stack: tuple[str, ...] = ()  # files between values.yaml and values_file
 
     def chart(self, namespace: str, workload: str) -> str:
-        """The chart folder name for a workload (``namespace/workload`` mapping wins)."""
-        return (
-            self.chart_for.get(f"{namespace}/{workload}")
-            or self.chart_for.get(workload)
-            or workload
-        )
+        """The chart folder of a workload: ``chart_for`` (``namespace/workload`` first), else the
+        folder named like it, else the longest folder its name starts with (a release's
+        workloads are named ``<release>-<component>``: ``cert-manager-webhook``), else its name.
+        """
+        mapped = self.chart_for.get(f"{namespace}/{workload}") or self.chart_for.get(workload)
+        if mapped:
+            return mapped
+        if (self.charts_dir / workload).is_dir():
+            return workload
+        parts = workload.split("-")
+        for end in range(len(parts) - 1, 0, -1):
+            prefix = "-".join(parts[:end])
+            if (self.charts_dir / prefix).is_dir():
+                return prefix
+        return workload
 
     def values_path(self, chart: str) -> Path:
         return self.charts_dir / chart / self.values_file
 
-
-@dataclass(frozen=True)
-class ValueChange:
-    """One value written (or, with ``new`` None, removed) in a values file."""
-
-    workload: str
-    container: str | None
-    path: str
-    old: str | None
-    new: str | None
-    note: str = ""
-
-    def describe(self) -> str:
-        who = f"{self.workload}/{self.container}" if self.container else self.workload
-        old = self.old if self.old is not None else "(unset)"
-        if self.new is None:
-            return f"{who}: {self.path} {old} -> (removed){' — ' + self.note if self.note else ''}"
-        return f"{who}: {self.path} {old} -> {self.new}{' — ' + self.note if self.note else ''}"
+    def stack_paths(self, chart: str) -> list[Path]:
+        """The values files below the environment's file, lowest first (existing ones only)."""
+        folder = self.charts_dir / chart
+        names = ["values.yaml", *self.values_stack]
+        return [
+            folder / name for name in names if name != self.values_file and (folder / name).is_file()
+        ]
 
 
 @dataclass(frozen=True)
@@ -129,6 +122,7 @@ class FileResult:
     changes: tuple[ValueChange, ...] = ()
     messages: tuple[str, ...] = ()
     diff: str = ""
+    verified: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,12 +137,16 @@ class ApplyResult:
         return tuple(f for f in self.files if f.status == "changed")
 
     @property
+    def skipped_count(self) -> int:
+        return sum(1 for f in self.files if f.status == "skipped") + len(self.skipped_rows)
+
+    @property
     def diff(self) -> str:
         return "".join(f.diff for f in self.files)
 
 
 def main_container(chart: str, workload: str, containers: Iterable[str]) -> str | None:
-    """The container a chart's top-level ``resources`` describes, or None when it is ambiguous.
+    """The container a chart's main ``resources`` describes, or None when it is ambiguous.
 
     Example:
         >>> main_container("api-gateway", "api-gateway", ["istio-proxy", "app"])
@@ -168,131 +166,144 @@ def _split(path: str) -> tuple[str, ...]:
     return parts
 
 
-def _cpu_text(cores: float, numeric: bool) -> str:
-    """``120m`` — or ``0.12`` when the file writes CPU as a plain number of cores."""
-    if numeric:
-        millicores = math.ceil(round(cores * 1000, 6))
-        return str(millicores // 1000 if millicores % 1000 == 0 else millicores / 1000)
-    return format_cpu(cores)
+@dataclass
+class _Item:
+    section: Literal["rightsizing", "hpa"]
+    row: Any
+    prefix: tuple[str, ...]
+    preset: str = ""
+    keys: tuple[str, ...] = _HPA_KEYS
+
+    @property
+    def who(self) -> str:
+        row = self.row
+        if self.section == "hpa":
+            return f"{row.namespace}/{row.workload} (HPA)"
+        return f"{row.namespace}/{row.workload}/{row.container}"
 
 
-def _memory_text(size: int, numeric: bool) -> str:
-    """``192Mi`` — or a plain byte count when the file writes memory as a number."""
-    return str(int(size)) if numeric else format_memory(size)
+class _Resolver:
+    """Resolves rows to values paths, one chart discovery per chart folder."""
 
+    def __init__(self, recommendations: RecommendationSet, layout: HelmLayout) -> None:
+        self.layout = layout
+        self.charts: dict[str, ChartLayout] = {}
+        self.containers_of: dict[tuple[str, str], list[str]] = {}
+        for row in recommendations.rightsizing:
+            self.containers_of.setdefault((row.namespace, row.workload), []).append(row.container)
 
-def _shown(value: Any) -> str | None:
-    return None if value is None else str(value)
+    def chart_layout(self, chart: str) -> ChartLayout:
+        if chart not in self.charts:
+            self.charts[chart] = discover_chart(self.layout.charts_dir / chart)
+        return self.charts[chart]
 
-
-def _same_quantity(existing: Any, new_text: str, parse: Any) -> bool:
-    try:
-        return bool(parse(existing) == parse(new_text))
-    except (UserInputError, TypeError, ValueError):
-        return False
-
-
-def _is_quantity(value: Any, parse: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return False
-    try:
-        parse(value)
-    except (UserInputError, ValueError):
-        return False
-    return True
-
-
-class _FilePlan:
-    """Edits for one values file, built from the rows of the workloads that share it."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.edits: list[Edit] = []
-        self.changes: list[ValueChange] = []
-        self.messages: list[str] = []
-
-    def resources(self, row: RightsizingRow, prefix: tuple[str, ...]) -> None:
-        for attr, group, resource in _RESOURCE_FIELDS:
-            path = (*prefix, group, resource)
-            dotted = ".".join(path)
-            existing = read_scalar(self.text, path)
-            recommended = getattr(row.recommended, attr)
-            if recommended is None:
-                if attr == "cpu_limit" and existing is not None:
-                    self.edits.append(RemoveValue(path))
-                    self.changes.append(
-                        ValueChange(
-                            row.workload,
-                            row.container,
-                            dotted,
-                            _shown(existing),
-                            None,
-                            "no CPU limit: avoids CFS throttling; the request still reserves CPU",
-                        )
-                    )
-                continue
-            numeric = (
-                isinstance(existing, int | float)
-                and not isinstance(existing, bool)
-                and (scalar_style(self.text, path) == "plain")
+    def container(self, chart: str, row: RightsizingRow) -> tuple[Target | None, str]:
+        key = f"{row.workload}/{row.container}"
+        entry = f'[helm] container_paths = {{"{key}" = "<path>.resources"}}'
+        known = self.chart_layout(chart)
+        found: Target | None = None
+        why = known.why_unknown
+        if known.paths is not None:
+            found, why = match_container(known.paths, row.workload, row.kind, row.container)
+        mapped = self.layout.container_paths.get(key)
+        if mapped:
+            if found is not None and found.path != mapped and found.source == "templates":
+                return None, (
+                    f"container_paths maps {key} to {mapped}, but the chart's templates read "
+                    f"{found.path}; fix the mapping"
+                )
+            preset = found.preset if found is not None and found.path == mapped else ""
+            return Target(mapped, preset, source="config"), ""
+        if found is not None:
+            return found, ""
+        if self.layout.resources_path and known.paths is None:
+            main = main_container(
+                chart, row.workload, self.containers_of[(row.namespace, row.workload)]
             )
-            if resource == "cpu":
-                text = _cpu_text(float(recommended), numeric)
-                parse: Any = parse_cpu
-            else:
-                text = _memory_text(int(recommended), numeric)
-                parse = parse_memory
-            if existing is not None and _same_quantity(existing, text, parse):
-                continue
-            if existing is None and getattr(row.current, attr) == recommended:
-                # Not set in this file (it comes from the chart's defaults) and the cluster
-                # already runs the recommended value: nothing changes, so nothing is written.
-                continue
-            if existing is not None and not _is_quantity(existing, parse):
-                # A template expression or a nested block: not ours to overwrite.
-                self.messages.append(f"{dotted} is not a quantity ({existing!r}); left alone")
-                continue
-            self.edits.append(SetValue(path, text))
-            self.changes.append(
-                ValueChange(row.workload, row.container, dotted, _shown(existing), text)
-            )
+            if main == row.container:
+                return Target(self.layout.resources_path, source="config"), ""
+            why = f"{why}; not the main container for [helm] resources_path"
+        return None, f"{why}; add {entry}"
 
-    def autoscaling(self, row: HpaRow, prefix: tuple[str, ...]) -> None:
-        for attr, key in _HPA_FIELDS:
-            path = (*prefix, key)
-            dotted = ".".join(path)
-            existing = read_scalar(self.text, path)
-            recommended = getattr(row.recommended, attr)
-            if recommended is None:
-                if attr == "target_memory_utilization" and existing is not None:
-                    self.edits.append(RemoveValue(path))
-                    self.changes.append(
-                        ValueChange(
-                            row.workload,
-                            None,
-                            dotted,
-                            _shown(existing),
-                            None,
-                            "no scaling on memory",
-                        )
-                    )
+    def hpa(self, chart: str, row: HpaRow) -> tuple[_Item | None, str]:
+        known = self.chart_layout(chart)
+        why = known.why_unknown
+        if known.paths is not None:
+            site, why = match_hpa(known.paths, row.workload)
+            if site is not None:
+                return _Item("hpa", row, _split(site.prefix), keys=site.keys), ""
+        if self.layout.autoscaling_path:
+            return _Item("hpa", row, _split(self.layout.autoscaling_path)), ""
+        return None, f"{why}; set [helm] autoscaling_path to the chart's HPA prefix"
+
+
+def _plan_rows(
+    recommendations: RecommendationSet, layout: HelmLayout, only: Sequence[str]
+) -> tuple[dict[str, list[_Item]], list[str], set[str]]:
+    """Rows grouped by chart, refused rows, and charts whose folder or file is missing."""
+    resolver = _Resolver(recommendations, layout)
+    work: dict[str, list[_Item]] = {}
+    refused: list[str] = []
+    missing: set[str] = set()
+
+    def usable(chart: str, item_who: str) -> bool:
+        if not layout.values_path(chart).is_file():
+            missing.add(chart)
+            return False
+        return True
+
+    if "rightsizing" in only:
+        for row in recommendations.rightsizing:
+            if row.status != "ok":
                 continue
-            number = round(float(recommended))
-            current = getattr(row.current, attr)
-            if existing is None and current is not None and round(float(current)) == number:
-                continue  # set by the chart's defaults, and already what we recommend
-            if (
-                isinstance(existing, int | float)
-                and not isinstance(existing, bool)
-                and existing == number
-            ):
+            chart = layout.chart(row.namespace, row.workload)
+            who = f"{row.namespace}/{row.workload}/{row.container}"
+            if not usable(chart, who):
+                work.setdefault(chart, [])
                 continue
-            if isinstance(existing, str) and existing.strip().isdigit() and int(existing) == number:
+            target, why = resolver.container(chart, row)
+            if target is None:
+                refused.append(f"{who}: {why}")
                 continue
-            self.edits.append(SetValue(path, str(number)))
-            self.changes.append(
-                ValueChange(row.workload, None, dotted, _shown(existing), str(number))
+            item = _Item("rightsizing", row, _split(target.path), target.preset)
+            work.setdefault(chart, []).append(item)
+    if "hpa" in only:
+        for hpa in recommendations.hpa:
+            if hpa.status != "ok":
+                continue
+            chart = layout.chart(hpa.namespace, hpa.workload)
+            if not usable(chart, hpa.workload):
+                work.setdefault(chart, [])
+                continue
+            item_or_none, why = resolver.hpa(chart, hpa)
+            if item_or_none is None:
+                refused.append(f"{hpa.namespace}/{hpa.workload} (HPA): {why}")
+                continue
+            work.setdefault(chart, []).append(item_or_none)
+    for chart, items in work.items():
+        work[chart], collisions = _without_collisions(items)
+        refused.extend(collisions)
+    return work, refused, missing
+
+
+def _without_collisions(items: list[_Item]) -> tuple[list[_Item], list[str]]:
+    """Two rows on one key: neither is written (the last would win and the next run flip)."""
+    by_key: dict[tuple[str, tuple[str, ...]], list[_Item]] = {}
+    for item in items:
+        by_key.setdefault((item.section, item.prefix), []).append(item)
+    kept: list[_Item] = []
+    refused: list[str] = []
+    for (_, prefix), group in by_key.items():
+        if len(group) == 1:
+            kept.append(group[0])
+            continue
+        names = " and ".join(item.who for item in group)
+        for item in group:
+            refused.append(
+                f"{item.who}: {names} would both write {'.'.join(prefix)}; map each to its own "
+                "key with [helm] container_paths"
             )
+    return kept, refused
 
 
 def apply_recommendations(
@@ -305,13 +316,13 @@ def apply_recommendations(
 
     Args:
         recommendations: the set to apply.
-        layout: where the charts are and which key paths to write.
+        layout: where the charts are, the values stack, and explicit key paths.
         only: sections to apply, a subset of ``("rightsizing", "hpa")``.
         dry_run: compute the diff but write nothing.
 
     Returns:
-        One :class:`FileResult` per chart (with a unified diff of the change) and the rows that
-        could not be applied (missing chart, sidecar without a key path).
+        One :class:`FileResult` per chart (with a unified diff of the change and what the
+        re-read verified) and the rows that could not be applied, each with its reason.
 
     Raises:
         UserInputError: ``only`` names an unknown section or a key path is empty.
@@ -322,98 +333,134 @@ def apply_recommendations(
         raise UserInputError(
             f"--only: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}"
         )
-    resources_prefix = _split(layout.resources_path)
-    autoscaling_prefix = _split(layout.autoscaling_path)
-    containers_of: dict[tuple[str, str], list[str]] = {}
-    for row in recommendations.rightsizing:
-        containers_of.setdefault((row.namespace, row.workload), []).append(row.container)
-
-    # Group the work by chart so two workloads sharing a chart produce one coherent diff.
-    work: dict[str, list[tuple[str, Any, tuple[str, ...]]]] = {}
-    skipped: list[str] = []
-    if "rightsizing" in only:
-        for row in recommendations.rightsizing:
-            if row.status != "ok":
-                continue
-            chart = layout.chart(row.namespace, row.workload)
-            mapped = layout.container_paths.get(f"{row.workload}/{row.container}")
-            if mapped:
-                prefix = _split(mapped)
-            elif (
-                main_container(chart, row.workload, containers_of[(row.namespace, row.workload)])
-                == row.container
-            ):
-                prefix = resources_prefix
-            else:
-                skipped.append(
-                    f"{row.namespace}/{row.workload}/{row.container}: not the chart's main "
-                    f"container; map it with [helm] container_paths = "
-                    f'{{"{row.workload}/{row.container}" = "<path>.resources"}}'
-                )
-                continue
-            work.setdefault(chart, []).append(("rightsizing", row, prefix))
-    if "hpa" in only:
-        for hpa in recommendations.hpa:
-            if hpa.status == "ok":
-                chart = layout.chart(hpa.namespace, hpa.workload)
-                work.setdefault(chart, []).append(("hpa", hpa, autoscaling_prefix))
-
+    work, refused, missing = _plan_rows(recommendations, layout, only)
     results: list[FileResult] = []
     for chart in sorted(work):
-        results.append(_apply_chart(chart, work[chart], layout, dry_run))
-    return ApplyResult(files=tuple(results), skipped_rows=tuple(skipped))
+        if chart in missing:
+            results.append(_missing(chart, layout, recommendations))
+        elif work[chart]:
+            results.append(_apply_chart(chart, work[chart], layout, dry_run))
+    return ApplyResult(files=tuple(results), skipped_rows=tuple(refused))
 
 
-def _apply_chart(
-    chart: str, items: list[tuple[str, Any, tuple[str, ...]]], layout: HelmLayout, dry_run: bool
-) -> FileResult:
+def _missing(chart: str, layout: HelmLayout, recs: RecommendationSet) -> FileResult:
     path = layout.values_path(chart)
-    workloads = ", ".join(sorted({item[1].workload for item in items}))
+    rows: list[Any] = [*recs.rightsizing, *recs.hpa]
+    workloads = ", ".join(
+        sorted(
+            {r.workload for r in rows if layout.chart(r.namespace, r.workload) == chart}
+        )
+    )
     if not (layout.charts_dir / chart).is_dir():
-        return FileResult(
-            chart,
-            path,
-            "skipped",
-            messages=(
-                f"{workloads}: no chart folder {layout.charts_dir / chart}; "
-                "map it with [helm] chart_for",
-            ),
+        message = (
+            f"{workloads}: no chart folder {layout.charts_dir / chart}; map it with [helm] chart_for"
         )
-    if not path.is_file():
-        return FileResult(
-            chart,
-            path,
-            "skipped",
-            messages=(f"{workloads}: no values file {path}; pass --values-file or create it",),
-        )
+    else:
+        message = f"{workloads}: no values file {path}; pass --values-file or create it"
+    return FileResult(chart, path, "skipped", messages=(message,))
+
+
+def _load(text: str) -> Any:
     try:
-        text = path.read_text()
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
+        raise YamlEditError(f"not valid YAML ({' '.join(str(exc).split())[:200]})") from exc
+    return data if data is not None else {}
+
+
+def _read_stack(layout: HelmLayout, chart: str) -> ValueStack:
+    layers = []
+    for path in layout.stack_paths(chart):
+        try:
+            text, _ = split_style(path.read_bytes().decode("utf-8"))
+            layers.append(_load(text))
+        except (OSError, UnicodeDecodeError, YamlEditError) as exc:
+            raise YamlEditError(f"cannot read the lower values file {path} ({exc})") from exc
+    return ValueStack(tuple(layers))
+
+
+def _apply_chart(chart: str, items: list[_Item], layout: HelmLayout, dry_run: bool) -> FileResult:
+    path = layout.values_path(chart)
+    try:
+        raw = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return FileResult(chart, path, "skipped", messages=(f"{path}: cannot read ({exc})",))
     try:
-        plan = _FilePlan(text)
-        for section, row, prefix in items:
-            if section == "rightsizing":
-                plan.resources(row, prefix)
+        text, style = split_style(raw)
+        lower = _read_stack(layout, chart)
+        stack = ValueStack((*lower.layers, _load(text)))
+        plan = FilePlan(text, stack)
+        for item in items:
+            if item.section == "rightsizing":
+                plan.resources(item.row, item.prefix, item.preset)
             else:
-                plan.autoscaling(row, prefix)
+                plan.autoscaling(item.row, item.prefix, item.keys)
         new_text = edit_yaml(text, plan.edits)
+        verified = _verify(stack.with_top(_load(new_text)), items, frozenset(plan.left_alone))
     except YamlEditError as exc:
         return FileResult(chart, path, "skipped", messages=(f"{path}: {exc}",))
+    except _VerifyError as exc:
+        return FileResult(chart, path, "skipped", messages=(f"{path}: {exc}",))
     if new_text == text:
-        return FileResult(chart, path, "unchanged", messages=tuple(plan.messages))
+        return FileResult(
+            chart, path, "unchanged", messages=tuple(plan.messages), verified=verified
+        )
+    new_raw = style.restore(new_text)
+    diff = _unified(path, raw, new_raw)
+    if not dry_run:
+        _write_atomic(path, new_raw.encode("utf-8"))
+    return FileResult(
+        chart, path, "changed", tuple(plan.changes), tuple(plan.messages), diff, verified
+    )
+
+
+class _VerifyError(Exception):
+    pass
+
+
+def _verify(
+    stack: ValueStack, items: list[_Item], left_alone: frozenset[tuple[str, ...]]
+) -> tuple[str, ...]:
+    """Re-read the patched stack through each row's path: it must equal the recommendation."""
+    lines = []
+    for item in items:
+        if item.section != "rightsizing":
+            continue
+        wrong = verify_resources(stack, item.row, item.prefix, left_alone)
+        if wrong:
+            raise _VerifyError(
+                f"after patching, {'.'.join(item.prefix)} would not equal the recommendation for "
+                f"{item.who} ({wrong}); nothing written"
+            )
+        lines.append(f"{item.who}: {'.'.join(item.prefix)} equals the recommendation")
+    return tuple(lines)
+
+
+def _unified(path: Path, before: str, after: str) -> str:
     shown = str(path)
-    before, after = (shown, shown) if path.is_absolute() else (f"a/{shown}", f"b/{shown}")
+    old, new = (shown, shown) if path.is_absolute() else (f"a/{shown}", f"b/{shown}")
     diff = "".join(
         difflib.unified_diff(
-            text.splitlines(keepends=True),
-            new_text.splitlines(keepends=True),
-            fromfile=before,
-            tofile=after,
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            fromfile=old,
+            tofile=new,
         )
     )
-    if not diff.endswith("\n"):
-        diff += "\n"
-    if not dry_run:
-        write_text_atomic(path, new_text)
-    return FileResult(chart, path, "changed", tuple(plan.changes), tuple(plan.messages), diff)
+    return diff if diff.endswith("\n") else diff + "\n"
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    """Bytes through a temp file and a rename: a reader never sees half a values file."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, target.stat().st_mode & 0o777)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import itertools
 from collections.abc import Sequence
@@ -43,13 +44,56 @@ from ruamel.yaml.events import (
 
 from kianax_capacity.errors import UserInputError
 
-__all__ = ["RemoveValue", "SetValue", "YamlEditError", "edit_yaml", "read_scalar", "scalar_style"]
+__all__ = [
+    "RemoveValue",
+    "SetValue",
+    "TextStyle",
+    "YamlEditError",
+    "edit_yaml",
+    "read_scalar",
+    "scalar_style",
+    "split_style",
+]
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
 
 
 class YamlEditError(UserInputError):
     """A values file cannot be edited safely (alias in the path, block scalar, not a mapping)."""
+
+
+@dataclass(frozen=True)
+class TextStyle:
+    """The bytes-level habits of a file that the YAML data does not show: BOM, line endings."""
+
+    bom: bool = False
+    crlf: bool = False
+
+    def restore(self, text: str) -> str:
+        """``text`` (LF, no BOM) written back in this style."""
+        if self.crlf:
+            text = text.replace("\n", "\r\n")
+        return ("\ufeff" + text) if self.bom else text
+
+
+def split_style(raw: str) -> tuple[str, TextStyle]:
+    """``raw`` as LF text without a BOM, and the style to restore it with.
+
+    Raises:
+        YamlEditError: the file mixes CRLF and LF line endings (no style to keep).
+
+    Example:
+        >>> split_style("\ufeffa: 1\r\n")
+        ('a: 1\n', TextStyle(bom=True, crlf=True))
+    """
+    bom = raw.startswith("\ufeff")
+    text = raw[1:] if bom else raw
+    crlf = text.count("\r\n")
+    if crlf and crlf != text.count("\n"):
+        raise YamlEditError("the file mixes CRLF and LF line endings; make them one kind first")
+    if crlf:
+        text = text.replace("\r\n", "\n")
+    return text, TextStyle(bom=bom, crlf=bool(crlf))
 
 
 @dataclass(frozen=True)
@@ -186,6 +230,7 @@ class _Tree:
         raise YamlEditError(f"unexpected YAML event {type(event).__name__}")  # pragma: no cover
 
 
+@functools.lru_cache(maxsize=8)
 def _parse_tree(text: str) -> _Tree:
     try:
         events = list(YAML(typ="rt").parse(io.StringIO(text)))
@@ -195,6 +240,11 @@ def _parse_tree(text: str) -> _Tree:
 
 
 def _load(text: str) -> Any:
+    return copy.deepcopy(_load_cached(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(text: str) -> Any:
     try:
         return YAML(typ="safe", pure=True).load(text)
     except YAMLError as exc:
@@ -329,8 +379,9 @@ class _Editor:
             raise YamlEditError(f"{where} is a block scalar; rewrite it as a plain value first")
         self._remember_anchor(node)
         start, end = _value_start(self.text, node), node.end
-        self.expected[op.path] = op.text if node.style in ("'", '"') else _plain_value(op.text)
-        if node.style in ("'", '"'):
+        quoted = node.style in ("'", '"') and op.text != "null"  # a null is never quoted
+        self.expected[op.path] = op.text if quoted else _plain_value(op.text)
+        if quoted:
             replacement = f"{node.style}{op.text}{node.style}"
         elif start == end:
             start = end = self._empty_at(node)
@@ -399,6 +450,9 @@ class _Editor:
             start, end = node.start, node.end
             if start == end:
                 start = end = self._empty_at(node)
+            colon = self._empty_at(node)
+            if colon <= start and not text[colon:start].strip():
+                start = colon  # `resources:\n  {}`: the block follows the colon, no blank line
             while start > 0 and text[start - 1] in " \t":
                 start -= 1
             eol = _line_end(text, end)

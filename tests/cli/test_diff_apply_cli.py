@@ -135,7 +135,13 @@ def test_apply_reads_key_paths_from_config(tmp_path: Path) -> None:
     done = _run("apply", str(RECS / "week2.json"), "--charts", "charts", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "      cpu: 50m\n" in (charts / "agent-service" / "values-prod.yaml").read_text()
-    assert "agent-service/agent: not the chart's main container" in done.stderr
+    # The agent container's layout is unknown (no templates, no known chart): refused with the
+    # exact entry to add, instead of the old guess "the chart's main container".
+    assert (
+        'skipped kianax/agent-service/agent: charts/agent-service has no templates/ and no '
+        "Chart.yaml naming a chart" in done.stderr
+    )
+    assert 'add [helm] container_paths = {"agent-service/agent" = "<path>.resources"}' in done.stderr
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -237,3 +243,18 @@ def test_the_documented_workflow_uses_real_flags() -> None:
         words = shlex.split(command.replace("${{ steps.pr.outputs.number }}", "7"))
         args = build_parser().parse_args(words[1:])
         assert callable(args.func)
+
+
+def test_apply_strict_fails_when_any_row_is_skipped(tmp_path: Path) -> None:
+    # week2 has rows for charts that are not in the folder and an unmapped sidecar: a CI job
+    # must not go green with them silently dropped.
+    charts = tmp_path / "charts"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "charts", charts)
+    done = _run("apply", str(RECS / "week2.json"), "--charts", "charts", "--strict", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "--strict" in done.stderr.strip().splitlines()[-1]
+    (tmp_path / "kianax-capacity.toml").write_text("[helm]\nstrict = true\n")
+    done = _run("apply", str(RECS / "week2.json"), "--charts", "charts", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    done = _run("apply", str(RECS / "week2.json"), "--charts", "charts", "--no-strict", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
