@@ -41,10 +41,14 @@ from kianax_capacity.recommend.packing import kube_reserved_cpu_cores
 from kianax_capacity.snapshot import Snapshot
 
 __all__ = [
+    "NOT_BURSTABLE",
     "CreditResult",
     "NodeCpu",
+    "SurplusEstimate",
     "default_system_allowance_cores",
+    "group_surplus",
     "node_cpu",
+    "pooled_surplus",
     "simulate_credits",
 ]
 
@@ -195,6 +199,7 @@ class NodeCpu:
         source: node -> ``"node_usage"`` (node-exporter) or ``"containers"`` (containers'
             usage plus the allowance).
         allowance_cores: node -> the allowance added (0 for node-exporter series).
+        workload_cores: (steps, nodes): the part of it used by workload (not DaemonSet) pods.
     """
 
     times: pd.DatetimeIndex
@@ -202,6 +207,7 @@ class NodeCpu:
     cpu_cores: np.ndarray
     source: Mapping[str, str]
     allowance_cores: Mapping[str, float]
+    workload_cores: np.ndarray
 
     def columns(self, names: list[str]) -> np.ndarray:
         index = {n: i for i, n in enumerate(self.nodes)}
@@ -219,7 +225,7 @@ def node_cpu(snapshot: Snapshot, allowance: Callable[[str, str], float]) -> Node
     usage = snapshot.table("usage")
     times = pd.DatetimeIndex(pd.unique(usage["timestamp"])).sort_values() if len(usage) else None
     if times is None or nodes.empty:
-        return NodeCpu(pd.DatetimeIndex([]), (), np.zeros((0, 0)), {}, {})
+        return NodeCpu(pd.DatetimeIndex([]), (), np.zeros((0, 0)), {}, {}, np.zeros((0, 0)))
     names = tuple(str(n) for n in nodes["node"])
     column = {n: i for i, n in enumerate(names)}
     grid = times.as_unit("ns").asi8
@@ -227,7 +233,8 @@ def node_cpu(snapshot: Snapshot, allowance: Callable[[str, str], float]) -> Node
     last = pd.DatetimeIndex(nodes["last_seen"]).as_unit("ns").asi8
     alive = (grid[:, None] >= first[None, :]) & (grid[:, None] <= last[None, :])
     from_containers = np.zeros((len(times), len(names)))
-    pods = snapshot.table("pods")[["namespace", "pod", "node"]]
+    from_workloads = np.zeros((len(times), len(names)))
+    pods = snapshot.table("pods")[["namespace", "pod", "node", "kind"]]
     placed = usage[["timestamp", "namespace", "pod", "cpu_cores"]].merge(
         pods, on=["namespace", "pod"], how="inner"
     )
@@ -235,7 +242,10 @@ def node_cpu(snapshot: Snapshot, allowance: Callable[[str, str], float]) -> Node
     if len(placed):
         rows = np.searchsorted(grid, pd.DatetimeIndex(placed["timestamp"]).as_unit("ns").asi8)
         cols = placed["node"].astype(str).map(column).to_numpy(int)
-        np.add.at(from_containers, (rows, cols), placed["cpu_cores"].fillna(0.0).to_numpy(float))
+        values = placed["cpu_cores"].fillna(0.0).to_numpy(float)
+        np.add.at(from_containers, (rows, cols), values)
+        workload = (placed["kind"].astype(str) != "DaemonSet").to_numpy()
+        np.add.at(from_workloads, (rows[workload], cols[workload]), values[workload])
     extra = {
         n: float(allowance(str(g), str(t)))
         for n, g, t in zip(names, nodes["node_group"], nodes["instance_type"], strict=True)
@@ -248,10 +258,10 @@ def node_cpu(snapshot: Snapshot, allowance: Callable[[str, str], float]) -> Node
         for node, series in exporter.groupby("node", observed=True):
             j = column[str(node)]
             stamps = pd.DatetimeIndex(series["timestamp"]).as_unit("ns").asi8
-            values = pd.Series(series["cpu_cores"].to_numpy(float), index=stamps)
-            values = values[~values.index.duplicated()].sort_index()
+            samples = pd.Series(series["cpu_cores"].to_numpy(float), index=stamps)
+            samples = samples[~samples.index.duplicated()].sort_index()
             # On the usage grid: the nearest earlier node-exporter sample, within one step.
-            aligned = values.reindex(
+            aligned = samples.reindex(
                 grid, method="ffill", tolerance=int(snapshot.step_seconds * 1e9)
             )
             if aligned.notna().any():
@@ -259,4 +269,170 @@ def node_cpu(snapshot: Snapshot, allowance: Callable[[str, str], float]) -> Node
                 source[str(node)] = "node_usage"
                 extra[str(node)] = 0.0
     cpu = np.where(alive, cpu, np.nan)
-    return NodeCpu(times, names, cpu, source, extra)
+    return NodeCpu(times, names, cpu, source, extra, np.where(alive, from_workloads, 0.0))
+
+
+@dataclass(frozen=True)
+class SurplusEstimate:
+    """A node group's (or candidate's) surplus-credit cost per month, or why there is none.
+
+    ``monthly_usd`` is None where it cannot be computed (``reason`` says why); 0 for types
+    that are not burstable and for standard mode, whose cost of running out of credits is
+    throttling (``throttled_*``), not dollars.
+    """
+
+    monthly_usd: float | None
+    mode: CreditMode | None  # None: not burstable
+    reason: str
+    mean_utilisation: float | None = None
+    baseline_per_vcpu: float | None = None
+    throttled_node_hours_monthly: float = 0.0
+    throttled_core_hours_monthly: float = 0.0
+    source: str = ""  # node_usage | containers | mixed
+    balance: np.ndarray | None = None  # accrued credits summed over nodes, per step
+    times: pd.DatetimeIndex | None = None
+
+    def summary(self) -> dict[str, object]:
+        """The JSON-friendly part (no series)."""
+        return {
+            "monthly_usd": None if self.monthly_usd is None else round(self.monthly_usd, 2),
+            "mode": self.mode,
+            "reason": self.reason,
+            "mean_cpu_utilisation": None
+            if self.mean_utilisation is None
+            else round(self.mean_utilisation, 4),
+            "baseline_per_vcpu": self.baseline_per_vcpu,
+            "throttled_node_hours_monthly": round(self.throttled_node_hours_monthly, 1),
+            "throttled_core_hours_monthly": round(self.throttled_core_hours_monthly, 1),
+            "cpu_source": self.source,
+        }
+
+
+NOT_BURSTABLE = SurplusEstimate(0.0, None, "not a burstable type: no CPU credits")
+
+
+def group_surplus(
+    cpu: NodeCpu,
+    nodes: pd.DataFrame,
+    specs: Mapping[str, CreditSpec | None],
+    *,
+    mode: CreditMode | None,
+    step_hours: float,
+    window_hours: float,
+) -> SurplusEstimate:
+    """The surplus credits a group's own nodes ran up over the window, per month (730 h).
+
+    Args:
+        cpu: every node's busy cores (:func:`node_cpu`).
+        nodes: the group's rows of the nodes table.
+        specs: instance type -> credit figures (None = not burstable).
+        mode: the group's configured credit mode; None = each type's launch default.
+        step_hours: length of one usage step.
+        window_hours: length of the window (the month is 730 of its hours).
+    """
+    burstable = [
+        (n, specs.get(str(t)))
+        for n, t in zip(nodes["node"].astype(str), nodes["instance_type"], strict=True)
+        if specs.get(str(t)) is not None
+    ]
+    if not burstable:
+        return NOT_BURSTABLE
+    known = set(cpu.nodes)
+    if not len(cpu.times) or not all(n in known for n, _ in burstable):
+        first = burstable[0][1]
+        return SurplusEstimate(
+            None,
+            mode or (first.default_mode if first is not None else None),
+            "no usage series to simulate CPU credits on (aggregate fetch shape, or no cAdvisor "
+            "samples): surplus credits are not in the cost; fetch with --shape series",
+        )
+    scale = 730.0 / max(window_hours, 1e-9)
+    usd = throttled_nodes = throttled_cores = core_hours = node_hours = 0.0
+    balance = np.zeros(len(cpu.times))
+    modes: set[str] = set()
+    baselines: set[float] = set()
+    for instance_type in sorted({s.instance_type for _, s in burstable if s is not None}):
+        spec = specs[instance_type]
+        assert spec is not None
+        chosen = [n for n, s in burstable if s is not None and s.instance_type == instance_type]
+        result = simulate_credits(cpu.columns(chosen), step_hours, spec, mode=mode)
+        modes.add(result.mode)
+        baselines.add(spec.baseline_per_vcpu)
+        usd += result.surplus_usd
+        throttled_nodes += result.throttled_node_hours
+        throttled_cores += result.throttled_core_hours
+        core_hours += result.cpu_core_hours
+        node_hours += result.node_hours * spec.vcpu
+        balance += result.balance
+    sources = {cpu.source[n] for n, _ in burstable}
+    source = sources.pop() if len(sources) == 1 else "mixed"
+    how = (
+        "node-exporter busy CPU"
+        if source == "node_usage"
+        else "containers' CPU + the kubelet/system allowance"
+        if source == "containers"
+        else "node-exporter where scraped, else containers + allowance"
+    )
+    run_mode: CreditMode = "standard" if modes == {"standard"} else "unlimited"
+    mean = core_hours / node_hours if node_hours else None
+    if run_mode == "standard":
+        reason = (
+            f"standard credit mode: held at baseline {throttled_nodes * scale:.0f} node-hours a "
+            f"month ({throttled_cores * scale:.1f} core-hours of CPU not served); no surplus charge"
+        )
+    else:
+        reason = (
+            f"credit simulation per node over the window ({how}): mean CPU "
+            f"{(mean or 0):.0%} of vCPU against a {'/'.join(f'{b:.0%}' for b in sorted(baselines))}"
+            f" baseline; surplus credits not paid down are billed at the unlimited rate"
+        )
+    return SurplusEstimate(
+        monthly_usd=usd * scale,
+        mode=run_mode,
+        reason=reason,
+        mean_utilisation=mean,
+        baseline_per_vcpu=min(baselines),
+        throttled_node_hours_monthly=throttled_nodes * scale,
+        throttled_core_hours_monthly=throttled_cores * scale,
+        source=source,
+        balance=balance,
+        times=cpu.times,
+    )
+
+
+def pooled_surplus(
+    per_node_cores: np.ndarray,
+    node_counts: np.ndarray,
+    spec: CreditSpec | None,
+    *,
+    mode: CreditMode | None,
+    step_hours: float,
+    window_hours: float,
+) -> SurplusEstimate:
+    """A candidate type's surplus per month when its nodes share the group's CPU evenly.
+
+    Each of ``node_counts[t]`` nodes runs ``per_node_cores[t]``; one such node is simulated
+    over the window and its charge scaled by the mean node count. Even sharing is optimistic
+    where the scheduler leaves some nodes busier than others (one node's spare credits cannot
+    pay another's surplus), and the node churn of the group is not replayed: the figure ranks
+    candidates on the same footing rather than reproducing a bill.
+    """
+    if spec is None:
+        return NOT_BURSTABLE
+    if not len(per_node_cores):
+        return SurplusEstimate(None, mode, "no usage series to simulate CPU credits on")
+    result = simulate_credits(per_node_cores, step_hours, spec, mode=mode)
+    mean_nodes = float(np.mean(node_counts)) if len(node_counts) else 0.0
+    scale = 730.0 / max(window_hours, 1e-9) * mean_nodes
+    return SurplusEstimate(
+        monthly_usd=result.surplus_usd * scale,
+        mode=result.mode,
+        reason=(
+            f"{result.mode} credits, CPU shared evenly over the candidate's nodes: mean "
+            f"{result.mean_utilisation:.0%} of vCPU against a {spec.baseline_per_vcpu:.0%} baseline"
+        ),
+        mean_utilisation=result.mean_utilisation,
+        baseline_per_vcpu=spec.baseline_per_vcpu,
+        throttled_node_hours_monthly=result.throttled_node_hours * scale,
+        throttled_core_hours_monthly=result.throttled_core_hours * scale,
+    )
