@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,13 @@ from kianax_capacity.config import NodeGroupConfig
 from kianax_capacity.errors import KianaxCapacityError
 from kianax_capacity.model import InstanceSpec
 from kianax_capacity.prices.credits import CreditMode, credit_spec
+from kianax_capacity.recommend.autoscaler import (
+    AutoscalerSettings,
+    ReplayResult,
+    pdb_budgets,
+    replay_autoscaler,
+)
+from kianax_capacity.recommend.autoscaler import step_hours as _step_hours
 from kianax_capacity.recommend.burstable import (
     NOT_BURSTABLE,
     NodeCpu,
@@ -104,6 +111,8 @@ _MAX_CANDIDATE_VCPU = 16
 _MIN_CANDIDATE_VCPU = 2
 _MIN_CANDIDATE_MEMORY = 2 * GIB
 _PACKED_CANDIDATES = 8
+#: The cheapest fitting candidates (by packing) replayed through the autoscaler, plus today's.
+_REPLAYED_CANDIDATES = 3
 _LOW_INTERRUPTION = ("<5%", "5-10%")
 _INTERRUPTION_ORDER = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
 _DECILES = tuple((k + 0.5) / 10 for k in range(10))
@@ -139,6 +148,9 @@ class _Candidate:
     interruption: str | None
     nodes_avg: float
     surplus: SurplusEstimate = NOT_BURSTABLE
+    replay: ReplayResult | None = None  # the autoscaler replayed on this type, if it was
+    min_size: int | None = None
+    max_size: int | None = None
 
     @property
     def list_monthly(self) -> float:
@@ -170,6 +182,7 @@ class _GroupContext:
     step_seconds: int
     cpu: NodeCpu
     usage: _GroupUsage
+    pdb_budgets: Mapping[tuple[str, str], tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -264,6 +277,7 @@ def recommend_nodegroups(
         if a.ready and not a.already_on_spot
     }
     cpu = node_cpu(snapshot, _allowance(catalog, nodegroup_config))
+    budgets = pdb_budgets(snapshot.table("workloads"))
     rows = []
     for name, load in loads.items():
         members = nodes[nodes["node_group"].astype(str) == name]
@@ -281,6 +295,7 @@ def recommend_nodegroups(
             step_seconds=snapshot.step_seconds,
             cpu=cpu,
             usage=_group_usage(cpu, members, load, snapshot.step_seconds),
+            pdb_budgets=budgets,
         )
         rows.append(_recommend_group(context))
     return tuple(rows)
@@ -530,6 +545,20 @@ def _choose(ctx: _GroupContext, current: _Current) -> _Choice:
         served = [c for c in fitting if c.surplus.throttled_core_hours_monthly <= 0.0]
         fitting = served or fitting
 
+    # The cheapest few that fit are replayed through the cluster autoscaler: their node-hours
+    # (and so their list cost and surplus) are what the autoscaler would keep, not ideal packing.
+    replay_for = sorted(fitting, key=lambda c: c.monthly)[:_REPLAYED_CANDIDATES]
+    replay_for += [
+        c for c in fitting if c.spec.instance_type in current.types and c not in replay_for
+    ]
+    if not current.karpenter:
+        replayed = {
+            id(c): _with_replay(ctx, c, ha_min, pack_at(minimum_index, c.spec).nodes, mode)
+            for c in replay_for
+        }
+        candidates = [replayed.get(id(c), c) for c in candidates]
+        # Like with like: the choice is among the replayed (the cheapest by packing).
+        fitting = [replayed[id(c)] for c in fitting if id(c) in replayed]
     best = min(
         fitting,
         key=lambda c: (
@@ -545,10 +574,9 @@ def _choose(ctx: _GroupContext, current: _Current) -> _Choice:
         chosen += [
             evaluate(spec) for spec in _spot_alternatives(ctx, best, specs, pack_at, peak_index)
         ]
-    nodes_avg = round(max(best.nodes_avg, float(ha_min)), 2)
+    nodes_avg = max(best.nodes_avg, float(ha_min))
     minimum = best.minimum or pack_at(minimum_index, best.spec)
-    min_size = max(ha_min, minimum.nodes) if ha_min else 0
-    max_size = max(best.peak.nodes + 1, math.ceil(best.peak.nodes * 1.5), min_size + 1)
+    min_size, max_size = _bounds(best, ha_min, minimum.nodes)
     today = [c for c in candidates if c.spec.instance_type in current.types]
     return _Choice(
         best=best,
@@ -562,6 +590,52 @@ def _choose(ctx: _GroupContext, current: _Current) -> _Choice:
         min_size=min_size,
         max_size=max_size,
         current_type_candidate=today[0] if today else None,
+    )
+
+
+def _bounds(candidate: _Candidate, ha_min: int, minimum_nodes: int) -> tuple[int, int]:
+    """min_size: the HA minimum or the nodes at minimum load; max_size: 1.5 x the peak's nodes."""
+    min_size = max(ha_min, minimum_nodes) if ha_min else 0
+    peak = candidate.peak.nodes
+    return min_size, max(peak + 1, math.ceil(peak * 1.5), min_size + 1)
+
+
+def _with_replay(
+    ctx: _GroupContext,
+    candidate: _Candidate,
+    ha_min: int,
+    minimum_nodes: int,
+    mode: CreditMode | None,
+) -> _Candidate:
+    """The candidate as the cluster autoscaler would run it with the recommended bounds."""
+    min_size, max_size = _bounds(candidate, ha_min, minimum_nodes)
+    replay = replay_autoscaler(
+        ctx.load.pod_table,
+        ctx.load.times,
+        eks_allocatable(candidate.spec),
+        ctx.load.overhead,
+        _settings(ctx.config, min_size, max_size),
+        pdb_budgets=ctx.pdb_budgets,
+    )
+    surplus = _candidate_surplus(ctx, candidate.spec, ha_min, mode, node_counts=replay.nodes)
+    return replace(
+        candidate,
+        nodes_avg=replay.nodes_avg,
+        surplus=surplus,
+        replay=replay,
+        min_size=min_size,
+        max_size=max_size,
+    )
+
+
+def _settings(config: NodeGroupConfig, min_size: int, max_size: int) -> AutoscalerSettings:
+    return AutoscalerSettings(
+        min_size=min_size,
+        max_size=max(max_size, min_size),
+        scale_down_utilization_threshold=config.scale_down_utilization_threshold,
+        scale_down_unneeded_seconds=config.scale_down_unneeded_seconds,
+        scale_down_delay_after_add_seconds=config.scale_down_delay_after_add_seconds,
+        node_provision_seconds=config.node_provision_seconds,
     )
 
 
@@ -603,7 +677,11 @@ def _spot_alternatives(
 
 
 def _candidate_surplus(
-    ctx: _GroupContext, spec: InstanceSpec, ha_min: int, mode: CreditMode | None
+    ctx: _GroupContext,
+    spec: InstanceSpec,
+    ha_min: int,
+    mode: CreditMode | None,
+    node_counts: np.ndarray | None = None,
 ) -> SurplusEstimate:
     """Surplus credits of ``spec`` carrying the group's CPU, on the nodes its requests need."""
     credits = credit_spec(spec.instance_type)
@@ -622,7 +700,9 @@ def _candidate_surplus(
         )
         - 1e-9
     )
-    nodes = np.maximum(needed, max(ha_min, 1))
+    nodes = (
+        np.maximum(needed, max(ha_min, 1)) if node_counts is None else np.maximum(node_counts, 1)
+    )
     allowance = (
         0.0
         if usage.from_node_exporter
@@ -653,7 +733,7 @@ def _row(ctx: _GroupContext, current: _Current, choice: _Choice) -> NodeGroupRow
     recommended = NodeGroupSettings(
         instance_types=tuple(c.spec.instance_type for c in choice.chosen),
         capacity_type=current.capacity if current.capacity != "MIXED" else "ON_DEMAND",
-        nodes_avg=choice.nodes_avg,
+        nodes_avg=round(choice.nodes_avg, 2),
         min_size=None if current.karpenter else choice.min_size,
         max_size=None if current.karpenter else choice.max_size,
         monthly_cost_usd=round(recommended_cost, 2),
@@ -705,10 +785,15 @@ def _row(ctx: _GroupContext, current: _Current, choice: _Choice) -> NodeGroupRow
                 "monthly_cost_usd": round(c.monthly, 2),
                 "throttled_core_hours_monthly": round(c.surplus.throttled_core_hours_monthly, 1),
                 "fits_all": c.peak.fits_all,
+                "nodes_from": "autoscaler replay" if c.replay is not None else "packing",
+                "pending_pod_minutes": None
+                if c.replay is None
+                else round(c.replay.pending_pod_minutes, 1),
             }
             for c in sorted(choice.candidates, key=lambda c: c.monthly)
         ],
     }
+    extra["autoscaler"] = _autoscaler_evidence(ctx, current, choice)
     if current.karpenter:
         extra["karpenter"] = _karpenter_limits(choice)
     return NodeGroupRow(
@@ -719,6 +804,63 @@ def _row(ctx: _GroupContext, current: _Current, choice: _Choice) -> NodeGroupRow
         reason=_reason(ctx, current, choice, list_cost),
         extra=extra,
     )
+
+
+def _autoscaler_evidence(ctx: _GroupContext, current: _Current, choice: _Choice) -> dict[str, Any]:
+    """Today's group replayed through the autoscaler beside what was observed, and the choice's."""
+    if current.karpenter:
+        return {"replayed": False, "note": "Karpenter provisions and consolidates: not replayed"}
+    today = choice.current_type_candidate
+    spec = today.spec if today is not None else ctx.catalog.spec(current.types[0])
+    settings = _settings(
+        ctx.config,
+        current.settings.min_size or 0,
+        current.settings.max_size or current.observed_max,
+    )
+    replay = replay_autoscaler(
+        ctx.load.pod_table,
+        ctx.load.times,
+        eks_allocatable(spec),
+        ctx.load.overhead,
+        settings,
+        pdb_budgets=ctx.pdb_budgets,
+    )
+    hours = _step_hours(ctx.load.times)
+    observed = float((ctx.load.nodes * hours).sum())
+    error = (replay.node_hours - observed) / observed * 100 if observed else None
+    best = choice.best.replay
+    return {
+        "replayed": True,
+        "settings": {
+            "scale_down_utilization_threshold": settings.scale_down_utilization_threshold,
+            "scale_down_unneeded_seconds": settings.scale_down_unneeded_seconds,
+            "scale_down_delay_after_add_seconds": settings.scale_down_delay_after_add_seconds,
+            "node_provision_seconds": settings.node_provision_seconds,
+        },
+        "current": {
+            "instance_type": spec.instance_type,
+            "min_size": settings.min_size,
+            "max_size": settings.max_size,
+            "node_hours_replayed": round(replay.node_hours, 1),
+            "node_hours_observed": round(observed, 1),
+            "error_percent": None if error is None else round(error, 1),
+            "pending_pod_minutes": round(replay.pending_pod_minutes, 1),
+            "scale_ups": replay.scale_ups,
+            "scale_downs": replay.scale_downs,
+            "scale_downs_blocked_by_pdb": replay.scale_downs_blocked_by_pdb,
+        },
+        "recommended": None
+        if best is None
+        else {
+            "instance_type": best.instance_type,
+            "node_hours": round(best.node_hours, 1),
+            "nodes_avg": round(best.nodes_avg, 2),
+            "pending_pod_minutes": round(best.pending_pod_minutes, 1),
+            "scale_ups": best.scale_ups,
+            "scale_downs": best.scale_downs,
+            "scale_downs_blocked_by_pdb": best.scale_downs_blocked_by_pdb,
+        },
+    }
 
 
 def _karpenter_limits(choice: _Choice) -> dict[str, Any]:
@@ -746,6 +888,15 @@ def _reason(ctx: _GroupContext, current: _Current, choice: _Choice, list_cost: f
         f"{'/'.join(current.types)} on average"
     )
     reason += "; " + _credit_reason(current, choice, list_cost)
+    if best.replay is not None:
+        reason += (
+            f"; the cluster autoscaler replayed on {best.spec.instance_type} "
+            f"(min {choice.min_size}, max {choice.max_size}, scale-down under "
+            f"{ctx.config.scale_down_utilization_threshold:.0%} for "
+            f"{ctx.config.scale_down_unneeded_seconds / 60:.0f} min) keeps "
+            f"{best.replay.nodes_avg:.2f} nodes on average, "
+            f"{best.replay.pending_pod_minutes:.0f} pending-pod minutes"
+        )
     if current.pricing_capacity == "SPOT":
         reason += f"; spot diversified over {len(choice.chosen)} low-interruption type(s)"
     if current.karpenter:
