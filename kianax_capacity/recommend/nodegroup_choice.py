@@ -30,6 +30,7 @@ from kianax_capacity.recommend.burstable import (
     default_system_allowance_cores,
     pooled_surplus,
 )
+from kianax_capacity.recommend.commitments import EffectiveRate
 from kianax_capacity.recommend.grouploads import GroupLoad
 from kianax_capacity.recommend.packing import (
     PackingResult,
@@ -136,6 +137,7 @@ class GroupContext:
     cpu: NodeCpu
     usage: GroupUsage
     pdb_budgets: Mapping[tuple[str, str], tuple[float, float]]
+    rate: EffectiveRate | None = None  # billed (CUR) rates of the group's node-hours
 
 
 @dataclass(frozen=True)

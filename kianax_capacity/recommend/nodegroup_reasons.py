@@ -22,11 +22,14 @@ from kianax_capacity.recommend.packing import (
     PackingResult,
     eks_allocatable,
 )
+from kianax_capacity.recommendations import NodeGroupSettings
 from kianax_capacity.units import GIB
 
 __all__ = [
     "autoscaler_evidence",
+    "candidate_table",
     "credit_reason",
+    "effective_evidence",
     "karpenter_limits",
     "packing_summary",
     "ready_share",
@@ -198,3 +201,54 @@ def ready_share(load: GroupLoad, index: int, ready: set[tuple[str, str, str]]) -
     keys = list(zip(running["namespace"], running["kind"], running["workload"], strict=True))
     mask = np.array([(str(n), str(k), str(w)) in ready for n, k, w in keys])
     return round(float(running["cpu"].to_numpy()[mask].sum()) / total, 3)
+
+
+def candidate_table(choice: Choice) -> list[dict[str, Any]]:
+    """Every candidate packed, cheapest first, with the parts of its monthly cost."""
+    return [
+        {
+            "instance_type": c.spec.instance_type,
+            "nodes_avg": round(c.nodes_avg, 2),
+            "nodes_typical": c.typical.nodes,
+            "nodes_peak": c.peak.nodes,
+            "list_monthly_cost_usd": round(c.list_monthly, 2),
+            "burstable_surplus_usd": None
+            if c.surplus.monthly_usd is None
+            else round(c.surplus.monthly_usd, 2),
+            "monthly_cost_usd": round(c.monthly, 2),
+            "throttled_core_hours_monthly": round(c.surplus.throttled_core_hours_monthly, 1),
+            "fits_all": c.peak.fits_all,
+            "nodes_from": "autoscaler replay" if c.replay is not None else "packing",
+            "pending_pod_minutes": None
+            if c.replay is None
+            else round(c.replay.pending_pod_minutes, 1),
+        }
+        for c in sorted(choice.candidates, key=lambda c: c.monthly)
+    ]
+
+
+def effective_evidence(
+    ctx: GroupContext, current: NodeGroupSettings, recommended: NodeGroupSettings
+) -> dict[str, Any]:
+    """List and effective side by side, and where the effective rates came from."""
+    if ctx.rate is None:
+        return {
+            "cost_basis": "list",
+            "note": "no billed data for this group: every dollar is at list price (give "
+            "[aws] cur_manifest with the eks:nodegroup-name tag activated for effective rates)",
+        }
+    saving = None
+    if (
+        current.effective_monthly_cost_usd is not None
+        and recommended.effective_monthly_cost_usd is not None
+    ):
+        saving = round(
+            current.effective_monthly_cost_usd - recommended.effective_monthly_cost_usd, 2
+        )
+    return {
+        "cost_basis": "list and effective",
+        "rates": ctx.rate.summary(),
+        "current_effective_monthly_usd": current.effective_monthly_cost_usd,
+        "recommended_effective_monthly_usd": recommended.effective_monthly_cost_usd,
+        "monthly_savings_effective_usd": saving,
+    }

@@ -51,6 +51,7 @@ from kianax_capacity.recommend.autoscaler import (
 )
 from kianax_capacity.recommend.burstable import (
     NodeCpu,
+    SurplusEstimate,
     default_system_allowance_cores,
     group_surplus,
     node_cpu,
@@ -58,7 +59,9 @@ from kianax_capacity.recommend.burstable import (
 from kianax_capacity.recommend.commitments import (
     COMMITMENT_ASSUMPTION,
     DEFAULT_COMMITMENT_DISCOUNT,
+    EffectiveRate,
     commitment_split,
+    effective_monthly,
 )
 from kianax_capacity.recommend.grouploads import (
     GroupLoad,
@@ -81,6 +84,8 @@ from kianax_capacity.recommend.nodegroup_choice import (
 )
 from kianax_capacity.recommend.nodegroup_reasons import (
     autoscaler_evidence,
+    candidate_table,
+    effective_evidence,
     karpenter_limits,
     packing_summary,
     ready_share,
@@ -121,6 +126,7 @@ def recommend_nodegroups(
     spot_overrides: Mapping[str, bool] | None = None,
     pending: pd.DataFrame | None = None,
     spot_assessments: Sequence[SpotAssessment] | None = None,
+    effective_rates: Mapping[str, EffectiveRate] | None = None,
 ) -> tuple[NodeGroupRow, ...]:
     """Recommend instance types, autoscaler bounds and commitments for every node group.
 
@@ -138,6 +144,9 @@ def recommend_nodegroups(
         pending: ``pending_pods(snapshot)`` if already computed (else computed here).
         spot_assessments: ``assess_spot(snapshot, overrides=spot_overrides)`` if already
             computed (else computed here).
+        effective_rates: node group -> billed rates
+            (``effective_rates(cur_node_rates(...))``); with them every row also carries
+            ``effective_monthly_cost_usd`` beside the list figure.
 
     Returns:
         One :class:`NodeGroupRow` per node group. ``current``/``recommended`` carry
@@ -179,6 +188,7 @@ def recommend_nodegroups(
             cpu=cpu,
             usage=_group_usage(cpu, members, load, snapshot.step_seconds),
             pdb_budgets=budgets,
+            rate=(effective_rates or {}).get(name),
         )
         rows.append(_recommend_group(context))
     return tuple(rows)
@@ -271,6 +281,9 @@ def _current(ctx: GroupContext) -> Current:
         if surplus.monthly_usd is None
         else round(surplus.monthly_usd, 2),
         cost_basis="list",
+        effective_monthly_cost_usd=_effective(
+            ctx, current_types[0] if current_types else "", capacity, list_monthly, surplus, True
+        ),
     )
     return Current(
         settings=settings,
@@ -334,6 +347,9 @@ def _row(ctx: GroupContext, current: Current, choice: Choice) -> NodeGroupRow:
         list_monthly_cost_usd=round(list_cost, 2),
         burstable_surplus_usd=None if surplus_cost is None else round(surplus_cost, 2),
         cost_basis="list",
+        effective_monthly_cost_usd=_effective(
+            ctx, best.spec.instance_type, current.capacity, list_cost, best.surplus, False
+        ),
     )
     commitment = commitment_split(
         best.spec.instance_type,
@@ -343,6 +359,8 @@ def _row(ctx: GroupContext, current: Current, choice: Choice) -> NodeGroupRow:
         pricing_capacity,
         ctx.catalog,
         ctx.discount,
+        existing=ctx.rate,
+        node_counts=None if best.replay is None else best.replay.nodes,
     )
     extra: dict[str, Any] = {
         "commitment": commitment,
@@ -366,28 +384,10 @@ def _row(ctx: GroupContext, current: Current, choice: Choice) -> NodeGroupRow:
             "recommended": best.surplus.summary(),
         },
         "provisioner": "karpenter" if current.karpenter else "managed",
-        "candidates": [
-            {
-                "instance_type": c.spec.instance_type,
-                "nodes_avg": round(c.nodes_avg, 2),
-                "nodes_typical": c.typical.nodes,
-                "nodes_peak": c.peak.nodes,
-                "list_monthly_cost_usd": round(c.list_monthly, 2),
-                "burstable_surplus_usd": None
-                if c.surplus.monthly_usd is None
-                else round(c.surplus.monthly_usd, 2),
-                "monthly_cost_usd": round(c.monthly, 2),
-                "throttled_core_hours_monthly": round(c.surplus.throttled_core_hours_monthly, 1),
-                "fits_all": c.peak.fits_all,
-                "nodes_from": "autoscaler replay" if c.replay is not None else "packing",
-                "pending_pod_minutes": None
-                if c.replay is None
-                else round(c.replay.pending_pod_minutes, 1),
-            }
-            for c in sorted(choice.candidates, key=lambda c: c.monthly)
-        ],
+        "candidates": candidate_table(choice),
+        "autoscaler": autoscaler_evidence(ctx, current, choice),
+        "effective": effective_evidence(ctx, current.settings, recommended),
     }
-    extra["autoscaler"] = autoscaler_evidence(ctx, current, choice)
     if current.karpenter:
         extra["karpenter"] = karpenter_limits(choice)
     return NodeGroupRow(
@@ -398,6 +398,23 @@ def _row(ctx: GroupContext, current: Current, choice: Choice) -> NodeGroupRow:
         reason=reason_for(ctx, current, choice, list_cost),
         extra=extra,
     )
+
+
+def _effective(
+    ctx: GroupContext,
+    instance_type: str,
+    capacity: str,
+    list_monthly: float,
+    surplus: SurplusEstimate,
+    current: bool,
+) -> float | None:
+    """The shape's monthly cost at the group's billed rates; None without them, or for spot."""
+    if ctx.rate is None or capacity != "ON_DEMAND":
+        return None
+    value = effective_monthly(
+        ctx.rate, instance_type, list_monthly, surplus.monthly_usd or 0.0, current=current
+    )
+    return round(value, 2)
 
 
 def _hourly(catalog: PricedCatalog, types: Sequence[str], capacity: str) -> float:
