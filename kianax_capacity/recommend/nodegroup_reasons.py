@@ -34,6 +34,7 @@ __all__ = [
     "packing_summary",
     "ready_share",
     "reason_for",
+    "spot_evidence",
 ]
 
 
@@ -129,7 +130,12 @@ def reason_for(ctx: GroupContext, current: Current, choice: Choice, list_cost: f
             f"{best.replay.pending_pod_minutes:.0f} pending-pod minutes"
         )
     if current.pricing_capacity == "SPOT":
-        reason += f"; spot diversified over {len(choice.chosen)} low-interruption type(s)"
+        pools = ", ".join(
+            f"{c.spec.instance_type} ({c.interruption or 'unknown'})" for c in choice.chosen
+        )
+        reason += f"; spot diversified over {len(choice.chosen)} low-interruption type(s): {pools}"
+        if len(current.types) == 1:
+            reason += f"; today a single-type spot group ({current.types[0]}): one pool"
     if current.karpenter:
         limits = karpenter_limits(choice)["limits"]
         reason += (
@@ -252,3 +258,47 @@ def effective_evidence(
         "recommended_effective_monthly_usd": recommended.effective_monthly_cost_usd,
         "monthly_savings_effective_usd": saving,
     }
+
+
+def spot_evidence(ctx: GroupContext, current: Current, choice: Choice) -> dict[str, Any] | None:
+    """A spot group's pools: interruption frequency and price of each type, today and advised.
+
+    The interruption ranges are the Spot Instance Advisor's (embedded, dated); the prices are
+    spot price history medians with ``--prices aws``, else on-demand less the Advisor's
+    savings. One type is one pool: its interruptions or a capacity shortage stop the group.
+    """
+    if current.pricing_capacity != "SPOT":
+        return None
+    catalog = ctx.catalog
+    live = getattr(catalog, "source", "embedded") == "aws"
+
+    def pool(instance_type: str) -> dict[str, Any]:
+        price = catalog.price(instance_type)
+        return {
+            "instance_type": instance_type,
+            "interruption_range": price.interruption_range,
+            "spot_hourly_usd": None
+            if price.spot_hourly_usd is None
+            else round(price.spot_hourly_usd, 5),
+            "savings_percent": None
+            if price.spot_savings_percent is None
+            else round(price.spot_savings_percent, 1),
+        }
+
+    out: dict[str, Any] = {
+        "price_source": "DescribeSpotPriceHistory (median over 7 days)"
+        if live
+        else "Spot Instance Advisor savings off on-demand (embedded, dated)",
+        "interruption_source": "Spot Instance Advisor (embedded, dated)",
+        "current_pools": [pool(t) for t in current.types],
+        "recommended_pools": [pool(c.spec.instance_type) for c in choice.chosen],
+    }
+    if len(current.types) == 1:
+        only = out["current_pools"][0]
+        out["warning"] = (
+            f"single-type spot group: {only['instance_type']} "
+            f"(interruption {only['interruption_range'] or 'unknown'}) is one spot pool, whose "
+            f"interruptions or capacity shortage stop the group; diversify over "
+            f"{', '.join(c.spec.instance_type for c in choice.chosen)} of the same shape"
+        )
+    return out

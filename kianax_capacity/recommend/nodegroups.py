@@ -90,6 +90,7 @@ from kianax_capacity.recommend.nodegroup_reasons import (
     packing_summary,
     ready_share,
     reason_for,
+    spot_evidence,
 )
 from kianax_capacity.recommend.packing import (
     PricedCatalog,
@@ -388,6 +389,9 @@ def _row(ctx: GroupContext, current: Current, choice: Choice) -> NodeGroupRow:
         "autoscaler": autoscaler_evidence(ctx, current, choice),
         "effective": effective_evidence(ctx, current.settings, recommended),
     }
+    spot = spot_evidence(ctx, current, choice)
+    if spot is not None:
+        extra["spot"] = spot  # its "warning" names a single-type group (also in the reason)
     if current.karpenter:
         extra["karpenter"] = karpenter_limits(choice)
     return NodeGroupRow(

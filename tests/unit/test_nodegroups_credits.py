@@ -200,3 +200,23 @@ def test_rows_with_the_new_keys_validate_and_read_back(
     general = {r.name: r for r in back.nodegroups}["general-ng"]
     assert general.current == demo_rows["general-ng"].current
     assert pd.notna(general.current.burstable_surplus_usd)
+
+
+def test_a_single_type_spot_group_is_warned_and_diversified(
+    demo_rows: dict[str, NodeGroupRow],
+) -> None:
+    jobs = demo_rows["jobs-ng"]
+    spot = jobs.extra["spot"]
+    assert isinstance(spot, dict)
+    assert [p["instance_type"] for p in spot["current_pools"]] == ["m5.large"]
+    # The Spot Advisor's range for m5.large, shipped in the embedded data.
+    assert spot["current_pools"][0]["interruption_range"] == CATALOG.interruption_range("m5.large")
+    assert "single-type spot group: m5.large" in spot["warning"]
+    recommended = [p["instance_type"] for p in spot["recommended_pools"]]
+    assert len(recommended) >= 2 and list(jobs.recommended.instance_types) == recommended
+    vcpus = {CATALOG.spec(t).vcpu for t in recommended}
+    assert len(vcpus) == 1  # the same shape
+    for pool in spot["recommended_pools"]:
+        assert pool["interruption_range"] in ("<5%", "5-10%")
+    assert "single-type spot group (m5.large)" in jobs.reason
+    assert "Spot Instance Advisor" in spot["interruption_source"]
