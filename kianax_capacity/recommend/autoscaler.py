@@ -138,11 +138,14 @@ def replay_autoscaler(
     counts = np.zeros(len(stamps))
     cursor = 0
     for i, now in enumerate(stamps):
-        replay.end_pods(now)
+        # A pod counts at an instant if it ran at some time since the previous one: a job
+        # shorter than the instants' spacing still needs its node.
+        since = stamps[i - 1] if i else -math.inf
+        replay.end_pods(since)
         while cursor < len(order) and arrivals[order[cursor]] <= i:
             pod = int(order[cursor])
             cursor += 1
-            if replay.last[pod] >= now:
+            if replay.last[pod] > since:
                 replay.pending.append(pod)
         replay.schedule()
         replay.scale_up(now, hours[i])
@@ -235,10 +238,11 @@ class _Replay:
                 best, rank = node, score
         return best
 
-    def end_pods(self, now: float) -> None:
-        for pod in [p for p in self.where if self.last[p] < now]:
+    def end_pods(self, since: float) -> None:
+        """Pods that ended by ``since`` (the previous instant) leave their node or the queue."""
+        for pod in [p for p in self.where if self.last[p] <= since]:
             self._take(pod)
-        self.pending = [p for p in self.pending if self.last[p] >= now]
+        self.pending = [p for p in self.pending if self.last[p] > since]
 
     def schedule(self) -> None:
         waiting = []

@@ -124,7 +124,8 @@ class Candidate:
 class GroupContext:
     """Everything one group's recommendation reads: its load, nodes, prices and settings."""
 
-    load: GroupLoad
+    load: GroupLoad  # with the recommended requests
+    current_load: GroupLoad  # with today's requests (for the replay of today's group)
     members: pd.DataFrame
     catalog: PricedCatalog
     config: NodeGroupConfig

@@ -50,15 +50,15 @@ def autoscaler_evidence(ctx: GroupContext, current: Current, choice: Choice) -> 
         current.settings.max_size or current.observed_max,
     )
     replay = replay_autoscaler(
-        ctx.load.pod_table,
-        ctx.load.times,
+        ctx.current_load.pod_table,
+        ctx.current_load.times,
         eks_allocatable(spec),
-        ctx.load.overhead,
+        ctx.current_load.overhead,
         settings,
         pdb_budgets=ctx.pdb_budgets,
     )
-    hours = _step_hours(ctx.load.times)
-    observed = float((ctx.load.nodes * hours).sum())
+    hours = _step_hours(ctx.current_load.times)
+    observed = float((ctx.current_load.nodes * hours).sum())
     error = (replay.node_hours - observed) / observed * 100 if observed else None
     best = choice.best.replay
     return {

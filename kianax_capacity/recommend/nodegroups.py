@@ -70,6 +70,7 @@ from kianax_capacity.recommend.grouploads import (
     group_loads,
     pod_requests,
 )
+from kianax_capacity.recommend.inventory import pending_pods
 from kianax_capacity.recommend.nodegroup_choice import (
     CANDIDATE_FAMILIES,
     GRAVITON_FAMILIES,
@@ -158,7 +159,11 @@ def recommend_nodegroups(
         ``candidates`` and ``findings``.
     """
     nodegroup_config = nodegroup_config or {}
+    if pending is None:
+        pending = pending_pods(snapshot)
     loads = group_loads(snapshot, new_requests, pending=pending)
+    # Today's group is replayed on today's requests, to compare with the nodes it ran.
+    today = group_loads(snapshot, None, pending=pending) if new_requests else loads
     nodes = snapshot.table("nodes")
     start, end = snapshot.window
     window_hours = max((end - start).total_seconds() / 3600.0, 1e-9)
@@ -177,6 +182,7 @@ def recommend_nodegroups(
         config = nodegroup_config.get(name, NodeGroupConfig())
         context = GroupContext(
             load=load,
+            current_load=today.get(name, load),
             members=members,
             catalog=catalog,
             config=config,
