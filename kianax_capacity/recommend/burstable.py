@@ -118,6 +118,8 @@ def simulate_credits(
     running = ~np.isnan(cpu) if alive is None else np.asarray(alive, dtype=bool)
     cpu = np.where(running, np.nan_to_num(cpu, nan=0.0), 0.0)
     steps, nodes = cpu.shape
+    if nodes == 1:
+        return _simulate_one(cpu[:, 0], running[:, 0], step_hours, spec, mode)
     cap = spec.max_accrued_credits
     earn_step = spec.credits_per_hour * step_hours
     balance = np.zeros(nodes)
@@ -180,6 +182,71 @@ def simulate_credits(
         throttled_core_hours=throttled_credits / 60.0,
         balance=balance_sum,
         surplus_balance=surplus_sum,
+    )
+
+
+def _simulate_one(
+    cpu: np.ndarray, running: np.ndarray, step_hours: float, spec: CreditSpec, mode: CreditMode
+) -> CreditResult:
+    """:func:`simulate_credits` for one node, in plain floats (numpy is slow on one value)."""
+    cap = spec.max_accrued_credits
+    earn_step = spec.credits_per_hour * step_hours
+    balance = surplus = launch = charged = throttled = 0.0
+    throttled_steps = 0
+    balances = np.zeros(len(cpu))
+    surpluses = np.zeros(len(cpu))
+    was = False
+    for t, (used, now) in enumerate(zip(cpu.tolist(), running.tolist(), strict=True)):
+        if was and not now:
+            charged += surplus
+            surplus = balance = launch = 0.0
+        if now and not was:
+            balance = 0.0
+            launch = spec.launch_credits if mode == "standard" else 0.0
+        was = now
+        if not now:
+            continue
+        spend = used * 60.0 * step_hours
+        if mode == "standard":
+            from_launch = min(launch, spend)
+            launch -= from_launch
+            left = balance + earn_step - (spend - from_launch)
+            if left < -1e-9:
+                throttled += -left
+                throttled_steps += 1
+            balance = min(max(left, 0.0), cap)
+        else:
+            net = earn_step - spend
+            if net >= 0:
+                paid = min(surplus, net)
+                surplus -= paid
+                balance = min(balance + net - paid, cap)
+            else:
+                from_balance = min(balance, -net)
+                balance -= from_balance
+                surplus += -net - from_balance
+                if surplus > cap:
+                    charged += surplus - cap
+                    surplus = cap
+        balances[t] = balance + launch
+        surpluses[t] = surplus
+    if was:
+        charged += surplus
+    node_hours = float(running.sum()) * step_hours
+    return CreditResult(
+        instance_type=spec.instance_type,
+        mode=mode,
+        vcpu=spec.vcpu,
+        baseline_per_vcpu=spec.baseline_per_vcpu,
+        node_hours=node_hours,
+        cpu_core_hours=float(cpu.sum()) * step_hours,
+        earned_credits=node_hours * spec.credits_per_hour,
+        surplus_credits_charged=charged,
+        surplus_usd=charged * spec.surplus_usd_per_credit,
+        throttled_node_hours=throttled_steps * step_hours,
+        throttled_core_hours=throttled / 60.0,
+        balance=balances,
+        surplus_balance=surpluses,
     )
 
 

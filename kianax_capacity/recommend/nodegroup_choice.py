@@ -223,6 +223,15 @@ class _Packer:
         self.memos = {index: PackMemo() for index in instants}
         # The minimum load matters for the chosen type only (its min_size and commitment).
         self.packed_instants = sorted({self.peak, self.typical, *self.deciles})
+        self._surplus: dict[str, SurplusEstimate] = {}
+
+    def surplus(self, spec: InstanceSpec) -> SurplusEstimate:
+        """The candidate's surplus credits on the nodes its requests need (once per type)."""
+        if spec.instance_type not in self._surplus:
+            self._surplus[spec.instance_type] = candidate_surplus(
+                self.ctx, spec, self.ha_min, self.mode
+            )
+        return self._surplus[spec.instance_type]
 
     def pack_at(
         self, index: int, spec: InstanceSpec, min_nodes: int | None = None
@@ -250,7 +259,7 @@ class _Packer:
                 ]
             )
         )
-        surplus = candidate_surplus(self.ctx, spec, self.ha_min, self.mode).monthly_usd or 0.0
+        surplus = self.surplus(spec).monthly_usd or 0.0
         return mean_nodes * hourly * HOURS_PER_MONTH + surplus, hourly
 
     def evaluate(self, spec: InstanceSpec) -> Candidate:
@@ -264,7 +273,7 @@ class _Packer:
             minimum=packed.get(self.minimum),
             interruption=catalog.interruption_range(spec.instance_type),
             nodes_avg=float(np.mean([packed[i].nodes for i in self.deciles])),
-            surplus=candidate_surplus(self.ctx, spec, self.ha_min, self.mode),
+            surplus=self.surplus(spec),
         )
 
 

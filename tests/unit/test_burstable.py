@@ -201,3 +201,16 @@ def test_node_cpu_prefers_node_exporter_where_scraped() -> None:
     result = node_cpu(_snapshot(exporter), lambda group, instance_type: 0.07)
     assert result.source == {"n1": "node_usage"}
     np.testing.assert_allclose(result.cpu_cores[:, 0], [0.7, 0.95, 1.2])
+
+
+@pytest.mark.parametrize("mode", ["unlimited", "standard"])
+def test_one_node_and_many_nodes_run_the_same_accounting(mode: str) -> None:
+    """The one-node path (plain floats) and the many-node path (arrays) agree, node by node."""
+    rng = np.random.default_rng(7)
+    day = rng.uniform(0.0, 2.0, size=(288, 2))
+    day[200:, 1] = np.nan  # the second node stops at step 200
+    both = simulate_credits(day, 5 / 60, T3_MEDIUM, mode=mode)  # type: ignore[arg-type]
+    one = [simulate_credits(day[:, i], 5 / 60, T3_MEDIUM, mode=mode) for i in range(2)]  # type: ignore[arg-type]
+    assert both.surplus_usd == pytest.approx(sum(r.surplus_usd for r in one))
+    assert both.throttled_core_hours == pytest.approx(sum(r.throttled_core_hours for r in one))
+    np.testing.assert_allclose(both.balance, one[0].balance + one[1].balance, atol=1e-9)
