@@ -85,12 +85,56 @@ class AwsConfig:
     allow_graviton: bool = False
 
 
+CPU_CREDIT_MODES = ("unlimited", "standard")
+
+
 @dataclass(frozen=True)
 class NodeGroupConfig:
+    """``[nodegroups.NAME]``: what the group is declared as, and how its autoscaler behaves.
+
+    ``cpu_credits`` is the credit mode of burstable (T2/T3/T3a/T4g) nodes: None = the type's
+    launch default (unlimited for T3/T3a/T4g, standard for T2). ``system_cpu_allowance_cores``
+    is the CPU each node runs outside containers when node-exporter is not scraped (None = the
+    EKS AMI's kube-reserved CPU for the type). The ``scale_down_*`` keys are the cluster
+    autoscaler's flags of the same names (defaults: the platform's 50% for 10 minutes, and
+    the autoscaler's own 10 minutes after a scale-up); ``node_provision_seconds`` is how long a
+    new node takes to take pods.
+    """
+
     instance_types: tuple[str, ...] = ()
     capacity_type: str = "ON_DEMAND"
     min_size: int | None = None
     max_size: int | None = None
+    cpu_credits: str | None = None
+    system_cpu_allowance_cores: float | None = None
+    scale_down_utilization_threshold: float = 0.5
+    scale_down_unneeded_seconds: float = 600.0
+    scale_down_delay_after_add_seconds: float = 600.0
+    node_provision_seconds: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.cpu_credits is not None and self.cpu_credits not in CPU_CREDIT_MODES:
+            raise ConfigError(
+                f"cpu_credits = {self.cpu_credits!r}: use one of {', '.join(CPU_CREDIT_MODES)}"
+            )
+        allowance = self.system_cpu_allowance_cores
+        if allowance is not None and (
+            isinstance(allowance, bool) or not isinstance(allowance, int | float) or allowance < 0
+        ):
+            raise ConfigError(
+                f"system_cpu_allowance_cores = {allowance!r}: expected cores >= 0, e.g. 0.1"
+            )
+        if not 0 < self.scale_down_utilization_threshold <= 1:
+            raise ConfigError(
+                "scale_down_utilization_threshold must be in (0, 1], e.g. 0.5 for 50%"
+            )
+        for name in (
+            "scale_down_unneeded_seconds",
+            "scale_down_delay_after_add_seconds",
+            "node_provision_seconds",
+        ):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0 seconds")
 
 
 @dataclass(frozen=True)
@@ -154,7 +198,11 @@ def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
         ):
             raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
         values[name] = value
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ConfigError as exc:
+        # A check across keys (``__post_init__``): say which table it was in.
+        raise ConfigError(f"{where}.{exc}") from exc
 
 
 def _has_default(cls: type) -> bool:

@@ -337,18 +337,29 @@ class NodeGroupSettings:
     min_size: int | None = None
     max_size: int | None = None
     monthly_cost_usd: float | None = None
+    # Additive (issue 18): what monthly_cost_usd is made of, and on which prices.
+    list_monthly_cost_usd: float | None = None  # node-hours at list (on-demand/spot) prices
+    burstable_surplus_usd: float | None = None  # unlimited-mode surplus credits; None = unknown
+    effective_monthly_cost_usd: float | None = None  # at billed (Savings Plan / RI) rates
+    cost_basis: str | None = None  # "list" | "effective": what monthly_cost_usd is priced at
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
-            {
-                "instance_types": list(self.instance_types),
-                "capacity_type": self.capacity_type,
-                "nodes_avg": self.nodes_avg,
-                "min_size": self.min_size,
-                "max_size": self.max_size,
-                "monthly_cost_usd": self.monthly_cost_usd,
-            }
-        )
+        out = {
+            "instance_types": list(self.instance_types),
+            "capacity_type": self.capacity_type,
+            "nodes_avg": self.nodes_avg,
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+            "monthly_cost_usd": self.monthly_cost_usd,
+        }
+        # Written only when known, so files from before these keys read back unchanged.
+        for name in _COST_PARTS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.cost_basis is not None and self.burstable_surplus_usd is None:
+            out["burstable_surplus_usd"] = None
+        return _clean(out)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> NodeGroupSettings:
@@ -360,7 +371,19 @@ class NodeGroupSettings:
             min_size=_opt_int(data.get("min_size")),
             max_size=_opt_int(data.get("max_size")),
             monthly_cost_usd=_opt_float(data.get("monthly_cost_usd")),
+            list_monthly_cost_usd=_opt_float(data.get("list_monthly_cost_usd")),
+            burstable_surplus_usd=_opt_float(data.get("burstable_surplus_usd")),
+            effective_monthly_cost_usd=_opt_float(data.get("effective_monthly_cost_usd")),
+            cost_basis=data.get("cost_basis"),
         )
+
+
+_COST_PARTS = (
+    "list_monthly_cost_usd",
+    "burstable_surplus_usd",
+    "effective_monthly_cost_usd",
+    "cost_basis",
+)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "## Capacity forecast\nDaily peak of the CPU requested in the node group that runs out first (else the busiest), its trend with the forecast interval, and the capacity at the group's maximum size.",
         ),
         ("code", "nb.forecast(ctx, all_rows=False)"),
+        (
+            "md",
+            "## CPU credits of burstable node groups\nCredit balance over time (solid; surplus owed dotted, below zero) and the surplus-credit dollars a month each burstable group pays on top of its list price.",
+        ),
+        ("code", "nb.burstable_credits(ctx)"),
         ("md", "## What changed since last week"),
         ("code", "nb.changes(ctx)"),
     ],
@@ -111,6 +116,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "code",
             "nb.show_table(nb.tables.nodegroup_table(ctx.recommendations), 'No node-group recommendations yet.')",
         ),
+        (
+            "md",
+            "## CPU credits of burstable groups\nT3/T3a/T4g nodes earn CPU credits at their baseline and, in unlimited mode, pay for surplus credits when they run above it for longer than their balance lasts. Balance (solid) and surplus owed (dotted, below zero) per group, and the surplus dollars a month included in the node-group costs above (list prices; effective where billed data was given).",
+        ),
+        ("code", "nb.burstable_credits(ctx)"),
         ("md", "## Spot readiness"),
         (
             "code",

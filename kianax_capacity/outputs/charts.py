@@ -588,3 +588,41 @@ def capacity_forecast(
     fig.update_xaxes(title_text="day (UTC)")
     fig.update_yaxes(title_text=unit, rangemode="tozero")
     return _layout(fig, title)
+
+
+# --- burstable node groups ---------------------------------------------------------------------
+
+
+def credit_balance(frame: pd.DataFrame | None, title: str | None = None) -> go.Figure:
+    """CPU-credit balance (above zero) and outstanding surplus credits (below) per group.
+
+    Args:
+        frame: :func:`kianax_capacity.outputs.views.credit_balance_frame`.
+    """
+    title = title or "CPU credits of burstable node groups (credits = vCPU-minutes)"
+    if frame is None or frame.empty:
+        return no_data(title, "No burstable (T2/T3/T3a/T4g) nodes, or no usage series.")
+    fig = go.Figure()
+    for group, part in frame.groupby("node_group", sort=True):
+        color = color_for(str(group))
+        fig.add_scatter(
+            x=part["timestamp"],
+            y=part["balance_credits"],
+            name=f"{group}: balance",
+            mode="lines",
+            line={"color": color},
+        )
+        fig.add_scatter(
+            x=part["timestamp"],
+            y=-part["surplus_credits"],
+            name=f"{group}: surplus owed",
+            mode="lines",
+            line={"color": color, "dash": "dot"},
+        )
+    fig.update_layout(
+        title=title,
+        xaxis_title="time (UTC)",
+        yaxis_title="credits (surplus owed shown below zero)",
+        legend_title="node group",
+    )
+    return fig

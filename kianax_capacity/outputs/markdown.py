@@ -187,6 +187,35 @@ def _generic_unit(
     return "".join(lines)
 
 
+def _nodegroup_basis(changes: Sequence[Change]) -> str:
+    """What the node-group dollars are: list or effective, and the surplus credits in them."""
+    rows = [c.row for c in changes if getattr(c.row, "current", None) is not None]
+    priced = [r for r in rows if r.current.cost_basis is not None]
+    if not priced:
+        return ""  # rows from before cost bases were recorded: nothing to state
+    surplus = [
+        f"{_cell(r.name)} {format_usd(r.current.burstable_surplus_usd)}"
+        for r in priced
+        if r.current.burstable_surplus_usd
+    ]
+    unknown = [_cell(r.name) for r in priced if r.current.burstable_surplus_usd is None]
+    text = "Saves/month at list prices, surplus CPU credits included"
+    if surplus:
+        text += " (today's surplus a month: " + ", ".join(surplus) + ")"
+    if unknown:
+        text += "; surplus credits unknown for " + ", ".join(unknown)
+    effective = [
+        f"{_cell(r.name)} {format_usd(r.current.effective_monthly_cost_usd)} → "
+        f"{format_usd(r.recommended.effective_monthly_cost_usd)}"
+        for r in priced
+        if r.current.effective_monthly_cost_usd is not None
+        and r.recommended.effective_monthly_cost_usd is not None
+    ]
+    if effective:
+        text += "; at billed (effective) rates: " + ", ".join(effective)
+    return f"_{text}._\n\n"
+
+
 def _summary(diff: RecommendationDiff) -> str:
     changes = diff.changes
     risks = risk_counts(changes)
@@ -331,7 +360,7 @@ def _blocks(diff: RecommendationDiff, top: int) -> list[_Block]:
         )
         blocks.append(
             _Block(
-                "\n### Node-group changes\n\n" + table.head(),
+                "\n### Node-group changes\n\n" + _nodegroup_basis(nodegroups) + table.head(),
                 [_generic_unit(c, mode, c.key[0]) for c in nodegroups],
                 [1] * len(nodegroups),
             )

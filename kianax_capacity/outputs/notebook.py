@@ -371,3 +371,32 @@ def estimated_vs_billed(ctx: ReportContext) -> None:
             "No billed amounts in this snapshot: fetch with Cost Explorer or CUR configured "
             "([aws] cost_explorer / cur_manifest) to compare the estimate with the bill."
         )
+
+
+def burstable_credits(ctx: ReportContext) -> None:
+    """Per burstable node group: its CPU-credit balance over time and the surplus dollars."""
+    show(charts.credit_balance(views.credit_balance_frame(ctx.snapshot, ctx.recommendations)))
+    rows = []
+    for row in ctx.recommendations.nodegroups:
+        burstable = row.extra.get("burstable")
+        current = burstable.get("current") if isinstance(burstable, dict) else None
+        if not isinstance(current, dict) or current.get("mode") is None:
+            continue
+        rows.append(
+            {
+                "node group": row.name,
+                "credit mode": current["mode"],
+                "mean CPU": f"{(current.get('mean_cpu_utilisation') or 0):.0%}",
+                "baseline": f"{(current.get('baseline_per_vcpu') or 0):.0%}",
+                "surplus_usd": row.current.burstable_surplus_usd,
+                "recommended surplus_usd": row.recommended.burstable_surplus_usd,
+                "list monthly_usd": row.current.list_monthly_cost_usd,
+                "effective monthly_usd": row.current.effective_monthly_cost_usd,
+                "throttled node-hours/month": current.get("throttled_node_hours_monthly"),
+                "how": current.get("reason"),
+            }
+        )
+    show_table(
+        pd.DataFrame.from_records(rows),
+        "No burstable node groups: no CPU credits to account for.",
+    )

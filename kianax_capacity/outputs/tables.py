@@ -252,8 +252,16 @@ def spot_table(recs: RecommendationSet) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
+def _money(value: float | None, unknown: str = "-") -> str:
+    return unknown if value is None else f"${value:,.2f}"
+
+
 def nodegroup_table(recs: RecommendationSet) -> pd.DataFrame:
-    """One row per node group: shape and monthly cost before and after."""
+    """One row per node group: shape and monthly cost before and after.
+
+    ``monthly_cost_usd`` is list node-hours plus surplus CPU credits; the arrows show the list
+    part, the surplus credits and, when billed data was given, the effective (amortized) cost.
+    """
     records = []
     for row in recs.nodegroups:
         records.append(
@@ -274,6 +282,19 @@ def nodegroup_table(recs: RecommendationSet) -> pd.DataFrame:
                     f"{row.recommended.min_size}/{row.recommended.max_size}",
                 ),
                 "monthly_cost_usd": row.current.monthly_cost_usd,
+                "list USD/month": _arrow(
+                    _money(row.current.list_monthly_cost_usd),
+                    _money(row.recommended.list_monthly_cost_usd),
+                ),
+                "surplus credits USD/month": _arrow(
+                    _money(row.current.burstable_surplus_usd, unknown="unknown"),
+                    _money(row.recommended.burstable_surplus_usd, unknown="unknown"),
+                ),
+                "effective USD/month": _arrow(
+                    _money(row.current.effective_monthly_cost_usd, unknown="no bill"),
+                    _money(row.recommended.effective_monthly_cost_usd, unknown="no bill"),
+                ),
+                "cost basis": row.current.cost_basis or "list",
                 "monthly_savings_usd": row.monthly_savings_usd,
                 "why": row.reason,
             }

@@ -601,3 +601,96 @@ def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
     return str(value)
+
+
+# --- burstable node groups: CPU credits ------------------------------------------------------
+
+
+def credit_balance_frame(snapshot: Snapshot, recs: RecommendationSet | None = None) -> pd.DataFrame:
+    """Per burstable node group, its nodes' CPU-credit balance and surplus over the window.
+
+    The same simulation as the node-group recommendation (:mod:`kianax_capacity.recommend.
+    burstable`), in each group's credit mode as its row says (else the type's default), with
+    the default kubelet/system allowance.
+
+    Returns:
+        Columns timestamp, node_group, balance_credits (accrued, summed over the group's
+        nodes), surplus_credits (spent beyond the balance, not yet paid down), mode.
+    """
+    from kianax_capacity.prices.credits import credit_spec
+    from kianax_capacity.recommend.burstable import (
+        default_system_allowance_cores,
+        group_surplus,
+        node_cpu,
+    )
+
+    columns = ["timestamp", "node_group", "balance_credits", "surplus_credits", "mode"]
+    nodes = snapshot.table("nodes")
+    types = {str(t) for t in nodes["instance_type"].dropna()}
+    specs = {t: credit_spec(t) for t in types}
+    if nodes.empty or not any(specs.values()):
+        return pd.DataFrame(columns=columns)
+    modes = {}
+    for row in recs.nodegroups if recs is not None else ():
+        burstable = row.extra.get("burstable")
+        current = burstable.get("current") if isinstance(burstable, dict) else None
+        if isinstance(current, dict) and current.get("mode") in ("standard", "unlimited"):
+            modes[row.name] = current["mode"]
+
+    def allowance(group: str, instance_type: str) -> float:
+        spec = specs.get(instance_type)
+        return default_system_allowance_cores(spec.vcpu if spec is not None else 2)
+
+    cpu = node_cpu(snapshot, allowance)
+    start, end = snapshot.window
+    hours = max((end - start).total_seconds() / 3600.0, 1e-9)
+    frames = []
+    for group, members in nodes.groupby("node_group", observed=True, sort=True):
+        estimate = group_surplus(
+            cpu,
+            members,
+            specs,
+            mode=modes.get(str(group)),
+            step_hours=snapshot.step_seconds / 3600.0,
+            window_hours=hours,
+        )
+        if estimate.balance is None or estimate.times is None:
+            continue
+        surplus = _surplus_series(cpu, members, specs, modes.get(str(group)), snapshot)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "timestamp": estimate.times,
+                    "node_group": str(group),
+                    "balance_credits": estimate.balance,
+                    "surplus_credits": surplus,
+                    "mode": estimate.mode,
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def _surplus_series(
+    cpu: Any, members: pd.DataFrame, specs: dict[str, Any], mode: Any, snapshot: Snapshot
+) -> np.ndarray:
+    """The group's outstanding surplus credits per step (summed over its burstable types)."""
+    from kianax_capacity.recommend.burstable import simulate_credits
+
+    total = np.zeros(len(cpu.times))
+    for instance_type, spec in specs.items():
+        if spec is None:
+            continue
+        names = [
+            str(n)
+            for n, t in zip(members["node"], members["instance_type"], strict=True)
+            if str(t) == instance_type and str(n) in set(cpu.nodes)
+        ]
+        if names:
+            result = simulate_credits(
+                cpu.columns(names), snapshot.step_seconds / 3600.0, spec, mode=mode
+            )
+            total += result.surplus_balance
+    return total

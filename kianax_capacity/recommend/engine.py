@@ -15,6 +15,7 @@ from typing import Any
 from kianax_capacity.config import Config
 from kianax_capacity.model import ResourcePrices
 from kianax_capacity.prices import PriceCatalog, embedded_catalog, node_group_unit_prices
+from kianax_capacity.recommend.commitments import EffectiveRate
 from kianax_capacity.recommend.costs import CostAllocation, allocate_costs
 from kianax_capacity.recommend.forecast import recommend_forecast
 from kianax_capacity.recommend.hpa import recommend_hpa
@@ -45,6 +46,7 @@ def recommend(
     generated_at: datetime | None = None,
     strategy: str | None = None,
     profile: str | None = None,
+    effective_rates: Mapping[str, EffectiveRate] | None = None,
 ) -> RecommendationSet:
     """Every recommendation for the snapshot's cluster and window.
 
@@ -57,6 +59,9 @@ def recommend(
             so the same snapshot always gives the same file).
         strategy: right-sizing strategy name, overriding the config.
         profile: production | development | high-availability, overriding the config.
+        effective_rates: billed rates per node group
+            (``commitments.effective_rates(aws_costs.cur_node_rates(...))``); node-group rows
+            then carry effective dollars beside the list ones.
 
     Example:
         >>> from kianax_capacity.sources.demo import generate_demo_snapshot
@@ -117,6 +122,7 @@ def recommend(
         spot_overrides=config.spot_overrides,
         pending=pending,
         spot_assessments=spot_assessments,
+        effective_rates=effective_rates,
     )
     max_nodes = {name: ng.max_size for name, ng in config.nodegroups.items() if ng.max_size}
     forecast_rows = recommend_forecast(
@@ -189,6 +195,10 @@ def _summary(
         "nodegroups": round(sum(r.monthly_savings_usd or 0.0 for r in nodegroups), 2),
     }
     summary["monthly_savings_by_section_usd"] = sections
+    # Node-group dollars are list prices plus surplus CPU credits; effective ones sit beside
+    # them (``effective_monthly_cost_usd``) when billed data was given.
+    effective = any(r.current.effective_monthly_cost_usd is not None for r in nodegroups)
+    summary["nodegroup_cost_basis"] = "list and effective" if effective else "list"
     summary["monthly_savings_usd"] = round(
         sections["rightsizing"] + sections["hpa"] + sections["spot"], 2
     )

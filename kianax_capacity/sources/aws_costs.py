@@ -43,11 +43,13 @@ __all__ = [
     "BILLED_COLUMNS",
     "DEFAULT_CACHE_DIR",
     "NODE_GROUP_TAG",
+    "RATE_COLUMNS",
     "UNTAGGED",
     "CostExplorerCosts",
     "cluster_filter",
     "cost_explorer_costs",
     "cur_costs",
+    "cur_node_rates",
     "read_cur_manifest",
 ]
 
@@ -502,3 +504,143 @@ def cur_costs(
         .sort_values(["day", "node_group"], kind="stable")
         .reset_index(drop=True)
     )
+
+
+# --- Effective (amortized) rates of node-hours, from CUR 2.0 ---------------------------------
+
+#: Columns of :func:`cur_node_rates`: instance-hours of the cluster's nodes by node group,
+#: instance type and how they were paid, with their public on-demand and amortized cost.
+RATE_COLUMNS = [
+    "node_group",
+    "instance_type",
+    "line_item_type",  # Usage | SavingsPlanCoveredUsage | DiscountedUsage | CPUCredits | ...
+    "purchase_option",  # OnDemand | Spot | SavingsPlan | Reserved | Commitment
+    "usage_hours",
+    "public_on_demand_usd",
+    "amortized_usd",
+    "period_start",
+    "period_end",
+]
+
+
+def _number(table: pa.Table, names: Iterable[str]) -> pd.Series:
+    return pd.to_numeric(_column(table, names, 0.0), errors="coerce").fillna(0.0)
+
+
+def _rate_lines(table: pa.Table, cluster: str) -> pd.DataFrame:
+    """The EC2 instance-hour, CPU-credit and Savings Plan fee lines of one CUR 2.0 file.
+
+    Amortized cost per line as AWS's CUR Query Library computes it ("Unblended, Blended,
+    Amortized, and Net Costs", awslabs/aws-well-architected-labs): a Savings Plan covered line
+    costs its ``savings_plan_savings_plan_effective_cost``, a reserved line its
+    ``reservation_effective_cost``, the negation of covered usage nothing, the recurring fee
+    only the commitment left unused (``total_commitment_to_date - used_commitment``), and
+    every other line its unblended cost.
+    """
+    rows = table.num_rows
+    tags = _tag_columns(table)
+    named = _first_tag(tags, ["eks_cluster_name", "eks_eks_cluster_name"], rows)
+    owned = pd.Series(False, index=range(rows))
+    for key, values in tags.items():
+        if key.endswith(f"kubernetes_io_cluster_{_norm(cluster)}"):
+            owned |= pd.Series(values.to_pylist(), dtype="object").fillna("").ne("")
+    kind = _column(table, ["line_item_line_item_type"]).fillna("")
+    usage_type = _column(table, ["line_item_usage_type"]).fillna("").astype(str)
+    product = _column(table, ["line_item_product_code"]).fillna("")
+    unblended = _number(table, ["line_item_unblended_cost"])
+    amortized = unblended.where(kind == "Usage", 0.0)
+    amortized = amortized.where(
+        kind != "SavingsPlanCoveredUsage",
+        _number(table, ["savings_plan_savings_plan_effective_cost"]),
+    )
+    amortized = amortized.where(
+        kind != "DiscountedUsage", _number(table, ["reservation_effective_cost"])
+    )
+    unused_commitment = _number(table, ["savings_plan_total_commitment_to_date"]) - _number(
+        table, ["savings_plan_used_commitment"]
+    )
+    amortized = amortized.where(kind != "SavingsPlanRecurringFee", unused_commitment)
+    credits = usage_type.str.contains("CPUCredits", regex=False)
+    hours = usage_type.str.contains("BoxUsage|SpotUsage|DedicatedUsage", regex=True)
+    ec2 = product.eq("AmazonEC2")
+    instance_lines = (
+        ec2 & hours & kind.isin(["Usage", "SavingsPlanCoveredUsage", "DiscountedUsage"])
+    )
+    fee_lines = kind.eq("SavingsPlanRecurringFee")
+    in_cluster = named.eq(cluster) | owned
+    keep = ((instance_lines | (ec2 & credits)) & in_cluster) | fee_lines
+    option = pd.Series("OnDemand", index=range(rows))
+    option = option.where(~usage_type.str.contains("SpotUsage", regex=False), "Spot")
+    option = option.where(kind != "SavingsPlanCoveredUsage", "SavingsPlan")
+    option = option.where(kind != "DiscountedUsage", "Reserved")
+    option = option.where(~fee_lines, "Commitment")
+    start = pd.to_datetime(_column(table, ["line_item_usage_start_date"]), utc=True)
+    end = pd.to_datetime(_column(table, ["line_item_usage_end_date"]), utc=True)
+    frame = pd.DataFrame(
+        {
+            "node_group": _first_tag(tags, ["eks_nodegroup_name", "karpenter_sh_nodepool"], rows)
+            .fillna(UNTAGGED)
+            .where(~fee_lines, "(savings plan)"),
+            "instance_type": _column(table, ["product_instance_type"]),
+            "line_item_type": kind.where(~credits, "CPUCredits"),
+            "purchase_option": option,
+            "usage_hours": _number(table, ["line_item_usage_amount"]).where(~credits, 0.0),
+            "public_on_demand_usd": _number(table, ["pricing_public_on_demand_cost"]),
+            "amortized_usd": amortized,
+            "period_start": start,
+            "period_end": end.fillna(start + pd.Timedelta(hours=1)),
+        }
+    )
+    return frame[keep.to_numpy()]
+
+
+def cur_node_rates(
+    manifest_uri: str,
+    cluster: str,
+    *,
+    region: str = "us-east-1",
+    session: boto3.session.Session | None = None,
+    endpoint_url: str | None = None,
+    client: Any = None,
+) -> pd.DataFrame:
+    """What the cluster's node-hours cost at list and as billed (amortized), from CUR 2.0.
+
+    For :func:`kianax_capacity.recommend.commitments.effective_rates`, which turns it into an
+    effective rate per node group. Savings Plan recurring-fee lines are account-wide: their
+    unused commitment is one row with node group ``"(savings plan)"``.
+
+    Args:
+        manifest_uri, cluster, region, session, endpoint_url, client: as for :func:`cur_costs`.
+
+    Returns:
+        A frame of :data:`RATE_COLUMNS`, one row per (node group, instance type, line item
+        type, purchase option), with the billed period each covers.
+
+    Raises:
+        AwsError: the manifest or a data file cannot be read.
+    """
+    s3 = client or make_client("s3", region, session, endpoint_url)
+    frames = []
+    for uri in read_cur_manifest(s3, manifest_uri, region):
+        bucket, key = _split_s3(uri)
+        data = _get_object(s3, bucket, key, region)
+        try:
+            table = pq.read_table(io.BytesIO(data))
+        except (pa.ArrowException, OSError) as exc:
+            raise AwsError(
+                f"{uri} is not a readable Parquet file ({type(exc).__name__}): "
+                "check the export format"
+            ) from exc
+        frames.append(_rate_lines(table, cluster))
+    lines = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RATE_COLUMNS)
+    if lines.empty:
+        return pd.DataFrame(columns=RATE_COLUMNS)
+    keys = ["node_group", "instance_type", "line_item_type", "purchase_option"]
+    grouped = lines.groupby(keys, dropna=False).agg(
+        usage_hours=("usage_hours", "sum"),
+        public_on_demand_usd=("public_on_demand_usd", "sum"),
+        amortized_usd=("amortized_usd", "sum"),
+        period_start=("period_start", "min"),
+        period_end=("period_end", "max"),
+    )
+    return grouped.reset_index()[RATE_COLUMNS]

@@ -52,3 +52,41 @@ def test_not_toml_and_missing(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_nodegroup_credit_and_autoscaler_keys() -> None:
+    from kianax_capacity.config import parse_config
+
+    config = parse_config(
+        {
+            "nodegroups": {
+                "general-ng": {
+                    "cpu_credits": "standard",
+                    "system_cpu_allowance_cores": 0.1,
+                    "scale_down_utilization_threshold": 0.6,
+                    "scale_down_unneeded_seconds": 300,
+                }
+            }
+        }
+    )
+    group = config.nodegroups["general-ng"]
+    assert (group.cpu_credits, group.system_cpu_allowance_cores) == ("standard", 0.1)
+    assert (group.scale_down_utilization_threshold, group.scale_down_unneeded_seconds) == (0.6, 300)
+    assert group.scale_down_delay_after_add_seconds == 600.0
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("cpu_credits", "burst", "use one of unlimited, standard"),
+        ("system_cpu_allowance_cores", -1, "expected cores >= 0"),
+        ("scale_down_utilization_threshold", 50, "in (0, 1]"),
+    ],
+)
+def test_bad_nodegroup_keys_name_the_table(key: str, value: object, message: str) -> None:
+    from kianax_capacity.config import parse_config
+    from kianax_capacity.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\[nodegroups\.general-ng\]") as info:
+        parse_config({"nodegroups": {"general-ng": {key: value}}})
+    assert message in str(info.value)

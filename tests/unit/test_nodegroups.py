@@ -72,14 +72,21 @@ def test_current_cost_is_node_hours_scaled_to_730(rows: dict[str, NodeGroupRow])
     general = rows["general-ng"].current
     # Node-hours: 3 nodes x (48 h + 1 h step) + 1 x (24 h + 1 h) = 172 h in a 48 h window.
     assert general.nodes_avg == pytest.approx(172 / 48, abs=0.01)
-    assert general.monthly_cost_usd == pytest.approx(172 * 0.0416 * 730 / 48, abs=0.01)
+    # List price of the node-hours; the total adds the surplus credits of the busy t3 nodes
+    # (issue 18: the old total, list only, left them out).
+    assert general.list_monthly_cost_usd == pytest.approx(172 * 0.0416 * 730 / 48, abs=0.01)
+    assert general.burstable_surplus_usd is not None and general.burstable_surplus_usd > 0
+    assert general.monthly_cost_usd == pytest.approx(
+        general.list_monthly_cost_usd + general.burstable_surplus_usd, abs=0.01
+    )
+    assert general.cost_basis == "list"
     assert general.instance_types == ("t3.medium",)
     assert (general.min_size, general.max_size) == (3, 4)  # observed concurrent nodes
     jobs = rows["jobs-ng"].current
     spot_hourly = CATALOG.price("t3.medium").spot_hourly_usd
     assert spot_hourly is not None
     assert jobs.capacity_type == "SPOT"
-    assert jobs.monthly_cost_usd == pytest.approx(49 * spot_hourly * 730 / 48, abs=0.01)
+    assert jobs.list_monthly_cost_usd == pytest.approx(49 * spot_hourly * 730 / 48, abs=0.01)
 
 
 def test_daemonsets_become_per_node_overhead(snapshot: Snapshot) -> None:
