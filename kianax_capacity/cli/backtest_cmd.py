@@ -44,6 +44,12 @@ def register(subparsers: Any) -> None:
         help="production (default), development or high-availability",
     )
     parser.add_argument(
+        "--rolling",
+        action="store_true",
+        help="rolling origins: test every --test-days window that has one before it, train on "
+        "everything before it, and report each strategy's spread across origins",
+    )
+    parser.add_argument(
         "--format",
         choices=("table", "json", "markdown"),
         default="table",
@@ -54,7 +60,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kianax_capacity.prices import embedded_catalog, node_group_unit_prices
-    from kianax_capacity.recommend.backtest import run_backtest
+    from kianax_capacity.recommend.backtest import run_backtest, run_rolling_backtest
     from kianax_capacity.recommend.rightsizing import get_strategy
     from kianax_capacity.snapshot import load_snapshot
 
@@ -72,6 +78,22 @@ def run(args: argparse.Namespace) -> int:
     unit_prices = node_group_unit_prices(
         snapshot.nodes, embedded_catalog(config.aws.region), step_seconds=snapshot.step_seconds
     )
+    if args.rolling:
+        with progress.task("backtesting from rolling origins"):
+            rolling = run_rolling_backtest(
+                snapshot,
+                test_days=args.test_days,
+                strategies=strategies,
+                profile=args.profile or config.profile,
+                unit_prices=unit_prices,
+                default_prices=_average(unit_prices),
+                exclusions=config.exclusions,
+            )
+        if args.format == "json":
+            sys.stdout.write(json.dumps(rolling.to_json(), indent=2) + "\n")
+        else:
+            sys.stdout.write(rolling.to_markdown())
+        return 0
     with progress.task("backtesting"):
         result = run_backtest(
             snapshot,

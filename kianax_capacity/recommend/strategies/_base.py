@@ -89,6 +89,8 @@ class UsageData:
         oom_events: one row per OOM kill: t, cid, pid.
         window_end: the end of the observed window (the "now" of decay weights), epoch seconds.
         step_seconds: the sampling step of ``usage``.
+        window_start: the start of the observed window, epoch seconds (None: unknown); a
+            pod whose first sample is later than one step after it started in the window.
     """
 
     usage: pd.DataFrame
@@ -97,6 +99,7 @@ class UsageData:
     oom_events: pd.DataFrame
     window_end: int
     step_seconds: int
+    window_start: int | None = None
 
     def keyed(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A cid-indexed frame re-indexed by CONTAINER_KEY (every container, NaN where absent)."""
