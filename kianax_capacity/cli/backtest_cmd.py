@@ -163,5 +163,5 @@ def _print_table(result: Any) -> None:
         console.print(
             f"leak flagged by {record['strategy']}: {record['namespace']}/{record['workload']}/"
             f"{record['container']} grows ~{record['leak_slope_mib_per_day']:.1f} MiB/day "
-            f"(test peak over its limit: {record['oom_risk']}) - a bug to fix, not more memory"
+            f"(OOM risk in the test window: {record['oom_risk']}) - a bug to fix"
         )

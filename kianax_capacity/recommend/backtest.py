@@ -183,7 +183,10 @@ class BacktestResult:
             + "\n"
         )
         if not self.leaks.empty:
-            text += "\nFlagged as leaking (a bug to fix, not more memory):\n\n"
+            text += (
+                "\nFlagged as leaking (a bug to fix; its limit is raised only to space out its "
+                "OOM restarts until then):\n\n"
+            )
             for record in self.leaks.to_dict("records"):
                 slope = record["leak_slope_mib_per_day"]
                 text += (

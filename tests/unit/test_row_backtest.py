@@ -107,3 +107,32 @@ def test_confidence_rule() -> None:
         backtest_sentence(clean)
         == "0 OOM, CPU above request 1.2% of the time over 2 weeks replayed"
     )
+
+
+def _leak_snapshot(days: int = 21):
+    """A pod leaking 100 MiB a day from 150 MiB, OOM-killed at its 512 MiB limit (and restarted)."""
+    n = days * 288
+    hours = np.arange(n) / 12.0
+    period_hours = (512 - 150) / 100 * 24
+    memory = (150 + 100 * (hours % period_hours) / 24) * MIB
+    memory = np.minimum(memory, 512 * MIB * 0.999)
+    wraps = np.flatnonzero(np.diff(np.floor(hours / period_hours)) > 0) + 1
+    kills = [START + pd.Timedelta(minutes=5 * int(i)) for i in wraps]
+    usage = container_series(np.full(n, 0.05), memory, pod="leaky-1")
+    return build_snapshot(usage, oom_kills={"leaky-1": kills}), len(kills)
+
+
+def test_a_flagged_leak_is_mitigated_and_its_replay_shows_no_more_kills_than_today() -> None:
+    snapshot, kills = _leak_snapshot()
+    row = _row(snapshot, "kianax")
+    assert row.evidence["leak"] is True
+    assert "a bug to fix" in row.reason
+    assert "MiB a day" in row.reason
+    assert row.recommended.memory_limit > 512 * MIB
+    # At the new limit the leak lasts at least the replay week between restarts...
+    assert row.evidence["leak_restart_days_recommended"] >= 7
+    backtest = row.evidence["backtest"]
+    # ... so the replayed weeks (pods restarted by the change at each origin) see no kill,
+    # where today's settings saw one every 3.6 days.
+    assert backtest["oom_kills_observed"] >= 3
+    assert backtest["oom_events"] == 0
