@@ -134,5 +134,5 @@ def test_a_flagged_leak_is_mitigated_and_its_replay_shows_no_more_kills_than_tod
     backtest = row.evidence["backtest"]
     # ... so the replayed weeks (pods restarted by the change at each origin) see no kill,
     # where today's settings saw one every 3.6 days.
-    assert backtest["oom_kills_observed"] >= 3
+    assert 3 <= backtest["oom_kills_observed"] <= kills
     assert backtest["oom_events"] == 0
