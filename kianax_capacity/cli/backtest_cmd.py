@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
                 unit_prices=unit_prices,
                 default_prices=_average(unit_prices),
                 exclusions=config.exclusions,
+                guardrails=config.workloads,
             )
         if args.format == "json":
             sys.stdout.write(json.dumps(rolling.to_json(), indent=2) + "\n")
@@ -104,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             unit_prices=unit_prices,
             default_prices=_average(unit_prices),
             exclusions=config.exclusions,
+            guardrails=config.workloads,
         )
     if args.format == "json":
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")

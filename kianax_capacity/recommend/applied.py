@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kianax_capacity.model import WorkloadKey
+from kianax_capacity.recommend.guardrails import GuardrailTable, clamp
 from kianax_capacity.recommend.strategies._base import (
     RAW_COLUMNS,
     RightsizingStrategy,
@@ -74,6 +75,8 @@ def applied_settings(
     counts: pd.DataFrame,
     hpa_cpu_workloads: Collection[WorkloadKey],
     excluded: np.ndarray,
+    guardrails: GuardrailTable | None = None,
+    choices: list[str] | None = None,
 ) -> pd.DataFrame:
     """cid-indexed settings after the rules above.
 
@@ -82,7 +85,7 @@ def applied_settings(
 
     Columns: RAW_COLUMNS (NaN = unset), ``usable`` (a recommendation was made), ``deferred``
     (the CPU increase was left to the HPA), ``strategy_cpu_request``, ``leak``,
-    ``leak_slope_bytes_per_day``, ``leak_baseline_bytes``.
+    ``leak_slope_bytes_per_day``, ``leak_baseline_bytes``, ``guardrail_note``.
     """
     n = len(data.containers)
     cid_index = pd.RangeIndex(n)
@@ -116,4 +119,7 @@ def applied_settings(
     for column in ("leak_slope_bytes_per_day", "leak_baseline_bytes"):
         source = f"ev_{column}"
         out[column] = rec[source].to_numpy(dtype="float64") if source in rec else np.full(n, np.nan)
-    return out
+    if guardrails is None:
+        out["guardrail_note"] = ""
+        return out
+    return clamp(out, current, guardrails, choices)

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kianax_capacity.config import ExclusionsConfig
+from kianax_capacity.config import ExclusionsConfig, WorkloadGuardrails
 from kianax_capacity.errors import UserInputError
 from kianax_capacity.model import ResourcePrices
 from kianax_capacity.recommend.inventory import (
@@ -370,6 +370,7 @@ def run_backtest(
     unit_prices: Mapping[str, ResourcePrices] | None = None,
     default_prices: ResourcePrices,
     exclusions: ExclusionsConfig | None = None,
+    guardrails: Mapping[str, WorkloadGuardrails] | None = None,
 ) -> BacktestResult:
     """Recommend from the first ``train_days`` and score on the last ``test_days`` of the window.
 
@@ -425,6 +426,7 @@ def run_backtest(
             default_prices=default_prices,
             exclusions=exclusions,
             row_backtest=False,
+            guardrails=guardrails,
         )
         settings, leaking, slopes = _applied_settings(rows, current)
         totals, detail = score_requests(
@@ -564,6 +566,7 @@ def run_rolling_backtest(
     unit_prices: Mapping[str, ResourcePrices] | None = None,
     default_prices: ResourcePrices,
     exclusions: ExclusionsConfig | None = None,
+    guardrails: Mapping[str, WorkloadGuardrails] | None = None,
 ) -> RollingBacktest:
     """:func:`run_backtest` at every origin ``test_days`` apart that has one test period before it.
 
@@ -598,6 +601,7 @@ def run_rolling_backtest(
                 unit_prices=unit_prices,
                 default_prices=default_prices,
                 exclusions=exclusions,
+                guardrails=guardrails,
             )
         )
         test_end -= period

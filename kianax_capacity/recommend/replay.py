@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kianax_capacity.recommend.strategies._base import RightsizingStrategy, UsageData
+from kianax_capacity.recommend.strategies._base import UsageData
 
 __all__ = [
     "WEEK_SECONDS",
@@ -107,15 +107,16 @@ def slice_usage(data: UsageData, start: int, stop: int) -> UsageData:
 
 
 def replay_rows(
-    strategy: RightsizingStrategy,
+    compute: Callable[[UsageData], pd.DataFrame],
     data: UsageData,
     settle: Settle,
     prices: pd.DataFrame,
 ) -> pd.DataFrame:
-    """The rolling-origin backtest of ``strategy`` per container, cid-indexed.
+    """The rolling-origin backtest of a strategy per container, cid-indexed.
 
     Args:
-        strategy: the strategy with its profile's settings.
+        compute: the strategy's finalized numbers from a window's data (keyed by
+            CONTAINER_KEY), per-workload profile choices included.
         data: the whole snapshot's usage.
         settle: turns the strategy's finalized numbers into the settings that would be applied
             (minimums, HPA deferral, guardrails, current settings where nothing is recommended).
@@ -134,7 +135,7 @@ def replay_rows(
     weeks = []
     for origin in origins:
         train = slice_usage(data, origin.train_start, origin.origin)
-        final = strategy.finalize(strategy.compute(train), train)
+        final = compute(train)
         applied = settle(final, train)
         test = slice_usage(data, origin.origin, origin.test_end)
         weeks.append(_score_week(test, applied, prices, origin))

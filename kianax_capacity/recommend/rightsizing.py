@@ -17,17 +17,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from kianax_capacity.config import ExclusionsConfig
+from kianax_capacity.config import ExclusionsConfig, WorkloadGuardrails, merge_guardrails
 from kianax_capacity.model import ResourcePrices, WorkloadKey
 from kianax_capacity.recommend.aggregate import aggregate_inputs, is_aggregate
 from kianax_capacity.recommend.applied import applied_settings, sample_counts
 from kianax_capacity.recommend.confidence import row_confidence
+from kianax_capacity.recommend.guardrails import (
+    group_notes,
+    guardrail_table,
+    strategy_groups,
+)
 from kianax_capacity.recommend.inventory import (
     CONTAINER_KEY,
     WORKLOAD_KEY,
@@ -202,6 +207,7 @@ def recommend_rightsizing(
     default_prices: ResourcePrices,
     exclusions: ExclusionsConfig | None = None,
     row_backtest: bool = True,
+    guardrails: Mapping[str, WorkloadGuardrails] | None = None,
 ) -> tuple[RightsizingRow, ...]:
     """One right-sizing row per (namespace, kind, workload, container) of the snapshot.
 
@@ -215,6 +221,7 @@ def recommend_rightsizing(
         row_backtest: replay the strategy with rolling weekly origins and put the result in
             each row's ``evidence.backtest`` (off inside the cluster backtest, which scores
             its own split).
+        guardrails: ``[workloads."namespace/name"]`` sections (see :mod:`.guardrails`).
 
     Raises:
         UserInputError: unknown strategy or profile.
@@ -225,24 +232,40 @@ def recommend_rightsizing(
     aggregate = is_aggregate(snapshot)
     if aggregate:
         # Server-side per-pod statistics instead of samples: same rows, pooled from them.
+        series_data = data
         data, stats, raw, unsupported = aggregate_inputs(snapshot, data, chosen)
     else:
-        raw = chosen.compute(data)
         start, end = snapshot.window
         window_samples = int((end - start).total_seconds() // max(snapshot.step_seconds, 1)) + 1
         stats = _usage_stats(data, window_samples) if not data.usage.empty else pd.DataFrame()
-    final = chosen.finalize(raw, data)
+    table = guardrail_table(data, guardrails)
+    groups = strategy_groups(chosen, profile, table)
+    choices = group_notes(groups, len(data.containers))
+    if aggregate:
+        final = chosen.finalize(raw, data)
+        for group_strategy, mask, _ in groups[1:]:
+            _, _, group_raw, _ = aggregate_inputs(snapshot, series_data, group_strategy)
+            final = _overlay(final, group_strategy.finalize(group_raw, data), data, mask)
+    else:
+        final = _compute_final(groups, data)
     exclusions = exclusions or ExclusionsConfig()
     prices = _prices_by_workload(snapshot, unit_prices or {}, default_prices)
     hpas = _hpas_by_workload(snapshot)
     hpa_cpu = {key for key, hpa in hpas.items() if _num(hpa.get("target_cpu_utilization"))}
-    excluded = np.array(
+    excluded = table.exclude | np.array(
         [_excluded(key, exclusions) is not None for key in data.containers], dtype=bool
     )
 
     def settle(frame: pd.DataFrame, part: UsageData, counts: pd.DataFrame) -> pd.DataFrame:
         return applied_settings(
-            chosen, part, frame, counts=counts, hpa_cpu_workloads=hpa_cpu, excluded=excluded
+            chosen,
+            part,
+            frame,
+            counts=counts,
+            hpa_cpu_workloads=hpa_cpu,
+            excluded=excluded,
+            guardrails=table,
+            choices=choices,
         )
 
     counts = _counts_by_cid(stats, data)
@@ -251,7 +274,7 @@ def recommend_rightsizing(
     if row_backtest and not aggregate:
         replay = data.keyed(
             replay_rows(
-                chosen,
+                lambda part: _compute_final(groups, part),
                 data,
                 lambda frame, part: settle(frame, part, sample_counts(part)),
                 _prices_by_cid(data, prices, default_prices),
@@ -265,7 +288,7 @@ def recommend_rightsizing(
         prices,
         default_prices,
         hpas,
-        exclusions,
+        _Exclusions(exclusions, guardrails or {}),
         applied,
         _backtest_note(aggregate, row_backtest, replay),
         replay,
@@ -276,6 +299,48 @@ def recommend_rightsizing(
             for row in rows
         )
     return rows
+
+
+def _compute_final(
+    groups: list[tuple[RightsizingStrategy, np.ndarray, str]], data: UsageData
+) -> pd.DataFrame:
+    """The strategy's finalized numbers, with per-workload profile/percentile choices overlaid."""
+    chosen = groups[0][0]
+    final = chosen.finalize(chosen.compute(data), data)
+    for strategy, mask, _ in groups[1:]:
+        keep = mask[data.usage["cid"].to_numpy(dtype="int64")]
+        events = data.oom_events
+        part = replace(
+            data,
+            usage=data.usage[keep],
+            oom_events=events[mask[events["cid"].to_numpy(dtype="int64")]],
+        )
+        final = _overlay(final, strategy.finalize(strategy.compute(part), part), data, mask)
+    return final
+
+
+def _overlay(
+    final: pd.DataFrame, group: pd.DataFrame, data: UsageData, mask: np.ndarray
+) -> pd.DataFrame:
+    """``final`` with the rows of the containers in ``mask`` (cid) taken from ``group``."""
+    keys = data.containers[mask]
+    out = final.copy()
+    for column in group.columns:
+        if column not in out:
+            out[column] = pd.Series(np.nan, index=out.index, dtype=group[column].dtype)
+    columns = list(group.columns)
+    if out[columns].dtypes.ne(group[columns].dtypes).any():
+        out = out.astype({c: object for c in columns if out[c].dtype != group[c].dtype})
+    out.loc[keys, columns] = group.loc[keys, columns].to_numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class _Exclusions:
+    """What leaves a container alone: ``[exclusions]`` and ``exclude = true`` guardrails."""
+
+    config: ExclusionsConfig
+    guardrails: Mapping[str, WorkloadGuardrails]
 
 
 def _counts_by_cid(stats: pd.DataFrame, data: UsageData) -> pd.DataFrame:
@@ -556,7 +621,7 @@ def _build_rows(
     prices: Mapping[WorkloadKey, ResourcePrices],
     default_prices: ResourcePrices,
     hpas: Mapping[WorkloadKey, Mapping[str, Any]],
-    exclusions: ExclusionsConfig,
+    exclusions: _Exclusions,
     applied: pd.DataFrame,
     backtest_note: str,
     replay: pd.DataFrame | None,
@@ -589,7 +654,13 @@ def _build_rows(
         stat = stats_records.get(key)
         # No samples: nobody ran it on average (the schema wants a number, never null).
         replicas = float(stat["replicas"]) if stat is not None else 0.0
-        excluded = _excluded(key, exclusions)
+        excluded = _excluded(key, exclusions.config)
+        rail = merge_guardrails(exclusions.guardrails, namespace, workload)
+        if not excluded and rail is not None and rail.exclude:
+            excluded = (
+                f"Workload {namespace}/{workload} is excluded by [{', '.join(rail.sources)}] "
+                "exclude = true in the configuration, so nothing is recommended."
+            )
         if excluded:
             rows.append(
                 RightsizingRow(
@@ -679,6 +750,7 @@ def _build_rows(
             summary,
             str(rec.get("note") or ""),
             deferred,
+            str(settled.get("guardrail_note") or ""),
             _hpa_sentence(hpa, current, recommended),
             risk_reason,
             confidence_reason,

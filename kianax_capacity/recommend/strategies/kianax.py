@@ -498,8 +498,8 @@ def _notes(
 
 def _leak_notes(leaks: pd.DataFrame) -> pd.Series:
     """Per leaking container: its growth, and how long it lasts between restarts now and after."""
-    out = pd.Series("", index=leaks.index, dtype="object")
-    for key, record in leaks.to_dict("index").items():
+    sentences = []
+    for record in leaks.to_dict("records"):
         slope = float(record["ev_leak_slope_bytes_per_day"]) / MIB
         sentence = (
             f"Its working set grows by about {slope:.1f} MiB a day between restarts: this looks "
@@ -517,5 +517,5 @@ def _leak_notes(leaks: pd.DataFrame) -> pd.Series:
             )
         else:
             sentence += " It has no memory limit today, so none is added."
-        out[key] = sentence
-    return out
+        sentences.append(sentence)
+    return pd.Series(sentences, index=leaks.index, dtype="object")
