@@ -191,7 +191,7 @@ class BacktestResult:
                 slope = record["leak_slope_mib_per_day"]
                 text += (
                     f"- {record['strategy']}: {record['namespace']}/{record['workload']}/{record['container']}"
-                    f" grows ~{slope:.1f} MiB/day; test peak over the limit: {record['oom_risk']}\n"
+                    f" grows ~{slope:.1f} MiB/day; OOM risk in the test window: {record['oom_risk']}\n"
                 )
         return text
 

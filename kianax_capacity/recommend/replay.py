@@ -96,9 +96,13 @@ def slice_usage(data: UsageData, start: int, stop: int) -> UsageData:
         cids = position.reindex(inventory.index).to_numpy(dtype="float64")
         kills = np.where(np.isnan(cids), 0.0, by_cid[np.nan_to_num(cids).astype("int64")])
         inventory = inventory.assign(oom_kills=kills)
+    jvm = data.jvm
+    if jvm is not None:
+        jvm = jvm[(jvm["t"] > start) & (jvm["t"] <= stop)]
     return replace(
         data,
         usage=usage,
+        jvm=jvm,
         oom_events=window_events,
         inventory=inventory,
         window_start=start,

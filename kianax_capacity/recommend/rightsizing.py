@@ -157,6 +157,7 @@ def prepare_usage(snapshot: Snapshot) -> UsageData:
     # Terminations are optional; the containers table's counter is the fallback.
     inventory["oom_kills"] = np.fmax(inventory["oom_kills"].astype("float64").fillna(0), counted)
     return UsageData(
+        jvm=_jvm_samples(snapshot, pod_table, cid_of_pid),
         usage=usage,
         containers=container_index,
         inventory=inventory,
@@ -165,6 +166,42 @@ def prepare_usage(snapshot: Snapshot) -> UsageData:
         window_start=int(pd.Timestamp(snapshot.manifest.window_start).timestamp()),
         step_seconds=int(snapshot.step_seconds),
     )
+
+
+def _jvm_samples(
+    snapshot: Snapshot, pod_table: pd.DataFrame, cid_of_pid: np.ndarray
+) -> pd.DataFrame | None:
+    """The ``jvm_memory`` table keyed by cid (None when the snapshot has none).
+
+    A row without a container label belongs to its pod's only container; in a pod with several
+    containers it cannot be placed and is left out.
+    """
+    jvm = snapshot.table("jvm_memory")
+    if jvm.empty or pod_table.empty:
+        return None
+    jvm = jvm.astype({"namespace": str, "pod": str, "container": str})
+    keys = ["namespace", "pod", "container"]
+    labelled = jvm[jvm["container"] != ""].merge(pod_table, on=keys, how="inner")
+    only = pod_table[~pod_table.duplicated(["namespace", "pod"], keep=False)]
+    unlabelled = (
+        jvm[jvm["container"] == ""]
+        .drop(columns="container")
+        .merge(only, on=["namespace", "pod"], how="inner")
+    )
+    joined = pd.concat([labelled, unlabelled], ignore_index=True)
+    if joined.empty:
+        return None
+    cid = cid_of_pid[joined["pid"].to_numpy(dtype="int64")]
+    frame = pd.DataFrame(
+        {
+            "t": epoch_seconds(joined["timestamp"]).to_numpy(),
+            "cid": cid,
+            "heap": (joined["area"] == "heap").to_numpy(),
+            "used_bytes": joined["used_bytes"].to_numpy(dtype="float64"),
+            "max_bytes": joined["max_bytes"].to_numpy(dtype="float64"),
+        }
+    )
+    return frame[frame["cid"] >= 0].reset_index(drop=True)
 
 
 def _usage_stats(data: UsageData, window_samples: int) -> pd.DataFrame:

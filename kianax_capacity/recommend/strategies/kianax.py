@@ -49,6 +49,8 @@ from kianax_capacity.recommend.strategies._base import (
     round_up_steps,
     setting,
 )
+from kianax_capacity.recommend.strategies.jvm import jvm_memory_stats, jvm_notes, reserved_heap
+from kianax_capacity.recommend.strategies.startup import startup_mask
 from kianax_capacity.units import MIB
 
 __all__ = [
@@ -120,6 +122,23 @@ class KianaxSettings(StrategySettings):
         "a leaking container's limit lets it run at least this long between OOM restarts "
         "(a week: the backtest's test window and a common deploy cadence), never less than today",
     )
+    startup_exclusion_minutes: float = setting(
+        10.0,
+        "the first minutes after a pod starts in the window are left out of the steady-state "
+        "CPU percentile (their peak is reported; 0 = keep them)",
+    )
+    jvm_overhead_fraction: float = setting(
+        0.10, "JVM limit = heap max + non-heap peak + this share of them (native memory)"
+    )
+    jvm_overhead_min_bytes: float = setting(64 * MIB, "... and at least this much overhead")
+    reserved_flat_fraction: float = setting(
+        0.08,
+        "without JVM metrics: a working set whose p1..p99 spans at most this share of its median is flat",
+    )
+    reserved_min_limit_share: float = setting(
+        0.5,
+        "... and flat at this share of its limit or more is a reserved heap: the limit is not cut",
+    )
     cpu_min_cores: float = setting(0.010, "smallest CPU request recommended")
     memory_min_bytes: float = setting(32 * MIB, "smallest memory request recommended")
 
@@ -162,11 +181,17 @@ class KianaxStrategy(RightsizingStrategy):
         grouped = frame.groupby("cid")
         index = grouped.size().index
         batch = np.asarray(is_batch(data.containers))[index.to_numpy()]
+        # A batch pod's start is its work; a service's first minutes are not its steady state.
+        startup = (
+            startup_mask(data, settings.startup_exclusion_minutes)
+            & ~np.asarray(is_batch(data.containers))[usage["cid"].to_numpy(dtype="int64")]
+        )
+        steady = frame[~startup] if startup.any() else frame
 
         if settings.seasonal:
             # One integer key per (container, season): much faster to group than two columns.
-            season_key = frame["cid"].to_numpy(dtype="int64") * 3 + season_codes(frame["t"])
-            by_season = frame["cpu"].groupby(season_key)
+            season_key = steady["cid"].to_numpy(dtype="int64") * 3 + season_codes(steady["t"])
+            by_season = steady["cpu"].groupby(season_key)
             counts = by_season.count()
             quantiles = by_season.quantile(settings.cpu_percentile / 100.0)
             quantiles = quantiles[counts >= settings.min_season_samples]
@@ -177,7 +202,13 @@ class KianaxStrategy(RightsizingStrategy):
         else:
             season_cpu = pd.Series(dtype="float64")
             busiest = pd.Series(dtype="object")
-        pooled_cpu = grouped["cpu"].quantile(settings.cpu_percentile / 100.0)
+        pooled_all = grouped["cpu"].quantile(settings.cpu_percentile / 100.0)
+        pooled_cpu = (
+            steady.groupby("cid")["cpu"]
+            .quantile(settings.cpu_percentile / 100.0)
+            .reindex(index)
+            .fillna(pooled_all)
+        )
         # Too few samples in every season (short history): fall back to the pooled percentile.
         service_cpu = season_cpu.reindex(index).fillna(pooled_cpu)
         batch_cpu = grouped["cpu"].quantile(settings.batch_cpu_percentile / 100.0)
@@ -204,6 +235,10 @@ class KianaxStrategy(RightsizingStrategy):
             batch=pd.Series(batch, index=index),
             leak_growth=(slope, baseline),
         )
+        jvm, reserved, memory_request, memory_limit, jvm_evidence = self._jvm_aware(
+            data, grouped["memory_bytes"], peak, inventory, memory_request, memory_limit,
+            excluded=leaking | pd.Series(batch, index=index),
+        )  # fmt: skip
 
         raw = pd.DataFrame(
             {
@@ -230,8 +265,66 @@ class KianaxStrategy(RightsizingStrategy):
             raw["ev_leak_restart_days_recommended"] = ((memory_limit - baseline) / slope).where(
                 leaking
             )
+        for column, values in jvm_evidence.items():
+            raw[column] = values
+        started = usage.loc[startup]
+        raw["ev_cpu_startup_peak_cores"] = started.groupby("cid")["cpu_cores"].max().reindex(index)
+        raw["ev_startups"] = started.groupby("cid")["pid"].nunique().reindex(index)
         raw["note"] = _notes(raw, oom, leaking, settings)
+        raw["note"] = (raw["note"] + " " + jvm_notes(raw, jvm, reserved)).str.strip()
+        raw["note"] = (raw["note"] + " " + _startup_notes(raw, settings)).str.strip()
         return data.keyed(raw)
+
+    def _jvm_aware(
+        self,
+        data: UsageData,
+        memory: Any,
+        peak: pd.Series,
+        inventory: pd.DataFrame,
+        request: pd.Series,
+        limit: pd.Series,
+        *,
+        excluded: pd.Series,
+    ) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, dict[str, pd.Series]]:
+        """Memory limits a JVM honours (see :mod:`.jvm`): (jvm, reserved, request, limit, ev)."""
+        settings = self.settings
+        assert isinstance(settings, KianaxSettings)
+        index = peak.index
+        stats = jvm_memory_stats(data, index)
+        current_limit = inventory["memory_limit_bytes"]
+        jvm = stats["heap_max_bytes"].notna() & ~excluded & limit.notna()
+        known = stats["heap_max_bytes"] + stats["nonheap_max_bytes"].fillna(0.0)
+        overhead = np.fmax(known * settings.jvm_overhead_fraction, settings.jvm_overhead_min_bytes)
+        thresholds, last = memory_steps_mib()
+        sized = round_up_steps(
+            pd.Series(np.fmax(known + overhead, peak), index=index), thresholds, last
+        )
+        limit = limit.where(~jvm, sized)
+        reserved = (
+            ~jvm
+            & ~excluded
+            & limit.notna()
+            & reserved_heap(
+                memory,
+                current_limit,
+                flat_fraction=settings.reserved_flat_fraction,
+                min_limit_share=settings.reserved_min_limit_share,
+            )
+        )
+        limit = limit.where(~reserved, pd.Series(np.fmax(limit, current_limit), index=index))
+        request = pd.Series(np.fmin(request, limit), index=index).where(limit.notna(), request)
+        evidence = {
+            "ev_jvm_heap_max_bytes": stats["heap_max_bytes"].where(jvm),
+            "ev_jvm_heap_used_p99_bytes": stats["heap_used_p99_bytes"].where(jvm),
+            "ev_jvm_heap_used_max_bytes": stats["heap_used_max_bytes"].where(jvm),
+            "ev_jvm_nonheap_max_bytes": stats["nonheap_max_bytes"].where(jvm),
+            "ev_jvm_overhead_bytes": overhead.where(jvm),
+            "ev_reserved_heap": reserved.where(reserved),
+            "ev_reserved_limit_share": (memory.median().reindex(index) / current_limit).where(
+                reserved
+            ),
+        }
+        return jvm, reserved, request, limit, evidence
 
     def finalize(self, raw: pd.DataFrame, data: UsageData) -> pd.DataFrame:
         settings = self.settings
@@ -493,6 +586,22 @@ def _notes(
     oom_note = "It was OOM-killed in the window, so the memory limit is raised above the old limit and peak."
     notes[oom] = (notes[oom] + " " + oom_note).str.strip()
     notes[leaking] = (notes[leaking] + " " + _leak_notes(raw[leaking])).str.strip()
+    return notes
+
+
+def _startup_notes(raw: pd.DataFrame, settings: KianaxSettings) -> pd.Series:
+    """Names a container whose start needs more CPU than its steady request."""
+    peak = raw["ev_cpu_startup_peak_cores"]
+    hungry = peak.notna() & (peak > raw["cpu_request"])
+    notes = pd.Series("", index=raw.index, dtype="object")
+    for cid in raw.index[hungry]:
+        notes[cid] = (
+            f"Its pods use up to {float(peak[cid]):.2f} cores in their first "
+            f"{settings.startup_exclusion_minutes:g} minutes ({int(raw.at[cid, 'ev_startups'])} "
+            "starts seen), more than its steady-state request, which is sized without those "
+            "minutes: give the start its CPU with Kubernetes' in-place pod resize or the VPA's "
+            "CPU startup boost rather than paying for it all day."
+        )
     return notes
 
 
