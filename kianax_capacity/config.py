@@ -21,6 +21,13 @@ Example file::
 
     [exclusions]
     namespaces = ["kube-system"]
+
+    [workloads."kianax/trading-service"]   # guardrails for one workload ("kianax/*": a namespace)
+    profile = "high-availability"
+    cpu_percentile = 99
+    [workloads."kianax/trading-service".memory]
+    min_request = "512Mi"
+    allow_decrease = false
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from kianax_capacity.errors import ConfigError
+from kianax_capacity.errors import ConfigError, UserInputError
 from kianax_capacity.model import PROFILES
 
 __all__ = [
@@ -41,7 +48,10 @@ __all__ = [
     "HelmConfig",
     "NodeGroupConfig",
     "PrometheusConfig",
+    "ResourceBounds",
+    "WorkloadGuardrails",
     "load_config",
+    "parse_workload_guardrails",
 ]
 
 DEFAULT_CONFIG_FILE = "kianax-capacity.toml"
@@ -144,6 +154,167 @@ class ExclusionsConfig:
 
 
 @dataclass(frozen=True)
+class ResourceBounds:
+    """Per-workload bounds on one resource (cores for CPU, bytes for memory; None = no bound)."""
+
+    min_request: float | None = None
+    max_request: float | None = None
+    min_limit: float | None = None
+    max_limit: float | None = None
+    allow_decrease: bool = True  # memory only: false = never below today's request and limit
+
+
+@dataclass(frozen=True)
+class WorkloadGuardrails:
+    """``[workloads."namespace/name"]`` (or ``"namespace/*"``): what right-sizing may do there."""
+
+    profile: str | None = None
+    cpu_percentile: float | None = None
+    memory_percentile: float | None = None
+    exclude: bool = False
+    cpu: ResourceBounds = field(default_factory=ResourceBounds)
+    memory: ResourceBounds = field(default_factory=ResourceBounds)
+    #: the config keys that set this (for reasons): e.g. ('workloads."kianax/*"',)
+    sources: tuple[str, ...] = ()
+
+
+_BOUND_KEYS = ("min_request", "max_request", "min_limit", "max_limit")
+_GUARDRAIL_KEYS = ("profile", "cpu_percentile", "memory_percentile", "exclude", "cpu", "memory")
+
+
+def parse_workload_guardrails(
+    data: Mapping[str, Any], where: str = DEFAULT_CONFIG_FILE
+) -> dict[str, WorkloadGuardrails]:
+    """``[workloads]`` -> pattern -> guardrails, every key and value checked (one-line errors)."""
+    from kianax_capacity.units import parse_cpu, parse_memory
+
+    if not isinstance(data, Mapping):
+        raise ConfigError(f'{where} [workloads]: expected tables [workloads."namespace/name"]')
+    out: dict[str, WorkloadGuardrails] = {}
+    for pattern, spec in data.items():
+        key = f'workloads."{pattern}"'
+        namespace, _, name = str(pattern).partition("/")
+        if not namespace or not name or "/" in name or ("*" in name and name != "*"):
+            raise ConfigError(
+                f'{where} [{key}]: expected "namespace/name" or "namespace/*", got {pattern!r}'
+            )
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"{where} [{key}]: expected a table")
+        unknown = sorted(set(spec) - set(_GUARDRAIL_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"{where} [{key}]: unknown key(s) {', '.join(unknown)}; known: "
+                f"{', '.join(_GUARDRAIL_KEYS)}"
+            )
+        values: dict[str, Any] = {"sources": (key,)}
+        if "profile" in spec:
+            if spec["profile"] not in PROFILES:
+                raise ConfigError(
+                    f"{where} [{key}] profile: must be one of {', '.join(PROFILES)}, got "
+                    f"{spec['profile']!r}"
+                )
+            values["profile"] = spec["profile"]
+        for name_ in ("cpu_percentile", "memory_percentile"):
+            if name_ in spec:
+                value = spec[name_]
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int | float)
+                    or not 0 < value <= 100
+                ):
+                    raise ConfigError(
+                        f"{where} [{key}] {name_}: expected a percentile in (0, 100], got {value!r}"
+                    )
+                values[name_] = float(value)
+        if "exclude" in spec:
+            if not isinstance(spec["exclude"], bool):
+                raise ConfigError(f"{where} [{key}] exclude: expected true or false")
+            values["exclude"] = spec["exclude"]
+        for resource, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
+            if resource in spec:
+                values[resource] = _bounds(
+                    spec[resource],
+                    f"{where} [{key}.{resource}]",
+                    parse,
+                    allow_decrease=resource == "memory",
+                )
+        out[str(pattern)] = WorkloadGuardrails(**values)
+    return out
+
+
+def _bounds(data: Any, where: str, parse: Any, *, allow_decrease: bool) -> ResourceBounds:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a table")
+    known = (*_BOUND_KEYS, "allow_decrease") if allow_decrease else _BOUND_KEYS
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    values: dict[str, Any] = {}
+    for name in _BOUND_KEYS:
+        if name in data:
+            raw = data[name]
+            try:
+                if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+                    raise ValueError(raw)
+                value = float(parse(raw))
+            except (ValueError, ArithmeticError, TypeError, UserInputError):
+                raise ConfigError(
+                    f'{where} {name}: expected a quantity such as "250m" or "256Mi", got {raw!r}'
+                ) from None
+            if value <= 0:
+                raise ConfigError(f"{where} {name}: must be above zero, got {raw!r}")
+            values[name] = value
+    if "allow_decrease" in data:
+        if not isinstance(data["allow_decrease"], bool):
+            raise ConfigError(f"{where} allow_decrease: expected true or false")
+        values["allow_decrease"] = data["allow_decrease"]
+    for low, high in (
+        ("min_request", "max_request"),
+        ("min_limit", "max_limit"),
+        ("min_request", "max_limit"),
+    ):
+        if low in values and high in values and values[low] > values[high]:
+            raise ConfigError(f"{where} {low}: {data[low]!r} is above {high} {data[high]!r}")
+    return ResourceBounds(**values)
+
+
+def merge_guardrails(
+    guardrails: Mapping[str, WorkloadGuardrails], namespace: str, workload: str
+) -> WorkloadGuardrails | None:
+    """The guardrails of one workload: ``"ns/*"`` first, ``"ns/name"`` over it key by key."""
+    wildcard = guardrails.get(f"{namespace}/*")
+    exact = guardrails.get(f"{namespace}/{workload}")
+    if wildcard is None or exact is None:
+        return exact or wildcard
+    default = WorkloadGuardrails()
+
+    def pick(a: Any, b: Any, empty: Any) -> Any:
+        return b if b != empty else a
+
+    def bounds(a: ResourceBounds, b: ResourceBounds) -> ResourceBounds:
+        return ResourceBounds(
+            **{
+                f.name: pick(
+                    getattr(a, f.name), getattr(b, f.name), getattr(ResourceBounds(), f.name)
+                )
+                for f in fields(ResourceBounds)
+            }
+        )
+
+    return WorkloadGuardrails(
+        profile=pick(wildcard.profile, exact.profile, default.profile),
+        cpu_percentile=pick(wildcard.cpu_percentile, exact.cpu_percentile, None),
+        memory_percentile=pick(wildcard.memory_percentile, exact.memory_percentile, None),
+        exclude=wildcard.exclude or exact.exclude,
+        cpu=bounds(wildcard.cpu, exact.cpu),
+        memory=bounds(wildcard.memory, exact.memory),
+        sources=(*wildcard.sources, *exact.sources),
+    )
+
+
+@dataclass(frozen=True)
 class HelmConfig:
     charts: str = "charts"
     values_file: str = "values-prod.yaml"
@@ -168,6 +339,8 @@ class Config:
     exclusions: ExclusionsConfig = field(default_factory=ExclusionsConfig)
     spot_overrides: Mapping[str, bool] = field(default_factory=dict)  # "ns/workload" -> ready
     helm: HelmConfig = field(default_factory=HelmConfig)
+    #: right-sizing guardrails by "namespace/name" or "namespace/*"
+    workloads: Mapping[str, WorkloadGuardrails] = field(default_factory=dict)
 
     def override(self, **changes: Any) -> Config:
         """A copy with the non-None ``changes`` applied (CLI flags win over the file)."""
@@ -255,6 +428,8 @@ def parse_config(data: Mapping[str, Any], where: str = DEFAULT_CONFIG_FILE) -> C
                 f'{where} [spot_overrides]: expected "namespace/workload" = true|false'
             )
         values["spot_overrides"] = dict(overrides)
+    if "workloads" in data:
+        values["workloads"] = parse_workload_guardrails(data["workloads"], where)
     return Config(**values)
 
 

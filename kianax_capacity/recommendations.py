@@ -131,6 +131,8 @@ class RightsizingRow:
     risk: str | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: high | medium | low: how far the row's backtest and history back it (None: not rated)
+    confidence: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -151,6 +153,8 @@ class RightsizingRow:
             "reason": self.reason,
             "evidence": dict(self.evidence),
         }
+        if self.confidence is not None:
+            out["confidence"] = self.confidence
         return _clean({**self.extra, **out})
 
     @classmethod
@@ -168,6 +172,7 @@ class RightsizingRow:
             "status",
             "reason",
             "evidence",
+            "confidence",
         }
         return cls(
             namespace=data["namespace"],
@@ -183,6 +188,7 @@ class RightsizingRow:
             reason=data["reason"],
             evidence=dict(data.get("evidence") or {}),
             extra={k: v for k, v in data.items() if k not in named},
+            confidence=data.get("confidence"),
         )
 
 

@@ -162,6 +162,20 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "memory_bytes_mean": "float",
         "cpu_throttled_ratio_mean": "float",  # NaN = no CPU limit
     },
+    # Optional: JVM memory as Micrometer's JvmMemoryMetrics reports it (jvm_memory_used_bytes,
+    # jvm_memory_max_bytes; tags id = pool, area = heap | nonheap), summed over the pools of an
+    # area. One row per (timestamp, pod, container, area); container "" when the scrape has no
+    # container label. max_bytes: the sum of the pools' max where every pool defines one (the
+    # heap: -Xmx), else NaN (Metaspace reports -1: no max).
+    "jvm_memory": {
+        "timestamp": "time",
+        "namespace": "str",
+        "pod": "str",
+        "container": "str",
+        "area": "str",  # heap | nonheap
+        "used_bytes": "float",
+        "max_bytes": "float",
+    },
 }
 
 _REQUIRED_TABLES = ("nodes", "workloads", "pods", "containers", "usage")

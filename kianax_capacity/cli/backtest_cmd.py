@@ -43,6 +43,12 @@ def register(subparsers: Any) -> None:
         help="production (default), development or high-availability",
     )
     parser.add_argument(
+        "--rolling",
+        action="store_true",
+        help="rolling origins: test every --test-days window that has one before it, train on "
+        "everything before it, and report each strategy's spread across origins",
+    )
+    parser.add_argument(
         "--format",
         choices=("table", "json", "markdown"),
         default="table",
@@ -53,7 +59,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kianax_capacity.prices import embedded_catalog, node_group_unit_prices
-    from kianax_capacity.recommend.backtest import run_backtest
+    from kianax_capacity.recommend.backtest import run_backtest, run_rolling_backtest
     from kianax_capacity.recommend.rightsizing import get_strategy
     from kianax_capacity.snapshot import load_snapshot
 
@@ -71,6 +77,23 @@ def run(args: argparse.Namespace) -> int:
     unit_prices = node_group_unit_prices(
         snapshot.nodes, embedded_catalog(config.aws.region), step_seconds=snapshot.step_seconds
     )
+    if args.rolling:
+        with progress.task("backtesting from rolling origins"):
+            rolling = run_rolling_backtest(
+                snapshot,
+                test_days=args.test_days,
+                strategies=strategies,
+                profile=args.profile or config.profile,
+                unit_prices=unit_prices,
+                default_prices=_average(unit_prices),
+                exclusions=config.exclusions,
+                guardrails=config.workloads,
+            )
+        if args.format == "json":
+            sys.stdout.write(json.dumps(rolling.to_json(), indent=2) + "\n")
+        else:
+            sys.stdout.write(rolling.to_markdown())
+        return 0
     with progress.task("backtesting"):
         result = run_backtest(
             snapshot,
@@ -81,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             unit_prices=unit_prices,
             default_prices=_average(unit_prices),
             exclusions=config.exclusions,
+            guardrails=config.workloads,
         )
     if args.format == "json":
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
@@ -140,5 +164,5 @@ def _print_table(result: Any) -> None:
         console.print(
             f"leak flagged by {record['strategy']}: {record['namespace']}/{record['workload']}/"
             f"{record['container']} grows ~{record['leak_slope_mib_per_day']:.1f} MiB/day "
-            f"(test peak over its limit: {record['oom_risk']}) - a bug to fix, not more memory"
+            f"(OOM risk in the test window: {record['oom_risk']}) - a bug to fix"
         )

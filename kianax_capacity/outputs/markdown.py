@@ -24,6 +24,7 @@ from kianax_capacity.outputs.diff import (
     risk_counts,
     total_usd,
 )
+from kianax_capacity.recommend.confidence import backtest_sentence
 from kianax_capacity.units import format_cpu, format_memory, format_usd
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "MARKER", "render_markdown"]
@@ -163,10 +164,21 @@ def _rightsizing_unit(change: Change, mode: str, with_namespace: bool) -> str:
                     _cell(values),
                     _usd(change.monthly_usd) if first else "",
                     _cell(row.risk or "-") if first else "",
+                    _cell(_backtest_cell(row)) if first else "",
                 ]
             )
         )
     return "".join(lines)
+
+
+def _backtest_cell(row: Any) -> str:
+    """The row's replay beside its change: "0 OOM, CPU above request 1.2% ... (confidence high)"."""
+    evidence = getattr(row, "evidence", None) or {}
+    sentence = backtest_sentence(evidence.get("backtest"))
+    confidence = getattr(row, "confidence", None)
+    if not sentence:
+        sentence = "no replay" if "backtest_note" in evidence else "-"
+    return f"{sentence} (confidence {confidence})" if confidence else sentence
 
 
 def _generic_unit(
@@ -296,8 +308,8 @@ def _blocks(diff: RecommendationDiff, top: int) -> list[_Block]:
     blocks: list[_Block] = []
     rightsizing = list(diff.section("rightsizing"))
     rs_table = _Table(
-        ("Workload", "Container", "Resource", arrow, "Saves/month", "Risk"),
-        ("---", "---", "---", "---", "---:", "---"),
+        ("Workload", "Container", "Resource", arrow, "Saves/month", "Risk", "Backtest"),
+        ("---", "---", "---", "---", "---:", "---", "---"),
     )
     if rightsizing:
         head = "\n### Top right-sizing changes\n\n" + rs_table.head()

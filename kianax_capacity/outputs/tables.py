@@ -12,6 +12,7 @@ from typing import Any, cast
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from kianax_capacity.recommend.confidence import backtest_sentence
 from kianax_capacity.recommendations import RecommendationSet, RightsizingRow
 from kianax_capacity.units import format_cpu, format_memory, format_usd
 
@@ -201,6 +202,8 @@ def rightsizing_table(recs: RecommendationSet) -> pd.DataFrame:
                 ),
                 "monthly_savings_usd": row.monthly_savings_usd,
                 "risk": row.risk or "-",
+                "confidence": row.confidence or "-",
+                "backtest": backtest_sentence(row.evidence.get("backtest")) or "no replay",
                 "why": row.reason,
             }
         )

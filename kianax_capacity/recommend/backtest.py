@@ -17,6 +17,10 @@ applied at the end of the train window):
 * ``cpu_starved_containers``: containers whose test-window p95 CPU exceeds the request;
 * ``memory_oom_risk_containers``: containers whose test-window peak working set exceeds the
   memory limit (the request when no limit is set): they would have been OOM-killed or evicted;
+  also containers OOM-killed in the test window at a limit the new one does not exceed (the
+  measured working set is cut off at the limit that killed it, so its peak cannot show the
+  kill), and flagged leaks whose raised limit their growth rate still reaches within the
+  test window (applying the change restarts the pods; see ``recommend/replay.py``);
 * ``cpu_under_request_rate_censoring_aware``: as ``cpu_under_request_rate``, but a point where the
   container was CPU-throttled (throttled-period ratio above 0.1) also counts when the request is
   at or below the current CPU limit: throttling means the demand exceeded that limit, and the
@@ -41,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kianax_capacity.config import ExclusionsConfig
+from kianax_capacity.config import ExclusionsConfig, WorkloadGuardrails
 from kianax_capacity.errors import UserInputError
 from kianax_capacity.model import ResourcePrices
 from kianax_capacity.recommend.inventory import (
@@ -55,7 +59,15 @@ from kianax_capacity.recommendations import RightsizingRow
 from kianax_capacity.snapshot import Snapshot, SnapshotManifest
 from kianax_capacity.units import GIB, HOURS_PER_MONTH
 
-__all__ = ["BacktestResult", "StrategyScore", "run_backtest", "score_requests", "split_snapshot"]
+__all__ = [
+    "BacktestResult",
+    "RollingBacktest",
+    "StrategyScore",
+    "run_backtest",
+    "run_rolling_backtest",
+    "score_requests",
+    "split_snapshot",
+]
 
 CURRENT = "current"
 #: A test point throttled more than this was demanding more than its CPU limit.
@@ -171,12 +183,15 @@ class BacktestResult:
             + "\n"
         )
         if not self.leaks.empty:
-            text += "\nFlagged as leaking (a bug to fix, not more memory):\n\n"
+            text += (
+                "\nFlagged as leaking (a bug to fix; its limit is raised only to space out its "
+                "OOM restarts until then):\n\n"
+            )
             for record in self.leaks.to_dict("records"):
                 slope = record["leak_slope_mib_per_day"]
                 text += (
                     f"- {record['strategy']}: {record['namespace']}/{record['workload']}/{record['container']}"
-                    f" grows ~{slope:.1f} MiB/day; test peak over the limit: {record['oom_risk']}\n"
+                    f" grows ~{slope:.1f} MiB/day; OOM risk in the test window: {record['oom_risk']}\n"
                 )
         return text
 
@@ -236,6 +251,9 @@ def score_requests(
     *,
     leaking: pd.Series | None = None,
     current_cpu_limits: pd.Series | None = None,
+    oom_kills: pd.Series | None = None,
+    current_memory_limits: pd.Series | None = None,
+    leak_growth: pd.DataFrame | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Score one set of requests/limits against the test usage.
 
@@ -248,6 +266,11 @@ def score_requests(
         leaking: indexed by CONTAINER_KEY, True for containers flagged as leaking.
         current_cpu_limits: indexed by CONTAINER_KEY, the CPU limits in force during the test
             window (for the censoring-aware rate); default: ``settings``' own limits.
+        oom_kills: indexed by CONTAINER_KEY, OOM kills observed in the test window.
+        current_memory_limits: indexed by CONTAINER_KEY, the memory limits in force during the
+            test window; default: ``settings``' own limits.
+        leak_growth: indexed by CONTAINER_KEY for flagged leaks: ``slope_bytes_per_day`` and
+            ``baseline_bytes`` (the working set after a restart).
 
     Returns:
         (the totals, the per-container detail).
@@ -280,11 +303,34 @@ def score_requests(
     under_censored = (over | censored).mean() if len(scored) else float("nan")
     detail["cpu_starved"] = detail["cpu_p95_cores"] > cpu_request
     memory_cap = spec["memory_limit_bytes"].fillna(spec["memory_request_bytes"])
-    detail["oom_risk"] = detail["memory_peak_bytes"] > memory_cap
     flagged = (
         (leaking.reindex(index).fillna(False).astype(bool))
         if leaking is not None
         else pd.Series(False, index=index)
+    )
+    new_limit = spec["memory_limit_bytes"]
+    old_limit = (current_memory_limits if current_memory_limits is not None else new_limit).reindex(
+        index
+    )
+    killed = (
+        oom_kills.reindex(index).fillna(0) > 0
+        if oom_kills is not None
+        else pd.Series(False, index=index)
+    )
+    raised = new_limit > old_limit
+    raised_leak = flagged & raised
+    # A kill at the old limit is met again by a limit that is not higher (NaN: unset counts).
+    censored = killed & ~raised & ~raised_leak
+    projected = pd.Series(False, index=index)
+    if leak_growth is not None and not leak_growth.empty:
+        growth = leak_growth.reindex(index)
+        days = grouped["timestamp"].agg(lambda t: (t.max() - t.min()) / pd.Timedelta(days=1))
+        room = new_limit - growth["baseline_bytes"]
+        projected = (growth["slope_bytes_per_day"] * days >= room) & growth[
+            "slope_bytes_per_day"
+        ].gt(0)
+    detail["oom_risk"] = (
+        (detail["memory_peak_bytes"] > memory_cap) | censored | (raised_leak & projected)
     )
     detail["leak_flagged"] = flagged
     unit = prices.reindex(index)
@@ -318,15 +364,18 @@ def run_backtest(
     *,
     train_days: float = 14,
     test_days: float = 7,
+    end: pd.Timestamp | None = None,
     strategies: Sequence[str] = ("krr-simple", "vpa", "kianax"),
     profile: str = "production",
     unit_prices: Mapping[str, ResourcePrices] | None = None,
     default_prices: ResourcePrices,
     exclusions: ExclusionsConfig | None = None,
+    guardrails: Mapping[str, WorkloadGuardrails] | None = None,
 ) -> BacktestResult:
     """Recommend from the first ``train_days`` and score on the last ``test_days`` of the window.
 
-    The test window ends at the snapshot's end; the train window is the ``train_days`` before it.
+    The test window ends at ``end`` (default: the snapshot's end); the train window is the
+    ``train_days`` before it.
 
     Raises:
         UserInputError: the snapshot is shorter than ``train_days + test_days``, or a strategy
@@ -334,7 +383,7 @@ def run_backtest(
     """
     if train_days <= 0 or test_days <= 0:
         raise UserInputError("--train-days and --test-days must be positive numbers of days")
-    end = pd.Timestamp(snapshot.manifest.window_end)
+    end = pd.Timestamp(snapshot.manifest.window_end) if end is None else pd.Timestamp(end)
     usage = snapshot.table("usage")
     if usage.empty:
         raise UserInputError(
@@ -356,7 +405,8 @@ def run_backtest(
     current = container_inventory(train).set_index(CONTAINER_KEY)[_SPEC]
     prices = _unit_prices(snapshot, unit_prices or {}, default_prices)
 
-    current_totals, current_detail = score_requests(test_usage, current, prices)
+    kills = _test_kills(test)
+    current_totals, current_detail = score_requests(test_usage, current, prices, oom_kills=kills)
     scores = [
         StrategyScore(
             strategy=CURRENT,
@@ -375,6 +425,8 @@ def run_backtest(
             unit_prices=unit_prices,
             default_prices=default_prices,
             exclusions=exclusions,
+            row_backtest=False,
+            guardrails=guardrails,
         )
         settings, leaking, slopes = _applied_settings(rows, current)
         totals, detail = score_requests(
@@ -383,6 +435,9 @@ def run_backtest(
             prices,
             leaking=leaking,
             current_cpu_limits=current["cpu_limit_cores"],
+            oom_kills=kills,
+            current_memory_limits=current["memory_limit_bytes"],
+            leak_growth=_leak_growth(rows),
         )
         scores.append(
             StrategyScore(
@@ -418,6 +473,152 @@ def run_backtest(
     )
 
 
+#: The scores whose spread across origins the rolling backtest reports.
+SPREAD_SCORES = (
+    "monthly_cost_usd",
+    "cpu_under_request_rate",
+    "cpu_starved_containers",
+    "memory_oom_risk_containers",
+)
+
+
+@dataclass(frozen=True)
+class RollingBacktest:
+    """One :class:`BacktestResult` per weekly origin (train on all weeks before, test the next)."""
+
+    results: tuple[BacktestResult, ...]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Per strategy and origin (its test-window start): every score."""
+        frames = [
+            result.table.assign(origin=_iso(result.test_window[0])).reset_index()
+            for result in self.results
+        ]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    @property
+    def spread(self) -> pd.DataFrame:
+        """Per strategy: min, median and max of each score across origins."""
+        table = self.table
+        if table.empty:
+            return table
+        grouped = table.groupby("strategy", sort=False)[list(SPREAD_SCORES)]
+        out = grouped.agg(["min", "median", "max"])
+        out.insert(0, ("origins", ""), grouped.size())
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "origins": [result.to_json() for result in self.results],
+            "spread": {
+                strategy: {
+                    score: {stat: _plain(row[(score, stat)]) for stat in ("min", "median", "max")}
+                    for score in SPREAD_SCORES
+                }
+                | {"origins": int(row[("origins", "")])}
+                for strategy, row in self.spread.iterrows()
+            },
+        }
+
+    def to_markdown(self) -> str:
+        """The spread table, then one line per origin and strategy."""
+        headers = [
+            "strategy",
+            "origins",
+            "cost $/month (min / median / max)",
+            "CPU under-request rate",
+            "CPU-starved containers",
+            "OOM-risk containers",
+        ]
+        lines = [
+            "| " + " | ".join(headers) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|",
+        ]
+        formats = {
+            "monthly_cost_usd": "{:,.2f}",
+            "cpu_under_request_rate": "{:.2%}",
+            "cpu_starved_containers": "{:g}",
+            "memory_oom_risk_containers": "{:g}",
+        }
+        for strategy, row in self.spread.iterrows():
+            cells = [str(strategy), str(int(row[("origins", "")]))]
+            for score in SPREAD_SCORES:
+                fmt = formats[score]
+                cells.append(
+                    " / ".join(fmt.format(row[(score, stat)]) for stat in ("min", "median", "max"))
+                )
+            lines.append("| " + " | ".join(cells) + " |")
+        origins = ", ".join(
+            f"test {_iso(r.test_window[0])[:10]} after {(r.train_window[1] - r.train_window[0]).days} "
+            "days of training"
+            for r in self.results
+        )
+        return f"Rolling origins ({len(self.results)}): {origins}.\n\n" + "\n".join(lines) + "\n"
+
+
+def run_rolling_backtest(
+    snapshot: Snapshot,
+    *,
+    test_days: float = 7,
+    strategies: Sequence[str] = ("krr-simple", "vpa", "kianax"),
+    profile: str = "production",
+    unit_prices: Mapping[str, ResourcePrices] | None = None,
+    default_prices: ResourcePrices,
+    exclusions: ExclusionsConfig | None = None,
+    guardrails: Mapping[str, WorkloadGuardrails] | None = None,
+) -> RollingBacktest:
+    """:func:`run_backtest` at every origin ``test_days`` apart that has one test period before it.
+
+    The last test window ends at the snapshot's end, each earlier one ``test_days`` before;
+    each trains on everything before its test window (at least ``test_days``).
+
+    Raises:
+        UserInputError: the snapshot is shorter than two test windows.
+    """
+    usage = snapshot.table("usage")
+    if usage.empty:
+        raise UserInputError(
+            "the snapshot has no usage samples; fetch a window with usage to backtest"
+        )
+    if test_days <= 0:
+        raise UserInputError("--test-days must be a positive number of days")
+    first = pd.Timestamp(usage["timestamp"].min()) - pd.Timedelta(seconds=snapshot.step_seconds)
+    end = pd.Timestamp(snapshot.manifest.window_end)
+    period = pd.Timedelta(days=test_days)
+    results = []
+    test_end = end
+    while test_end - 2 * period >= first:
+        train_days = (test_end - period - first) / pd.Timedelta(days=1)
+        results.append(
+            run_backtest(
+                snapshot,
+                train_days=train_days,
+                test_days=test_days,
+                end=test_end,
+                strategies=strategies,
+                profile=profile,
+                unit_prices=unit_prices,
+                default_prices=default_prices,
+                exclusions=exclusions,
+                guardrails=guardrails,
+            )
+        )
+        test_end -= period
+    if not results:
+        covered = (end - first) / pd.Timedelta(days=1)
+        raise UserInputError(
+            f"the snapshot covers {covered:.1f} days; rolling origins need at least two test "
+            f"windows of --test-days {test_days:g}; fetch a longer window or shorten it"
+        )
+    return RollingBacktest(results=tuple(reversed(results)))
+
+
+def _plain(value: Any) -> Any:
+    number = float(value)
+    return int(number) if number.is_integer() else round(number, 5)
+
+
 def _applied_settings(
     rows: Sequence[RightsizingRow], current: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
@@ -442,6 +643,39 @@ def _applied_settings(
     flags = pd.Series(leaking, dtype=bool)
     flags = flags.reindex(index, fill_value=False) if len(flags) else pd.Series(False, index=index)
     return settings, flags, pd.Series(slopes, dtype="float64")
+
+
+def _test_kills(test: Snapshot) -> pd.Series:
+    """OOM kills per CONTAINER_KEY in the test snapshot."""
+    terminations = test.table("terminations")
+    kills = terminations[terminations["reason"] == "OOMKilled"]
+    if kills.empty:
+        return pd.Series(dtype="float64")
+    owned = kills.astype({"namespace": str, "pod": str, "container": str}).merge(
+        test.table("pods")[["namespace", "pod", "kind", "workload"]].astype(
+            {"namespace": str, "pod": str}
+        ),
+        on=["namespace", "pod"],
+        how="inner",
+    )
+    return owned.groupby(CONTAINER_KEY).size().astype("float64")
+
+
+def _leak_growth(rows: Sequence[RightsizingRow]) -> pd.DataFrame:
+    """Per flagged leak: its growth per day and the working set it restarts from."""
+    records = {
+        row.key: {
+            "slope_bytes_per_day": float(row.evidence.get("leak_slope_bytes_per_day") or 0.0),
+            "baseline_bytes": float(row.evidence.get("leak_baseline_bytes") or 0.0),
+        }
+        for row in rows
+        if row.evidence.get("leak")
+    }
+    if not records:
+        return pd.DataFrame(columns=["slope_bytes_per_day", "baseline_bytes"])
+    frame = pd.DataFrame.from_dict(records, orient="index")
+    frame.index = pd.MultiIndex.from_tuples(frame.index, names=CONTAINER_KEY)
+    return frame
 
 
 def _unit_prices(

@@ -86,6 +86,7 @@ def recommend(
         unit_prices=unit_prices,
         default_prices=default_prices,
         exclusions=config.exclusions,
+        guardrails=config.workloads,
     )
     # One combined answer per workload: the HPA replay and the node packing see the new
     # requests, so the HPA target keeps its scale point and node groups are sized for them.

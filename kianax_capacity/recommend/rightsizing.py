@@ -17,21 +17,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from kianax_capacity.config import ExclusionsConfig
+from kianax_capacity.config import ExclusionsConfig, WorkloadGuardrails, merge_guardrails
 from kianax_capacity.model import ResourcePrices, WorkloadKey
 from kianax_capacity.recommend.aggregate import aggregate_inputs, is_aggregate
+from kianax_capacity.recommend.applied import applied_settings, sample_counts
+from kianax_capacity.recommend.confidence import row_confidence
+from kianax_capacity.recommend.guardrails import (
+    group_notes,
+    guardrail_table,
+    strategy_groups,
+)
 from kianax_capacity.recommend.inventory import (
     CONTAINER_KEY,
     WORKLOAD_KEY,
     container_inventory,
     workload_node_groups,
 )
+from kianax_capacity.recommend.replay import backtest_evidence, replay_rows
 from kianax_capacity.recommend.strategies import (
     RightsizingStrategy,
     UsageData,
@@ -42,7 +50,7 @@ from kianax_capacity.recommend.strategies import (
 from kianax_capacity.recommend.strategies._base import BATCH_KINDS
 from kianax_capacity.recommendations import Resources, RightsizingRow
 from kianax_capacity.snapshot import Snapshot
-from kianax_capacity.units import format_cpu, format_memory, format_usd
+from kianax_capacity.units import GIB, HOURS_PER_MONTH, format_cpu, format_memory, format_usd
 
 __all__ = [
     "available_strategies",
@@ -149,13 +157,51 @@ def prepare_usage(snapshot: Snapshot) -> UsageData:
     # Terminations are optional; the containers table's counter is the fallback.
     inventory["oom_kills"] = np.fmax(inventory["oom_kills"].astype("float64").fillna(0), counted)
     return UsageData(
+        jvm=_jvm_samples(snapshot, pod_table, cid_of_pid),
         usage=usage,
         containers=container_index,
         inventory=inventory,
         oom_events=oom_events,
         window_end=int(pd.Timestamp(snapshot.manifest.window_end).timestamp()),
+        window_start=int(pd.Timestamp(snapshot.manifest.window_start).timestamp()),
         step_seconds=int(snapshot.step_seconds),
     )
+
+
+def _jvm_samples(
+    snapshot: Snapshot, pod_table: pd.DataFrame, cid_of_pid: np.ndarray
+) -> pd.DataFrame | None:
+    """The ``jvm_memory`` table keyed by cid (None when the snapshot has none).
+
+    A row without a container label belongs to its pod's only container; in a pod with several
+    containers it cannot be placed and is left out.
+    """
+    jvm = snapshot.table("jvm_memory")
+    if jvm.empty or pod_table.empty:
+        return None
+    jvm = jvm.astype({"namespace": str, "pod": str, "container": str})
+    keys = ["namespace", "pod", "container"]
+    labelled = jvm[jvm["container"] != ""].merge(pod_table, on=keys, how="inner")
+    only = pod_table[~pod_table.duplicated(["namespace", "pod"], keep=False)]
+    unlabelled = (
+        jvm[jvm["container"] == ""]
+        .drop(columns="container")
+        .merge(only, on=["namespace", "pod"], how="inner")
+    )
+    joined = pd.concat([labelled, unlabelled], ignore_index=True)
+    if joined.empty:
+        return None
+    cid = cid_of_pid[joined["pid"].to_numpy(dtype="int64")]
+    frame = pd.DataFrame(
+        {
+            "t": epoch_seconds(joined["timestamp"]).to_numpy(),
+            "cid": cid,
+            "heap": (joined["area"] == "heap").to_numpy(),
+            "used_bytes": joined["used_bytes"].to_numpy(dtype="float64"),
+            "max_bytes": joined["max_bytes"].to_numpy(dtype="float64"),
+        }
+    )
+    return frame[frame["cid"] >= 0].reset_index(drop=True)
 
 
 def _usage_stats(data: UsageData, window_samples: int) -> pd.DataFrame:
@@ -197,6 +243,8 @@ def recommend_rightsizing(
     unit_prices: Mapping[str, ResourcePrices] | None = None,
     default_prices: ResourcePrices,
     exclusions: ExclusionsConfig | None = None,
+    row_backtest: bool = True,
+    guardrails: Mapping[str, WorkloadGuardrails] | None = None,
 ) -> tuple[RightsizingRow, ...]:
     """One right-sizing row per (namespace, kind, workload, container) of the snapshot.
 
@@ -207,6 +255,10 @@ def recommend_rightsizing(
         unit_prices: per node group, the price of a core-hour and a GiB-hour.
         default_prices: the price for workloads on a node group not in ``unit_prices``.
         exclusions: namespaces and ``namespace/workload`` names to leave alone.
+        row_backtest: replay the strategy with rolling weekly origins and put the result in
+            each row's ``evidence.backtest`` (off inside the cluster backtest, which scores
+            its own split).
+        guardrails: ``[workloads."namespace/name"]`` sections (see :mod:`.guardrails`).
 
     Raises:
         UserInputError: unknown strategy or profile.
@@ -214,19 +266,69 @@ def recommend_rightsizing(
     chosen = get_strategy(strategy).for_profile(profile)
     data = prepare_usage(snapshot)
     unsupported: str | None = None
-    if is_aggregate(snapshot):
+    aggregate = is_aggregate(snapshot)
+    if aggregate:
         # Server-side per-pod statistics instead of samples: same rows, pooled from them.
+        series_data = data
         data, stats, raw, unsupported = aggregate_inputs(snapshot, data, chosen)
     else:
-        raw = chosen.compute(data)
         start, end = snapshot.window
         window_samples = int((end - start).total_seconds() // max(snapshot.step_seconds, 1)) + 1
         stats = _usage_stats(data, window_samples) if not data.usage.empty else pd.DataFrame()
-    final = chosen.finalize(raw, data)
+    table = guardrail_table(data, guardrails)
+    groups = strategy_groups(chosen, profile, table)
+    choices = group_notes(groups, len(data.containers))
+    if aggregate:
+        final = chosen.finalize(raw, data)
+        for group_strategy, mask, _ in groups[1:]:
+            _, _, group_raw, _ = aggregate_inputs(snapshot, series_data, group_strategy)
+            final = _overlay(final, group_strategy.finalize(group_raw, data), data, mask)
+    else:
+        final = _compute_final(groups, data)
+    exclusions = exclusions or ExclusionsConfig()
     prices = _prices_by_workload(snapshot, unit_prices or {}, default_prices)
     hpas = _hpas_by_workload(snapshot)
+    hpa_cpu = {key for key, hpa in hpas.items() if _num(hpa.get("target_cpu_utilization"))}
+    excluded = table.exclude | np.array(
+        [_excluded(key, exclusions) is not None for key in data.containers], dtype=bool
+    )
+
+    def settle(frame: pd.DataFrame, part: UsageData, counts: pd.DataFrame) -> pd.DataFrame:
+        return applied_settings(
+            chosen,
+            part,
+            frame,
+            counts=counts,
+            hpa_cpu_workloads=hpa_cpu,
+            excluded=excluded,
+            guardrails=table,
+            choices=choices,
+        )
+
+    counts = _counts_by_cid(stats, data)
+    applied = data.keyed(settle(final, data, counts))
+    replay: pd.DataFrame | None = None
+    if row_backtest and not aggregate:
+        replay = data.keyed(
+            replay_rows(
+                lambda part: _compute_final(groups, part),
+                data,
+                lambda frame, part: settle(frame, part, sample_counts(part)),
+                _prices_by_cid(data, prices, default_prices),
+            )
+        )
     rows = _build_rows(
-        chosen, data, final, stats, prices, default_prices, hpas, exclusions or ExclusionsConfig()
+        chosen,
+        data,
+        final,
+        stats,
+        prices,
+        default_prices,
+        hpas,
+        _Exclusions(exclusions, guardrails or {}),
+        applied,
+        _backtest_note(aggregate, row_backtest, replay),
+        replay,
     )
     if unsupported:
         rows = tuple(
@@ -234,6 +336,91 @@ def recommend_rightsizing(
             for row in rows
         )
     return rows
+
+
+def _compute_final(
+    groups: list[tuple[RightsizingStrategy, np.ndarray, str]], data: UsageData
+) -> pd.DataFrame:
+    """The strategy's finalized numbers, with per-workload profile/percentile choices overlaid."""
+    chosen = groups[0][0]
+    final = chosen.finalize(chosen.compute(data), data)
+    for strategy, mask, _ in groups[1:]:
+        keep = mask[data.usage["cid"].to_numpy(dtype="int64")]
+        events = data.oom_events
+        part = replace(
+            data,
+            usage=data.usage[keep],
+            oom_events=events[mask[events["cid"].to_numpy(dtype="int64")]],
+        )
+        final = _overlay(final, strategy.finalize(strategy.compute(part), part), data, mask)
+    return final
+
+
+def _overlay(
+    final: pd.DataFrame, group: pd.DataFrame, data: UsageData, mask: np.ndarray
+) -> pd.DataFrame:
+    """``final`` with the rows of the containers in ``mask`` (cid) taken from ``group``."""
+    keys = data.containers[mask]
+    out = final.copy()
+    for column in group.columns:
+        if column not in out:
+            out[column] = pd.Series(np.nan, index=out.index, dtype=group[column].dtype)
+    columns = list(group.columns)
+    if out[columns].dtypes.ne(group[columns].dtypes).any():
+        out = out.astype({c: object for c in columns if out[c].dtype != group[c].dtype})
+    out.loc[keys, columns] = group.loc[keys, columns].to_numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class _Exclusions:
+    """What leaves a container alone: ``[exclusions]`` and ``exclude = true`` guardrails."""
+
+    config: ExclusionsConfig
+    guardrails: Mapping[str, WorkloadGuardrails]
+
+
+def _counts_by_cid(stats: pd.DataFrame, data: UsageData) -> pd.DataFrame:
+    """``stats``' sample counts and first/last sample, cid-indexed (for :func:`applied_settings`)."""
+    columns = ["cpu_samples", "memory_samples", "first", "last"]
+    if stats.empty:
+        return pd.DataFrame(np.nan, index=pd.RangeIndex(len(data.containers)), columns=columns)
+    counts = stats[columns].reindex(data.containers)
+    counts.index = pd.RangeIndex(len(data.containers))
+    return counts
+
+
+def _prices_by_cid(
+    data: UsageData, prices: Mapping[WorkloadKey, ResourcePrices], default: ResourcePrices
+) -> pd.DataFrame:
+    """Per cid, the USD a month of one core (``cpu_usd``) and of one byte (``byte_usd``)."""
+    chosen = [
+        prices.get((ns, kind, workload), default) for ns, kind, workload, _ in data.containers
+    ]
+    return pd.DataFrame(
+        {
+            "cpu_usd": [p.cpu_core_hour_usd * HOURS_PER_MONTH for p in chosen],
+            "byte_usd": [p.memory_gib_hour_usd * HOURS_PER_MONTH / GIB for p in chosen],
+        },
+        index=pd.RangeIndex(len(data.containers)),
+    )
+
+
+def _backtest_note(aggregate: bool, row_backtest: bool, replay: pd.DataFrame | None) -> str:
+    """Why a row has no ``evidence.backtest`` ("" when rows can have one)."""
+    if aggregate:
+        return (
+            "No backtest: this snapshot holds server-side statistics (aggregate shape), not the "
+            "usage series a replay needs; fetch with --shape series to replay the weeks."
+        )
+    if not row_backtest:
+        return "No backtest: the per-row replay was not asked for."
+    if replay is None or replay.dropna(how="all").empty:
+        return (
+            "No backtest: the history holds less than two weeks, and a replay needs one week "
+            "to train on and one to test."
+        )
+    return ""
 
 
 def requests_by_workload(
@@ -471,11 +658,20 @@ def _build_rows(
     prices: Mapping[WorkloadKey, ResourcePrices],
     default_prices: ResourcePrices,
     hpas: Mapping[WorkloadKey, Mapping[str, Any]],
-    exclusions: ExclusionsConfig,
+    exclusions: _Exclusions,
+    applied: pd.DataFrame,
+    backtest_note: str,
+    replay: pd.DataFrame | None,
 ) -> tuple[RightsizingRow, ...]:
     rows: list[RightsizingRow] = []
     final_records = final.to_dict("index")
     stats_records = stats.to_dict("index") if not stats.empty else {}
+    applied_records = applied.to_dict("index")
+    replay_records = (
+        replay.dropna(subset=["weeks"]).to_dict("index")
+        if replay is not None and "weeks" in replay
+        else {}
+    )
     for index_key, spec in data.inventory.to_dict("index").items():
         key: tuple[str, str, str, str] = index_key  # type: ignore[assignment]
         namespace, kind, workload, container = key
@@ -495,7 +691,13 @@ def _build_rows(
         stat = stats_records.get(key)
         # No samples: nobody ran it on average (the schema wants a number, never null).
         replicas = float(stat["replicas"]) if stat is not None else 0.0
-        excluded = _excluded(key, exclusions)
+        excluded = _excluded(key, exclusions.config)
+        rail = merge_guardrails(exclusions.guardrails, namespace, workload)
+        if not excluded and rail is not None and rail.exclude:
+            excluded = (
+                f"Workload {namespace}/{workload} is excluded by [{', '.join(rail.sources)}] "
+                "exclude = true in the configuration, so nothing is recommended."
+            )
         if excluded:
             rows.append(
                 RightsizingRow(
@@ -511,7 +713,10 @@ def _build_rows(
         stat_series = _record_values(stat) if stat is not None else None
         rec = _record_values(rec_record) if rec_record is not None else None
         missing = _insufficient(stat_series, rec, kind, chosen)
-        if missing or stat_series is None or rec is None:
+        settled = applied_records.get(key)
+        if not missing and (settled is None or not settled["usable"]):
+            missing = "The strategy could not compute a request from the samples, so nothing is recommended."
+        if missing or stat_series is None or rec is None or settled is None:
             rows.append(
                 RightsizingRow(
                     **base,
@@ -524,13 +729,14 @@ def _build_rows(
             )
             continue
         recommended = _resources(
-            rec["cpu_request"], rec["cpu_limit"], rec["memory_request"], rec["memory_limit"]
+            settled["cpu_request"],
+            settled["cpu_limit"],
+            settled["memory_request"],
+            settled["memory_limit"],
         )
         hpa = hpas.get((namespace, kind, workload))
-        strategy_cpu = recommended.cpu_request
-        deferred = _defer_cpu_to_hpa(hpa, current, recommended)
-        if deferred:
-            recommended = replace(recommended, cpu_request=current.cpu_request)
+        strategy_cpu = _num(settled["strategy_cpu_request"])
+        deferred = _deferred_sentence(current, strategy_cpu) if settled["deferred"] else ""
         price = prices.get((namespace, kind, workload), default_prices)
         assert replicas is not None
         savings = _monthly_cost(current, price, replicas) - _monthly_cost(
@@ -542,6 +748,17 @@ def _build_rows(
         leak = bool(rec.get("leak", False))
         if leak:
             evidence["leak"] = True
+        replayed = replay_records.get(key)
+        evidence["backtest"] = (
+            backtest_evidence(replayed, float(evidence.get("days") or 0.0)) if replayed else None
+        )
+        if replayed is None:
+            evidence["backtest_note"] = backtest_note or (
+                "No backtest: this container had no samples in any replayed test week."
+            )
+        confidence, confidence_reason = row_confidence(
+            evidence["backtest"], float(evidence.get("days") or 0.0), leak
+        )
         risk, risk_reason = _risk(current, recommended, evidence, leak)
         status = "ok"
         if (
@@ -570,8 +787,10 @@ def _build_rows(
             summary,
             str(rec.get("note") or ""),
             deferred,
+            str(settled.get("guardrail_note") or ""),
             _hpa_sentence(hpa, current, recommended),
             risk_reason,
+            confidence_reason,
         ]
         rows.append(
             RightsizingRow(
@@ -583,29 +802,22 @@ def _build_rows(
                 monthly_savings_usd=round(savings, 2),
                 risk=risk,
                 evidence=evidence,
+                confidence=confidence,
             )
         )
     return tuple(rows)
 
 
-def _defer_cpu_to_hpa(
-    hpa: Mapping[str, Any] | None, current: Resources, recommended: Resources
-) -> str:
-    """Why a CPU increase is left to the HPA, or "" when it is not.
+def _deferred_sentence(current: Resources, strategy_cpu: float | None) -> str:
+    """Why a CPU increase is left to the HPA (see :mod:`kianax_capacity.recommend.applied`).
 
     An HPA on CPU utilisation sets each pod's CPU use itself (demand / replicas): pods that run
     hot are a sign of too few replicas (a max too low, or pods Pending), not of too small a
     request. Raising the request there only moves the scale point and multiplies the cost, so
     the request stays and the ``hpa`` section raises the replicas instead.
     """
-    if not hpa or _num(hpa.get("target_cpu_utilization")) is None:
-        return ""
-    if current.cpu_request is None or recommended.cpu_request is None:
-        return ""
-    if recommended.cpu_request <= current.cpu_request:
-        return ""
     return (
-        f"The HPA scales this workload on CPU, so its pods' CPU use ({format_cpu(recommended.cpu_request)} "
+        f"The HPA scales this workload on CPU, so its pods' CPU use ({format_cpu(strategy_cpu)} "
         "at the strategy's percentile) is what too few replicas leave each pod: the CPU request "
         f"stays {format_cpu(current.cpu_request)} and the `hpa` section adds replicas instead."
     )

@@ -13,6 +13,8 @@ saturated at HPA max        market-data-service (demand beyond 10 x 250m during 
 never leaves HPA min        user-service (a few millicores of use on 250m requests)
 slow memory leak + OOM      notification-service (about +4.5 MiB/h until its 512Mi limit)
 JVM-like flat heap          portfolio-service (heap sized by -Xmx, flat whatever the load)
+JVM with Micrometer         ledger-service (jvm_memory_used/max_bytes by area; -Xmx 768Mi)
+CPU-heavy start             ledger-service (JIT and class loading: ~1 core for 10 minutes)
 spiky, bursty               agent-service (Poisson bursts of LLM-agent work)
 under-provisioned           risk-service (CPU throttled at its 500m limit, OOM kills)
 over-provisioned            user-service, grafana, argocd-server, portfolio-rebalance job
@@ -97,6 +99,12 @@ class ContainerSpec:
     memory_spike: float = 0.0
     #: chance per step of a memory spike (spiky model)
     spike_probability: float = 0.01
+    #: a CPU-heavy start: extra cores for the first minutes of a pod started in the window
+    startup_cpu: float = 0.0
+    startup_minutes: float = 0.0
+    #: a JVM exporting Micrometer metrics: -Xmx and the non-heap it settles at (NaN: no JVM)
+    jvm_heap_max: float = math.nan
+    jvm_nonheap: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -476,6 +484,32 @@ def _platform_workloads() -> list[WorkloadSpec]:
     ]
 
 
+def _jvm_services(namespace: str) -> list[WorkloadSpec]:
+    """A Spring Boot service with Micrometer's JVM metrics and a CPU-heavy start.
+
+    Added after the rest of the catalogue: these workloads get their own general-ng nodes
+    (see :func:`simulate_demo_cluster`), so every other workload, node and pod of the demo is
+    what it was before them.
+    """
+    ledger = ContainerSpec(
+        "app", 0.25, 1024 * _M, 1.0, 1536 * _M,
+        memory="jvm-micrometer", memory_base=60 * _M,  # native memory beside heap and non-heap
+        startup_cpu=1.1, startup_minutes=10.0,
+        jvm_heap_max=768 * _M, jvm_nonheap=135 * _M,
+    )  # fmt: skip
+    return [
+        _service(namespace, "ledger-service", (ledger,), "web", 0.35, HpaSpec(2, 6, 70, None), 2)
+    ]
+
+
+def jvm_workloads(scale: int = 1) -> list[WorkloadSpec]:
+    """The workloads scheduled on nodes of their own (one copy per kianax namespace)."""
+    specs = _jvm_services("kianax")
+    for copy in range(2, scale + 1):
+        specs.extend(_jvm_services(f"kianax-{copy}"))
+    return specs
+
+
 def demo_workloads(scale: int = 1) -> list[WorkloadSpec]:
     """The demo's workload catalogue; ``scale`` adds copies of the kianax namespace."""
     specs = _kianax_services("kianax")
@@ -511,6 +545,8 @@ class SimulatedPod:
     revision: int = 0  # ReplicaSet generation (rollouts)
     run_id: int | None = None  # CronJob run (epoch minute it was scheduled)
     ordinal: int = 0  # StatefulSet ordinal
+    #: JVM containers: (heap used, non-heap used) bytes per step, as Micrometer reports them
+    jvm: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass
@@ -656,13 +692,14 @@ def simulate_demo_cluster(
         end=end, periods=steps, freq=pd.Timedelta(seconds=step_seconds), tz=UTC
     )
     specs = demo_workloads(scale)
+    extras = jvm_workloads(scale)
 
     # 1. Demand and replicas per workload (independent of placement).
     demand: dict[tuple[str, str], np.ndarray] = {}
     replicas: dict[tuple[str, str], np.ndarray] = {}
     hpa_current: dict[tuple[str, str], np.ndarray] = {}
     hpa_desired: dict[tuple[str, str], np.ndarray] = {}
-    for spec in specs:
+    for spec in [*specs, *extras]:
         key = (spec.namespace, spec.name)
         rng = np.random.default_rng([seed, _seed("demand", *key) % 2**32])
         demand[key] = _demand(spec.demand, spec.demand_scale, timestamps, rng)
@@ -736,6 +773,24 @@ def simulate_demo_cluster(
     pods, running = _schedule_pods(
         specs, replicas, nodes, group_nodes_at, timestamps, step_seconds, seed
     )
+    # 3b. The later additions on general-ng nodes of their own, sized for their peak requests:
+    #     every workload above keeps its nodes, pods and names.
+    extra_nodes = _extra_nodes(
+        extras,
+        replicas,
+        daemon_cpu,
+        steps,
+        start_index=sum(1 for n in nodes if n.node_group == "general-ng"),
+    )
+    daemons = [s for s in specs if s.kind == "DaemonSet"]
+    extra_pods, extra_running = _schedule_pods(
+        [*extras, *daemons], replicas, extra_nodes, {"general-ng": [extra_nodes] * steps},
+        timestamps, step_seconds, seed,
+    )  # fmt: skip
+    nodes.extend(extra_nodes)
+    pods.extend(extra_pods)
+    running.update(extra_running)
+    specs = [*specs, *extras]
     # 4. Container series for every pod.
     by_key = {(spec.namespace, spec.name): spec for spec in specs}
     for pod in pods:
@@ -750,6 +805,35 @@ def simulate_demo_cluster(
         hpa_current=hpa_current,
         hpa_desired=hpa_desired,
     )
+
+
+def _extra_nodes(
+    extras: list[WorkloadSpec],
+    replicas: Mapping[tuple[str, str], np.ndarray],
+    daemon_cpu: float,
+    steps: int,
+    start_index: int,
+) -> list[SimulatedNode]:
+    """Enough t3.medium general-ng nodes, up the whole window, for the extras at their peak."""
+    if not extras:
+        return []
+    peak = np.zeros(steps)
+    for spec in extras:
+        peak += replicas[(spec.namespace, spec.name)] * sum(c.cpu_request for c in spec.containers)
+    alloc = NODE_SHAPES["t3.medium"].cpu_allocatable - daemon_cpu
+    count = max(1, math.ceil(float(peak.max()) / alloc - 1e-9))
+    return [
+        SimulatedNode(
+            node=_node_name("general-ng", start_index + k),
+            node_group="general-ng",
+            instance_type="t3.medium",
+            zone=ZONES[(start_index + k) % 3],
+            capacity_type="ON_DEMAND",
+            start=0,
+            stop=steps,
+        )
+        for k in range(count)
+    ]
 
 
 @dataclass
@@ -995,6 +1079,10 @@ def _fill_series(
     hours = np.arange(n) * step_seconds / 3600.0
     for container in pod.containers:
         want = per_pod * container.cpu_share * rng.lognormal(0.0, 0.06, n)
+        if container.startup_cpu and pod.start > 0:
+            # Started in the window (not already running at its start): JIT, class loading.
+            warm = min(n, math.ceil(container.startup_minutes * 60 / step_seconds))
+            want[:warm] += container.startup_cpu * rng.uniform(0.85, 1.0, warm)
         limit = container.cpu_limit
         if math.isfinite(limit):
             # CFS quota: a container never uses more than its limit; the excess waits (throttling).
@@ -1004,11 +1092,44 @@ def _fill_series(
         else:
             cpu = want
             throttled = np.full(n, np.nan)
-        memory, ooms = _memory_series(container, cpu, hours, rng, step_seconds)
+        if container.memory == "jvm-micrometer":
+            memory, heap, nonheap = _jvm_series(container, cpu, rng, step_seconds, pod.start > 0)
+            pod.jvm[container.name] = (heap, nonheap)
+            ooms = np.array([], dtype=int)
+        else:
+            memory, ooms = _memory_series(container, cpu, hours, rng, step_seconds)
         pod.cpu[container.name] = cpu
         pod.memory[container.name] = memory
         pod.throttled[container.name] = throttled
         pod.oom_steps[container.name] = ooms + pod.start
+
+
+def _jvm_series(
+    container: ContainerSpec,
+    cpu: np.ndarray,
+    rng: np.random.Generator,
+    step_seconds: int,
+    started: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A JVM's working set, heap used and non-heap used, per step.
+
+    The young generation fills with allocation (proportional to CPU) and is collected at 256
+    MiB; the old generation creeps up and a full collection every ~2 days brings it back. The
+    JVM commits heap as it needs it and keeps it, up to -Xmx: that committed heap, not the used
+    heap, is what the working set holds, beside non-heap (class metadata, code cache: it grows
+    in the first hour after a start) and native memory.
+    """
+    n = len(cpu)
+    heap_max = container.jvm_heap_max
+    young = (np.cumsum(cpu) * step_seconds * 1.5 * _M) % (256 * _M)
+    phase = (np.arange(n) * step_seconds / 86400.0 + rng.uniform(0, 2)) % 2.0 / 2.0
+    old = (180 + 60 * phase) * _M
+    heap = np.minimum(old + young, heap_max * 0.98) * (1 + rng.normal(0.0, 0.005, n))
+    committed = np.minimum(np.maximum.accumulate(heap) * 1.1, heap_max)
+    warm = np.clip(np.arange(n) * step_seconds / 3600.0, 0.0, 1.0) if started else np.ones(n)
+    nonheap = container.jvm_nonheap * (0.6 + 0.4 * warm) * (1 + rng.normal(0.0, 0.003, n))
+    native = container.memory_base * (1 + rng.normal(0.0, 0.02, n))
+    return committed + nonheap + native, heap, nonheap
 
 
 def _memory_series(
@@ -1194,7 +1315,9 @@ def _tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
     )
     terminations["timestamp"] = pd.to_datetime(terminations["timestamp"], utc=True)
     del step
+    jvm = _jvm_table(demo)
     return {
+        **({"jvm_memory": jvm} if not jvm.empty else {}),
         "nodes": nodes,
         "workloads": pd.DataFrame(workloads),
         "pods": pods,
@@ -1204,6 +1327,38 @@ def _tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
         "replicas": replicas,
         "terminations": terminations,
     }
+
+
+def _jvm_table(demo: DemoCluster) -> pd.DataFrame:
+    """Micrometer's jvm_memory_used_bytes / jvm_memory_max_bytes summed over pools by area.
+
+    Non-heap pools (Metaspace) define no max (Micrometer reports -1), so non-heap max is NaN.
+    """
+    ts = demo.timestamps
+    frames = []
+    for p in demo.pods:
+        for name, (heap, nonheap) in p.jvm.items():
+            spec = next(c for c in p.containers if c.name == name)
+            for area, used, most in (
+                ("heap", heap, spec.jvm_heap_max),
+                ("nonheap", nonheap, math.nan),
+            ):
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "timestamp": ts[p.start : p.stop],
+                            "namespace": p.namespace,
+                            "pod": p.pod,
+                            "container": name,
+                            "area": area,
+                            "used_bytes": used,
+                            "max_bytes": most,
+                        }
+                    )
+                )
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
 
 
 def _usage_frames(demo: DemoCluster) -> Iterator[pd.DataFrame]:

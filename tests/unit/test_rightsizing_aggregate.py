@@ -236,3 +236,13 @@ def test_pending_pods_and_spot_agree_between_the_shapes(
     aggregate_spot = {(a.namespace, a.workload): a.ready for a in assess_spot(aggregate)}
     assert aggregate_spot == series_spot
     assert sum(series_spot.values()) >= 5
+
+
+def test_aggregate_rows_have_no_backtest_and_say_why(aggregate: Snapshot) -> None:
+    rows = [r for r in recommend_rightsizing(aggregate, default_prices=PRICES) if r.status == "ok"]
+    assert rows
+    for row in rows:
+        assert row.evidence["backtest"] is None
+        assert "aggregate shape" in row.evidence["backtest_note"]
+        # Three days of history and no replay: only the history speaks, and it is short.
+        assert row.confidence == "low"

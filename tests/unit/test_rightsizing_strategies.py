@@ -178,14 +178,27 @@ def leak_snapshot():
     )
 
 
-def test_kianax_flags_a_leak_and_does_not_feed_it() -> None:
+def test_kianax_flags_a_leak_and_mitigates_it() -> None:
     rows = rows_for(leak_snapshot(), "kianax")
     leaky, flat = rows["leaky"], rows["flat"]
     assert leaky.evidence["leak"] is True
     assert leaky.evidence["leak_slope_bytes_per_day"] == pytest.approx(50 * MIB, rel=0.01)
+    # It restarts at ~200 MiB (the first hour's peak of each segment: a little above).
+    assert leaky.evidence["leak_baseline_bytes"] == pytest.approx(200 * MIB, rel=0.02)
     assert leaky.risk == "high"
     assert "memory leak, a bug to fix" in leaky.reason
-    assert leaky.recommended.memory_limit == 512 * MIB  # today's limit, not more
+    # A week of growth from the restart level plus the 20% limit margin, (200 + 7 x 50) x 1.2 =
+    # 660 MiB, up to the next 16 MiB step: 672 MiB, above today's 512 MiB.
+    assert leaky.recommended.memory_limit == 672 * MIB
+    today = leaky.evidence["leak_restart_days_today"]
+    after = leaky.evidence["leak_restart_days_recommended"]
+    assert today == pytest.approx((512 - 200) / 50, rel=0.02)
+    assert after == pytest.approx((672 - 200) / 50, rel=0.02)
+    assert f"about {after:.1f} days between OOM restarts (today about {today:.1f} days)" in (
+        leaky.reason
+    )
+    # The request: the average of a restart cycle at the new limit, (200 + 672) / 2, rounded up.
+    assert leaky.recommended.memory_request == 448 * MIB
     assert "leak" not in flat.evidence
     assert flat.evidence["leak_slope_bytes_per_day"] == 0
 

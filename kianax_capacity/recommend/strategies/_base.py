@@ -89,6 +89,10 @@ class UsageData:
         oom_events: one row per OOM kill: t, cid, pid.
         window_end: the end of the observed window (the "now" of decay weights), epoch seconds.
         step_seconds: the sampling step of ``usage``.
+        window_start: the start of the observed window, epoch seconds (None: unknown); a
+            pod whose first sample is later than one step after it started in the window.
+        jvm: JVM memory samples where scraped (Micrometer, snapshot table ``jvm_memory``):
+            t, cid, heap (bool: area heap, else non-heap), used_bytes, max_bytes; None = none.
     """
 
     usage: pd.DataFrame
@@ -97,6 +101,8 @@ class UsageData:
     oom_events: pd.DataFrame
     window_end: int
     step_seconds: int
+    window_start: int | None = None
+    jvm: pd.DataFrame | None = None
 
     def keyed(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A cid-indexed frame re-indexed by CONTAINER_KEY (every container, NaN where absent)."""

@@ -16,9 +16,12 @@ How it differs from the baselines:
 * **Memory request from a high percentile, limit from the peak.** The request (what is paid for)
   is the pooled p99 plus a margin; the limit (what OOM-kills) is the peak plus a margin; OOM kills
   in the window raise both (the peak is censored at the limit that killed it).
-* **Leaks are flagged, not fed.** A container whose working set keeps growing between restarts
-  (Theil-Sen slope of hourly peaks within each restart-free segment) is a bug to fix. Its memory
-  limit is not raised above what it has today; the row is marked high risk.
+* **Leaks are flagged, and mitigated until fixed.** A container whose working set keeps growing
+  between restarts (Theil-Sen slope of hourly peaks within each restart-free segment) is a bug
+  to fix; the row is marked high risk and says so. Until the fix, its limit lets it run
+  ``leak_restart_interval_days`` between OOM restarts from the working set it restarts at
+  (never a limit lower than today's, so kills are never more frequent), and its request is the
+  working set a restart cycle at that limit averages.
 * **Batch (CronJob/Job):** CPU from the pooled p99 (runs are short and bursty); memory request =
   limit = peak + margin (a batch pod must finish).
 * **CPU limits only where the profile asks** (development: a multiple of the request).
@@ -46,6 +49,8 @@ from kianax_capacity.recommend.strategies._base import (
     round_up_steps,
     setting,
 )
+from kianax_capacity.recommend.strategies.jvm import jvm_memory_stats, jvm_notes, reserved_heap
+from kianax_capacity.recommend.strategies.startup import startup_mask
 from kianax_capacity.units import MIB
 
 __all__ = [
@@ -112,6 +117,28 @@ class KianaxSettings(StrategySettings):
     restart_drop_fraction: float = setting(
         0.7, "a working set falling below this share of the previous sample is a restart"
     )
+    leak_restart_interval_days: float = setting(
+        7.0,
+        "a leaking container's limit lets it run at least this long between OOM restarts "
+        "(a week: the backtest's test window and a common deploy cadence), never less than today",
+    )
+    startup_exclusion_minutes: float = setting(
+        10.0,
+        "the first minutes after a pod starts in the window are left out of the steady-state "
+        "CPU percentile (their peak is reported; 0 = keep them)",
+    )
+    jvm_overhead_fraction: float = setting(
+        0.10, "JVM limit = heap max + non-heap peak + this share of them (native memory)"
+    )
+    jvm_overhead_min_bytes: float = setting(64 * MIB, "... and at least this much overhead")
+    reserved_flat_fraction: float = setting(
+        0.08,
+        "without JVM metrics: a working set whose p1..p99 spans at most this share of its median is flat",
+    )
+    reserved_min_limit_share: float = setting(
+        0.5,
+        "... and flat at this share of its limit or more is a reserved heap: the limit is not cut",
+    )
     cpu_min_cores: float = setting(0.010, "smallest CPU request recommended")
     memory_min_bytes: float = setting(32 * MIB, "smallest memory request recommended")
 
@@ -154,11 +181,17 @@ class KianaxStrategy(RightsizingStrategy):
         grouped = frame.groupby("cid")
         index = grouped.size().index
         batch = np.asarray(is_batch(data.containers))[index.to_numpy()]
+        # A batch pod's start is its work; a service's first minutes are not its steady state.
+        startup = (
+            startup_mask(data, settings.startup_exclusion_minutes)
+            & ~np.asarray(is_batch(data.containers))[usage["cid"].to_numpy(dtype="int64")]
+        )
+        steady = frame[~startup] if startup.any() else frame
 
         if settings.seasonal:
             # One integer key per (container, season): much faster to group than two columns.
-            season_key = frame["cid"].to_numpy(dtype="int64") * 3 + season_codes(frame["t"])
-            by_season = frame["cpu"].groupby(season_key)
+            season_key = steady["cid"].to_numpy(dtype="int64") * 3 + season_codes(steady["t"])
+            by_season = steady["cpu"].groupby(season_key)
             counts = by_season.count()
             quantiles = by_season.quantile(settings.cpu_percentile / 100.0)
             quantiles = quantiles[counts >= settings.min_season_samples]
@@ -169,7 +202,13 @@ class KianaxStrategy(RightsizingStrategy):
         else:
             season_cpu = pd.Series(dtype="float64")
             busiest = pd.Series(dtype="object")
-        pooled_cpu = grouped["cpu"].quantile(settings.cpu_percentile / 100.0)
+        pooled_all = grouped["cpu"].quantile(settings.cpu_percentile / 100.0)
+        pooled_cpu = (
+            steady.groupby("cid")["cpu"]
+            .quantile(settings.cpu_percentile / 100.0)
+            .reindex(index)
+            .fillna(pooled_all)
+        )
         # Too few samples in every season (short history): fall back to the pooled percentile.
         service_cpu = season_cpu.reindex(index).fillna(pooled_cpu)
         batch_cpu = grouped["cpu"].quantile(settings.batch_cpu_percentile / 100.0)
@@ -184,6 +223,8 @@ class KianaxStrategy(RightsizingStrategy):
         leaks = detect_leaks(data, settings).reindex(index)
         leaking = leaks["leak"].fillna(False).astype(bool)
         oom = (oom_kills > 0) & ~leaking
+        baseline = leaks["baseline_bytes"].astype("float64").fillna(grouped["memory_bytes"].min())
+        slope = leaks["slope_bytes_per_day"].astype("float64")
         memory_request, memory_limit = kianax_memory(
             settings,
             percentile=memory_percentile,
@@ -192,7 +233,12 @@ class KianaxStrategy(RightsizingStrategy):
             oom=oom,
             leaking=leaking,
             batch=pd.Series(batch, index=index),
+            leak_growth=(slope, baseline),
         )
+        jvm, reserved, memory_request, memory_limit, jvm_evidence = self._jvm_aware(
+            data, grouped["memory_bytes"], peak, inventory, memory_request, memory_limit,
+            excluded=leaking | pd.Series(batch, index=index),
+        )  # fmt: skip
 
         raw = pd.DataFrame(
             {
@@ -212,8 +258,73 @@ class KianaxStrategy(RightsizingStrategy):
         raw["ev_memory_peak_bytes"] = peak
         raw["ev_leak_slope_bytes_per_day"] = leaks["slope_bytes_per_day"]
         raw["ev_leak_segments"] = leaks["segments"]
+        raw["ev_leak_baseline_bytes"] = baseline.where(leaking)
+        current_limit = inventory["memory_limit_bytes"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw["ev_leak_restart_days_today"] = ((current_limit - baseline) / slope).where(leaking)
+            raw["ev_leak_restart_days_recommended"] = ((memory_limit - baseline) / slope).where(
+                leaking
+            )
+        for column, values in jvm_evidence.items():
+            raw[column] = values
+        started = usage.loc[startup]
+        raw["ev_cpu_startup_peak_cores"] = started.groupby("cid")["cpu_cores"].max().reindex(index)
+        raw["ev_startups"] = started.groupby("cid")["pid"].nunique().reindex(index)
         raw["note"] = _notes(raw, oom, leaking, settings)
+        raw["note"] = (raw["note"] + " " + jvm_notes(raw, jvm, reserved)).str.strip()
+        raw["note"] = (raw["note"] + " " + _startup_notes(raw, settings)).str.strip()
         return data.keyed(raw)
+
+    def _jvm_aware(
+        self,
+        data: UsageData,
+        memory: Any,
+        peak: pd.Series,
+        inventory: pd.DataFrame,
+        request: pd.Series,
+        limit: pd.Series,
+        *,
+        excluded: pd.Series,
+    ) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, dict[str, pd.Series]]:
+        """Memory limits a JVM honours (see :mod:`.jvm`): (jvm, reserved, request, limit, ev)."""
+        settings = self.settings
+        assert isinstance(settings, KianaxSettings)
+        index = peak.index
+        stats = jvm_memory_stats(data, index)
+        current_limit = inventory["memory_limit_bytes"]
+        jvm = stats["heap_max_bytes"].notna() & ~excluded & limit.notna()
+        known = stats["heap_max_bytes"] + stats["nonheap_max_bytes"].fillna(0.0)
+        overhead = np.fmax(known * settings.jvm_overhead_fraction, settings.jvm_overhead_min_bytes)
+        thresholds, last = memory_steps_mib()
+        sized = round_up_steps(
+            pd.Series(np.fmax(known + overhead, peak), index=index), thresholds, last
+        )
+        limit = limit.where(~jvm, sized)
+        reserved = (
+            ~jvm
+            & ~excluded
+            & limit.notna()
+            & reserved_heap(
+                memory,
+                current_limit,
+                flat_fraction=settings.reserved_flat_fraction,
+                min_limit_share=settings.reserved_min_limit_share,
+            )
+        )
+        limit = limit.where(~reserved, pd.Series(np.fmax(limit, current_limit), index=index))
+        request = pd.Series(np.fmin(request, limit), index=index).where(limit.notna(), request)
+        evidence = {
+            "ev_jvm_heap_max_bytes": stats["heap_max_bytes"].where(jvm),
+            "ev_jvm_heap_used_p99_bytes": stats["heap_used_p99_bytes"].where(jvm),
+            "ev_jvm_heap_used_max_bytes": stats["heap_used_max_bytes"].where(jvm),
+            "ev_jvm_nonheap_max_bytes": stats["nonheap_max_bytes"].where(jvm),
+            "ev_jvm_overhead_bytes": overhead.where(jvm),
+            "ev_reserved_heap": reserved.where(reserved),
+            "ev_reserved_limit_share": (memory.median().reindex(index) / current_limit).where(
+                reserved
+            ),
+        }
+        return jvm, reserved, request, limit, evidence
 
     def finalize(self, raw: pd.DataFrame, data: UsageData) -> pd.DataFrame:
         settings = self.settings
@@ -268,14 +379,18 @@ def kianax_memory(
     oom: pd.Series,
     leaking: pd.Series,
     batch: pd.Series,
+    leak_growth: tuple[pd.Series, pd.Series] | None = None,
 ) -> tuple[pd.Series, pd.Series]:
     """The kianax memory request and limit from a percentile and the peak, per container.
 
     Shared by the series path and the aggregate (server-side statistics) path so both follow
     one policy: request = percentile + margin; limit = max(peak + margin, peak + fixed headroom)
     because limits cost nothing; after OOM kills both go above the old limit and the peak; a
-    leaking container keeps its memory (the fix is the code); batch request = limit = peak +
-    margin; an unset limit stays unset.
+    leaking container (``leak_growth`` = its growth per day and the working set it restarts at)
+    gets a limit that lasts ``leak_restart_interval_days`` between restarts, never below today's,
+    rounded as :meth:`KianaxStrategy.finalize` rounds, and a request of the working set that a
+    restart cycle at that limit averages (without ``leak_growth`` it keeps its memory as it is);
+    batch request = limit = peak + margin; an unset limit stays unset.
     """
     index = peak.index
     current_limit = inventory["memory_limit_bytes"]
@@ -293,9 +408,26 @@ def kianax_memory(
     bumped = np.maximum(ceiling * settings.oom_bump_ratio, ceiling + settings.oom_min_bump_bytes)
     memory_limit = memory_limit.where(~oom, pd.Series(np.fmax(memory_limit, bumped), index=index))
     memory_request = memory_request.where(~oom, np.fmax(memory_request, peak))
-    # A leak is a bug: its memory stays as it is today (when set); the row carries the growth.
-    memory_limit = memory_limit.where(~(leaking & current_limit.notna()), current_limit)
-    memory_request = memory_request.where(~(leaking & current_request.notna()), current_request)
+    # A leak is a bug: the row says so. Until it is fixed, the limit lets it run a stated
+    # interval between OOM restarts (never less than today's), the request its cycle's average.
+    if leak_growth is not None:
+        slope, baseline = leak_growth
+        lasting = (baseline + slope * settings.leak_restart_interval_days) * (
+            1.0 + settings.memory_limit_margin
+        )
+        thresholds, last = memory_steps_mib()
+        mitigated = round_up_steps(
+            pd.Series(np.fmax(lasting, current_limit), index=index), thresholds, last
+        )
+        mitigated = mitigated.where(current_limit.notna() & np.isfinite(lasting), current_limit)
+        cycle_average = (baseline + mitigated) / 2.0
+        memory_limit = memory_limit.where(~(leaking & current_limit.notna()), mitigated)
+        memory_request = memory_request.where(
+            ~(leaking & current_limit.notna()), pd.Series(cycle_average, index=index)
+        )
+    else:
+        memory_limit = memory_limit.where(~(leaking & current_limit.notna()), current_limit)
+        memory_request = memory_request.where(~(leaking & current_request.notna()), current_request)
     batch_memory = peak * (1.0 + settings.batch_memory_margin)
     memory_request = memory_request.where(~batch, batch_memory)
     memory_limit = memory_limit.where(~batch, batch_memory)
@@ -355,9 +487,10 @@ def detect_leaks(data: UsageData, settings: KianaxSettings) -> pd.DataFrame:
     estimator runs only where growth is plausible.
 
     Returns:
-        Indexed by cid: ``leak`` (bool), ``slope_bytes_per_day``, ``segments``.
+        Indexed by cid: ``leak`` (bool), ``slope_bytes_per_day``, ``segments``,
+        ``baseline_bytes`` (the lowest working set a segment starts at: where a restart puts it).
     """
-    columns = ["leak", "slope_bytes_per_day", "segments"]
+    columns = ["leak", "slope_bytes_per_day", "segments", "baseline_bytes"]
     empty = pd.DataFrame(columns=columns, index=pd.Index([], name="cid"))
     usage = data.usage[["cid", "pid", "t", "memory_bytes"]].dropna(subset=["memory_bytes"])
     if usage.empty:
@@ -378,6 +511,7 @@ def detect_leaks(data: UsageData, settings: KianaxSettings) -> pd.DataFrame:
     seg_keys = ["cid", "pid", "segment"]
     by_segment = hourly.groupby(seg_keys)["hour"]
     hourly["days"] = (hourly["hour"] - by_segment.transform("min")) / 24.0
+    starts = hourly[hourly["days"] == 0].groupby("cid")["memory_bytes"].min()
     spans = hourly.groupby(seg_keys)["days"].transform("max")
     judged = hourly[spans * 24.0 >= settings.leak_min_segment_hours]
     if judged.empty:
@@ -416,6 +550,7 @@ def detect_leaks(data: UsageData, settings: KianaxSettings) -> pd.DataFrame:
     result["leak"] = (result["slope_bytes_per_day"] >= result["threshold"]) & (
         result["positive"] >= settings.leak_positive_share
     )
+    result["baseline_bytes"] = starts.reindex(result.index)
     return result[columns]
 
 
@@ -450,12 +585,46 @@ def _notes(
     )
     oom_note = "It was OOM-killed in the window, so the memory limit is raised above the old limit and peak."
     notes[oom] = (notes[oom] + " " + oom_note).str.strip()
-    slope_mib = (raw["ev_leak_slope_bytes_per_day"] / MIB).round(1).astype(str)
-    leak_note = (
-        "Its working set grows by about "
-        + slope_mib[leaking]
-        + " MiB a day between restarts: this looks like a memory leak, a bug to fix; "
-        "its memory request and limit are not raised to feed it."
-    )
-    notes[leaking] = (notes[leaking] + " " + leak_note).str.strip()
+    notes[leaking] = (notes[leaking] + " " + _leak_notes(raw[leaking])).str.strip()
     return notes
+
+
+def _startup_notes(raw: pd.DataFrame, settings: KianaxSettings) -> pd.Series:
+    """Names a container whose start needs more CPU than its steady request."""
+    peak = raw["ev_cpu_startup_peak_cores"]
+    hungry = peak.notna() & (peak > raw["cpu_request"])
+    notes = pd.Series("", index=raw.index, dtype="object")
+    for cid in raw.index[hungry]:
+        notes[cid] = (
+            f"Its pods use up to {float(peak[cid]):.2f} cores in their first "
+            f"{settings.startup_exclusion_minutes:g} minutes ({int(raw.at[cid, 'ev_startups'])} "
+            "starts seen), more than its steady-state request, which is sized without those "
+            "minutes: give the start its CPU with Kubernetes' in-place pod resize or the VPA's "
+            "CPU startup boost rather than paying for it all day."
+        )
+    return notes
+
+
+def _leak_notes(leaks: pd.DataFrame) -> pd.Series:
+    """Per leaking container: its growth, and how long it lasts between restarts now and after."""
+    sentences = []
+    for record in leaks.to_dict("records"):
+        slope = float(record["ev_leak_slope_bytes_per_day"]) / MIB
+        sentence = (
+            f"Its working set grows by about {slope:.1f} MiB a day between restarts: this looks "
+            "like a memory leak, a bug to fix."
+        )
+        today = float(record.get("ev_leak_restart_days_today", np.nan))
+        after = float(record.get("ev_leak_restart_days_recommended", np.nan))
+        if np.isfinite(after):
+            sentence += (
+                f" Until it is fixed, the memory limit lets it run about {after:.1f} days between "
+                "OOM restarts"
+                + (f" (today about {today:.1f} days)" if np.isfinite(today) else "")
+                + f", growing from {float(record['ev_leak_baseline_bytes']) / MIB:.0f} MiB after "
+                "each restart; the request covers its average over that cycle."
+            )
+        else:
+            sentence += " It has no memory limit today, so none is added."
+        sentences.append(sentence)
+    return pd.Series(sentences, index=leaks.index, dtype="object")
