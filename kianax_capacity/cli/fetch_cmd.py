@@ -114,6 +114,14 @@ def add_fetch_arguments(parser: argparse.ArgumentParser, *, source_default: str 
     prom.add_argument(
         "--timeout", type=float, default=None, metavar="SECONDS", help="per-request timeout"
     )
+    prom.add_argument(
+        "--ec2-nodes",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="ask EC2 DescribeInstances about nodes whose instance type, group or capacity type "
+        "Prometheus lacks: auto (when AWS credentials are configured; a failure is a warning, "
+        "default), on (a failure is an error), off",
+    )
 
 
 def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
@@ -191,6 +199,8 @@ def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
         cluster=cluster,
         shape=prometheus.shape,
         progress=progress,
+        ec2_nodes=getattr(args, "ec2_nodes", "auto"),
+        nodegroups=config.nodegroups,
     )
 
 

@@ -130,11 +130,20 @@ QUERIES: tuple[QuerySpec, ...] = (
     ),
     QuerySpec("hpa_min_replicas", "inventory", FoldSpec(_HPA)),
     QuerySpec("hpa_max_replicas", "inventory", FoldSpec(_HPA)),
-    QuerySpec("hpa_target_metric", "inventory", FoldSpec((*_HPA, "metric_name"))),
+    QuerySpec("hpa_target_metric", "inventory", FoldSpec((*_HPA, "metric_name"), ("container",))),
     QuerySpec("pdb_desired_healthy", "inventory", FoldSpec(_PDB)),
     QuerySpec("pdb_disruptions_allowed", "inventory", FoldSpec(_PDB, (), "min")),
     QuerySpec(
-        "node_labels", "inventory", FoldSpec(("node",), NODE_LABELS), required="kube_node_labels"
+        "node_info",
+        "inventory",
+        FoldSpec(("node",), ("provider_id", "internal_ip", "kernel_version")),
+        required="kube_node_info",
+    ),
+    QuerySpec("node_labels", "inventory", FoldSpec(("node",), NODE_LABELS)),
+    QuerySpec(
+        "node_dmi",
+        "inventory",
+        FoldSpec(("node", "instance", "board_asset_tag"), ("system_vendor", "product_name")),
     ),
     QuerySpec("node_capacity", "inventory", FoldSpec(("node", "resource"))),
     QuerySpec("node_allocatable", "inventory", FoldSpec(("node", "resource"))),
