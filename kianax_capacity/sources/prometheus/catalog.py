@@ -71,6 +71,8 @@ class QuerySpec:
         fallback: range queries of counters the client differences step to step: asked from
             one step before their chunk -> the query answering the differences on the server,
             for servers that refuse the first one's ``@ end()``.
+        per_day: inventory queries whose server cost grows with their window (a subquery over
+            every container series): sent per aggregate chunk (a day) in both shapes.
     """
 
     name: str
@@ -78,6 +80,7 @@ class QuerySpec:
     fold: FoldSpec | None = None
     required: str | None = None
     fallback: str | None = None
+    per_day: bool = False
 
     @property
     def template(self) -> str:
@@ -109,8 +112,8 @@ QUERIES: tuple[QuerySpec, ...] = (
     QuerySpec("hpa_current_replicas", "range"),
     QuerySpec("hpa_desired_replicas", "range"),
     QuerySpec("restart_events", "fallback"),
-    QuerySpec("pod_first_seen", "inventory", FoldSpec(_POD, ("node",), "min")),
-    QuerySpec("pod_last_seen", "inventory", FoldSpec(_POD, (), "max")),
+    QuerySpec("pod_first_seen", "inventory", FoldSpec(_POD, ("node",), "min"), per_day=True),
+    QuerySpec("pod_last_seen", "inventory", FoldSpec(_POD, (), "max"), per_day=True),
     QuerySpec("pod_owner", "inventory", FoldSpec(_POD, _OWNER), required="kube_pod_owner"),
     QuerySpec("replicaset_owner", "inventory", FoldSpec(("namespace", "replicaset"), _OWNER)),
     QuerySpec("job_owner", "inventory", FoldSpec(("namespace", "job_name"), _OWNER)),
