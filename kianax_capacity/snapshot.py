@@ -11,6 +11,7 @@ A snapshot is a folder::
     hpas.parquet         one row per HorizontalPodAutoscaler: spec
     replicas.parquet     one row per (timestamp, HPA): current and desired replicas
     terminations.parquet one row per container termination (OOMKilled, Error, ...) with its time
+    node_usage.parquet   optional: one row per (timestamp, node): busy CPU cores (node-exporter)
 
 Column names carry their unit (``_cores``, ``_bytes``, ``_seconds``); unset requests and limits
 are NaN. ``TABLE_COLUMNS`` below is the contract; :func:`validate_tables` enforces it.
@@ -143,6 +144,14 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "pod": "str",
         "container": "str",
         "reason": "str",  # OOMKilled | Error | Completed ...
+    },
+    # Optional: node CPU busy cores from node-exporter's node_cpu_seconds_total{mode!="idle"}
+    # (rate summed over the node's CPUs, the step ending at timestamp), where it is scraped.
+    # The burstable-credit simulation prefers it to the sum of the node's containers.
+    "node_usage": {
+        "timestamp": "time",
+        "node": "str",
+        "cpu_cores": "float",
     },
     # Optional: written by the Prometheus source in the "aggregate" shape (manifest shape =
     # "aggregate"), where the server computes per-container statistics over the whole window at

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import boto3
+import numpy as np
 import pytest
 import requests
 from moto.server import ThreadedMotoServer
@@ -261,3 +262,71 @@ def test_ec2_auto_without_permission_is_a_warning_and_on_is_an_error(
     assert (snap.nodes["instance_type_source"] == "unknown").all()
     assert any("EC2 lookup of 5 nodes in us-east-1 failed" in w for w in snap.manifest.warnings)
     assert not (tmp_path / "t").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# node_usage from node-exporter
+
+#: Cores per CPU spent in each mode (node_exporter collector/cpu_linux.go: one counter per cpu
+#: and mode); busy = everything but idle, iowait and steal.
+_MODES = {"user": 0.31, "system": 0.07, "softirq": 0.02, "iowait": 0.05, "steal": 0.01}
+
+
+def _node_cpu_family(truth: Truth, replicas: list[dict[str, str]]) -> str:
+    """node_cpu_seconds_total as node-exporter exposes it, with the chart's target labels."""
+    lines = ["# HELP node_cpu_seconds Seconds the CPUs spent in each mode.\n"]
+    lines.append("# TYPE node_cpu_seconds counter\n")
+    start = truth.start.timestamp() - 600
+    times = start + 30.0 * np.arange(int((truth.end.timestamp() - start) // 30) + 1)
+    for external in replicas:
+        for n in truth.nodes:
+            target = {
+                "job": "node-exporter",
+                "instance": f"{n.internal_ip}:9100",
+                "endpoint": "http-metrics",
+                "namespace": "monitoring",
+                "container": "node-exporter",
+                **external,
+            }
+            for cpu in range(int(n.cpu_capacity_cores)):
+                rates = {**_MODES, "idle": 1.0 - sum(_MODES.values())}
+                for mode, rate in rates.items():
+                    labels = {**target, "cpu": str(cpu), "mode": mode}
+                    text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+                    lines.extend(
+                        f"node_cpu_seconds_total{{{text}}} {rate * (t - start) + 1000:.6f} {t:.3f}\n"
+                        for t in times
+                    )
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_node_usage_is_the_busy_cores_of_each_node_counted_once(
+    kps_truth: Truth, tmp_path: Path, replicas: int
+) -> None:
+    export = tmp_path / "layout.om"
+    write_layout_file(Layout("default"), kps_truth, export)
+    text = export.read_text()
+    assert text.endswith("# EOF\n")
+    external = [{"prometheus_replica": f"prometheus-{i}"} for i in range(replicas)]
+    export.write_text(text[: -len("# EOF\n")] + _node_cpu_family(kps_truth, external) + "# EOF\n")
+    server = PrometheusServer(export, tmp_path)
+    try:
+        snap = fetch(server.url, kps_truth, tmp_path / "s")
+    finally:
+        server.stop()
+    usage = snap.tables["node_usage"]
+    assert set(usage["node"]) == {n.name for n in kps_truth.nodes}
+    busy = 0.31 + 0.07 + 0.02
+    for n in kps_truth.nodes:
+        rows = usage[usage["node"] == n.name]
+        assert len(rows) == len(snap.usage["timestamp"].unique())
+        np.testing.assert_allclose(rows["cpu_cores"], busy * n.cpu_capacity_cores, rtol=1e-6)
+
+
+def test_no_node_exporter_no_node_usage_table(
+    kps_server: Callable[[str], KpsServer], tmp_path: Path
+) -> None:
+    server = kps_server("no-node-exporter")
+    snap = fetch(server.url, server.truth, tmp_path / "s")
+    assert "node_usage" not in snap.tables

@@ -107,6 +107,7 @@ QUERIES: tuple[QuerySpec, ...] = (
     QuerySpec("cpu_usage", "usage"),
     QuerySpec("memory_usage", "usage"),
     QuerySpec("cpu_throttling", "usage"),
+    QuerySpec("node_cpu_busy", "usage"),
     QuerySpec("restart_counters", "range", fallback="restart_events"),
     QuerySpec("termination_reasons", "range"),
     QuerySpec("hpa_current_replicas", "range"),

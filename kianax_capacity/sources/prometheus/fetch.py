@@ -15,7 +15,7 @@ import pandas as pd
 
 from kianax_capacity.config import NodeGroupConfig, PrometheusConfig
 from kianax_capacity.errors import AwsError, UserInputError
-from kianax_capacity.snapshot import Snapshot, write_snapshot
+from kianax_capacity.snapshot import TABLE_COLUMNS, Snapshot, write_snapshot
 from kianax_capacity.sources.ec2_nodes import Ec2Instance, describe_instances
 from kianax_capacity.sources.prometheus._memory import GC_PAUSED, release_free_memory
 from kianax_capacity.sources.prometheus.catalog import DIALECT_PROBE, DIALECTS, PHI_LABEL, SHAPES
@@ -24,12 +24,13 @@ from kianax_capacity.sources.prometheus.fold import Results
 from kianax_capacity.sources.prometheus.nodes import (
     instances_to_describe,
     node_facts,
+    node_usage,
     node_warnings,
     resolve_nodes,
 )
 from kianax_capacity.sources.prometheus.plan import QueryJob, TimeGrid, plan_queries
 from kianax_capacity.sources.prometheus.promql import Selector, format_duration, render
-from kianax_capacity.sources.prometheus.tables import assemble
+from kianax_capacity.sources.prometheus.tables import assemble, typed
 from kianax_capacity.units import parse_duration
 
 __all__ = ["EC2_MODES", "fetch_prometheus_snapshot"]
@@ -145,8 +146,12 @@ def fetch_prometheus_snapshot(
     instances, ec2_tried = _ec2_instances(facts, ec2_nodes, aws_session, warnings)
     nodes = resolve_nodes(facts, instances, nodegroups)
     warnings.extend(node_warnings(nodes, ec2_tried=ec2_tried))
+    busy = node_usage(results, facts)
+    results.release("node_cpu_busy")
     with GC_PAUSED:  # assembly builds millions of short-lived objects, no cycles
         tables = assemble(results, plan, shape, warnings, nodes)
+    if len(busy) and "node_usage" in TABLE_COLUMNS:  # optional: where node-exporter is scraped
+        tables["node_usage"] = typed(busy, "node_usage")
     for message in warnings:
         _LOGGER.warning("%s", message)
     return write_snapshot(

@@ -40,6 +40,7 @@ __all__ = [
     "ALLOWLIST_FIX",
     "instances_to_describe",
     "node_facts",
+    "node_usage",
     "node_warnings",
     "resolve_nodes",
 ]
@@ -144,6 +145,33 @@ def node_facts(results: Results) -> pd.DataFrame:
         seconds = nodes["node"].map(values).astype(float).to_numpy()
         nodes[column] = pd.Series(utc_times(seconds), index=nodes.index)
     return nodes
+
+
+def _node_of_instance(facts: pd.DataFrame) -> dict[str, str]:
+    """A scrape target's host (the node's IP or name) or node label -> the node's name."""
+    out: dict[str, str] = {}
+    for name, ip in zip(facts["node"], facts["internal_ip"], strict=True):
+        out[str(name)] = str(name)
+        if ip:
+            out[str(ip)] = str(name)
+    return out
+
+
+def node_usage(results: Results, facts: pd.DataFrame) -> pd.DataFrame:
+    """The optional ``node_usage`` table: busy CPU cores per node and step from node-exporter
+    (``node_cpu_busy``), joined to nodes as :func:`_dmi_types` joins ``node_dmi_info``."""
+    busy = results.matrix("node_cpu_busy", ["node", "instance"])
+    columns = ["timestamp", "node", "cpu_cores"]
+    if busy.empty or facts.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    lookup = _node_of_instance(facts)
+    by_label = busy["node"].map(lookup)
+    by_host = busy["instance"].map(lambda instance: lookup.get(_host(str(instance))))
+    busy["node"] = by_label.fillna(by_host)
+    busy = busy[busy["node"].notna()]
+    # One exporter per node; if two answered (a moved label), the busier reading is kept.
+    out = busy.groupby(["timestamp", "node"], as_index=False).agg(cpu_cores=("value", "max"))
+    return out.sort_values(["node", "timestamp"], kind="stable").reset_index(drop=True)[columns]
 
 
 def _unknown_fact(nodes: pd.DataFrame) -> pd.Series:

@@ -25,7 +25,13 @@ from kianax_capacity.sources.prometheus.fold import (
 )
 from kianax_capacity.sources.prometheus.plan import QueryPlan
 
-__all__ = ["assemble", "build_replicas", "build_terminations", "container_stats_from_parts"]
+__all__ = [
+    "assemble",
+    "build_replicas",
+    "build_terminations",
+    "container_stats_from_parts",
+    "typed",
+]
 
 _EPOCH = pd.Timestamp(0, tz="UTC")
 #: Two range-answer timestamps closer than this are the same instant (they are whole seconds
@@ -33,7 +39,7 @@ _EPOCH = pd.Timestamp(0, tz="UTC")
 _SAME_INSTANT_SECONDS = 0.5
 
 
-def _typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+def typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """``frame`` with exactly the table's columns, in order, with the contract's dtypes."""
     template = empty_table(table)
     if frame.empty:
@@ -105,28 +111,28 @@ def assemble(
     stats = _container_stats(results) if shape == "aggregate" else None
     results.release_parts()
     release_free_memory()
-    containers = _typed(
+    containers = typed(
         _containers(results, pods, usage, stats, restarts, terminations), "containers"
     )
     results.release("container_requests", "container_limits")
     release_free_memory()
-    workloads = _typed(_workloads(results, pods), "workloads")
-    nodes = _typed(nodes, "nodes")
-    hpas = _typed(_hpas(results, _containers_of(pods, containers)), "hpas")
-    replicas = _typed(build_replicas(results), "replicas")
+    workloads = typed(_workloads(results, pods), "workloads")
+    nodes = typed(nodes, "nodes")
+    hpas = typed(_hpas(results, _containers_of(pods, containers)), "hpas")
+    replicas = typed(build_replicas(results), "replicas")
     tables = {
         "nodes": nodes,
         "workloads": workloads,
-        "pods": _typed(pods, "pods"),
+        "pods": typed(pods, "pods"),
         "containers": containers,
-        "usage": _typed(usage, "usage"),
+        "usage": typed(usage, "usage"),
         "hpas": hpas,
         "replicas": replicas,
-        "terminations": _typed(terminations, "terminations"),
+        "terminations": typed(terminations, "terminations"),
     }
     if stats is not None:
         stats = stats.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
-        tables["container_stats"] = _typed(stats, "container_stats")
+        tables["container_stats"] = typed(stats, "container_stats")
     return tables
 
 
