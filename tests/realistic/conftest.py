@@ -62,4 +62,3 @@ def kps_server(
     yield get
     for server, _ in started.values():
         server.stop()
-
