@@ -33,7 +33,7 @@ from kianax_capacity.sources.prometheus import (
     QueryJob,
     fetch_prometheus_snapshot,
 )
-from kianax_capacity.sources.promql import Selector, render
+from kianax_capacity.sources.prometheus.promql import Selector, render
 from tests.integration.conftest import (
     DEMO_END,
     DEMO_START,

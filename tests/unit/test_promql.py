@@ -17,7 +17,7 @@ from kianax_capacity.sources.prometheus import (
     aggregate_queries,
     plan_queries,
 )
-from kianax_capacity.sources.promql import (
+from kianax_capacity.sources.prometheus.promql import (
     QUERY_NAMES,
     Selector,
     format_duration,
