@@ -280,6 +280,18 @@ def _ksm_pods(w: _Writer) -> None:
             for i, p in enumerate(truth.pods)
         ],
     )
+    rows = []
+    for p in truth.pods:
+        for c in p.containers:
+            image = c.image
+            if c.name == "kube-state-metrics":
+                image = f"{image.rsplit(':', 1)[0]}:{w.layout.ksm_version}"
+            runtime_id = "containerd://" + _hex(64, "ctr", p.name, c.name)
+            exposed = {"namespace": p.namespace, "pod": p.name, "uid": p.uid, "container": c.name,
+                       "image_spec": image, "image": image, "image_id": f"{image.split(':')[0]}@sha256:{_hex(64, image)}",
+                       "container_id": runtime_id}  # fmt: skip
+            rows.append((exposed, 1.0, p))
+    each("kube_pod_container_info", "gauge", "Information about a container in a pod.", rows)
     each(
         "kube_pod_owner",
         "gauge",

@@ -181,9 +181,14 @@ class Layout:
     kubelet_resource: bool = False  # kubelet.serviceMonitor.resource: true
     node_exporter: bool = True  # nodeExporter.enabled (chart default true)
     replicas: int = 1  # Prometheus replicas read through one store (external labels kept)
-    ksm_hpa_container_label: bool = True  # kube-state-metrics >= 2.19
+    ksm_version: str = "v2.20.0"  # the chart's appVersion; < v2.19.0 has no HPA container label
     scrape_interval_seconds: float = 30.0
     seed: int = 16
+
+    @property
+    def ksm_hpa_container_label(self) -> bool:
+        major, minor = (int(x) for x in self.ksm_version.lstrip("v").split(".")[:2])
+        return (major, minor) >= (2, 19)
 
 
 VARIANTS: dict[str, Layout] = {
