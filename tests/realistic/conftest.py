@@ -49,6 +49,8 @@ def kps_server(
             if variant == "long":
                 layout = Layout("long", scrape_interval_seconds=LONG_SCRAPE_SECONDS)
                 truth = build_truth(end=END, hours=24 * LONG_DAYS)
+            elif variant == "old-ksm":  # kube-state-metrics before the HPA container label
+                layout, truth = Layout("old-ksm", ksm_version="v2.18.0"), kps_truth
             else:
                 layout, truth = VARIANTS[variant], kps_truth
             workdir = tmp_path_factory.mktemp(f"kps-{variant}")
@@ -62,4 +64,3 @@ def kps_server(
     yield get
     for server, _ in started.values():
         server.stop()
-

@@ -92,7 +92,9 @@ def test_default_layout_has_no_node_labels_but_has_what_the_chart_exports(
         "t3.large",
     }
     # cAdvisor's pod cgroups and containerd sandboxes: container="" (no container="POD").
-    sandboxes = _query(url, 'last_over_time(container_memory_working_set_bytes{image=~".*/eks/pause:3.8"}[10m])')
+    sandboxes = _query(
+        url, 'last_over_time(container_memory_working_set_bytes{image=~".*/eks/pause:3.8"}[10m])'
+    )
     assert len(sandboxes) == running and all("container" not in r["metric"] for r in sandboxes)  # type: ignore[operator]
     assert _query(url, 'container_memory_working_set_bytes{container="POD"}') == []
     # honorLabels: the scraper's own pod/container labels land on kube-state-metrics' node series.
@@ -271,7 +273,9 @@ def test_container_resource_hpa_names_its_container(
     fetched: tuple[KpsServer, Snapshot], request: pytest.FixtureRequest
 ) -> None:
     if "target_container" not in fetched[1].hpas:
-        request.applymarker(pytest.mark.xfail(reason="hpas.target_container (issue 16)", strict=True))
+        request.applymarker(
+            pytest.mark.xfail(reason="hpas.target_container (issue 16)", strict=True)
+        )
     _, snap = fetched
     hpas = snap.hpas.set_index("hpa")
     assert hpas.loc["web", "target_container"] == "web"
