@@ -124,28 +124,21 @@ def test_config_fills_the_group_only_where_one_group_has_the_instance_type(
 
 
 def test_old_kube_state_metrics_hpa_rows_carry_the_scrapers_container_not_a_target(
-    kps_truth: Truth,
-    tmp_path: Path,
+    kps_server: Callable[[str], KpsServer], tmp_path: Path
 ) -> None:
     """kube-state-metrics < 2.19 has no container label on spec_target_metric; honorLabels then
     adds the scrape target's container="kube-state-metrics" to every row."""
-    layout = Layout("old-ksm", ksm_hpa_container_label=False)
-    export = tmp_path / "layout.om"
-    write_layout_file(layout, kps_truth, export)
-    server = PrometheusServer(export, tmp_path)
-    try:
-        answer = requests.get(
-            f"{server.url}/api/v1/query",
-            params={
-                "query": "last_over_time(kube_horizontalpodautoscaler_spec_target_metric[10m])",
-                "time": kps_truth.end.timestamp(),
-            },
-            timeout=30,
-        ).json()["data"]["result"]
-        assert {r["metric"]["container"] for r in answer} == {"kube-state-metrics"}
-        snap = fetch(server.url, kps_truth, tmp_path / "s")
-    finally:
-        server.stop()
+    server = kps_server("old-ksm")
+    answer = requests.get(
+        f"{server.url}/api/v1/query",
+        params={
+            "query": "last_over_time(kube_horizontalpodautoscaler_spec_target_metric[10m])",
+            "time": server.truth.end.timestamp(),
+        },
+        timeout=30,
+    ).json()["data"]["result"]
+    assert {r["metric"]["container"] for r in answer} == {"kube-state-metrics"}
+    snap = fetch(server.url, server.truth, tmp_path / "s")
     assert (snap.hpas["target_container"] == "").all()
 
 
