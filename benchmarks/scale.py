@@ -60,13 +60,9 @@ from kianax_capacity.sources.demo import (  # noqa: E402
     simulate_demo_cluster,
 )
 from kianax_capacity.sources.openmetrics import write_victoriametrics_jsonl  # noqa: E402
-from kianax_capacity.sources.prometheus import (  # noqa: E402
-    _DIALECT_PROBE,
-    QueryPlan,
-    TimeGrid,
-    plan_queries,
-)
-from kianax_capacity.sources.promql import Selector, format_duration, render  # noqa: E402
+from kianax_capacity.sources.prometheus import QueryPlan, TimeGrid, plan_queries  # noqa: E402
+from kianax_capacity.sources.prometheus.catalog import DIALECT_PROBE  # noqa: E402
+from kianax_capacity.sources.prometheus.promql import Selector, format_duration, render  # noqa: E402
 from kianax_capacity.units import parse_duration  # noqa: E402
 from tests.integration.servers import VictoriaMetricsServer  # noqa: E402
 
@@ -198,7 +194,7 @@ def floor(url: str, manifest: dict[str, Any], concurrency: int) -> dict[str, flo
     started = time.perf_counter()
     send({"query": scrape, "time": end.timestamp()}, "/api/v1/query")
     if manifest["shape"] == "aggregate":  # the fetch asked the server once for its dialect
-        send({"query": _DIALECT_PROBE, "time": end.timestamp()}, "/api/v1/query")
+        send({"query": DIALECT_PROBE, "time": end.timestamp()}, "/api/v1/query")
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         futures = []
         for job in plan.jobs:

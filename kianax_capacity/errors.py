@@ -96,7 +96,26 @@ class SourceError(KianaxCapacityError):
 
 
 class PrometheusError(SourceError):
-    """The Prometheus-compatible server failed: unreachable, HTTP error, timeout, bad body."""
+    """The Prometheus-compatible server failed: unreachable, HTTP error, timeout, bad body.
+
+    Besides the one-line message, what failed as data, for callers that decide on it (retry,
+    fall back, report): ``status`` (the HTTP status of the last answer, None when there was no
+    answer), ``query`` (the name of the query, None for a probe of the server itself) and
+    ``elapsed_seconds`` (how long the request took, all attempts included, None if unknown).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        query: str | None = None,
+        elapsed_seconds: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.query = query
+        self.elapsed_seconds = elapsed_seconds
 
 
 class AwsError(SourceError):

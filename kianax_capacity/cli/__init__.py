@@ -21,6 +21,7 @@ from kianax_capacity.cli import (
     comment_cmd,
     demo_data_cmd,
     diff_cmd,
+    doctor_cmd,
     fetch_cmd,
     recommend_cmd,
     report_cmd,
@@ -31,6 +32,7 @@ from kianax_capacity.errors import KianaxCapacityError
 __all__ = ["build_parser", "main"]
 
 _COMMANDS = (
+    doctor_cmd,
     fetch_cmd,
     recommend_cmd,
     report_cmd,

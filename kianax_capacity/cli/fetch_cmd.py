@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kianax_capacity.cli._common import config_from_args, parse_end, progress_from_args
+from kianax_capacity.config import PrometheusConfig
 from kianax_capacity.errors import UserInputError
 from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.units import parse_duration
@@ -58,6 +59,19 @@ def add_fetch_arguments(parser: argparse.ArgumentParser, *, source_default: str 
         metavar="N",
         help="demo only: multiply the application workloads by N",
     )
+    add_prometheus_arguments(parser)
+    parser.add_argument(
+        "--ec2-nodes",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="prometheus source: ask EC2 DescribeInstances about nodes whose instance type, "
+        "group or capacity type Prometheus lacks: auto (when AWS credentials are configured; a "
+        "failure is a warning, default), on (a failure is an error), off",
+    )
+
+
+def add_prometheus_arguments(parser: argparse.ArgumentParser) -> None:
+    """The Prometheus server, selector and auth flags, shared by ``fetch``, ``report`` and ``doctor``."""
     prom = parser.add_argument_group("prometheus source")
     prom.add_argument(
         "--prometheus-url",
@@ -144,7 +158,33 @@ def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
             return snapshot.write(out, cluster=args.cluster or None, created_at=datetime.now(UTC))
     window = parse_duration(args.window or "14d")
     end = end or datetime.now(UTC).replace(microsecond=0)
-    prometheus = config.prometheus
+    prometheus = prometheus_config_from_args(args, config.prometheus)
+    if not prometheus.url:
+        raise UserInputError(
+            "--source prometheus needs --prometheus-url URL (or [prometheus] url in the config)"
+        )
+    from kianax_capacity.sources.prometheus import fetch_prometheus_snapshot
+
+    return fetch_prometheus_snapshot(
+        prometheus,
+        start=end - timedelta(seconds=window),
+        end=end,
+        step_seconds=step_seconds,
+        out=out,
+        namespace_regex=args.namespace,
+        cluster_label=prometheus.cluster_label,
+        cluster=cluster,
+        shape=prometheus.shape,
+        progress=progress,
+        ec2_nodes=getattr(args, "ec2_nodes", "auto"),
+        nodegroups=config.nodegroups,
+    )
+
+
+def prometheus_config_from_args(
+    args: argparse.Namespace, prometheus: PrometheusConfig
+) -> PrometheusConfig:
+    """``[prometheus]`` from the config file with the command line's flags on top."""
     headers = dict(prometheus.headers)
     for header in args.header or []:
         name, sep, value = header.partition("=")
@@ -174,24 +214,7 @@ def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
             "headers": headers,
         }
     )
-    if not prometheus.url:
-        raise UserInputError(
-            "--source prometheus needs --prometheus-url URL (or [prometheus] url in the config)"
-        )
-    from kianax_capacity.sources.prometheus import fetch_prometheus_snapshot
-
-    return fetch_prometheus_snapshot(
-        prometheus,
-        start=end - timedelta(seconds=window),
-        end=end,
-        step_seconds=step_seconds,
-        out=out,
-        namespace_regex=args.namespace,
-        cluster_label=prometheus.cluster_label,
-        cluster=cluster,
-        shape=prometheus.shape,
-        progress=progress,
-    )
+    return prometheus
 
 
 def run(args: argparse.Namespace) -> int:

@@ -42,7 +42,7 @@ def test_installed_package_finds_its_data_without_the_checkout(
 ) -> None:
     code = (
         "import kianax_capacity, pathlib;"
-        "from kianax_capacity.sources.promql import load_template, template_parameters;"
+        "from kianax_capacity.sources.prometheus.promql import load_template, template_parameters;"
         "from kianax_capacity.outputs.report import notebook_path;"
         "from kianax_capacity.prices import embedded_catalog;"
         "from kianax_capacity.recommendations import validate_recommendations_json;"

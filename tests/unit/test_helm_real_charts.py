@@ -32,8 +32,9 @@ def _row(
     recommended: Resources,
     kind: str = "Deployment",
     namespace: str = "infra",
-    current: Resources = Resources(0.1, None, 128 * MI, None),
+    current: Resources | None = None,
 ) -> RightsizingRow:
+    current = current or Resources(0.1, None, 128 * MI, None)
     return RightsizingRow(
         namespace=namespace,
         kind=kind,
@@ -183,7 +184,9 @@ def test_a_base_file_limit_is_removed_with_null_in_the_override(tmp_path: Path) 
         .read_text()
         .replace("resources: {}", "resources:\n  limits:\n    cpu: 500m\n    memory: 512Mi")
     )
-    (chart / "values-prod.yaml").write_text("replicaCount: 3\nresources:\n  requests:\n    cpu: 1\n")
+    (chart / "values-prod.yaml").write_text(
+        "replicaCount: 3\nresources:\n  requests:\n    cpu: 1\n"
+    )
     recs = _recs(
         _row(
             "svc",

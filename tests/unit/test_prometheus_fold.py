@@ -12,15 +12,11 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kianax_capacity.sources.prometheus import (
-    _GC_PAUSED,
-    QueryJob,
-    TimeGrid,
-    _Fold,
-    _FoldSpec,
-    _replicas,
-    _Results,
-)
+from kianax_capacity.sources.prometheus._memory import GC_PAUSED
+from kianax_capacity.sources.prometheus.catalog import FoldSpec
+from kianax_capacity.sources.prometheus.fold import Fold, Results
+from kianax_capacity.sources.prometheus.plan import QueryJob, TimeGrid
+from kianax_capacity.sources.prometheus.tables import build_replicas
 
 
 def instant(rows: list[tuple[dict[str, str], float]]) -> list[dict[str, Any]]:
@@ -28,7 +24,7 @@ def instant(rows: list[tuple[dict[str, str], float]]) -> list[dict[str, Any]]:
 
 
 def test_last_keeps_the_latest_chunks_row_whatever_the_arrival_order() -> None:
-    fold = _Fold(_FoldSpec(("namespace", "pod"), ("owner_name",)))
+    fold = Fold(FoldSpec(("namespace", "pod"), ("owner_name",)))
     fold.add(2, instant([({"namespace": "a", "pod": "p", "owner_name": "rs-2"}, 2.0)]))
     fold.add(0, instant([({"namespace": "a", "pod": "p", "owner_name": "rs-0"}, 0.0)]))
     # Chunk 1 repeats a key: its last row is the one kept for that chunk.
@@ -50,7 +46,7 @@ def test_last_keeps_the_latest_chunks_row_whatever_the_arrival_order() -> None:
 
 
 def test_min_keeps_the_smallest_value_and_the_latest_extra_label() -> None:
-    fold = _Fold(_FoldSpec(("pod",), ("node",), "min"))
+    fold = Fold(FoldSpec(("pod",), ("node",), "min"))
     fold.add(1, instant([({"pod": "p", "node": "n-late"}, 50.0)]))
     fold.add(0, instant([({"pod": "p", "node": "n-early"}, 10.0)]))
     fold.add(2, instant([({"pod": "p"}, math.nan)]))  # no node label: "" as before
@@ -97,7 +93,7 @@ def test_folding_in_any_order_matches_concatenating_by_chunk(
     answers = list(enumerate(chunks))
     arrival = answers[:]
     order.shuffle(arrival)
-    fold = _Fold(_FoldSpec(("pod",), ("node",), rule))
+    fold = Fold(FoldSpec(("pod",), ("node",), rule))
     for chunk, answer in arrival:
         fold.add(chunk, instant([({"pod": p, "node": n}, v) for p, n, v in answer]))
     got = {
@@ -116,9 +112,9 @@ def _range(series: list[tuple[dict[str, str], list[tuple[int, float]]]]) -> list
 def _replica_results(
     current: list[tuple[dict[str, str], list[tuple[int, float]]]],
     desired: list[tuple[dict[str, str], list[tuple[int, float]]]],
-) -> _Results:
+) -> Results:
     grid = TimeGrid(datetime(2026, 1, 1, tzinfo=UTC), 60, 10)
-    results = _Results()
+    results = Results()
     results.add(QueryJob("hpa_current_replicas", "q", 0, grid=grid), _range(current))
     results.add(QueryJob("hpa_desired_replicas", "q", 0, grid=grid), _range(desired))
     return results
@@ -131,7 +127,7 @@ def test_replicas_outer_join_on_hpa_and_time() -> None:
         current=[(b, [(60, 1.0), (120, 2.0)]), (a, [(60, 3.0)])],
         desired=[(b, [(120, 4.0), (180, 5.0)])],
     )
-    out = _replicas(results)
+    out = build_replicas(results)
     rows = [
         (r["hpa"], r["timestamp"].timestamp(), r["current_replicas"], r["desired_replicas"])
         for r in out.to_dict("records")
@@ -159,21 +155,21 @@ def test_replicas_with_repeated_rows_fall_back_to_pandas_merge() -> None:
         current=[(a, [(60, 1.0)]), (a_again, [(60, 2.0)])],
         desired=[(a, [(60, 7.0)])],
     )
-    out = _replicas(results)
+    out = build_replicas(results)
     assert sorted(out["current_replicas"]) == [1.0, 2.0]
     assert list(out["desired_replicas"]) == [7.0, 7.0]
 
 
 def test_gc_pause_is_counted_and_restores_the_callers_setting() -> None:
     assert gc.isenabled()
-    with _GC_PAUSED:
-        with _GC_PAUSED:
+    with GC_PAUSED:
+        with GC_PAUSED:
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
     gc.disable()
     try:
-        with _GC_PAUSED:
+        with GC_PAUSED:
             pass
         assert not gc.isenabled()
     finally:
@@ -182,8 +178,8 @@ def test_gc_pause_is_counted_and_restores_the_callers_setting() -> None:
 
 def test_folds_sharing_key_ids_only_list_their_own_rows() -> None:
     ids: dict[tuple[str, ...], int] = {}
-    owners = _Fold(_FoldSpec(("pod",), ("owner_name",)), ids)
-    pvcs = _Fold(_FoldSpec(("pod",)), ids)
+    owners = Fold(FoldSpec(("pod",), ("owner_name",)), ids)
+    pvcs = Fold(FoldSpec(("pod",)), ids)
     owners.add(0, instant([({"pod": "a", "owner_name": "rs"}, 1.0)]))
     pvcs.add(0, instant([({"pod": "b"}, 1.0), ({"pod": "a"}, 2.0)]))
     assert owners.frame(["pod", "owner_name"]).to_dict("records") == [
@@ -196,12 +192,12 @@ def test_folds_sharing_key_ids_only_list_their_own_rows() -> None:
 def test_replicas_join_chunks_arriving_out_of_order_and_consume_the_answers() -> None:
     a = {"namespace": "ns", "horizontalpodautoscaler": "a"}
     grid = TimeGrid(datetime(2026, 1, 1, tzinfo=UTC), 60, 10)
-    results = _Results()
+    results = Results()
     # Chunk 1 arrives before chunk 0; the rows still come out in time order.
     results.add(QueryJob("hpa_current_replicas", "q", 1, grid=grid), _range([(a, [(180, 3.0)])]))
     results.add(QueryJob("hpa_current_replicas", "q", 0, grid=grid), _range([(a, [(60, 1.0)])]))
     results.add(QueryJob("hpa_desired_replicas", "q", 1, grid=grid), _range([(a, [(240, 9.0)])]))
-    out = _replicas(results)
+    out = build_replicas(results)
     assert [t.timestamp() for t in out["timestamp"]] == [60, 180, 240]
     np.testing.assert_equal(out["current_replicas"].to_numpy(), [1.0, 3.0, math.nan])
     np.testing.assert_equal(out["desired_replicas"].to_numpy(), [math.nan, math.nan, 9.0])
@@ -211,7 +207,7 @@ def test_replicas_join_chunks_arriving_out_of_order_and_consume_the_answers() ->
 
 
 def test_released_folds_leave_the_folds_sharing_their_key_ids_intact() -> None:
-    results = _Results()
+    results = Results()
     job = QueryJob("pod_owner", "q", 0)
     results.add(job, instant([({"namespace": "a", "pod": "p", "owner_name": "rs"}, 1.0)]))
     results.add(QueryJob("pod_pvcs", "q", 0), instant([({"namespace": "a", "pod": "q"}, 1.0)]))

@@ -10,7 +10,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kianax_capacity.sources.prometheus import QueryJob, TimeGrid, _Results, _terminations
+from kianax_capacity.sources.prometheus.fold import Results
+from kianax_capacity.sources.prometheus.plan import QueryJob, TimeGrid
+from kianax_capacity.sources.prometheus.tables import build_terminations
 
 STEP = 300
 T0 = 1_800_000_000  # a step boundary (unix seconds)
@@ -30,8 +32,8 @@ def range_answer(series: Series) -> list[Any]:
 def results_with(
     counters: dict[int, Series],
     reasons: dict[int, Series] | None = None,
-) -> _Results:
-    results = _Results()
+) -> Results:
+    results = Results()
     grid = TimeGrid(end=datetime.fromtimestamp(T0, tz=UTC), step_seconds=STEP, points=1)
     for chunk, series in counters.items():
         results.add(QueryJob("restart_counters", "", chunk, grid=grid), range_answer(series))
@@ -46,7 +48,7 @@ def at(step: int) -> int:
 
 def test_a_rise_between_consecutive_steps_is_one_event_with_its_count() -> None:
     counters = {0: [(CONTAINER, [(at(0), 0), (at(1), 0), (at(2), 2), (at(3), 2), (at(4), 3)])]}
-    terminations, counts = _terminations(results_with(counters), STEP)
+    terminations, counts = build_terminations(results_with(counters), STEP)
     assert [int(t.timestamp()) for t in terminations["timestamp"]] == [at(2), at(4)]
     assert list(terminations["reason"]) == ["Unknown", "Unknown"]  # no reason series
     assert counts.to_dict("records") == [{**CONTAINER, "restarts": 3, "oom_kills": 0}]
@@ -56,7 +58,7 @@ def test_a_gap_a_first_sample_and_a_fall_are_not_events() -> None:
     # Born with 1 restart (no previous step), a missing step before 3, then the pod recreated
     # under the same name counts from 0 again, and rises once more.
     counters = {0: [(CONTAINER, [(at(0), 1), (at(1), 1), (at(3), 2), (at(4), 0), (at(5), 1)])]}
-    terminations, counts = _terminations(results_with(counters), STEP)
+    terminations, counts = build_terminations(results_with(counters), STEP)
     assert [int(t.timestamp()) for t in terminations["timestamp"]] == [at(5)]
     assert counts["restarts"].tolist() == [1]
 
@@ -68,7 +70,7 @@ def test_the_step_shared_by_two_chunks_is_counted_once() -> None:
         0: [(CONTAINER, [(at(0), 0), (at(1), 0), (at(2), 1)])],
         1: [(CONTAINER, [(at(2), 1), (at(3), 2), (at(4), 2)])],
     }
-    terminations, counts = _terminations(results_with(counters), STEP)
+    terminations, counts = build_terminations(results_with(counters), STEP)
     assert [int(t.timestamp()) for t in terminations["timestamp"]] == [at(2), at(3)]
     assert counts["restarts"].tolist() == [2]
 
@@ -88,7 +90,7 @@ def test_the_reason_is_the_one_shown_at_the_restart_step() -> None:
             ({**other, "reason": "OOMKilled"}, [(at(0), 1), (at(1), 1)]),
         ]
     }
-    terminations, counts = _terminations(results_with(counters, reasons), STEP)
+    terminations, counts = build_terminations(results_with(counters, reasons), STEP)
     assert list(zip(terminations["container"], terminations["reason"], strict=True)) == [
         ("app", "Error"),
         ("app", "OOMKilled"),
@@ -117,7 +119,7 @@ def test_events_equal_the_counter_minus_its_previous_step(
         for i, (before, now) in enumerate(pairwise(values), start=1)
         if before is not None and now is not None and now > before
     ]
-    terminations, counts = _terminations(results_with(counters), STEP)
+    terminations, counts = build_terminations(results_with(counters), STEP)
     assert [int(t.timestamp()) for t in terminations["timestamp"]] == [t for t, _ in expected]
     total = int(np.sum([n for _, n in expected])) if expected else 0
     assert (counts["restarts"].sum() if len(counts) else 0) == total
@@ -130,6 +132,6 @@ def test_chunks_answered_by_the_fallback_keep_the_servers_differences() -> None:
     grid = TimeGrid(end=datetime.fromtimestamp(T0, tz=UTC), step_seconds=STEP, points=1)
     fallback = range_answer([(CONTAINER, [(at(4), 2)])])
     results.add(QueryJob("restart_events", "", 1, grid=grid), fallback)
-    terminations, counts = _terminations(results, STEP)
+    terminations, counts = build_terminations(results, STEP)
     assert [int(t.timestamp()) for t in terminations["timestamp"]] == [at(1), at(4)]
     assert counts["restarts"].tolist() == [3]

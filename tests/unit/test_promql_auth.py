@@ -9,7 +9,7 @@ import requests
 
 from kianax_capacity.config import PrometheusConfig
 from kianax_capacity.errors import ConfigError
-from kianax_capacity.sources.prom_auth import (
+from kianax_capacity.sources.prometheus.auth import (
     BearerTokenAuth,
     build_auth,
     build_headers,

@@ -1,0 +1,334 @@
+"""The fetch: probe the server, plan, send every query on a thread pool, assemble, write."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kianax_capacity.config import NodeGroupConfig, PrometheusConfig
+from kianax_capacity.errors import AwsError, MissingDependencyError, UserInputError
+from kianax_capacity.snapshot import TABLE_COLUMNS, Snapshot, write_snapshot
+from kianax_capacity.sources.ec2_nodes import Ec2Instance, describe_instances
+from kianax_capacity.sources.prometheus._memory import GC_PAUSED, release_free_memory
+from kianax_capacity.sources.prometheus.catalog import DIALECT_PROBE, DIALECTS, PHI_LABEL, SHAPES
+from kianax_capacity.sources.prometheus.client import PrometheusClient, QueryRejectedError
+from kianax_capacity.sources.prometheus.fold import Results
+from kianax_capacity.sources.prometheus.nodes import (
+    instances_to_describe,
+    node_facts,
+    node_usage,
+    node_warnings,
+    resolve_nodes,
+)
+from kianax_capacity.sources.prometheus.plan import QueryJob, TimeGrid, plan_queries
+from kianax_capacity.sources.prometheus.promql import Selector, format_duration, render
+from kianax_capacity.sources.prometheus.tables import assemble, typed
+from kianax_capacity.units import parse_duration
+
+__all__ = ["EC2_MODES", "fetch_prometheus_snapshot"]
+
+#: When the fetch asks EC2 about nodes (see :func:`fetch_prometheus_snapshot`).
+EC2_MODES = ("off", "auto", "on")
+
+_LOGGER = logging.getLogger(__name__)
+
+_DEFAULT_SCRAPE_SECONDS = 30.0
+_SCRAPE_PROBE_SECONDS = 3600.0
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def fetch_prometheus_snapshot(
+    config: PrometheusConfig,
+    *,
+    start: datetime,
+    end: datetime,
+    step_seconds: int,
+    out: Path,
+    namespace_regex: str | None = None,
+    cluster_label: str | None = None,
+    cluster: str = "kianax-production",
+    shape: str = "series",
+    progress: Any = None,
+    environ: Mapping[str, str] | None = None,
+    ec2_nodes: str = "off",
+    nodegroups: Mapping[str, NodeGroupConfig] | None = None,
+    aws_session: Any = None,
+) -> Snapshot:
+    """Query a Prometheus-compatible server and write a snapshot folder to ``out``.
+
+    Args:
+        config: server URL, auth, TLS, timeout, retries, concurrency (``[prometheus]``).
+        start: window start (UTC; naive is taken as UTC).
+        end: window end; the last step ends here. Fix it for reproducible reports.
+        step_seconds: the usage step (e.g. 300).
+        out: the snapshot folder, replaced atomically; untouched on failure.
+        namespace_regex: only namespaces matching this RE2 regex (anchored, as in PromQL).
+        cluster_label: label that tells clusters apart on a shared server (e.g. ``cluster``);
+            its value is ``cluster``.
+        cluster: the cluster's name in the snapshot (and the label value, when filtering).
+        shape: ``series`` (usage time series) or ``aggregate`` (server-side statistics).
+        progress: called as ``progress(done, total)`` after each request, or the CLI's
+            ``Progress`` (anything with ``task(description, total)``), which gets one bar.
+        environ: where ``*_env`` secrets are read (default ``os.environ``).
+        ec2_nodes: ask EC2 ``DescribeInstances`` about the nodes whose instance type, group or
+            capacity type no Prometheus series gave: ``off``; ``auto`` (when AWS access is
+            configured, see :func:`aws_configured`, or ``aws_session`` is given; a failure
+            becomes a warning); ``on`` (the whole credential chain; a failure is an error).
+        nodegroups: the ``[nodegroups]`` config, the last source of node facts.
+        aws_session: boto3 session for EC2 (default: the standard credential chain).
+
+    Returns:
+        The snapshot written.
+
+    Raises:
+        UserInputError: bad window, step, shape, regex, label or URL.
+        ConfigError: the auth settings lack a secret.
+        PrometheusError: the server failed; one line, no credentials.
+        OutputError: ``out`` cannot be written.
+    """
+    start, end = _aware(start), _aware(end)
+    if step_seconds <= 0:
+        raise UserInputError(f"--step must be positive, got {step_seconds}s")
+    points = int((end - start).total_seconds() // step_seconds)
+    if points < 1:
+        raise UserInputError(
+            f"the window {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ} is shorter than "
+            f"one step ({step_seconds}s); widen --window or shorten --step"
+        )
+    if shape not in SHAPES:
+        raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}")
+    if ec2_nodes not in EC2_MODES:
+        raise UserInputError(f"ec2_nodes {ec2_nodes!r} is not one of {', '.join(EC2_MODES)}")
+    if config.dialect not in DIALECTS:
+        raise UserInputError(
+            f"[prometheus] dialect {config.dialect!r} is not one of {', '.join(DIALECTS)}"
+        )
+    label = cluster_label or config.cluster_label
+    label_value = (config.cluster_value or cluster) if label else None
+    selector = Selector.build(
+        namespace_regex=namespace_regex, cluster_label=label, cluster=label_value
+    )
+    grid = TimeGrid(end=end, step_seconds=step_seconds, points=points)
+    client = PrometheusClient(config, environ)
+    warnings: list[str] = []
+    try:
+        scrape = _scrape_interval(client, config, grid, selector, warnings)
+        rate_window = parse_duration(config.rate_window) if config.rate_window else None
+        dialect = _dialect(client, config, grid) if shape == "aggregate" else "promql"
+        plan = plan_queries(
+            grid=grid,
+            shape=shape,
+            selector=selector,
+            scrape_interval_seconds=scrape,
+            rate_window_seconds=rate_window,
+            max_points_per_series=config.max_points_per_series,
+            aggregate_chunk_seconds=parse_duration(config.aggregate_chunk),
+            dialect=dialect,
+        )
+        results = _run_all(client, plan.jobs, config.concurrency, progress)
+    finally:
+        client.close()
+    release_free_memory()
+    facts = node_facts(results)
+    instances, ec2_tried = _ec2_instances(facts, ec2_nodes, aws_session, warnings)
+    nodes = resolve_nodes(facts, instances, nodegroups)
+    warnings.extend(node_warnings(nodes, ec2_tried=ec2_tried))
+    busy = node_usage(results, facts)
+    results.release("node_cpu_busy")
+    with GC_PAUSED:  # assembly builds millions of short-lived objects, no cycles
+        tables = assemble(results, plan, shape, warnings, nodes)
+    if len(busy) and "node_usage" in TABLE_COLUMNS:  # optional: where node-exporter is scraped
+        tables["node_usage"] = typed(busy, "node_usage")
+    for message in warnings:
+        _LOGGER.warning("%s", message)
+    return write_snapshot(
+        out,
+        tables,
+        cluster=cluster,
+        window_start=grid.window_start,
+        window_end=grid.end,
+        step_seconds=step_seconds,
+        source="prometheus",
+        shape=shape,
+        warnings=tuple(warnings),
+        extra={
+            "prometheus": {
+                "url": client.safe_url,
+                "namespace_regex": namespace_regex,
+                "cluster_label": label,
+                "scrape_interval_seconds": scrape,
+                "rate_window_seconds": plan.rate_window_seconds,
+                "sample_window_seconds": plan.sample_window_seconds,
+                "time_chunks": len(plan.chunks),
+                "aggregate_chunks": len(plan.aggregate_chunks),
+                "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
+                "dialect": dialect,
+                "requests": client.requests_sent,
+                "bytes_received": client.bytes_received,
+            }
+        },
+    )
+
+
+def _ec2_instances(
+    facts: pd.DataFrame, mode: str, session: Any, warnings: list[str]
+) -> tuple[dict[str, Ec2Instance], bool]:
+    """EC2's answers for the nodes that lack a fact, and whether EC2 was asked."""
+    wanted = instances_to_describe(facts)
+    if mode == "off" or not wanted:
+        return {}, False
+    if mode == "auto" and session is None and not aws_configured(os.environ):
+        return {}, False
+    found: dict[str, Ec2Instance] = {}
+    for region, ids in sorted(wanted.items()):
+        try:
+            found.update(describe_instances(ids, region=region, session=session))
+        except (AwsError, MissingDependencyError) as exc:
+            if mode == "on":
+                raise
+            warnings.append(f"EC2 lookup of {len(ids)} nodes in {region} failed: {exc}")
+    return found, True
+
+
+#: Environment variables that mean "this run has AWS access": keys, a profile, IRSA (EKS
+#: service-account roles) or ECS/EKS Pod Identity container credentials.
+_AWS_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+)
+
+
+def aws_configured(environ: Mapping[str, str]) -> bool:
+    """Whether AWS access is configured without asking the network: credentials in the
+    environment or an ``~/.aws`` config. (An EC2 instance role alone is found only through the
+    metadata service, a network call ``auto`` does not make: pass ``on`` there.)"""
+    if any(environ.get(name) for name in _AWS_ENV):
+        return True
+    home = Path(environ.get("HOME", "~")).expanduser()
+    files = (
+        environ.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials",
+        environ.get("AWS_CONFIG_FILE") or home / ".aws" / "config",
+    )
+    return any(Path(file).is_file() for file in files)
+
+
+def _scrape_interval(
+    client: PrometheusClient,
+    config: PrometheusConfig,
+    grid: TimeGrid,
+    selector: Selector,
+    warnings: list[str],
+) -> float:
+    """The kubelet scrape interval: configured, or the probe window / samples in it."""
+    if config.scrape_interval:
+        return parse_duration(config.scrape_interval)
+    probe = min(_SCRAPE_PROBE_SECONDS, grid.points * grid.step_seconds)
+    # One second short of the probe, so closed and left-open ranges count the same samples.
+    window = probe - min(1.0, probe / 2)
+    job = QueryJob(
+        "scrape_interval",
+        render(
+            "scrape_interval", selector=selector.namespaced, probe_window=format_duration(window)
+        ),
+        0,
+        time=grid.end,
+    )
+    result = client.run(job)
+    count = float(result[0]["value"][1]) if result else math.nan
+    if not math.isfinite(count) or count < 1:
+        warnings.append(
+            "could not detect the scrape interval (no container_memory_working_set_bytes samples "
+            f"in the last {format_duration(probe)} of the window); assuming "
+            f"{_DEFAULT_SCRAPE_SECONDS:g}s, set [prometheus] scrape_interval to override"
+        )
+        return _DEFAULT_SCRAPE_SECONDS
+    return max(1.0, round(probe / count))
+
+
+def _dialect(client: PrometheusClient, config: PrometheusConfig, grid: TimeGrid) -> str:
+    """``config.dialect``, or for ``auto`` what the server answers to a MetricsQL-only query.
+
+    VictoriaMetrics answers the probe; Prometheus, Thanos, Mimir and AMP reject it (HTTP 400 or
+    422: unknown function), which means PromQL. Any other failure is the server's and is raised.
+    """
+    if config.dialect != "auto":
+        return config.dialect
+    probe = QueryJob("dialect_probe", DIALECT_PROBE, 0, time=grid.end)
+    try:
+        result = client.run(probe)
+    except QueryRejectedError:
+        return "promql"
+    speaks = any(PHI_LABEL in series.get("metric", {}) for series in result)
+    return "metricsql" if speaks else "promql"
+
+
+def _run_all(
+    client: PrometheusClient,
+    jobs: tuple[QueryJob, ...],
+    concurrency: int,
+    progress: Any,
+) -> Results:
+    if progress is not None and hasattr(progress, "task"):
+        # The CLI's Progress: a bar with a known total, advanced once per answer.
+        with progress.task(f"querying {client.safe_url}", total=len(jobs)) as advance:
+            return _run_pool(client, jobs, concurrency, lambda _done, _total: advance(1))
+    return _run_pool(client, jobs, concurrency, progress)
+
+
+def _run_pool(
+    client: PrometheusClient,
+    jobs: tuple[QueryJob, ...],
+    concurrency: int,
+    progress: Callable[[int, int], None] | None,
+) -> Results:
+    results = Results()
+    total = len(jobs)
+    done = 0
+
+    rejected: set[str] = set()  # names whose query the server refused: use their fallback
+
+    def fetch_one(job: QueryJob) -> None:
+        if job.fallback is not None and job.name in rejected:
+            job = job.fallback
+        try:
+            result = client.run(job)
+        except QueryRejectedError:
+            if job.fallback is None:
+                raise
+            rejected.add(job.name)
+            job = job.fallback
+            result = client.run(job)
+        # Converted on the worker thread, so no finished Future keeps a parsed JSON answer.
+        with GC_PAUSED:
+            results.add(job, result)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="promql") as pool:
+        pending: set[Future[None]] = {pool.submit(fetch_one, job) for job in jobs}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in finished:
+                error = future.exception()
+                if error is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise error
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    return results

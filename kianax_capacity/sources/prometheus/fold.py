@@ -1,0 +1,438 @@
+"""Folding answers as they arrive: per-key running values, so no chunk's answer is kept.
+
+:class:`Results` holds every answer of a fetch by query name: inventory answers folded into
+one row per key (:class:`Fold`), the aggregate statistics combined per container
+(:class:`ChunkCombiner`), other instant answers as compact frames and range answers as (labels,
+points array) per series. The worker threads add to it concurrently.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kianax_capacity.sources.prometheus.catalog import (
+    AGGREGATE_PARTS,
+    AGGREGATE_QUERIES,
+    FoldSpec,
+    folds_of,
+)
+from kianax_capacity.sources.prometheus.plan import QueryJob
+
+__all__ = ["CONTAINER", "ChunkCombiner", "Fold", "Results", "folds", "objects", "utc_times"]
+
+#: The labels that name one container.
+CONTAINER = ["namespace", "pod", "container"]
+
+
+def _ids_of(ids: dict[tuple[str, ...], int], keys: Iterable[tuple[str, ...]]) -> np.ndarray:
+    """The id of each key in ``ids``, adding unseen keys with the next ids.
+
+    An unseen key is stored with interned strings: a key's strings come from one parsed answer
+    and would otherwise each stay allocated among that answer's freed objects (a pod's name in
+    every fold and for every day it is first seen), which fragmented the heap to GBs at 10,000
+    containers over 14 days.
+    """
+    found = ids.get
+    out: list[int] = []
+    append = out.append
+    for key in keys:
+        index = found(key)
+        if index is None:
+            index = ids[tuple([sys.intern(part) for part in key])] = len(ids)
+        append(index)
+    return np.array(out, dtype=np.intp)
+
+
+class ChunkCombiner:
+    """Running per-container aggregates of the aggregate parts, combined as answers arrive.
+
+    Each (namespace, pod, container) gets an integer id on first sight; every part is a numpy
+    column indexed by id, combined in place with the part's rule (``max``, ``min`` or ``sum``).
+    Memory is O(pod containers x parts) whatever the number of chunks, and no chunk's answer is
+    kept once combined. Thread-safe: the fetch's worker threads call :meth:`add` concurrently.
+
+    Args:
+        rules: part name -> ``max``, ``min`` or ``sum``.
+    """
+
+    def __init__(self, rules: Mapping[str, str]) -> None:
+        unknown = sorted(set(rules.values()) - {"max", "min", "sum"})
+        if unknown:
+            raise ValueError(f"unknown combination rule(s) {unknown}")
+        self._rules = dict(rules)
+        self._ids: dict[tuple[str, ...], int] = {}
+        self._columns = {name: np.full(0, np.nan) for name in self._rules}
+        self._lock = threading.Lock()
+
+    def add_answer(self, part: str, result: list[dict[str, Any]]) -> None:
+        """Combine one instant answer (Prometheus JSON ``result``) into ``part``."""
+        self.add_labelled({"": part}, None, result)
+
+    def add_labelled(
+        self, parts: Mapping[str, str], label: str | None, result: list[dict[str, Any]]
+    ) -> None:
+        """Combine one instant answer holding several parts, told apart by ``label``.
+
+        ``parts`` maps a label value to its part; values compare as numbers when they are
+        numbers (``phi="0.50"`` is ``0.5``). A series whose value names no part (a server adding
+        statistics it was not asked for) is ignored rather than mixed into another part. With
+        ``label`` None every series belongs to the one part of ``parts``.
+
+        One pass over the answer: at 10,000 containers a day's MetricsQL answers are ~500,000
+        series, and splitting them by part first, then reading each part's keys and values,
+        was most of the client's CPU after parsing.
+        """
+        names = list(dict.fromkeys(parts.values()))
+        code_of = {_label_key(value): names.index(part) for value, part in parts.items()}
+        seen: dict[str, int] = {}  # raw label value -> part index (-1: not asked for)
+        keys: list[tuple[str, str, str]] = []
+        codes: list[int] = []
+        values: list[str] = []
+        for series in result:
+            metric = series.get("metric", {})
+            code = 0
+            if label is not None:
+                raw = metric.get(label, "")
+                found = seen.get(raw)
+                if found is None:
+                    found = seen[raw] = code_of.get(_label_key(raw), -1)
+                if found < 0:
+                    continue
+                code = found
+            keys.append(
+                (metric.get("namespace", ""), metric.get("pod", ""), metric.get("container", ""))
+            )
+            codes.append(code)
+            values.append(series["value"][1])
+        numbers = np.array(values, dtype=float)
+        part_codes = np.array(codes, dtype=np.intp)
+        with self._lock:
+            ids = _ids_of(self._ids, keys)
+            self._grow(len(self._ids))
+            for code, part in enumerate(names):
+                chosen = part_codes == code if len(names) > 1 else slice(None)
+                self._combine(part, ids[chosen], numbers[chosen])
+
+    def add(self, part: str, keys: list[tuple[str, str, str]], values: np.ndarray) -> None:
+        """Combine one chunk's ``values`` (one per key) into the running ``part``."""
+        values = np.asarray(values, dtype=float)
+        with self._lock:
+            ids = _ids_of(self._ids, keys)
+            self._grow(len(self._ids))
+            self._combine(part, ids, values)
+
+    def _combine(self, part: str, ids: np.ndarray, values: np.ndarray) -> None:
+        """Fold ``values`` into ``part`` at ``ids`` with the part's rule (lock held)."""
+        rule = self._rules[part]
+        column = self._columns[part]
+        # ufunc.at applies repeated ids one after the other, so a key listed twice in one
+        # answer still combines correctly. fmax/fmin ignore the NaN of "not seen yet".
+        if rule == "max":
+            np.fmax.at(column, ids, values)
+        elif rule == "min":
+            np.fmin.at(column, ids, values)
+        else:
+            fresh = ids[np.isnan(column[ids])]
+            column[fresh] = 0.0
+            np.add.at(column, ids, values)
+
+    def _grow(self, size: int) -> None:
+        for name, column in self._columns.items():
+            if len(column) < size:
+                grown = np.full(max(size, 2 * len(column)), np.nan)
+                grown[: len(column)] = column
+                self._columns[name] = grown
+
+    def frame(self) -> pd.DataFrame:
+        """One row per key seen: ``namespace``, ``pod``, ``container`` and one column per part
+        (NaN where the part never had a value for that key)."""
+        size = len(self._ids)
+        keys = list(self._ids)  # insertion order = id order
+        out = pd.DataFrame(
+            {
+                label: np.array([key[i] for key in keys], dtype=object)
+                for i, label in enumerate(CONTAINER)
+            }
+        )
+        for name, column in self._columns.items():
+            out[name] = column[:size]
+        return out
+
+
+def objects(values: np.ndarray) -> pd.Series:
+    """Label values as an object column of the (shared, interned) Python strings.
+
+    pandas 3 would otherwise copy every string into an Arrow buffer (the ``str`` dtype): seconds
+    and hundreds of MB for the millions of replica rows, only for the snapshot table contract to
+    turn them back into objects.
+    """
+    return pd.Series(values, dtype=object, copy=False)
+
+
+class Fold:
+    """One inventory query's answers folded as they arrive (see :class:`FoldSpec`).
+
+    Memory is O(distinct keys) whatever the number of chunks: at 10,000 containers over 14 days
+    the pod inventory is ~27k rows a day, and keeping every day's answer until assembly was the
+    fetch's peak. Answers may arrive in any chunk order (the worker pool); a key's extra labels
+    are replaced only by a chunk at or after the one they came from. Not thread-safe on its
+    own: :class:`Results` serialises :meth:`add`.
+    """
+
+    def __init__(self, spec: FoldSpec, ids: dict[tuple[str, ...], int] | None = None) -> None:
+        self.spec = spec
+        self.rows = 0  # rows received, over all answers
+        # Folds with the same key labels may share one key -> id dict (a key costs ~150 bytes
+        # there, and the pod inventory has five folds keyed by (namespace, pod)); a fold's own
+        # rows are the ids it has a chunk for.
+        self._ids: dict[tuple[str, ...], int] = {} if ids is None else ids
+        self._chunk = np.full(0, -1, dtype=np.int64)
+        self._value = np.full(0, np.nan)
+        self._extra = [np.full(0, "", dtype=object) for _ in spec.extra]
+
+    def add(self, chunk: int, result: list[dict[str, Any]]) -> None:
+        if not result:
+            return
+        spec = self.spec
+        self.rows += len(result)
+        metrics = [series.get("metric", {}) for series in result]
+        ids_of = self._ids
+        if len(spec.key) == 1:
+            (label,) = spec.key
+            keys: Iterable[tuple[str, ...]] = [(m.get(label, ""),) for m in metrics]
+        else:
+            keys = [tuple([m.get(label, "") for label in spec.key]) for m in metrics]
+        ids = _ids_of(ids_of, keys)
+        self._grow(len(ids_of))
+        values = np.array([series["value"][1] for series in result], dtype=float)
+        # The last row of each key in this answer (np.unique gives first positions: reverse).
+        unique, first_reversed = np.unique(ids[::-1], return_index=True)
+        last_rows = len(ids) - 1 - first_reversed
+        newer = chunk >= self._chunk[unique]
+        take, rows = unique[newer], last_rows[newer]
+        self._chunk[take] = chunk
+        for label, column in zip(spec.extra, self._extra, strict=True):
+            picked = [metrics[i].get(label, "") for i in rows.tolist()]
+            column[take] = np.array([sys.intern(v) for v in picked], dtype=object)
+        if spec.value == "last":
+            self._value[take] = values[rows]
+        elif spec.value == "min":
+            np.fmin.at(self._value, ids, values)
+        else:
+            np.fmax.at(self._value, ids, values)
+
+    def _grow(self, size: int) -> None:
+        if len(self._chunk) >= size:
+            return
+        new_size = max(size, 2 * len(self._chunk), 64)
+        chunk = np.full(new_size, -1, dtype=np.int64)
+        chunk[: len(self._chunk)] = self._chunk
+        value = np.full(new_size, np.nan)
+        value[: len(self._value)] = self._value
+        extras = []
+        for column in self._extra:
+            grown = np.full(new_size, "", dtype=object)
+            grown[: len(column)] = column
+            extras.append(grown)
+        self._chunk, self._value, self._extra = chunk, value, extras
+
+    def frame(self, labels: Iterable[str]) -> pd.DataFrame:
+        """One row per key: the requested ``labels`` (key or extra) and ``value``."""
+        self._grow(len(self._ids))
+        mine = np.flatnonzero(self._chunk[: len(self._ids)] >= 0)
+        keys = list(self._ids)  # insertion order = id order
+        out: dict[str, Any] = {}
+        for label in labels:
+            if label in self.spec.key:
+                position = self.spec.key.index(label)
+                every = np.array([key[position] for key in keys], dtype=object)
+                out[label] = objects(every[mine] if len(keys) else every)
+            else:
+                out[label] = objects(self._extra[self.spec.extra.index(label)][mine])
+        out["value"] = self._value[mine]
+        return pd.DataFrame(out)
+
+
+def folds(specs: Mapping[str, FoldSpec]) -> dict[str, Fold]:
+    """A fold per template; folds with the same key labels share their key -> id dict."""
+    shared: dict[tuple[str, ...], dict[tuple[str, ...], int]] = {}
+    return {name: Fold(spec, shared.setdefault(spec.key, {})) for name, spec in specs.items()}
+
+
+@dataclass
+class Results:
+    """Answers by template name.
+
+    Inventory answers (:data:`~.catalog.QUERIES` with a ``fold``) are folded into one row per key as they arrive, on the
+    worker thread, so neither the JSON nor the rows of a day outlive its answer. Other instant
+    answers become compact frames; range answers are kept as (labels, points array) per series.
+    """
+
+    by_name: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
+    folds: dict[str, Fold] = field(default_factory=lambda: folds(folds_of()))
+    parts: ChunkCombiner = field(default_factory=lambda: ChunkCombiner(AGGREGATE_PARTS))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, job: QueryJob, result: list[dict[str, Any]]) -> None:
+        query = AGGREGATE_QUERIES.get(job.name)
+        if query is not None:
+            # Folded into the running aggregates at once: no chunk's answer is kept.
+            self.parts.add_labelled(dict(query.parts), query.label, result)
+            return
+        if job.grid is None and job.name in self.folds:
+            with self._lock:
+                self.folds[job.name].add(job.chunk, result)
+            return
+        answer: Any = _instant_frame(result) if job.grid is None else _range_series(result)
+        with self._lock:
+            self.by_name.setdefault(job.name, []).append((job.chunk, answer))
+
+    def vector(self, name: str, labels: Iterable[str]) -> pd.DataFrame:
+        """Instant answers as a frame: label columns and ``value`` (plus ``chunk`` for answers
+        that are not folded; folded ones have one row per key)."""
+        labels = list(labels)
+        if name in self.folds:
+            return self.folds[name].frame(labels)
+        frames = []
+        for chunk, frame in sorted(self.by_name.get(name, []), key=lambda item: item[0]):
+            out = pd.DataFrame(
+                {
+                    label: (
+                        frame[label].fillna("").to_numpy(dtype=object)
+                        if label in frame.columns
+                        else np.full(len(frame), "", dtype=object)
+                    )
+                    for label in labels
+                }
+            )
+            out["value"] = frame["value"].to_numpy(dtype=float)
+            out["chunk"] = chunk
+            frames.append(out)
+        if not frames:
+            return pd.DataFrame(columns=[*labels, "value", "chunk"])
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def series_points(
+        self, name: str, labels: Iterable[str], *, consume: bool = False
+    ) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray]:
+        """Range answers in chunk order: each non-empty series' ``labels`` values (absent: ""),
+        its number of points, and every point as one (seconds, value) array.
+
+        ``consume`` drops the answers once copied (the HPA replicas are ~100 MB a side at
+        10,000 containers over 14 days, and nothing reads them twice).
+        """
+        labels = list(labels)
+        keys: list[tuple[str, ...]] = []
+        arrays: list[np.ndarray] = []
+        answers = self.by_name.pop(name, []) if consume else self.by_name.get(name, [])
+        for _chunk, result in sorted(answers, key=lambda item: item[0]):
+            for metric, values in result:
+                if len(values):
+                    keys.append(tuple([metric.get(label, "") for label in labels]))
+                    arrays.append(values)
+        lengths = np.fromiter((len(values) for values in arrays), dtype=np.intp, count=len(arrays))
+        points = np.concatenate(arrays) if arrays else np.zeros((0, 2))
+        return keys, lengths, points
+
+    def matrix(self, name: str, labels: Iterable[str]) -> pd.DataFrame:
+        """Range answers in long form: label columns, ``timestamp`` (UTC) and ``value``.
+
+        Built column by column from every series' points at once (no frame per series).
+        """
+        labels = list(labels)
+        keys, lengths, points = self.series_points(name, labels)
+        if not len(points):
+            return pd.DataFrame(
+                {
+                    **{label: pd.Series(dtype=object) for label in labels},
+                    "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+                    "value": pd.Series(dtype=float),
+                }
+            )
+        out = pd.DataFrame(
+            {
+                label: objects(np.repeat(np.array([key[i] for key in keys], dtype=object), lengths))
+                for i, label in enumerate(labels)
+            }
+        )
+        out["timestamp"] = utc_times(points[:, 0])
+        out["value"] = points[:, 1]
+        return out
+
+    def release(self, *names: str) -> None:
+        """Drop the answers (folded or not) of ``names``: assembly has built what reads them."""
+        for name in names:
+            self.folds.pop(name, None)
+            self.by_name.pop(name, None)
+
+    def release_parts(self) -> None:
+        """Drop the combined aggregate parts (after ``container_stats`` is built from them)."""
+        self.parts = ChunkCombiner({})
+
+    def empty(self, name: str) -> bool:
+        if name in self.folds:
+            return self.folds[name].rows == 0
+        return not any(len(answer) for _chunk, answer in self.by_name.get(name, []))
+
+
+def _label_key(value: str) -> str:
+    try:
+        return repr(float(value))
+    except ValueError:
+        return value
+
+
+def _range_series(result: list[dict[str, Any]]) -> list[tuple[dict[str, str], np.ndarray]]:
+    """A range answer as (interned labels, float array of (seconds, value) rows) per series.
+
+    Parsed JSON holds each point as a list of a float and a string (~150 bytes); the array
+    holds it in 16, so an answer shrinks ~10x as soon as it arrives, on the worker thread.
+    """
+    return [
+        (
+            {name: sys.intern(value) for name, value in series.get("metric", {}).items()},
+            np.asarray(series.get("values", []), dtype=float).reshape(-1, 2),
+        )
+        for series in result
+    ]
+
+
+def _instant_frame(result: list[dict[str, Any]]) -> pd.DataFrame:
+    """An instant answer as object label columns (absent label: None) and a float ``value``."""
+    if not result:
+        return pd.DataFrame({"value": np.zeros(0)})
+    # Label values interned and kept as object columns: shared, they cost one pointer per row.
+    # (from_records would infer pandas' string dtype and copy every value into its own buffer.)
+    metrics = [series.get("metric", {}) for series in result]
+    names = sorted({name for metric in metrics for name in metric})
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(
+                np.array(
+                    [sys.intern(v) if (v := m.get(name)) is not None else None for m in metrics],
+                    dtype=object,
+                ),
+                dtype=object,
+            )
+            for name in names
+        }
+    )
+    frame["value"] = np.array([series["value"][1] for series in result], dtype=float)
+    return frame
+
+
+def whole_millis(seconds: np.ndarray) -> np.ndarray:
+    """Answer timestamps (float seconds) as int64 milliseconds, the instant they name."""
+    return np.round(seconds * 1000).astype("int64")
+
+
+def utc_times(seconds: np.ndarray) -> pd.DatetimeIndex:
+    """Answer timestamps (float seconds) as UTC times at millisecond precision."""
+    return pd.to_datetime(whole_millis(seconds), unit="ms", utc=True)

@@ -1,0 +1,211 @@
+"""Planning: which queries a fetch sends, over which time chunks.
+
+A pure function of the window, the shape and the selector (:func:`plan_queries`), never of the
+cluster's size: every query selects all containers at once (grouped ``by`` labels), so the
+number of HTTP requests is (number of templates) x (number of time chunks) + probes. Time chunks
+keep each range query under the 11,000-points-per-series limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from kianax_capacity.errors import UserInputError
+from kianax_capacity.sources.prometheus.catalog import SHAPES, SPECS, aggregate_queries, names_of
+from kianax_capacity.sources.prometheus.promql import (
+    Selector,
+    format_duration,
+    render,
+    template_parameters,
+)
+
+__all__ = ["API_MAX_POINTS_PER_SERIES", "QueryJob", "QueryPlan", "TimeGrid", "plan_queries"]
+
+#: The API refuses range queries returning more points per series than this.
+API_MAX_POINTS_PER_SERIES = 11_000
+#: Instant queries run this long after their chunk's end (see :func:`plan_queries`).
+INSTANT_NUDGE_SECONDS = 1
+_INVENTORY = names_of("inventory")
+_PER_DAY_INVENTORY = tuple(name for name in _INVENTORY if SPECS[name].per_day)
+_WHOLE_CHUNK_INVENTORY = tuple(name for name in _INVENTORY if not SPECS[name].per_day)
+
+
+@dataclass(frozen=True)
+class TimeGrid:
+    """Evaluation times ``end - k*step`` (k = n-1 .. 0): each is the end of one step."""
+
+    end: datetime
+    step_seconds: int
+    points: int
+
+    @property
+    def first(self) -> datetime:
+        return self.end - timedelta(seconds=self.step_seconds * (self.points - 1))
+
+    @property
+    def window_start(self) -> datetime:
+        return self.end - timedelta(seconds=self.step_seconds * self.points)
+
+    def chunks(self, max_points: int) -> list[TimeGrid]:
+        """Consecutive, non-overlapping sub-grids of at most ``max_points`` points each."""
+        out: list[TimeGrid] = []
+        remaining = self.points
+        chunk_end = self.end
+        while remaining > 0:
+            size = min(max_points, remaining)
+            out.append(TimeGrid(chunk_end, self.step_seconds, size))
+            chunk_end -= timedelta(seconds=self.step_seconds * size)
+            remaining -= size
+        return out[::-1]
+
+
+@dataclass(frozen=True)
+class QueryJob:
+    """One HTTP request: an instant query at ``time`` or a range query over ``grid``."""
+
+    name: str  # template name, or the container_stats column for aggregate queries
+    promql: str
+    chunk: int
+    time: datetime | None = None
+    grid: TimeGrid | None = None
+    #: The same answer from a query older servers accept, sent if the server rejects this one.
+    fallback: QueryJob | None = None
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    grid: TimeGrid
+    chunks: tuple[TimeGrid, ...]
+    jobs: tuple[QueryJob, ...]
+    rate_window_seconds: float
+    sample_window_seconds: float
+    aggregate_chunks: tuple[TimeGrid, ...] = ()
+
+
+def plan_queries(
+    *,
+    grid: TimeGrid,
+    shape: str,
+    selector: Selector,
+    scrape_interval_seconds: float,
+    rate_window_seconds: float | None = None,
+    max_points_per_series: int = 10_000,
+    aggregate_chunk_seconds: float = 86_400.0,
+    dialect: str = "promql",
+) -> QueryPlan:
+    """Every request a fetch sends: a pure function of the window, never of the cluster size.
+
+    Args:
+        grid: the evaluation times.
+        shape: ``series`` or ``aggregate``.
+        selector: the namespace / cluster matchers.
+        scrape_interval_seconds: how often the server scraped the kubelet.
+        rate_window_seconds: the ``rate()`` window; default max(step, 2 x scrape interval),
+            because ``rate`` needs two samples inside its window and should span a whole step.
+        max_points_per_series: points per range query and series (below the API's 11,000).
+        aggregate_chunk_seconds: aggregate shape: the statistics and the inventory are
+            instant queries at the end of each chunk of this length (counted back from the
+            window's end), so the request count is (parts x chunks) whatever the cluster size
+            and each request only touches the series alive in its chunk. Series shape: the
+            chunk of the inventory queries marked ``per_day`` (subqueries).
+        dialect: ``promql`` or ``metricsql`` (aggregate shape: see :func:`aggregate_queries`).
+    """
+    if shape not in SHAPES:
+        raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}")
+    if not 1 <= max_points_per_series <= API_MAX_POINTS_PER_SERIES:
+        raise UserInputError(
+            f"max_points_per_series must be between 1 and {API_MAX_POINTS_PER_SERIES}"
+        )
+    step = grid.step_seconds
+    rate_window = rate_window_seconds or max(float(step), 2.0 * scrape_interval_seconds)
+    # One step minus a second: (t - step, t] on every engine, whether its ranges are closed
+    # (Prometheus 2) or left-open (Prometheus 3, VictoriaMetrics).
+    sample_window = step - min(1.0, step / 2)
+    common = {
+        "selector": selector.namespaced,
+        "cluster_selector": selector.cluster_only,
+        "step": format_duration(step),
+        "rate_window": format_duration(rate_window),
+        "sample_window": format_duration(sample_window),
+    }
+
+    def fill(template: str, **extra: str) -> str:
+        wanted = template_parameters(template)
+        params = {k: v for k, v in {**common, **extra}.items() if k in wanted}
+        return render(template, **params)
+
+    def range_job(name: str, index: int, chunk: TimeGrid) -> QueryJob:
+        fallback = SPECS[name].fallback
+        if fallback is None:
+            return QueryJob(name, fill(name), index, grid=chunk)
+        # One step before the chunk, so its first step has a previous one to difference
+        # against; the filter's window spans the whole range and one step more (it only asks
+        # whether the counter was ever above zero, so a wider window changes nothing).
+        extended = TimeGrid(chunk.end, chunk.step_seconds, chunk.points + 1)
+        window = format_duration((chunk.points + 2) * step)
+        return QueryJob(
+            name,
+            fill(name, window=window),
+            index,
+            grid=extended,
+            fallback=QueryJob(fallback, fill(fallback), index, grid=chunk),
+        )
+
+    statistics = aggregate_queries(dialect) if shape == "aggregate" else ()
+    chunks = tuple(grid.chunks(max_points_per_series))
+    if shape == "aggregate" and aggregate_chunk_seconds < step:
+        raise UserInputError(
+            f"aggregate_chunk ({format_duration(aggregate_chunk_seconds)}) is shorter than "
+            f"the step ({format_duration(step)}); set [prometheus] aggregate_chunk to e.g. 1d"
+        )
+    per_chunk = max(1, min(int(aggregate_chunk_seconds // step), max_points_per_series))
+    day_chunks = tuple(grid.chunks(per_chunk))
+    aggregate_chunks = day_chunks if shape == "aggregate" else ()
+    jobs: list[QueryJob] = []
+    range_names = names_of("usage", "range") if shape == "series" else names_of("range")
+    # The aggregate shape runs the inventory and the range queries per aggregate chunk: an
+    # inventory answer then holds
+    # the pods alive that day (not every pod of the window, ~800 bytes each once parsed), and
+    # pod_first_seen / pod_last_seen (subqueries: a dense series x steps matrix on the server)
+    # stay small. Chunks combine as in the series shape (min/max, or the latest chunk).
+    range_chunk_inventory = _WHOLE_CHUNK_INVENTORY if shape != "aggregate" else ()
+    # Instant queries run one second after the chunk's end over one second more: VictoriaMetrics
+    # does not show a series whose only sample is exactly at the evaluation instant, so a pod
+    # born in the last step would lose its owner. Both engines then see [start, end].
+    nudge = timedelta(seconds=INSTANT_NUDGE_SECONDS)
+    for index, chunk in enumerate(chunks):
+        window = format_duration(chunk.points * step + INSTANT_NUDGE_SECONDS)
+        for name in range_names if shape != "aggregate" else ():
+            jobs.append(range_job(name, index, chunk))
+        for name in range_chunk_inventory:
+            jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
+    # The series shape runs the subquery inventory (pod lifetimes: a dense series x steps
+    # matrix on the server, ~50 s for 14 days on a loaded 2-core server) per day as well, so no
+    # single request grows with the window; min/max over the days is the window's.
+    for index, chunk in enumerate(day_chunks if shape != "aggregate" else ()):
+        window = format_duration(chunk.points * step + INSTANT_NUDGE_SECONDS)
+        for name in _PER_DAY_INVENTORY:
+            jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
+    for index, chunk in enumerate(aggregate_chunks):
+        window = format_duration(chunk.points * step + INSTANT_NUDGE_SECONDS)
+        # Range answers per day too: the HPA replica series of a big cluster over 14 days are
+        # millions of points, several hundred MB while one answer is being parsed.
+        for name in range_names:
+            jobs.append(range_job(name, index, chunk))
+        for name in _INVENTORY:
+            jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
+        # The statistics' subqueries span exactly the chunk's points (no extra second): at
+        # end + 1 s the range [end + 1 s - points x step, end + 1 s] holds the chunk's steps
+        # and not the previous chunk's last one, on closed (Prometheus 2) and left-open
+        # (Prometheus 3, VictoriaMetrics) ranges alike, so sums and counts add up exactly.
+        stat_window = format_duration(chunk.points * step)
+        for query in statistics:
+            promql = fill(
+                query.template,
+                window=stat_window,
+                function=query.function,
+                arguments=query.arguments,
+            )
+            jobs.append(QueryJob(query.name, promql, index, time=chunk.end + nudge))
+    return QueryPlan(grid, chunks, tuple(jobs), rate_window, sample_window, aggregate_chunks)

@@ -1,1 +1,0 @@
-"""PromQL templates shipped with the package (top-level queries/ folder in the checkout)."""
