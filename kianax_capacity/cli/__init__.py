@@ -21,6 +21,7 @@ from kianax_capacity.cli import (
     comment_cmd,
     demo_data_cmd,
     diff_cmd,
+    export_cmd,
     fetch_cmd,
     recommend_cmd,
     report_cmd,
@@ -37,6 +38,7 @@ _COMMANDS = (
     diff_cmd,
     apply_cmd,
     comment_cmd,
+    export_cmd,
     backtest_cmd,
     demo_data_cmd,
 )
