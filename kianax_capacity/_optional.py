@@ -27,6 +27,10 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
         "recommendations as Prometheus metrics (textfile and Pushgateway)",
         ("prometheus_client",),
     ),
+    "dashboard": (
+        "rebuilding the Grafana dashboard from code (the built JSON ships without it)",
+        ("grafana_foundation_sdk",),
+    ),
 }
 
 

@@ -1,7 +1,12 @@
-"""``export --pushgateway`` against a real Pushgateway, scraped by a real Prometheus."""
+"""``export --pushgateway`` against a real Pushgateway, scraped by a real Prometheus.
+
+The end-to-end test of the Grafana dashboard lives here too: every panel query of the shipped
+JSON must parse and return series from a Prometheus scraping the gateway ``export`` pushed to.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +15,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from kianax_capacity.errors import OutputError, UserInputError
+from kianax_capacity.outputs.grafana import dashboard_json, dashboard_queries
 from kianax_capacity.outputs.metrics_export import (
     PUSH_JOB,
     push_to_gateway,
@@ -158,3 +164,59 @@ def test_gateway_refusal_carries_its_answer(
         gateway.stop()
     assert "inconsistent with existing metrics" in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def _substituted(expr: str, cluster: str, namespace: str) -> str:
+    """The query as Grafana sends it with one cluster and a namespace regex selected."""
+    return expr.replace("$cluster", cluster).replace("$namespace", namespace)
+
+
+def test_every_dashboard_query_returns_series_end_to_end(
+    pushgateway: PushgatewayServer,
+    scraper: ScrapingPrometheusServer,
+    demo_recommendations: RecommendationSet,
+) -> None:
+    """export -> Pushgateway -> Prometheus scraping it -> each panel query of the shipped JSON."""
+    recs = demo_recommendations
+    file_families = recommendation_metrics(recs, tool_version="0.1.0")
+    push_to_gateway(file_families, pushgateway.url, cluster=recs.cluster)
+    # Wait for a scrape of this push (an earlier test pushed fewer rows for the same cluster).
+    scraper.wait_for(
+        f'count(kianax_capacity_rightsizing_monthly_savings_usd{{cluster="{recs.cluster}"}}) '
+        f"== {len(recs.rightsizing)}"
+    )
+    dashboard = dashboard_json()
+    queries = dashboard_queries(dashboard)
+    assert len(queries) >= 15
+    empty = []
+    for namespace in (".*", "kianax"):  # "All", then one namespace picked
+        for title, expr in queries:
+            answer = scraper.query(_substituted(expr, recs.cluster, namespace))
+            assert answer["status"] == "success", (title, answer)  # it parses and evaluates
+            result = answer["data"]["result"]
+            if not result:
+                empty.append((namespace, title, expr))
+            for series in result:
+                assert series["metric"].get("cluster", recs.cluster) == recs.cluster, title
+    assert not empty, empty
+    # The variables' label_values() queries, as Grafana runs them (the series API).
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] != "query":
+            continue
+        match = re.fullmatch(r"label_values\((.*), (\w+)\)", variable["query"]["query"])
+        assert match, variable["query"]
+        selector = _substituted(match.group(1), recs.cluster, ".*")
+        values = requests.get(
+            f"{scraper.url}/api/v1/label/{match.group(2)}/values",
+            params={"match[]": selector},
+            timeout=10,
+        ).json()["data"]
+        expected = recs.cluster if match.group(2) == "cluster" else "kianax"
+        assert expected in values, (variable["name"], values)
+
+
+def test_a_broken_query_would_fail_the_parse_check(scraper: ScrapingPrometheusServer) -> None:
+    """The server's answer is a real parse check: a malformed query is refused, not empty."""
+    answer = scraper.query('sum by (cluster (kianax_capacity_monthly_savings_usd{cluster=~"x"})')
+    assert answer["status"] == "error"
+    assert answer["errorType"] == "bad_data"
