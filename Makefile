@@ -17,12 +17,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# The integration tests talk to real servers: Debian's Prometheus (with promtool) and VictoriaMetrics.
+# The integration tests talk to real servers: Debian's Prometheus (with promtool), VictoriaMetrics
+# and the Pushgateway (what `export --pushgateway` pushes to).
 servers:
-	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v victoria-metrics >/dev/null; then \
-		echo "installing prometheus and victoria-metrics (Debian packages)"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus victoria-metrics >/dev/null; \
-		$(SUDO) systemctl disable --now prometheus victoria-metrics >/dev/null 2>&1 || true; \
+	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v victoria-metrics >/dev/null || ! command -v prometheus-pushgateway >/dev/null; then \
+		echo "installing prometheus, prometheus-pushgateway and victoria-metrics (Debian packages)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus prometheus-pushgateway victoria-metrics >/dev/null; \
+		$(SUDO) systemctl disable --now prometheus prometheus-pushgateway victoria-metrics >/dev/null 2>&1 || true; \
 	fi
 
 # The weekly report on the embedded demo cluster.

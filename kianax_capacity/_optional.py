@@ -2,7 +2,8 @@
 
 The core (fetch from Prometheus or the demo, recommend on the embedded prices, diff, apply) needs
 none of these. Live AWS data needs ``boto3`` (extra ``aws``); charts, notebooks and the HTML
-report need plotly, papermill and nbconvert (extra ``report``). As in papermill, the error says
+report need plotly, papermill and nbconvert (extra ``report``); ``export`` to Prometheus needs
+``prometheus_client`` (extra ``metrics``). As in papermill, the error says
 which ``pip install`` brings the missing part.
 """
 
@@ -21,6 +22,14 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "report": (
         "charts, notebooks and the weekly HTML report",
         ("plotly", "papermill", "nbconvert", "nbformat", "ipykernel"),
+    ),
+    "metrics": (
+        "recommendations as Prometheus metrics (textfile and Pushgateway)",
+        ("prometheus_client",),
+    ),
+    "dashboard": (
+        "rebuilding the Grafana dashboard from code (the built JSON ships without it)",
+        ("grafana_foundation_sdk",),
     ),
 }
 

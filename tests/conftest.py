@@ -21,3 +21,13 @@ def demo_snapshot_full() -> Snapshot:
     from kianax_capacity.sources.demo import generate_demo_snapshot
 
     return generate_demo_snapshot()
+
+
+@pytest.fixture(scope="session")
+def demo_recommendations(demo_snapshot_full: Snapshot):
+    """The recommendations of the default 21-day demo (every section filled, one forecast hit)."""
+    from datetime import UTC, datetime
+
+    from kianax_capacity.recommend.engine import recommend
+
+    return recommend(demo_snapshot_full, generated_at=datetime(2026, 11, 23, 6, 0, tzinfo=UTC))

@@ -22,6 +22,7 @@ from kianax_capacity.cli import (
     demo_data_cmd,
     diff_cmd,
     doctor_cmd,
+    export_cmd,
     fetch_cmd,
     recommend_cmd,
     report_cmd,
@@ -39,6 +40,7 @@ _COMMANDS = (
     diff_cmd,
     apply_cmd,
     comment_cmd,
+    export_cmd,
     backtest_cmd,
     demo_data_cmd,
 )
@@ -66,10 +68,37 @@ def build_parser() -> argparse.ArgumentParser:
     for module in _COMMANDS:
         module.register(subparsers)
     for command in subparsers.choices.values():
+        _add_global_flags(command)
+    for command in subparsers.choices.values():
         # argparse lists a parser's options only on its private _actions.
         flags = frozenset(option for action in command._actions for option in action.option_strings)
         command.set_defaults(command_flags=flags)
     return parser
+
+
+def _add_global_flags(command: argparse.ArgumentParser) -> None:
+    """--config, --debug and --quiet after the subcommand too (``fetch ... --quiet``).
+
+    ``SUPPRESS`` as the default: a subcommand that was not given the flag leaves the value the
+    main parser set (before the subcommand) alone instead of resetting it.
+    """
+    group = command.add_argument_group("global options (also accepted before the command)")
+    group.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS, help="configuration file"
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="debug logging and full tracebacks",
+    )
+    group.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="no progress bars or info output",
+    )
 
 
 def _cli_message(exc: KianaxCapacityError, flags: frozenset[str]) -> str:

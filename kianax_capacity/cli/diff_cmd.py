@@ -46,9 +46,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=("markdown", "json"),
+        choices=("markdown", "json", "table"),
         default="markdown",
-        help="output format (default markdown)",
+        help="output format: markdown (default, the PR comment), json, or table (terminal)",
     )
     parser.add_argument(
         "--min-change-percent",
@@ -111,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
     diff = build_diff(args)
     if args.format == "json":
         text = json.dumps(diff.to_json(), indent=2) + "\n"
+    elif args.format == "table":
+        from kianax_capacity.outputs.terminal import render_diff_table
+
+        text = render_diff_table(diff)
     else:
         text = render_markdown(diff, top=args.top, max_chars=args.max_chars)
     if args.out:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kianax_capacity.cli._common import config_from_args, progress_from_args
 from kianax_capacity.cli._prices import load_catalog
 from kianax_capacity.config import Config
 from kianax_capacity.model import PROFILES
+from kianax_capacity.outputs.terminal import TerminalFormat
 from kianax_capacity.snapshot import load_snapshot
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,13 @@ def register(subparsers: Any) -> None:
         default=Path("recommendations.json"),
         metavar="FILE",
         help="output file (default recommendations.json)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "yaml", "csv"),
+        default=None,
+        help="also print the recommendations: table (default on a terminal), json, yaml or csv "
+        "(right-sizing rows); the --out file is JSON whatever this says",
     )
     parser.add_argument(
         "--strategy", default=None, help="right-sizing strategy (default from config: kianax)"
@@ -89,6 +98,11 @@ def run(args: argparse.Namespace) -> int:
             profile=args.profile,
         )
     recommendations.write(args.out)
+    fmt = args.format or ("table" if sys.stdout.isatty() else None)
+    if fmt is not None:
+        from kianax_capacity.outputs.terminal import render_recommendations
+
+        sys.stdout.write(render_recommendations(recommendations, cast(TerminalFormat, fmt)))
     log.info(
         "wrote %s: %d right-sizing, %d HPA, %d spot, %d node-group, %d forecast rows",
         args.out,

@@ -14,7 +14,16 @@ import pytest
 
 pytestmark = pytest.mark.cli
 
-_WITHOUT = ("boto3", "botocore", "plotly", "papermill", "nbconvert", "nbformat", "ipykernel")
+_WITHOUT = (
+    "boto3",
+    "botocore",
+    "plotly",
+    "papermill",
+    "nbconvert",
+    "nbformat",
+    "ipykernel",
+    "prometheus_client",
+)
 
 _RUNNER = f"""
 import sys
@@ -69,3 +78,16 @@ def test_the_report_names_the_report_extra(snapshot_dir: Path) -> None:
     assert "pip install 'kianax-capacity[report]'" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
+
+
+def test_export_names_the_metrics_extra(snapshot_dir: Path) -> None:
+    done = _run("--quiet", "recommend", "snap", "--out", "m.json", cwd=snapshot_dir)
+    assert done.returncode == 0, done.stderr
+    exported = _run("export", "m.json", "--out", "m.prom", cwd=snapshot_dir)
+    assert exported.returncode == 2
+    assert exported.stderr.strip().splitlines() == [
+        "kianax-capacity: error: recommendations as Prometheus metrics (textfile and Pushgateway) "
+        "need the 'prometheus_client' package, which is not installed: "
+        "pip install 'kianax-capacity[metrics]'"
+    ]
+    assert not (snapshot_dir / "m.prom").exists()

@@ -2,6 +2,10 @@
 
 * :class:`PrometheusServer`: Debian's ``/usr/bin/prometheus`` on 127.0.0.1, its TSDB backfilled
   from the demo's OpenMetrics export with ``promtool tsdb create-blocks-from openmetrics``.
+* :class:`PushgatewayServer`: Debian's ``/usr/bin/prometheus-pushgateway`` (what ``export``
+  pushes to).
+* :class:`ScrapingPrometheusServer`: a real Prometheus scraping given targets every second
+  (with ``honor_labels``, as a Pushgateway must be scraped).
 * :class:`VictoriaMetricsServer`: ``/usr/bin/victoria-metrics``, loaded through
   ``/api/v1/import/prometheus`` (streamed) and flushed.
 * :class:`CountingProxy`: a reverse proxy that counts the requests reaching the server.
@@ -32,6 +36,7 @@ import requests
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
 VICTORIA_METRICS = "/usr/bin/victoria-metrics"
+PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 
 EMPTY_RESULT = json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}})
 
@@ -152,6 +157,74 @@ class PrometheusServer(_Process):
             stderr=self.log.open("wb"),
         )
         wait_until_ready(f"{self.url}/-/ready", self.process, self.log)
+
+
+class PushgatewayServer(_Process):
+    """A real Pushgateway (in memory: no persistence file)."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = require_binary(PUSHGATEWAY, "prometheus-pushgateway")
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.address = f"127.0.0.1:{port}"
+        self.log = workdir / "pushgateway.log"
+        self.process = subprocess.Popen(
+            # Debian's default persists to /var/lib/prometheus/pushgateway.data, which would
+            # carry pushes from one test run (and one fixture) into the next: memory only.
+            [
+                binary,
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--persistence.file=",
+                "--log.level=warn",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("wb"),
+        )
+        wait_until_ready(f"{self.url}/-/ready", self.process, self.log)
+
+
+class ScrapingPrometheusServer(_Process):
+    """A real Prometheus scraping ``targets`` (host:port) every second, labels honoured."""
+
+    def __init__(self, targets: list[str], workdir: Path) -> None:
+        prometheus = require_binary(PROMETHEUS, "prometheus")
+        config = workdir / "prometheus-scrape.yml"
+        config.write_text(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            "scrape_configs:\n  - job_name: pushgateway\n    honor_labels: true\n"
+            f"    static_configs:\n      - targets: {json.dumps(targets)}\n"
+        )
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = workdir / "prometheus-scrape.log"
+        self.process = subprocess.Popen(
+            [
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'scrape-tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("wb"),
+        )
+        wait_until_ready(f"{self.url}/-/ready", self.process, self.log)
+
+    def query(self, expr: str) -> dict[str, Any]:
+        """The JSON answer of an instant query (status and data, or errorType and error)."""
+        response = requests.post(f"{self.url}/api/v1/query", data={"query": expr}, timeout=30)
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def wait_for(self, expr: str, timeout: float = 30) -> list[dict[str, Any]]:
+        """Poll ``expr`` until it returns series (a scrape happened); fail with the log if not."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = self.query(expr)
+            if answer.get("status") == "success" and answer["data"]["result"]:
+                result: list[dict[str, Any]] = answer["data"]["result"]
+                return result
+            time.sleep(0.2)  # polling for the next scrape, not timing a test
+        pytest.fail(f"no series for {expr} after {timeout}s: {self.log.read_text()[-2000:]}")
 
 
 class VictoriaMetricsServer(_Process):
