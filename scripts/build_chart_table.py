@@ -42,9 +42,7 @@ def _sources() -> dict[str, tuple[str, str]]:
 def _presets() -> dict[str, dict[str, dict[str, str]]]:
     text = (CORPUS / "bitnami-common" / "templates" / "_resources.tpl").read_text()
     presets = {}
-    pattern = (
-        r'"([\w]+)" \(dict\s*"requests" \(dict ([^)]*)\)\s*"limits" \(dict ([^)]*)\)\s*\)'
-    )
+    pattern = r'"([\w]+)" \(dict\s*"requests" \(dict ([^)]*)\)\s*"limits" \(dict ([^)]*)\)\s*\)'
     for name, requests, limits in re.findall(pattern, text):
         presets[name] = {
             "requests": dict(re.findall(r'"([\w-]+)" "([^"]+)"', requests)),

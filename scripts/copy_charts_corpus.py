@@ -35,12 +35,27 @@ CHARTS: tuple[tuple[str, str, str, bool], ...] = (
     ("bitnami-keycloak", "bitnami/charts", "bitnami/keycloak", True),
     ("bitnami-mariadb", "bitnami/charts", "bitnami/mariadb", True),
     ("bitnami-metrics-server", "bitnami/charts", "bitnami/metrics-server", True),
-    ("kube-prometheus-stack", "prometheus-community/helm-charts", "charts/kube-prometheus-stack", True),
+    (
+        "kube-prometheus-stack",
+        "prometheus-community/helm-charts",
+        "charts/kube-prometheus-stack",
+        True,
+    ),
     ("prometheus", "prometheus-community/helm-charts", "charts/prometheus", True),
     ("kube-state-metrics", "prometheus-community/helm-charts", "charts/kube-state-metrics", True),
-    ("prometheus-node-exporter", "prometheus-community/helm-charts", "charts/prometheus-node-exporter", True),
+    (
+        "prometheus-node-exporter",
+        "prometheus-community/helm-charts",
+        "charts/prometheus-node-exporter",
+        True,
+    ),
     ("alertmanager", "prometheus-community/helm-charts", "charts/alertmanager", True),
-    ("prometheus-pushgateway", "prometheus-community/helm-charts", "charts/prometheus-pushgateway", True),
+    (
+        "prometheus-pushgateway",
+        "prometheus-community/helm-charts",
+        "charts/prometheus-pushgateway",
+        True,
+    ),
     ("argo-cd", "argoproj/argo-helm", "charts/argo-cd", True),
     ("argo-workflows", "argoproj/argo-helm", "charts/argo-workflows", True),
     ("argo-rollouts", "argoproj/argo-helm", "charts/argo-rollouts", True),
@@ -48,7 +63,12 @@ CHARTS: tuple[tuple[str, str, str, bool], ...] = (
     ("cert-manager", "cert-manager/cert-manager", "deploy/charts/cert-manager", True),
     ("ingress-nginx", "kubernetes/ingress-nginx", "charts/ingress-nginx", True),
     ("keda", "kedacore/charts", "keda", True),
-    ("external-secrets", "external-secrets/external-secrets", "deploy/charts/external-secrets", True),
+    (
+        "external-secrets",
+        "external-secrets/external-secrets",
+        "deploy/charts/external-secrets",
+        True,
+    ),
     ("vault", "hashicorp/vault-helm", ".", True),
     ("fluent-bit", "grafana/helm-charts", "charts/fluent-bit", True),
     ("loki-distributed", "grafana/helm-charts", "charts/loki-distributed", True),
@@ -134,7 +154,9 @@ def main(argv: list[str]) -> int:
     for folder, repo, chart, templates in CHARTS:
         commit = _copy_chart(mirrors, folder, repo, chart, templates)
         rows.append((folder, repo, chart, commit, templates))
-    rows.append(("helm-create", "helm/helm", "pkg/chart/v2/util/create.go", _helm_create(mirrors), True))
+    rows.append(
+        ("helm-create", "helm/helm", "pkg/chart/v2/util/create.go", _helm_create(mirrors), True)
+    )
     lines = [
         "# Real-chart corpus for `apply`",
         "",

@@ -45,7 +45,9 @@ CORPUS = ROOT / "tests" / "fixtures" / "charts-corpus"
 MI = 1024**2
 T0 = datetime(2026, 11, 16, tzinfo=UTC)
 NAMESPACE = "corpus"
-CURRENT = Resources(cpu_request=0.5, cpu_limit=1.0, memory_request=1024 * MI, memory_limit=2048 * MI)
+CURRENT = Resources(
+    cpu_request=0.5, cpu_limit=1.0, memory_request=1024 * MI, memory_limit=2048 * MI
+)
 
 
 @dataclass
@@ -127,9 +129,7 @@ def _lay_out(root: Path, folder: str, templates: bool) -> Path:
     return chart / "values-prod.yaml"
 
 
-def _scenario(
-    folder: str, entries: list[dict[str, str]], mapped: bool, templates: bool
-) -> Outcome:
+def _scenario(folder: str, entries: list[dict[str, str]], mapped: bool, templates: bool) -> Outcome:
     rows = _rows(entries)
     recs = RecommendationSet(
         cluster="corpus",

@@ -105,7 +105,9 @@ class HelmLayout:
         folder = self.charts_dir / chart
         names = ["values.yaml", *self.values_stack]
         return [
-            folder / name for name in names if name != self.values_file and (folder / name).is_file()
+            folder / name
+            for name in names
+            if name != self.values_file and (folder / name).is_file()
         ]
 
 
@@ -344,14 +346,10 @@ def _missing(chart: str, layout: HelmLayout, recs: RecommendationSet) -> FileRes
     path = layout.values_path(chart)
     rows: list[Any] = [*recs.rightsizing, *recs.hpa]
     workloads = ", ".join(
-        sorted(
-            {r.workload for r in rows if layout.chart(r.namespace, r.workload) == chart}
-        )
+        sorted({r.workload for r in rows if layout.chart(r.namespace, r.workload) == chart})
     )
     if not (layout.charts_dir / chart).is_dir():
-        message = (
-            f"{workloads}: no chart folder {layout.charts_dir / chart}; map it with [helm] chart_for"
-        )
+        message = f"{workloads}: no chart folder {layout.charts_dir / chart}; map it with [helm] chart_for"
     else:
         message = f"{workloads}: no values file {path}; pass --values-file or create it"
     return FileResult(chart, path, "skipped", messages=(message,))

@@ -241,7 +241,9 @@ def _helpers(texts: Iterable[str], chart: str) -> dict[str, str | tuple[str, str
     """``define`` helpers whose value is plainly the chart's name (``default .Chart.Name ...``)."""
     found: dict[str, str | tuple[str, str]] = {}
     for text in texts:
-        for name, body in re.findall(r'{{-?\s*define\s+"([^"]+)"\s*-?}}(.*?){{-?\s*end', text, re.S):
+        for name, body in re.findall(
+            r'{{-?\s*define\s+"([^"]+)"\s*-?}}(.*?){{-?\s*end', text, re.S
+        ):
             if re.search(r"default\s+\.Chart\.Name\s+\.Values\.nameOverride", body) and (
                 "Release.Name" not in body
             ):

@@ -100,7 +100,7 @@ def verify_resources(
     prefix: tuple[str, ...],
     left_alone: frozenset[tuple[str, ...]] = frozenset(),
 ) -> str:
-    """"" when the stack's resources at ``prefix`` equal the recommendation, else what differs.
+    """ "" when the stack's resources at ``prefix`` equal the recommendation, else what differs.
 
     ``left_alone`` paths were deliberately not written (a template expression sits there).
     """

@@ -138,10 +138,12 @@ def test_apply_reads_key_paths_from_config(tmp_path: Path) -> None:
     # The agent container's layout is unknown (no templates, no known chart): refused with the
     # exact entry to add, instead of the old guess "the chart's main container".
     assert (
-        'skipped kianax/agent-service/agent: charts/agent-service has no templates/ and no '
+        "skipped kianax/agent-service/agent: charts/agent-service has no templates/ and no "
         "Chart.yaml naming a chart" in done.stderr
     )
-    assert 'add [helm] container_paths = {"agent-service/agent" = "<path>.resources"}' in done.stderr
+    assert (
+        'add [helm] container_paths = {"agent-service/agent" = "<path>.resources"}' in done.stderr
+    )
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -256,5 +258,7 @@ def test_apply_strict_fails_when_any_row_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "kianax-capacity.toml").write_text("[helm]\nstrict = true\n")
     done = _run("apply", str(RECS / "week2.json"), "--charts", "charts", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
-    done = _run("apply", str(RECS / "week2.json"), "--charts", "charts", "--no-strict", cwd=tmp_path)
+    done = _run(
+        "apply", str(RECS / "week2.json"), "--charts", "charts", "--no-strict", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr

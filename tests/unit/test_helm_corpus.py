@@ -33,7 +33,9 @@ KNOWN_REFUSALS = {
 
 @pytest.fixture(scope="module")
 def report() -> Any:
-    spec = importlib.util.spec_from_file_location("helm_corpus_report", ROOT / "scripts" / "helm_corpus_report.py")
+    spec = importlib.util.spec_from_file_location(
+        "helm_corpus_report", ROOT / "scripts" / "helm_corpus_report.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["helm_corpus_report"] = module

@@ -20,6 +20,7 @@ from kianax_capacity.recommendations import RecommendationSet, Resources, Rights
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "charts-corpus"
 MI = 1024**2
 T0 = datetime(2026, 11, 16, tzinfo=UTC)
+CURRENT = Resources(0.1, None, 128 * MI, None)
 
 
 def _load(text: str) -> object:
@@ -32,7 +33,7 @@ def _row(
     recommended: Resources,
     kind: str = "Deployment",
     namespace: str = "infra",
-    current: Resources = Resources(0.1, None, 128 * MI, None),
+    current: Resources = CURRENT,
 ) -> RightsizingRow:
     return RightsizingRow(
         namespace=namespace,
@@ -183,7 +184,9 @@ def test_a_base_file_limit_is_removed_with_null_in_the_override(tmp_path: Path) 
         .read_text()
         .replace("resources: {}", "resources:\n  limits:\n    cpu: 500m\n    memory: 512Mi")
     )
-    (chart / "values-prod.yaml").write_text("replicaCount: 3\nresources:\n  requests:\n    cpu: 1\n")
+    (chart / "values-prod.yaml").write_text(
+        "replicaCount: 3\nresources:\n  requests:\n    cpu: 1\n"
+    )
     recs = _recs(
         _row(
             "svc",
