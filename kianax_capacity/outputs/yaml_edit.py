@@ -84,8 +84,8 @@ def split_style(raw: str) -> tuple[str, TextStyle]:
         YamlEditError: the file mixes CRLF and LF line endings (no style to keep).
 
     Example:
-        >>> split_style("\ufeffa: 1\r\n")
-        ('a: 1\n', TextStyle(bom=True, crlf=True))
+        >>> split_style("\\ufeffa: 1\\r\\n")
+        ('a: 1\\n', TextStyle(bom=True, crlf=True))
     """
     bom = raw.startswith("\ufeff")
     text = raw[1:] if bom else raw
