@@ -28,14 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kianax_capacity.outputs.helm import HelmLayout, apply_recommendations  # noqa: E402
 from kianax_capacity.outputs.helm_plan import verify_resources  # noqa: E402
 from kianax_capacity.outputs.helm_values import ValueStack  # noqa: E402
+from kianax_capacity.outputs.yaml_edit import load_data  # noqa: E402
 from kianax_capacity.recommendations import (  # noqa: E402
     RecommendationSet,
     Resources,
@@ -71,7 +70,7 @@ class ChartReport:
 
 
 def _load(text: str) -> Any:
-    return YAML(typ="safe", pure=True).load(text) or {}
+    return load_data(text) or {}
 
 
 def expected() -> dict[str, list[dict[str, str]]]:

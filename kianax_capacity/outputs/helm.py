@@ -35,9 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from kianax_capacity.errors import OutputError, UserInputError
 from kianax_capacity.outputs.helm_plan import FilePlan, ValueChange, verify_resources
 from kianax_capacity.outputs.helm_resolve import (
@@ -48,7 +45,7 @@ from kianax_capacity.outputs.helm_resolve import (
     match_hpa,
 )
 from kianax_capacity.outputs.helm_values import ValueStack
-from kianax_capacity.outputs.yaml_edit import YamlEditError, edit_yaml, split_style
+from kianax_capacity.outputs.yaml_edit import YamlEditError, edit_yaml, load_data, split_style
 from kianax_capacity.recommendations import HpaRow, RecommendationSet, RightsizingRow
 
 __all__ = [
@@ -359,10 +356,7 @@ def _missing(chart: str, layout: HelmLayout, recs: RecommendationSet) -> FileRes
 
 
 def _load(text: str) -> Any:
-    try:
-        data = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as exc:
-        raise YamlEditError(f"not valid YAML ({' '.join(str(exc).split())[:200]})") from exc
+    data = load_data(text)
     return data if data is not None else {}
 
 

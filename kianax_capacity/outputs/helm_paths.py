@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from kianax_capacity.outputs.yaml_edit import YamlEditError, load_data
 
 __all__ = [
     "WORKLOAD_KINDS",
@@ -128,8 +127,8 @@ def resources_shaped(value: Any) -> bool:
 
 def _safe_load(text: str) -> Any:
     try:
-        return YAML(typ="safe", pure=True).load(text)
-    except YAMLError:
+        return load_data(text)
+    except YamlEditError:
         return None
 
 

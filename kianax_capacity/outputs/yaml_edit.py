@@ -50,6 +50,7 @@ __all__ = [
     "TextStyle",
     "YamlEditError",
     "edit_yaml",
+    "load_data",
     "read_scalar",
     "scalar_style",
     "split_style",
@@ -83,8 +84,8 @@ def split_style(raw: str) -> tuple[str, TextStyle]:
         YamlEditError: the file mixes CRLF and LF line endings (no style to keep).
 
     Example:
-        >>> split_style("\ufeffa: 1\r\n")
-        ('a: 1\n', TextStyle(bom=True, crlf=True))
+        >>> split_style("\\ufeffa: 1\\r\\n")
+        ('a: 1\\n', TextStyle(bom=True, crlf=True))
     """
     bom = raw.startswith("\ufeff")
     text = raw[1:] if bom else raw
@@ -243,7 +244,16 @@ def _load(text: str) -> Any:
     return copy.deepcopy(_load_cached(text))
 
 
-@functools.lru_cache(maxsize=8)
+def load_data(text: str) -> Any:
+    """``text`` loaded as YAML data (a private copy; parses are cached by text).
+
+    Raises:
+        YamlEditError: the text is not valid YAML.
+    """
+    return _load(text)
+
+
+@functools.lru_cache(maxsize=32)
 def _load_cached(text: str) -> Any:
     try:
         return YAML(typ="safe", pure=True).load(text)

@@ -20,6 +20,7 @@ from kianax_capacity.recommendations import RecommendationSet, Resources, Rights
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "charts-corpus"
 MI = 1024**2
 T0 = datetime(2026, 11, 16, tzinfo=UTC)
+CURRENT = Resources(0.1, None, 128 * MI, None)
 
 
 def _load(text: str) -> object:
@@ -32,9 +33,8 @@ def _row(
     recommended: Resources,
     kind: str = "Deployment",
     namespace: str = "infra",
-    current: Resources | None = None,
+    current: Resources = CURRENT,
 ) -> RightsizingRow:
-    current = current or Resources(0.1, None, 128 * MI, None)
     return RightsizingRow(
         namespace=namespace,
         kind=kind,
