@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -164,3 +165,18 @@ def test_the_demo_general_ng_replay_reproduces_the_observed_node_hours(
     assert abs(current["error_percent"]) < 10
     assert np.isfinite(current["pending_pod_minutes"])
     assert "autoscaler replayed" in general.reason
+
+
+def test_past_the_replay_budget_node_counts_stay_packings_and_the_row_says_so(
+    demo_snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # kianax_capacity.recommend is also the package's recommend() function: import by path.
+    choice = importlib.import_module("kianax_capacity.recommend.nodegroup_choice")
+    monkeypatch.setattr(choice, "_REPLAY_BUDGET", 0)
+    rows = recommend_nodegroups(demo_snapshot, embedded_catalog())
+    general = {r.name: r for r in rows}["general-ng"]
+    evidence = general.extra["autoscaler"]
+    assert evidence["replayed"] is False  # type: ignore[index]
+    assert "past the replay's budget" in evidence["note"]  # type: ignore[index]
+    assert all(c["nodes_from"] == "packing" for c in general.extra["candidates"])  # type: ignore[union-attr]
+    assert "autoscaler replayed" not in general.reason
