@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -81,6 +81,7 @@ class _Node:
     pods: int
     low_since: float | None  # seconds: since when it has been under the threshold
     members: set[int]
+    by_workload: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def pdb_budgets(workloads: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float]]:
@@ -211,8 +212,10 @@ class _Replay:
         node.memory += self.memory[pod]
         node.pods += 1
         node.members.add(pod)
+        key = self.keys[pod]
+        node.by_workload[key] = node.by_workload.get(key, 0) + 1
         self.where[pod] = node
-        self.running[self.keys[pod]] = self.running.get(self.keys[pod], 0) + 1
+        self.running[key] = self.running.get(key, 0) + 1
 
     def _take(self, pod: int) -> None:
         node = self.where.pop(pod)
@@ -220,6 +223,7 @@ class _Replay:
         node.memory -= self.memory[pod]
         node.pods -= 1
         node.members.discard(pod)
+        node.by_workload[self.keys[pod]] -= 1
         self.running[self.keys[pod]] -= 1
 
     def _utilisation(self, node: _Node) -> float:
@@ -232,7 +236,7 @@ class _Replay:
         for node in self.nodes:
             if node is skip or not self._fits(node, pod):
                 continue
-            same = sum(1 for p in node.members if self.keys[p] == key)
+            same = node.by_workload.get(key, 0)
             score = (same, self._utilisation(node))
             if score < rank:
                 best, rank = node, score

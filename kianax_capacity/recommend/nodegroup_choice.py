@@ -57,6 +57,7 @@ __all__ = [
     "choose",
     "credit_mode",
     "ha_minimum",
+    "replay_within_budget",
 ]
 
 CANDIDATE_FAMILIES = ("t3", "t3a", "m6i", "m7i", "c6i", "c7i", "r6i")
@@ -67,6 +68,8 @@ _MIN_CANDIDATE_MEMORY = 2 * GIB
 _PACKED_CANDIDATES = 8
 #: The cheapest fitting candidates (by packing) replayed through the autoscaler, plus today's.
 _REPLAYED_CANDIDATES = 3
+#: Most pods-and-instants x nodes x candidates the replays may walk through (a few seconds).
+_REPLAY_BUDGET = 20_000_000
 _LOW_INTERRUPTION = ("<5%", "5-10%")
 _INTERRUPTION_ORDER = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
 _DECILES = tuple((k + 0.5) / 10 for k in range(10))
@@ -288,7 +291,7 @@ def choose(ctx: GroupContext, current: Current) -> Choice:
     replay_for += [
         c for c in fitting if c.spec.instance_type in current.types and c not in replay_for
     ]
-    if not current.karpenter:
+    if not current.karpenter and replay_within_budget(ctx, replay_for):
         replayed = {
             id(c): with_replay(
                 ctx, c, packer.ha_min, packer.pack_at(packer.minimum, c.spec).nodes, packer.mode
@@ -368,6 +371,18 @@ def _packed_candidates(
         served = [c for c in fitting if c.surplus.throttled_core_hours_monthly <= 0.0]
         fitting = served or fitting
     return candidates, fitting, findings
+
+
+def replay_within_budget(ctx: GroupContext, candidates: Sequence[Candidate]) -> bool:
+    """Whether the replays fit the budget: pods x nodes x candidates, a Python loop each.
+
+    The replay places every pod by looking at every node; a group of 15,000 pods on 1,000
+    nodes would take minutes per candidate. Past the budget the node counts stay those of
+    packing, and the row's ``extra.autoscaler`` says so.
+    """
+    nodes = max((c.peak.nodes for c in candidates), default=1)
+    work = (len(ctx.load.pod_table) + len(ctx.load.times)) * max(nodes, 1) * max(len(candidates), 1)
+    return work <= _REPLAY_BUDGET
 
 
 def size_bounds(candidate: Candidate, ha_min: int, minimum_nodes: int) -> tuple[int, int]:

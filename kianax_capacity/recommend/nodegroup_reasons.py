@@ -17,6 +17,7 @@ from kianax_capacity.recommend.nodegroup_choice import (
     Current,
     GroupContext,
     autoscaler_settings,
+    replay_within_budget,
 )
 from kianax_capacity.recommend.packing import (
     PackingResult,
@@ -43,6 +44,12 @@ def autoscaler_evidence(ctx: GroupContext, current: Current, choice: Choice) -> 
     if current.karpenter:
         return {"replayed": False, "note": "Karpenter provisions and consolidates: not replayed"}
     today = choice.current_type_candidate
+    if choice.best.replay is None and today is not None and not replay_within_budget(ctx, [today]):
+        return {
+            "replayed": False,
+            "note": f"{len(ctx.load.pod_table)} pods over {len(ctx.load.times)} instants on up to "
+            f"{today.peak.nodes} nodes is past the replay's budget: node counts from packing",
+        }
     spec = today.spec if today is not None else ctx.catalog.spec(current.types[0])
     settings = autoscaler_settings(
         ctx.config,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from kianax_capacity.config import NodeGroupConfig
 from kianax_capacity.model import InstanceSpec
 from kianax_capacity.prices import embedded_catalog
 from kianax_capacity.recommend.autoscaler import AutoscalerSettings, replay_autoscaler
@@ -154,11 +154,9 @@ def test_min_size_is_kept_with_no_pods() -> None:
 def test_the_demo_general_ng_replay_reproduces_the_observed_node_hours(
     demo_snapshot: Snapshot,
 ) -> None:
-    # The demo's general-ng autoscales up to 5 nodes for the platform's services and keeps one
-    # more for ledger-service, the JVM service that joined later on a node of its own
-    # (docs/demo-cluster.md): 6 nodes run at once, so the group's max is 6.
-    config = {"general-ng": NodeGroupConfig(("t3.medium",), "ON_DEMAND", 2, 6)}
-    rows = recommend_nodegroups(demo_snapshot, embedded_catalog(), nodegroup_config=config)
+    # Replayed within the bounds the group was seen to keep (the demo gives some services
+    # general-ng nodes of their own, past the platform's declared 2-5).
+    rows = recommend_nodegroups(demo_snapshot, embedded_catalog())
     general = {r.name: r for r in rows}["general-ng"]
     current = general.extra["autoscaler"]["current"]  # type: ignore[index]
     assert current["node_hours_observed"] > 0
@@ -167,3 +165,18 @@ def test_the_demo_general_ng_replay_reproduces_the_observed_node_hours(
     assert abs(current["error_percent"]) < 10
     assert np.isfinite(current["pending_pod_minutes"])
     assert "autoscaler replayed" in general.reason
+
+
+def test_past_the_replay_budget_node_counts_stay_packings_and_the_row_says_so(
+    demo_snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # kianax_capacity.recommend is also the package's recommend() function: import by path.
+    choice = importlib.import_module("kianax_capacity.recommend.nodegroup_choice")
+    monkeypatch.setattr(choice, "_REPLAY_BUDGET", 0)
+    rows = recommend_nodegroups(demo_snapshot, embedded_catalog())
+    general = {r.name: r for r in rows}["general-ng"]
+    evidence = general.extra["autoscaler"]
+    assert evidence["replayed"] is False  # type: ignore[index]
+    assert "past the replay's budget" in evidence["note"]  # type: ignore[index]
+    assert all(c["nodes_from"] == "packing" for c in general.extra["candidates"])  # type: ignore[union-attr]
+    assert "autoscaler replayed" not in general.reason
