@@ -66,7 +66,8 @@ def test_general_ng_autoscales_between_two_and_five(demo_snapshot):
     ledger_nodes = set(pods[pods.workload == "ledger-service"].node)
     assert len(ledger_nodes) == 1
     nodes = demo_snapshot.nodes[
-        (demo_snapshot.nodes.node_group == "general-ng") & ~demo_snapshot.nodes.node.isin(ledger_nodes)
+        (demo_snapshot.nodes.node_group == "general-ng")
+        & ~demo_snapshot.nodes.node.isin(ledger_nodes)
     ]
     times = demo_snapshot.usage.timestamp.drop_duplicates()
     counts = np.array(

@@ -51,7 +51,7 @@ def jvm_memory_stats(data: UsageData, index: pd.Index) -> pd.DataFrame:
 
 
 def reserved_heap(
-    memory: pd.core.groupby.SeriesGroupBy,
+    memory: Any,
     current_limit: pd.Series,
     *,
     flat_fraction: float,
