@@ -498,7 +498,7 @@ def _jvm_services(namespace: str) -> list[WorkloadSpec]:
         jvm_heap_max=768 * _M, jvm_nonheap=135 * _M,
     )  # fmt: skip
     return [
-        _service(namespace, "ledger-service", (ledger,), "web", 0.35, HpaSpec(2, 6, 70, None), 2)
+        _service(namespace, "ledger-service", (ledger,), "web", 0.35, HpaSpec(2, 10, 70, None), 2)
     ]
 
 

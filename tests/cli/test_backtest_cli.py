@@ -109,3 +109,26 @@ def test_backtest_markdown(snapshot_dir: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "| strategy | cost $/month |" in done.stdout
     assert "| krr-simple |" in done.stdout and "16.00%" in done.stdout
+
+
+def test_backtest_rolling_reports_each_strategy_across_origins(snapshot_dir: Path) -> None:
+    # 73 hourly samples with 1-day test windows: origins at day 2 (train 1 day) and day 3
+    # (train 2 days) - the last day's test window ends at the snapshot's end.
+    done = run_cli(
+        "backtest", str(snapshot_dir), "--rolling", "--test-days", "1", "--format", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert len(report["origins"]) == 2
+    assert set(report["spread"]) == {"current", "krr-simple", "vpa", "kianax"}
+    cost = report["spread"]["kianax"]["monthly_cost_usd"]
+    assert cost["min"] <= cost["median"] <= cost["max"]
+    assert report["spread"]["kianax"]["origins"] == 2
+    text = run_cli("backtest", str(snapshot_dir), "--rolling", "--test-days", "1")
+    assert text.returncode == 0 and "Rolling origins (2)" in text.stdout
+
+
+def test_backtest_rolling_refuses_a_window_with_one_test_period(snapshot_dir: Path) -> None:
+    done = run_cli("backtest", str(snapshot_dir), "--rolling", "--test-days", "2")
+    assert done.returncode == 2
+    assert "rolling origins need at least two test windows" in done.stderr

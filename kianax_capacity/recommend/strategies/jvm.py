@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.core.groupby import SeriesGroupBy
 
 from kianax_capacity.recommend.strategies._base import UsageData
 from kianax_capacity.units import format_memory
@@ -52,7 +51,7 @@ def jvm_memory_stats(data: UsageData, index: pd.Index) -> pd.DataFrame:
 
 
 def reserved_heap(
-    memory: SeriesGroupBy,
+    memory: Any,
     current_limit: pd.Series,
     *,
     flat_fraction: float,

@@ -320,9 +320,9 @@ class KianaxStrategy(RightsizingStrategy):
             "ev_jvm_nonheap_max_bytes": stats["nonheap_max_bytes"].where(jvm),
             "ev_jvm_overhead_bytes": pd.Series(overhead, index=index).where(jvm),
             "ev_reserved_heap": reserved.where(reserved),
-            "ev_reserved_limit_share": pd.Series(
-                memory.median().reindex(index) / current_limit
-            ).where(reserved),
+            "ev_reserved_limit_share": (memory.median().reindex(index) / current_limit).where(
+                reserved
+            ),
         }
         return jvm, reserved, request, limit, evidence
 
@@ -592,12 +592,13 @@ def _notes(
 def _startup_notes(raw: pd.DataFrame, settings: KianaxSettings) -> pd.Series:
     """Names a container whose start needs more CPU than its steady request."""
     peak = raw["ev_cpu_startup_peak_cores"]
+    starts = raw["ev_startups"].fillna(0).astype("int64")
     hungry = peak.notna() & (peak > raw["cpu_request"])
     notes = pd.Series("", index=raw.index, dtype="object")
     for cid in raw.index[hungry]:
         notes[cid] = (
             f"Its pods use up to {float(peak[cid]):.2f} cores in their first "
-            f"{settings.startup_exclusion_minutes:g} minutes ({int(raw['ev_startups'].astype(float)[cid])} "
+            f"{settings.startup_exclusion_minutes:g} minutes ({int(starts[cid])} "
             "starts seen), more than its steady-state request, which is sized without those "
             "minutes: give the start its CPU with Kubernetes' in-place pod resize or the VPA's "
             "CPU startup boost rather than paying for it all day."
