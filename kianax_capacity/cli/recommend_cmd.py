@@ -54,6 +54,13 @@ def register(subparsers: Any) -> None:
         help="production (default), development or high-availability",
     )
     add_price_arguments(parser)
+    parser.add_argument(
+        "--billed-cur",
+        metavar="S3_MANIFEST",
+        default=None,
+        help="CUR 2.0 / Data Exports manifest (s3://.../manifest.json) whose amortized lines price "
+        "node-hours at the effective rate beside list (default from config: [aws] cur_manifest)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -88,10 +95,22 @@ def run(args: argparse.Namespace) -> int:
     progress = progress_from_args(args)
     with progress.task(f"loading {args.snapshot}"):
         snapshot = load_snapshot(args.snapshot)
+    manifest = args.billed_cur or config.aws.cur_manifest
+    rates = None
+    if manifest:
+        # Billed data is the user's own S3 export: read only when they named it.
+        from kianax_capacity.recommend.commitments import effective_rates
+        from kianax_capacity.sources.aws_costs import cur_node_rates
+
+        with progress.task("reading billed node-hour rates (CUR)"):
+            rates = effective_rates(
+                cur_node_rates(manifest, snapshot.cluster, region=config.aws.region)
+            )
     with progress.task("recommending"):
         recommendations = recommend(
             snapshot,
             config,
+            effective_rates=rates,
             catalog=load_catalog(config, snapshot),
             generated_at=datetime.now(UTC).replace(microsecond=0),
             strategy=args.strategy,

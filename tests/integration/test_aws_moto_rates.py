@@ -255,3 +255,31 @@ def test_node_groups_show_list_and_effective_side_by_side(
     commitment = row.extra["commitment"]
     assert commitment["existing_commitment_list_monthly_usd"] == pytest.approx(covered, abs=0.01)  # type: ignore[index]
     assert 0 < commitment["expected_utilisation"] <= 1  # type: ignore[index]
+
+
+def test_recommend_cli_prices_node_groups_at_the_billed_rate(
+    session: boto3.session.Session,
+    moto_url: str,
+    manifest: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from kianax_capacity.cli import main
+
+    c = SyntheticCluster(start=datetime(2026, 11, 2, tzinfo=UTC), days=2)
+    nodes = [c.node(f"n{i}", "general-ng", "t3.medium", f"us-east-1{'abc'[i]}") for i in range(3)]
+    c.workload("app", "Deployment", "cruncher", nodes=nodes, cpu=0.5, memory=512 * MIB)
+    snapshot = c.build()
+    snapshot.write(tmp_path / "snap", cluster=CLUSTER)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    out = tmp_path / "recs.json"
+    code = main(
+        ["-q", "recommend", str(tmp_path / "snap"), "--out", str(out), "--billed-cur", manifest]
+    )
+    assert code == 0
+    row = json.loads(out.read_text())["nodegroups"][0]
+    # The t3.medium hours the export bills at 86% of list (a Savings Plan covers part of them).
+    assert row["current"]["effective_monthly_cost_usd"] == pytest.approx(
+        row["current"]["list_monthly_cost_usd"] * 0.86 + row["current"]["burstable_surplus_usd"],
+        abs=0.02,
+    )
