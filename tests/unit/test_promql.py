@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kianax_capacity.errors import UserInputError
@@ -143,6 +143,7 @@ def test_format_duration() -> None:
         format_duration(0)
 
 
+@settings(deadline=None)  # up to 50,000 one-point chunks: slow on a loaded machine, not wrong
 @given(
     points=st.integers(min_value=1, max_value=50_000),
     max_points=st.integers(min_value=1, max_value=11_000),
