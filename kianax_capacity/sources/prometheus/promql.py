@@ -1,4 +1,4 @@
-"""PromQL templates from ``queries/*.promql`` (beside this module) and safe rendering of what the user gives.
+"""PromQL templates from ``queries/*.promql`` (the top-level folder, package ``kianax_capacity.queries``) and safe rendering of what the user gives.
 
 Every query kianax-capacity sends lives in a ``.promql`` file with named parameters written
 ``{{name}}``. Parameters are PromQL fragments this module builds (label matchers, durations,
@@ -60,7 +60,8 @@ AGGREGATE_FUNCTIONS = ROLLUP_FUNCTIONS | {
 
 #: The templates: package data beside this module, so an installed wheel, an editable install
 #: and a bare checkout on PYTHONPATH all read the same files the same way.
-_TEMPLATES = importlib.resources.files("kianax_capacity.sources.prometheus").joinpath("queries")
+# queries/ is a top-level folder of the checkout, shipped in the wheel as kianax_capacity.queries.
+_TEMPLATES = importlib.resources.files("kianax_capacity.queries")
 
 
 @cache
