@@ -11,6 +11,7 @@ A snapshot is a folder::
     hpas.parquet         one row per HorizontalPodAutoscaler: spec
     replicas.parquet     one row per (timestamp, HPA): current and desired replicas
     terminations.parquet one row per container termination (OOMKilled, Error, ...) with its time
+    node_usage.parquet   optional: one row per (timestamp, node): busy CPU cores (node-exporter)
 
 Column names carry their unit (``_cores``, ``_bytes``, ``_seconds``); unset requests and limits
 are NaN. ``TABLE_COLUMNS`` below is the contract; :func:`validate_tables` enforces it.
@@ -35,6 +36,7 @@ import pandas as pd
 from kianax_capacity.errors import OutputError, SnapshotError, UserInputError
 
 __all__ = [
+    "DEFAULTED_COLUMNS",
     "SNAPSHOT_SCHEMA",
     "SNAPSHOT_SCHEMA_VERSION",
     "TABLE_COLUMNS",
@@ -43,6 +45,7 @@ __all__ = [
     "atomic_directory",
     "load_snapshot",
     "validate_tables",
+    "with_defaults",
     "write_snapshot",
 ]
 
@@ -57,7 +60,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "node_group": "str",
         "instance_type": "str",
         "zone": "str",
-        "capacity_type": "str",  # ON_DEMAND | SPOT
+        "capacity_type": "str",  # ON_DEMAND | SPOT | UNKNOWN (no source said; priced on-demand)
         "architecture": "str",  # amd64 | arm64
         "cpu_capacity_cores": "float",
         "memory_capacity_bytes": "float",
@@ -66,6 +69,14 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "pods_allocatable": "float",
         "first_seen": "time",
         "last_seen": "time",
+        # Where each fact came from: kube_node_labels | node_dmi_info | provider_id | ec2 |
+        # config | demo | unknown ("unknown": the fact column is "" or UNKNOWN).
+        "instance_type_source": "str",
+        "node_group_source": "str",
+        "zone_source": "str",
+        "capacity_type_source": "str",
+        "provisioner": "str",  # managed | karpenter | self-managed | unknown
+        "instance_id": "str",  # EC2 instance id (from provider_id); "" = not known
     },
     "workloads": {
         "namespace": "str",
@@ -116,6 +127,9 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "target_cpu_utilization": "float",  # percent of request; NaN = not a CPU target
         "target_memory_utilization": "float",
         "scale_down_stabilization_seconds": "float",
+        # "" = the CPU target is the pod-level Resource metric; a name = a ContainerResource
+        # metric on that container (kube-state-metrics >= 2.19 labels it).
+        "target_container": "str",
     },
     "replicas": {
         "timestamp": "time",
@@ -130,6 +144,14 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "pod": "str",
         "container": "str",
         "reason": "str",  # OOMKilled | Error | Completed ...
+    },
+    # Optional: node CPU busy cores from node-exporter's node_cpu_seconds_total{mode!="idle"}
+    # (rate summed over the node's CPUs, the step ending at timestamp), where it is scraped.
+    # The burstable-credit simulation prefers it to the sum of the node's containers.
+    "node_usage": {
+        "timestamp": "time",
+        "node": "str",
+        "cpu_cores": "float",
     },
     # Optional: written by the Prometheus source in the "aggregate" shape (manifest shape =
     # "aggregate"), where the server computes per-container statistics over the whole window at
@@ -156,6 +178,32 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
 }
 
 _REQUIRED_TABLES = ("nodes", "workloads", "pods", "containers", "usage")
+
+#: Columns added after schema version 1 shipped, with the value a table without them gets (an
+#: older snapshot, or a builder that predates them): loaders and writers fill them in.
+DEFAULTED_COLUMNS: dict[str, dict[str, str]] = {
+    "nodes": {
+        "instance_type_source": "unknown",
+        "node_group_source": "unknown",
+        "zone_source": "unknown",
+        "capacity_type_source": "unknown",
+        "provisioner": "unknown",
+        "instance_id": "",
+    },
+    "hpas": {"target_container": ""},
+}
+
+
+def with_defaults(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the :data:`DEFAULTED_COLUMNS` of table ``name`` it lacks (same frame if
+    it lacks none)."""
+    missing = {c: v for c, v in DEFAULTED_COLUMNS.get(name, {}).items() if c not in frame.columns}
+    if not missing:
+        return frame
+    out = frame.copy(deep=False)
+    for column, value in missing.items():
+        out[column] = pd.Series([value] * len(frame), index=frame.index, dtype=object)
+    return out
 
 
 @dataclass(frozen=True)
@@ -236,7 +284,7 @@ class Snapshot:
         tables = object.__getattribute__(self, "tables")
         if name in TABLE_COLUMNS:
             if name in tables:
-                return tables[name]
+                return with_defaults(name, tables[name])
             return empty_table(name)
         raise AttributeError(name)
 
@@ -244,7 +292,7 @@ class Snapshot:
         """The named table; an empty table with the right columns when the source had none."""
         if name not in TABLE_COLUMNS:
             raise KeyError(f"unknown snapshot table {name!r}")
-        return self.tables[name] if name in self.tables else empty_table(name)
+        return with_defaults(name, self.tables[name]) if name in self.tables else empty_table(name)
 
     @property
     def cluster(self) -> str:
@@ -325,10 +373,13 @@ def validate_tables(tables: Mapping[str, pd.DataFrame], where: str = "snapshot")
         spec = TABLE_COLUMNS.get(name)
         if spec is None:
             continue
-        missing = [column for column in spec if column not in frame.columns]
+        defaulted = DEFAULTED_COLUMNS.get(name, {})
+        missing = [c for c in spec if c not in frame.columns and c not in defaulted]
         if missing:
             raise SnapshotError(f"{where}: table {name!r} lacks column(s) {', '.join(missing)}")
         for column, kind in spec.items():
+            if column not in frame.columns:
+                continue  # a defaulted column, filled on load and write
             series = frame[column]
             ok = {
                 "str": lambda s: (
@@ -423,6 +474,7 @@ def write_snapshot(
     extra: Mapping[str, Any] | None = None,
 ) -> Snapshot:
     """Validate ``tables`` and write them with a manifest to ``path``, atomically."""
+    tables = {name: with_defaults(name, frame) for name, frame in tables.items()}
     validate_tables(tables, where=str(path))
     manifest = SnapshotManifest(
         cluster=cluster,
@@ -491,7 +543,7 @@ def load_snapshot(path: Path | str, tables: tuple[str, ...] | None = None) -> Sn
             raise SnapshotError(
                 f"{file}: has {len(frame)} rows, manifest says {manifest.tables[name]}; re-run fetch"
             )
-        frames[name] = frame
+        frames[name] = with_defaults(name, frame)
     if tables is None:
         validate_tables(frames, where=str(folder))
     return Snapshot(manifest=manifest, tables=frames)

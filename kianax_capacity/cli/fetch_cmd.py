@@ -60,6 +60,14 @@ def add_fetch_arguments(parser: argparse.ArgumentParser, *, source_default: str 
         help="demo only: multiply the application workloads by N",
     )
     add_prometheus_arguments(parser)
+    parser.add_argument(
+        "--ec2-nodes",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="prometheus source: ask EC2 DescribeInstances about nodes whose instance type, "
+        "group or capacity type Prometheus lacks: auto (when AWS credentials are configured; a "
+        "failure is a warning, default), on (a failure is an error), off",
+    )
 
 
 def add_prometheus_arguments(parser: argparse.ArgumentParser) -> None:
@@ -168,6 +176,8 @@ def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
         cluster=cluster,
         shape=prometheus.shape,
         progress=progress,
+        ec2_nodes=getattr(args, "ec2_nodes", "auto"),
+        nodegroups=config.nodegroups,
     )
 
 

@@ -523,6 +523,11 @@ class SimulatedNode:
     start: int
     stop: int
 
+    @property
+    def instance_id(self) -> str:
+        """A stable EC2-style instance id (kube_node_info's provider_id carries it)."""
+        return "i-0" + hashlib.sha256(self.node.encode()).hexdigest()[:16]
+
 
 @dataclass
 class DemoCluster:
@@ -1082,6 +1087,14 @@ def _tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
                 "pods_allocatable": float(NODE_SHAPES[n.instance_type].pods),
                 "first_seen": ts[n.start],
                 "last_seen": ts[n.stop - 1],
+                # The demo's nodes carry the EKS managed node-group labels (openmetrics.py
+                # exports them as kube_node_labels), so a fetch of the export says the same.
+                "instance_type_source": "kube_node_labels",
+                "node_group_source": "kube_node_labels",
+                "zone_source": "kube_node_labels",
+                "capacity_type_source": "kube_node_labels",
+                "provisioner": "managed",
+                "instance_id": n.instance_id,
             }
             for n in demo.nodes
         ]
@@ -1154,6 +1167,7 @@ def _tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
                 if s.hpa.target_memory
                 else math.nan,
                 "scale_down_stabilization_seconds": 300.0,
+                "target_container": "",  # the demo's HPAs use pod-level Resource metrics
             }
             for s in demo.workloads
             if s.hpa is not None

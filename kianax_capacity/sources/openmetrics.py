@@ -390,6 +390,15 @@ def _families(demo: DemoCluster, cluster: str) -> list[_Family]:
                 np.ones(n.stop - n.start),
             )
 
+    def node_info() -> Iterator[Series]:
+        # kube-state-metrics exports it whatever its labels allowlist (internal/store/node.go).
+        for n in demo.nodes:
+            yield (
+                _labels(**ksm, node=n.node, provider_id=f"aws:///{n.zone}/{n.instance_id}"),
+                n.start,
+                np.ones(n.stop - n.start),
+            )
+
     def node_resources(which: str) -> Callable[[], Iterator[Series]]:
         def series() -> Iterator[Series]:
             for n in demo.nodes:
@@ -538,6 +547,12 @@ def _families(demo: DemoCluster, cluster: str) -> list[_Family]:
             "gauge",
             "Total number of pods counted by this disruption budget.",
             pdb_value("expected_pods"),
+        ),
+        _Family(
+            "kube_node_info",
+            "gauge",
+            "Information about a cluster node.",
+            node_info,
         ),
         _Family(
             "kube_node_labels",

@@ -71,6 +71,8 @@ class QuerySpec:
         fallback: range queries of counters the client differences step to step: asked from
             one step before their chunk -> the query answering the differences on the server,
             for servers that refuse the first one's ``@ end()``.
+        per_day: inventory queries whose server cost grows with their window (a subquery over
+            every container series): sent per aggregate chunk (a day) in both shapes.
     """
 
     name: str
@@ -78,6 +80,7 @@ class QuerySpec:
     fold: FoldSpec | None = None
     required: str | None = None
     fallback: str | None = None
+    per_day: bool = False
 
     @property
     def template(self) -> str:
@@ -104,13 +107,14 @@ QUERIES: tuple[QuerySpec, ...] = (
     QuerySpec("cpu_usage", "usage"),
     QuerySpec("memory_usage", "usage"),
     QuerySpec("cpu_throttling", "usage"),
+    QuerySpec("node_cpu_busy", "usage"),
     QuerySpec("restart_counters", "range", fallback="restart_events"),
     QuerySpec("termination_reasons", "range"),
     QuerySpec("hpa_current_replicas", "range"),
     QuerySpec("hpa_desired_replicas", "range"),
     QuerySpec("restart_events", "fallback"),
-    QuerySpec("pod_first_seen", "inventory", FoldSpec(_POD, ("node",), "min")),
-    QuerySpec("pod_last_seen", "inventory", FoldSpec(_POD, (), "max")),
+    QuerySpec("pod_first_seen", "inventory", FoldSpec(_POD, ("node",), "min"), per_day=True),
+    QuerySpec("pod_last_seen", "inventory", FoldSpec(_POD, (), "max"), per_day=True),
     QuerySpec("pod_owner", "inventory", FoldSpec(_POD, _OWNER), required="kube_pod_owner"),
     QuerySpec("replicaset_owner", "inventory", FoldSpec(("namespace", "replicaset"), _OWNER)),
     QuerySpec("job_owner", "inventory", FoldSpec(("namespace", "job_name"), _OWNER)),
@@ -130,11 +134,20 @@ QUERIES: tuple[QuerySpec, ...] = (
     ),
     QuerySpec("hpa_min_replicas", "inventory", FoldSpec(_HPA)),
     QuerySpec("hpa_max_replicas", "inventory", FoldSpec(_HPA)),
-    QuerySpec("hpa_target_metric", "inventory", FoldSpec((*_HPA, "metric_name"))),
+    QuerySpec("hpa_target_metric", "inventory", FoldSpec((*_HPA, "metric_name"), ("container",))),
     QuerySpec("pdb_desired_healthy", "inventory", FoldSpec(_PDB)),
     QuerySpec("pdb_disruptions_allowed", "inventory", FoldSpec(_PDB, (), "min")),
     QuerySpec(
-        "node_labels", "inventory", FoldSpec(("node",), NODE_LABELS), required="kube_node_labels"
+        "node_info",
+        "inventory",
+        FoldSpec(("node",), ("provider_id", "internal_ip", "kernel_version")),
+        required="kube_node_info",
+    ),
+    QuerySpec("node_labels", "inventory", FoldSpec(("node",), NODE_LABELS)),
+    QuerySpec(
+        "node_dmi",
+        "inventory",
+        FoldSpec(("node", "instance", "board_asset_tag"), ("system_vendor", "product_name")),
     ),
     QuerySpec("node_capacity", "inventory", FoldSpec(("node", "resource"))),
     QuerySpec("node_allocatable", "inventory", FoldSpec(("node", "resource"))),

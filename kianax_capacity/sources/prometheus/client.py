@@ -39,6 +39,8 @@ __all__ = ["PrometheusClient", "QueryRejectedError"]
 
 _LOGGER = logging.getLogger(__name__)
 _RETRIED_STATUSES = (429, 500, 502, 503, 504)
+#: Where the per-request timeout is set, named in the messages of timeouts.
+_TIMEOUT_FIX = "--timeout ([prometheus] timeout_seconds)"
 
 
 class QueryRejectedError(PrometheusError):
@@ -241,6 +243,16 @@ class PrometheusClient:
                 f"{where} kept answering 429 Too Many Requests after {attempts} attempts; "
                 "lower [prometheus] concurrency or retry later"
             )
+        elif status in (503, 504):
+            # Prometheus answers 503 when a query hits its own timeout or the query queue is
+            # full; a gateway 504 when the server took longer than the proxy waits.
+            message = (
+                f"{where} answered HTTP {status} after {attempts} attempts{detail} to query "
+                f"{job.name} ({elapsed:.1f}s in all); if the server is loaded by this query, "
+                f"raise {_TIMEOUT_FIX} (now {self.config.timeout_seconds:g}s), fetch with "
+                "--shape aggregate or a narrower --namespace; else check the server's health "
+                "and logs, or retry later"
+            )
         elif status >= 500:
             message = (
                 f"{where} answered HTTP {status} after {attempts} attempts{detail}; check the "
@@ -276,8 +288,9 @@ class PrometheusClient:
         elif _is_timeout(exc):
             message = (
                 f"{where} did not answer {job.name} within {self.config.timeout_seconds:g}s "
-                f"({attempts} attempts); check the server's load, raise [prometheus] "
-                "timeout_seconds or shorten --window"
+                f"({attempts} attempts, {elapsed:.1f}s in all); raise {_TIMEOUT_FIX}, fetch "
+                "with --shape aggregate, a narrower --namespace or a shorter --window, or check "
+                "the server's load"
             )
         elif isinstance(exc, requests.exceptions.ConnectionError):
             message = (

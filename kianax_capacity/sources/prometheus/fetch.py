@@ -4,25 +4,39 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kianax_capacity.config import PrometheusConfig
-from kianax_capacity.errors import UserInputError
-from kianax_capacity.snapshot import Snapshot, write_snapshot
+import pandas as pd
+
+from kianax_capacity.config import NodeGroupConfig, PrometheusConfig
+from kianax_capacity.errors import AwsError, UserInputError
+from kianax_capacity.snapshot import TABLE_COLUMNS, Snapshot, write_snapshot
+from kianax_capacity.sources.ec2_nodes import Ec2Instance, describe_instances
 from kianax_capacity.sources.prometheus._memory import GC_PAUSED, release_free_memory
 from kianax_capacity.sources.prometheus.catalog import DIALECT_PROBE, DIALECTS, PHI_LABEL, SHAPES
 from kianax_capacity.sources.prometheus.client import PrometheusClient, QueryRejectedError
 from kianax_capacity.sources.prometheus.fold import Results
+from kianax_capacity.sources.prometheus.nodes import (
+    instances_to_describe,
+    node_facts,
+    node_usage,
+    node_warnings,
+    resolve_nodes,
+)
 from kianax_capacity.sources.prometheus.plan import QueryJob, TimeGrid, plan_queries
 from kianax_capacity.sources.prometheus.promql import Selector, format_duration, render
-from kianax_capacity.sources.prometheus.tables import assemble
+from kianax_capacity.sources.prometheus.tables import assemble, typed
 from kianax_capacity.units import parse_duration
 
-__all__ = ["fetch_prometheus_snapshot"]
+__all__ = ["EC2_MODES", "fetch_prometheus_snapshot"]
+
+#: When the fetch asks EC2 about nodes (see :func:`fetch_prometheus_snapshot`).
+EC2_MODES = ("off", "auto", "on")
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -49,6 +63,9 @@ def fetch_prometheus_snapshot(
     shape: str = "series",
     progress: Any = None,
     environ: Mapping[str, str] | None = None,
+    ec2_nodes: str = "off",
+    nodegroups: Mapping[str, NodeGroupConfig] | None = None,
+    aws_session: Any = None,
 ) -> Snapshot:
     """Query a Prometheus-compatible server and write a snapshot folder to ``out``.
 
@@ -66,6 +83,12 @@ def fetch_prometheus_snapshot(
         progress: called as ``progress(done, total)`` after each request, or the CLI's
             ``Progress`` (anything with ``task(description, total)``), which gets one bar.
         environ: where ``*_env`` secrets are read (default ``os.environ``).
+        ec2_nodes: ask EC2 ``DescribeInstances`` about the nodes whose instance type, group or
+            capacity type no Prometheus series gave: ``off``; ``auto`` (when AWS access is
+            configured, see :func:`aws_configured`, or ``aws_session`` is given; a failure
+            becomes a warning); ``on`` (the whole credential chain; a failure is an error).
+        nodegroups: the ``[nodegroups]`` config, the last source of node facts.
+        aws_session: boto3 session for EC2 (default: the standard credential chain).
 
     Returns:
         The snapshot written.
@@ -87,6 +110,8 @@ def fetch_prometheus_snapshot(
         )
     if shape not in SHAPES:
         raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}")
+    if ec2_nodes not in EC2_MODES:
+        raise UserInputError(f"ec2_nodes {ec2_nodes!r} is not one of {', '.join(EC2_MODES)}")
     if config.dialect not in DIALECTS:
         raise UserInputError(
             f"[prometheus] dialect {config.dialect!r} is not one of {', '.join(DIALECTS)}"
@@ -117,8 +142,16 @@ def fetch_prometheus_snapshot(
     finally:
         client.close()
     release_free_memory()
+    facts = node_facts(results)
+    instances, ec2_tried = _ec2_instances(facts, ec2_nodes, aws_session, warnings)
+    nodes = resolve_nodes(facts, instances, nodegroups)
+    warnings.extend(node_warnings(nodes, ec2_tried=ec2_tried))
+    busy = node_usage(results, facts)
+    results.release("node_cpu_busy")
     with GC_PAUSED:  # assembly builds millions of short-lived objects, no cycles
-        tables = assemble(results, plan, shape, warnings)
+        tables = assemble(results, plan, shape, warnings, nodes)
+    if len(busy) and "node_usage" in TABLE_COLUMNS:  # optional: where node-exporter is scraped
+        tables["node_usage"] = typed(busy, "node_usage")
     for message in warnings:
         _LOGGER.warning("%s", message)
     return write_snapshot(
@@ -148,6 +181,51 @@ def fetch_prometheus_snapshot(
             }
         },
     )
+
+
+def _ec2_instances(
+    facts: pd.DataFrame, mode: str, session: Any, warnings: list[str]
+) -> tuple[dict[str, Ec2Instance], bool]:
+    """EC2's answers for the nodes that lack a fact, and whether EC2 was asked."""
+    wanted = instances_to_describe(facts)
+    if mode == "off" or not wanted:
+        return {}, False
+    if mode == "auto" and session is None and not aws_configured(os.environ):
+        return {}, False
+    found: dict[str, Ec2Instance] = {}
+    for region, ids in sorted(wanted.items()):
+        try:
+            found.update(describe_instances(ids, region=region, session=session))
+        except AwsError as exc:
+            if mode == "on":
+                raise
+            warnings.append(f"EC2 lookup of {len(ids)} nodes in {region} failed: {exc}")
+    return found, True
+
+
+#: Environment variables that mean "this run has AWS access": keys, a profile, IRSA (EKS
+#: service-account roles) or ECS/EKS Pod Identity container credentials.
+_AWS_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+)
+
+
+def aws_configured(environ: Mapping[str, str]) -> bool:
+    """Whether AWS access is configured without asking the network: credentials in the
+    environment or an ``~/.aws`` config. (An EC2 instance role alone is found only through the
+    metadata service, a network call ``auto`` does not make: pass ``on`` there.)"""
+    if any(environ.get(name) for name in _AWS_ENV):
+        return True
+    home = Path(environ.get("HOME", "~")).expanduser()
+    files = (
+        environ.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials",
+        environ.get("AWS_CONFIG_FILE") or home / ".aws" / "config",
+    )
+    return any(Path(file).is_file() for file in files)
 
 
 def _scrape_interval(

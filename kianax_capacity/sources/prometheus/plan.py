@@ -27,6 +27,8 @@ API_MAX_POINTS_PER_SERIES = 11_000
 #: Instant queries run this long after their chunk's end (see :func:`plan_queries`).
 INSTANT_NUDGE_SECONDS = 1
 _INVENTORY = names_of("inventory")
+_PER_DAY_INVENTORY = tuple(name for name in _INVENTORY if SPECS[name].per_day)
+_WHOLE_CHUNK_INVENTORY = tuple(name for name in _INVENTORY if not SPECS[name].per_day)
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,11 @@ def plan_queries(
         rate_window_seconds: the ``rate()`` window; default max(step, 2 x scrape interval),
             because ``rate`` needs two samples inside its window and should span a whole step.
         max_points_per_series: points per range query and series (below the API's 11,000).
-        aggregate_chunk_seconds: aggregate shape only: the statistics and the inventory are
+        aggregate_chunk_seconds: aggregate shape: the statistics and the inventory are
             instant queries at the end of each chunk of this length (counted back from the
             window's end), so the request count is (parts x chunks) whatever the cluster size
-            and each request only touches the series alive in its chunk.
+            and each request only touches the series alive in its chunk. Series shape: the
+            chunk of the inventory queries marked ``per_day`` (subqueries).
         dialect: ``promql`` or ``metricsql`` (aggregate shape: see :func:`aggregate_queries`).
     """
     if shape not in SHAPES:
@@ -151,15 +154,14 @@ def plan_queries(
 
     statistics = aggregate_queries(dialect) if shape == "aggregate" else ()
     chunks = tuple(grid.chunks(max_points_per_series))
-    aggregate_chunks: tuple[TimeGrid, ...] = ()
-    if shape == "aggregate":
-        if aggregate_chunk_seconds < step:
-            raise UserInputError(
-                f"aggregate_chunk ({format_duration(aggregate_chunk_seconds)}) is shorter than "
-                f"the step ({format_duration(step)}); set [prometheus] aggregate_chunk to e.g. 1d"
-            )
-        per_chunk = min(int(aggregate_chunk_seconds // step), max_points_per_series)
-        aggregate_chunks = tuple(grid.chunks(per_chunk))
+    if shape == "aggregate" and aggregate_chunk_seconds < step:
+        raise UserInputError(
+            f"aggregate_chunk ({format_duration(aggregate_chunk_seconds)}) is shorter than "
+            f"the step ({format_duration(step)}); set [prometheus] aggregate_chunk to e.g. 1d"
+        )
+    per_chunk = max(1, min(int(aggregate_chunk_seconds // step), max_points_per_series))
+    day_chunks = tuple(grid.chunks(per_chunk))
+    aggregate_chunks = day_chunks if shape == "aggregate" else ()
     jobs: list[QueryJob] = []
     range_names = names_of("usage", "range") if shape == "series" else names_of("range")
     # The aggregate shape runs the inventory and the range queries per aggregate chunk: an
@@ -167,7 +169,7 @@ def plan_queries(
     # the pods alive that day (not every pod of the window, ~800 bytes each once parsed), and
     # pod_first_seen / pod_last_seen (subqueries: a dense series x steps matrix on the server)
     # stay small. Chunks combine as in the series shape (min/max, or the latest chunk).
-    range_chunk_inventory = _INVENTORY if shape != "aggregate" else ()
+    range_chunk_inventory = _WHOLE_CHUNK_INVENTORY if shape != "aggregate" else ()
     # Instant queries run one second after the chunk's end over one second more: VictoriaMetrics
     # does not show a series whose only sample is exactly at the evaluation instant, so a pod
     # born in the last step would lose its owner. Both engines then see [start, end].
@@ -177,6 +179,13 @@ def plan_queries(
         for name in range_names if shape != "aggregate" else ():
             jobs.append(range_job(name, index, chunk))
         for name in range_chunk_inventory:
+            jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
+    # The series shape runs the subquery inventory (pod lifetimes: a dense series x steps
+    # matrix on the server, ~50 s for 14 days on a loaded 2-core server) per day as well, so no
+    # single request grows with the window; min/max over the days is the window's.
+    for index, chunk in enumerate(day_chunks if shape != "aggregate" else ()):
+        window = format_duration(chunk.points * step + INSTANT_NUDGE_SECONDS)
+        for name in _PER_DAY_INVENTORY:
             jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
     for index, chunk in enumerate(aggregate_chunks):
         window = format_duration(chunk.points * step + INSTANT_NUDGE_SECONDS)

@@ -7,6 +7,7 @@ fetch's peak memory is one table's inputs, not all of them.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 
 from kianax_capacity.snapshot import empty_table
 from kianax_capacity.sources.prometheus._memory import release_free_memory
-from kianax_capacity.sources.prometheus.catalog import MEANS, NODE_LABELS, QUERIES
+from kianax_capacity.sources.prometheus.catalog import MEANS, QUERIES
 from kianax_capacity.sources.prometheus.fold import (
     CONTAINER,
     Results,
@@ -24,7 +25,13 @@ from kianax_capacity.sources.prometheus.fold import (
 )
 from kianax_capacity.sources.prometheus.plan import QueryPlan
 
-__all__ = ["assemble", "build_replicas", "build_terminations", "container_stats_from_parts"]
+__all__ = [
+    "assemble",
+    "build_replicas",
+    "build_terminations",
+    "container_stats_from_parts",
+    "typed",
+]
 
 _EPOCH = pd.Timestamp(0, tz="UTC")
 #: Two range-answer timestamps closer than this are the same instant (they are whole seconds
@@ -32,7 +39,7 @@ _EPOCH = pd.Timestamp(0, tz="UTC")
 _SAME_INSTANT_SECONDS = 0.5
 
 
-def _typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+def typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """``frame`` with exactly the table's columns, in order, with the contract's dtypes."""
     template = empty_table(table)
     if frame.empty:
@@ -63,8 +70,10 @@ def _seconds_to_time(values: pd.Series) -> pd.Series:
 
 
 def assemble(
-    results: Results, plan: QueryPlan, shape: str, warnings: list[str]
+    results: Results, plan: QueryPlan, shape: str, warnings: list[str], nodes: pd.DataFrame
 ) -> dict[str, pd.DataFrame]:
+    """Every snapshot table from the folded answers; ``nodes`` is built by the caller
+    (:mod:`.nodes`: it may ask EC2). Warnings for what is missing are appended to ``warnings``."""
     missing = [
         spec.required for spec in QUERIES if spec.required is not None and results.empty(spec.name)
     ]
@@ -72,9 +81,8 @@ def assemble(
         warnings.append(
             "kube-state-metrics series missing: "
             + ", ".join(missing)
-            + "; without them requests/limits, workload owners or nodes are unknown and "
-            "recommendations that need them report insufficient_data (is kube-state-metrics "
-            "scraped, and does --namespace/--cluster-label match it?)"
+            + "; without them requests/limits, workload owners or nodes are unknown (is "
+            "kube-state-metrics scraped, and does --namespace/--cluster-label match it?)"
         )
     if results.empty("pod_first_seen"):
         warnings.append(
@@ -103,28 +111,28 @@ def assemble(
     stats = _container_stats(results) if shape == "aggregate" else None
     results.release_parts()
     release_free_memory()
-    containers = _typed(
+    containers = typed(
         _containers(results, pods, usage, stats, restarts, terminations), "containers"
     )
     results.release("container_requests", "container_limits")
     release_free_memory()
-    workloads = _typed(_workloads(results, pods), "workloads")
-    nodes = _typed(_nodes(results), "nodes")
-    hpas = _typed(_hpas(results), "hpas")
-    replicas = _typed(build_replicas(results), "replicas")
+    workloads = typed(_workloads(results, pods), "workloads")
+    nodes = typed(nodes, "nodes")
+    hpas = typed(_hpas(results, _containers_of(pods, containers)), "hpas")
+    replicas = typed(build_replicas(results), "replicas")
     tables = {
         "nodes": nodes,
         "workloads": workloads,
-        "pods": _typed(pods, "pods"),
+        "pods": typed(pods, "pods"),
         "containers": containers,
-        "usage": _typed(usage, "usage"),
+        "usage": typed(usage, "usage"),
         "hpas": hpas,
         "replicas": replicas,
-        "terminations": _typed(terminations, "terminations"),
+        "terminations": typed(terminations, "terminations"),
     }
     if stats is not None:
         stats = stats.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
-        tables["container_stats"] = _typed(stats, "container_stats")
+        tables["container_stats"] = typed(stats, "container_stats")
     return tables
 
 
@@ -369,50 +377,37 @@ def _workloads(results: Results, pods: pd.DataFrame) -> pd.DataFrame:
     return workloads
 
 
-def _nodes(results: Results) -> pd.DataFrame:
-    label_names = ["node", *NODE_LABELS]
-    labels = _last(results.vector("node_labels", label_names), ["node"])
-    first = results.vector("node_first_seen", ["node"]).groupby("node")["value"].min()
-    last = results.vector("node_last_seen", ["node"]).groupby("node")["value"].max()
-    if labels.empty:
-        return empty_table("nodes")
-
-    def pick(*columns: str) -> pd.Series:
-        out = labels[columns[0]].replace("", np.nan)
-        for column in columns[1:]:
-            out = out.fillna(labels[column].replace("", np.nan))
-        return out.fillna("")
-
-    capacity_raw = pick("label_eks_amazonaws_com_capacity_type", "label_karpenter_sh_capacity_type")
-    capacity = capacity_raw.str.upper().str.replace("-", "_")
-    nodes = pd.DataFrame(
-        {
-            "node": labels["node"],
-            "node_group": pick("label_eks_amazonaws_com_nodegroup", "label_karpenter_sh_nodepool"),
-            "instance_type": pick(
-                "label_node_kubernetes_io_instance_type", "label_beta_kubernetes_io_instance_type"
-            ),
-            "zone": pick("label_topology_kubernetes_io_zone"),
-            # EKS writes ON_DEMAND/SPOT, Karpenter on-demand/spot; unlabeled nodes are on-demand.
-            "capacity_type": capacity.where(capacity != "", "ON_DEMAND"),
-            "architecture": pick("label_kubernetes_io_arch"),
-        }
+def _containers_of(
+    pods: pd.DataFrame, containers: pd.DataFrame
+) -> dict[tuple[str, str, str], frozenset[str]]:
+    """(namespace, kind, workload) -> the names of its pods' containers."""
+    both = containers[["namespace", "pod", "container"]].merge(
+        pods[["namespace", "pod", "kind", "workload"]], on=["namespace", "pod"]
     )
-    for name, column in (("node_capacity", "capacity"), ("node_allocatable", "allocatable")):
-        frame = _last(results.vector(name, ["node", "resource"]), ["node", "resource"])
-        wide = (
-            frame.pivot_table(index="node", columns="resource", values="value", aggfunc="last")
-            if not frame.empty
-            else pd.DataFrame(index=pd.Index([], name="node"))
-        ).reindex(columns=["cpu", "memory", "pods"])
-        wide.columns = [f"cpu_{column}_cores", f"memory_{column}_bytes", f"pods_{column}"]
-        nodes = nodes.merge(wide.reset_index(), on="node", how="left")
-    nodes["first_seen"] = _seconds_to_time(nodes["node"].map(first).astype(float))
-    nodes["last_seen"] = _seconds_to_time(nodes["node"].map(last).astype(float))
-    return nodes.drop(columns=["pods_capacity"]).sort_values("node", kind="stable")
+    out: dict[tuple[str, str, str], set[str]] = {}
+    for ns, kind, workload, container in zip(
+        both["namespace"], both["kind"], both["workload"], both["container"], strict=True
+    ):
+        out.setdefault((ns, kind, workload), set()).add(container)
+    return {key: frozenset(names) for key, names in out.items()}
 
 
-def _hpas(results: Results) -> pd.DataFrame:
+def _target_containers(targets: pd.DataFrame) -> pd.DataFrame:
+    """(namespace, hpa) -> the container label of its CPU (else memory) target ("" if none)."""
+    rows = []
+    for metric in ("memory", "cpu"):  # cpu last: it wins
+        chosen = targets[targets["metric_name"] == metric]
+        for namespace, hpa, container in zip(
+            chosen["namespace"], chosen["horizontalpodautoscaler"], chosen["container"], strict=True
+        ):
+            rows.append((namespace, hpa, str(container or "")))
+    frame = pd.DataFrame(rows, columns=["namespace", "hpa", "target_container"])
+    return frame.drop_duplicates(["namespace", "hpa"], keep="last")
+
+
+def _hpas(
+    results: Results, containers_of: Mapping[tuple[str, str, str], frozenset[str]]
+) -> pd.DataFrame:
     key = ["namespace", "horizontalpodautoscaler"]
     info = _last(
         results.vector("hpa_info", [*key, "scaletargetref_kind", "scaletargetref_name"]), key
@@ -435,8 +430,23 @@ def _hpas(results: Results) -> pd.DataFrame:
         )
         out = out.merge(values[["namespace", "hpa", column]], on=["namespace", "hpa"], how="inner")
     targets = _last(
-        results.vector("hpa_target_metric", [*key, "metric_name"]), [*key, "metric_name"]
+        results.vector("hpa_target_metric", [*key, "metric_name", "container"]),
+        [*key, "metric_name"],
     )
+    out = out.merge(_target_containers(targets), on=["namespace", "hpa"], how="left")
+    # A label naming no container of the HPA's workload is the scraper's own (honorLabels on
+    # kube-state-metrics < 2.19 adds the target's container="kube-state-metrics" to rows that
+    # lack one), not a ContainerResource metric.
+    out["target_container"] = [
+        container if container and container in containers_of.get((ns, kind, name), ()) else ""
+        for ns, kind, name, container in zip(
+            out["namespace"],
+            out["kind"],
+            out["workload"],
+            out["target_container"].fillna(""),
+            strict=True,
+        )
+    ]
     for metric in ("cpu", "memory"):
         values = targets[targets["metric_name"] == metric].rename(
             columns={"horizontalpodautoscaler": "hpa", "value": f"target_{metric}_utilization"}
