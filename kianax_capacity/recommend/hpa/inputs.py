@@ -1,7 +1,8 @@
 """HPA inputs: one :class:`HpaWorkload` per HorizontalPodAutoscaler, joined from the snapshot.
 
 The workload's demand series (total CPU cores and memory bytes over its pods at each step), its
-per-pod requests (summed over the containers the HPA's metric covers), observed replicas,
+per-pod requests (summed over the containers the HPA's metric covers: all of them for a Resource
+metric, the named one for a ContainerResource metric, ``hpas.target_container``), observed replicas,
 node group and PDB.
 """
 
@@ -68,6 +69,22 @@ def hpa_workloads(snapshot: Snapshot) -> list[HpaWorkload]:
 
     usage = usage_with_owners(snapshot)
     usage = usage.astype({"namespace": str, "kind": str, "workload": str}).merge(keys)
+    # ContainerResource HPAs (target_container set) scale on one container's usage and request:
+    # their demand is that container's, not the pod's (a sidecar's share would dilute it).
+    targeted = {
+        (str(r["namespace"]), str(r["kind"]), str(r["workload"])): str(r["target_container"])
+        for r in hpas.to_dict("records")
+        if str(r.get("target_container", "") or "") not in ("", "nan")
+    }
+    if targeted:
+        named = pd.Series(
+            [
+                targeted.get(k, "")
+                for k in zip(usage["namespace"], usage["kind"], usage["workload"], strict=True)
+            ],
+            index=usage.index,
+        )
+        usage = usage[(named == "") | (named == usage["container"].astype(str))]
     demand: dict[tuple[str, str, str], pd.DataFrame] = {
         (str(ns), str(kd), str(wl)): frame.groupby("timestamp")[["cpu_cores", "memory_bytes"]]
         .sum(min_count=1)
@@ -145,6 +162,8 @@ def hpa_workloads(snapshot: Snapshot) -> list[HpaWorkload]:
         missing_memory: tuple[str, ...] = ()
         cpu_request = memory_request = None
         rows = inventory_rows.get(key, nothing)
+        if key in targeted and len(rows):
+            rows = rows[inventory_container[rows] == targeted[key]]
         if len(rows):
             cpu, memory = inventory_cpu[rows], inventory_memory[rows]
             missing_cpu = tuple(sorted(inventory_container[rows][np.isnan(cpu)]))
