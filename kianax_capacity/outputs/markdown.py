@@ -12,7 +12,7 @@ rest is dropped, and a note says how many changes are not shown and how to see t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -403,6 +403,14 @@ def _truncation_note(hidden: int, total: int, max_chars: int) -> str:
     )
 
 
+def assumed_banner(summary: Mapping[str, Any]) -> str:
+    """A warning block when dollars rest on an assumed instance type, naming the fix; else ""."""
+    assumed = summary.get("assumed_instance_type") or {}
+    if not assumed.get("assumed"):
+        return ""
+    return f"> [!WARNING]\n> {_cell(str(assumed.get('banner', '')))}\n\n"
+
+
 def render_markdown(
     diff: RecommendationDiff, top: int = 10, max_chars: int = GITHUB_COMMENT_LIMIT
 ) -> str:
@@ -416,6 +424,7 @@ def render_markdown(
         max_chars: the size limit (GitHub's by default).
     """
     title = f"{MARKER}\n## Capacity recommendations for `{_cell(diff.new.cluster)}`\n\n"
+    title += assumed_banner(diff.new.summary)
     footer = _footer(diff)
     if diff.is_empty:
         if diff.mode == "between":

@@ -186,6 +186,13 @@ def title(ctx: ReportContext, heading: str) -> None:
         f"week {html.escape(ctx.week)} · {window} · profile {html.escape(ctx.profile)} · "
         f"source {html.escape(ctx.snapshot.manifest.source)}</p>",
     ]
+    assumed = ctx.recommendations.summary.get("assumed_instance_type") or {}
+    if assumed.get("assumed"):
+        # Before anything else: every dollar below is on an assumed instance type.
+        lines.append(
+            "<p style='color:#fff;background:#b3261e;padding:8px 12px;border-radius:4px'>"
+            f"<b>Assumed instance type.</b> {html.escape(str(assumed.get('banner', '')))}</p>"
+        )
     for text in [*ctx.snapshot.manifest.warnings, *ctx.notes]:
         lines.append(f"<p style='color:#8a5a00'>⚠ {html.escape(str(text))}</p>")
     _display(HTML("\n".join(lines)))

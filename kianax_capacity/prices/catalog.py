@@ -102,6 +102,11 @@ def normalize_capacity_type(value: str) -> CapacityType:
         return "ON_DEMAND"
     if text == "SPOT":
         return "SPOT"
+    if text in ("UNKNOWN", "", "NAN", "NONE"):
+        # A node whose capacity type nobody knows (no labels, no EC2) is priced on-demand: the
+        # dearer price, so no saving is claimed that spot may already have made. The snapshot
+        # keeps "unknown"; doctor and the fetch's warning name the fix.
+        return "ON_DEMAND"
     raise UserInputError(f"unknown capacity type {value!r}: use ON_DEMAND or SPOT")
 
 

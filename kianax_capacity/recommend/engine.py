@@ -9,8 +9,11 @@ requests, and sums the dollars into the summary.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
+
+import pandas as pd
 
 from kianax_capacity.config import Config
 from kianax_capacity.model import ResourcePrices
@@ -19,7 +22,7 @@ from kianax_capacity.recommend.commitments import EffectiveRate
 from kianax_capacity.recommend.costs import CostAllocation, allocate_costs
 from kianax_capacity.recommend.forecast import recommend_forecast
 from kianax_capacity.recommend.hpa import recommend_hpa
-from kianax_capacity.recommend.inventory import pending_pods
+from kianax_capacity.recommend.inventory import pending_pods, workload_node_groups
 from kianax_capacity.recommend.nodegroups import recommend_nodegroups
 from kianax_capacity.recommend.rightsizing import recommend_rightsizing, requests_by_workload
 from kianax_capacity.recommend.spot import assess_spot, recommend_spot
@@ -129,6 +132,13 @@ def recommend(
     forecast_rows = recommend_forecast(
         snapshot, catalog, max_nodes=max_nodes or None, pending=pending
     )
+    assumed = assumed_instance_types(snapshot)
+    if assumed["assumed"]:
+        groups = set(assumed["node_groups"])
+        rightsizing_rows, hpa_rows, spot_rows = (
+            _flag_assumed(rows, snapshot, groups)
+            for rows in (rightsizing_rows, hpa_rows, spot_rows)
+        )
     start, end = snapshot.window
     return RecommendationSet(
         cluster=snapshot.cluster,
@@ -145,6 +155,7 @@ def recommend(
             spot=spot_rows,
             nodegroups=nodegroup_rows,
             warnings=(*snapshot.manifest.warnings, *catalog.warnings),
+            assumed=assumed,
         ),
         rightsizing=rightsizing_rows,
         hpa=hpa_rows,
@@ -152,6 +163,72 @@ def recommend(
         nodegroups=nodegroup_rows,
         forecast=forecast_rows,
     )
+
+
+#: Where an instance type came from when nobody knew it (``nodes.instance_type_source``).
+_UNKNOWN_SOURCES = ("unknown", "assumed")
+ASSUMED_FIX = (
+    "run `kianax-capacity doctor`; set the kube-state-metrics node-label allowlist "
+    "(kube-state-metrics.metricLabelsAllowlist: nodes=[node.kubernetes.io/instance-type,...]), "
+    "enable node-exporter, or name the instance type under [nodegroups] in kianax-capacity.toml"
+)
+
+
+def assumed_instance_types(snapshot: Snapshot) -> dict[str, Any]:
+    """Whether any dollar figure rests on an assumed instance type, and on which nodes.
+
+    True when the snapshot has no nodes (every price is the fallback type's) or some nodes
+    have no known instance type (``instance_type_source`` "unknown"/"assumed", or none).
+    """
+    nodes = snapshot.nodes
+    if nodes.empty:
+        unknown, groups = 0, []
+        assumed = not snapshot.pods.empty  # pods but no nodes: every price is assumed
+    else:
+        source = (
+            nodes["instance_type_source"].astype(str)
+            if "instance_type_source" in nodes
+            else pd.Series("", index=nodes.index)
+        )
+        mask = source.isin(_UNKNOWN_SOURCES) | nodes["instance_type"].astype(str).isin(("", "nan"))
+        unknown = int(mask.sum())
+        groups = sorted({str(g) for g in nodes.loc[mask, "node_group"]})
+        assumed = unknown > 0
+    banner = ""
+    if assumed:
+        which = (
+            f"{unknown} of {len(nodes)} nodes have no known instance type"
+            if unknown
+            else "the snapshot has no nodes"
+        )
+        banner = (
+            f"Dollars rest on an assumed instance type: {which}, so their prices are "
+            f"{FALLBACK_INSTANCE_TYPE}'s or the node groups' average. Fix: {ASSUMED_FIX}."
+        )
+    return {
+        "assumed": assumed,
+        "nodes": unknown,
+        "of": len(nodes),
+        "node_groups": groups,
+        "fallback_instance_type": FALLBACK_INSTANCE_TYPE,
+        "banner": banner,
+    }
+
+
+def _flag_assumed(rows: tuple[Any, ...], snapshot: Snapshot, groups: set[str]) -> tuple[Any, ...]:
+    """Rows priced on an assumed instance type get ``extra["prices_assumed"] = True``: those on
+    a node group with such nodes, or whose group is unknown (priced at the default)."""
+    placement = {
+        (str(r.namespace), str(r.workload)): r.node_group
+        for r in workload_node_groups(snapshot).itertuples(index=False)
+    }
+    out = []
+    for row in rows:
+        group = row.extra.get("node_group") or placement.get((row.namespace, row.workload))
+        if not isinstance(group, str) or not group or group in groups or snapshot.nodes.empty:
+            row = replace(row, extra={**row.extra, "prices_assumed": True})
+        out.append(row)
+    return tuple(out)
 
 
 def _default_prices(
@@ -179,8 +256,11 @@ def _summary(
     spot: tuple[SpotRow, ...],
     nodegroups: tuple[NodeGroupRow, ...],
     warnings: tuple[str, ...],
+    assumed: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     summary = costs.summary()
+    if assumed is not None:
+        summary["assumed_instance_type"] = dict(assumed)
     # One combined answer per workload: where the HPA replay already priced the new requests
     # with the new replica counts, its row carries the workload's dollars and the right-sizing
     # rows of that workload are not added again.

@@ -80,10 +80,13 @@ class SpotAssessment:
     capacity_type: str | None
     applicable: bool = True
     override: bool | None = None
+    #: Share of the workload's pod-time already on spot nodes (0 = none, 1 = all).
+    spot_share: float = 0.0
 
     @property
     def already_on_spot(self) -> bool:
-        return (self.capacity_type or "").upper() == "SPOT"
+        # All of it: a workload partly on spot is offered savings on the rest only.
+        return self.spot_share >= 1.0 - 1e-9
 
     @property
     def ready(self) -> bool:
@@ -117,6 +120,7 @@ def assess_spot(
         (str(r.namespace), str(r.kind), str(r.workload)): r
         for r in workload_node_groups(snapshot).itertuples(index=False)
     }
+    shares = spot_shares(snapshot)
     out: list[SpotAssessment] = []
     for row in workloads.sort_values(WORKLOAD_KEY).itertuples(index=False):
         key = (str(row.namespace), str(row.kind), str(row.workload))
@@ -182,9 +186,32 @@ def assess_spot(
                 capacity_type=_opt_str(getattr(placed, "capacity_type", None)),
                 applicable=applicable,
                 override=override,
+                spot_share=shares.get(key, 0.0),
             )
         )
     return tuple(out)
+
+
+def spot_shares(snapshot: Snapshot) -> dict[tuple[str, str, str], float]:
+    """(namespace, kind, workload) -> share of its pod-time on nodes whose capacity type is SPOT."""
+    pods = snapshot.table("pods")
+    nodes = snapshot.table("nodes")
+    if pods.empty or nodes.empty:
+        return {}
+    placed = pods.merge(nodes[["node", "capacity_type"]], on="node", how="left")
+    seconds = (placed["last_seen"] - placed["first_seen"]).dt.total_seconds() + 1
+    on_spot = placed["capacity_type"].astype(str).str.upper().eq("SPOT")
+    frame = pd.DataFrame(
+        {
+            "namespace": placed["namespace"].astype(str),
+            "kind": placed["kind"].astype(str),
+            "workload": placed["workload"].astype(str),
+            "total": seconds,
+            "spot": seconds.where(on_spot, 0.0),
+        }
+    )
+    sums = frame.groupby(["namespace", "kind", "workload"])[["total", "spot"]].sum()
+    return {_key(k): float(v.spot / v.total) if v.total > 0 else 0.0 for k, v in sums.iterrows()}
 
 
 def _pdb_blocker(row: object, replicas_avg: float | None) -> str | None:
@@ -245,6 +272,7 @@ def recommend_spot(
             "instance_type": item.instance_type,
             "capacity_type": item.capacity_type,
             "applicable": item.applicable,
+            "spot_share": round(item.spot_share, 4),
         }
         interruption = (
             catalog.interruption_range(item.instance_type) if item.instance_type else None
@@ -266,6 +294,13 @@ def recommend_spot(
             else:
                 extra["note"] = "ready to move to spot"
             savings = _spot_savings(item, requests, catalog, unit_prices)
+            if savings is not None and item.spot_share > 0:
+                # Only the pod-time still on on-demand can move.
+                savings *= 1.0 - item.spot_share
+                extra["note"] = (
+                    f"{item.spot_share:.0%} of its pod-time already on spot: savings on the "
+                    f"remaining {1 - item.spot_share:.0%}"
+                )
         else:
             extra["note"] = "not applicable" if not item.applicable else "blocked"
         rows.append(

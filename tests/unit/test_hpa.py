@@ -364,3 +364,39 @@ def test_unknown_profile_is_a_user_error(snapshot):
 
     with pytest.raises(UserInputError, match="unknown profile"):
         recommend_hpa(snapshot, profile="cheap", default_prices=PRICES)
+
+
+def _with_sidecar(target_container: str) -> Snapshot:
+    """The first workload's pods get an envoy sidecar (its own request and usage); its HPA
+    targets ``target_container`` ("" = the pod-level Resource metric)."""
+    base = build_snapshot()
+    name = next(iter(WORKLOADS))
+    tables = dict(base.tables)
+    pods = tables["pods"][tables["pods"]["workload"] == name]["pod"]
+    sidecar = tables["containers"][tables["containers"]["pod"].isin(pods)].assign(
+        container="envoy", cpu_request_cores=0.25, cpu_limit_cores=math.nan
+    )
+    tables["containers"] = pd.concat([tables["containers"], sidecar], ignore_index=True)
+    usage = tables["usage"][tables["usage"]["pod"].isin(pods)].assign(
+        container="envoy", cpu_cores=0.01
+    )
+    tables["usage"] = pd.concat([tables["usage"], usage], ignore_index=True)
+    tables["hpas"] = tables["hpas"].assign(target_container="")
+    tables["hpas"].loc[tables["hpas"]["workload"] == name, "target_container"] = target_container
+    return Snapshot(manifest=base.manifest, tables=tables)
+
+
+def test_container_resource_hpa_replays_the_named_containers_request_and_usage() -> None:
+    name = next(iter(WORKLOADS))
+    prices = ResourcePrices(0.03, 0.004)
+    (named,) = [
+        r for r in recommend_hpa(_with_sidecar("app"), default_prices=prices) if r.workload == name
+    ]
+    (pod_level,) = [
+        r for r in recommend_hpa(_with_sidecar(""), default_prices=prices) if r.workload == name
+    ]
+    # ContainerResource on "app": the sidecar's 0.25 cores and its usage stay out.
+    assert named.extra["replayed_requests"]["cpu_request"] == REQUEST_CORES
+    assert pod_level.extra["replayed_requests"]["cpu_request"] == REQUEST_CORES + 0.25
+    # The app alone runs hotter against its own request than the pod does against the sum.
+    assert named.extra["utilisation"]["cpu_p95"] > pod_level.extra["utilisation"]["cpu_p95"] * 1.2

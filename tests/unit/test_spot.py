@@ -137,3 +137,23 @@ def test_rows_serialise_and_frame(rows: dict[str, SpotRow]) -> None:
         assert SpotRow.from_dict(data).to_dict() == data
     frame = spot_frame(list(rows.values()))
     assert set(frame["workload"]) == set(rows)
+
+
+def test_savings_only_on_the_pod_time_not_yet_on_spot() -> None:
+    c = SyntheticCluster(days=2)
+    a = c.node("general-a", "general-ng", "t3.medium", "us-east-1a")
+    b = c.node("general-b", "general-ng", "t3.medium", "us-east-1b")
+    j = c.node("jobs-a", "jobs-ng", "t3.medium", "us-east-1a", capacity_type="SPOT")
+    c.workload("kianax", "Deployment", "api-gateway", nodes=[a, b, a], pdb_allowed=1.0)
+    c.workload("kianax", "Deployment", "partly", nodes=[a, b, j], pdb_allowed=1.0)
+    rows = by_name(
+        recommend_spot(c.build(), CATALOG, unit_prices={"general-ng": ResourcePrices(0.02, 0.003)})
+    )
+    whole, partly = rows["api-gateway"], rows["partly"]
+    assert whole.extra["spot_share"] == 0.0
+    # One of three equal pods runs on spot: a third of the pod-time; the saving is the other
+    # two thirds of the same hand-worked 7.05 (api-gateway, all on-demand).
+    assert partly.extra["spot_share"] == pytest.approx(1 / 3, abs=1e-3)
+    assert partly.ready
+    assert partly.monthly_savings_usd == pytest.approx(7.05 * 2 / 3, abs=0.01)
+    assert "33% of its pod-time already on spot" in str(partly.extra["note"])
