@@ -46,10 +46,12 @@ from kianax_capacity.recommendations import (
 from kianax_capacity.snapshot import Snapshot, load_snapshot, write_snapshot
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
     from kianax_capacity.outputs.diff import DiffThresholds, RecommendationDiff
     from kianax_capacity.prices.catalog import PriceCatalog
+    from kianax_capacity.recommend.commitments import EffectiveRate
 
 __version__ = "0.1.0"
 
@@ -103,6 +105,7 @@ def recommend(
     generated_at: datetime | None = None,
     strategy: str | None = None,
     profile: str | None = None,
+    effective_rates: Mapping[str, EffectiveRate] | None = None,
 ) -> RecommendationSet:
     """Every recommendation for a snapshot: right-sizing, HPA, spot, node groups, forecast, costs.
 
@@ -115,6 +118,8 @@ def recommend(
             one snapshot always gives the same set.
         strategy: right-sizing strategy (``kianax``, ``krr-simple``, ``vpa``), overriding config.
         profile: ``production``, ``development`` or ``high-availability``, overriding config.
+        effective_rates: billed rates per node group (from a CUR export, see
+            ``kianax_capacity.recommend.commitments.effective_rates``), priced beside list.
     """
     from kianax_capacity.recommend.engine import recommend as _recommend
 
@@ -125,6 +130,7 @@ def recommend(
         generated_at=generated_at,
         strategy=strategy,
         profile=profile,
+        effective_rates=effective_rates,
     )
 
 

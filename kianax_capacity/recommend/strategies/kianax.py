@@ -51,7 +51,7 @@ from kianax_capacity.recommend.strategies._base import (
 )
 from kianax_capacity.recommend.strategies.jvm import jvm_memory_stats, jvm_notes, reserved_heap
 from kianax_capacity.recommend.strategies.startup import startup_mask
-from kianax_capacity.units import MIB
+from kianax_capacity.units import MIB, format_cpu
 
 __all__ = [
     "SEASONS",
@@ -597,7 +597,7 @@ def _startup_notes(raw: pd.DataFrame, settings: KianaxSettings) -> pd.Series:
     notes = pd.Series("", index=raw.index, dtype="object")
     for cid in raw.index[hungry]:
         notes[cid] = (
-            f"Its pods use up to {float(peak[cid]):.2f} cores in their first "
+            f"Its pods use up to {format_cpu(float(peak[cid]))} CPU in their first "
             f"{settings.startup_exclusion_minutes:g} minutes ({int(starts[cid])} "
             "starts seen), more than its steady-state request, which is sized without those "
             "minutes: give the start its CPU with Kubernetes' in-place pod resize or the VPA's "
