@@ -25,7 +25,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -465,18 +465,7 @@ def cur_costs(
         AwsError: the manifest or a data file cannot be read.
     """
     s3 = client or make_client("s3", region, session, endpoint_url)
-    frames = []
-    for uri in read_cur_manifest(s3, manifest_uri, region):
-        bucket, key = _split_s3(uri)
-        data = _get_object(s3, bucket, key, region)
-        try:
-            table = pq.read_table(io.BytesIO(data))
-        except (pa.ArrowException, OSError) as exc:
-            raise AwsError(
-                f"{uri} is not a readable Parquet file ({type(exc).__name__}): "
-                "check the export format"
-            ) from exc
-        frames.append(_cur_frame(table, cluster))
+    frames = [_cur_frame(table, cluster) for table in _cur_tables(s3, manifest_uri, region)]
     if not frames or all(frame.empty for frame in frames):
         return _empty_billed()
     lines = pd.concat(frames, ignore_index=True)
@@ -620,18 +609,7 @@ def cur_node_rates(
         AwsError: the manifest or a data file cannot be read.
     """
     s3 = client or make_client("s3", region, session, endpoint_url)
-    frames = []
-    for uri in read_cur_manifest(s3, manifest_uri, region):
-        bucket, key = _split_s3(uri)
-        data = _get_object(s3, bucket, key, region)
-        try:
-            table = pq.read_table(io.BytesIO(data))
-        except (pa.ArrowException, OSError) as exc:
-            raise AwsError(
-                f"{uri} is not a readable Parquet file ({type(exc).__name__}): "
-                "check the export format"
-            ) from exc
-        frames.append(_rate_lines(table, cluster))
+    frames = [_rate_lines(table, cluster) for table in _cur_tables(s3, manifest_uri, region)]
     lines = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RATE_COLUMNS)
     if lines.empty:
         return pd.DataFrame(columns=RATE_COLUMNS)
@@ -644,3 +622,22 @@ def cur_node_rates(
         period_end=("period_end", "max"),
     )
     return grouped.reset_index()[RATE_COLUMNS]
+
+
+def _cur_tables(s3: Any, manifest_uri: str, region: str) -> Iterator[pa.Table]:
+    """Every Parquet data file the CUR manifest names, read one at a time.
+
+    Raises:
+        AwsError: the manifest or a data file cannot be read.
+    """
+    for uri in read_cur_manifest(s3, manifest_uri, region):
+        bucket, key = _split_s3(uri)
+        data = _get_object(s3, bucket, key, region)
+        try:
+            table = pq.read_table(io.BytesIO(data))
+        except (pa.ArrowException, OSError) as exc:
+            raise AwsError(
+                f"{uri} is not a readable Parquet file ({type(exc).__name__}): "
+                "check the export format"
+            ) from exc
+        yield table
