@@ -167,21 +167,17 @@ def simulate_credits(
         was_running = now
     # Nodes still running at the end: treated as stopping there (see the module docstring).
     charged += float(surplus[was_running].sum())
-    node_hours = float(running.sum()) * step_hours
-    return CreditResult(
-        instance_type=spec.instance_type,
-        mode=mode,
-        vcpu=spec.vcpu,
-        baseline_per_vcpu=spec.baseline_per_vcpu,
-        node_hours=node_hours,
-        cpu_core_hours=float(cpu.sum()) * step_hours,
-        earned_credits=node_hours * spec.credits_per_hour,
-        surplus_credits_charged=charged,
-        surplus_usd=charged * spec.surplus_usd_per_credit,
-        throttled_node_hours=throttled_steps * step_hours,
-        throttled_core_hours=throttled_credits / 60.0,
-        balance=balance_sum,
-        surplus_balance=surplus_sum,
+    return _result(
+        spec,
+        mode,
+        running,
+        cpu,
+        step_hours,
+        charged,
+        throttled_steps,
+        throttled_credits,
+        balance_sum,
+        surplus_sum,
     )
 
 
@@ -232,6 +228,33 @@ def _simulate_one(
         surpluses[t] = surplus
     if was:
         charged += surplus
+    return _result(
+        spec,
+        mode,
+        running,
+        cpu,
+        step_hours,
+        charged,
+        throttled_steps,
+        throttled,
+        balances,
+        surpluses,
+    )
+
+
+def _result(
+    spec: CreditSpec,
+    mode: CreditMode,
+    running: np.ndarray,
+    cpu: np.ndarray,
+    step_hours: float,
+    charged: float,
+    throttled_steps: int,
+    throttled_credits: float,
+    balance: np.ndarray,
+    surplus_balance: np.ndarray,
+) -> CreditResult:
+    """The totals both simulations report, from what their step loops accumulated."""
     node_hours = float(running.sum()) * step_hours
     return CreditResult(
         instance_type=spec.instance_type,
@@ -244,9 +267,9 @@ def _simulate_one(
         surplus_credits_charged=charged,
         surplus_usd=charged * spec.surplus_usd_per_credit,
         throttled_node_hours=throttled_steps * step_hours,
-        throttled_core_hours=throttled / 60.0,
-        balance=balances,
-        surplus_balance=surpluses,
+        throttled_core_hours=throttled_credits / 60.0,
+        balance=balance,
+        surplus_balance=surplus_balance,
     )
 
 
