@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
+import boto3
 import pytest
+import requests
+from moto.server import ThreadedMotoServer
 
 from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.sources.demo import DEFAULT_END, generate_demo_snapshot, simulate_demo_cluster
@@ -103,3 +107,31 @@ def demo_server(request: pytest.FixtureRequest) -> DemoServer:
         return DemoServer("prometheus", request.getfixturevalue("prometheus_server").url, None)
     url = request.getfixturevalue("victoria_metrics_server").url
     return DemoServer("victoria-metrics", url, "cluster")
+
+
+# --- AWS through moto in server mode ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    """A moto server on 127.0.0.1 at a free port, one per test module."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def session(
+    moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> boto3.session.Session:
+    """A boto3 session with test credentials only (no profile, no real config), moto reset."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    requests.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
+    return boto3.session.Session()

@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
 
 from kianax_capacity.errors import AwsError
 from kianax_capacity.prices import embedded_catalog
@@ -34,29 +33,6 @@ pytestmark = pytest.mark.integration
 CLUSTER = "kianax-production"
 DAY1 = pd.Timestamp("2026-07-01", tz="UTC")
 DAY2 = pd.Timestamp("2026-07-02", tz="UTC")
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def session(
-    moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> boto3.session.Session:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    requests.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
-    return boto3.session.Session()
 
 
 # --- EC2 instance types -------------------------------------------------------------------

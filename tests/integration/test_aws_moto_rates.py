@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,6 @@ import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import requests
-from moto.server import ThreadedMotoServer
 
 from kianax_capacity.prices import embedded_catalog
 from kianax_capacity.prices.aws import make_client
@@ -42,28 +39,6 @@ END = datetime(2026, 7, 2, tzinfo=UTC)
 SCALE = 730 / 24  # one billed day -> a month of 730 h
 T3_MEDIUM_DAY = 24 * 0.0416  # 0.9984: 24 h of t3.medium at the public on-demand rate
 SP_EFFECTIVE = T3_MEDIUM_DAY * 0.72  # a Compute Savings Plan 28% off on-demand
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def session(
-    moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> boto3.session.Session:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    requests.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
-    return boto3.session.Session()
 
 
 SCHEMA = pa.schema(
