@@ -19,10 +19,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-# The subpackage kianax_capacity.recommend would shadow the recommend() function below the
-# first time it is imported (Python binds a submodule as an attribute of its parent); importing
-# it here, before the function is defined, lets the function win for good.
-import kianax_capacity.recommend as _recommend_package  # noqa: F401
 from kianax_capacity.config import Config, load_config
 from kianax_capacity.errors import (
     AwsError,
@@ -51,7 +47,7 @@ if TYPE_CHECKING:
 
     from kianax_capacity.outputs.diff import DiffThresholds, RecommendationDiff
     from kianax_capacity.prices.catalog import PriceCatalog
-    from kianax_capacity.recommend.commitments import EffectiveRate
+    from kianax_capacity.recommenders.commitments import EffectiveRate
 
 __version__ = "0.1.0"
 
@@ -119,9 +115,9 @@ def recommend(
         strategy: right-sizing strategy (``kianax``, ``krr-simple``, ``vpa``), overriding config.
         profile: ``production``, ``development`` or ``high-availability``, overriding config.
         effective_rates: billed rates per node group (from a CUR export, see
-            ``kianax_capacity.recommend.commitments.effective_rates``), priced beside list.
+            ``kianax_capacity.recommenders.commitments.effective_rates``), priced beside list.
     """
-    from kianax_capacity.recommend.engine import recommend as _recommend
+    from kianax_capacity.recommenders.engine import recommend as _recommend
 
     return _recommend(
         snapshot,
@@ -152,9 +148,9 @@ def demo_snapshot(days: float = 21, scale: int = 1) -> Snapshot:
 
 def __getattr__(name: str) -> Any:
     if name in _PLOTS:
-        from kianax_capacity.outputs import quick
+        from kianax_capacity.outputs import plots
 
-        return getattr(quick, name)
+        return getattr(plots, name)
     if name == "fetch_prometheus_snapshot":
         from kianax_capacity.sources.prometheus import fetch_prometheus_snapshot
 

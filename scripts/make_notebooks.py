@@ -73,8 +73,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "code",
-            "nb.show(nb.charts.requested_vs_used(nb.views.requests_vs_usage(ctx.snapshot, ctx.recommendations, 'cpu'), 'cpu'))\n"
-            "nb.show(nb.charts.requested_vs_used(nb.views.requests_vs_usage(ctx.snapshot, ctx.recommendations, 'memory'), 'memory'))",
+            "nb.requests_vs_usage(ctx)",
         ),
         (
             "md",
@@ -108,8 +107,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "code",
-            "nb.show(nb.charts.node_packing(nb.views.packing_frame(ctx.snapshot), 'cpu'))\n"
-            "nb.show(nb.charts.node_packing(nb.views.packing_frame(ctx.snapshot), 'memory'))",
+            "nb.node_packing(ctx)",
         ),
         ("md", "## Node groups"),
         (
@@ -144,14 +142,14 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "explore": [
         (
             "md",
-            "# Explore a snapshot\nA starting point for ad-hoc questions. `ctx.snapshot` holds the tables (`ctx.snapshot.usage`, `.pods`, `.nodes`, ...; units in the column names), `ctx.recommendations` the recommendation set, `nb.views` chart-ready frames and `nb.charts` the figures.",
+            "# Explore a snapshot\nA starting point for ad-hoc questions. `ctx.snapshot` holds the tables (`ctx.snapshot.usage`, `.pods`, `.nodes`, ...; units in the column names), `ctx.recommendations` the recommendation set, `nb.frames` chart-ready frames and `nb.charts` the figures.",
         ),
         ("code", "ctx.snapshot"),
         ("code", "ctx.recommendations"),
         ("code", "ctx.snapshot.usage.head()"),
         (
             "code",
-            "nb.show(nb.charts.requested_vs_used(nb.views.requests_vs_usage(ctx.snapshot, ctx.recommendations, 'cpu'), 'cpu'))",
+            "nb.show(nb.charts.requested_vs_used(nb.frames.requests_vs_usage(ctx.snapshot, ctx.recommendations, 'cpu'), 'cpu'))",
         ),
     ],
 }

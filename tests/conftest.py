@@ -28,6 +28,6 @@ def demo_recommendations(demo_snapshot_full: Snapshot):
     """The recommendations of the default 21-day demo (every section filled, one forecast hit)."""
     from datetime import UTC, datetime
 
-    from kianax_capacity.recommend.engine import recommend
+    from kianax_capacity.recommenders.engine import recommend
 
     return recommend(demo_snapshot_full, generated_at=datetime(2026, 11, 23, 6, 0, tzinfo=UTC))

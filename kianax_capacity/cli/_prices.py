@@ -5,7 +5,7 @@ from __future__ import annotations
 from kianax_capacity.config import Config
 from kianax_capacity.errors import UserInputError
 from kianax_capacity.prices import PriceCatalog, embedded_catalog
-from kianax_capacity.recommend.nodegroups import candidate_specs
+from kianax_capacity.recommenders.nodegroups import candidate_specs
 from kianax_capacity.snapshot import Snapshot
 
 PRICE_SOURCES = ("embedded", "aws")
@@ -24,7 +24,7 @@ def load_catalog(config: Config, snapshot: Snapshot) -> PriceCatalog:
     embedded = embedded_catalog(config.aws.region)
     if config.aws.prices == "embedded":
         return embedded
-    from kianax_capacity.prices.aws import aws_catalog  # boto3 only when asked for
+    from kianax_capacity.sources.aws_prices import aws_catalog  # boto3 only when asked for
 
     wanted = set(snapshot.nodes["instance_type"].dropna().astype(str))
     wanted |= {

@@ -59,8 +59,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kianax_capacity.prices import embedded_catalog, node_group_unit_prices
-    from kianax_capacity.recommend.backtest import run_backtest, run_rolling_backtest
-    from kianax_capacity.recommend.rightsizing import get_strategy
+    from kianax_capacity.recommenders.backtest import run_backtest, run_rolling_backtest
+    from kianax_capacity.recommenders.rightsizing import get_strategy
     from kianax_capacity.snapshot import load_snapshot
 
     strategies = tuple(name.strip() for name in args.strategies.split(",") if name.strip())

@@ -89,7 +89,7 @@ def config_with_prices(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kianax_capacity.recommend.engine import recommend
+    from kianax_capacity.recommenders.engine import recommend
 
     config = config_with_prices(args)
     progress = progress_from_args(args)
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     rates = None
     if manifest:
         # Billed data is the user's own S3 export: read only when they named it.
-        from kianax_capacity.recommend.commitments import effective_rates
+        from kianax_capacity.recommenders.commitments import effective_rates
         from kianax_capacity.sources.aws_costs import cur_node_rates
 
         with progress.task("reading billed node-hour rates (CUR)"):

@@ -88,7 +88,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     require_extra("report")  # before any fetch or recommend work that would be wasted
     from kianax_capacity.outputs.report import build_report, default_generated_at, parse_week
-    from kianax_capacity.recommend.engine import recommend
+    from kianax_capacity.recommenders.engine import recommend
     from kianax_capacity.snapshot import load_snapshot
 
     if args.previous is not None and not args.previous.is_file():

@@ -1,6 +1,6 @@
 """Plotly figures for the reports: pure functions from frames to ``plotly.graph_objects.Figure``.
 
-Every builder takes plain DataFrames (from :mod:`kianax_capacity.outputs.views` or the
+Every builder takes plain DataFrames (from :mod:`kianax_capacity.outputs.frames` or the
 recommenders) and returns a figure; an empty input gives a figure that says there is no data yet,
 never an exception, so one missing section never breaks a report. Colours come from
 :mod:`kianax_capacity.outputs.palette`, units are in the axis titles (cores, GiB, USD), legends
@@ -171,7 +171,7 @@ def requested_vs_used(
     """Per container: request bar, p95 usage bar, max usage tick and the recommended request.
 
     Args:
-        frame: :func:`kianax_capacity.outputs.views.requests_vs_usage` (label, request, used_p95,
+        frame: :func:`kianax_capacity.outputs.frames.requests_vs_usage` (label, request, used_p95,
             used_max, recommended), display units.
     """
     unit = _UNITS[resource]
@@ -240,7 +240,7 @@ def usage_distribution(
     Args:
         samples: usage values in display units (cores, GiB), every pod and step.
         marks: label -> value (``p50``, ``p95``, ``p99``, ``max``, ``request``, ``limit``,
-            ``recommended``) from :func:`kianax_capacity.outputs.views.container_usage`.
+            ``recommended``) from :func:`kianax_capacity.outputs.frames.container_usage`.
     """
     unit = _UNITS[resource]
     if samples is None or samples.empty:
@@ -327,7 +327,7 @@ def hpa_replicas(
     """Replicas over time against min and max, saturation shaded; before/after when replayed.
 
     Args:
-        frame: :func:`kianax_capacity.outputs.views.hpa_replay_frame` (timestamp,
+        frame: :func:`kianax_capacity.outputs.frames.hpa_replay_frame` (timestamp,
             replicas_observed, optional replicas_current_sim / replicas_recommended_sim and
             saturated / saturated_recommended flags), hourly.
         current: the HPA's current ``HpaSettings`` (min_replicas, max_replicas).
@@ -446,7 +446,7 @@ def node_packing(
     """Requests stacked per node (by namespace) against each node's allocatable.
 
     Args:
-        frame: :func:`kianax_capacity.outputs.views.packing_frame` (node, node_group, namespace,
+        frame: :func:`kianax_capacity.outputs.frames.packing_frame` (node, node_group, namespace,
             cpu_request_cores / memory_request_gib, cpu_allocatable_cores /
             memory_allocatable_gib, timestamp).
     """
@@ -519,7 +519,7 @@ def capacity_forecast(
     """Daily peak requests (and usage), the trend with its interval, against the capacity.
 
     Args:
-        frame: :func:`kianax_capacity.outputs.views.forecast_frame` (date, actual, usage, fitted,
+        frame: :func:`kianax_capacity.outputs.frames.forecast_frame` (date, actual, usage, fitted,
             lower, upper, capacity) in display units.
     """
     unit = _UNITS[resource]
@@ -597,7 +597,7 @@ def credit_balance(frame: pd.DataFrame | None, title: str | None = None) -> go.F
     """CPU-credit balance (above zero) and outstanding surplus credits (below) per group.
 
     Args:
-        frame: :func:`kianax_capacity.outputs.views.credit_balance_frame`.
+        frame: :func:`kianax_capacity.outputs.frames.credit_balance_frame`.
     """
     title = title or "CPU credits of burstable node groups (credits = vCPU-minutes)"
     if frame is None or frame.empty:

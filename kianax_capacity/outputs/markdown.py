@@ -24,7 +24,7 @@ from kianax_capacity.outputs.diff import (
     risk_counts,
     total_usd,
 )
-from kianax_capacity.recommend.confidence import backtest_sentence
+from kianax_capacity.recommenders.confidence import backtest_sentence
 from kianax_capacity.units import format_cpu, format_memory, format_usd
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "MARKER", "render_markdown"]

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from kianax_capacity._optional import import_optional
-from kianax_capacity.outputs import charts, tables, views
+from kianax_capacity.outputs import charts, frames, tables
 from kianax_capacity.outputs.report import window_week
 from kianax_capacity.recommendations import RecommendationSet, load_recommendations
 from kianax_capacity.snapshot import Snapshot, load_snapshot
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ReportContext",
     "charts",
+    "frames",
     "load",
     "note",
     "setup",
@@ -42,7 +43,6 @@ __all__ = [
     "show_table",
     "tables",
     "title",
-    "views",
 ]
 
 #: The snapshot parameter value that means "simulate the embedded demo cluster".
@@ -76,15 +76,15 @@ class ReportContext:
     @cached_property
     def allocation(self) -> Any | None:
         """The cost allocation (``CostAllocation``) or None when prices are unavailable."""
-        return views.cost_allocation(self.snapshot)
+        return frames.cost_allocation(self.snapshot)
 
     @property
     def daily_costs(self) -> pd.DataFrame | None:
         return None if self.allocation is None else self.allocation.daily
 
     @cached_property
-    def headline(self) -> views.Headline:
-        return views.headline(self.recommendations, self.allocation)
+    def headline(self) -> frames.Headline:
+        return frames.headline(self.recommendations, self.allocation)
 
 
 def load(
@@ -121,7 +121,7 @@ def load(
     elif recommendations:
         recs = load_recommendations(recommendations)
     else:
-        from kianax_capacity.recommend.engine import recommend
+        from kianax_capacity.recommenders.engine import recommend
 
         recs = recommend(snap, profile=profile)
     before = None
@@ -269,18 +269,18 @@ def cost_breakdowns(ctx: ReportContext) -> None:
 
 def changes(ctx: ReportContext) -> None:
     """What changed since last week's recommendations."""
-    frame = views.change_table(ctx.previous, ctx.recommendations)
+    frame = frames.change_table(ctx.previous, ctx.recommendations)
     if frame is None:
         note("No previous week's recommendations.json found: nothing to compare yet.")
         return
     show_table(frame.head(20), "No significant change since last week.")
 
 
-def forecast(ctx: ReportContext, resource: views.Resource = "cpu", all_rows: bool = True) -> None:
+def forecast(ctx: ReportContext, resource: frames.Resource = "cpu", all_rows: bool = True) -> None:
     """The forecast chart of the scope that runs out first (else the busiest node group), and
     the forecast rows of the recommendation set (only those that run out, unless ``all_rows``)."""
-    scope = views.forecast_scope(ctx.snapshot, ctx.recommendations, resource)
-    frame = views.forecast_frame(ctx.snapshot, scope, resource)
+    scope = frames.forecast_scope(ctx.snapshot, ctx.recommendations, resource)
+    frame = frames.forecast_frame(ctx.snapshot, scope, resource)
     show(charts.capacity_forecast(frame, resource=resource, scope=scope or ""))
     rows = [
         {
@@ -306,9 +306,23 @@ def forecast(ctx: ReportContext, resource: views.Resource = "cpu", all_rows: boo
         note("No forecast rows in this recommendation set yet.")
 
 
+def requests_vs_usage(ctx: ReportContext) -> None:
+    """Requested vs used per container (CPU, then memory), with the recommended request."""
+    for resource in ("cpu", "memory"):
+        frame = frames.requests_vs_usage(ctx.snapshot, ctx.recommendations, resource)
+        show(charts.requested_vs_used(frame, resource))
+
+
+def node_packing(ctx: ReportContext) -> None:
+    """Requests per node at the busiest moment (CPU, then memory), against allocatable."""
+    frame = frames.packing_frame(ctx.snapshot)
+    for resource in ("cpu", "memory"):
+        show(charts.node_packing(frame, resource))
+
+
 def container_detail(ctx: ReportContext, rank: int = 0) -> None:
     """Usage histograms (CPU and memory) of the ``rank``-th container worth a look."""
-    choices = views.container_choices(ctx.snapshot, ctx.recommendations)
+    choices = frames.container_choices(ctx.snapshot, ctx.recommendations)
     if len(choices) <= rank:
         note("No container with usage data in this snapshot.")
         return
@@ -319,7 +333,7 @@ def container_detail(ctx: ReportContext, rank: int = 0) -> None:
         str(pick["container"]),
     )
     for resource in ("cpu", "memory"):
-        samples, marks = views.container_usage(
+        samples, marks = frames.container_usage(
             ctx.snapshot, namespace, workload, container, resource, ctx.recommendations
         )
         unit = "cores" if resource == "cpu" else "GiB"
@@ -335,13 +349,13 @@ def container_detail(ctx: ReportContext, rank: int = 0) -> None:
 
 def hpa_charts(ctx: ReportContext, top: int = 3) -> None:
     """Replica charts of the ``top`` HPAs that were saturated most."""
-    choices = views.hpa_choices(ctx.snapshot, ctx.recommendations)
+    choices = frames.hpa_choices(ctx.snapshot, ctx.recommendations)
     if choices.empty:
         note("No HorizontalPodAutoscalers in this snapshot.")
         return
     for _, pick in choices.head(top).iterrows():
         namespace, workload = str(pick["namespace"]), str(pick["workload"])
-        frame, current, recommended = views.hpa_replay_frame(
+        frame, current, recommended = frames.hpa_replay_frame(
             ctx.snapshot, namespace, workload, ctx.recommendations
         )
         show(
@@ -382,7 +396,7 @@ def estimated_vs_billed(ctx: ReportContext) -> None:
 
 def burstable_credits(ctx: ReportContext) -> None:
     """Per burstable node group: its CPU-credit balance over time and the surplus dollars."""
-    show(charts.credit_balance(views.credit_balance_frame(ctx.snapshot, ctx.recommendations)))
+    show(charts.credit_balance(frames.credit_balance_frame(ctx.snapshot, ctx.recommendations)))
     rows = []
     for row in ctx.recommendations.nodegroups:
         burstable = row.extra.get("burstable")

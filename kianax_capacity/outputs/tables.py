@@ -12,8 +12,8 @@ from typing import Any, cast
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from kianax_capacity.recommend.confidence import backtest_sentence
 from kianax_capacity.recommendations import RecommendationSet, RightsizingRow
+from kianax_capacity.recommenders.confidence import backtest_sentence
 from kianax_capacity.units import format_cpu, format_memory, format_usd
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Prices of EC2 capacity: the embedded offline catalog and live prices through boto3.
 
-Import the live catalog from :mod:`kianax_capacity.prices.aws` (it needs boto3); everything
+Import the live catalog from :mod:`kianax_capacity.sources.aws_prices` (it needs boto3); everything
 re-exported here works offline.
 """
 

@@ -5,7 +5,7 @@ Two sources fill the same :class:`PriceCatalog`:
 * ``embedded`` (the default, no network): the dated tables in ``kianax_capacity/data/``
   (on-demand prices from the AWS Pricing API on 2026-07-20, Spot Instance Advisor savings and
   interruption ranges as of 2025-07, specs from moto's DescribeInstanceTypes dump), us-east-1 only.
-* ``aws``: live prices through boto3, see :mod:`kianax_capacity.prices.aws`.
+* ``aws``: live prices through boto3, see :mod:`kianax_capacity.sources.aws_prices`.
 
 Unit prices follow OpenCost: a node's hourly price is split into a CPU core-hour and a memory
 GiB-hour price that keep a fixed CPU:RAM price ratio and add back up to the node price exactly::

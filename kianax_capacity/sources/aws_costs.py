@@ -1,7 +1,7 @@
 """What AWS billed for the cluster: Cost Explorer and CUR 2.0 / Data Exports in S3.
 
 Both readers return a *billed frame* (:data:`BILLED_COLUMNS`) that
-:func:`kianax_capacity.recommend.costs.reconcile` compares with the estimate:
+:func:`kianax_capacity.recommenders.costs.reconcile` compares with the estimate:
 
 * :func:`cost_explorer_costs` — ``get_cost_and_usage``, daily, filtered to the cluster by its
   tags (``eks:cluster-name``, ``eks:eks-cluster-name``, ``kubernetes.io/cluster/<name>``),
@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kianax_capacity.errors import AwsError, UserInputError
-from kianax_capacity.prices.aws import aws_errors, boto3, make_client
+from kianax_capacity.sources.aws_prices import aws_errors, boto3, make_client
 
 __all__ = [
     "BILLED_COLUMNS",
@@ -594,7 +594,7 @@ def cur_node_rates(
 ) -> pd.DataFrame:
     """What the cluster's node-hours cost at list and as billed (amortized), from CUR 2.0.
 
-    For :func:`kianax_capacity.recommend.commitments.effective_rates`, which turns it into an
+    For :func:`kianax_capacity.recommenders.commitments.effective_rates`, which turns it into an
     effective rate per node group. Savings Plan recurring-fee lines are account-wide: their
     unused commitment is one row with node group ``"(savings plan)"``.
 

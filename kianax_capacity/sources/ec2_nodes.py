@@ -97,7 +97,7 @@ def describe_instances(
     if not ids:
         return {}
     # boto3 is the [aws] extra: imported only when EC2 is really asked.
-    from kianax_capacity.prices.aws import aws_errors, make_client
+    from kianax_capacity.sources.aws_prices import aws_errors, make_client
 
     client = make_client("ec2", region, session, endpoint_url)
     found: dict[str, Ec2Instance] = {}

@@ -22,7 +22,7 @@ from kianax_capacity.outputs.report import (
     parse_week,
     report_lock,
 )
-from kianax_capacity.recommend.engine import recommend
+from kianax_capacity.recommenders.engine import recommend
 from kianax_capacity.snapshot import Snapshot, load_snapshot
 
 PARAMS = {"snapshot": "s", "recommendations": "r", "cluster": "c", "week": "w", "profile": "p"}

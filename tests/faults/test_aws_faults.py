@@ -23,9 +23,9 @@ import botocore.endpoint
 import pytest
 
 from kianax_capacity.errors import AwsError
-from kianax_capacity.prices.aws import make_client
 from kianax_capacity.snapshot import write_snapshot
 from kianax_capacity.sources.aws_costs import cost_explorer_costs
+from kianax_capacity.sources.aws_prices import make_client
 from kianax_capacity.sources.demo import generate_demo_snapshot
 from tests.faults.helpers import assert_one_line_error, run_main
 

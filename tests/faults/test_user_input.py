@@ -23,7 +23,7 @@ import pytest
 
 from kianax_capacity.config import PrometheusConfig
 from kianax_capacity.errors import UserInputError
-from kianax_capacity.recommend.engine import recommend
+from kianax_capacity.recommenders.engine import recommend
 from kianax_capacity.snapshot import Snapshot, load_snapshot
 from kianax_capacity.sources.demo import generate_demo_snapshot
 from kianax_capacity.sources.prometheus import fetch_prometheus_snapshot

@@ -23,10 +23,14 @@ import requests
 
 from kianax_capacity.errors import AwsError
 from kianax_capacity.prices import embedded_catalog
-from kianax_capacity.prices.aws import fetch_instance_specs, fetch_on_demand_prices, make_client
-from kianax_capacity.recommend.costs import allocate_costs, reconcile
+from kianax_capacity.recommenders.costs import allocate_costs, reconcile
 from kianax_capacity.snapshot import Snapshot, SnapshotManifest, empty_table
 from kianax_capacity.sources.aws_costs import cost_explorer_costs, cur_costs
+from kianax_capacity.sources.aws_prices import (
+    fetch_instance_specs,
+    fetch_on_demand_prices,
+    make_client,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -25,10 +25,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from kianax_capacity.prices import embedded_catalog
-from kianax_capacity.prices.aws import make_client
-from kianax_capacity.recommend.commitments import effective_rates
-from kianax_capacity.recommend.nodegroups import recommend_nodegroups
+from kianax_capacity.recommenders.commitments import effective_rates
+from kianax_capacity.recommenders.nodegroups import recommend_nodegroups
 from kianax_capacity.sources.aws_costs import cur_node_rates
+from kianax_capacity.sources.aws_prices import make_client
 from tests.unit._synthetic_cluster import MIB, SyntheticCluster
 
 pytestmark = pytest.mark.integration

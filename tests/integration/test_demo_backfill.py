@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from kianax_capacity.recommend.inventory import replica_counts
+from kianax_capacity.recommenders.inventory import replica_counts
 from tests.integration.conftest import DEMO_END
 
 pytestmark = pytest.mark.integration

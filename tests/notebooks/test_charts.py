@@ -1,4 +1,4 @@
-"""Chart builders and views: pure, unit-labelled, and honest about empty inputs."""
+"""Chart builders and frames: pure, unit-labelled, and honest about empty inputs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 
 import kianax_capacity as kc
-from kianax_capacity.outputs import charts, palette, tables, views
+from kianax_capacity.outputs import charts, palette, tables, frames
 from kianax_capacity.recommendations import HpaSettings, RecommendationSet
 
 
@@ -47,7 +47,7 @@ def test_empty_recommendations_give_empty_tables() -> None:
     assert tables.top_actions(recs).empty
     for frame in (tables.rightsizing_table(recs), tables.hpa_table(recs), tables.spot_table(recs)):
         assert frame.empty
-    assert views.change_table(None, recs) is None
+    assert frames.change_table(None, recs) is None
 
 
 def test_daily_cost_chart_stacks_namespaces_with_fixed_colours_and_drops_the_empty_end_day() -> (
@@ -95,8 +95,8 @@ def test_saturation_is_shaded_on_the_current_panel() -> None:
 
 
 def test_requests_vs_usage_in_display_units(demo_snapshot) -> None:  # type: ignore[no-untyped-def]
-    cpu = views.requests_vs_usage(demo_snapshot, None, "cpu", top=5)
-    memory = views.requests_vs_usage(demo_snapshot, None, "memory", top=5)
+    cpu = frames.requests_vs_usage(demo_snapshot, None, "cpu", top=5)
+    memory = frames.requests_vs_usage(demo_snapshot, None, "memory", top=5)
     assert len(cpu) == 5 and list(cpu["request"]) == sorted(cpu["request"], reverse=True)
     assert (cpu["used_p50"] <= cpu["used_p95"]).all() and (cpu["used_p95"] <= cpu["used_max"]).all()
     assert memory["request"].max() < 64, "GiB, not bytes"
@@ -105,7 +105,7 @@ def test_requests_vs_usage_in_display_units(demo_snapshot) -> None:  # type: ign
 
 
 def test_packing_never_exceeds_what_the_pods_request(demo_snapshot) -> None:  # type: ignore[no-untyped-def]
-    frame = views.packing_frame(demo_snapshot)
+    frame = frames.packing_frame(demo_snapshot)
     moment = frame["timestamp"].iloc[0]
     usage = demo_snapshot.usage[demo_snapshot.usage["timestamp"] == moment]
     requested = usage.merge(demo_snapshot.containers, on=["namespace", "pod", "container"])

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from kianax_capacity.outputs.report import NOTEBOOKS, REPORT_PARAMETERS, build_report
-from kianax_capacity.recommend.engine import recommend
+from kianax_capacity.recommenders.engine import recommend
 from kianax_capacity.snapshot import write_snapshot
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kianax_capacity.outputs.diff import diff_recommendations
 from kianax_capacity.outputs.markdown import render_markdown
-from kianax_capacity.recommend.engine import recommend
+from kianax_capacity.recommenders.engine import recommend
 from kianax_capacity.snapshot import Snapshot
 
 

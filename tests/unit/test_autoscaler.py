@@ -11,9 +11,9 @@ import pytest
 
 from kianax_capacity.model import InstanceSpec
 from kianax_capacity.prices import embedded_catalog
-from kianax_capacity.recommend.autoscaler import AutoscalerSettings, replay_autoscaler
-from kianax_capacity.recommend.nodegroups import recommend_nodegroups
-from kianax_capacity.recommend.packing import Overhead, eks_allocatable
+from kianax_capacity.recommenders.autoscaler import AutoscalerSettings, replay_autoscaler
+from kianax_capacity.recommenders.nodegroups import recommend_nodegroups
+from kianax_capacity.recommenders.packing import Overhead, eks_allocatable
 from kianax_capacity.snapshot import Snapshot
 
 # t3.medium on the EKS AMI: 1.93 cores, 3554 MiB, 17 pods allocatable.
@@ -170,8 +170,8 @@ def test_the_demo_general_ng_replay_reproduces_the_observed_node_hours(
 def test_past_the_replay_budget_node_counts_stay_packings_and_the_row_says_so(
     demo_snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # kianax_capacity.recommend is also the package's recommend() function: import by path.
-    choice = importlib.import_module("kianax_capacity.recommend.nodegroup_choice")
+    # kianax_capacity.recommenders is also the package's recommend() function: import by path.
+    choice = importlib.import_module("kianax_capacity.recommenders.nodegroup_choice")
     monkeypatch.setattr(choice, "_REPLAY_BUDGET", 0)
     rows = recommend_nodegroups(demo_snapshot, embedded_catalog())
     general = {r.name: r for r in rows}["general-ng"]

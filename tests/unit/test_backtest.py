@@ -8,8 +8,8 @@ import pytest
 
 from kianax_capacity.errors import UserInputError
 from kianax_capacity.model import ResourcePrices
-from kianax_capacity.recommend.backtest import run_backtest, score_requests
-from kianax_capacity.recommend.inventory import CONTAINER_KEY
+from kianax_capacity.recommenders.backtest import run_backtest, score_requests
+from kianax_capacity.recommenders.inventory import CONTAINER_KEY
 from tests.unit.rightsizing_helpers import MIB, START, build_snapshot, container_series
 
 PRICES = ResourcePrices(0.0316, 0.0042)

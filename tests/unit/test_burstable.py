@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from kianax_capacity.prices.credits import credit_spec
-from kianax_capacity.recommend.burstable import node_cpu, simulate_credits
+from kianax_capacity.recommenders.burstable import node_cpu, simulate_credits
 from kianax_capacity.snapshot import Snapshot, SnapshotManifest, empty_table
 
 T3_MEDIUM = credit_spec("t3.medium")

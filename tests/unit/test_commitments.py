@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from kianax_capacity.prices import embedded_catalog
-from kianax_capacity.recommend.commitments import (
+from kianax_capacity.recommenders.commitments import (
     commitment_split,
     effective_monthly,
     effective_rates,

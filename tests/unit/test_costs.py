@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from kianax_capacity.model import InstanceSpec
 from kianax_capacity.prices import PriceCatalog, embedded_catalog, node_group_unit_prices
-from kianax_capacity.recommend.costs import IDLE, allocate_costs, reconcile
+from kianax_capacity.recommenders.costs import IDLE, allocate_costs, reconcile
 from kianax_capacity.snapshot import Snapshot, SnapshotManifest, empty_table
 from kianax_capacity.units import GIB
 
@@ -485,7 +485,7 @@ def test_categorical_string_columns_give_the_same_allocation() -> None:
 
 def test_costs_and_catalog_work_without_boto3() -> None:
     code = (
-        "import sys, kianax_capacity.recommend.costs, kianax_capacity.prices;"
+        "import sys, kianax_capacity.recommenders.costs, kianax_capacity.prices;"
         "bad = {'boto3', 'botocore', 'plotly', 'papermill', 'prometheus_api_client'};"
         "bad &= set(sys.modules);"
         "sys.exit(f'imported {sorted(bad)}' if bad else 0)"

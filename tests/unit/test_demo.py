@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kianax_capacity.recommend.inventory import replica_counts, usage_with_owners
+from kianax_capacity.recommenders.inventory import replica_counts, usage_with_owners
 from kianax_capacity.sources.demo import generate_demo_snapshot, simulate_demo_cluster
 from kianax_capacity.sources.openmetrics import escape_label_value, write_openmetrics
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from kianax_capacity.config import Config, ExclusionsConfig
-from kianax_capacity.recommend.engine import recommend
 from kianax_capacity.recommendations import RecommendationSet, validate_recommendations_json
+from kianax_capacity.recommenders.engine import recommend
 
 
 @pytest.fixture(scope="module")

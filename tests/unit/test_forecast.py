@@ -9,13 +9,13 @@ import pytest
 from _synthetic_cluster import MIB, SyntheticCluster
 
 from kianax_capacity.prices import embedded_catalog
-from kianax_capacity.recommend.forecast import (
+from kianax_capacity.recommendations import ForecastRow, RecommendationSet
+from kianax_capacity.recommenders.forecast import (
     daily_peaks,
     fit_trend,
     forecast_series,
     recommend_forecast,
 )
-from kianax_capacity.recommendations import ForecastRow, RecommendationSet
 from kianax_capacity.snapshot import Snapshot
 
 CATALOG = embedded_catalog("us-east-1")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from kianax_capacity.prices import embedded_catalog
-from kianax_capacity.recommend.forecast import forecast_series, recommend_forecast
 from kianax_capacity.recommendations import RecommendationSet, validate_recommendations_json
+from kianax_capacity.recommenders.forecast import forecast_series, recommend_forecast
 from kianax_capacity.snapshot import Snapshot
 
 CATALOG = embedded_catalog("us-east-1")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kianax_capacity.recommend.forecast import fit_trend, trend_points
+from kianax_capacity.recommenders.forecast import fit_trend, trend_points
 
 
 def test_weekend_dips_do_not_make_a_trend():

@@ -19,7 +19,7 @@ from kianax_capacity.config import (
 )
 from kianax_capacity.errors import ConfigError
 from kianax_capacity.model import ResourcePrices
-from kianax_capacity.recommend.rightsizing import available_strategies, recommend_rightsizing
+from kianax_capacity.recommenders.rightsizing import available_strategies, recommend_rightsizing
 from tests.unit.rightsizing_helpers import MIB, build_snapshot, container_series
 
 PRICES = ResourcePrices(0.0316, 0.0042)

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from kianax_capacity.model import ResourcePrices
-from kianax_capacity.recommend.hpa import recommend_hpa, simulate_for_chart
 from kianax_capacity.recommendations import (
     HpaSettings,
     RecommendationSet,
     validate_recommendations_json,
 )
+from kianax_capacity.recommenders.hpa import recommend_hpa, simulate_for_chart
 from kianax_capacity.snapshot import Snapshot, SnapshotManifest, validate_tables
 
 STEP = 300

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kianax_capacity.model import ResourcePrices
-from kianax_capacity.recommend.hpa import recommend_hpa, simulate_for_chart
-from kianax_capacity.recommend.inventory import usage_with_owners
 from kianax_capacity.recommendations import RecommendationSet, validate_recommendations_json
+from kianax_capacity.recommenders.hpa import recommend_hpa, simulate_for_chart
+from kianax_capacity.recommenders.inventory import usage_with_owners
 from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.sources.demo import generate_demo_snapshot
 

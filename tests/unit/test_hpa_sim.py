@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kianax_capacity.errors import UserInputError
-from kianax_capacity.recommend.hpa_sim import ReplaySettings, simulate_hpa, simulate_hpa_batch
+from kianax_capacity.recommenders.hpa_sim import ReplaySettings, simulate_hpa, simulate_hpa_batch
 
 
 def replay(demand, *, step=300, request=1.0, **kwargs):

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from kianax_capacity.model import ResourcePrices
-from kianax_capacity.recommend.rightsizing import recommend_rightsizing
+from kianax_capacity.recommenders.rightsizing import recommend_rightsizing
 from kianax_capacity.snapshot import Snapshot
 from tests.unit.rightsizing_helpers import MIB, START, build_snapshot, container_series
 
@@ -136,8 +136,8 @@ def test_startup_minutes_stay_out_of_the_steady_cpu_percentile_and_are_named() -
 def test_with_no_startup_exclusion_the_same_starts_raise_the_request() -> None:
     from dataclasses import replace
 
-    from kianax_capacity.recommend.rightsizing import prepare_usage
-    from kianax_capacity.recommend.strategies.kianax import KianaxStrategy
+    from kianax_capacity.recommenders.rightsizing import prepare_usage
+    from kianax_capacity.recommenders.strategies.kianax import KianaxStrategy
 
     data = prepare_usage(_startup_snapshot())
     keep = KianaxStrategy(replace(KianaxStrategy.settings_type(), startup_exclusion_minutes=0))

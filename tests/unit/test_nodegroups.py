@@ -9,13 +9,13 @@ from _synthetic_cluster import GIB, MIB, SyntheticCluster
 
 from kianax_capacity.config import NodeGroupConfig
 from kianax_capacity.prices import embedded_catalog
-from kianax_capacity.recommend.nodegroups import (
+from kianax_capacity.recommendations import NodeGroupRow, RecommendationSet, Resources
+from kianax_capacity.recommenders.nodegroups import (
     candidate_specs,
     group_loads,
     recommend_nodegroups,
 )
-from kianax_capacity.recommend.packing import eks_allocatable, pack
-from kianax_capacity.recommendations import NodeGroupRow, RecommendationSet, Resources
+from kianax_capacity.recommenders.packing import eks_allocatable, pack
 from kianax_capacity.snapshot import Snapshot
 
 CATALOG = embedded_catalog("us-east-1")
@@ -104,7 +104,7 @@ def test_recommended_type_holds_every_pod_at_peak(rows: dict[str, NodeGroupRow])
     row = rows["general-ng"]
     chosen = row.recommended.instance_types[0]
     # Re-pack the peak independently: 9 x (0.25, 256Mi) + 4 x (0.4, 512Mi), 0.1/128Mi DS.
-    from kianax_capacity.recommend.packing import Overhead, PodRequest
+    from kianax_capacity.recommenders.packing import Overhead, PodRequest
 
     pods = [PodRequest(f"kianax/s{i % 3}", 0.25, 256 * MIB) for i in range(9)]
     pods += [PodRequest("kianax/burst", 0.4, 512 * MIB) for _ in range(4)]

@@ -6,12 +6,12 @@ import pytest
 
 from kianax_capacity.config import NodeGroupConfig
 from kianax_capacity.prices import embedded_catalog
-from kianax_capacity.recommend.nodegroups import recommend_nodegroups
 from kianax_capacity.recommendations import (
     NodeGroupRow,
     RecommendationSet,
     validate_recommendations_json,
 )
+from kianax_capacity.recommenders.nodegroups import recommend_nodegroups
 from kianax_capacity.snapshot import Snapshot
 
 CATALOG = embedded_catalog("us-east-1")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from kianax_capacity.config import Config, NodeGroupConfig
-from kianax_capacity.outputs import charts, tables, views
+from kianax_capacity.outputs import charts, frames, tables
 from kianax_capacity.outputs.diff import diff_against_current
 from kianax_capacity.outputs.markdown import render_markdown
-from kianax_capacity.recommend.engine import recommend
 from kianax_capacity.recommendations import RecommendationSet
+from kianax_capacity.recommenders.engine import recommend
 from kianax_capacity.snapshot import Snapshot
 
 
@@ -51,7 +51,7 @@ def test_the_node_group_table_shows_list_surplus_and_effective(recs: Recommendat
 def test_credit_balance_over_time_per_burstable_group(
     demo_snapshot: Snapshot, recs: RecommendationSet
 ) -> None:
-    frame = views.credit_balance_frame(demo_snapshot, recs)
+    frame = frames.credit_balance_frame(demo_snapshot, recs)
     assert set(frame["node_group"]) == {"general-ng", "system-ng"}  # jobs-ng runs m5.large
     system = frame[frame["node_group"] == "system-ng"]
     general = frame[frame["node_group"] == "general-ng"]

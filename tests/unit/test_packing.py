@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kianax_capacity.model import InstanceSpec
-from kianax_capacity.recommend.packing import (
+from kianax_capacity.recommenders.packing import (
     Overhead,
     PodRequest,
     eks_allocatable,

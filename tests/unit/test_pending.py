@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from kianax_capacity.recommend.inventory import pending_pods, replica_counts
-from kianax_capacity.recommend.nodegroups import group_loads
+from kianax_capacity.recommenders.inventory import pending_pods, replica_counts
+from kianax_capacity.recommenders.nodegroups import group_loads
 
 
 def test_pending_runs_match_replica_history(demo_snapshot_full):

@@ -17,7 +17,7 @@ from botocore.exceptions import (
 from botocore.stub import ANY, Stubber
 
 from kianax_capacity.errors import AwsError
-from kianax_capacity.prices.aws import (
+from kianax_capacity.sources.aws_prices import (
     aws_catalog,
     client_config,
     fetch_on_demand_prices,

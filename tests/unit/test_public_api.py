@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import kianax_capacity as kc
-from kianax_capacity.recommend.engine import recommend as engine_recommend
 from kianax_capacity.recommendations import SECTIONS
+from kianax_capacity.recommenders.engine import recommend as engine_recommend
 from kianax_capacity.snapshot import Snapshot
 
 

@@ -15,13 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kianax_capacity.model import InstanceSpec
-from kianax_capacity.recommend.forecast import _daily, _Days
-from kianax_capacity.recommend.inventory import (
+from kianax_capacity.recommenders.forecast import _daily, _Days
+from kianax_capacity.recommenders.inventory import (
     _median_positive_counts,
     _pending_runs,
     _pending_runs_expanded,
 )
-from kianax_capacity.recommend.packing import (
+from kianax_capacity.recommenders.packing import (
     _EPSILON,
     Overhead,
     PackMemo,

@@ -18,10 +18,10 @@ import pytest
 
 from kianax_capacity.model import ResourcePrices
 from kianax_capacity.prices import embedded_catalog
-from kianax_capacity.recommend.aggregate import AGGREGATE_NOTE, is_aggregate
-from kianax_capacity.recommend.costs import allocate_costs
-from kianax_capacity.recommend.hpa import recommend_hpa
-from kianax_capacity.recommend.rightsizing import recommend_rightsizing
+from kianax_capacity.recommenders.aggregate import AGGREGATE_NOTE, is_aggregate
+from kianax_capacity.recommenders.costs import allocate_costs
+from kianax_capacity.recommenders.hpa import recommend_hpa
+from kianax_capacity.recommenders.rightsizing import recommend_rightsizing
 from kianax_capacity.snapshot import Snapshot, empty_table
 from kianax_capacity.sources.demo import DEFAULT_END, generate_demo_snapshot, simulate_demo_cluster
 from kianax_capacity.sources.openmetrics import write_openmetrics, write_victoriametrics_jsonl
@@ -201,7 +201,7 @@ def test_running_pods_come_from_first_and_last_seen_without_usage(
 ) -> None:
     # The series snapshot counts running pods from usage samples; the aggregate one has none
     # and must get the same counts from the pods table (the demo's samples are dense).
-    from kianax_capacity.recommend.inventory import (
+    from kianax_capacity.recommenders.inventory import (
         WORKLOAD_KEY,
         median_replicas,
         replica_counts,
@@ -225,8 +225,8 @@ def test_running_pods_come_from_first_and_last_seen_without_usage(
 def test_pending_pods_and_spot_agree_between_the_shapes(
     demo: Snapshot, aggregate: Snapshot
 ) -> None:
-    from kianax_capacity.recommend.inventory import pending_pods
-    from kianax_capacity.recommend.spot import assess_spot
+    from kianax_capacity.recommenders.inventory import pending_pods
+    from kianax_capacity.recommenders.spot import assess_spot
 
     series_pending = pending_pods(demo)
     aggregate_pending = pending_pods(aggregate)

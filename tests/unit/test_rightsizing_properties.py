@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from kianax_capacity.model import ResourcePrices
-from kianax_capacity.recommend.rightsizing import get_strategy, prepare_usage, recommend_rightsizing
+from kianax_capacity.recommenders.rightsizing import (
+    get_strategy,
+    prepare_usage,
+    recommend_rightsizing,
+)
 from tests.unit.rightsizing_helpers import MIB, build_snapshot, container_series
 
 PRICES = ResourcePrices(0.0316, 0.0042)

@@ -11,7 +11,7 @@ import pytest
 from kianax_capacity.config import ExclusionsConfig
 from kianax_capacity.errors import UserInputError
 from kianax_capacity.model import ResourcePrices
-from kianax_capacity.recommend.rightsizing import (
+from kianax_capacity.recommenders.rightsizing import (
     available_strategies,
     get_strategy,
     prepare_usage,
@@ -19,8 +19,8 @@ from kianax_capacity.recommend.rightsizing import (
     register_strategy,
     requests_by_workload,
 )
-from kianax_capacity.recommend.strategies.kianax import theil_sen_slope
-from kianax_capacity.recommend.strategies.krr_simple import KrrSimpleStrategy
+from kianax_capacity.recommenders.strategies.kianax import theil_sen_slope
+from kianax_capacity.recommenders.strategies.krr_simple import KrrSimpleStrategy
 from tests.unit.rightsizing_helpers import MIB, START, build_snapshot, container_series
 
 PRICES = ResourcePrices(0.0316, 0.0042)

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from kianax_capacity.model import ResourcePrices
-from kianax_capacity.recommend.confidence import backtest_sentence, row_confidence
-from kianax_capacity.recommend.replay import rolling_origins
-from kianax_capacity.recommend.rightsizing import recommend_rightsizing
+from kianax_capacity.recommenders.confidence import backtest_sentence, row_confidence
+from kianax_capacity.recommenders.replay import rolling_origins
+from kianax_capacity.recommenders.rightsizing import recommend_rightsizing
 from tests.unit.rightsizing_helpers import MIB, START, build_snapshot, container_series
 
 PRICES = ResourcePrices(cpu_core_hour_usd=0.04, memory_gib_hour_usd=0.005)

@@ -9,8 +9,8 @@ from _synthetic_cluster import MIB, SyntheticCluster
 
 from kianax_capacity.model import ResourcePrices
 from kianax_capacity.prices import embedded_catalog
-from kianax_capacity.recommend.spot import assess_spot, recommend_spot, spot_frame
 from kianax_capacity.recommendations import SpotRow
+from kianax_capacity.recommenders.spot import assess_spot, recommend_spot, spot_frame
 from kianax_capacity.snapshot import Snapshot
 
 GIB = 1024**3

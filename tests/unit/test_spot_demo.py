@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from kianax_capacity.prices import embedded_catalog, node_group_unit_prices
-from kianax_capacity.recommend.spot import recommend_spot
 from kianax_capacity.recommendations import (
     RecommendationSet,
     SpotRow,
     validate_recommendations_json,
 )
+from kianax_capacity.recommenders.spot import recommend_spot
 from kianax_capacity.snapshot import Snapshot
 
 CATALOG = embedded_catalog("us-east-1")

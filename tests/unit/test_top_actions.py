@@ -1,7 +1,7 @@
 """The weekly report's top actions: one combined action per workload, dollars counted once."""
 
 from kianax_capacity.outputs.tables import top_actions
-from kianax_capacity.recommend.engine import recommend
+from kianax_capacity.recommenders.engine import recommend
 
 
 def test_joint_rightsizing_and_hpa_are_one_action(demo_snapshot_full):

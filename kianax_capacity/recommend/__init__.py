@@ -1,1 +1,0 @@
-"""kianax_capacity.recommend."""

@@ -1,0 +1,1 @@
+"""kianax_capacity.recommenders."""

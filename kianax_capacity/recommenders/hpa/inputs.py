@@ -1,0 +1,228 @@
+"""HPA inputs: one :class:`HpaWorkload` per HorizontalPodAutoscaler, joined from the snapshot.
+
+The workload's demand series (total CPU cores and memory bytes over its pods at each step), its
+per-pod requests (summed over the containers the HPA's metric covers: all of them for a Resource
+metric, the named one for a ContainerResource metric, ``hpas.target_container``), observed replicas,
+node group and PDB.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from kianax_capacity.recommendations import HpaSettings
+from kianax_capacity.recommenders.hpa_sim import DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS
+from kianax_capacity.recommenders.inventory import (
+    container_inventory,
+    usage_with_owners,
+    workload_node_groups,
+)
+from kianax_capacity.snapshot import Snapshot
+
+__all__ = ["HpaWorkload", "NewRequests", "hpa_workloads"]
+
+#: (namespace, kind, workload) -> (per-pod CPU request cores, per-pod memory request bytes)
+NewRequests = Mapping[tuple[str, str, str], tuple[float | None, int | None]]
+
+
+@dataclass(frozen=True)
+class HpaWorkload:
+    """Everything the replay needs about one HPA's workload."""
+
+    namespace: str
+    hpa: str
+    kind: str
+    workload: str
+    current: HpaSettings
+    timestamps: pd.DatetimeIndex
+    cpu_demand: npt.NDArray[np.float64]
+    memory_demand: npt.NDArray[np.float64]
+    observed_replicas: npt.NDArray[np.float64]  # NaN where the replicas table has no sample
+    cpu_request: float | None  # None = some container has no CPU request
+    memory_request: float | None
+    missing_cpu: tuple[str, ...]
+    missing_memory: tuple[str, ...]
+    node_group: str | None
+    pdb_min_available: float
+    step_seconds: float
+
+
+def _opt(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def hpa_workloads(snapshot: Snapshot) -> list[HpaWorkload]:
+    """Join hpas with demand, requests, placement and PDBs: one HpaWorkload per HPA."""
+    hpas = snapshot.table("hpas")
+    if hpas.empty:
+        return []
+    step = float(snapshot.step_seconds)
+    keys = hpas[["namespace", "kind", "workload"]].astype(str).drop_duplicates()
+
+    usage = usage_with_owners(snapshot)
+    usage = usage.astype({"namespace": str, "kind": str, "workload": str}).merge(keys)
+    # ContainerResource HPAs (target_container set) scale on one container's usage and request:
+    # their demand is that container's, not the pod's (a sidecar's share would dilute it).
+    targeted = {
+        (str(r["namespace"]), str(r["kind"]), str(r["workload"])): str(r["target_container"])
+        for r in hpas.to_dict("records")
+        if str(r.get("target_container", "") or "") not in ("", "nan")
+    }
+    if targeted:
+        named = pd.Series(
+            [
+                targeted.get(k, "")
+                for k in zip(usage["namespace"], usage["kind"], usage["workload"], strict=True)
+            ],
+            index=usage.index,
+        )
+        usage = usage[(named == "") | (named == usage["container"].astype(str))]
+    demand: dict[tuple[str, str, str], pd.DataFrame] = {
+        (str(ns), str(kd), str(wl)): frame.groupby("timestamp")[["cpu_cores", "memory_bytes"]]
+        .sum(min_count=1)
+        .sort_index()
+        for (ns, kd, wl), frame in usage.groupby(["namespace", "kind", "workload"], observed=True)
+    }
+    inventory = container_inventory(snapshot)
+    if not inventory.empty:
+        inventory = inventory.astype({"namespace": str, "kind": str, "workload": str})
+    placement = workload_node_groups(snapshot)
+    if not placement.empty:
+        placement = placement.astype({"namespace": str, "kind": str, "workload": str})
+    pdbs = snapshot.table("workloads")
+    replicas = snapshot.table("replicas")
+    # Row positions per key, found once: filtering millions of replicas samples (and the
+    # inventory) once per HPA is quadratic on a large cluster. The replicas' are found when an
+    # HPA first has demand to replay (an aggregate snapshot has none: no usage samples).
+    replicas_rows: dict[tuple[str, ...], np.ndarray] | None = None
+    inventory_rows = _rows_by_key(inventory, ["namespace", "kind", "workload"])
+    placement_rows = _rows_by_key(placement, ["namespace", "kind", "workload"])
+    pdb_rows = _rows_by_key(pdbs, ["namespace", "kind", "workload"])
+    nothing = np.zeros(0, dtype=np.intp)
+    # The columns read per HPA, as arrays: a DataFrame row selection per HPA costs more than
+    # everything else the loop does.
+    if not inventory.empty:
+        inventory_container = inventory["container"].astype(str).to_numpy()
+        inventory_cpu = inventory["cpu_request_cores"].to_numpy(dtype=float, na_value=np.nan)
+        inventory_memory = inventory["memory_request_bytes"].to_numpy(dtype=float, na_value=np.nan)
+    placement_group = placement["node_group"].to_numpy() if not placement.empty else None
+    pdb_min_available = (
+        pdbs["pdb_min_available"].to_numpy(dtype=float, na_value=np.nan) if not pdbs.empty else None
+    )
+
+    out = []
+    for spec in hpas.to_dict("records"):
+        namespace, kind, name = str(spec["namespace"]), str(spec["kind"]), str(spec["workload"])
+        key = (namespace, kind, name)
+        current = HpaSettings(
+            min_replicas=int(spec["min_replicas"]),
+            max_replicas=int(spec["max_replicas"]),
+            target_cpu_utilization=_opt(spec["target_cpu_utilization"]),
+            target_memory_utilization=_opt(spec["target_memory_utilization"]),
+            scale_down_stabilization_seconds=int(
+                _opt(spec["scale_down_stabilization_seconds"])
+                or DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS
+            ),
+        )
+        series = demand.get(key)
+        if series is not None and len(series):
+            start, end = series.index.min(), series.index.max()
+            grid = pd.date_range(start, end, freq=pd.Timedelta(seconds=step))
+            # Short scrape gaps are bridged; the HPA kept running through them.
+            series = (
+                series.reindex(series.index.union(grid))
+                .interpolate(method="time", limit_area="inside")
+                .reindex(grid)
+            )
+            cpu_demand = series["cpu_cores"].to_numpy(dtype=float)
+            memory_demand = series["memory_bytes"].to_numpy(dtype=float)
+        else:
+            grid = pd.DatetimeIndex([], tz="UTC")
+            cpu_demand, memory_demand = np.zeros(0), np.zeros(0)
+
+        observed = np.full(len(grid), np.nan)
+        if not replicas.empty and len(grid):
+            if replicas_rows is None:
+                replicas_rows = _rows_by_key(replicas, ["namespace", "hpa"])
+            history = replicas.iloc[replicas_rows.get((namespace, str(spec["hpa"])), nothing)]
+            if not history.empty:
+                counts = history.groupby("timestamp")["current_replicas"].last().sort_index()
+                aligned = counts.reindex(counts.index.union(grid)).ffill().reindex(grid)
+                observed = aligned.to_numpy(dtype=float)
+
+        missing_cpu: tuple[str, ...] = ()
+        missing_memory: tuple[str, ...] = ()
+        cpu_request = memory_request = None
+        rows = inventory_rows.get(key, nothing)
+        if key in targeted and len(rows):
+            rows = rows[inventory_container[rows] == targeted[key]]
+        if len(rows):
+            cpu, memory = inventory_cpu[rows], inventory_memory[rows]
+            missing_cpu = tuple(sorted(inventory_container[rows][np.isnan(cpu)]))
+            missing_memory = tuple(sorted(inventory_container[rows][np.isnan(memory)]))
+            # As pandas sums: NaN counts as 0.
+            cpu_request = float(np.where(np.isnan(cpu), 0.0, cpu).sum())
+            memory_request = float(np.where(np.isnan(memory), 0.0, memory).sum())
+
+        node_group = None
+        if placement_group is not None:
+            placed = placement_rows.get(key, nothing)
+            if len(placed) and isinstance(placement_group[placed[0]], str):
+                node_group = str(placement_group[placed[0]])
+        pdb_min = np.nan
+        if pdb_min_available is not None:
+            match = pdb_rows.get(key, nothing)
+            if len(match):
+                pdb_min = float(pdb_min_available[match[0]])
+
+        out.append(
+            HpaWorkload(
+                namespace=namespace,
+                hpa=str(spec["hpa"]),
+                kind=kind,
+                workload=name,
+                current=current,
+                timestamps=grid,
+                # A step whose samples are all NaN counts as no use rather than poisoning sums.
+                cpu_demand=np.nan_to_num(cpu_demand),
+                memory_demand=np.nan_to_num(memory_demand),
+                observed_replicas=observed,
+                cpu_request=None if missing_cpu or not cpu_request else cpu_request,
+                memory_request=None if missing_memory or not memory_request else memory_request,
+                missing_cpu=missing_cpu,
+                missing_memory=missing_memory,
+                node_group=node_group,
+                pdb_min_available=pdb_min,
+                step_seconds=step,
+            )
+        )
+    return out
+
+
+def _rows_by_key(frame: pd.DataFrame, columns: list[str]) -> dict[tuple[str, ...], np.ndarray]:
+    """Row positions (ascending) of ``frame`` per distinct value of ``columns`` as strings."""
+    if frame.empty:
+        return {}
+    # Categorical columns (replicas: 7M rows) are grouped on their codes as they are: a string
+    # copy of them would be the largest allocation of the whole recommend run.
+    keys = pd.DataFrame(
+        {
+            column: frame[column]
+            if isinstance(frame[column].dtype, pd.CategoricalDtype)
+            else frame[column].astype(str)
+            for column in columns
+        }
+    )
+    groups = keys.groupby(columns, sort=False, observed=True).indices
+    return {
+        tuple(str(part) for part in cast(tuple[Any, ...], key)): np.asarray(rows)
+        for key, rows in groups.items()
+    }
