@@ -12,6 +12,7 @@ the window.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kianax_capacity.sources.demo import (
+    JVM_POOLS,
     NODE_SHAPES,
     DemoCluster,
     SimulatedPod,
@@ -139,6 +141,7 @@ def _families(demo: DemoCluster, cluster: str) -> list[_Family]:
         *_hpa_families(scrape),
         *_pdb_families(scrape),
         *_node_families(scrape),
+        *_jvm_families(scrape),
     ]
 
 
@@ -654,6 +657,54 @@ def _node_families(s: _Scrape) -> list[_Family]:
             "gauge",
             "The allocatable for different resources of a node.",
             partial(_node_resources, s, "allocatable"),
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Micrometer's JVM memory gauges (Spring Boot's /actuator/prometheus), one series per pool
+
+
+def _pod_ip(p: SimulatedPod) -> str:
+    """A stable pod IP for the scrape's ``instance`` (the demo models no network)."""
+    digest = hashlib.blake2b(f"{p.namespace}/{p.pod}".encode(), digest_size=2).digest()
+    return f"10.0.{digest[0]}.{digest[1]}"
+
+
+def _jvm_pools(s: _Scrape, which: str) -> Iterator[Series]:
+    """``jvm_memory_used_bytes`` / ``jvm_memory_max_bytes`` as a prometheus-operator
+    ServiceMonitor scrapes them: the target's job, namespace, pod, container, service, endpoint
+    and instance, and Micrometer's tags ``area``, ``id`` and the common ``application``."""
+    for p in s.pods:
+        for name, (heap, nonheap) in p.jvm.items():
+            spec = next(c for c in p.containers if c.name == name)
+            target = {
+                "cluster": s.ksm["cluster"], "job": p.workload, "namespace": p.namespace,
+                "pod": p.pod, "container": name, "service": p.workload, "endpoint": "http",
+                "instance": f"{_pod_ip(p)}:8080", "application": p.workload,
+            }  # fmt: skip
+            for pool, area, share, most in JVM_POOLS:
+                if which == "used":
+                    values = np.round((heap if area == "heap" else nonheap) * share)
+                else:
+                    ceiling = spec.jvm_heap_max if most is None else most
+                    values = np.full(_pod_len(p), float(ceiling))
+                yield _labels(**target, area=area, id=pool), p.start, values
+
+
+def _jvm_families(s: _Scrape) -> list[_Family]:
+    return [
+        _Family(
+            "jvm_memory_used_bytes",
+            "gauge",
+            "The amount of used memory",
+            partial(_jvm_pools, s, "used"),
+        ),
+        _Family(
+            "jvm_memory_max_bytes",
+            "gauge",
+            "The maximum amount of memory in bytes that can be used for memory management",
+            partial(_jvm_pools, s, "max"),
         ),
     ]
 
