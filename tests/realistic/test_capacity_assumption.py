@@ -53,8 +53,8 @@ def _recommend(
 def test_unknown_capacity_type_is_an_explicit_assumption_with_its_fix(
     kps_server: Callable[[str], KpsServer], tmp_path: Path
 ) -> None:
-    default, default_recs = _recommend(kps_server("default"), tmp_path / "default")
-    labelled, labelled_recs = _recommend(kps_server("allowlist"), tmp_path / "allowlist")
+    _, default_recs = _recommend(kps_server("default"), tmp_path / "default")
+    _, labelled_recs = _recommend(kps_server("allowlist"), tmp_path / "allowlist")
     truth = {n.name: n.capacity_type for n in kps_server("default").truth.nodes}
     assert sorted(truth.values()).count("SPOT") == 2
 
