@@ -175,11 +175,13 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "memory_bytes_mean": "float",
         "cpu_throttled_ratio_mean": "float",  # NaN = no CPU limit
     },
-    # Optional: JVM memory as Micrometer's JvmMemoryMetrics reports it (jvm_memory_used_bytes,
-    # jvm_memory_max_bytes; tags id = pool, area = heap | nonheap), summed over the pools of an
-    # area. One row per (timestamp, pod, container, area); container "" when the scrape has no
-    # container label. max_bytes: the sum of the pools' max where every pool defines one (the
-    # heap: -Xmx), else NaN (Metaspace reports -1: no max).
+    # Optional: JVM memory as the JVM's exporter reports it (Micrometer's JvmMemoryMetrics,
+    # jvm_memory_used_bytes / jvm_memory_max_bytes per pool, tags id and area = heap | nonheap;
+    # client_java / jmx_exporter per area, also as jvm_memory_bytes_used / _max), summed over
+    # the pools of an area. One row per (timestamp, pod, container, area); container "" when
+    # the scrape has no container label. max_bytes: the sum of the pools' defined maxima (a
+    # pool reports -1 for none: G1's Eden and Survivor, Metaspace), so the heap's is -Xmx; NaN
+    # where no pool of the area defines one.
     "jvm_memory": {
         "timestamp": "time",
         "namespace": "str",

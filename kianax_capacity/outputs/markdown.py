@@ -404,11 +404,14 @@ def _truncation_note(hidden: int, total: int, max_chars: int) -> str:
 
 
 def assumed_banner(summary: Mapping[str, Any]) -> str:
-    """A warning block when dollars rest on an assumed instance type, naming the fix; else ""."""
-    assumed = summary.get("assumed_instance_type") or {}
-    if not assumed.get("assumed"):
-        return ""
-    return f"> [!WARNING]\n> {_cell(str(assumed.get('banner', '')))}\n\n"
+    """A warning block for each assumption the dollars rest on (instance type, capacity type),
+    naming the fix; "" when there is none."""
+    out = ""
+    for key in ("assumed_instance_type", "assumed_capacity_type"):
+        assumed = summary.get(key) or {}
+        if assumed.get("assumed"):
+            out += f"> [!WARNING]\n> {_cell(str(assumed.get('banner', '')))}\n\n"
+    return out
 
 
 def render_markdown(

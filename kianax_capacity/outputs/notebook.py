@@ -193,6 +193,13 @@ def title(ctx: ReportContext, heading: str) -> None:
             "<p style='color:#fff;background:#b3261e;padding:8px 12px;border-radius:4px'>"
             f"<b>Assumed instance type.</b> {html.escape(str(assumed.get('banner', '')))}</p>"
         )
+    capacity = ctx.recommendations.summary.get("assumed_capacity_type") or {}
+    if capacity.get("assumed"):
+        # Node dollars on an assumed on-demand capacity type: an upper bound where spot runs.
+        lines.append(
+            "<p style='color:#fff;background:#9a5b00;padding:8px 12px;border-radius:4px'>"
+            f"<b>Assumed capacity type.</b> {html.escape(str(capacity.get('banner', '')))}</p>"
+        )
     for text in [*ctx.snapshot.manifest.warnings, *ctx.notes]:
         lines.append(f"<p style='color:#8a5a00'>⚠ {html.escape(str(text))}</p>")
     _display(HTML("\n".join(lines)))

@@ -25,6 +25,7 @@ from kianax_capacity.recommendations import (
     RightsizingRow,
     SpotRow,
 )
+from kianax_capacity.recommenders.assumed import assumed_capacity_types
 from kianax_capacity.recommenders.commitments import EffectiveRate
 from kianax_capacity.recommenders.costs import CostAllocation, allocate_costs
 from kianax_capacity.recommenders.forecast import recommend_forecast
@@ -156,7 +157,8 @@ def recommend(
             nodegroups=nodegroup_rows,
             warnings=(*snapshot.manifest.warnings, *catalog.warnings),
             assumed=assumed,
-        ),
+        )
+        | {"assumed_capacity_type": assumed_capacity_types(snapshot, costs, catalog)},
         rightsizing=rightsizing_rows,
         hpa=hpa_rows,
         spot=spot_rows,

@@ -99,10 +99,14 @@ def slice_usage(data: UsageData, start: int, stop: int) -> UsageData:
     jvm = data.jvm
     if jvm is not None:
         jvm = jvm[(jvm["t"] > start) & (jvm["t"] <= stop)]
+    restarts = data.restart_events
+    if restarts is not None:
+        restarts = restarts[(restarts["t"] > start) & (restarts["t"] <= stop)]
     return replace(
         data,
         usage=usage,
         jvm=jvm,
+        restart_events=restarts,
         oom_events=window_events,
         inventory=inventory,
         window_start=start,

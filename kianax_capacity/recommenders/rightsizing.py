@@ -142,12 +142,11 @@ def prepare_usage(snapshot: Snapshot) -> UsageData:
     events = oom.merge(
         owned[[*pod_keys, "pid", "cid", "kind", "workload"]], on=pod_keys, how="inner"
     )
-    oom_events = pd.DataFrame(
-        {
-            "t": epoch_seconds(events["timestamp"]).to_numpy(dtype="int64"),
-            "cid": events["cid"].to_numpy(dtype="int64"),
-            "pid": events["pid"].to_numpy(dtype="int64"),
-        }
+    oom_events = _events(events)
+    # Every restart of a container inside its pod (OOM kill or not): a start, for startup CPU.
+    restarted = terminations[[*pod_keys, "timestamp"]].astype({column: str for column in pod_keys})
+    restart_events = _events(
+        restarted.merge(owned[[*pod_keys, "pid", "cid"]], on=pod_keys, how="inner")
     )
     counted = (
         events.groupby(CONTAINER_KEY).size().reindex(inventory.index).fillna(0)
@@ -162,9 +161,21 @@ def prepare_usage(snapshot: Snapshot) -> UsageData:
         containers=container_index,
         inventory=inventory,
         oom_events=oom_events,
+        restart_events=restart_events,
         window_end=int(pd.Timestamp(snapshot.manifest.window_end).timestamp()),
         window_start=int(pd.Timestamp(snapshot.manifest.window_start).timestamp()),
         step_seconds=int(snapshot.step_seconds),
+    )
+
+
+def _events(events: pd.DataFrame) -> pd.DataFrame:
+    """Termination rows joined to their containers -> (t, cid, pid) for the strategies."""
+    return pd.DataFrame(
+        {
+            "t": epoch_seconds(events["timestamp"]).to_numpy(dtype="int64"),
+            "cid": events["cid"].to_numpy(dtype="int64"),
+            "pid": events["pid"].to_numpy(dtype="int64"),
+        }
     )
 
 

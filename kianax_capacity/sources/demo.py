@@ -47,6 +47,7 @@ from kianax_capacity.units import MIB
 __all__ = [
     "DEFAULT_END",
     "DEMO_CLUSTER",
+    "JVM_POOLS",
     "DemoCluster",
     "SimulatedPod",
     "generate_demo_snapshot",
@@ -59,6 +60,31 @@ DEFAULT_END = datetime(2026, 11, 23, tzinfo=UTC)
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
 _M = MIB
+
+#: The memory pools Micrometer's JvmMemoryMetrics reports for a HotSpot JDK 17 with G1 (one
+#: gauge per pool, tags ``id`` = pool and ``area``): (id, area, share of the area's used bytes
+#: in the demo, the pool's max). A max of -1 is MemoryUsage.getMax()'s "undefined" (G1's young
+#: pools, Metaspace); None is the heap ceiling, -Xmx (G1 Old Gen); the code heaps' maxima are
+#: the default 240 MiB ReservedCodeCacheSize segmented, and Compressed Class Space defaults to
+#: 1 GiB. The demo models each area's total; the split over pools is fixed shares.
+JVM_POOLS: tuple[tuple[str, str, float, float | None], ...] = (
+    ("G1 Eden Space", "heap", 0.30, -1.0),
+    ("G1 Old Gen", "heap", 0.68, None),
+    ("G1 Survivor Space", "heap", 0.02, -1.0),
+    ("Metaspace", "nonheap", 0.62, -1.0),
+    ("CodeHeap 'non-nmethods'", "nonheap", 0.03, 5_836_800.0),
+    ("CodeHeap 'profiled nmethods'", "nonheap", 0.17, 122_908_672.0),
+    ("CodeHeap 'non-profiled nmethods'", "nonheap", 0.10, 122_912_768.0),
+    ("Compressed Class Space", "nonheap", 0.08, 1024.0 * _M),
+)
+
+
+def jvm_area_max(area: str, heap_max: float) -> float:
+    """An area's max as the snapshot keeps it: the sum of its pools' defined maxima (NaN when
+    no pool defines one)."""
+    defined = [heap_max if most is None else most for _, a, _, most in JVM_POOLS if a == area]
+    defined = [most for most in defined if most >= 0]
+    return float(sum(defined)) if defined else math.nan
 
 
 # EKS-style node shapes: capacity and allocatable as kubelet reports them on the EKS AMI.
@@ -1346,7 +1372,8 @@ def _tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
 def _jvm_table(demo: DemoCluster) -> pd.DataFrame:
     """Micrometer's jvm_memory_used_bytes / jvm_memory_max_bytes summed over pools by area.
 
-    Non-heap pools (Metaspace) define no max (Micrometer reports -1), so non-heap max is NaN.
+    Max is the sum of the pools' defined maxima (:data:`JVM_POOLS`; -1, undefined, left out):
+    -Xmx for the heap, the code heaps and compressed class space for non-heap.
     """
     ts = demo.timestamps
     frames = []
@@ -1354,8 +1381,8 @@ def _jvm_table(demo: DemoCluster) -> pd.DataFrame:
         for name, (heap, nonheap) in p.jvm.items():
             spec = next(c for c in p.containers if c.name == name)
             for area, used, most in (
-                ("heap", heap, spec.jvm_heap_max),
-                ("nonheap", nonheap, math.nan),
+                ("heap", heap, jvm_area_max("heap", spec.jvm_heap_max)),
+                ("nonheap", nonheap, jvm_area_max("nonheap", spec.jvm_heap_max)),
             ):
                 frames.append(
                     pd.DataFrame(

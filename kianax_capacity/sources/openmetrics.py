@@ -12,12 +12,14 @@ the window.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -25,9 +27,11 @@ import numpy as np
 import pandas as pd
 
 from kianax_capacity.sources.demo import (
+    JVM_POOLS,
     NODE_SHAPES,
     DemoCluster,
     SimulatedPod,
+    WorkloadSpec,
     simulate_demo_cluster,
 )
 
@@ -94,483 +98,613 @@ def _counter_with_resets(increments: np.ndarray, reset_steps: np.ndarray) -> np.
     return total
 
 
+@dataclass(frozen=True)
+class _Scrape:
+    """What every family of one export shares: the cluster and the jobs' label sets."""
+
+    demo: DemoCluster
+    kubelet: dict[str, str]  # cAdvisor's series, scraped through the kubelet
+    ksm: dict[str, str]  # kube-state-metrics
+
+    @property
+    def step(self) -> int:
+        return self.demo.step_seconds
+
+    @property
+    def pods(self) -> list[SimulatedPod]:
+        return self.demo.pods
+
+    @property
+    def full(self) -> int:
+        """Steps in the whole window (the series that live as long as the cluster)."""
+        return len(self.demo.timestamps)
+
+
+def _pod_len(p: SimulatedPod) -> int:
+    return p.stop - p.start
+
+
+def _ones(p: SimulatedPod) -> np.ndarray:
+    return np.ones(_pod_len(p))
+
+
 def _families(demo: DemoCluster, cluster: str) -> list[_Family]:
-    step = demo.step_seconds
-    pods = demo.pods
+    """Every family of the export, in the order they are written."""
     common = {"cluster": cluster}
-    kubelet = {**common, "job": "kubelet"}
-    ksm = {**common, "job": "kube-state-metrics"}
+    scrape = _Scrape(
+        demo, kubelet={**common, "job": "kubelet"}, ksm={**common, "job": "kube-state-metrics"}
+    )
+    return [
+        *_cadvisor_families(scrape),
+        *_pod_families(scrape),
+        *_container_state_families(scrape),
+        *_hpa_families(scrape),
+        *_pdb_families(scrape),
+        *_node_families(scrape),
+        *_jvm_families(scrape),
+    ]
 
-    def pod_len(p: SimulatedPod) -> int:
-        return p.stop - p.start
 
-    def ones(p: SimulatedPod) -> np.ndarray:
-        return np.ones(pod_len(p))
+# ---------------------------------------------------------------------------------------------
+# cAdvisor (through the kubelet): usage and CFS counters
 
-    def cpu_counters() -> Iterator[Series]:
-        for p in pods:
-            total = np.zeros(pod_len(p))
-            for c in p.containers:
-                inc = p.cpu[c.name] * step
-                resets = p.oom_steps[c.name] - p.start
-                counter = _counter_with_resets(inc, resets)
-                total += np.cumsum(inc)
-                yield (
-                    _labels(
-                        **kubelet, namespace=p.namespace, pod=p.pod, container=c.name, node=p.node
-                    ),
-                    p.start,
-                    counter,
-                )
-            # Pod-level cgroup (container="") and the pause container (container="POD"): real
-            # cAdvisor exports both; a reader must drop them or totals double.
-            yield (
-                _labels(**kubelet, namespace=p.namespace, pod=p.pod, container="", node=p.node),
-                p.start,
-                total,
-            )
-            yield (
-                _labels(**kubelet, namespace=p.namespace, pod=p.pod, container="POD", node=p.node),
-                p.start,
-                np.cumsum(np.full(pod_len(p), 0.0001 * step)),
-            )
 
-    def memory_series() -> Iterator[Series]:
-        for p in pods:
-            total = np.zeros(pod_len(p))
-            for c in p.containers:
-                total += p.memory[c.name]
-                yield (
-                    _labels(
-                        **kubelet, namespace=p.namespace, pod=p.pod, container=c.name, node=p.node
-                    ),
-                    p.start,
-                    np.round(p.memory[c.name]),
-                )
-            yield (
-                _labels(**kubelet, namespace=p.namespace, pod=p.pod, container="", node=p.node),
-                p.start,
-                np.round(total),
-            )
-            yield (
-                _labels(**kubelet, namespace=p.namespace, pod=p.pod, container="POD", node=p.node),
-                p.start,
-                np.full(pod_len(p), 450_000.0),
-            )
-
-    def cfs(throttled: bool) -> Callable[[], Iterator[Series]]:
-        def series() -> Iterator[Series]:
-            for p in pods:
-                for c in p.containers:
-                    if not math.isfinite(c.cpu_limit):
-                        continue
-                    periods = np.full(pod_len(p), float(step * CFS_PERIODS_PER_SECOND))
-                    inc = np.round(periods * p.throttled[c.name]) if throttled else periods
-                    counter = _counter_with_resets(inc, p.oom_steps[c.name] - p.start)
-                    yield (
-                        _labels(
-                            **kubelet,
-                            namespace=p.namespace,
-                            pod=p.pod,
-                            container=c.name,
-                            node=p.node,
-                        ),
-                        p.start,
-                        counter,
-                    )
-
-        return series
-
-    def pod_owner() -> Iterator[Series]:
-        for p in pods:
+def _cpu_counters(s: _Scrape) -> Iterator[Series]:
+    for p in s.pods:
+        total = np.zeros(_pod_len(p))
+        for c in p.containers:
+            inc = p.cpu[c.name] * s.step
+            resets = p.oom_steps[c.name] - p.start
+            counter = _counter_with_resets(inc, resets)
+            total += np.cumsum(inc)
             yield (
                 _labels(
-                    **ksm,
-                    namespace=p.namespace,
-                    pod=p.pod,
-                    owner_kind=p.owner_kind,
-                    owner_name=p.owner_name,
-                    owner_is_controller="true",
+                    **s.kubelet, namespace=p.namespace, pod=p.pod, container=c.name, node=p.node
                 ),
                 p.start,
-                ones(p),
+                counter,
             )
+        # Pod-level cgroup (container="") and the pause container (container="POD"): real
+        # cAdvisor exports both; a reader must drop them or totals double.
+        yield (
+            _labels(**s.kubelet, namespace=p.namespace, pod=p.pod, container="", node=p.node),
+            p.start,
+            total,
+        )
+        yield (
+            _labels(**s.kubelet, namespace=p.namespace, pod=p.pod, container="POD", node=p.node),
+            p.start,
+            np.cumsum(np.full(_pod_len(p), 0.0001 * s.step)),
+        )
 
-    def owner_of_owner(
-        owner_kind: str, name_label: str, top_kind: str
-    ) -> Callable[[], Iterator[Series]]:
-        """kube_replicaset_owner / kube_job_owner: each intermediate owner, while its pods live."""
 
-        def series() -> Iterator[Series]:
-            spans: dict[tuple[str, str, str], list[int]] = {}
-            for p in pods:
-                if p.owner_kind == owner_kind:
-                    key = (p.namespace, p.owner_name, p.workload)
-                    span = spans.setdefault(key, [p.start, p.stop])
-                    span[0], span[1] = min(span[0], p.start), max(span[1], p.stop)
-            for (ns, name, top), (start, stop) in spans.items():
-                labels = {"namespace": ns, name_label: name, "owner_kind": top_kind}
-                yield (
-                    _labels(**ksm, **labels, owner_name=top, owner_is_controller="true"),
-                    start,
-                    np.ones(stop - start),
-                )
-
-        return series
-
-    def pod_info() -> Iterator[Series]:
-        for p in pods:
+def _memory_series(s: _Scrape) -> Iterator[Series]:
+    for p in s.pods:
+        total = np.zeros(_pod_len(p))
+        for c in p.containers:
+            total += p.memory[c.name]
             yield (
                 _labels(
-                    **ksm,
-                    namespace=p.namespace,
-                    pod=p.pod,
-                    node=p.node,
-                    created_by_kind=p.owner_kind,
-                    created_by_name=p.owner_name,
+                    **s.kubelet, namespace=p.namespace, pod=p.pod, container=c.name, node=p.node
                 ),
                 p.start,
-                ones(p),
+                np.round(p.memory[c.name]),
             )
+        yield (
+            _labels(**s.kubelet, namespace=p.namespace, pod=p.pod, container="", node=p.node),
+            p.start,
+            np.round(total),
+        )
+        yield (
+            _labels(**s.kubelet, namespace=p.namespace, pod=p.pod, container="POD", node=p.node),
+            p.start,
+            np.full(_pod_len(p), 450_000.0),
+        )
 
-    def resources(kind: str) -> Callable[[], Iterator[Series]]:
-        def series() -> Iterator[Series]:
-            for p in pods:
-                for c in p.containers:
-                    cpu = c.cpu_request if kind == "requests" else c.cpu_limit
-                    memory = c.memory_request if kind == "requests" else c.memory_limit
-                    for resource, unit, value in (("cpu", "core", cpu), ("memory", "byte", memory)):
-                        if math.isfinite(value):
-                            labels = _labels(
-                                **ksm, namespace=p.namespace, pod=p.pod, container=c.name,
-                                node=p.node, resource=resource, unit=unit,
-                            )  # fmt: skip
-                            yield labels, p.start, np.full(pod_len(p), float(value))
 
-        return series
-
-    def restarts() -> Iterator[Series]:
-        for p in pods:
-            for c in p.containers:
-                inc = np.zeros(pod_len(p))
-                inc[p.oom_steps[c.name] - p.start] = 1
-                yield (
-                    _labels(**ksm, namespace=p.namespace, pod=p.pod, container=c.name),
-                    p.start,
-                    np.cumsum(inc),
-                )
-
-    def last_terminated() -> Iterator[Series]:
-        for p in pods:
-            for c in p.containers:
-                ooms = p.oom_steps[c.name]
-                if len(ooms):
-                    first = int(ooms[0])
-                    yield (
-                        _labels(
-                            **ksm,
-                            namespace=p.namespace,
-                            pod=p.pod,
-                            container=c.name,
-                            reason="OOMKilled",
-                        ),
-                        first,
-                        np.ones(p.stop - first),
-                    )
-
-    def pvc_info() -> Iterator[Series]:
-        for p in pods:
-            if p.has_pvc:
-                yield (
-                    _labels(
-                        **ksm,
-                        namespace=p.namespace,
-                        pod=p.pod,
-                        volume="data",
-                        persistentvolumeclaim=f"data-{p.pod}",
-                    ),
-                    p.start,
-                    ones(p),
-                )
-
-    hpa_specs = [s for s in demo.workloads if s.hpa is not None]
-    full = len(demo.timestamps)
-
-    def hpa_info() -> Iterator[Series]:
-        for s in hpa_specs:
+def _cfs_series(s: _Scrape, *, throttled: bool) -> Iterator[Series]:
+    for p in s.pods:
+        for c in p.containers:
+            if not math.isfinite(c.cpu_limit):
+                continue
+            periods = np.full(_pod_len(p), float(s.step * CFS_PERIODS_PER_SECOND))
+            inc = np.round(periods * p.throttled[c.name]) if throttled else periods
+            counter = _counter_with_resets(inc, p.oom_steps[c.name] - p.start)
             yield (
                 _labels(
-                    **ksm,
-                    namespace=s.namespace,
-                    horizontalpodautoscaler=s.name,
-                    scaletargetref_kind=s.kind,
-                    scaletargetref_name=s.name,
+                    **s.kubelet, namespace=p.namespace, pod=p.pod, container=c.name, node=p.node
                 ),
-                0,
-                np.ones(full),
+                p.start,
+                counter,
             )
 
-    def hpa_value(pick: Callable[..., np.ndarray]) -> Callable[[], Iterator[Series]]:
-        def series() -> Iterator[Series]:
-            for s in hpa_specs:
-                yield (
-                    _labels(**ksm, namespace=s.namespace, horizontalpodautoscaler=s.name),
-                    0,
-                    pick(s),
-                )
 
-        return series
-
-    def hpa_targets() -> Iterator[Series]:
-        for s in hpa_specs:
-            assert s.hpa is not None
-            for metric, target in (("cpu", s.hpa.target_cpu), ("memory", s.hpa.target_memory)):
-                if target:
-                    yield (
-                        _labels(
-                            **ksm,
-                            namespace=s.namespace,
-                            horizontalpodautoscaler=s.name,
-                            metric_name=metric,
-                            metric_target_type="utilization",
-                        ),
-                        0,
-                        np.full(full, float(target)),
-                    )
-
-    def hpa_condition() -> Iterator[Series]:
-        for s in hpa_specs:
-            assert s.hpa is not None
-            current = demo.hpa_current[(s.namespace, s.name)]
-            limited = (current >= s.hpa.max_replicas).astype(float)
-            for status, values in (("true", limited), ("false", 1 - limited)):
-                yield (
-                    _labels(
-                        **ksm,
-                        namespace=s.namespace,
-                        horizontalpodautoscaler=s.name,
-                        condition="ScalingLimited",
-                        status=status,
-                    ),
-                    0,
-                    values,
-                )
-
-    pdb_specs = [s for s in demo.workloads if s.pdb_min_available is not None]
-
-    def pdb_value(field: str) -> Callable[[], Iterator[Series]]:
-        def series() -> Iterator[Series]:
-            for s in pdb_specs:
-                assert s.pdb_min_available is not None
-                replicas = demo.hpa_current.get(
-                    (s.namespace, s.name), np.full(full, s.replicas)
-                ).astype(float)
-                values = {
-                    "pod_disruptions_allowed": np.maximum(replicas - s.pdb_min_available, 0),
-                    "desired_healthy": np.full(full, float(s.pdb_min_available)),
-                    "expected_pods": replicas,
-                }[field]
-                yield _labels(**ksm, namespace=s.namespace, poddisruptionbudget=s.name), 0, values
-
-        return series
-
-    def node_labels() -> Iterator[Series]:
-        for n in demo.nodes:
-            yield (
-                _labels(
-                    **ksm,
-                    node=n.node,
-                    label_eks_amazonaws_com_nodegroup=n.node_group,
-                    label_node_kubernetes_io_instance_type=n.instance_type,
-                    label_topology_kubernetes_io_zone=n.zone,
-                    label_eks_amazonaws_com_capacity_type=n.capacity_type,
-                    label_kubernetes_io_arch=NODE_SHAPES[n.instance_type].architecture,
-                ),
-                n.start,
-                np.ones(n.stop - n.start),
-            )
-
-    def node_info() -> Iterator[Series]:
-        # kube-state-metrics exports it whatever its labels allowlist (internal/store/node.go).
-        for n in demo.nodes:
-            yield (
-                _labels(**ksm, node=n.node, provider_id=f"aws:///{n.zone}/{n.instance_id}"),
-                n.start,
-                np.ones(n.stop - n.start),
-            )
-
-    def node_resources(which: str) -> Callable[[], Iterator[Series]]:
-        def series() -> Iterator[Series]:
-            for n in demo.nodes:
-                shape = NODE_SHAPES[n.instance_type]
-                values = {
-                    ("cpu", "core"): shape.cpu if which == "capacity" else shape.cpu_allocatable,
-                    ("memory", "byte"): shape.memory
-                    if which == "capacity"
-                    else shape.memory_allocatable,
-                    ("pods", "integer"): float(shape.pods),
-                }
-                for (resource, unit), value in values.items():
-                    yield (
-                        _labels(**ksm, node=n.node, resource=resource, unit=unit),
-                        n.start,
-                        np.full(n.stop - n.start, float(value)),
-                    )
-
-        return series
-
+def _cadvisor_families(s: _Scrape) -> list[_Family]:
     return [
         _Family(
             "container_cpu_usage_seconds_total",
             "counter",
             "Cumulative cpu time consumed in seconds.",
-            cpu_counters,
+            partial(_cpu_counters, s),
         ),
         _Family(
             "container_memory_working_set_bytes",
             "gauge",
             "Current working set in bytes.",
-            memory_series,
+            partial(_memory_series, s),
         ),
         _Family(
             "container_cpu_cfs_periods_total",
             "counter",
             "Number of elapsed enforcement period intervals.",
-            cfs(False),
+            partial(_cfs_series, s, throttled=False),
         ),
         _Family(
             "container_cpu_cfs_throttled_periods_total",
             "counter",
             "Number of throttled period intervals.",
-            cfs(True),
+            partial(_cfs_series, s, throttled=True),
         ),
-        _Family("kube_pod_owner", "gauge", "Information about the Pod's owner.", pod_owner),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# kube-state-metrics: pods and their owners
+
+
+def _pod_owner(s: _Scrape) -> Iterator[Series]:
+    for p in s.pods:
+        yield (
+            _labels(
+                **s.ksm,
+                namespace=p.namespace,
+                pod=p.pod,
+                owner_kind=p.owner_kind,
+                owner_name=p.owner_name,
+                owner_is_controller="true",
+            ),
+            p.start,
+            _ones(p),
+        )
+
+
+def _owner_of_owner(
+    s: _Scrape, owner_kind: str, name_label: str, top_kind: str
+) -> Iterator[Series]:
+    """kube_replicaset_owner / kube_job_owner: each intermediate owner, while its pods live."""
+    spans: dict[tuple[str, str, str], list[int]] = {}
+    for p in s.pods:
+        if p.owner_kind == owner_kind:
+            key = (p.namespace, p.owner_name, p.workload)
+            span = spans.setdefault(key, [p.start, p.stop])
+            span[0], span[1] = min(span[0], p.start), max(span[1], p.stop)
+    for (ns, name, top), (start, stop) in spans.items():
+        labels = {"namespace": ns, name_label: name, "owner_kind": top_kind}
+        yield (
+            _labels(**s.ksm, **labels, owner_name=top, owner_is_controller="true"),
+            start,
+            np.ones(stop - start),
+        )
+
+
+def _pod_info(s: _Scrape) -> Iterator[Series]:
+    for p in s.pods:
+        yield (
+            _labels(
+                **s.ksm,
+                namespace=p.namespace,
+                pod=p.pod,
+                node=p.node,
+                created_by_kind=p.owner_kind,
+                created_by_name=p.owner_name,
+            ),
+            p.start,
+            _ones(p),
+        )
+
+
+def _pod_families(s: _Scrape) -> list[_Family]:
+    return [
+        _Family(
+            "kube_pod_owner", "gauge", "Information about the Pod's owner.", partial(_pod_owner, s)
+        ),
         _Family(
             "kube_replicaset_owner",
             "gauge",
             "Information about the ReplicaSet's owner.",
-            owner_of_owner("ReplicaSet", "replicaset", "Deployment"),
+            partial(_owner_of_owner, s, "ReplicaSet", "replicaset", "Deployment"),
         ),
         _Family(
             "kube_job_owner",
             "gauge",
             "Information about the Job's owner.",
-            owner_of_owner("Job", "job_name", "CronJob"),
+            partial(_owner_of_owner, s, "Job", "job_name", "CronJob"),
         ),
-        _Family("kube_pod_info", "gauge", "Information about pod.", pod_info),
+        _Family("kube_pod_info", "gauge", "Information about pod.", partial(_pod_info, s)),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# kube-state-metrics: containers' resources, restarts, terminations, volumes
+
+
+def _resources(s: _Scrape, kind: str) -> Iterator[Series]:
+    for p in s.pods:
+        for c in p.containers:
+            cpu = c.cpu_request if kind == "requests" else c.cpu_limit
+            memory = c.memory_request if kind == "requests" else c.memory_limit
+            for resource, unit, value in (("cpu", "core", cpu), ("memory", "byte", memory)):
+                if math.isfinite(value):
+                    labels = _labels(
+                        **s.ksm, namespace=p.namespace, pod=p.pod, container=c.name,
+                        node=p.node, resource=resource, unit=unit,
+                    )  # fmt: skip
+                    yield labels, p.start, np.full(_pod_len(p), float(value))
+
+
+def _restarts(s: _Scrape) -> Iterator[Series]:
+    for p in s.pods:
+        for c in p.containers:
+            inc = np.zeros(_pod_len(p))
+            inc[p.oom_steps[c.name] - p.start] = 1
+            yield (
+                _labels(**s.ksm, namespace=p.namespace, pod=p.pod, container=c.name),
+                p.start,
+                np.cumsum(inc),
+            )
+
+
+def _last_terminated(s: _Scrape) -> Iterator[Series]:
+    for p in s.pods:
+        for c in p.containers:
+            ooms = p.oom_steps[c.name]
+            if len(ooms):
+                first = int(ooms[0])
+                yield (
+                    _labels(
+                        **s.ksm,
+                        namespace=p.namespace,
+                        pod=p.pod,
+                        container=c.name,
+                        reason="OOMKilled",
+                    ),
+                    first,
+                    np.ones(p.stop - first),
+                )
+
+
+def _pvc_info(s: _Scrape) -> Iterator[Series]:
+    for p in s.pods:
+        if p.has_pvc:
+            yield (
+                _labels(
+                    **s.ksm,
+                    namespace=p.namespace,
+                    pod=p.pod,
+                    volume="data",
+                    persistentvolumeclaim=f"data-{p.pod}",
+                ),
+                p.start,
+                _ones(p),
+            )
+
+
+def _container_state_families(s: _Scrape) -> list[_Family]:
+    return [
         _Family(
             "kube_pod_container_resource_requests",
             "gauge",
             "The number of requested resource by a container.",
-            resources("requests"),
+            partial(_resources, s, "requests"),
         ),
         _Family(
             "kube_pod_container_resource_limits",
             "gauge",
             "The number of requested limit resource by a container.",
-            resources("limits"),
+            partial(_resources, s, "limits"),
         ),
         _Family(
             "kube_pod_container_status_restarts_total",
             "counter",
             "The number of container restarts per container.",
-            restarts,
+            partial(_restarts, s),
         ),
         _Family(
             "kube_pod_container_status_last_terminated_reason",
             "gauge",
             "Describes the last reason the container was in terminated state.",
-            last_terminated,
+            partial(_last_terminated, s),
         ),
         _Family(
             "kube_pod_spec_volumes_persistentvolumeclaims_info",
             "gauge",
             "Information about persistentvolumeclaim volumes in a pod.",
-            pvc_info,
+            partial(_pvc_info, s),
         ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# kube-state-metrics: HorizontalPodAutoscalers
+
+
+def _hpa_specs(s: _Scrape) -> list[WorkloadSpec]:
+    return [w for w in s.demo.workloads if w.hpa is not None]
+
+
+def _hpa_info(s: _Scrape) -> Iterator[Series]:
+    for w in _hpa_specs(s):
+        yield (
+            _labels(
+                **s.ksm,
+                namespace=w.namespace,
+                horizontalpodautoscaler=w.name,
+                scaletargetref_kind=w.kind,
+                scaletargetref_name=w.name,
+            ),
+            0,
+            np.ones(s.full),
+        )
+
+
+def _hpa_value(s: _Scrape, pick: Callable[[WorkloadSpec], np.ndarray]) -> Iterator[Series]:
+    for w in _hpa_specs(s):
+        yield (
+            _labels(**s.ksm, namespace=w.namespace, horizontalpodautoscaler=w.name),
+            0,
+            pick(w),
+        )
+
+
+def _hpa_targets(s: _Scrape) -> Iterator[Series]:
+    for w in _hpa_specs(s):
+        assert w.hpa is not None
+        for metric, target in (("cpu", w.hpa.target_cpu), ("memory", w.hpa.target_memory)):
+            if target:
+                yield (
+                    _labels(
+                        **s.ksm,
+                        namespace=w.namespace,
+                        horizontalpodautoscaler=w.name,
+                        metric_name=metric,
+                        metric_target_type="utilization",
+                    ),
+                    0,
+                    np.full(s.full, float(target)),
+                )
+
+
+def _hpa_condition(s: _Scrape) -> Iterator[Series]:
+    for w in _hpa_specs(s):
+        assert w.hpa is not None
+        current = s.demo.hpa_current[(w.namespace, w.name)]
+        limited = (current >= w.hpa.max_replicas).astype(float)
+        for status, values in (("true", limited), ("false", 1 - limited)):
+            yield (
+                _labels(
+                    **s.ksm,
+                    namespace=w.namespace,
+                    horizontalpodautoscaler=w.name,
+                    condition="ScalingLimited",
+                    status=status,
+                ),
+                0,
+                values,
+            )
+
+
+def _hpa_families(s: _Scrape) -> list[_Family]:
+    def constant(field: str) -> Callable[[WorkloadSpec], np.ndarray]:
+        return lambda w: np.full(s.full, float(getattr(w.hpa, field)))
+
+    def history(table: dict[tuple[str, str], np.ndarray]) -> Callable[[WorkloadSpec], np.ndarray]:
+        return lambda w: table[(w.namespace, w.name)].astype(float)
+
+    return [
         _Family(
             "kube_horizontalpodautoscaler_info",
             "gauge",
             "Information about this autoscaler.",
-            hpa_info,
+            partial(_hpa_info, s),
         ),
         _Family(
             "kube_horizontalpodautoscaler_spec_min_replicas",
             "gauge",
             "Lower limit for the number of pods.",
-            hpa_value(lambda s: np.full(full, float(s.hpa.min_replicas))),
+            partial(_hpa_value, s, constant("min_replicas")),
         ),
         _Family(
             "kube_horizontalpodautoscaler_spec_max_replicas",
             "gauge",
             "Upper limit for the number of pods.",
-            hpa_value(lambda s: np.full(full, float(s.hpa.max_replicas))),
+            partial(_hpa_value, s, constant("max_replicas")),
         ),
         _Family(
             "kube_horizontalpodautoscaler_spec_target_metric",
             "gauge",
             "The metric specifications used by this autoscaler.",
-            hpa_targets,
+            partial(_hpa_targets, s),
         ),
         _Family(
             "kube_horizontalpodautoscaler_status_current_replicas",
             "gauge",
             "Current number of replicas of pods.",
-            hpa_value(lambda s: demo.hpa_current[(s.namespace, s.name)].astype(float)),
+            partial(_hpa_value, s, history(s.demo.hpa_current)),
         ),
         _Family(
             "kube_horizontalpodautoscaler_status_desired_replicas",
             "gauge",
             "Desired number of replicas of pods.",
-            hpa_value(lambda s: demo.hpa_desired[(s.namespace, s.name)].astype(float)),
+            partial(_hpa_value, s, history(s.demo.hpa_desired)),
         ),
         _Family(
             "kube_horizontalpodautoscaler_status_condition",
             "gauge",
             "The condition of this autoscaler.",
-            hpa_condition,
+            partial(_hpa_condition, s),
         ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# kube-state-metrics: PodDisruptionBudgets
+
+
+def _pdb_value(s: _Scrape, field: str) -> Iterator[Series]:
+    for w in s.demo.workloads:
+        if w.pdb_min_available is None:
+            continue
+        replicas = s.demo.hpa_current.get(
+            (w.namespace, w.name), np.full(s.full, w.replicas)
+        ).astype(float)
+        values = {
+            "pod_disruptions_allowed": np.maximum(replicas - w.pdb_min_available, 0),
+            "desired_healthy": np.full(s.full, float(w.pdb_min_available)),
+            "expected_pods": replicas,
+        }[field]
+        yield _labels(**s.ksm, namespace=w.namespace, poddisruptionbudget=w.name), 0, values
+
+
+def _pdb_families(s: _Scrape) -> list[_Family]:
+    return [
         _Family(
             "kube_poddisruptionbudget_status_pod_disruptions_allowed",
             "gauge",
             "Number of pod disruptions that are currently allowed.",
-            pdb_value("pod_disruptions_allowed"),
+            partial(_pdb_value, s, "pod_disruptions_allowed"),
         ),
         _Family(
             "kube_poddisruptionbudget_status_desired_healthy",
             "gauge",
             "Minimum desired number of healthy pods.",
-            pdb_value("desired_healthy"),
+            partial(_pdb_value, s, "desired_healthy"),
         ),
         _Family(
             "kube_poddisruptionbudget_status_expected_pods",
             "gauge",
             "Total number of pods counted by this disruption budget.",
-            pdb_value("expected_pods"),
+            partial(_pdb_value, s, "expected_pods"),
         ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# kube-state-metrics: nodes
+
+
+def _node_labels(s: _Scrape) -> Iterator[Series]:
+    for n in s.demo.nodes:
+        yield (
+            _labels(
+                **s.ksm,
+                node=n.node,
+                label_eks_amazonaws_com_nodegroup=n.node_group,
+                label_node_kubernetes_io_instance_type=n.instance_type,
+                label_topology_kubernetes_io_zone=n.zone,
+                label_eks_amazonaws_com_capacity_type=n.capacity_type,
+                label_kubernetes_io_arch=NODE_SHAPES[n.instance_type].architecture,
+            ),
+            n.start,
+            np.ones(n.stop - n.start),
+        )
+
+
+def _node_info(s: _Scrape) -> Iterator[Series]:
+    # kube-state-metrics exports it whatever its labels allowlist (internal/store/node.go).
+    for n in s.demo.nodes:
+        yield (
+            _labels(**s.ksm, node=n.node, provider_id=f"aws:///{n.zone}/{n.instance_id}"),
+            n.start,
+            np.ones(n.stop - n.start),
+        )
+
+
+def _node_resources(s: _Scrape, which: str) -> Iterator[Series]:
+    for n in s.demo.nodes:
+        shape = NODE_SHAPES[n.instance_type]
+        values = {
+            ("cpu", "core"): shape.cpu if which == "capacity" else shape.cpu_allocatable,
+            ("memory", "byte"): shape.memory if which == "capacity" else shape.memory_allocatable,
+            ("pods", "integer"): float(shape.pods),
+        }
+        for (resource, unit), value in values.items():
+            yield (
+                _labels(**s.ksm, node=n.node, resource=resource, unit=unit),
+                n.start,
+                np.full(n.stop - n.start, float(value)),
+            )
+
+
+def _node_families(s: _Scrape) -> list[_Family]:
+    return [
         _Family(
-            "kube_node_info",
-            "gauge",
-            "Information about a cluster node.",
-            node_info,
+            "kube_node_info", "gauge", "Information about a cluster node.", partial(_node_info, s)
         ),
         _Family(
             "kube_node_labels",
             "gauge",
             "Kubernetes labels converted to Prometheus labels.",
-            node_labels,
+            partial(_node_labels, s),
         ),
         _Family(
             "kube_node_status_capacity",
             "gauge",
             "The capacity for different resources of a node.",
-            node_resources("capacity"),
+            partial(_node_resources, s, "capacity"),
         ),
         _Family(
             "kube_node_status_allocatable",
             "gauge",
             "The allocatable for different resources of a node.",
-            node_resources("allocatable"),
+            partial(_node_resources, s, "allocatable"),
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Micrometer's JVM memory gauges (Spring Boot's /actuator/prometheus), one series per pool
+
+
+def _pod_ip(p: SimulatedPod) -> str:
+    """A stable pod IP for the scrape's ``instance`` (the demo models no network)."""
+    digest = hashlib.blake2b(f"{p.namespace}/{p.pod}".encode(), digest_size=2).digest()
+    return f"10.0.{digest[0]}.{digest[1]}"
+
+
+def _jvm_pools(s: _Scrape, which: str) -> Iterator[Series]:
+    """``jvm_memory_used_bytes`` / ``jvm_memory_max_bytes`` as a prometheus-operator
+    ServiceMonitor scrapes them: the target's job, namespace, pod, container, service, endpoint
+    and instance, and Micrometer's tags ``area``, ``id`` and the common ``application``."""
+    for p in s.pods:
+        for name, (heap, nonheap) in p.jvm.items():
+            spec = next(c for c in p.containers if c.name == name)
+            target = {
+                "cluster": s.ksm["cluster"], "job": p.workload, "namespace": p.namespace,
+                "pod": p.pod, "container": name, "service": p.workload, "endpoint": "http",
+                "instance": f"{_pod_ip(p)}:8080", "application": p.workload,
+            }  # fmt: skip
+            for pool, area, share, most in JVM_POOLS:
+                if which == "used":
+                    values = np.round((heap if area == "heap" else nonheap) * share)
+                else:
+                    ceiling = spec.jvm_heap_max if most is None else most
+                    values = np.full(_pod_len(p), float(ceiling))
+                yield _labels(**target, area=area, id=pool), p.start, values
+
+
+def _jvm_families(s: _Scrape) -> list[_Family]:
+    return [
+        _Family(
+            "jvm_memory_used_bytes",
+            "gauge",
+            "The amount of used memory",
+            partial(_jvm_pools, s, "used"),
+        ),
+        _Family(
+            "jvm_memory_max_bytes",
+            "gauge",
+            "The maximum amount of memory in bytes that can be used for memory management",
+            partial(_jvm_pools, s, "max"),
         ),
     ]
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
+import pytest
+
+from kianax_capacity.outputs import notebook
 from kianax_capacity.outputs.diff import diff_recommendations
 from kianax_capacity.outputs.markdown import render_markdown
+from kianax_capacity.outputs.notebook import ReportContext
 from kianax_capacity.recommenders.engine import recommend
 from kianax_capacity.snapshot import Snapshot
 
@@ -49,3 +55,62 @@ def test_no_nodes_at_all_is_assumed(demo_snapshot: Snapshot) -> None:
     recs = recommend(Snapshot(manifest=demo_snapshot.manifest, tables=tables))
     assert recs.summary["assumed_instance_type"]["assumed"] is True
     assert all(r.extra.get("prices_assumed") for r in recs.rightsizing)
+
+
+def _unknown_capacity(snapshot: Snapshot, group: str) -> Snapshot:
+    """``group``'s nodes as the Prometheus source writes them when nothing said spot or not."""
+    tables = dict(snapshot.tables)
+    nodes = tables["nodes"].copy()
+    nodes["capacity_type"] = nodes["capacity_type"].astype(object)
+    nodes.loc[nodes["node_group"].astype(str) == group, "capacity_type"] = "UNKNOWN"
+    nodes.loc[nodes["node_group"].astype(str) == group, "capacity_type_source"] = "unknown"
+    tables["nodes"] = nodes
+    return Snapshot(manifest=snapshot.manifest, tables=tables)
+
+
+def test_known_capacity_types_carry_no_capacity_banner(demo_snapshot: Snapshot) -> None:
+    capacity = recommend(demo_snapshot).summary["assumed_capacity_type"]
+    assert capacity["assumed"] is False and capacity["banner"] == "" and capacity["nodes"] == 0
+
+
+def test_unknown_capacity_type_is_priced_on_demand_and_said(demo_snapshot: Snapshot) -> None:
+    # jobs-ng is the demo's spot group: unknown, its nodes are priced on-demand.
+    known = recommend(demo_snapshot)
+    snapshot = _unknown_capacity(demo_snapshot, "jobs-ng")
+    recs = recommend(snapshot)
+    capacity = recs.summary["assumed_capacity_type"]
+    want = int((snapshot.nodes["node_group"].astype(str) == "jobs-ng").sum())
+    assert capacity["assumed"] is True and capacity["nodes"] == want
+    assert capacity["node_groups"] == ["jobs-ng"] and capacity["assumed_as"] == "ON_DEMAND"
+    # The group's dollars as priced (on-demand), against its true (spot) figure.
+    on_demand = recs.summary["node_group_monthly_usd"]["jobs-ng"]
+    spot = known.summary["node_group_monthly_usd"]["jobs-ng"]
+    assert on_demand > spot
+    assert capacity["node_monthly_usd"] == pytest.approx(on_demand, abs=0.02)
+    assert capacity["node_monthly_usd_if_spot"] == pytest.approx(spot, abs=0.02)
+    assert "upper bound" in capacity["banner"] and "--ec2-nodes on" in capacity["banner"]
+    comment = render_markdown(diff_recommendations(recs, recs))
+    assert comment.count("[!WARNING]") == 1 and "have no known capacity type" in comment
+
+
+def test_the_report_title_shows_the_capacity_assumption(demo_snapshot: Snapshot) -> None:
+    snapshot = _unknown_capacity(demo_snapshot, "jobs-ng")
+    recs = recommend(snapshot)
+    shown: list[str] = []
+    context = ReportContext(
+        snapshot=snapshot, recommendations=recs, cluster="c", week="2026-W47", profile="p"
+    )
+    with patch.object(notebook, "_display", lambda obj: shown.append(obj.data)):
+        notebook.title(context, "Weekly capacity")
+    assert "Assumed capacity type." in shown[0] and "upper bound" in shown[0]
+    shown.clear()
+    known = ReportContext(
+        snapshot=demo_snapshot,
+        recommendations=recommend(demo_snapshot),
+        cluster="c",
+        week="2026-W47",
+        profile="p",
+    )
+    with patch.object(notebook, "_display", lambda obj: shown.append(obj.data)):
+        notebook.title(known, "Weekly capacity")
+    assert "Assumed capacity type." not in shown[0]

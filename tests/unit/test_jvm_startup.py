@@ -145,3 +145,23 @@ def test_with_no_startup_exclusion_the_same_starts_raise_the_request() -> None:
     included = keep.compute(data)["cpu_request"].iloc[0]
     assert excluded == pytest.approx(0.1, abs=0.001)
     assert included == pytest.approx(2.0)  # the p95 lands on the starts
+
+
+def test_a_restart_inside_the_pod_is_a_start_too() -> None:
+    # One pod up the whole window; its container is OOM-killed and restarted 10 times, and
+    # each restart runs at 2 cores for two samples (10 minutes) before settling at ~100m.
+    rng = np.random.default_rng(13)
+    cpu = rng.uniform(0.09, 0.1, N)
+    restarts = [START + pd.Timedelta(hours=4 * k) for k in range(1, 11)]
+    for at in restarts:
+        step = int((at - START) / pd.Timedelta(seconds=300))
+        cpu[step : step + 2] = 2.0
+    usage = container_series(cpu, np.full(N, 100.0 * MIB), pod="w-0")
+    (row,) = recommend_rightsizing(
+        build_snapshot(usage, oom_kills={"w-0": restarts}), default_prices=PRICES
+    )
+    # The 20 restart samples (3.5%) would set a p95-ish request well above 100m; left out.
+    assert row.recommended.cpu_request == pytest.approx(0.1)
+    assert row.evidence["cpu_startup_peak_cores"] == 2.0
+    assert row.evidence["startups"] == 10  # the pod itself was running when the window opened
+    assert "restarts inside a pod included" in row.reason

@@ -181,18 +181,18 @@ def test_the_plan_depends_on_the_window_only() -> None:
         )
         return len(plan.jobs)
 
-    # series: 8 range + 20 instant queries per chunk, and the 2 pod-lifetime subqueries per day.
+    # series: 10 range (JVM memory included) + 20 instant queries per chunk, and the 2 pod-lifetime subqueries per day.
     # aggregate: 4 range, 22 inventory and 16 statistic queries per aggregate chunk (one day),
     # whatever max_points.
-    assert count(4032, "series") == 28 + 2 * 14
-    assert count(4032, "series", max_points=1000) == 28 * 5 + 2 * 14
+    assert count(4032, "series") == 30 + 2 * 14
+    assert count(4032, "series", max_points=1000) == 30 * 5 + 2 * 14
     assert count(4032, "aggregate") == 14 * (4 + 22 + 16)
     assert count(4032, "aggregate", aggregate_chunk=7 * 86_400) == 2 * (4 + 22 + 16)
     assert count(4032, "aggregate", aggregate_chunk=30 * 86_400) == 4 + 22 + 16
     assert count(4032, "aggregate", max_points=100) == 41 * (4 + 22 + 16)
     # MetricsQL: 5 statistic queries per day answer the same 16 parts.
     assert count(4032, "aggregate", dialect="metricsql") == 14 * (4 + 22 + 5)
-    assert count(4032, "series", dialect="metricsql") == 28 + 2 * 14
+    assert count(4032, "series", dialect="metricsql") == 30 + 2 * 14
     with pytest.raises(UserInputError, match="aggregate_chunk"):
         count(10, "aggregate", aggregate_chunk=60)
     with pytest.raises(UserInputError):

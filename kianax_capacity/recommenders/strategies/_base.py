@@ -91,6 +91,8 @@ class UsageData:
         step_seconds: the sampling step of ``usage``.
         window_start: the start of the observed window, epoch seconds (None: unknown); a
             pod whose first sample is later than one step after it started in the window.
+        restart_events: one row per restart of a container inside its pod (any reason; the
+            snapshot's ``terminations``): t, cid, pid; None = not known.
         jvm: JVM memory samples where scraped (Micrometer, snapshot table ``jvm_memory``):
             t, cid, heap (bool: area heap, else non-heap), used_bytes, max_bytes; None = none.
     """
@@ -103,6 +105,7 @@ class UsageData:
     step_seconds: int
     window_start: int | None = None
     jvm: pd.DataFrame | None = None
+    restart_events: pd.DataFrame | None = None
 
     def keyed(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A cid-indexed frame re-indexed by CONTAINER_KEY (every container, NaN where absent)."""

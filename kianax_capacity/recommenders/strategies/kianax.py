@@ -50,7 +50,7 @@ from kianax_capacity.recommenders.strategies._base import (
     setting,
 )
 from kianax_capacity.recommenders.strategies.jvm import jvm_memory_stats, jvm_notes, reserved_heap
-from kianax_capacity.recommenders.strategies.startup import startup_mask
+from kianax_capacity.recommenders.strategies.startup import startup_mask, startups_by_cid
 from kianax_capacity.units import MIB, format_cpu
 
 __all__ = [
@@ -269,7 +269,9 @@ class KianaxStrategy(RightsizingStrategy):
             raw[column] = values
         started = usage.loc[startup]
         raw["ev_cpu_startup_peak_cores"] = started.groupby("cid")["cpu_cores"].max().reindex(index)
-        raw["ev_startups"] = started.groupby("cid")["pid"].nunique().reindex(index)
+        raw["ev_startups"] = (
+            startups_by_cid(data).reindex(index).where(raw["ev_cpu_startup_peak_cores"].notna())
+        )
         raw["note"] = _notes(raw, oom, leaking, settings)
         raw["note"] = (raw["note"] + " " + jvm_notes(raw, jvm, reserved)).str.strip()
         raw["note"] = (raw["note"] + " " + _startup_notes(raw, settings)).str.strip()
@@ -598,8 +600,8 @@ def _startup_notes(raw: pd.DataFrame, settings: KianaxSettings) -> pd.Series:
     for cid in raw.index[hungry]:
         notes[cid] = (
             f"Its pods use up to {format_cpu(float(peak[cid]))} CPU in their first "
-            f"{settings.startup_exclusion_minutes:g} minutes ({int(starts[cid])} "
-            "starts seen), more than its steady-state request, which is sized without those "
+            f"{settings.startup_exclusion_minutes:g} minutes after a start ({int(starts[cid])} "
+            "starts seen, restarts inside a pod included), more than its steady-state request, which is sized without those "
             "minutes: give the start its CPU with Kubernetes' in-place pod resize or the VPA's "
             "CPU startup boost rather than paying for it all day."
         )

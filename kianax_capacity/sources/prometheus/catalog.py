@@ -108,6 +108,10 @@ QUERIES: tuple[QuerySpec, ...] = (
     QuerySpec("memory_usage", "usage"),
     QuerySpec("cpu_throttling", "usage"),
     QuerySpec("node_cpu_busy", "usage"),
+    # JVM memory by area where JVMs export it (Micrometer, client_java, jmx_exporter): the
+    # optional jvm_memory table; no warning where none does (most containers are no JVM).
+    QuerySpec("jvm_memory_used", "usage"),
+    QuerySpec("jvm_memory_max", "usage"),
     QuerySpec("restart_counters", "range", fallback="restart_events"),
     QuerySpec("termination_reasons", "range"),
     QuerySpec("hpa_current_replicas", "range"),

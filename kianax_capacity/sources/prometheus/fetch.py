@@ -21,6 +21,7 @@ from kianax_capacity.sources.prometheus._memory import GC_PAUSED, release_free_m
 from kianax_capacity.sources.prometheus.catalog import DIALECT_PROBE, DIALECTS, PHI_LABEL, SHAPES
 from kianax_capacity.sources.prometheus.client import PrometheusClient, QueryRejectedError
 from kianax_capacity.sources.prometheus.fold import Results
+from kianax_capacity.sources.prometheus.jvm import JVM_QUERIES, jvm_memory
 from kianax_capacity.sources.prometheus.nodes import (
     instances_to_describe,
     node_facts,
@@ -148,10 +149,14 @@ def fetch_prometheus_snapshot(
     warnings.extend(node_warnings(nodes, ec2_tried=ec2_tried))
     busy = node_usage(results, facts)
     results.release("node_cpu_busy")
+    jvm = jvm_memory(results)
+    results.release(*JVM_QUERIES)
     with GC_PAUSED:  # assembly builds millions of short-lived objects, no cycles
         tables = assemble(results, plan, shape, warnings, nodes)
     if len(busy) and "node_usage" in TABLE_COLUMNS:  # optional: where node-exporter is scraped
         tables["node_usage"] = typed(busy, "node_usage")
+    if len(jvm):  # optional: where JVMs export their memory gauges
+        tables["jvm_memory"] = typed(jvm, "jvm_memory")
     for message in warnings:
         _LOGGER.warning("%s", message)
     return write_snapshot(
