@@ -199,9 +199,21 @@ def _plan_layer(
     new_text = edit_yaml(text, plan.edits)
     data = load_data(new_text)
     if key:
-        found = lookup(data, key)
+        found = _dig(data, key)
         data = found if isinstance(found, dict) else {}
     return new_text, (data if data is not None else {}), plan
+
+
+def _dig(data: Any, key: tuple[str, ...]) -> Any:
+    """The value at ``key`` in a document, through mappings and list items (``sources.1``)."""
+    for part in key:
+        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        elif isinstance(data, dict) and part in data:
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 def _replace_string(data: Any, key: tuple[str, ...], value: str) -> Any:
@@ -403,8 +415,8 @@ def apply_argocd(
     names: dict[int, list[str]] = {}
     for i, app in enumerate(apps):
         names[i] = [app.release]
-        if app.source is None or app.why:
-            continue
+        if app.source is None:
+            continue  # ApplicationSets are read too: their names make a match ambiguous
         try:
             stack = build_stack(
                 app, _document_text(app, cache), repo_root, layout.charts_dir, readers

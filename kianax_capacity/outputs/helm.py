@@ -371,7 +371,9 @@ def _read_stack(layout: HelmLayout, chart: str) -> ValueStack:
     return ValueStack(tuple(layers))
 
 
-def _apply_chart(chart: str, items: list[PlanItem], layout: HelmLayout, dry_run: bool) -> FileResult:
+def _apply_chart(
+    chart: str, items: list[PlanItem], layout: HelmLayout, dry_run: bool
+) -> FileResult:
     path = layout.values_path(chart)
     try:
         raw = path.read_bytes().decode("utf-8")
@@ -388,7 +390,9 @@ def _apply_chart(chart: str, items: list[PlanItem], layout: HelmLayout, dry_run:
             else:
                 plan.autoscaling(item.row, item.prefix, item.keys)
         new_text = edit_yaml(text, plan.edits)
-        verified = verify_items(stack.with_top(load_values(new_text)), items, frozenset(plan.left_alone))
+        verified = verify_items(
+            stack.with_top(load_values(new_text)), items, frozenset(plan.left_alone)
+        )
     except YamlEditError as exc:
         return FileResult(chart, path, "skipped", messages=(f"{path}: {exc}",))
     except VerifyError as exc:
