@@ -384,3 +384,52 @@ def test_unknown_chart_and_unmatched_workload_say_why(tmp_path: Path) -> None:
     assert "no Application deploys into namespace kubeseal" in second
     assert "sealed-secrets" in second
     assert path.read_bytes() == before
+
+
+def test_an_application_without_values_gets_a_values_object(tmp_path: Path) -> None:
+    # The "chart defaults" worked example: no values anywhere; the chart's defaults (vendored
+    # here from the corpus) set controller.resources.requests, which is read-only.
+    (tmp_path / "envs" / "prod").mkdir(parents=True)
+    app = tmp_path / "envs" / "prod" / "ingress-nginx.yaml"
+    shutil.copyfile(ARGO / "argo-cd-docs" / "ingress-nginx-defaults.yaml", app)
+    vendored = tmp_path / "charts" / "ingress-nginx"
+    shutil.copytree(CHARTS / "ingress-nginx", vendored)
+    before = app.read_text()
+    recs = _recs(_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"))
+    result = _apply(recs, tmp_path)
+    assert not result.skipped_rows, result.skipped_rows
+    assert _only_added(before, app.read_text()) == [
+        "      valuesObject:",
+        "        controller:",
+        "          resources:",
+        "            requests:",
+        "              cpu: 300m",
+        "              memory: 300Mi",
+        "            limits:",
+        "              memory: 400Mi",
+    ]
+    assert (vendored / "values.yaml").read_bytes() == (
+        CHARTS / "ingress-nginx" / "values.yaml"
+    ).read_bytes()
+    _idempotent_after_first_run(recs, tmp_path, "envs")
+
+
+def test_a_cpu_limit_from_unseen_chart_defaults_is_nulled(ingress_values_object: Path) -> None:
+    # No chart defaults at hand, but the cluster runs a CPU limit: it comes from the defaults,
+    # so removing it takes `cpu: null`, not silence.
+    app = ingress_values_object / "envs" / "prod" / "ingress-nginx.yaml"
+    current = Resources(0.1, 1.0, 128 * MI, None)
+    recs = _recs(
+        _row(
+            "ingress-nginx-controller",
+            "controller",
+            R_NO_CPU_LIMIT,
+            namespace="ingress-nginx",
+            current=current,
+        )
+    )
+    result = _apply(recs, ingress_values_object)
+    assert not result.skipped_rows
+    values = _get(_load(app.read_text()), "spec", "source", "helm", "valuesObject")
+    assert _get(values, "controller", "resources", "limits") == {"cpu": None, "memory": "320Mi"}
+    assert any("CPU limit no values here set" in m for f in result.files for m in f.messages)
