@@ -183,11 +183,12 @@ def _plan_layer(
     layer: Layer, below: ValueStack, items: list[PlanItem], document: str
 ) -> tuple[str, Any, FilePlan]:
     """Edit one layer for ``items``: its new editable text, its new data, and the plan."""
+    key: tuple[str, ...] = ()
     if layer.kind == "file":
-        text, key = layer.text, ()
+        text = layer.text
     elif layer.kind == "values":
         assert layer.block is not None
-        text, key = layer.block.content, ()
+        text = layer.block.content
     else:
         text, key = document, layer.key
     plan = FilePlan(text, ValueStack((*below.layers, layer.data)), key)
@@ -435,11 +436,11 @@ def apply_argocd(
     per_file: dict[Path, _AppEdit] = {}
     owners: dict[Path, list[str]] = {}
     for i in sorted(work):
-        stack = stacks[i]
-        assert not isinstance(stack, str)
+        planned = stacks[i]
+        assert not isinstance(planned, str)
         app = apps[i]
         try:
-            edit = _plan_app(stack, work[i], _document_text(app, cache), defaults.get(i, {}))
+            edit = _plan_app(planned, work[i], _document_text(app, cache), defaults.get(i, {}))
         except (YamlEditError, VerifyError, _Refused) as exc:
             results.append(
                 FileResult(app.name, app.file, "skipped", messages=(f"{app.label}: {exc}",))

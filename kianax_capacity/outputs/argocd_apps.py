@@ -74,6 +74,10 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else "" if value is None else str(value)
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _helm_source(
     source: Mapping[str, Any], key: tuple[str, ...], repo_root: Path
 ) -> HelmSource | None:
@@ -109,14 +113,13 @@ def _from_document(
     if kind not in _KINDS or not str(data.get("apiVersion", "")).startswith("argoproj.io/"):
         return None
     spec_key: tuple[str, ...] = ("spec",)
-    spec = data.get("spec") if isinstance(data.get("spec"), Mapping) else {}
-    meta = data.get("metadata") if isinstance(data.get("metadata"), Mapping) else {}
+    spec = _mapping(data.get("spec"))
+    meta = _mapping(data.get("metadata"))
     if kind == "ApplicationSet":
-        template = spec.get("template") if isinstance(spec.get("template"), Mapping) else {}
-        spec = template.get("spec") if isinstance(template.get("spec"), Mapping) else {}
-        meta = template.get("metadata") if isinstance(template.get("metadata"), Mapping) else {}
+        template = _mapping(spec.get("template"))
+        spec, meta = _mapping(template.get("spec")), _mapping(template.get("metadata"))
         spec_key = ("spec", "template", "spec")
-    destination = spec.get("destination") if isinstance(spec.get("destination"), Mapping) else {}
+    destination = _mapping(spec.get("destination"))
     name, namespace = _text(meta.get("name")), _text(destination.get("namespace"))
     refs: dict[str, str] = {}
     helm_sources: list[HelmSource] = []
@@ -138,7 +141,7 @@ def _from_document(
     why = ""
     if kind == "ApplicationSet":
         why = (
-            f"it is the template of ApplicationSet {_text(data['metadata'].get('name')) if isinstance(data.get('metadata'), Mapping) else ''}"
+            f"it is the template of ApplicationSet {_text(_mapping(data.get('metadata')).get('name'))}"
             " (one Application per generator element); edit the values it points at by hand"
         )
     elif not helm_sources:
