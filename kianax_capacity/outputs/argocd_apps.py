@@ -147,7 +147,7 @@ def _from_document(
     elif not helm_sources:
         why = "it has no Helm source"
     elif len(helm_sources) > 1:
-        why = "it has several Helm sources; map the workload with [helm] chart_for instead"
+        why = "it has several Helm sources (not supported); edit its values by hand"
     source = helm_sources[0] if len(helm_sources) == 1 else None
     return AppDoc(file, index, str(kind), name, namespace, source, refs, why)
 
@@ -219,7 +219,8 @@ def match_application(
             f"no Application deploys into namespace {namespace} with a release name (or "
             f"fullnameOverride) that {workload} is or starts with"
             + (f" (Applications there: {', '.join(here)})" if here else "")
-            + "; map it with [helm] chart_for or fix the Application's releaseName"
+            + "; point --argocd at the folder of its Application, or set that Application's "
+            "helm.releaseName to the workload's name prefix"
         )
     top = max(score for score, _ in scored)
     winners = [app for score, app in scored if score == top]

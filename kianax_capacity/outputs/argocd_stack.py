@@ -128,8 +128,8 @@ def resolve_value_files(
             path = repo_root / rest
         elif entry.startswith("/"):
             path = repo_root / entry.lstrip("/")
-        elif chart_folder is not None and app.source.path:
-            path = chart_folder / entry
+        elif chart_folder is not None:
+            path = chart_folder / entry  # a vendored chart used by name: its package's file
         else:
             raise StackError(
                 f"value file {entry} is inside chart {app.source.chart}'s package; "
@@ -201,6 +201,10 @@ def build_stack(
         read_only = ""
         if defaults is not None and path.resolve() == defaults.resolve():
             read_only = "it holds the chart's defaults"
+        elif (
+            source.chart and folder is not None and path.resolve().is_relative_to(folder.resolve())
+        ):
+            read_only = f"it is in chart {source.chart}'s package (ArgoCD reads it from the Helm repository)"
         elif others:
             read_only = f"{', '.join(others)} also read(s) it"
         layers.append(Layer("file", str(path), data, path, read_only, text, style))

@@ -433,3 +433,97 @@ def test_a_cpu_limit_from_unseen_chart_defaults_is_nulled(ingress_values_object:
     values = _get(_load(app.read_text()), "spec", "source", "helm", "valuesObject")
     assert _get(values, "controller", "resources", "limits") == {"cpu": None, "memory": "320Mi"}
     assert any("CPU limit no values here set" in m for f in result.files for m in f.messages)
+
+
+def test_hpa_row_goes_to_the_prefix_the_charts_hpa_template_reads(tmp_path: Path) -> None:
+    from kianax_capacity.recommendations import HpaRow, HpaSettings
+
+    root = _diff_preview_repo(tmp_path)
+    values = root / "examples" / "helm" / "values" / "my-app.yaml"
+    hpa = HpaRow(
+        namespace="default",
+        workload="super-app-name",
+        current=HpaSettings(1, 100, 80.0, None),
+        recommended=HpaSettings(2, 6, 70.0, None),
+        status="ok",
+        reason="replayed",
+    )
+    recs = RecommendationSet(
+        cluster="test",
+        generated_at=_recs().generated_at,
+        window_start=_recs().window_start,
+        window_end=_recs().window_end,
+        step_seconds=300,
+        hpa=(hpa,),
+    )
+    apps = root / "examples" / "internal-chart"
+    result = apply_argocd(recs, HelmLayout(root / "charts"), apps, root)
+    assert not result.skipped_rows, result.skipped_rows
+    assert _get(_load(values.read_text()), "autoscaling") == {
+        "minReplicas": 2,
+        "maxReplicas": 6,
+        "targetCPUUtilizationPercentage": 70,
+    }
+    again = apply_argocd(recs, HelmLayout(root / "charts"), apps, root)
+    assert not again.changed_files
+
+
+def test_values_set_by_helm_parameters_are_refused(ingress_values_object: Path) -> None:
+    app = ingress_values_object / "envs" / "prod" / "ingress-nginx.yaml"
+    text = app.read_text().replace(
+        "      releaseName: ingress-nginx\n",
+        "      releaseName: ingress-nginx\n"
+        "      parameters:\n"
+        '        - name: "controller.resources.requests.cpu"\n'
+        '          value: "1"\n',
+    )
+    app.write_text(text)
+    recs = _recs(_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"))
+    result = _apply(recs, ingress_values_object)
+    assert app.read_text() == text
+    (skipped,) = [f for f in result.files if f.status == "skipped"]
+    assert "helm.parameters" in skipped.messages[0] and "by hand" in skipped.messages[0]
+    assert result.skipped_count == 1
+
+
+def test_a_quoted_values_string_is_refused_not_shadowed(tmp_path: Path) -> None:
+    # A valuesObject beside it would make ArgoCD ignore the whole string: refuse instead.
+    (tmp_path / "envs").mkdir()
+    app = tmp_path / "envs" / "ingress-nginx.yaml"
+    text = (ARGO / "argo-cd-docs" / "ingress-nginx-defaults.yaml").read_text()
+    text = text.replace(
+        "      releaseName: ingress-nginx\n",
+        '      releaseName: ingress-nginx\n      values: "controller:\\n  replicaCount: 2\\n"\n',
+    )
+    app.write_text(text)
+    recs = _recs(_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"))
+    result = _apply(recs, tmp_path)
+    assert app.read_text() == text
+    (skipped,) = [f for f in result.files if f.status == "skipped"]
+    assert "quoted" in skipped.messages[0] and "values: |" in skipped.messages[0]
+
+
+def test_two_rows_on_one_key_of_one_application_are_both_refused(
+    ingress_values_object: Path,
+) -> None:
+    from kianax_capacity.outputs.helm import HelmLayout as Layout
+
+    app = ingress_values_object / "envs" / "prod" / "ingress-nginx.yaml"
+    before = app.read_bytes()
+    rows = (
+        _row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"),
+        _row("ingress-nginx-defaultbackend", "backend", R1, namespace="ingress-nginx"),
+    )
+    layout = Layout(
+        ingress_values_object / "charts",
+        container_paths={
+            "ingress-nginx-controller/controller": "controller.resources",
+            "ingress-nginx-defaultbackend/backend": "controller.resources",
+        },
+    )
+    result = apply_argocd(
+        _recs(*rows), layout, ingress_values_object / "envs", ingress_values_object
+    )
+    assert len(result.skipped_rows) == 2
+    assert all("would both write controller.resources" in m for m in result.skipped_rows)
+    assert app.read_bytes() == before
