@@ -33,6 +33,7 @@ from kianax_capacity.outputs.argocd_stack import (
     Layer,
     StackError,
     build_stack,
+    chart_of,
     resolve_value_files,
 )
 from kianax_capacity.outputs.helm import (
@@ -108,13 +109,11 @@ def _document_text(app: AppDoc, cache: dict[Path, _File]) -> str:
 
 def _readers(apps: Sequence[AppDoc], repo_root: Path, charts_dir: Path) -> dict[Path, list[str]]:
     """Which Applications read each value file (a file read by several is never written)."""
-    from kianax_capacity.outputs.argocd_stack import _chart  # one resolution rule for both
-
     readers: dict[Path, list[str]] = {}
     for app in apps:
         if app.source is None:
             continue
-        _, folder, _ = _chart(app.source, repo_root, charts_dir)
+        _, folder, _ = chart_of(app.source, repo_root, charts_dir)
         try:
             files = resolve_value_files(app, repo_root, folder)
         except StackError:
@@ -381,6 +380,63 @@ def _items_for(
     return work, defaults, refused
 
 
+def _read_stacks(
+    apps: list[AppDoc], cache: dict[Path, _File], repo_root: Path, charts_dir: Path
+) -> tuple[dict[int, AppStack | str], dict[int, list[str]]]:
+    """Each Application's stack (or why it cannot be read) and the names it gives workloads."""
+    readers = _readers(apps, repo_root, charts_dir)
+    stacks: dict[int, AppStack | str] = {}
+    names: dict[int, list[str]] = {}
+    for i, app in enumerate(apps):
+        names[i] = [app.release]
+        if app.source is None:
+            continue  # ApplicationSets are read too: their names make a match ambiguous
+        try:
+            stack = build_stack(app, _document_text(app, cache), repo_root, charts_dir, readers)
+        except (StackError, YamlEditError, OSError) as exc:
+            stacks[i] = str(exc)
+            continue
+        stacks[i] = stack
+        names[i] = _names(stack)
+    return stacks, names
+
+
+def _write_out(
+    per_file: dict[Path, _AppEdit],
+    documents: dict[Path, dict[int, str]],
+    value_files: dict[Path, str],
+    owners: dict[Path, list[str]],
+    cache: dict[Path, _File],
+    dry_run: bool,
+) -> list[FileResult]:
+    """Each changed file rebuilt (other documents and bytes as they were), diffed, written."""
+    results: list[FileResult] = []
+    for path in sorted(per_file):
+        if path in documents:
+            file = _read(path, cache)
+            new_text = join_documents(file.text, documents[path], file.documents)
+        else:
+            file = _read_value_file(path)
+            new_text = value_files[path]
+        new_raw = file.style.restore(new_text)
+        merged = per_file[path]
+        diff = unified_diff(path, file.raw, new_raw)
+        if not dry_run:
+            write_atomic(path, new_raw.encode("utf-8"))
+        results.append(
+            FileResult(
+                ", ".join(owners[path]),
+                path,
+                "changed",
+                tuple(c for _, c in merged.changes),
+                tuple(merged.messages),
+                diff,
+                tuple(merged.verified),
+            )
+        )
+    return results
+
+
 def apply_argocd(
     recommendations: RecommendationSet,
     layout: HelmLayout,
@@ -411,22 +467,7 @@ def apply_argocd(
         )
     apps, problems = load_applications(apps_dir, repo_root)
     cache: dict[Path, _File] = {}
-    readers = _readers(apps, repo_root, layout.charts_dir)
-    stacks: dict[int, AppStack | str] = {}
-    names: dict[int, list[str]] = {}
-    for i, app in enumerate(apps):
-        names[i] = [app.release]
-        if app.source is None:
-            continue  # ApplicationSets are read too: their names make a match ambiguous
-        try:
-            stack = build_stack(
-                app, _document_text(app, cache), repo_root, layout.charts_dir, readers
-            )
-        except (StackError, YamlEditError, OSError) as exc:
-            stacks[i] = str(exc)
-            continue
-        stacks[i] = stack
-        names[i] = _names(stack)
+    stacks, names = _read_stacks(apps, cache, repo_root, layout.charts_dir)
     work, defaults, refused = _items_for(recommendations, only, apps, names, stacks, layout)
     results: list[FileResult] = [
         FileResult("", Path(p.split(":", 1)[0]), "skipped", messages=(p,)) for p in problems
@@ -467,29 +508,7 @@ def apply_argocd(
         first = app.file if edit.document is not None else next(iter(edit.value_files))
         per_file[first].messages.extend(edit.messages)
         per_file[first].verified.extend(edit.verified)
-    for path in sorted(per_file):
-        if path in documents:
-            file = _read(path, cache)
-            new_text = join_documents(file.text, documents[path], file.documents)
-        else:
-            file = _read_value_file(path)
-            new_text = value_files[path]
-        new_raw = file.style.restore(new_text)
-        merged = per_file[path]
-        diff = unified_diff(path, file.raw, new_raw)
-        if not dry_run:
-            write_atomic(path, new_raw.encode("utf-8"))
-        results.append(
-            FileResult(
-                ", ".join(owners[path]),
-                path,
-                "changed",
-                tuple(c for _, c in merged.changes),
-                tuple(merged.messages),
-                diff,
-                tuple(merged.verified),
-            )
-        )
+    results.extend(_write_out(per_file, documents, value_files, owners, cache, dry_run))
     return ApplyResult(files=tuple(results), skipped_rows=tuple(refused))
 
 

@@ -75,7 +75,7 @@ def _params_data(parameters: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     return data
 
 
-def _chart(
+def chart_of(
     source: HelmSource, repo_root: Path, charts_dir: Path
 ) -> tuple[ChartLayout, Path | None, str]:
     """The chart's paths, its folder when at hand (defaults, relative value files), its name."""
@@ -171,7 +171,7 @@ def build_stack(
     """
     source = app.source
     assert source is not None
-    chart, folder, chart_name = _chart(source, repo_root, charts_dir)
+    chart, folder, chart_name = chart_of(source, repo_root, charts_dir)
     layers: list[Layer] = []
     notes: list[str] = []
     defaults = folder / "values.yaml" if folder is not None else None
