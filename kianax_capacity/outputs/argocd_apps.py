@@ -168,7 +168,9 @@ def load_applications(folder: Path, repo_root: Path) -> tuple[list[AppDoc], list
             text, _ = split_style(file.read_bytes().decode("utf-8"))
             documents = split_documents(text)
         except (OSError, UnicodeDecodeError, YamlEditError) as exc:
-            if b"argoproj.io" in _head(file):
+            head = _head(file)
+            # A Helm template of Applications (an app-of-apps chart) is not a manifest to edit.
+            if b"argoproj.io" in head and b"{{" not in head:
                 problems.append(f"{file}: cannot read its Applications ({exc})")
             continue
         for document in documents:

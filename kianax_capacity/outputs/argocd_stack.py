@@ -230,7 +230,8 @@ def build_stack(
         try:
             if not isinstance(source.values, str):
                 raise YamlEditError(f"{'.'.join(key)} is not a string")
-            data = load_data(source.values) or {}
+            loaded = load_data(source.values)
+            data = loaded if isinstance(loaded, dict) else {}
             block = read_block(document_text, key)
         except YamlEditError as exc:
             read_only = str(exc)

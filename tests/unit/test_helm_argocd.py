@@ -527,3 +527,15 @@ def test_two_rows_on_one_key_of_one_application_are_both_refused(
     assert len(result.skipped_rows) == 2
     assert all("would both write controller.resources" in m for m in result.skipped_rows)
     assert app.read_bytes() == before
+
+
+def test_an_app_of_apps_helm_template_is_not_read_as_a_manifest(tmp_path: Path) -> None:
+    # argocd-example-apps' apps/ chart renders its Applications with Helm; only the rendered
+    # output would be editable. An unreadable plain manifest is reported.
+    (tmp_path / "envs").mkdir()
+    template = "{{- range .Values.applications }}\napiVersion: argoproj.io/v1alpha1\nkind: Application\n{{ end -}}\n"
+    (tmp_path / "envs" / "applications.yaml").write_text(template)
+    (tmp_path / "envs" / "broken.yaml").write_text("apiVersion: argoproj.io/v1alpha1\nkind: [\n")
+    result = _apply(_recs(), tmp_path)
+    (skipped,) = result.files
+    assert skipped.path.name == "broken.yaml" and skipped.status == "skipped"
