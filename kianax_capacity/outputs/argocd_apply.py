@@ -463,7 +463,8 @@ def apply_argocd(
     unknown = sorted(set(only) - set(SECTIONS))
     if unknown:
         raise UserInputError(
-            f"--only: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}"
+            f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}",
+            parameter="only",
         )
     apps, problems = load_applications(apps_dir, repo_root)
     cache: dict[Path, _File] = {}
