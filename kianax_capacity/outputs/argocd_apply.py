@@ -31,7 +31,6 @@ from kianax_capacity.outputs.argocd_apps import AppDoc, load_applications, match
 from kianax_capacity.outputs.argocd_stack import (
     AppStack,
     Layer,
-    StackError,
     build_stack,
     chart_of,
     resolve_value_files,
@@ -43,7 +42,6 @@ from kianax_capacity.outputs.helm import (
     HelmLayout,
     PlanItem,
     Resolver,
-    VerifyError,
     split_path,
     unified_diff,
     verify_items,
@@ -116,7 +114,7 @@ def _readers(apps: Sequence[AppDoc], repo_root: Path, charts_dir: Path) -> dict[
         _, folder, _ = chart_of(app.source, repo_root, charts_dir)
         try:
             files = resolve_value_files(app, repo_root, folder)
-        except StackError:
+        except YamlEditError:
             continue
         for _, path in files:
             if path is not None:
@@ -393,7 +391,7 @@ def _read_stacks(
             continue  # ApplicationSets are read too: their names make a match ambiguous
         try:
             stack = build_stack(app, _document_text(app, cache), repo_root, charts_dir, readers)
-        except (StackError, YamlEditError, OSError) as exc:
+        except (YamlEditError, OSError) as exc:
             stacks[i] = str(exc)
             continue
         stacks[i] = stack
@@ -483,7 +481,7 @@ def apply_argocd(
         app = apps[i]
         try:
             edit = _plan_app(planned, work[i], _document_text(app, cache), defaults.get(i, {}))
-        except (YamlEditError, VerifyError, _Refused) as exc:
+        except (YamlEditError, _Refused) as exc:
             results.append(
                 FileResult(app.name, app.file, "skipped", messages=(f"{app.label}: {exc}",))
             )

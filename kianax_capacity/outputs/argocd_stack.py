@@ -34,10 +34,6 @@ __all__ = ["AppStack", "Layer", "build_stack", "resolve_value_files"]
 _GLOB = re.compile(r"[*?\[]")
 
 
-class StackError(Exception):
-    """The Application's values cannot be read completely (a file missing, remote, a glob)."""
-
-
 @dataclass
 class Layer:
     """One layer of values: where it is, what it holds, and whether ``apply`` may write it."""
@@ -110,7 +106,7 @@ def resolve_value_files(
     """Each value file entry and the local file it is (None when it does not exist).
 
     Raises:
-        StackError: an entry that cannot be resolved here (remote, glob, unknown ref, outside
+        YamlEditError: an entry that cannot be resolved here (remote, glob, unknown ref, outside
             the repository, inside a chart package).
     """
     assert app.source is not None
@@ -118,27 +114,29 @@ def resolve_value_files(
     root = repo_root.resolve()
     for entry in app.source.value_files:
         if "://" in entry:
-            raise StackError(f"value file {entry} is a URL; it is not read here")
+            raise YamlEditError(f"value file {entry} is a URL; it is not read here")
         if _GLOB.search(entry):
-            raise StackError(f"value file pattern {entry} is a glob; list its files explicitly")
+            raise YamlEditError(f"value file pattern {entry} is a glob; list its files explicitly")
         if entry.startswith("$"):
             ref, _, rest = entry[1:].partition("/")
             if ref not in app.refs:
-                raise StackError(f"value file {entry}: no source with ref: {ref}")
+                raise YamlEditError(f"value file {entry}: no source with ref: {ref}")
             path = repo_root / rest
         elif entry.startswith("/"):
             path = repo_root / entry.lstrip("/")
         elif chart_folder is not None:
             path = chart_folder / entry  # a vendored chart used by name: its package's file
         else:
-            raise StackError(
+            raise YamlEditError(
                 f"value file {entry} is inside chart {app.source.chart}'s package; "
                 "it is not in this repository"
             )
         try:
             path.resolve().relative_to(root)
         except ValueError as exc:
-            raise StackError(f"value file {entry} is outside the repository {repo_root}") from exc
+            raise YamlEditError(
+                f"value file {entry} is outside the repository {repo_root}"
+            ) from exc
         out.append((entry, path if path.is_file() else None))
     return out
 
@@ -147,11 +145,11 @@ def _read_file(path: Path) -> tuple[str, TextStyle, Any]:
     try:
         text, style = split_style(path.read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise StackError(f"cannot read {path} ({exc})") from exc
+        raise YamlEditError(f"cannot read {path} ({exc})") from exc
     try:
         data = load_data(text)
     except YamlEditError as exc:
-        raise StackError(f"{path}: {exc}") from exc
+        raise YamlEditError(f"{path}: {exc}") from exc
     return text, style, data if data is not None else {}
 
 
@@ -167,7 +165,7 @@ def build_stack(
     ``readers`` maps each resolved value file to the Applications that read it.
 
     Raises:
-        StackError: the stack cannot be read completely; the Application's rows are refused.
+        YamlEditError: the stack cannot be read completely; the Application's rows are refused.
     """
     source = app.source
     assert source is not None
@@ -195,7 +193,7 @@ def build_stack(
         if path is None:
             if source.ignore_missing:
                 continue
-            raise StackError(f"value file {entry} not found (ArgoCD would fail to render it)")
+            raise YamlEditError(f"value file {entry} not found (ArgoCD would fail to render it)")
         text, style, data = _read_file(path)
         others = [name for name in readers.get(path.resolve(), []) if name != app.label]
         read_only = ""

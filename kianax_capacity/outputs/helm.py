@@ -394,9 +394,7 @@ def _apply_chart(
         verified = verify_items(
             stack.with_top(load_values(new_text)), items, frozenset(plan.left_alone)
         )
-    except YamlEditError as exc:
-        return FileResult(chart, path, "skipped", messages=(f"{path}: {exc}",))
-    except VerifyError as exc:
+    except YamlEditError as exc:  # includes a failed re-read (verify_items)
         return FileResult(chart, path, "skipped", messages=(f"{path}: {exc}",))
     if new_text == text:
         return FileResult(
@@ -411,21 +409,21 @@ def _apply_chart(
     )
 
 
-class VerifyError(Exception):
-    pass
-
-
 def verify_items(
     stack: ValueStack, items: list[PlanItem], left_alone: frozenset[tuple[str, ...]]
 ) -> tuple[str, ...]:
-    """Re-read the patched stack through each row's path: it must equal the recommendation."""
+    """Re-read the patched stack through each row's path: it must equal the recommendation.
+
+    Raises:
+        YamlEditError: a row's values would not equal its recommendation after the edit.
+    """
     lines = []
     for item in items:
         if item.section != "rightsizing":
             continue
         wrong = verify_resources(stack, item.row, item.prefix, left_alone)
         if wrong:
-            raise VerifyError(
+            raise YamlEditError(
                 f"after patching, {'.'.join(item.prefix)} would not equal the recommendation for "
                 f"{item.who} ({wrong}); nothing written"
             )
