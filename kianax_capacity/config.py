@@ -326,6 +326,10 @@ class HelmConfig:
     container_paths: Mapping[str, str] = field(default_factory=dict)  # "workload/container" -> path
     values_stack: tuple[str, ...] = ()  # values files between values.yaml and values_file
     strict: bool = False  # exit 1 when any row is skipped (what a CI job wants)
+    # ArgoCD: the folder of Application manifests ("" = plain charts) and the local checkout
+    # every Git repoURL / $ref of those Applications resolves to.
+    argocd: str = ""
+    repo_root: str = "."
 
 
 @dataclass(frozen=True)

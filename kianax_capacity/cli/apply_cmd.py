@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from kianax_capacity.cli._common import config_from_args
+from kianax_capacity.errors import UserInputError
+from kianax_capacity.outputs.argocd_apply import apply_argocd
 from kianax_capacity.outputs.helm import SECTIONS, ApplyResult, HelmLayout, apply_recommendations
 from kianax_capacity.recommendations import load_recommendations
 
@@ -37,6 +39,19 @@ def register(subparsers: Any) -> None:
         "--values-file",
         metavar="NAME",
         help="values file in each chart (default: [helm] values_file, 'values-prod.yaml')",
+    )
+    parser.add_argument(
+        "--argocd",
+        metavar="DIR",
+        help="folder of ArgoCD Application manifests: patch the values they give their charts "
+        "(helm.values blocks, valuesObject, valueFiles) instead of charts/<chart>/ "
+        "(default: [helm] argocd)",
+    )
+    parser.add_argument(
+        "--repo-root",
+        metavar="DIR",
+        help="local checkout that the Applications' Git repoURLs and $ref value files resolve "
+        "to (default: [helm] repo_root, '.')",
     )
     parser.add_argument(
         "--only",
@@ -77,6 +92,17 @@ def _report(result: ApplyResult, dry_run: bool) -> None:
         print(f"skipped {row}", file=sys.stderr)
 
 
+def _apply_argocd(
+    recs: Any, layout: HelmLayout, argocd: str, repo_root: str, only: tuple[str, ...], args: Any
+) -> ApplyResult:
+    apps, root = Path(argocd), Path(repo_root)
+    if not apps.is_dir():
+        raise UserInputError(f"--argocd {apps}: not a folder of Application manifests")
+    if not root.is_dir():
+        raise UserInputError(f"--repo-root {root}: not a folder")
+    return apply_argocd(recs, layout, apps, root, only=only, dry_run=args.dry_run)
+
+
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args).helm
     recs = load_recommendations(args.recommendations)
@@ -90,7 +116,11 @@ def run(args: argparse.Namespace) -> int:
         values_stack=tuple(config.values_stack),
     )
     only = tuple(part.strip() for part in args.only.split(",") if part.strip())
-    result = apply_recommendations(recs, layout, only=only, dry_run=args.dry_run)
+    argocd = args.argocd or config.argocd
+    if argocd:
+        result = _apply_argocd(recs, layout, argocd, args.repo_root or config.repo_root, only, args)
+    else:
+        result = apply_recommendations(recs, layout, only=only, dry_run=args.dry_run)
     if args.dry_run:
         sys.stdout.write(result.diff)
     _report(result, args.dry_run)

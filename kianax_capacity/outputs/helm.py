@@ -158,7 +158,7 @@ def main_container(chart: str, workload: str, containers: Iterable[str]) -> str 
     return names[0] if len(names) == 1 else None
 
 
-def _split(path: str) -> tuple[str, ...]:
+def split_path(path: str) -> tuple[str, ...]:
     parts = tuple(p for p in path.split(".") if p)
     if not parts:
         raise UserInputError(f"empty Helm key path {path!r}; use a dotted path like resources")
@@ -166,7 +166,7 @@ def _split(path: str) -> tuple[str, ...]:
 
 
 @dataclass
-class _Item:
+class PlanItem:
     section: Literal["rightsizing", "hpa"]
     row: Any
     prefix: tuple[str, ...]
@@ -181,7 +181,7 @@ class _Item:
         return f"{row.namespace}/{row.workload}/{row.container}"
 
 
-class _Resolver:
+class Resolver:
     """Resolves rows to values paths, one chart discovery per chart folder."""
 
     def __init__(self, recommendations: RecommendationSet, layout: HelmLayout) -> None:
@@ -224,24 +224,24 @@ class _Resolver:
             why = f"{why}; not the main container for [helm] resources_path"
         return None, f"{why}; add {entry}"
 
-    def hpa(self, chart: str, row: HpaRow) -> tuple[_Item | None, str]:
+    def hpa(self, chart: str, row: HpaRow) -> tuple[PlanItem | None, str]:
         known = self.chart_layout(chart)
         why = known.why_unknown
         if known.paths is not None:
             site, why = match_hpa(known.paths, row.workload)
             if site is not None:
-                return _Item("hpa", row, _split(site.prefix), keys=site.keys), ""
+                return PlanItem("hpa", row, split_path(site.prefix), keys=site.keys), ""
         if self.layout.autoscaling_path:
-            return _Item("hpa", row, _split(self.layout.autoscaling_path)), ""
+            return PlanItem("hpa", row, split_path(self.layout.autoscaling_path)), ""
         return None, f"{why}; set [helm] autoscaling_path to the chart's HPA prefix"
 
 
 def _plan_rows(
     recommendations: RecommendationSet, layout: HelmLayout, only: Sequence[str]
-) -> tuple[dict[str, list[_Item]], list[str], set[str]]:
+) -> tuple[dict[str, list[PlanItem]], list[str], set[str]]:
     """Rows grouped by chart, refused rows, and charts whose folder or file is missing."""
-    resolver = _Resolver(recommendations, layout)
-    work: dict[str, list[_Item]] = {}
+    resolver = Resolver(recommendations, layout)
+    work: dict[str, list[PlanItem]] = {}
     refused: list[str] = []
     missing: set[str] = set()
 
@@ -264,7 +264,7 @@ def _plan_rows(
             if target is None:
                 refused.append(f"{who}: {why}")
                 continue
-            item = _Item("rightsizing", row, _split(target.path), target.preset)
+            item = PlanItem("rightsizing", row, split_path(target.path), target.preset)
             work.setdefault(chart, []).append(item)
     if "hpa" in only:
         for hpa in recommendations.hpa:
@@ -280,17 +280,17 @@ def _plan_rows(
                 continue
             work.setdefault(chart, []).append(item_or_none)
     for chart, items in work.items():
-        work[chart], collisions = _without_collisions(items)
+        work[chart], collisions = without_collisions(items)
         refused.extend(collisions)
     return work, refused, missing
 
 
-def _without_collisions(items: list[_Item]) -> tuple[list[_Item], list[str]]:
+def without_collisions(items: list[PlanItem]) -> tuple[list[PlanItem], list[str]]:
     """Two rows on one key: neither is written (the last would win and the next run flip)."""
-    by_key: dict[tuple[str, tuple[str, ...]], list[_Item]] = {}
+    by_key: dict[tuple[str, tuple[str, ...]], list[PlanItem]] = {}
     for item in items:
         by_key.setdefault((item.section, item.prefix), []).append(item)
-    kept: list[_Item] = []
+    kept: list[PlanItem] = []
     refused: list[str] = []
     for (_, prefix), group in by_key.items():
         if len(group) == 1:
@@ -356,7 +356,7 @@ def _missing(chart: str, layout: HelmLayout, recs: RecommendationSet) -> FileRes
     return FileResult(chart, path, "skipped", messages=(message,))
 
 
-def _load(text: str) -> Any:
+def load_values(text: str) -> Any:
     data = load_data(text)
     return data if data is not None else {}
 
@@ -366,13 +366,15 @@ def _read_stack(layout: HelmLayout, chart: str) -> ValueStack:
     for path in layout.stack_paths(chart):
         try:
             text, _ = split_style(path.read_bytes().decode("utf-8"))
-            layers.append(_load(text))
+            layers.append(load_values(text))
         except (OSError, UnicodeDecodeError, YamlEditError) as exc:
             raise YamlEditError(f"cannot read the lower values file {path} ({exc})") from exc
     return ValueStack(tuple(layers))
 
 
-def _apply_chart(chart: str, items: list[_Item], layout: HelmLayout, dry_run: bool) -> FileResult:
+def _apply_chart(
+    chart: str, items: list[PlanItem], layout: HelmLayout, dry_run: bool
+) -> FileResult:
     path = layout.values_path(chart)
     try:
         raw = path.read_bytes().decode("utf-8")
@@ -381,7 +383,7 @@ def _apply_chart(chart: str, items: list[_Item], layout: HelmLayout, dry_run: bo
     try:
         text, style = split_style(raw)
         lower = _read_stack(layout, chart)
-        stack = ValueStack((*lower.layers, _load(text)))
+        stack = ValueStack((*lower.layers, load_values(text)))
         plan = FilePlan(text, stack)
         for item in items:
             if item.section == "rightsizing":
@@ -389,39 +391,39 @@ def _apply_chart(chart: str, items: list[_Item], layout: HelmLayout, dry_run: bo
             else:
                 plan.autoscaling(item.row, item.prefix, item.keys)
         new_text = edit_yaml(text, plan.edits)
-        verified = _verify(stack.with_top(_load(new_text)), items, frozenset(plan.left_alone))
-    except YamlEditError as exc:
-        return FileResult(chart, path, "skipped", messages=(f"{path}: {exc}",))
-    except _VerifyError as exc:
+        verified = verify_items(
+            stack.with_top(load_values(new_text)), items, frozenset(plan.left_alone)
+        )
+    except YamlEditError as exc:  # includes a failed re-read (verify_items)
         return FileResult(chart, path, "skipped", messages=(f"{path}: {exc}",))
     if new_text == text:
         return FileResult(
             chart, path, "unchanged", messages=tuple(plan.messages), verified=verified
         )
     new_raw = style.restore(new_text)
-    diff = _unified(path, raw, new_raw)
+    diff = unified_diff(path, raw, new_raw)
     if not dry_run:
-        _write_atomic(path, new_raw.encode("utf-8"))
+        write_atomic(path, new_raw.encode("utf-8"))
     return FileResult(
         chart, path, "changed", tuple(plan.changes), tuple(plan.messages), diff, verified
     )
 
 
-class _VerifyError(Exception):
-    pass
-
-
-def _verify(
-    stack: ValueStack, items: list[_Item], left_alone: frozenset[tuple[str, ...]]
+def verify_items(
+    stack: ValueStack, items: list[PlanItem], left_alone: frozenset[tuple[str, ...]]
 ) -> tuple[str, ...]:
-    """Re-read the patched stack through each row's path: it must equal the recommendation."""
+    """Re-read the patched stack through each row's path: it must equal the recommendation.
+
+    Raises:
+        YamlEditError: a row's values would not equal its recommendation after the edit.
+    """
     lines = []
     for item in items:
         if item.section != "rightsizing":
             continue
         wrong = verify_resources(stack, item.row, item.prefix, left_alone)
         if wrong:
-            raise _VerifyError(
+            raise YamlEditError(
                 f"after patching, {'.'.join(item.prefix)} would not equal the recommendation for "
                 f"{item.who} ({wrong}); nothing written"
             )
@@ -429,7 +431,7 @@ def _verify(
     return tuple(lines)
 
 
-def _unified(path: Path, before: str, after: str) -> str:
+def unified_diff(path: Path, before: str, after: str) -> str:
     shown = str(path)
     old, new = (shown, shown) if path.is_absolute() else (f"a/{shown}", f"b/{shown}")
     diff = "".join(
@@ -443,7 +445,7 @@ def _unified(path: Path, before: str, after: str) -> str:
     return diff if diff.endswith("\n") else diff + "\n"
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
+def write_atomic(target: Path, data: bytes) -> None:
     """Bytes through a temp file and a rename: a reader never sees half a values file."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)

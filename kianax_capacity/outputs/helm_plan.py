@@ -125,20 +125,29 @@ def verify_resources(
 class FilePlan:
     """Edits for one values file, built from the rows of the workloads that share it."""
 
-    def __init__(self, text: str, stack: ValueStack) -> None:
+    def __init__(self, text: str, stack: ValueStack, key_prefix: tuple[str, ...] = ()) -> None:
         self.text = text
         self.stack = stack
+        # Where the values sit in ``text``: () for a values file, the valuesObject's key path
+        # for values inline in an ArgoCD Application. Stack paths never carry it.
+        self.key_prefix = key_prefix
         self.edits: list[Edit] = []
         self.changes: list[ValueChange] = []
         self.messages: list[str] = []
         self.left_alone: set[tuple[str, ...]] = set()
+
+    def _set(self, path: tuple[str, ...], text: str) -> None:
+        self.edits.append(SetValue((*self.key_prefix, *path), text))
+
+    def _remove(self, path: tuple[str, ...]) -> None:
+        self.edits.append(RemoveValue((*self.key_prefix, *path)))
 
     def _numeric(self, path: tuple[str, ...]) -> bool:
         existing = self.stack.effective(path) if self.stack.top_sets(path) else None
         return (
             isinstance(existing, int | float)
             and not isinstance(existing, bool)
-            and scalar_style(self.text, path) == "plain"
+            and scalar_style(self.text, (*self.key_prefix, *path)) == "plain"
         )
 
     def _drop(
@@ -148,11 +157,11 @@ class FilePlan:
         inherited = self.stack.below_top().effective(path) is not None
         dotted = ".".join(path)
         if inherited:
-            self.edits.append(SetValue(path, "null"))
+            self._set(path, "null")
             note = f"{note}; null overrides the value inherited from a lower values file"
             self.changes.append(ValueChange(*who, dotted, _shown(existing), "null", note))
             return
-        self.edits.append(RemoveValue(path))
+        self._remove(path)
         self.changes.append(ValueChange(*who, dotted, _shown(existing), None, note))
 
     def resources(self, row: RightsizingRow, prefix: tuple[str, ...], preset: str = "") -> None:
@@ -188,7 +197,7 @@ class FilePlan:
                 )
                 self.left_alone.add(path)
                 continue
-            self.edits.append(SetValue(path, text))
+            self._set(path, text)
             self.changes.append(
                 ValueChange(row.workload, row.container, ".".join(path), _shown(existing), text)
             )
@@ -220,7 +229,7 @@ class FilePlan:
         for group in ("requests", "limits"):
             for resource, text in fields.get(group, {}).items():
                 path = (*prefix, group, resource)
-                self.edits.append(SetValue(path, text))
+                self._set(path, text)
                 self.changes.append(
                     ValueChange(
                         row.workload,
@@ -231,7 +240,7 @@ class FilePlan:
                         f"was set by resourcesPreset {name}",
                     )
                 )
-        self.edits.append(SetValue(preset_path, "none"))
+        self._set(preset_path, "none")
         self.changes.append(
             ValueChange(
                 row.workload,
@@ -263,7 +272,7 @@ class FilePlan:
                 continue  # set by a default outside the files, and already what we recommend
             if _integer(existing) == number:
                 continue
-            self.edits.append(SetValue(path, str(number)))
+            self._set(path, str(number))
             self.changes.append(
                 ValueChange(row.workload, None, dotted, _shown(existing), str(number))
             )

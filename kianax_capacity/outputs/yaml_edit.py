@@ -52,11 +52,13 @@ __all__ = [
     "edit_yaml",
     "load_data",
     "read_scalar",
+    "scalar_span",
     "scalar_style",
     "split_style",
 ]
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
+_WALKED = ("map", "seq")  # a key path walks mappings by key and lists by index
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,7 @@ class _Tree:
             index = 0
             while not isinstance(self._events[self._pos], SequenceEndEvent):
                 child = self._node(node, (*path, str(index)))
+                node.children[str(index)] = child  # items are walked by index ("0", "1")
                 node.end = max(node.end, child.end)
                 index += 1
             end_event = self._next()
@@ -275,10 +278,23 @@ def scalar_style(text: str, path: Sequence[str]) -> str | None:
     """How the scalar at ``path`` is written: ``plain``, ``'``, ``"``, or None when not a scalar."""
     node: _Node | None = _parse_tree(text).root
     for key in path:
-        node = node.children.get(key) if node is not None and node.kind == "map" else None
+        node = node.children.get(key) if node is not None and node.kind in _WALKED else None
     if node is None or node.kind != "scalar":
         return None
     return node.style or "plain"
+
+
+def scalar_span(text: str, path: Sequence[str]) -> tuple[int, int, str | None, str] | None:
+    """Where the scalar at ``path`` is written: (start, end, style, value), or None.
+
+    ``start`` is where its text begins (for a block scalar, the ``|`` indicator).
+    """
+    node: _Node | None = _parse_tree(text).root
+    for key in path:
+        node = node.children.get(key) if node is not None and node.kind in _WALKED else None
+    if node is None or node.kind != "scalar":
+        return None
+    return _value_start(text, node), node.end, node.style, node.value or ""
 
 
 def _line_start(text: str, index: int) -> int:
@@ -348,6 +364,13 @@ class _Editor:
                     f"{'.'.join(path[:depth])} is an alias (*{node.alias}); edit it by hand "
                     "or point the key path elsewhere"
                 )
+            if node.kind == "seq":
+                if key not in node.children:
+                    raise YamlEditError(
+                        f"{'.'.join(path[:depth])} has no item {key}; cannot set {'.'.join(path)}"
+                    )
+                node = node.children[key]
+                continue
             if node.kind != "map":
                 if node.kind == "scalar" and node.value in _NULLS and node.style is None:
                     return node, depth
@@ -509,7 +532,10 @@ def _expected(data: Any, ops: Sequence[Edit], values: dict[tuple[str, ...], Any]
     for op in ops:
         target = expected
         for key in op.path[:-1]:
-            if not isinstance(target.get(key), dict):
+            if isinstance(target, list):
+                target = target[int(key)]  # _walk has checked the item exists
+                continue
+            if not isinstance(target.get(key), dict | list):
                 if isinstance(op, RemoveValue):
                     break
                 target[key] = {}

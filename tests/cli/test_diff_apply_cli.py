@@ -262,3 +262,31 @@ def test_apply_strict_fails_when_any_row_is_skipped(tmp_path: Path) -> None:
         "apply", str(RECS / "week2.json"), "--charts", "charts", "--no-strict", cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_apply_argocd_dry_run_apply_and_strict(tmp_path: Path) -> None:
+    # A real Application (argo-cd docs' valuesObject example) in envs/prod/, one row it
+    # deploys and one nothing deploys: --strict exits 1, the matched row is still written.
+    from tests.unit.test_helm_real_charts import R1, _recs, _row
+
+    argo = ROOT / "tests" / "fixtures" / "argocd-corpus" / "argo-cd-docs"
+    (tmp_path / "envs" / "prod").mkdir(parents=True)
+    app = tmp_path / "envs" / "prod" / "ingress-nginx.yaml"
+    shutil.copyfile(argo / "ingress-nginx-values-object.yaml", app)
+    matched = _row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx")
+    _recs(matched).write(tmp_path / "one.json")
+    _recs(matched, _row("api", "app", R1, namespace="shop")).write(tmp_path / "two.json")
+    before = app.read_bytes()
+    dry = _run("apply", "one.json", "--argocd", "envs", "--dry-run", "--strict", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert app.read_bytes() == before
+    assert "+          resources:" in dry.stdout
+    done = _run("apply", "two.json", "--argocd", "envs", "--strict", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "skipped shop/api/app: no Application deploys into namespace shop" in done.stderr
+    assert "1 values file(s) changed, 1 skipped; failing because of --strict" in done.stderr
+    assert app.read_bytes() != before
+    again = _run("apply", "one.json", "--argocd", "envs", "--strict", cwd=tmp_path)
+    assert again.returncode == 0 and "0 values file(s) changed, 0 skipped" in again.stderr
+    missing = _run("apply", "one.json", "--argocd", "nowhere", cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
