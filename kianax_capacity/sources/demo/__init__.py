@@ -31,7 +31,8 @@ same cluster on every machine. ``scale`` multiplies the application workloads (e
 Modules, in data-flow order: :mod:`.catalog` (node shapes and workload specs), :mod:`.demand`
 (load profiles, HPA replicas, CronJob runs), :mod:`.simulate` (nodes and the run),
 :mod:`.scheduler` (pods on nodes), :mod:`.series` (container CPU and memory), :mod:`.tables`
-(snapshot tables and :func:`generate_demo_snapshot`).
+(snapshot tables and :func:`generate_demo_snapshot`); :mod:`.clusters` declares the fleet
+(``kianax-production`` and ``kianax-dev``).
 """
 
 from kianax_capacity.sources.demo.catalog import (
@@ -47,21 +48,33 @@ from kianax_capacity.sources.demo.catalog import (
     jvm_workloads,
 )
 from kianax_capacity.sources.demo.cluster import DemoCluster, SimulatedNode, SimulatedPod
+from kianax_capacity.sources.demo.clusters import (
+    DEMO_CLUSTERS,
+    DEV_CLUSTER,
+    ClusterSpec,
+    NodeGroupSpec,
+    cluster_spec,
+)
 from kianax_capacity.sources.demo.simulate import simulate_demo_cluster
 from kianax_capacity.sources.demo.tables import generate_demo_snapshot
 
 __all__ = [
     "DEFAULT_END",
     "DEMO_CLUSTER",
+    "DEMO_CLUSTERS",
+    "DEV_CLUSTER",
     "NODE_SHAPES",
     "ZONES",
+    "ClusterSpec",
     "ContainerSpec",
     "DemoCluster",
     "HpaSpec",
+    "NodeGroupSpec",
     "NodeShape",
     "SimulatedNode",
     "SimulatedPod",
     "WorkloadSpec",
+    "cluster_spec",
     "demo_workloads",
     "generate_demo_snapshot",
     "jvm_workloads",

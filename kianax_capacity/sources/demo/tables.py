@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from kianax_capacity.snapshot import Snapshot, SnapshotManifest
-from kianax_capacity.sources.demo.catalog import NODE_SHAPES
+from kianax_capacity.sources.demo.catalog import DEMO_CLUSTER, NODE_SHAPES
 from kianax_capacity.sources.demo.cluster import DemoCluster
 from kianax_capacity.sources.demo.simulate import simulate_demo_cluster
 
@@ -224,15 +224,24 @@ def generate_demo_snapshot(
     scale: int = 1,
     created_at: datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    cluster: str | None = None,
 ) -> Snapshot:
-    """The demo cluster as an in-memory :class:`Snapshot` (write it with ``write_snapshot``).
+    """A demo cluster as an in-memory :class:`Snapshot` (write it with ``write_snapshot``).
+
+    ``cluster``: ``kianax-production`` (default) or ``kianax-dev`` (see :mod:`.clusters`).
 
     Example:
         >>> snap = generate_demo_snapshot(days=3)
         >>> sorted(snap.nodes.node_group.unique())
         ['general-ng', 'jobs-ng', 'system-ng']
     """
-    demo = simulate_demo_cluster(end=end, days=days, step_seconds=step_seconds, scale=scale)
+    demo = simulate_demo_cluster(
+        end=end,
+        days=days,
+        step_seconds=step_seconds,
+        scale=scale,
+        cluster=cluster or DEMO_CLUSTER,
+    )
     tables = snapshot_tables(demo)
     manifest = SnapshotManifest(
         cluster=demo.cluster,
