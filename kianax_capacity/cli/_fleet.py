@@ -45,11 +45,10 @@ def fleet_clusters(args: argparse.Namespace, config: Config) -> list[str] | None
         return list(config.clusters) or None
     repeated = sorted({name for name in given if given.count(name) > 1})
     if repeated:
-        raise UserInputError(f"--cluster {repeated[0]} is given twice", parameter="cluster")
+        raise UserInputError(f"--cluster {repeated[0]} is given twice")
     if "fleet" in given:
         raise UserInputError(
             "--cluster fleet: 'fleet' is the folder of the fleet pages; rename the cluster",
-            parameter="cluster",
         )
     return given
 

@@ -521,8 +521,6 @@ def page(title: str, body: str, extra_style: str = "") -> str:
     )
 
 
-
-
 def _week_index(
     snapshot: Snapshot,
     recommendations: RecommendationSet,
