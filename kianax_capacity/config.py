@@ -125,6 +125,18 @@ class NodeGroupConfig:
     node_provision_seconds: float = 120.0
 
     def __post_init__(self) -> None:
+        for bound in ("min_size", "max_size"):
+            size = getattr(self, bound)
+            if size is not None and (
+                isinstance(size, bool) or not isinstance(size, int) or size < 0
+            ):
+                raise ConfigError(f"{bound}: expected a whole number of nodes >= 0, got {size!r}")
+        if (
+            self.min_size is not None
+            and self.max_size is not None
+            and self.min_size > self.max_size
+        ):
+            raise ConfigError(f"min_size: {self.min_size} is above max_size {self.max_size}")
         if self.cpu_credits is not None and self.cpu_credits not in CPU_CREDIT_MODES:
             raise ConfigError(
                 f"cpu_credits = {self.cpu_credits!r}: use one of {', '.join(CPU_CREDIT_MODES)}"
