@@ -74,7 +74,7 @@ def test_a_fleet_loads_and_applies_per_cluster(tmp_path: Path) -> None:
         ("[clusters.a]\ncluster_value = 'x'\n", ["[clusters.a] cluster_value", "cluster_label"]),
         ("[clusters.a]\nprometheus_url = 'prom:9090'\n", ["[clusters.a] prometheus_url", "http"]),
         ("[clusters.a]\ncluster_label = 3\n", ["[clusters.a] cluster_label", "string"]),
-        ('[clusters."a b"]\n', ['[clusters.a b]', "letters"]),
+        ('[clusters."a b"]\n', ["[clusters.a b]", "letters"]),
         ("clusters = 3\n", ["[clusters]", "expected tables"]),
         ("[clusters.a]\nnodegroups = 1\n", ["[clusters.a] nodegroups", "expected tables"]),
         (

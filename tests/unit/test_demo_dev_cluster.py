@@ -29,9 +29,7 @@ def dev() -> Snapshot:
 def _peak_nodes(snapshot: Snapshot, group: str) -> int:
     nodes = snapshot.nodes[snapshot.nodes.node_group == group]
     moments = pd.concat([nodes.first_seen, nodes.last_seen]).unique()
-    return max(
-        int(((nodes.first_seen <= t) & (nodes.last_seen >= t)).sum()) for t in moments
-    )
+    return max(int(((nodes.first_seen <= t) & (nodes.last_seen >= t)).sum()) for t in moments)
 
 
 def test_same_services_same_snapshot_shape(dev: Snapshot, demo_snapshot: Snapshot) -> None:

@@ -42,7 +42,10 @@ def fleet_dir(tmp_path_factory: pytest.TempPathFactory, demo_snapshot: Snapshot)
     from kianax_capacity.sources.demo import generate_demo_snapshot
 
     folder = tmp_path_factory.mktemp("fleet")
-    snapshots = {CLUSTERS[0]: demo_snapshot, CLUSTERS[1]: generate_demo_snapshot(days=4, cluster=CLUSTERS[1])}
+    snapshots = {
+        CLUSTERS[0]: demo_snapshot,
+        CLUSTERS[1]: generate_demo_snapshot(days=4, cluster=CLUSTERS[1]),
+    }
     for name, snapshot in snapshots.items():
         recs = recommend(
             snapshot,
@@ -95,9 +98,10 @@ def test_the_same_workload_across_clusters(fleet_dir: Path) -> None:
         assert figures.cpu_p95_cores == pytest.approx(
             sum(r["evidence"]["cpu_p95_cores"] for r in rows)
         )
-        assert figures.monthly_cost_usd == data[cluster]["summary"]["workload_monthly_usd"][
-            "kianax/Deployment/api-gateway"
-        ]
+        assert (
+            figures.monthly_cost_usd
+            == data[cluster]["summary"]["workload_monthly_usd"]["kianax/Deployment/api-gateway"]
+        )
     # Dev runs a fraction of the load: less used per pod, fewer replicas, cheaper.
     prod, dev = gateway.by_cluster[CLUSTERS[0]], gateway.by_cluster[CLUSTERS[1]]
     assert dev.replicas < prod.replicas
@@ -171,9 +175,7 @@ def test_per_cluster_diff(fleet_dir: Path, tmp_path: Path) -> None:
         (new / cluster / "recommendations.json").write_text(json.dumps(data))
     items = {
         i.cluster: i
-        for i in fleet_diffs(
-            load_cluster_sets([old]), load_cluster_sets([new]), DiffThresholds()
-        )
+        for i in fleet_diffs(load_cluster_sets([old]), load_cluster_sets([new]), DiffThresholds())
     }
     prod = items[CLUSTERS[0]]
     assert prod.diff is not None and prod.diff.mode == "between" and not prod.note
@@ -190,7 +192,9 @@ def test_the_fleet_comment_updates_one_sticky_comment(
     github: FakeGitHub,  # noqa: F811
 ) -> None:
     github.comments = [{"id": 5, "body": f"{MARKER}\nlast week's, production only"}]
-    text = render_fleet_markdown(fleet_diffs(None, load_cluster_sets([fleet_dir]), DiffThresholds()))
+    text = render_fleet_markdown(
+        fleet_diffs(None, load_cluster_sets([fleet_dir]), DiffThresholds())
+    )
     result = upsert_sticky_comment("owner/repo", 7, text, TOKEN, api_url=github.url)
     assert (result.action, result.comment_id) == ("updated", 5)
     writes = [r for r in github.requests if r["method"] in ("PATCH", "POST")]
