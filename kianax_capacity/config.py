@@ -362,8 +362,13 @@ class ClusterConfig:
 _CLUSTER_KEYS = ("prometheus_url", "cluster_label", "cluster_value", "profile", "nodegroups")
 
 
-def parse_clusters(data: Any, where: str = DEFAULT_CONFIG_FILE) -> dict[str, ClusterConfig]:
-    """``[clusters]`` -> name -> :class:`ClusterConfig`, every key checked (one-line errors)."""
+def parse_clusters(
+    data: Any, where: str = DEFAULT_CONFIG_FILE, shared_label: str | None = None
+) -> dict[str, ClusterConfig]:
+    """``[clusters]`` -> name -> :class:`ClusterConfig`, every key checked (one-line errors).
+
+    ``shared_label`` is ``[prometheus] cluster_label``: a ``cluster_value`` needs it or its own.
+    """
     if not isinstance(data, Mapping) or not data:
         raise ConfigError(f"{where} [clusters]: expected tables [clusters.<name>]")
     out: dict[str, ClusterConfig] = {}
@@ -393,10 +398,10 @@ def parse_clusters(data: Any, where: str = DEFAULT_CONFIG_FILE) -> dict[str, Clu
                 f"{where} {key} profile: must be one of {', '.join(PROFILES)}, got "
                 f"{values['profile']!r}"
             )
-        if "cluster_value" in values and "cluster_label" not in values:
+        if "cluster_value" in values and "cluster_label" not in values and not shared_label:
             raise ConfigError(
                 f"{where} {key} cluster_value: needs cluster_label (the label whose value "
-                'it is), e.g. cluster_label = "cluster"'
+                'it is) here or in [prometheus], e.g. cluster_label = "cluster"'
             )
         if "prometheus_url" in values and not values["prometheus_url"].startswith(
             ("http://", "https://")
@@ -535,7 +540,8 @@ def parse_config(data: Mapping[str, Any], where: str = DEFAULT_CONFIG_FILE) -> C
     if "workloads" in data:
         values["workloads"] = parse_workload_guardrails(data["workloads"], where)
     if "clusters" in data:
-        values["clusters"] = parse_clusters(data["clusters"], where)
+        shared = values.get("prometheus", PrometheusConfig()).cluster_label
+        values["clusters"] = parse_clusters(data["clusters"], where, shared_label=shared)
     return Config(**values)
 
 
