@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kianax_capacity.config import ConfigError, load_config
 from kianax_capacity.cli._fleet import cluster_prometheus
+from kianax_capacity.config import ConfigError, load_config
 
 GOOD = """
 profile = "production"
