@@ -135,15 +135,25 @@ def run(args: argparse.Namespace) -> int:
         log.info("cluster %s", name)
         results.append(_report_cluster(for_cluster(args, name), config, notebooks, upload))
         _log_result(results[-1])
-    for week in sorted({r.week for r in results}):
-        page = write_fleet_page(args.out_dir.resolve(), week)
+    root = args.out_dir.resolve()
+    pages = [write_fleet_page(root, week) for week in sorted({r.week for r in results})]
+    for page in pages:
         log.info("wrote %s", page)
-    write_top_index(args.out_dir.resolve())
+    write_top_index(root)
     if upload is not None:
         from kianax_capacity.outputs.upload import upload_report
 
-        for result in results:  # the index and fleet pages go up with the last one
-            upload_report(args.out_dir, result.folder, upload, endpoint_url=args.s3_endpoint_url)
+        count = 0
+        for index, result in enumerate(results):  # the fleet pages go up with the last week
+            last = index == len(results) - 1
+            count += upload_report(
+                root,
+                result.folder,
+                upload,
+                endpoint_url=args.s3_endpoint_url,
+                extra_files=pages if last else (),
+            )
+        log.info("uploaded %d files to s3://%s/%s", count, upload.bucket, upload.prefix)
     return 0
 
 

@@ -201,3 +201,48 @@ def test_the_fleet_comment_updates_one_sticky_comment(
     assert len(writes) == 1
     body = writes[0]["body"]["body"]
     assert all(f"## `{c}`" in body for c in CLUSTERS)
+
+
+def test_fleet_pages_go_up_with_the_reports(
+    fleet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``report --upload`` of a fleet: the fleet page beside the weeks, in a moto S3 server."""
+    boto3 = pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    from kianax_capacity.outputs.upload import parse_s3_url, upload_report
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        boto3.client("s3", endpoint_url=url).create_bucket(Bucket="reports")
+        root = tmp_path / "reports"
+        for cluster in CLUSTERS:
+            _week(root, cluster, fleet_dir / cluster / "recommendations.json")
+        page = write_fleet_page(root, WEEK)
+        write_top_index(root)
+        location = parse_s3_url("s3://reports/weekly")
+        sent = sum(
+            upload_report(
+                root,
+                root / c / WEEK,
+                location,
+                endpoint_url=url,
+                extra_files=[page] if last else (),
+            )
+            for c, last in zip(CLUSTERS, (False, True), strict=True)
+        )
+        listed = boto3.client("s3", endpoint_url=url).list_objects_v2(Bucket="reports")
+        keys = sorted(item["Key"] for item in listed["Contents"])
+    finally:
+        server.stop()
+    assert f"weekly/fleet/{WEEK}.html" in keys and "weekly/index.html" in keys
+    assert all(f"weekly/{c}/{WEEK}/recommendations.json" in keys for c in CLUSTERS)
+    assert sent == 2 * 3 + 1  # per cluster: its 2 files and the index; the fleet page once
