@@ -32,6 +32,7 @@ Example file::
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -43,6 +44,7 @@ from kianax_capacity.model import PROFILES
 
 __all__ = [
     "AwsConfig",
+    "ClusterConfig",
     "Config",
     "ExclusionsConfig",
     "HelmConfig",
@@ -123,6 +125,18 @@ class NodeGroupConfig:
     node_provision_seconds: float = 120.0
 
     def __post_init__(self) -> None:
+        for bound in ("min_size", "max_size"):
+            size = getattr(self, bound)
+            if size is not None and (
+                isinstance(size, bool) or not isinstance(size, int) or size < 0
+            ):
+                raise ConfigError(f"{bound}: expected a whole number of nodes >= 0, got {size!r}")
+        if (
+            self.min_size is not None
+            and self.max_size is not None
+            and self.min_size > self.max_size
+        ):
+            raise ConfigError(f"min_size: {self.min_size} is above max_size {self.max_size}")
         if self.cpu_credits is not None and self.cpu_credits not in CPU_CREDIT_MODES:
             raise ConfigError(
                 f"cpu_credits = {self.cpu_credits!r}: use one of {', '.join(CPU_CREDIT_MODES)}"
@@ -333,6 +347,87 @@ class HelmConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """``[clusters.NAME]``: one cluster of a fleet (``fetch``/``report`` with several clusters).
+
+    Either its own Prometheus (``prometheus_url``) or the shared ``[prometheus]`` with a label
+    that tells clusters apart (``cluster_label``; ``cluster_value`` defaults to the name).
+    ``profile`` and ``nodegroups`` replace the top-level ones for this cluster.
+    """
+
+    name: str
+    prometheus_url: str | None = None
+    cluster_label: str | None = None
+    cluster_value: str | None = None
+    profile: str | None = None
+    nodegroups: Mapping[str, NodeGroupConfig] = field(default_factory=dict)
+
+
+_CLUSTER_KEYS = ("prometheus_url", "cluster_label", "cluster_value", "profile", "nodegroups")
+
+
+def parse_clusters(
+    data: Any, where: str = DEFAULT_CONFIG_FILE, shared_label: str | None = None
+) -> dict[str, ClusterConfig]:
+    """``[clusters]`` -> name -> :class:`ClusterConfig`, every key checked (one-line errors).
+
+    ``shared_label`` is ``[prometheus] cluster_label``: a ``cluster_value`` needs it or its own.
+    """
+    if not isinstance(data, Mapping) or not data:
+        raise ConfigError(f"{where} [clusters]: expected tables [clusters.<name>]")
+    out: dict[str, ClusterConfig] = {}
+    for name, spec in data.items():
+        key = f"[clusters.{name}]"
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", str(name)):
+            raise ConfigError(
+                f"{where} {key}: a cluster name is letters, digits, '.', '_' and '-' "
+                "(it names the snapshot and report folders)"
+            )
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"{where} {key}: expected a table")
+        unknown = sorted(set(spec) - set(_CLUSTER_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"{where} {key}: unknown key(s) {', '.join(unknown)}; known: "
+                f"{', '.join(_CLUSTER_KEYS)}"
+            )
+        values: dict[str, Any] = {"name": str(name)}
+        for text in ("prometheus_url", "cluster_label", "cluster_value", "profile"):
+            if text in spec:
+                if not isinstance(spec[text], str) or not spec[text]:
+                    raise ConfigError(f"{where} {key} {text}: must be a non-empty string")
+                values[text] = spec[text]
+        if values.get("profile", "production") not in PROFILES:
+            raise ConfigError(
+                f"{where} {key} profile: must be one of {', '.join(PROFILES)}, got "
+                f"{values['profile']!r}"
+            )
+        if "cluster_value" in values and "cluster_label" not in values and not shared_label:
+            raise ConfigError(
+                f"{where} {key} cluster_value: needs cluster_label (the label whose value "
+                'it is) here or in [prometheus], e.g. cluster_label = "cluster"'
+            )
+        if "prometheus_url" in values and not values["prometheus_url"].startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(f"{where} {key} prometheus_url: expected an http:// or https:// URL")
+        if "nodegroups" in spec:
+            groups = spec["nodegroups"]
+            if not isinstance(groups, Mapping):
+                raise ConfigError(
+                    f"{where} {key} nodegroups: expected tables [clusters.{name}.nodegroups.<group>]"
+                )
+            values["nodegroups"] = {
+                group: _build(
+                    NodeGroupConfig, group_spec, f"{where} [clusters.{name}.nodegroups.{group}]"
+                )
+                for group, group_spec in groups.items()
+            }
+        out[str(name)] = ClusterConfig(**values)
+    return out
+
+
+@dataclass(frozen=True)
 class Config:
     cluster: str = "kianax-production"
     profile: str = "production"
@@ -345,6 +440,20 @@ class Config:
     helm: HelmConfig = field(default_factory=HelmConfig)
     #: right-sizing guardrails by "namespace/name" or "namespace/*"
     workloads: Mapping[str, WorkloadGuardrails] = field(default_factory=dict)
+    #: ``[clusters.NAME]``: the fleet that ``fetch``/``report`` read when no single --cluster
+    clusters: Mapping[str, ClusterConfig] = field(default_factory=dict)
+
+    def for_cluster(self, name: str) -> Config:
+        """This config as it applies to cluster ``name``: its profile and node groups on top."""
+        spec = self.clusters.get(name)
+        if spec is None:
+            return replace(self, cluster=name)
+        return replace(
+            self,
+            cluster=name,
+            profile=spec.profile or self.profile,
+            nodegroups={**self.nodegroups, **spec.nodegroups},
+        )
 
     def override(self, **changes: Any) -> Config:
         """A copy with the non-None ``changes`` applied (CLI flags win over the file)."""
@@ -434,6 +543,9 @@ def parse_config(data: Mapping[str, Any], where: str = DEFAULT_CONFIG_FILE) -> C
         values["spot_overrides"] = dict(overrides)
     if "workloads" in data:
         values["workloads"] = parse_workload_guardrails(data["workloads"], where)
+    if "clusters" in data:
+        shared = values.get("prometheus", PrometheusConfig()).cluster_label
+        values["clusters"] = parse_clusters(data["clusters"], where, shared_label=shared)
     return Config(**values)
 
 

@@ -36,6 +36,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--scale", type=int, default=1, metavar="N", help="multiply the application workloads by N"
     )
+    parser.add_argument(
+        "--cluster",
+        default=None,
+        help="kianax-production (default) or kianax-dev; the value of every series' cluster label",
+    )
     parser.set_defaults(func=run)
 
 
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 step_seconds=step,
                 scale=args.scale,
                 millis=args.format == "prometheus-text",
+                cluster=args.cluster,
             )
         except OSError as exc:
             raise OutputError(f"cannot write {args.out}: {exc.strerror or exc}") from exc

@@ -37,7 +37,8 @@ def register(subparsers: Any) -> None:
         "files",
         nargs="+",
         metavar="FILE",
-        help="OLD.json NEW.json, or NEW.json with --against-current",
+        help="OLD.json NEW.json, or NEW.json with --against-current; a folder of several "
+        "clusters' files (<cluster>/recommendations.json) gives one comment for all of them",
     )
     parser.add_argument(
         "--against-current",
@@ -78,6 +79,13 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"truncate the Markdown to N characters (default {GITHUB_COMMENT_LIMIT}: GitHub's)",
     )
+    parser.add_argument(
+        "--cluster",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="with folders of several clusters: only this cluster (repeatable)",
+    )
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     parser.set_defaults(func=run)
 
@@ -103,11 +111,44 @@ def build_diff(args: argparse.Namespace) -> RecommendationDiff:
     return diff_recommendations(old, new, thresholds)
 
 
+def _is_fleet(args: argparse.Namespace) -> bool:
+    return bool(args.cluster) or any(Path(f).is_dir() for f in args.files)
+
+
+def build_fleet_diff(args: argparse.Namespace) -> list[Any]:
+    """Per-cluster diffs of folders (or several files) of recommendations."""
+    from kianax_capacity.outputs.fleet_markdown import fleet_diffs, load_cluster_sets
+
+    thresholds = DiffThresholds(args.min_change_percent, args.min_change_usd)
+    paths = [Path(f) for f in args.files]
+    if args.against_current:
+        old, new = None, load_cluster_sets(paths)
+    elif len(paths) == 2:
+        old, new = load_cluster_sets(paths[:1]), load_cluster_sets(paths[1:])
+    else:
+        raise UserInputError(
+            "give two folders (kianax-capacity diff OLD/ NEW/) or --against-current NEW/"
+        )
+    if args.cluster:
+        unknown = [c for c in args.cluster if c not in new and (old is None or c not in old)]
+        if unknown:
+            raise UserInputError(
+                f"--cluster {unknown[0]}: not in the files; they hold {', '.join(new)}",
+            )
+        new = {c: r for c, r in new.items() if c in args.cluster}
+        old = None if old is None else {c: r for c, r in old.items() if c in args.cluster}
+    return fleet_diffs(old, new, thresholds)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise UserInputError("--top must be zero or more")
     if args.max_chars < 1000:
         raise UserInputError("--max-chars must be at least 1000")
+    if args.min_change_percent < 0 or args.min_change_usd < 0:
+        raise UserInputError("--min-change-percent and --min-change-usd must be zero or more")
+    if _is_fleet(args):
+        return _run_fleet(args)
     diff = build_diff(args)
     if args.format == "json":
         text = json.dumps(diff.to_json(), indent=2) + "\n"
@@ -120,6 +161,40 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         write_text_atomic(Path(args.out), text)
         print(f"wrote {args.out}: {len(diff.changes)} change(s)", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _run_fleet(args: argparse.Namespace) -> int:
+    from kianax_capacity.outputs.fleet_markdown import fleet_diff_json, render_fleet_markdown
+
+    items = build_fleet_diff(args)
+    if len(items) == 1 and items[0].diff is not None and not items[0].note:
+        diff = items[0].diff  # one cluster: its own comment, exactly as a single file gives
+        if args.format == "json":
+            text = json.dumps(diff.to_json(), indent=2) + "\n"
+        elif args.format == "table":
+            from kianax_capacity.outputs.terminal import render_diff_table
+
+            text = render_diff_table(diff)
+        else:
+            text = render_markdown(diff, top=args.top, max_chars=args.max_chars)
+    elif args.format == "json":
+        text = json.dumps(fleet_diff_json(items), indent=2) + "\n"
+    elif args.format == "table":
+        from kianax_capacity.outputs.terminal import render_diff_table
+
+        text = "".join(
+            f"{item.cluster}\n" + (render_diff_table(item.diff) if item.diff else item.note + "\n")
+            for item in items
+        )
+    else:
+        text = render_fleet_markdown(items, top=args.top, max_chars=args.max_chars)
+    changes = sum(len(i.diff.changes) for i in items if i.diff is not None)
+    if args.out:
+        write_text_atomic(Path(args.out), text)
+        print(f"wrote {args.out}: {changes} change(s) in {len(items)} cluster(s)", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kianax_capacity.cli._common import config_from_args, parse_end, progress_from_args
+from kianax_capacity.cli._fleet import cluster_prometheus, fleet_clusters, single_cluster
 from kianax_capacity.config import PrometheusConfig
 from kianax_capacity.errors import UserInputError
 from kianax_capacity.snapshot import Snapshot
@@ -51,7 +52,13 @@ def add_fetch_arguments(parser: argparse.ArgumentParser, *, source_default: str 
         help="window end (demo default 2026-11-23T00:00:00Z; prometheus default now)",
     )
     parser.add_argument("--step", default="5m", metavar="DURATION", help="sample step (default 5m)")
-    parser.add_argument("--cluster", default=None, help="cluster name (default from config)")
+    parser.add_argument(
+        "--cluster",
+        action="append",
+        default=None,
+        help="cluster name (default from config); repeat it for several clusters, each into "
+        "a folder of its own (default: every [clusters.NAME] of the config)",
+    )
     parser.add_argument(
         "--scale",
         type=int,
@@ -140,7 +147,11 @@ def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
     if step_seconds < 1:
         raise UserInputError(f"--step {args.step!r} must be at least 1s")
     end = parse_end(args.end)
-    cluster = args.cluster or config.cluster
+    flag_cluster = single_cluster(args)
+    cluster = flag_cluster or config.cluster
+    fleet = getattr(args, "fleet_run", False)
+    prometheus_base = cluster_prometheus(config, cluster, fleet=fleet)
+    config = config.for_cluster(cluster)
     if args.source == "demo":
         from kianax_capacity.sources.demo import DEFAULT_END, generate_demo_snapshot
 
@@ -153,12 +164,13 @@ def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
                 days=window / 86400,
                 step_seconds=step_seconds,
                 scale=args.scale,
+                cluster=flag_cluster,
             )
         with progress.task(f"writing snapshot to {out}"):
-            return snapshot.write(out, cluster=args.cluster or None, created_at=datetime.now(UTC))
+            return snapshot.write(out, cluster=flag_cluster, created_at=datetime.now(UTC))
     window = parse_duration(args.window or "14d")
     end = end or datetime.now(UTC).replace(microsecond=0)
-    prometheus = prometheus_config_from_args(args, config.prometheus)
+    prometheus = prometheus_config_from_args(args, prometheus_base)
     if not prometheus.url:
         raise UserInputError(
             "--source prometheus needs --prometheus-url URL (or [prometheus] url in the config)"
@@ -218,6 +230,12 @@ def prometheus_config_from_args(
 
 
 def run(args: argparse.Namespace) -> int:
+    clusters = fleet_clusters(args, config_from_args(args))
+    if clusters is not None:
+        from kianax_capacity.cli.fleet_run import fetch_fleet
+
+        fetch_fleet(args, clusters, args.out)
+        return 0
     snapshot = fetch_snapshot(args, args.out)
     counts = ", ".join(
         f"{len(frame):,} {name}"

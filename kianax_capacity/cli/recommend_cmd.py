@@ -13,6 +13,7 @@ from typing import Any, cast
 from kianax_capacity.cli._common import config_from_args, progress_from_args
 from kianax_capacity.cli._prices import load_catalog
 from kianax_capacity.config import Config
+from kianax_capacity.errors import UserInputError
 from kianax_capacity.model import PROFILES
 from kianax_capacity.outputs.terminal import TerminalFormat
 from kianax_capacity.snapshot import load_snapshot
@@ -88,13 +89,39 @@ def config_with_prices(args: argparse.Namespace) -> Config:
     return replace(config, aws=aws)
 
 
+def fleet_snapshots(folder: Path) -> list[Path]:
+    """The cluster folders of a fleet snapshot (``fetch`` with several clusters); [] otherwise."""
+    if (folder / "manifest.json").is_file() or not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if (p / "manifest.json").is_file())
+
+
 def run(args: argparse.Namespace) -> int:
+    clusters = fleet_snapshots(args.snapshot)
+    if not clusters:
+        return _run_one(args, args.snapshot, args.out)
+    # A fleet: OUT/<cluster>/recommendations.json, the layout of the report's week folders.
+    out = Path("recommendations") if args.out == Path("recommendations.json") else args.out
+    if out.is_file():
+        raise UserInputError(
+            f"--out {out} is a file; a fleet snapshot needs a folder (OUT/<cluster>/recommendations.json)"
+        )
+    for folder in clusters:
+        (out / folder.name).mkdir(parents=True, exist_ok=True)
+        _run_one(args, folder, out / folder.name / "recommendations.json")
+    return 0
+
+
+def _run_one(args: argparse.Namespace, snapshot_dir: Path, out: Path) -> int:
+    from kianax_capacity.cli._fleet import cluster_profile
     from kianax_capacity.recommenders.engine import recommend
 
     config = config_with_prices(args)
     progress = progress_from_args(args)
-    with progress.task(f"loading {args.snapshot}"):
-        snapshot = load_snapshot(args.snapshot)
+    with progress.task(f"loading {snapshot_dir}"):
+        snapshot = load_snapshot(snapshot_dir)
+    profile = cluster_profile(config, snapshot.cluster, snapshot.manifest.source, args.profile)
+    config = config.for_cluster(snapshot.cluster)
     manifest = args.billed_cur or config.aws.cur_manifest
     rates = None
     if manifest:
@@ -114,9 +141,9 @@ def run(args: argparse.Namespace) -> int:
             catalog=load_catalog(config, snapshot),
             generated_at=datetime.now(UTC).replace(microsecond=0),
             strategy=args.strategy,
-            profile=args.profile,
+            profile=profile,
         )
-    recommendations.write(args.out)
+    recommendations.write(out)
     fmt = args.format or ("table" if sys.stdout.isatty() else None)
     if fmt is not None:
         from kianax_capacity.outputs.terminal import render_recommendations
@@ -124,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_recommendations(recommendations, cast(TerminalFormat, fmt)))
     log.info(
         "wrote %s: %d right-sizing, %d HPA, %d spot, %d node-group, %d forecast rows",
-        args.out,
+        out,
         len(recommendations.rightsizing),
         len(recommendations.hpa),
         len(recommendations.spot),

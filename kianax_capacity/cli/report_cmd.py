@@ -7,13 +7,18 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kianax_capacity._optional import require_extra
 from kianax_capacity.cli._common import config_from_args
+from kianax_capacity.cli._fleet import cluster_profile, fleet_clusters, for_cluster, single_cluster
 from kianax_capacity.cli.fetch_cmd import add_fetch_arguments, fetch_snapshot
+from kianax_capacity.config import Config
 from kianax_capacity.errors import OutputError, UserInputError
 from kianax_capacity.model import PROFILES
+
+if TYPE_CHECKING:
+    from kianax_capacity.outputs.report import ReportResult
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +92,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_extra("report")  # before any fetch or recommend work that would be wasted
-    from kianax_capacity.outputs.report import build_report, default_generated_at, parse_week
-    from kianax_capacity.recommenders.engine import recommend
-    from kianax_capacity.snapshot import load_snapshot
+    from kianax_capacity.outputs.report import parse_week, write_top_index
 
     if args.previous is not None and not args.previous.is_file():
         raise UserInputError(f"--previous {args.previous}: no such file")
@@ -113,6 +116,82 @@ def run(args: argparse.Namespace) -> int:
 
         upload = parse_s3_url(args.upload)
     config = config_from_args(args)
+    clusters = fleet_clusters(args, config)
+    if clusters is None:
+        result = _report_cluster(args, config, notebooks, upload)
+        _log_result(result)
+        return 0
+    if args.previous is not None:
+        raise UserInputError(
+            "--previous names one cluster's file; with several clusters each compares with "
+            "its own earlier week in --out-dir"
+        )
+    from kianax_capacity.cli.fleet_run import check_fleet_sources
+    from kianax_capacity.outputs.fleet import write_fleet_page
+
+    check_fleet_sources(args, clusters)
+    results = []
+    for name in clusters:
+        log.info("cluster %s", name)
+        results.append(_report_cluster(for_cluster(args, name), config, notebooks, upload))
+        _log_result(results[-1])
+    root = args.out_dir.resolve()
+    pages = [write_fleet_page(root, week) for week in sorted({r.week for r in results})]
+    for page in pages:
+        log.info("wrote %s", page)
+    write_top_index(root)
+    if upload is not None:
+        from kianax_capacity.outputs.upload import upload_report
+
+        count = 0
+        for index, result in enumerate(results):  # the fleet pages go up with the last week
+            last = index == len(results) - 1
+            count += upload_report(
+                root,
+                result.folder,
+                upload,
+                endpoint_url=args.s3_endpoint_url,
+                extra_files=pages if last else (),
+            )
+        log.info("uploaded %d files to s3://%s/%s", count, upload.bucket, upload.prefix)
+    return 0
+
+
+def _log_result(result: ReportResult) -> None:
+    log.info(
+        "wrote %s (%d notebooks%s) in %.1f s",
+        result.folder / "index.html",
+        len(result.notebooks),
+        f", compared with {result.previous}" if result.previous else "",
+        result.seconds,
+    )
+
+
+def _snapshot_folder(args: argparse.Namespace, source_dir: Path) -> Path:
+    """A snapshot folder given as --source: the cluster's own folder of a fleet snapshot."""
+    cluster = single_cluster(args)
+    if getattr(args, "fleet_run", False) and cluster is not None:
+        inner = source_dir / cluster
+        if not (inner / "manifest.json").is_file():
+            raise UserInputError(
+                f"--source {source_dir}: no snapshot of cluster {cluster} in it "
+                f"({inner}/manifest.json); fetch it with --cluster {cluster}"
+            )
+        return inner
+    return source_dir
+
+
+def _report_cluster(
+    args: argparse.Namespace,
+    config: Config,
+    notebooks: list[str] | None,
+    upload: Any,
+) -> ReportResult:
+    """Fetch (or read), recommend and build one cluster's week."""
+    from kianax_capacity.outputs.report import build_report, default_generated_at
+    from kianax_capacity.recommenders.engine import recommend
+    from kianax_capacity.snapshot import load_snapshot
+
     out_dir: Path = args.out_dir
     source_dir = Path(args.source)
     staging: Path | None = None
@@ -120,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     downloaded: Path | None = None
     try:
         if args.source not in ("demo", "prometheus") and source_dir.is_dir():
-            snapshot_dir = source_dir
+            snapshot_dir = _snapshot_folder(args, source_dir)
             snapshot = load_snapshot(snapshot_dir)
             move = False
         else:
@@ -137,12 +216,18 @@ def run(args: argparse.Namespace) -> int:
             snapshot = fetch_snapshot(args, snapshot_dir)
             move = True
         log.info("recommending for %s", snapshot.cluster)
+        cluster_config = config.for_cluster(snapshot.cluster)
         recommendations = recommend(
-            snapshot, config, generated_at=default_generated_at(), profile=args.profile
+            snapshot,
+            cluster_config,
+            generated_at=default_generated_at(),
+            profile=cluster_profile(
+                config, snapshot.cluster, snapshot.manifest.source, args.profile
+            ),
         )
         if previous is None and upload is not None:
             previous = downloaded = _previous_from_s3(args, upload, snapshot, out_dir)
-        result = build_report(
+        result: ReportResult = build_report(
             snapshot,
             snapshot_dir,
             recommendations,
@@ -159,19 +244,12 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(staging, ignore_errors=True)
         if downloaded is not None:
             downloaded.unlink(missing_ok=True)
-    log.info(
-        "wrote %s (%d notebooks%s) in %.1f s",
-        result.folder / "index.html",
-        len(result.notebooks),
-        f", compared with {result.previous}" if result.previous else "",
-        result.seconds,
-    )
-    if upload is not None:
+    if upload is not None and not getattr(args, "fleet_run", False):
         from kianax_capacity.outputs.upload import upload_report
 
         count = upload_report(out_dir, result.folder, upload, endpoint_url=args.s3_endpoint_url)
         log.info("uploaded %d files to s3://%s/%s", count, upload.bucket, upload.prefix)
-    return 0
+    return result
 
 
 def _previous_from_s3(

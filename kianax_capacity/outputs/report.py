@@ -59,6 +59,7 @@ __all__ = [
     "find_previous_recommendations",
     "iso_week",
     "notebook_path",
+    "page",
     "parse_week",
     "report_lock",
     "run_notebook",
@@ -511,10 +512,11 @@ td, th { padding: 0.35rem 0.8rem; border-bottom: 1px solid #e3e8ee; text-align: 
 """
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str, extra_style: str = "") -> str:
+    """A standalone HTML page in the reports' style (no external resources)."""
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}{extra_style}</style></head>"
         f"<body>{body}</body></html>\n"
     )
 
@@ -552,7 +554,7 @@ def _week_index(
         f"generated {recommendations.generated_at:%Y-%m-%d %H:%M} UTC</p>"
         f"<h2>Reports</h2><table>{rows}</table><h2>Data</h2><table>{file_rows}</table>"
     )
-    return _page(f"{snapshot.cluster} {week}", body)
+    return page(f"{snapshot.cluster} {week}", body)
 
 
 def write_top_index(out_dir: Path) -> Path:
@@ -584,13 +586,59 @@ def write_top_index(out_dir: Path) -> Path:
                 f"<td>{html.escape(summary)}</td></tr>"
             )
         sections.append(f"<h2>{html.escape(cluster)}</h2><table>{''.join(items)}</table>")
-    body = "<h1>kianax-capacity reports</h1>" + ("".join(sections) or "<p>No reports yet.</p>")
+    fleet = _fleet_section(out_dir, by_cluster) if len(by_cluster) > 1 else ""
+    body = "<h1>kianax-capacity reports</h1>" + (
+        fleet + "".join(sections) or "<p>No reports yet.</p>"
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "index.html"
     tmp = out_dir / f".index.html.{os.getpid()}"
-    tmp.write_text(_page("kianax-capacity reports", body), encoding="utf-8")
+    tmp.write_text(page("kianax-capacity reports", body), encoding="utf-8")
     os.replace(tmp, target)
     return target
+
+
+def _fleet_section(out_dir: Path, by_cluster: Mapping[str, list[tuple[str, Path]]]) -> str:
+    """Fleet totals per week (weeks that two or more clusters report), linking the fleet pages."""
+    from kianax_capacity.outputs.fleet import (
+        FLEET_DIR,
+        cluster_figures,
+        fleet_totals,
+        load_fleet_recommendations,
+        week_files,
+    )
+
+    weeks = sorted(
+        {week for weeks in by_cluster.values() for week, _ in weeks},
+        key=parse_week,
+        reverse=True,
+    )
+    rows = []
+    for week in weeks:
+        files = week_files(out_dir, week)
+        if len(files) < 2:
+            continue
+        try:
+            data = load_fleet_recommendations(files)
+        except UserInputError:
+            continue  # a damaged file: the cluster's own line says so
+        totals = fleet_totals([cluster_figures(d) for d in data.values()])
+        link = (
+            f"<a href='{FLEET_DIR}/{week}.html'>{week}</a>"
+            if (out_dir / FLEET_DIR / f"{week}.html").is_file()
+            else week
+        )
+        rows.append(
+            f"<tr><td>{link}</td><td>{html.escape(', '.join(data))}</td>"
+            f"<td>${totals.monthly_cost_usd:,.0f}</td><td>${totals.monthly_savings_usd:,.0f}</td>"
+            f"<td>${totals.idle_monthly_usd:,.0f}</td></tr>"
+        )
+    if not rows:
+        return ""
+    return (
+        "<h2>Fleet</h2><table><tr><th>week</th><th>clusters</th><th>cost/month</th>"
+        "<th>savings on offer/month</th><th>idle/month</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 def _summary_line(file: Path) -> str:

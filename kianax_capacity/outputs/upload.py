@@ -10,6 +10,7 @@ Credentials come from the standard AWS chain (IRSA in a CronJob); the endpoint f
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,11 @@ def upload_report(
     *,
     endpoint_url: str | None = None,
     client: Any | None = None,
+    extra_files: Sequence[Path] = (),
 ) -> int:
     """Upload one week's folder and the top-level index; returns the number of files sent.
+
+    ``extra_files`` (under ``out_dir``) go up too: a fleet run's ``fleet/<week>.html``.
 
     Raises:
         AwsError: credentials, permissions, a missing bucket or the endpoint failed.
@@ -72,6 +76,7 @@ def upload_report(
 
     s3 = client or boto3.client("s3", endpoint_url=endpoint_url)
     files = sorted(p for p in week_folder.rglob("*") if p.is_file())
+    files.extend(extra_files)
     files.append(out_dir / "index.html")
     count = 0
     for path in files:

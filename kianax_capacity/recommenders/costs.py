@@ -126,6 +126,13 @@ class CostAllocation:
             "window_hours": round(self.window_hours, 4),
             "node_group_monthly_usd": node_groups,
             "namespace_monthly_usd": namespaces,
+            # "namespace/kind/workload": what the fleet page compares across clusters.
+            "workload_monthly_usd": {
+                f"{ns}/{kind}/{name}": round(self.monthly(float(cost)), 2)
+                for ns, kind, name, cost in self.by_workload[
+                    ["namespace", "kind", "workload", "cost_usd"]
+                ].itertuples(index=False)
+            },
             "prices": {
                 "source": self.prices_source,
                 "as_of": self.prices_as_of,

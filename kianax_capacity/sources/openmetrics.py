@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kianax_capacity.sources.demo import (
+    DEMO_CLUSTER,
     JVM_POOLS,
     NODE_SHAPES,
     DemoCluster,
@@ -792,10 +793,20 @@ def write_demo_openmetrics(
     step_seconds: int = 300,
     scale: int = 1,
     millis: bool = False,
+    cluster: str | None = None,
 ) -> ExportStats:
-    """Simulate the demo cluster and write it as OpenMetrics to ``path`` (atomically)."""
+    """Simulate a demo cluster and write it as OpenMetrics to ``path`` (atomically).
+
+    ``cluster``: ``kianax-production`` (default) or ``kianax-dev``, also the ``cluster`` label.
+    """
     target = Path(path)
-    demo = simulate_demo_cluster(end=end, days=days, step_seconds=step_seconds, scale=scale)
+    demo = simulate_demo_cluster(
+        end=end,
+        days=days,
+        step_seconds=step_seconds,
+        scale=scale,
+        cluster=cluster or DEMO_CLUSTER,
+    )
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         with tmp.open("w", buffering=1 << 20) as handle:
