@@ -12,6 +12,8 @@ A snapshot is a folder::
     replicas.parquet     one row per (timestamp, HPA): current and desired replicas
     terminations.parquet one row per container termination (OOMKilled, Error, ...) with its time
     node_usage.parquet   optional: one row per (timestamp, node): busy CPU cores (node-exporter)
+    hpa_demand.parquet   optional (aggregate shape): one row per (timestamp, HPA, container name)
+    memory_peaks.parquet optional (aggregate shape): hourly peaks of the leak candidates
 
 Column names carry their unit (``_cores``, ``_bytes``, ``_seconds``); unset requests and limits
 are NaN. ``TABLE_COLUMNS`` below is the contract; :func:`validate_tables` enforces it.
@@ -174,6 +176,27 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "memory_bytes_max": "float",
         "memory_bytes_mean": "float",
         "cpu_throttled_ratio_mean": "float",  # NaN = no CPU limit
+    },
+    # Optional, aggregate shape: the demand each HPA scales on, summed on the server over the
+    # pods of its scale target (one series per HPA and container name, whatever the replicas),
+    # so the HPA replay runs without usage samples. The HPA recommender keeps the named
+    # container of a ContainerResource HPA (hpas.target_container), else sums them all.
+    "hpa_demand": {
+        "timestamp": "time",
+        "namespace": "str",
+        "hpa": "str",
+        "container": "str",
+        "cpu_cores": "float",  # summed over the pods, the step ending at timestamp
+        "memory_bytes": "float",  # summed working set
+    },
+    # Optional, aggregate shape: hourly working-set peaks of the pod containers the leak screen
+    # picked (see sources/prometheus/leaks.py), for the same leak detection as on samples.
+    "memory_peaks": {
+        "timestamp": "time",
+        "namespace": "str",
+        "pod": "str",
+        "container": "str",
+        "memory_bytes": "float",  # peak working set in the hour ending at timestamp
     },
     # Optional: JVM memory as Micrometer's JvmMemoryMetrics reports it (jvm_memory_used_bytes,
     # jvm_memory_max_bytes; tags id = pool, area = heap | nonheap), summed over the pools of an

@@ -54,8 +54,10 @@ class FoldSpec:
 
 #: ``usage``: range queries of the series shape only; ``range``: range queries of both shapes;
 #: ``inventory``: instant queries at each chunk's end over the chunk, folded per key;
-#: ``fallback``: sent only in place of another query the server refused.
-QueryKind = Literal["usage", "range", "inventory", "fallback"]
+#: ``fallback``: sent only in place of another query the server refused; ``aggregate_range``:
+#: range queries of the aggregate shape only (what it needs in place of the usage series, each
+#: answer bounded by the number of HPAs, not of containers).
+QueryKind = Literal["usage", "range", "inventory", "fallback", "aggregate_range"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ QUERIES: tuple[QuerySpec, ...] = (
     QuerySpec("hpa_current_replicas", "range"),
     QuerySpec("hpa_desired_replicas", "range"),
     QuerySpec("restart_events", "fallback"),
+    QuerySpec("hpa_demand_cpu", "aggregate_range"),
+    QuerySpec("hpa_demand_memory", "aggregate_range"),
     QuerySpec("pod_first_seen", "inventory", FoldSpec(_POD, ("node",), "min"), per_day=True),
     QuerySpec("pod_last_seen", "inventory", FoldSpec(_POD, (), "max"), per_day=True),
     QuerySpec("pod_owner", "inventory", FoldSpec(_POD, _OWNER), required="kube_pod_owner"),

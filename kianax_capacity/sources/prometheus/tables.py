@@ -27,6 +27,7 @@ from kianax_capacity.sources.prometheus.plan import QueryPlan
 
 __all__ = [
     "assemble",
+    "build_hpa_demand",
     "build_replicas",
     "build_terminations",
     "container_stats_from_parts",
@@ -133,7 +134,24 @@ def assemble(
     if stats is not None:
         stats = stats.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
         tables["container_stats"] = typed(stats, "container_stats")
+        tables["hpa_demand"] = typed(build_hpa_demand(results), "hpa_demand")
     return tables
+
+
+def build_hpa_demand(results: Results) -> pd.DataFrame:
+    """The hpa_demand table from the two demand range queries, outer-joined on (HPA, step)."""
+    labels = ["namespace", "horizontalpodautoscaler", "container"]
+    cpu = results.matrix("hpa_demand_cpu", labels).rename(columns={"value": "cpu_cores"})
+    memory = results.matrix("hpa_demand_memory", labels).rename(columns={"value": "memory_bytes"})
+    results.release("hpa_demand_cpu", "hpa_demand_memory")
+    key = ["timestamp", *labels]
+    # One row per key and step: a chunk boundary never repeats a step, but be safe.
+    cpu = cpu.drop_duplicates(key, keep="last")
+    memory = memory.drop_duplicates(key, keep="last")
+    demand = cpu.merge(memory, on=key, how="outer").rename(
+        columns={"horizontalpodautoscaler": "hpa"}
+    )
+    return demand.sort_values(["namespace", "hpa", "container", "timestamp"], kind="stable")
 
 
 def _pods(results: Results) -> pd.DataFrame:
