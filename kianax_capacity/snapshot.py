@@ -12,6 +12,7 @@ A snapshot is a folder::
     replicas.parquet     one row per (timestamp, HPA): current and desired replicas
     terminations.parquet one row per container termination (OOMKilled, Error, ...) with its time
     node_usage.parquet   optional: one row per (timestamp, node): busy CPU cores (node-exporter)
+    container_season_stats.parquet  optional (aggregate shape): per-season CPU percentiles
     hpa_demand.parquet   optional (aggregate shape): one row per (timestamp, HPA, container name)
     memory_peaks.parquet optional (aggregate shape): hourly peaks of the leak candidates
 
@@ -176,6 +177,19 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "memory_bytes_max": "float",
         "memory_bytes_mean": "float",
         "cpu_throttled_ratio_mean": "float",  # NaN = no CPU limit
+    },
+    # Optional, aggregate shape: the kianax strategy's seasons computed on the server (the CPU
+    # subquery filtered to each season's steps): one row per (pod, container, season) with
+    # steps in it. Quantiles are the max over the aggregate chunks, as in container_stats.
+    "container_season_stats": {
+        "namespace": "str",
+        "pod": "str",
+        "container": "str",
+        "season": "str",  # market | weekday | weekend (strategies/kianax.py SEASONS)
+        "samples": "int",  # steps of the season with a CPU value
+        "cpu_cores_p90": "float",
+        "cpu_cores_p95": "float",
+        "cpu_cores_p99": "float",
     },
     # Optional, aggregate shape: the demand each HPA scales on, summed on the server over the
     # pods of its scale target (one series per HPA and container name, whatever the replicas),

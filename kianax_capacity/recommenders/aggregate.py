@@ -32,6 +32,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from kianax_capacity.recommenders.aggregate_sections import aggregate_leaks, season_cpu
 from kianax_capacity.recommenders.inventory import CONTAINER_KEY
 from kianax_capacity.recommenders.strategies import RightsizingStrategy, UsageData
 from kianax_capacity.recommenders.strategies._base import RAW_COLUMNS, is_batch
@@ -39,6 +40,7 @@ from kianax_capacity.recommenders.strategies.kianax import (
     KianaxSettings,
     kianax_cpu,
     kianax_memory,
+    leak_notes,
 )
 from kianax_capacity.recommenders.strategies.krr_simple import KrrSimpleSettings
 from kianax_capacity.recommenders.strategies.vpa import VpaSettings
@@ -57,8 +59,13 @@ PERCENTILES = (50, 90, 95, 99)
 
 AGGREGATE_NOTE = (
     "Sized from server-side per-pod statistics (aggregate shape): the busiest pod's percentile "
-    "stands in for the pooled seasonal percentile, and memory-leak detection was not run; "
-    "fetch with --shape series for seasonality and leak detection."
+    "in each season stands in for the pooled seasonal percentile, and leaks were looked for in "
+    "the hourly peaks of the containers the server-side leak screen picked."
+)
+AGGREGATE_NOTE_WITHOUT_SEASONS = (
+    "Sized from server-side per-pod statistics (aggregate shape): the busiest pod's percentile "
+    "over the whole window stands in for the pooled seasonal percentile (this snapshot has no "
+    "container_season_stats; re-fetch with this version for the seasons)."
 )
 VPA_NOTE = (
     "Approximated from server-side per-pod statistics (aggregate shape): VPA's decaying "
@@ -206,7 +213,17 @@ def aggregate_inputs(
         _krr_simple(raw, busiest, settings)
     elif isinstance(settings, KianaxSettings):
         batch = np.asarray(is_batch(data.containers))[index.to_numpy()]
-        _kianax(raw, busiest, inventory, batch, settings)
+        seasonal = season_cpu(
+            snapshot,
+            data,
+            settings,
+            _column_for("cpu_cores", settings.cpu_percentile),
+            busiest["throttled_ratio_max"]
+            .where(busiest["throttled_ratio_max"] > settings.throttle_threshold, 0.0)
+            .fillna(0.0),
+        )
+        leaks = aggregate_leaks(snapshot, data, settings).reindex(index)
+        _kianax(raw, busiest, inventory, batch, settings, seasonal, leaks)
     elif isinstance(settings, VpaSettings):
         _vpa(raw, busiest, pooled, inventory)
     else:
@@ -235,38 +252,63 @@ def _kianax(
     inventory: pd.DataFrame,
     batch: np.ndarray,
     settings: KianaxSettings,
+    seasonal: tuple[pd.Series, pd.Series],
+    leaks: pd.DataFrame,
 ) -> None:
     throttled = busiest["throttled_ratio_max"].fillna(0.0) > settings.throttle_threshold
     service_column = _column_for("cpu_cores", settings.cpu_percentile)
     batch_column = _column_for("cpu_cores", settings.batch_cpu_percentile)
-    service_cpu = busiest[f"cpu_adj_{service_column}"].where(throttled, busiest[service_column])
+    window_cpu = busiest[f"cpu_adj_{service_column}"].where(throttled, busiest[service_column])
     batch_cpu = busiest[f"cpu_adj_{batch_column}"].where(throttled, busiest[batch_column])
+    # The busiest season's percentile where the server computed the seasons (as on samples:
+    # too few steps in every season falls back to the whole window's).
+    season_value, season_name = seasonal
+    service_cpu = season_value.reindex(raw.index).fillna(window_cpu)
     cpu_request, cpu_limit = kianax_cpu(
         settings, service=service_cpu, batch=batch_cpu, is_batch=batch, index=raw.index
     )
     memory_percentile = busiest[_column_for("memory_bytes", settings.memory_percentile)]
     peak = busiest["memory_bytes_max"]
-    oom = inventory["oom_kills"].fillna(0) > 0
-    # Leaks need the series shape (segments between restarts): none is flagged here.
+    leaking = leaks["leak"].astype("boolean").fillna(False).astype(bool)
+    oom = (inventory["oom_kills"].fillna(0) > 0) & ~leaking
+    slope = leaks["slope_bytes_per_day"].astype("float64")
+    baseline = leaks["baseline_bytes"].astype("float64")
     memory_request, memory_limit = kianax_memory(
         settings,
         percentile=memory_percentile,
         peak=peak,
         inventory=inventory,
         oom=oom,
-        leaking=pd.Series(False, index=raw.index),
+        leaking=leaking,
         batch=pd.Series(batch, index=raw.index),
+        leak_growth=(slope, baseline),
     )
     raw["cpu_request"] = cpu_request
     raw["cpu_limit"] = cpu_limit
     raw["memory_request"] = memory_request
     raw["memory_limit"] = memory_limit
-    raw["leak"] = False
+    raw["leak"] = leaking
     raw["ev_cpu_busiest_pod_percentile_cores"] = busiest[service_column]
+    raw["ev_cpu_busiest_season_percentile_cores"] = season_value.reindex(raw.index)
+    raw["ev_cpu_busiest_season"] = season_name.reindex(raw.index)
     raw["ev_memory_percentile_bytes"] = memory_percentile
     raw["ev_memory_peak_bytes"] = peak
+    raw["ev_leak_slope_bytes_per_day"] = slope
+    raw["ev_leak_segments"] = leaks["segments"]
+    raw["ev_leak_baseline_bytes"] = baseline.where(leaking)
+    current_limit = inventory["memory_limit_bytes"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw["ev_leak_restart_days_today"] = ((current_limit - baseline) / slope).where(leaking)
+        raw["ev_leak_restart_days_recommended"] = ((memory_limit - baseline) / slope).where(
+            leaking
+        )
     raw["ev_shape"] = "aggregate"
-    notes = pd.Series(AGGREGATE_NOTE, index=raw.index, dtype="object")
+    seasons_known = season_value.reindex(raw.index).notna().any()
+    notes = pd.Series(
+        AGGREGATE_NOTE if seasons_known else AGGREGATE_NOTE_WITHOUT_SEASONS,
+        index=raw.index,
+        dtype="object",
+    )
     throttle_note = (
         " CPU was throttled (mean throttled-period ratio above "
         f"{settings.throttle_threshold:.0%} in a pod), so the request is sized on usage scaled "
@@ -278,6 +320,8 @@ def _kianax(
     )
     notes[throttled] = notes[throttled] + throttle_note
     notes[oom] = notes[oom] + oom_note
+    if leaking.any():
+        notes[leaking] = notes[leaking] + " " + leak_notes(raw[leaking])
     raw["note"] = notes
 
 

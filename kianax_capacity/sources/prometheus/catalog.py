@@ -23,6 +23,8 @@ __all__ = [
     "PHI_LABEL",
     "QUERIES",
     "ROLLUP_LABEL",
+    "SEASON_NAMES",
+    "SEASON_QUANTILES",
     "SHAPES",
     "AggregateQuery",
     "FoldSpec",
@@ -199,7 +201,20 @@ AGGREGATE_PARTS: dict[str, str] = {
     "samples": "sum",
     "cpu_throttled_ratio_sum": "sum",
     "cpu_throttled_ratio_count": "sum",
+    # The kianax strategy's seasons (queries/aggregate_cpu_<season>.promql): each season's
+    # percentiles and its number of steps, per pod container.
+    **{
+        f"cpu_cores_{season}_{suffix}": "sum" if suffix == "count" else "max"
+        for season in ("market", "weekday", "weekend")
+        for suffix in ("p90", "p95", "p99", "count")
+    },
+    # The leak screen: each pod container's steepest day of working-set growth (bytes/s).
+    "memory_bytes_slope_max": "max",
 }
+
+#: The seasons computed on the server, in the order of the kianax strategy's SEASONS.
+SEASON_NAMES = ("market", "weekday", "weekend")
+SEASON_QUANTILES = (("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"))
 
 #: container_stats mean column -> (sum part, count part).
 MEANS = {
@@ -308,7 +323,51 @@ def aggregate_queries(dialect: str) -> tuple[AggregateQuery, ...]:
             AggregateQuery(part, "aggregate_cpu_throttling", function, "", (("", part),))
             for function, part in _THROTTLING
         )
+    out.extend(_season_queries(dialect))
+    out.append(
+        AggregateQuery(
+            "memory_bytes_slope_max",
+            "aggregate_memory_slope",
+            "deriv",
+            "",
+            (("", "memory_bytes_slope_max"),),
+        )
+    )
     return tuple(out)
+
+
+def _season_queries(dialect: str) -> list[AggregateQuery]:
+    """Per season: its CPU percentiles and step count (MetricsQL: 2 requests, PromQL: 4)."""
+    out: list[AggregateQuery] = []
+    for season in SEASON_NAMES:
+        template = f"aggregate_cpu_{season}"
+        prefix = f"cpu_cores_{season}"
+        quantiles = tuple((value, f"{prefix}_{suffix}") for value, suffix in SEASON_QUANTILES)
+        count = f"{prefix}_count"
+        if dialect == "metricsql":
+            out.append(
+                AggregateQuery(
+                    f"{prefix}_quantiles",
+                    template,
+                    "quantiles_over_time",
+                    rollup_arguments(quantiles=[float(v) for v, _ in quantiles], label=PHI_LABEL),
+                    quantiles,
+                    label=PHI_LABEL,
+                )
+            )
+        else:
+            out.extend(
+                AggregateQuery(
+                    part,
+                    template,
+                    "quantile_over_time",
+                    rollup_arguments(quantiles=[float(value)]),
+                    (("", part),),
+                )
+                for value, part in quantiles
+            )
+        out.append(AggregateQuery(count, template, "count_over_time", "", (("", count),)))
+    return out
 
 
 def _rollups_query(

@@ -21,6 +21,7 @@ from kianax_capacity.sources.prometheus._memory import GC_PAUSED, release_free_m
 from kianax_capacity.sources.prometheus.catalog import DIALECT_PROBE, DIALECTS, PHI_LABEL, SHAPES
 from kianax_capacity.sources.prometheus.client import PrometheusClient, QueryRejectedError
 from kianax_capacity.sources.prometheus.fold import Results
+from kianax_capacity.sources.prometheus.leaks import hourly_peaks, leak_candidates, leak_jobs
 from kianax_capacity.sources.prometheus.nodes import (
     instances_to_describe,
     node_facts,
@@ -28,7 +29,7 @@ from kianax_capacity.sources.prometheus.nodes import (
     node_warnings,
     resolve_nodes,
 )
-from kianax_capacity.sources.prometheus.plan import QueryJob, TimeGrid, plan_queries
+from kianax_capacity.sources.prometheus.plan import QueryJob, QueryPlan, TimeGrid, plan_queries
 from kianax_capacity.sources.prometheus.promql import Selector, format_duration, render
 from kianax_capacity.sources.prometheus.tables import assemble, typed
 from kianax_capacity.units import parse_duration
@@ -139,6 +140,11 @@ def fetch_prometheus_snapshot(
             dialect=dialect,
         )
         results = _run_all(client, plan.jobs, config.concurrency, progress)
+        screen = (
+            _leak_peaks(client, results, plan, selector, config.concurrency, progress, warnings)
+            if shape == "aggregate"
+            else None
+        )
     finally:
         client.close()
     release_free_memory()
@@ -152,6 +158,9 @@ def fetch_prometheus_snapshot(
         tables = assemble(results, plan, shape, warnings, nodes)
     if len(busy) and "node_usage" in TABLE_COLUMNS:  # optional: where node-exporter is scraped
         tables["node_usage"] = typed(busy, "node_usage")
+    if screen is not None:  # aggregate shape: the leak candidates' hourly peaks
+        peaks = screen[0].merge(tables["pods"][["namespace", "pod"]], on=["namespace", "pod"])
+        tables["memory_peaks"] = typed(peaks, "memory_peaks")
     for message in warnings:
         _LOGGER.warning("%s", message)
     return write_snapshot(
@@ -176,11 +185,36 @@ def fetch_prometheus_snapshot(
                 "aggregate_chunks": len(plan.aggregate_chunks),
                 "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
                 "dialect": dialect,
+                **({"leak_screen": screen[1]} if screen is not None else {}),
                 "requests": client.requests_sent,
                 "bytes_received": client.bytes_received,
             }
         },
     )
+
+
+def _leak_peaks(
+    client: PrometheusClient,
+    results: Results,
+    plan: QueryPlan,
+    selector: Selector,
+    concurrency: int,
+    progress: Any,
+    warnings: list[str],
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The leak screen's second step (:mod:`.leaks`): hourly peaks of the candidates only."""
+    candidates, passed = leak_candidates(results.parts.frame())
+    if passed > len(candidates):
+        warnings.append(
+            f"leak screen: {passed} pod containers grow fast enough to be leak candidates; "
+            f"only the {len(candidates)} steepest were checked for leaks (fetch with --shape "
+            "series, or a narrower --namespace, to check them all)"
+        )
+    jobs = leak_jobs(candidates, plan, selector)
+    peaks = _run_all(client, jobs, concurrency, progress) if jobs else Results()
+    matrix = peaks.matrix("memory_hourly_peaks", ["namespace", "pod", "container"])
+    summary = {"candidates": passed, "checked": len(candidates), "requests": len(jobs)}
+    return hourly_peaks(matrix, candidates), summary
 
 
 def _ec2_instances(

@@ -15,7 +15,7 @@ import pandas as pd
 
 from kianax_capacity.snapshot import empty_table
 from kianax_capacity.sources.prometheus._memory import release_free_memory
-from kianax_capacity.sources.prometheus.catalog import MEANS, QUERIES
+from kianax_capacity.sources.prometheus.catalog import MEANS, QUERIES, SEASON_NAMES, SEASON_QUANTILES
 from kianax_capacity.sources.prometheus.fold import (
     CONTAINER,
     Results,
@@ -31,6 +31,7 @@ __all__ = [
     "build_replicas",
     "build_terminations",
     "container_stats_from_parts",
+    "season_stats_from_parts",
     "typed",
 ]
 
@@ -109,7 +110,10 @@ def assemble(
     results.release("memory_usage", "cpu_usage", "cpu_throttling")
     terminations, restarts = build_terminations(results, plan.grid.step_seconds)
     results.release("termination_reasons")  # restart_counters: consumed by _terminations
-    stats = _container_stats(results) if shape == "aggregate" else None
+    parts = results.parts.frame() if shape == "aggregate" else None
+    stats = container_stats_from_parts(parts) if parts is not None else None
+    seasons = season_stats_from_parts(parts) if parts is not None else None
+    del parts
     results.release_parts()
     release_free_memory()
     containers = typed(
@@ -135,6 +139,9 @@ def assemble(
         stats = stats.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
         tables["container_stats"] = typed(stats, "container_stats")
         tables["hpa_demand"] = typed(build_hpa_demand(results), "hpa_demand")
+    if seasons is not None:
+        seasons = seasons.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
+        tables["container_season_stats"] = typed(seasons, "container_season_stats")
     return tables
 
 
@@ -601,8 +608,26 @@ def _replicas_merged(results: Results) -> pd.DataFrame:
     return out.sort_values(["namespace", "hpa", "timestamp"], kind="stable")
 
 
-def _container_stats(results: Results) -> pd.DataFrame:
-    return container_stats_from_parts(results.parts.frame())
+def season_stats_from_parts(parts: pd.DataFrame) -> pd.DataFrame:
+    """``container_season_stats`` rows (one per pod container and season with steps in it)
+    from the combined aggregate parts."""
+    frames = []
+    for season in SEASON_NAMES:
+        prefix = f"cpu_cores_{season}"
+        count = parts.get(f"{prefix}_count")
+        if count is None:
+            continue
+        seen = count.notna() & (count > 0)
+        frame = parts.loc[seen, CONTAINER].copy()
+        frame["season"] = season
+        frame["samples"] = count[seen].round().astype("int64")
+        for _, suffix in SEASON_QUANTILES:
+            frame[f"cpu_cores_{suffix}"] = parts.loc[seen, f"{prefix}_{suffix}"]
+        frames.append(frame)
+    if not frames:
+        return empty_table("container_season_stats")
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values([*CONTAINER, "season"], kind="stable").reset_index(drop=True)
 
 
 def container_stats_from_parts(parts: pd.DataFrame) -> pd.DataFrame:
