@@ -179,8 +179,9 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "cpu_throttled_ratio_mean": "float",  # NaN = no CPU limit
     },
     # Optional, aggregate shape: the kianax strategy's seasons computed on the server (the CPU
-    # subquery filtered to each season's steps): one row per (pod, container, season) with
-    # steps in it. Quantiles are the max over the aggregate chunks, as in container_stats.
+    # subquery filtered to each season's steps, each step throttle-adjusted as the strategy
+    # does per sample): one row per (pod, container, season) with steps in it. Quantiles are
+    # the max over the aggregate chunks, as in container_stats.
     "container_season_stats": {
         "namespace": "str",
         "pod": "str",
@@ -190,6 +191,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "cpu_cores_p90": "float",
         "cpu_cores_p95": "float",
         "cpu_cores_p99": "float",
+        "cpu_cores_max": "float",
     },
     # Optional, aggregate shape: the demand each HPA scales on, summed on the server over the
     # pods of its scale target (one series per HPA and container name, whatever the replicas),

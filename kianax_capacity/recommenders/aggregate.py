@@ -32,7 +32,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from kianax_capacity.recommenders.aggregate_sections import aggregate_leaks, season_cpu
+from kianax_capacity.recommenders.aggregate_sections import (
+    aggregate_leaks,
+    pooled_quantile,
+    season_cpu,
+)
 from kianax_capacity.recommenders.inventory import CONTAINER_KEY
 from kianax_capacity.recommenders.strategies import RightsizingStrategy, UsageData
 from kianax_capacity.recommenders.strategies._base import RAW_COLUMNS, is_batch
@@ -154,6 +158,17 @@ def pooled_container_stats(
             adjusted.where(samples >= min_samples).groupby(frame["cid"]).max()
         ).fillna(adjusted.groupby(frame["cid"]).max())
     busiest["throttled_ratio_max"] = pd.Series(ratio, index=frame.index).groupby(frame["cid"]).max()
+    # The pods pooled, as the series shape pools their samples (see pooled_quantile).
+    groups = frame["cid"].to_numpy(dtype="int64")
+    for prefix in ("cpu_cores", "memory_bytes"):
+        knots = [
+            (level, frame[f"{prefix}_{suffix}"].to_numpy(dtype=float))
+            for level, suffix in ((0.5, "p50"), (0.9, "p90"), (0.95, "p95"), (0.99, "p99"), (1.0, "max"))
+        ]
+        for p in PERCENTILES:
+            busiest[f"{prefix}_pooled_p{p}"] = pooled_quantile(
+                groups, knots, samples, p / 100.0
+            ).reindex(busiest.index)
     # KRR takes every pod, however short-lived: its exact rule.
     busiest["cpu_cores_p95_all_pods"] = busiest_all["cpu_cores_p95"]
     busiest["memory_bytes_max_all_pods"] = busiest_all["memory_bytes_max"]
@@ -186,6 +201,12 @@ def _column_for(prefix: str, percentile: float) -> str:
     return f"{prefix}_max"
 
 
+def _pooled(column: str) -> str:
+    """The pooled-over-pods column of a percentile column (the max stays the max)."""
+    prefix, _, label = column.rpartition("_")
+    return f"{prefix}_pooled_{label}" if label.startswith("p") else column
+
+
 def aggregate_inputs(
     snapshot: Snapshot, data: UsageData, chosen: RightsizingStrategy
 ) -> tuple[UsageData, pd.DataFrame, pd.DataFrame, str | None]:
@@ -213,15 +234,7 @@ def aggregate_inputs(
         _krr_simple(raw, busiest, settings)
     elif isinstance(settings, KianaxSettings):
         batch = np.asarray(is_batch(data.containers))[index.to_numpy()]
-        seasonal = season_cpu(
-            snapshot,
-            data,
-            settings,
-            _column_for("cpu_cores", settings.cpu_percentile),
-            busiest["throttled_ratio_max"]
-            .where(busiest["throttled_ratio_max"] > settings.throttle_threshold, 0.0)
-            .fillna(0.0),
-        )
+        seasonal = season_cpu(snapshot, data, settings)
         leaks = aggregate_leaks(snapshot, data, settings).reindex(index)
         _kianax(raw, busiest, inventory, batch, settings, seasonal, leaks)
     elif isinstance(settings, VpaSettings):
@@ -258,8 +271,10 @@ def _kianax(
     throttled = busiest["throttled_ratio_max"].fillna(0.0) > settings.throttle_threshold
     service_column = _column_for("cpu_cores", settings.cpu_percentile)
     batch_column = _column_for("cpu_cores", settings.batch_cpu_percentile)
-    window_cpu = busiest[f"cpu_adj_{service_column}"].where(throttled, busiest[service_column])
-    batch_cpu = busiest[f"cpu_adj_{batch_column}"].where(throttled, busiest[batch_column])
+    window_cpu = busiest[f"cpu_adj_{service_column}"].where(
+        throttled, busiest[_pooled(service_column)]
+    )
+    batch_cpu = busiest[f"cpu_adj_{batch_column}"].where(throttled, busiest[_pooled(batch_column)])
     # The busiest season's percentile where the server computed the seasons (as on samples:
     # too few steps in every season falls back to the whole window's).
     season_value, season_name = seasonal
@@ -267,7 +282,7 @@ def _kianax(
     cpu_request, cpu_limit = kianax_cpu(
         settings, service=service_cpu, batch=batch_cpu, is_batch=batch, index=raw.index
     )
-    memory_percentile = busiest[_column_for("memory_bytes", settings.memory_percentile)]
+    memory_percentile = busiest[_pooled(_column_for("memory_bytes", settings.memory_percentile))]
     peak = busiest["memory_bytes_max"]
     leaking = leaks["leak"].astype("boolean").fillna(False).astype(bool)
     oom = (inventory["oom_kills"].fillna(0) > 0) & ~leaking

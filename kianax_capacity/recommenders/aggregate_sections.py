@@ -44,45 +44,100 @@ def _with_cid(frame: pd.DataFrame, snapshot: Snapshot, data: UsageData) -> pd.Da
     return out
 
 
-def season_cpu(
-    snapshot: Snapshot,
-    data: UsageData,
-    settings: KianaxSettings,
-    column: str,
-    throttle_ratio: pd.Series,
-) -> tuple[pd.Series, pd.Series]:
-    """The busiest season's CPU percentile per cid and the season's name (empty without stats).
+def pooled_quantile(
+    groups: np.ndarray,
+    knots: list[tuple[float, np.ndarray]],
+    weights: np.ndarray,
+    level: float,
+    iterations: int = 40,
+) -> pd.Series:
+    """The ``level`` quantile of the samples of every pod of a group pooled, from per-pod ones.
+
+    Each pod's distribution is known at a few levels (``knots``: (level, values per pod), e.g.
+    p50, p90, p95, p99 and the max); between them its CDF is taken as linear, and from 0 at
+    zero to the first knot. The pooled CDF is the pods' CDFs weighted by their sample counts,
+    and its ``level`` quantile is found by bisection, for every group at once. This is what the
+    series shape computes on the pooled samples (the busiest pod alone overstates it: a pod
+    that lived an hour through a start-up burst is not the container's size).
 
     Args:
-        column: the percentile column (``cpu_cores_p90`` / ``_p95`` / ``_p99``).
-        throttle_ratio: per cid, the ratio to scale CPU up by where the container was throttled
-            (0 elsewhere), as the whole-window statistics are.
+        groups: the group (integer id) of each pod row.
+        knots: ascending levels, each with one value per pod row; the last level should be 1.
+        weights: each pod's number of samples.
+        level: in (0, 1).
+
+    Returns:
+        The pooled quantile per group id.
     """
+    levels = np.array([0.0, *(k for k, _ in knots)])
+    values = np.column_stack([np.zeros(len(groups)), *(np.asarray(v, float) for _, v in knots)])
+    values = np.fmax.accumulate(np.nan_to_num(values, nan=0.0), axis=1)  # monotone per pod
+    weights = np.nan_to_num(np.asarray(weights, dtype=float), nan=0.0)
+    codes, group_index = pd.factorize(groups, sort=True)
+    if not len(codes):
+        return pd.Series(dtype="float64")
+    totals = np.bincount(codes, weights=weights, minlength=len(group_index))
+    low = np.zeros(len(group_index))
+    high = np.zeros(len(group_index))
+    np.maximum.at(high, codes, values[:, -1])
+    for _ in range(iterations):
+        middle = (low + high) / 2.0
+        x = middle[codes]
+        cdf = np.ones(len(codes))
+        for k in range(len(levels) - 1, 0, -1):
+            lo, hi = values[:, k - 1], values[:, k]
+            span = np.where(hi > lo, hi - lo, 1.0)
+            inside = x < hi
+            share = np.clip((x - lo) / span, 0.0, 1.0)
+            cdf = np.where(inside, levels[k - 1] + (levels[k] - levels[k - 1]) * share, cdf)
+        mass = np.bincount(codes, weights=weights * cdf, minlength=len(group_index))
+        reached = mass >= level * totals
+        high = np.where(reached, middle, high)
+        low = np.where(reached, low, middle)
+    return pd.Series(high, index=group_index)
+
+
+def season_cpu(
+    snapshot: Snapshot, data: UsageData, settings: KianaxSettings
+) -> tuple[pd.Series, pd.Series]:
+    """The busiest season's pooled CPU percentile per cid and the season's name.
+
+    The server computed each pod's seasonal percentiles on throttle-adjusted CPU; they are
+    pooled over the pods (:func:`pooled_quantile`), a season counts when its pooled steps reach
+    ``min_season_samples``, and the highest season wins, as with samples. Empty when the
+    snapshot has no ``container_season_stats`` (older snapshots) or the profile is not seasonal.
+    """
+    nothing = (pd.Series(dtype="float64"), pd.Series(dtype="object"))
     stats = snapshot.table("container_season_stats")
-    if stats.empty or not settings.seasonal or column not in stats.columns:
-        return pd.Series(dtype="float64"), pd.Series(dtype="object")
+    # The server applied the strategy's default throttle threshold and startup exclusion
+    # (queries/aggregate_cpu_<season>.promql); other settings fall back to the whole window.
+    defaults = KianaxSettings()
+    if (
+        stats.empty
+        or not settings.seasonal
+        or settings.throttle_threshold != defaults.throttle_threshold
+        or settings.startup_exclusion_minutes != defaults.startup_exclusion_minutes
+    ):
+        return nothing
     frame = _with_cid(stats.astype({"season": str}), snapshot, data)
-    if frame.empty:
-        return pd.Series(dtype="float64"), pd.Series(dtype="object")
     code = frame["season"].map({name: i for i, name in enumerate(SEASONS)})
-    frame = frame[code.notna()].assign(_key=lambda f: f["cid"] * 3 + code[f.index].astype("int64"))
-    samples = frame["samples"].to_numpy(dtype="float64")
-    # The busiest pod among those with enough of the season's steps, else among all of them.
-    long_lived = samples >= settings.min_samples
-    values = frame[column]
-    busiest = values[long_lived].groupby(frame["_key"][long_lived]).max()
-    busiest = busiest.reindex(values.groupby(frame["_key"]).max().index).fillna(
-        values.groupby(frame["_key"]).max()
-    )
-    counts = frame.groupby("_key")["samples"].sum()
-    busiest = busiest[counts.reindex(busiest.index) >= settings.min_season_samples]
-    if busiest.empty:
-        return pd.Series(dtype="float64"), pd.Series(dtype="object")
-    owner = busiest.index.to_numpy() // 3
-    scale = 1.0 + throttle_ratio.reindex(owner).fillna(0.0).to_numpy()
-    scaled = pd.Series(busiest.to_numpy() * scale, index=busiest.index)
-    best = scaled.groupby(owner).max()
-    names = (scaled.groupby(owner).idxmax() % 3).map(dict(enumerate(SEASONS)))
+    frame = frame[code.notna()]
+    if frame.empty:
+        return nothing
+    key = frame["cid"].to_numpy(dtype="int64") * 3 + code[frame.index].to_numpy(dtype="int64")
+    knots = [
+        (level, frame[f"cpu_cores_{suffix}"].to_numpy(dtype=float))
+        for level, suffix in ((0.9, "p90"), (0.95, "p95"), (0.99, "p99"), (1.0, "max"))
+    ]
+    samples = frame["samples"].to_numpy(dtype=float)
+    pooled = pooled_quantile(key, knots, samples, settings.cpu_percentile / 100.0)
+    counts = pd.Series(samples).groupby(key).sum()
+    pooled = pooled[counts.reindex(pooled.index).to_numpy() >= settings.min_season_samples]
+    if pooled.empty:
+        return nothing
+    owner = pooled.index.to_numpy() // 3
+    best = pooled.groupby(owner).max()
+    names = (pooled.groupby(owner).idxmax() % 3).map(dict(enumerate(SEASONS)))
     return best, names
 
 

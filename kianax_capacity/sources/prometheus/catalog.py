@@ -206,7 +206,7 @@ AGGREGATE_PARTS: dict[str, str] = {
     **{
         f"cpu_cores_{season}_{suffix}": "sum" if suffix == "count" else "max"
         for season in ("market", "weekday", "weekend")
-        for suffix in ("p90", "p95", "p99", "count")
+        for suffix in ("p90", "p95", "p99", "max", "count")
     },
     # The leak screen: each pod container's steepest day of working-set growth (bytes/s).
     "memory_bytes_slope_max": "max",
@@ -214,7 +214,8 @@ AGGREGATE_PARTS: dict[str, str] = {
 
 #: The seasons computed on the server, in the order of the kianax strategy's SEASONS.
 SEASON_NAMES = ("market", "weekday", "weekend")
-SEASON_QUANTILES = (("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"))
+#: (phi, column suffix); phi 1 is the season's max, the top of the pooled percentile's search.
+SEASON_QUANTILES = (("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"), ("1", "max"))
 
 #: container_stats mean column -> (sum part, count part).
 MEANS = {
@@ -337,7 +338,7 @@ def aggregate_queries(dialect: str) -> tuple[AggregateQuery, ...]:
 
 
 def _season_queries(dialect: str) -> list[AggregateQuery]:
-    """Per season: its CPU percentiles and step count (MetricsQL: 2 requests, PromQL: 4)."""
+    """Per season: its CPU percentiles and step count (MetricsQL: 2 requests, PromQL: 5)."""
     out: list[AggregateQuery] = []
     for season in SEASON_NAMES:
         template = f"aggregate_cpu_{season}"
