@@ -180,9 +180,10 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
     },
     # Optional, aggregate shape: the kianax strategy's seasons computed on the server (the CPU
     # subquery filtered to each season's steps, each step throttle-adjusted as the strategy
-    # does per sample): one row per (pod, container, season) with steps in it. Quantiles are
-    # the max over the aggregate chunks, as in container_stats.
+    # does per sample): one row per (aggregate chunk, pod, container, season) with steps in
+    # it; the recommender pools the chunks and pods.
     "container_season_stats": {
+        "day_end": "time",  # the end of the aggregate chunk (a day by default)
         "namespace": "str",
         "pod": "str",
         "container": "str",

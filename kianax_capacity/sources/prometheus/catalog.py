@@ -24,6 +24,7 @@ __all__ = [
     "QUERIES",
     "ROLLUP_LABEL",
     "SEASON_NAMES",
+    "SEASON_PARTS",
     "SEASON_QUANTILES",
     "SHAPES",
     "AggregateQuery",
@@ -201,19 +202,21 @@ AGGREGATE_PARTS: dict[str, str] = {
     "samples": "sum",
     "cpu_throttled_ratio_sum": "sum",
     "cpu_throttled_ratio_count": "sum",
-    # The kianax strategy's seasons (queries/aggregate_cpu_<season>.promql): each season's
-    # percentiles and its number of steps, per pod container.
-    **{
-        f"cpu_cores_{season}_{suffix}": "sum" if suffix == "count" else "max"
-        for season in ("market", "weekday", "weekend")
-        for suffix in ("p90", "p95", "p99", "max", "count")
-    },
     # The leak screen: each pod container's steepest day of working-set growth (bytes/s).
     "memory_bytes_slope_max": "max",
 }
 
 #: The seasons computed on the server, in the order of the kianax strategy's SEASONS.
 SEASON_NAMES = ("market", "weekday", "weekend")
+#: The kianax strategy's seasons (queries/aggregate_cpu_<season>.promql): each season's
+#: percentiles and its number of steps, per pod container. Not combined across chunks: each
+#: chunk (day) keeps its own, so the recommender pools the days as it pools the pods (a max of
+#: daily percentiles overstates the window's).
+SEASON_PARTS: dict[str, str] = {
+    f"cpu_cores_{season}_{suffix}": "sum" if suffix == "count" else "max"
+    for season in SEASON_NAMES
+    for suffix in ("p90", "p95", "p99", "max", "count")
+}
 #: (phi, column suffix); phi 1 is the season's max, the top of the pooled percentile's search.
 SEASON_QUANTILES = (("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"), ("1", "max"))
 

@@ -23,7 +23,7 @@ from kianax_capacity.sources.prometheus.fold import (
     utc_times,
     whole_millis,
 )
-from kianax_capacity.sources.prometheus.plan import QueryPlan
+from kianax_capacity.sources.prometheus.plan import INSTANT_NUDGE_SECONDS, QueryPlan
 
 __all__ = [
     "assemble",
@@ -31,6 +31,7 @@ __all__ = [
     "build_replicas",
     "build_terminations",
     "container_stats_from_parts",
+    "season_stats",
     "season_stats_from_parts",
     "typed",
 ]
@@ -112,7 +113,7 @@ def assemble(
     results.release("termination_reasons")  # restart_counters: consumed by _terminations
     parts = results.parts.frame() if shape == "aggregate" else None
     stats = container_stats_from_parts(parts) if parts is not None else None
-    seasons = season_stats_from_parts(parts) if parts is not None else None
+    seasons = season_stats(results) if parts is not None else None
     del parts
     results.release_parts()
     release_free_memory()
@@ -608,9 +609,21 @@ def _replicas_merged(results: Results) -> pd.DataFrame:
     return out.sort_values(["namespace", "hpa", "timestamp"], kind="stable")
 
 
+def season_stats(results: Results) -> pd.DataFrame:
+    """``container_season_stats``: one row per chunk (day), pod container and season."""
+    frames = []
+    for moment, combiner in sorted(results.season_parts.items()):
+        frame = season_stats_from_parts(combiner.frame())
+        frame["day_end"] = utc_times(np.full(len(frame), moment - INSTANT_NUDGE_SECONDS))
+        frames.append(frame)
+    if not frames:
+        return empty_table("container_season_stats")
+    return pd.concat(frames, ignore_index=True)
+
+
 def season_stats_from_parts(parts: pd.DataFrame) -> pd.DataFrame:
-    """``container_season_stats`` rows (one per pod container and season with steps in it)
-    from the combined aggregate parts."""
+    """Season rows (one per pod container and season with steps in it) from one chunk's
+    season parts."""
     frames = []
     for season in SEASON_NAMES:
         prefix = f"cpu_cores_{season}"
@@ -625,7 +638,7 @@ def season_stats_from_parts(parts: pd.DataFrame) -> pd.DataFrame:
             frame[f"cpu_cores_{suffix}"] = parts.loc[seen, f"{prefix}_{suffix}"]
         frames.append(frame)
     if not frames:
-        return empty_table("container_season_stats")
+        return pd.DataFrame(columns=[*CONTAINER, "season", "samples"])
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values([*CONTAINER, "season"], kind="stable").reset_index(drop=True)
 
