@@ -62,18 +62,26 @@ __all__ = [
 PERCENTILES = (50, 90, 95, 99)
 
 AGGREGATE_NOTE = (
-    "Sized from server-side per-pod statistics (aggregate shape): the busiest pod's percentile "
-    "in each season stands in for the pooled seasonal percentile, and leaks were looked for in "
-    "the hourly peaks of the containers the server-side leak screen picked."
+    "Sized from server-side per-pod statistics (aggregate shape), pooled over the pods and "
+    "days as the series shape pools samples."
 )
-AGGREGATE_NOTE_WITHOUT_SEASONS = (
-    "Sized from server-side per-pod statistics (aggregate shape): the busiest pod's percentile "
-    "over the whole window stands in for the pooled seasonal percentile (this snapshot has no "
-    "container_season_stats; re-fetch with this version for the seasons)."
+SEASONS_NOTE = " The busiest season's percentile was computed on the server."
+NO_SEASONS_NOTE = (
+    " The seasons were not computed (this snapshot has no container_season_stats): the whole "
+    "window's percentile stands in for the busiest season's; re-fetch with this version."
+)
+LEAK_SCREEN_NOTE = (
+    " Leaks were looked for in the hourly peaks of the containers the server-side leak screen "
+    "picked."
+)
+NO_LEAK_SCREEN_NOTE = (
+    " Memory-leak detection was not run (this snapshot has no leak screen); re-fetch with this "
+    "version, or with --shape series."
 )
 VPA_NOTE = (
-    "Approximated from server-side per-pod statistics (aggregate shape): VPA's decaying "
-    "histograms need the samples (--shape series)."
+    "Approximated from server-side per-pod statistics (aggregate shape): the pods' pooled CPU "
+    "p90 and the busiest pod's p99 working set, without decay; VPA's decaying histograms need "
+    "the samples (--shape series)."
 )
 UNSUPPORTED_REASON = (
     "The {strategy} strategy needs usage samples, and this snapshot has only server-side "
@@ -163,7 +171,13 @@ def pooled_container_stats(
     for prefix in ("cpu_cores", "memory_bytes"):
         knots = [
             (level, frame[f"{prefix}_{suffix}"].to_numpy(dtype=float))
-            for level, suffix in ((0.5, "p50"), (0.9, "p90"), (0.95, "p95"), (0.99, "p99"), (1.0, "max"))
+            for level, suffix in (
+                (0.5, "p50"),
+                (0.9, "p90"),
+                (0.95, "p95"),
+                (0.99, "p99"),
+                (1.0, "max"),
+            )
         ]
         for p in PERCENTILES:
             busiest[f"{prefix}_pooled_p{p}"] = pooled_quantile(
@@ -236,7 +250,10 @@ def aggregate_inputs(
         batch = np.asarray(is_batch(data.containers))[index.to_numpy()]
         seasonal = season_cpu(snapshot, data, settings)
         leaks = aggregate_leaks(snapshot, data, settings).reindex(index)
-        _kianax(raw, busiest, inventory, batch, settings, seasonal, leaks)
+        screened = "leak_screen" in (snapshot.manifest.extra.get("prometheus") or {}) or not (
+            snapshot.table("memory_peaks").empty
+        )
+        _kianax(raw, busiest, inventory, batch, settings, seasonal, leaks, screened)
     elif isinstance(settings, VpaSettings):
         _vpa(raw, busiest, pooled, inventory)
     else:
@@ -267,6 +284,7 @@ def _kianax(
     settings: KianaxSettings,
     seasonal: tuple[pd.Series, pd.Series],
     leaks: pd.DataFrame,
+    screened: bool,
 ) -> None:
     throttled = busiest["throttled_ratio_max"].fillna(0.0) > settings.throttle_threshold
     service_column = _column_for("cpu_cores", settings.cpu_percentile)
@@ -314,16 +332,15 @@ def _kianax(
     current_limit = inventory["memory_limit_bytes"]
     with np.errstate(divide="ignore", invalid="ignore"):
         raw["ev_leak_restart_days_today"] = ((current_limit - baseline) / slope).where(leaking)
-        raw["ev_leak_restart_days_recommended"] = ((memory_limit - baseline) / slope).where(
-            leaking
-        )
+        raw["ev_leak_restart_days_recommended"] = ((memory_limit - baseline) / slope).where(leaking)
     raw["ev_shape"] = "aggregate"
-    seasons_known = season_value.reindex(raw.index).notna().any()
-    notes = pd.Series(
-        AGGREGATE_NOTE if seasons_known else AGGREGATE_NOTE_WITHOUT_SEASONS,
-        index=raw.index,
-        dtype="object",
+    seasons_known = bool(season_value.reindex(raw.index).notna().any())
+    note = (
+        AGGREGATE_NOTE
+        + (SEASONS_NOTE if seasons_known else NO_SEASONS_NOTE)
+        + (LEAK_SCREEN_NOTE if screened else NO_LEAK_SCREEN_NOTE)
     )
+    notes = pd.Series(note, index=raw.index, dtype="object")
     throttle_note = (
         " CPU was throttled (mean throttled-period ratio above "
         f"{settings.throttle_threshold:.0%} in a pod), so the request is sized on usage scaled "
@@ -345,7 +362,8 @@ def _vpa(
 ) -> None:
     days = np.maximum(pooled["history_hours"].reindex(raw.index) / 24.0, 1.0 / 24.0)
     confidence = 1.0 + 1.0 / days
-    cpu = busiest["cpu_cores_p90"] * 1.15 * confidence
+    # VPA's CPU histogram holds every sample of every pod: the pooled p90, not the busiest pod's.
+    cpu = busiest["cpu_cores_pooled_p90"] * 1.15 * confidence
     memory = busiest["memory_bytes_p99"] * 1.15 * confidence
     raw["cpu_request"] = cpu
     raw["memory_request"] = memory

@@ -15,8 +15,6 @@ the aggregate one has no usage samples, only server-side statistics, the per-HPA
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -124,7 +122,9 @@ def test_every_ok_hpa_row_of_the_series_shape_is_ok_in_the_aggregate_shape(
     ok = series[series["status"] == "ok"]
     assert len(ok) >= 1
     joined = ok.join(aggregate, suffixes=("", "_aggregate"), how="left")
-    assert (joined["status_aggregate"] == "ok").all(), joined[["status_aggregate", "reason_aggregate"]]
+    assert (joined["status_aggregate"] == "ok").all(), joined[
+        ["status_aggregate", "reason_aggregate"]
+    ]
     assert ((joined["min"] - joined["min_aggregate"]).abs() <= 1).all()
     assert ((joined["max"] - joined["max_aggregate"]).abs() <= 1).all()
     same_target = (joined["target"] == joined["target_aggregate"]) | (

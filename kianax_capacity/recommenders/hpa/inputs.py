@@ -88,7 +88,7 @@ def hpa_workloads(snapshot: Snapshot) -> list[HpaWorkload]:
     replicas = snapshot.table("replicas")
     # Row positions per key, found once: filtering millions of replicas samples (and the
     # inventory) once per HPA is quadratic on a large cluster. The replicas' are found when an
-    # HPA first has demand to replay (an aggregate snapshot has none: no usage samples).
+    # HPA first has demand to replay.
     replicas_rows: dict[tuple[str, ...], np.ndarray] | None = None
     inventory_rows = _rows_by_key(inventory, ["namespace", "kind", "workload"])
     placement_rows = _rows_by_key(placement, ["namespace", "kind", "workload"])
@@ -228,7 +228,11 @@ def _demand_from_hpa_demand(
         return {}
     table = table.astype({"namespace": str, "hpa": str, "container": str})
     by_hpa = {
-        (str(r["namespace"]), str(r["hpa"])): (str(r["namespace"]), str(r["kind"]), str(r["workload"]))
+        (str(r["namespace"]), str(r["hpa"])): (
+            str(r["namespace"]),
+            str(r["kind"]),
+            str(r["workload"]),
+        )
         for r in hpas.to_dict("records")
     }
     out: dict[tuple[str, str, str], pd.DataFrame] = {}

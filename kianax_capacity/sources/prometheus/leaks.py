@@ -36,8 +36,8 @@ __all__ = [
     "MAX_QUERY_CHARS",
     "SCREEN_FRACTION_PER_DAY",
     "SCREEN_MIN_BYTES_PER_DAY",
-    "leak_candidates",
     "hourly_peaks",
+    "leak_candidates",
     "leak_jobs",
 ]
 
@@ -79,7 +79,9 @@ def leak_candidates(parts: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return frame[columns].head(MAX_CANDIDATES).reset_index(drop=True), int(passed.sum())
 
 
-def leak_jobs(candidates: pd.DataFrame, plan: QueryPlan, selector: Selector) -> tuple[QueryJob, ...]:
+def leak_jobs(
+    candidates: pd.DataFrame, plan: QueryPlan, selector: Selector
+) -> tuple[QueryJob, ...]:
     """Range queries of the candidates' hourly working-set peaks over the whole window.
 
     The pods of one namespace share one ``pod=~`` matcher; namespaces are joined with ``or``
@@ -120,7 +122,10 @@ def leak_jobs(candidates: pd.DataFrame, plan: QueryPlan, selector: Selector) -> 
 
 def _piece(namespace: str, pods: list[str], selector: Selector, window: str) -> str:
     matchers = (
-        label_matcher("namespace", "=", namespace) + ", " + label_matcher("pod", "=~", "|".join(pods)) + ", "
+        label_matcher("namespace", "=", namespace)
+        + ", "
+        + label_matcher("pod", "=~", "|".join(pods))
+        + ", "
     )
     return render(
         "memory_hourly_peaks", selector=selector.namespaced, pods=matchers, hour_window=window
@@ -142,5 +147,3 @@ def hourly_peaks(matrix: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame
     out = matrix.astype({column: str for column in key}).merge(wanted, on=key, how="inner")
     out = out.rename(columns={"value": "memory_bytes"}).drop_duplicates(["timestamp", *key])
     return out[["timestamp", *key, "memory_bytes"]].sort_values([*key, "timestamp"])
-
-

@@ -15,7 +15,12 @@ import pandas as pd
 
 from kianax_capacity.snapshot import empty_table
 from kianax_capacity.sources.prometheus._memory import release_free_memory
-from kianax_capacity.sources.prometheus.catalog import MEANS, QUERIES, SEASON_NAMES, SEASON_QUANTILES
+from kianax_capacity.sources.prometheus.catalog import (
+    MEANS,
+    QUERIES,
+    SEASON_NAMES,
+    SEASON_QUANTILES,
+)
 from kianax_capacity.sources.prometheus.fold import (
     CONTAINER,
     Results,
