@@ -17,7 +17,7 @@ from kianax_capacity.sources.prometheus import (
     aggregate_queries,
     plan_queries,
 )
-from kianax_capacity.sources.prometheus.catalog import SEASON_PARTS
+from kianax_capacity.sources.prometheus.catalog import DAILY_PARTS
 from kianax_capacity.sources.prometheus.promql import (
     QUERY_NAMES,
     Selector,
@@ -240,6 +240,6 @@ def test_metricsql_queries_answer_every_part_exactly_once() -> None:
         queries = aggregate_queries(dialect)
         assert len(queries) == expected
         parts = [part for query in queries for _value, part in query.parts]
-        assert sorted(parts) == sorted({**AGGREGATE_PARTS, **SEASON_PARTS}), dialect
+        assert sorted(parts) == sorted({**AGGREGATE_PARTS, **DAILY_PARTS}), dialect
     with pytest.raises(ValueError, match="dialect"):
         aggregate_queries("auto")

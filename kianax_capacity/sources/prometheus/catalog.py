@@ -16,6 +16,7 @@ from kianax_capacity.sources.prometheus.promql import rollup_arguments
 
 __all__ = [
     "AGGREGATE_PARTS",
+    "DAILY_PARTS",
     "DIALECTS",
     "DIALECT_PROBE",
     "MEANS",
@@ -24,7 +25,6 @@ __all__ = [
     "QUERIES",
     "ROLLUP_LABEL",
     "SEASON_NAMES",
-    "SEASON_PARTS",
     "SEASON_QUANTILES",
     "SHAPES",
     "AggregateQuery",
@@ -202,20 +202,23 @@ AGGREGATE_PARTS: dict[str, str] = {
     "samples": "sum",
     "cpu_throttled_ratio_sum": "sum",
     "cpu_throttled_ratio_count": "sum",
-    # The leak screen: each pod container's steepest day of working-set growth (bytes/s).
-    "memory_bytes_slope_max": "max",
 }
 
 #: The seasons computed on the server, in the order of the kianax strategy's SEASONS.
 SEASON_NAMES = ("market", "weekday", "weekend")
+#: Parts not combined across chunks: each chunk (day) keeps its own, per pod container.
 #: The kianax strategy's seasons (queries/aggregate_cpu_<season>.promql): each season's
-#: percentiles and its number of steps, per pod container. Not combined across chunks: each
-#: chunk (day) keeps its own, so the recommender pools the days as it pools the pods (a max of
-#: daily percentiles overstates the window's).
-SEASON_PARTS: dict[str, str] = {
-    f"cpu_cores_{season}_{suffix}": "sum" if suffix == "count" else "max"
-    for season in SEASON_NAMES
-    for suffix in ("p90", "p95", "p99", "max", "count")
+#: percentiles and its number of steps, so the recommender pools the days as it pools the pods
+#: (a max of daily percentiles overstates the window's); and the leak screen's working-set
+#: slope of the day (bytes/s, queries/aggregate_memory_slope.promql), so the screen can ask
+#: on how many days a container grew (sources/prometheus/leaks.py).
+DAILY_PARTS: dict[str, str] = {
+    **{
+        f"cpu_cores_{season}_{suffix}": "sum" if suffix == "count" else "max"
+        for season in SEASON_NAMES
+        for suffix in ("p90", "p95", "p99", "max", "count")
+    },
+    "memory_bytes_slope": "max",
 }
 #: (phi, column suffix); phi 1 is the season's max, the top of the pooled percentile's search.
 SEASON_QUANTILES = (("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"), ("1", "max"))
@@ -330,11 +333,11 @@ def aggregate_queries(dialect: str) -> tuple[AggregateQuery, ...]:
     out.extend(_season_queries(dialect))
     out.append(
         AggregateQuery(
-            "memory_bytes_slope_max",
+            "memory_bytes_slope",
             "aggregate_memory_slope",
             "deriv",
             "",
-            (("", "memory_bytes_slope_max"),),
+            (("", "memory_bytes_slope"),),
         )
     )
     return tuple(out)

@@ -203,11 +203,13 @@ def _leak_peaks(
     warnings: list[str],
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """The leak screen's second step (:mod:`.leaks`): hourly peaks of the candidates only."""
-    candidates, passed = leak_candidates(results.parts.frame())
+    daily = [combiner.frame() for _, combiner in sorted(results.daily_parts.items())]
+    candidates, passed = leak_candidates(daily, results.parts.frame(), plan.grid.step_seconds)
     if passed > len(candidates):
         warnings.append(
             f"leak screen: {passed} pod containers grow fast enough to be leak candidates; "
-            f"only the {len(candidates)} steepest were checked for leaks (fetch with --shape "
+            f"only the {len(candidates)} growing most persistently were checked for leaks (fetch "
+            "with --shape "
             "series, or a narrower --namespace, to check them all)"
         )
     jobs = leak_jobs(candidates, plan, selector)

@@ -20,7 +20,7 @@ import pandas as pd
 from kianax_capacity.sources.prometheus.catalog import (
     AGGREGATE_PARTS,
     AGGREGATE_QUERIES,
-    SEASON_PARTS,
+    DAILY_PARTS,
     FoldSpec,
     folds_of,
 )
@@ -279,16 +279,16 @@ class Results:
     by_name: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
     folds: dict[str, Fold] = field(default_factory=lambda: folds(folds_of()))
     parts: ChunkCombiner = field(default_factory=lambda: ChunkCombiner(AGGREGATE_PARTS))
-    #: The season parts (:data:`~.catalog.SEASON_PARTS`) per chunk, by the chunk's query time.
-    season_parts: dict[float, ChunkCombiner] = field(default_factory=dict)
+    #: The daily parts (:data:`~.catalog.DAILY_PARTS`) per chunk, by the chunk's query time.
+    daily_parts: dict[float, ChunkCombiner] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, job: QueryJob, result: list[dict[str, Any]]) -> None:
         query = AGGREGATE_QUERIES.get(job.name)
-        if query is not None and query.parts[0][1] in SEASON_PARTS and job.time is not None:
+        if query is not None and query.parts[0][1] in DAILY_PARTS and job.time is not None:
             with self._lock:
-                combiner = self.season_parts.setdefault(
-                    job.time.timestamp(), ChunkCombiner(SEASON_PARTS)
+                combiner = self.daily_parts.setdefault(
+                    job.time.timestamp(), ChunkCombiner(DAILY_PARTS)
                 )
             combiner.add_labelled(dict(query.parts), query.label, result)
             return
@@ -385,7 +385,7 @@ class Results:
     def release_parts(self) -> None:
         """Drop the combined aggregate parts (after ``container_stats`` is built from them)."""
         self.parts = ChunkCombiner({})
-        self.season_parts = {}
+        self.daily_parts = {}
 
     def empty(self, name: str) -> bool:
         if name in self.folds:

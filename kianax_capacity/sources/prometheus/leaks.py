@@ -4,13 +4,13 @@ Leak detection (``recommenders/strategies/kianax.py``, :func:`detect_leaks`) rea
 working-set peaks per pod and restart-free segment. Asking hourly peaks of every container is
 O(containers x hours) points, what the aggregate shape exists to avoid. So the server first
 computes, per pod container and day, the least-squares slope of its working set
-(``memory_bytes_slope_max``: the steepest day, one number per pod container, part of the
-aggregate statistics); a pod container whose steepest day grows by at least half the smallest
-growth the detector calls a leak is a candidate; hourly peaks are then asked for the candidates
-only (:func:`leak_jobs`), at most :data:`MAX_CANDIDATES` of them (the steepest first) in at
-most :data:`MAX_QUERY_CHARS` characters per request, so the request count has a fixed bound
-whatever the cluster's size. A leak grows on most of its days, so its steepest day passes the
-screen unless a restart falls inside every day.
+(``memory_bytes_slope``, a daily part: one number per pod container and day); a pod container
+that grew by at least half the smallest growth the detector calls a leak on a third of its days
+or more is a candidate (:func:`leak_candidates`); hourly peaks are then asked for the
+candidates only (:func:`leak_jobs`), at most :data:`MAX_CANDIDATES` of them in at most
+:data:`MAX_QUERY_CHARS` characters per request, so the request count has a fixed bound
+whatever the cluster's size (the manifest's ``leak_screen`` and a warning say when candidates
+were left out).
 
 Pure planning (no I/O): :mod:`.fetch` sends the jobs.
 """
@@ -35,6 +35,8 @@ __all__ = [
     "MAX_CANDIDATES",
     "MAX_QUERY_CHARS",
     "SCREEN_FRACTION_PER_DAY",
+    "SCREEN_GROWING_SHARE",
+    "SCREEN_MIN_HOURS",
     "SCREEN_MIN_BYTES_PER_DAY",
     "hourly_peaks",
     "leak_candidates",
@@ -46,37 +48,73 @@ HOUR_SECONDS = 3600
 #: as its own rough first pass halves them: the screen errs towards asking.
 SCREEN_FRACTION_PER_DAY = 0.03 * 0.5
 SCREEN_MIN_BYTES_PER_DAY = 8 * 2**20 * 0.5
-#: At most this many pod containers get hourly peaks (the steepest first).
+#: A candidate grew by the threshold on at least this share of the days it was seen: a leak
+#: grows between restarts, and with a restart every ~2 days half its days still grow.
+SCREEN_GROWING_SHARE = 1 / 3
+#: KianaxSettings.leak_min_segment_hours (no profile changes it): shorter pods are not judged.
+SCREEN_MIN_HOURS = 24.0
+#: At most this many pod containers get hourly peaks (the most persistent growth first).
 MAX_CANDIDATES = 2000
 #: VictoriaMetrics refuses queries longer than -search.maxQueryLen (16 KiB by default).
 MAX_QUERY_CHARS = 12_000
 
 
-def leak_candidates(parts: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The pod containers the screen passes, steepest first, and how many passed in all.
+def leak_candidates(
+    daily: list[pd.DataFrame], parts: pd.DataFrame, step_seconds: float
+) -> tuple[pd.DataFrame, int]:
+    """The pod containers the screen passes, most persistent growth first, and how many passed.
+
+    A pod container passes when its working set grew by at least the screen's threshold on at
+    least :data:`SCREEN_GROWING_SHARE` of the days it was seen (and on one day at least), and
+    was seen for :data:`SCREEN_MIN_HOURS` at least: a leak grows day after day between restarts,
+    a busy container's one steep day does not, and the detector judges no pod shorter than that
+    (its ``leak_min_segment_hours``), so an HPA's pods of a few hours are never candidates.
 
     Args:
-        parts: the combined aggregate parts (one row per pod container: ``namespace``, ``pod``,
-            ``container``, ``memory_bytes_slope_max`` in bytes/s, ``memory_bytes_sum``,
-            ``samples``).
+        daily: per aggregate chunk (day), the parts frame with ``memory_bytes_slope`` (bytes/s
+            over that day) per ``namespace``, ``pod``, ``container``.
+        parts: the whole window's combined parts (``memory_bytes_sum``, ``samples``: the mean
+            working set the threshold is relative to, and how long the pod was seen).
+        step_seconds: the step of ``samples``.
 
     Returns:
         ``(candidates, passed)``: at most :data:`MAX_CANDIDATES` rows of namespace, pod,
         container; ``passed`` > ``len(candidates)`` means some were left out.
     """
     columns = ["namespace", "pod", "container"]
-    if parts.empty or "memory_bytes_slope_max" not in parts.columns:
+    slopes = [
+        frame[[*columns, "memory_bytes_slope"]].dropna(subset=["memory_bytes_slope"])
+        for frame in daily
+        if not frame.empty and "memory_bytes_slope" in frame.columns
+    ]
+    if not slopes or parts.empty:
         return pd.DataFrame(columns=columns), 0
-    slope = parts["memory_bytes_slope_max"].to_numpy(dtype=float) * 86_400.0
-    samples = parts["samples"].to_numpy(dtype=float)
+    days = pd.concat(slopes, ignore_index=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = parts["memory_bytes_sum"].to_numpy(dtype=float) / samples
-    threshold = np.fmax(mean * SCREEN_FRACTION_PER_DAY, SCREEN_MIN_BYTES_PER_DAY)
-    with np.errstate(invalid="ignore"):
-        passed = np.isfinite(slope) & (slope >= threshold)
-    frame = parts.loc[passed, columns].assign(_excess=(slope / threshold)[passed])
-    frame = frame.sort_values(["_excess", *columns], ascending=[False, True, True, True])
-    return frame[columns].head(MAX_CANDIDATES).reset_index(drop=True), int(passed.sum())
+        mean = parts["memory_bytes_sum"].to_numpy(dtype=float) / parts["samples"].to_numpy(
+            dtype=float
+        )
+    seen_hours = parts["samples"].to_numpy(dtype=float) * step_seconds / 3600.0
+    means = parts.loc[seen_hours >= SCREEN_MIN_HOURS, columns].assign(
+        _mean=mean[seen_hours >= SCREEN_MIN_HOURS]
+    )
+    days = days.merge(means, on=columns, how="inner")
+    threshold = np.fmax(
+        days["_mean"].to_numpy(dtype=float) * SCREEN_FRACTION_PER_DAY, SCREEN_MIN_BYTES_PER_DAY
+    )
+    per_day = days["memory_bytes_slope"].to_numpy(dtype=float) * 86_400.0
+    days = days.assign(_growing=per_day >= threshold, _excess=per_day / threshold)
+    grouped = days.groupby(columns, sort=False)
+    judged = grouped.agg(
+        growing=("_growing", "sum"), seen=("_growing", "size"), excess=("_excess", "median")
+    )
+    passed = judged[
+        (judged["growing"] >= 1) & (judged["growing"] >= SCREEN_GROWING_SHARE * judged["seen"])
+    ].reset_index()
+    passed = passed.assign(_share=passed["growing"] / passed["seen"]).sort_values(
+        ["_share", "excess", *columns], ascending=[False, False, True, True, True]
+    )
+    return passed[columns].head(MAX_CANDIDATES).reset_index(drop=True), len(passed)
 
 
 def leak_jobs(

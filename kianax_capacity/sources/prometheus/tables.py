@@ -617,7 +617,7 @@ def _replicas_merged(results: Results) -> pd.DataFrame:
 def season_stats(results: Results) -> pd.DataFrame:
     """``container_season_stats``: one row per chunk (day), pod container and season."""
     frames = []
-    for moment, combiner in sorted(results.season_parts.items()):
+    for moment, combiner in sorted(results.daily_parts.items()):
         frame = season_stats_from_parts(combiner.frame())
         frame["day_end"] = utc_times(np.full(len(frame), moment - INSTANT_NUDGE_SECONDS))
         frames.append(frame)
