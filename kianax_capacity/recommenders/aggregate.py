@@ -10,16 +10,17 @@ strategy's raw recommendation:
 
 * ``krr-simple``: exact. KRR's CPU is the busiest pod's p95 and its memory the peak x 1.15;
   both are per-pod statistics, so the aggregate shape gives the same answer as the samples.
-* ``kianax``: CPU is the busiest pod's percentile (the profile's percentile, or the next one
-  the server computed above it), scaled up by the mean throttled ratio when throttled, over the
-  profile's target utilisation; memory request the busiest pod's high percentile plus the
-  margin, limit the peak plus the margin, OOM kills and batch rules as with samples. Pods with
-  fewer than ``min_samples`` steps are left out of the "busiest pod" unless no pod has more.
-  The busiest pod's percentile stands in for the pooled busiest-season percentile (it is at
-  least as high when the busy season has its own pods, as HPA scale-ups do); seasonality and
-  leak detection need the samples, and each row says so.
-* ``vpa``: approximate: the busiest pod's p90 CPU and p99 working set (for VPA's p90 of daily
-  peaks), each x 1.15 and VPA's confidence factor ``1 + 1/days``; limits kept proportional.
+* ``kianax``: CPU is the busiest season's percentile of the pods pooled (``container_season_stats``:
+  the server's per-day, per-season percentiles on throttle-adjusted CPU without each pod's first
+  minutes, pooled over pods and days by :func:`~.aggregate_sections.pooled_quantile`), else the
+  whole window's pooled percentile (scaled up by the pod's mean throttled ratio when
+  throttled), over the profile's target utilisation; memory request the pooled high percentile
+  plus the margin, limit the peak plus the margin, OOM kills and batch rules as with samples;
+  leaks from the leak screen's hourly peaks (``memory_peaks``) with the series shape's detector.
+  A snapshot without those tables says in every row what was not computed.
+* ``vpa``: approximate: the pooled p90 CPU and the busiest pod's p99 working set (for VPA's
+  p90 of daily peaks), each x 1.15 and VPA's confidence factor ``1 + 1/days``; limits kept
+  proportional.
 * any other strategy: no numbers; the rows are ``insufficient_data`` with the reason.
 
 Pure: no I/O, no clock.

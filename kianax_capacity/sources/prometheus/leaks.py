@@ -27,6 +27,7 @@ from kianax_capacity.sources.prometheus.promql import (
     Selector,
     format_duration,
     label_matcher,
+    quote_string,
     render,
 )
 
@@ -36,8 +37,8 @@ __all__ = [
     "MAX_QUERY_CHARS",
     "SCREEN_FRACTION_PER_DAY",
     "SCREEN_GROWING_SHARE",
-    "SCREEN_MIN_HOURS",
     "SCREEN_MIN_BYTES_PER_DAY",
+    "SCREEN_MIN_HOURS",
     "hourly_peaks",
     "leak_candidates",
     "leak_jobs",
@@ -57,6 +58,8 @@ SCREEN_MIN_HOURS = 24.0
 MAX_CANDIDATES = 2000
 #: VictoriaMetrics refuses queries longer than -search.maxQueryLen (16 KiB by default).
 MAX_QUERY_CHARS = 12_000
+#: The template and matchers around one namespace's pod regex, with room for the selector.
+_PIECE_OVERHEAD = 1_000
 
 
 def leak_candidates(
@@ -137,13 +140,18 @@ def leak_jobs(
     pieces: list[str] = []
     for namespace, group in candidates.groupby("namespace", sort=True):
         pods = sorted(set(group["pod"].astype(str)))
-        # Split one namespace's pods so that no single piece exceeds the request limit.
+        # Split one namespace's pods so that no single piece exceeds the request limit
+        # (counted as sent: the regex escapes, then the string literal's).
         batch: list[str] = []
+        size = 0
         for pod in pods:
-            batch.append(re.escape(pod))
-            if sum(len(p) + 1 for p in batch) > MAX_QUERY_CHARS // 2:
+            escaped = re.escape(pod)
+            length = len(quote_string(escaped)) - 1  # the quotes, less one "|"
+            if batch and size + length > MAX_QUERY_CHARS - _PIECE_OVERHEAD:
                 pieces.append(_piece(str(namespace), batch, selector, window))
-                batch = []
+                batch, size = [], 0
+            batch.append(escaped)
+            size += length
         if batch:
             pieces.append(_piece(str(namespace), batch, selector, window))
     jobs: list[QueryJob] = []
