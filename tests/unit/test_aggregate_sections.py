@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from kianax_capacity.recommenders.aggregate_sections import pooled_quantile
 from kianax_capacity.sources.prometheus.leaks import (
@@ -50,14 +51,8 @@ def test_pooled_quantile_groups_independently() -> None:
     b = [np.linspace(10, 20, 101), np.linspace(10, 20, 101)]
     groups = np.array([0, 1, 1])
     got = pooled_quantile(groups, _knots(a + b), np.array([101.0, 101.0, 101.0]), 0.5)
-    assert got.loc[0] == pytest_approx(0.5)
-    assert got.loc[1] == pytest_approx(15.0)
-
-
-def pytest_approx(value: float) -> object:
-    import pytest
-
-    return pytest.approx(value, rel=1e-3)
+    assert got.loc[0] == pytest.approx(0.5, rel=1e-3)
+    assert got.loc[1] == pytest.approx(15.0, rel=1e-3)
 
 
 def _daily(slopes_per_day: dict[str, list[float]]) -> list[pd.DataFrame]:
@@ -100,7 +95,7 @@ def test_the_leak_screen_passes_persistent_growth_only() -> None:
     candidates, passed = leak_candidates(_daily(slopes), parts, step)
     assert set(candidates["pod"]) == {"leaking", "leaking-with-restarts"}
     assert passed == 2
-    assert list(candidates["pod"])[0] == "leaking"  # the most persistent first
+    assert candidates["pod"].iloc[0] == "leaking"  # the most persistent first
 
 
 def test_the_leak_screen_is_bounded_whatever_the_cluster() -> None:
