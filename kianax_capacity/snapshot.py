@@ -12,6 +12,7 @@ A snapshot is a folder::
     replicas.parquet     one row per (timestamp, HPA): current and desired replicas
     terminations.parquet one row per container termination (OOMKilled, Error, ...) with its time
     node_usage.parquet   optional: one row per (timestamp, node): busy CPU cores (node-exporter)
+    container_daily_stats.parquet   optional (aggregate shape): container_stats per day
     container_season_stats.parquet  optional (aggregate shape): per-season CPU percentiles
     hpa_demand.parquet   optional (aggregate shape): one row per (timestamp, HPA, container name)
     memory_peaks.parquet optional (aggregate shape): hourly peaks of the leak candidates
@@ -177,6 +178,27 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "memory_bytes_max": "float",
         "memory_bytes_mean": "float",
         "cpu_throttled_ratio_mean": "float",  # NaN = no CPU limit
+    },
+    # Optional, aggregate shape: container_stats' quantiles, max and counts of each aggregate
+    # chunk (a day by default) before they are combined, from the same answers: one row per
+    # (day, pod, container), so the recommender pools the days exactly as it pools the pods.
+    "container_daily_stats": {
+        "day_end": "time",
+        "namespace": "str",
+        "pod": "str",
+        "container": "str",
+        "samples": "int",  # steps with a working-set sample that day
+        "cpu_cores_count": "int",  # steps with a CPU value that day
+        "cpu_cores_p50": "float",
+        "cpu_cores_p90": "float",
+        "cpu_cores_p95": "float",
+        "cpu_cores_p99": "float",
+        "cpu_cores_max": "float",
+        "memory_bytes_p50": "float",
+        "memory_bytes_p90": "float",
+        "memory_bytes_p95": "float",
+        "memory_bytes_p99": "float",
+        "memory_bytes_max": "float",
     },
     # Optional, aggregate shape: the kianax strategy's seasons computed on the server (the CPU
     # subquery filtered to each season's steps, each step throttle-adjusted as the strategy

@@ -167,11 +167,22 @@ def pooled_container_stats(
             adjusted.where(samples >= min_samples).groupby(frame["cid"]).max()
         ).fillna(adjusted.groupby(frame["cid"]).max())
     busiest["throttled_ratio_max"] = pd.Series(ratio, index=frame.index).groupby(frame["cid"]).max()
-    # The pods pooled, as the series shape pools their samples (see pooled_quantile).
-    groups = frame["cid"].to_numpy(dtype="int64")
+    # The pods pooled, as the series shape pools their samples (see pooled_quantile): over the
+    # pods and days of container_daily_stats where the snapshot has it (exact day pooling),
+    # else over the pods' whole-window quantiles (each the max of its daily ones).
+    daily = snapshot.table("container_daily_stats")
+    components = frame
+    weights = {"cpu_cores": samples, "memory_bytes": samples}
+    if not daily.empty:
+        components = _daily_components(daily, pods, data)
+        weights = {
+            "cpu_cores": components["cpu_cores_count"].to_numpy(dtype="float64"),
+            "memory_bytes": components["samples"].to_numpy(dtype="float64"),
+        }
+    groups = components["cid"].to_numpy(dtype="int64")
     for prefix in ("cpu_cores", "memory_bytes"):
         knots = [
-            (level, frame[f"{prefix}_{suffix}"].to_numpy(dtype=float))
+            (level, components[f"{prefix}_{suffix}"].to_numpy(dtype=float))
             for level, suffix in (
                 (0.5, "p50"),
                 (0.9, "p90"),
@@ -182,7 +193,7 @@ def pooled_container_stats(
         ]
         for p in PERCENTILES:
             busiest[f"{prefix}_pooled_p{p}"] = pooled_quantile(
-                groups, knots, samples, p / 100.0
+                groups, knots, weights[prefix], p / 100.0
             ).reindex(busiest.index)
     # KRR takes every pod, however short-lived: its exact rule.
     busiest["cpu_cores_p95_all_pods"] = busiest_all["cpu_cores_p95"]
@@ -196,6 +207,19 @@ def pooled_container_stats(
     pooled["replicas"] = pooled["rows"] / max(window_samples, 1)
     pooled["history_hours"] = (pooled["last"] - pooled["first"]) / 3600.0
     return pooled, busiest
+
+
+def _daily_components(daily: pd.DataFrame, pods: pd.DataFrame, data: UsageData) -> pd.DataFrame:
+    """``container_daily_stats`` rows with their container's cid (rows of unknown pods dropped)."""
+    frame = daily.merge(pods[["namespace", "pod", "kind", "workload"]], on=["namespace", "pod"])
+    for column in CONTAINER_KEY:
+        frame[column] = frame[column].astype(str)
+    lookup = pd.Series(np.arange(len(data.containers)), index=data.containers)
+    cid = lookup.reindex(pd.MultiIndex.from_frame(frame[CONTAINER_KEY])).to_numpy()
+    keep = ~np.isnan(cid.astype("float64"))
+    frame = frame.loc[keep].reset_index(drop=True)
+    frame["cid"] = cid[keep].astype("int64")
+    return frame
 
 
 def _epoch(times: pd.Series) -> np.ndarray:

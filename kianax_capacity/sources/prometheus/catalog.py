@@ -17,6 +17,7 @@ from kianax_capacity.sources.prometheus.promql import rollup_arguments
 __all__ = [
     "AGGREGATE_PARTS",
     "DAILY_PARTS",
+    "DAILY_STATISTICS",
     "DIALECTS",
     "DIALECT_PROBE",
     "MEANS",
@@ -212,7 +213,19 @@ SEASON_NAMES = ("market", "weekday", "weekend")
 #: (a max of daily percentiles overstates the window's); and the leak screen's working-set
 #: slope of the day (bytes/s, queries/aggregate_memory_slope.promql), so the screen can ask
 #: on how many days a container grew (sources/prometheus/leaks.py).
+#: The whole-window parts also kept per day: the quantiles, max and counts of container_stats,
+#: from the same answers (no extra request), so the recommender pools days exactly too.
+DAILY_STATISTICS: tuple[str, ...] = (
+    *(
+        f"{prefix}_{suffix}"
+        for prefix in ("cpu_cores", "memory_bytes")
+        for suffix in ("p50", "p90", "p95", "p99", "max")
+    ),
+    "cpu_cores_count",
+    "samples",
+)
 DAILY_PARTS: dict[str, str] = {
+    **{name: AGGREGATE_PARTS[name] for name in DAILY_STATISTICS},
     **{
         f"cpu_cores_{season}_{suffix}": "sum" if suffix == "count" else "max"
         for season in SEASON_NAMES

@@ -285,16 +285,19 @@ class Results:
 
     def add(self, job: QueryJob, result: list[dict[str, Any]]) -> None:
         query = AGGREGATE_QUERIES.get(job.name)
-        if query is not None and query.parts[0][1] in DAILY_PARTS and job.time is not None:
-            with self._lock:
-                combiner = self.daily_parts.setdefault(
-                    job.time.timestamp(), ChunkCombiner(DAILY_PARTS)
-                )
-            combiner.add_labelled(dict(query.parts), query.label, result)
-            return
         if query is not None:
-            # Folded into the running aggregates at once: no chunk's answer is kept.
-            self.parts.add_labelled(dict(query.parts), query.label, result)
+            # Folded into the running aggregates at once: no chunk's answer is kept. The daily
+            # parts go into the chunk's own combiner as well (see DAILY_PARTS).
+            daily = {value: part for value, part in query.parts if part in DAILY_PARTS}
+            whole = {value: part for value, part in query.parts if part in AGGREGATE_PARTS}
+            if daily and job.time is not None:
+                with self._lock:
+                    combiner = self.daily_parts.setdefault(
+                        job.time.timestamp(), ChunkCombiner(DAILY_PARTS)
+                    )
+                combiner.add_labelled(daily, query.label, result)
+            if whole:
+                self.parts.add_labelled(whole, query.label, result)
             return
         if job.grid is None and job.name in self.folds:
             with self._lock:

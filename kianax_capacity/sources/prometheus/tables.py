@@ -16,6 +16,7 @@ import pandas as pd
 from kianax_capacity.snapshot import empty_table
 from kianax_capacity.sources.prometheus._memory import release_free_memory
 from kianax_capacity.sources.prometheus.catalog import (
+    DAILY_STATISTICS,
     MEANS,
     QUERIES,
     SEASON_NAMES,
@@ -36,6 +37,7 @@ __all__ = [
     "build_replicas",
     "build_terminations",
     "container_stats_from_parts",
+    "daily_stats",
     "season_stats",
     "season_stats_from_parts",
     "typed",
@@ -119,6 +121,7 @@ def assemble(
     parts = results.parts.frame() if shape == "aggregate" else None
     stats = container_stats_from_parts(parts) if parts is not None else None
     seasons = season_stats(results) if parts is not None else None
+    daily = daily_stats(results) if parts is not None else None
     del parts
     results.release_parts()
     release_free_memory()
@@ -145,6 +148,9 @@ def assemble(
         stats = stats.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
         tables["container_stats"] = typed(stats, "container_stats")
         tables["hpa_demand"] = typed(build_hpa_demand(results), "hpa_demand")
+    if daily is not None:
+        daily = daily.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
+        tables["container_daily_stats"] = typed(daily, "container_daily_stats")
     if seasons is not None:
         seasons = seasons.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
         tables["container_season_stats"] = typed(seasons, "container_season_stats")
@@ -623,6 +629,24 @@ def season_stats(results: Results) -> pd.DataFrame:
         frames.append(frame)
     if not frames:
         return empty_table("container_season_stats")
+    return pd.concat(frames, ignore_index=True)
+
+
+def daily_stats(results: Results) -> pd.DataFrame:
+    """``container_daily_stats``: container_stats' quantiles, max and counts per chunk (day)."""
+    frames = []
+    columns = [*CONTAINER, *DAILY_STATISTICS]
+    for moment, combiner in sorted(results.daily_parts.items()):
+        frame = combiner.frame()
+        if "samples" not in frame.columns:
+            continue
+        frame = frame.loc[frame["samples"].notna() & (frame["samples"] > 0), columns].copy()
+        frame["samples"] = frame["samples"].round().astype("int64")
+        frame["cpu_cores_count"] = frame["cpu_cores_count"].fillna(0).round().astype("int64")
+        frame["day_end"] = utc_times(np.full(len(frame), moment - INSTANT_NUDGE_SECONDS))
+        frames.append(frame)
+    if not frames:
+        return empty_table("container_daily_stats")
     return pd.concat(frames, ignore_index=True)
 
 
