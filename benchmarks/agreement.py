@@ -55,18 +55,31 @@ def hpa_agreement(series: RecommendationSet, aggregate: RecommendationSet) -> di
     other = {row.key: row for row in aggregate.hpa}
     ok = [row for row in series.hpa if row.status == "ok"]
     agree = 0
+    differ: list[str] = []
     for row in ok:
         twin = other.get(row.key)
-        if twin is None or twin.status != "ok":
-            continue
-        a, b = row.recommended, twin.recommended
+        a = row.recommended
+        b = twin.recommended if twin is not None else None
         if (
-            abs((a.min_replicas or 0) - (b.min_replicas or 0)) <= 1
+            twin is not None
+            and b is not None
+            and twin.status == "ok"
+            and abs((a.min_replicas or 0) - (b.min_replicas or 0)) <= 1
             and abs((a.max_replicas or 0) - (b.max_replicas or 0)) <= 1
             and a.target_cpu_utilization == b.target_cpu_utilization
         ):
             agree += 1
-    return {"hpas": len(series.hpa), "ok_series": len(ok), "agree": agree}
+            continue
+        there = (
+            f"{twin.status} {b.min_replicas}-{b.max_replicas} @{b.target_cpu_utilization}"
+            if twin is not None and b is not None
+            else "missing"
+        )
+        differ.append(
+            f"{'/'.join(row.key)}: {a.min_replicas}-{a.max_replicas} @{a.target_cpu_utilization}"
+            f" vs {there}"
+        )
+    return {"hpas": len(series.hpa), "ok_series": len(ok), "agree": agree, "differ": differ}
 
 
 def rightsizing_frame(recs: RecommendationSet) -> pd.DataFrame:
@@ -99,6 +112,12 @@ def rightsizing_agreement(
         return (ratio - 1.0).abs() <= TOLERANCE
 
     cpu, memory = within("cpu"), within("memory")
+    apart = joined[~(cpu & memory)]
+    differ = [
+        f"{'/'.join(key)}: cpu {r['cpu']} vs {r['cpu_aggregate']}, memory "
+        f"{_mib(r['memory'])} vs {_mib(r['memory_aggregate'])} MiB"
+        for key, r in apart.iterrows()
+    ]
     flagged = left.index[left["leak"]]
     return {
         "rows": len(joined),
@@ -108,7 +127,13 @@ def rightsizing_agreement(
         "leaks_series": len(flagged),
         "leaks_both": int(right.reindex(flagged)["leak"].fillna(False).astype(bool).sum()),
         "leaks_aggregate_only": int((right["leak"] & ~right.index.isin(flagged)).sum()),
+        "differ": differ,
     }
+
+
+def _mib(value: Any) -> str:
+    number = float(value) if value is not None else float("nan")
+    return f"{number / 2**20:.0f}"
 
 
 def fetch(
@@ -197,7 +222,20 @@ def report(r: dict[str, Any]) -> None:
         f"| fetch wall time | {r['series_fetch_s']} s | {r['aggregate_fetch_s']} s | |",
         f"| leak screen | | {r['leak_screen']} | |",
         "",
-        json.dumps(r),
+        "Rows that differ (kianax HPA, kianax and vpa right-sizing beyond 10%):",
+        *(f"- hpa {line}" for line in h["differ"]),
+        *(f"- kianax {line}" for line in k["differ"]),
+        *(f"- vpa {line}" for line in v["differ"][:10]),
+        *([f"- vpa ... and {len(v['differ']) - 10} more"] if len(v["differ"]) > 10 else []),
+        "",
+        json.dumps(
+            {
+                **r,
+                "kianax": {**k, "differ": len(k["differ"])},
+                "vpa": {**v, "differ": len(v["differ"])},
+                "hpa": {**h, "differ": len(h["differ"])},
+            }
+        ),
     ]
     print("\n".join(lines), flush=True)
 
