@@ -37,6 +37,7 @@ from kianax_capacity.recommenders.aggregate_sections import (
     aggregate_leaks,
     pooled_quantile,
     season_cpu,
+    vpa_targets,
 )
 from kianax_capacity.recommenders.inventory import CONTAINER_KEY
 from kianax_capacity.recommenders.strategies import RightsizingStrategy, UsageData
@@ -83,6 +84,12 @@ VPA_NOTE = (
     "Approximated from server-side per-pod statistics (aggregate shape): the pods' pooled CPU "
     "p90 and the busiest pod's p99 working set, without decay; VPA's decaying histograms need "
     "the samples (--shape series)."
+)
+VPA_DAILY_NOTE = (
+    "VPA's histograms rebuilt from server-side per-pod, per-day statistics (aggregate shape): "
+    "CPU p90 pooled from each day's percentiles with VPA's decay at the day's middle, memory "
+    "p90 of the per-pod daily peaks; VPA's exact decaying histograms need the samples "
+    "(--shape series)."
 )
 UNSUPPORTED_REASON = (
     "The {strategy} strategy needs usage samples, and this snapshot has only server-side "
@@ -280,7 +287,7 @@ def aggregate_inputs(
         )
         _kianax(raw, busiest, inventory, batch, settings, seasonal, leaks, screened)
     elif isinstance(settings, VpaSettings):
-        _vpa(raw, busiest, pooled, inventory)
+        _vpa(raw, busiest, pooled, inventory, vpa_targets(snapshot, data, settings), snapshot)
     else:
         unsupported = UNSUPPORTED_REASON.format(strategy=chosen.name)
     stats = data.keyed(pooled)
@@ -383,13 +390,30 @@ def _kianax(
 
 
 def _vpa(
-    raw: pd.DataFrame, busiest: pd.DataFrame, pooled: pd.DataFrame, inventory: pd.DataFrame
+    raw: pd.DataFrame,
+    busiest: pd.DataFrame,
+    pooled: pd.DataFrame,
+    inventory: pd.DataFrame,
+    targets: tuple[pd.Series, pd.Series, pd.Series] | None,
+    snapshot: Snapshot,
 ) -> None:
-    days = np.maximum(pooled["history_hours"].reindex(raw.index) / 24.0, 1.0 / 24.0)
+    # VPA's confidence: min(lifespan, samples x step) in days, as on samples.
+    step_days = max(snapshot.step_seconds, 1) / 86_400.0
+    lifespan = pooled["history_hours"].reindex(raw.index) / 24.0
+    samples = pooled["rows"].reindex(raw.index)
+    if targets is not None:  # VPA's histograms rebuilt from the per-day statistics
+        cpu_target, memory_target, samples = (t.reindex(raw.index) for t in targets)
+        note = VPA_DAILY_NOTE
+    else:  # an older aggregate snapshot: the pooled p90 CPU, the busiest pod's p99 memory
+        cpu_target, memory_target = busiest["cpu_cores_pooled_p90"], busiest["memory_bytes_p99"]
+        note = VPA_NOTE
+    days = np.maximum(np.fmin(lifespan, samples * step_days), step_days)
     confidence = 1.0 + 1.0 / days
-    # VPA's CPU histogram holds every sample of every pod: the pooled p90, not the busiest pod's.
-    cpu = busiest["cpu_cores_pooled_p90"] * 1.15 * confidence
-    memory = busiest["memory_bytes_p99"] * 1.15 * confidence
+    cpu = cpu_target * 1.15 * confidence
+    memory = memory_target * 1.15 * confidence
+    raw["ev_cpu_histogram_p90_cores"] = cpu_target
+    raw["ev_memory_daily_peak_p90_bytes"] = memory_target
+    raw["ev_confidence_days"] = days
     raw["cpu_request"] = cpu
     raw["memory_request"] = memory
     # VPA keeps limits proportional to requests; an unset limit stays unset.
@@ -400,4 +424,4 @@ def _vpa(
     raw["cpu_limit"] = inventory["cpu_limit_cores"] * cpu_scale
     raw["memory_limit"] = inventory["memory_limit_bytes"] * memory_scale
     raw["ev_shape"] = "aggregate"
-    raw["note"] = VPA_NOTE
+    raw["note"] = note

@@ -22,9 +22,10 @@ import pandas as pd
 from kianax_capacity.recommenders.inventory import CONTAINER_KEY
 from kianax_capacity.recommenders.strategies._base import UsageData
 from kianax_capacity.recommenders.strategies.kianax import SEASONS, KianaxSettings, detect_leaks
+from kianax_capacity.recommenders.strategies.vpa import VpaSettings, histogram_percentile
 from kianax_capacity.snapshot import Snapshot
 
-__all__ = ["aggregate_leaks", "season_cpu"]
+__all__ = ["aggregate_leaks", "pooled_quantile", "season_cpu", "vpa_targets"]
 
 _POD = ["namespace", "pod"]
 
@@ -178,3 +179,128 @@ def aggregate_leaks(snapshot: Snapshot, data: UsageData, settings: KianaxSetting
         window_start=data.window_start,
     )
     return detect_leaks(hourly, settings)
+
+
+def _bucket_end(values: pd.Series, first: float, growth: float) -> pd.Series:
+    """The end of VPA's exponential histogram bucket holding each value (as the series shape's
+    :func:`histogram_percentile` returns it)."""
+    ratio = 1.0 + growth
+    array = values.clip(lower=0.0).to_numpy(dtype="float64")
+    bucket = np.floor(np.log(array * growth / first + 1.0) / np.log(ratio) + 1e-9)
+    return pd.Series(first * (np.power(ratio, bucket + 1.0) - 1.0) / growth, index=values.index)
+
+
+def vpa_targets(
+    snapshot: Snapshot, data: UsageData, settings: VpaSettings
+) -> tuple[pd.Series, pd.Series, pd.Series] | None:
+    """VPA's CPU and memory targets per cid from ``container_daily_stats`` (None without it),
+    and the number of CPU samples (VPA's confidence counts them).
+
+    CPU: the p90 of every pod's samples, each day's weighing ``2 ** (age / half-life)`` at the
+    day's middle (VPA decays per sample), pooled from the per-day quantiles, then the end of its
+    histogram bucket. Memory: VPA's histogram of one peak per pod and day (the aggregate chunks
+    are VPA's 24 h intervals, counted back from the window's end) over the last
+    ``memory_aggregation_days``, decayed at each peak's day, plus its OOM samples; the same
+    :func:`histogram_percentile` as on samples.
+    """
+    daily = snapshot.table("container_daily_stats")
+    if daily.empty:
+        return None
+    frame = _with_cid(daily, snapshot, data)
+    if frame.empty:
+        return None
+    end = float(data.window_end)
+    day_end = (
+        pd.to_datetime(frame["day_end"], utc=True) - pd.Timestamp(0, tz="UTC")
+    ) // pd.Timedelta(seconds=1)
+    half_life = settings.half_life_hours * 3600.0
+    middle = day_end.to_numpy(dtype="float64") - 43_200.0
+    decay = np.exp2((middle - end) / half_life)
+    knots = [
+        (level, frame[f"cpu_cores_{suffix}"].to_numpy(dtype=float))
+        for level, suffix in (
+            (0.5, "p50"),
+            (0.9, "p90"),
+            (0.95, "p95"),
+            (0.99, "p99"),
+            (1.0, "max"),
+        )
+    ]
+    weights = frame["cpu_cores_count"].to_numpy(dtype="float64") * decay
+    cpu = pooled_quantile(
+        frame["cid"].to_numpy(dtype="int64"), knots, weights, settings.cpu_percentile / 100.0
+    )
+    cpu = _bucket_end(cpu, settings.cpu_first_bucket_cores, settings.bucket_growth)
+
+    horizon = end - settings.memory_aggregation_days * 86_400.0
+    recent = frame[day_end.to_numpy(dtype="float64") > horizon]
+    last_seen = snapshot.table("pods")[["namespace", "pod", "last_seen"]]
+    recent = recent.merge(last_seen, on=_POD, how="left")
+    seen = (pd.to_datetime(recent["last_seen"], utc=True) - pd.Timestamp(0, tz="UTC")) // (
+        pd.Timedelta(seconds=1)
+    )
+    recent_end = (
+        pd.to_datetime(recent["day_end"], utc=True) - pd.Timestamp(0, tz="UTC")
+    ) // pd.Timedelta(seconds=1)
+    peak_time = np.fmin(recent_end.to_numpy(dtype="float64"), seen.to_numpy(dtype="float64"))
+    peaks = pd.DataFrame(
+        {"cid": recent["cid"], "memory_bytes": recent["memory_bytes_max"], "t": peak_time}
+    )
+    ooms = _oom_samples(snapshot, data, settings, frame, horizon)
+    samples = pd.concat([peaks, ooms], ignore_index=True)
+    samples = samples.assign(_w=np.exp2((samples["t"].to_numpy(dtype="float64") - end) / half_life))
+    memory = histogram_percentile(
+        samples,
+        ["cid"],
+        "memory_bytes",
+        "_w",
+        first_bucket=settings.memory_first_bucket_bytes,
+        growth=settings.bucket_growth,
+        percentile=settings.memory_percentile / 100.0,
+    )
+    # The server's rate() still answers one step after a pod stopped (its window reaches back);
+    # the series shape's usage rows, gated on a working-set sample, do not: one step less per
+    # pod that stopped inside the window.
+    per_pod = frame.groupby(["cid", *_POD], sort=False)["cpu_cores_count"].sum().reset_index()
+    per_pod = per_pod.merge(last_seen, on=_POD, how="left")
+    stopped = (
+        pd.to_datetime(per_pod["last_seen"], utc=True) - pd.Timestamp(0, tz="UTC")
+    ) // pd.Timedelta(seconds=1) < end - data.step_seconds
+    counts = per_pod["cpu_cores_count"].to_numpy(dtype="float64") - stopped.to_numpy(dtype=float)
+    cpu_samples = pd.Series(np.maximum(counts, 0.0)).groupby(per_pod["cid"].to_numpy()).sum()
+    return cpu, memory, cpu_samples
+
+
+def _oom_samples(
+    snapshot: Snapshot,
+    data: UsageData,
+    settings: VpaSettings,
+    frame: pd.DataFrame,
+    horizon: float,
+) -> pd.DataFrame:
+    """VPA's extra memory sample per OOM kill in the horizon (as :class:`VpaStrategy` adds)."""
+    columns = ["cid", "memory_bytes", "t"]
+    terminations = snapshot.table("terminations")
+    kills = terminations[terminations["reason"].astype(str) == "OOMKilled"]
+    if kills.empty:
+        return pd.DataFrame(columns=columns, dtype="float64")
+    keys = ["namespace", "pod", "container"]
+    kills = kills.astype({column: str for column in keys})
+    kills = kills.assign(
+        t=(pd.to_datetime(kills["timestamp"], utc=True) - pd.Timestamp(0, tz="UTC"))
+        // pd.Timedelta(seconds=1)
+    )
+    kills = kills[kills["t"].to_numpy(dtype="float64") > horizon]
+    pod_peak = frame.groupby(keys)["memory_bytes_max"].max().rename("peak").reset_index()
+    pod_peak = pod_peak.astype({column: str for column in keys})
+    cids = frame.drop_duplicates(keys)[[*keys, "cid"]].astype({column: str for column in keys})
+    joined = kills.merge(cids, on=keys, how="inner").merge(pod_peak, on=keys, how="left")
+    limits = data.inventory_by_cid()["memory_limit_bytes"]
+    at_kill = pd.Series(limits.reindex(joined["cid"]).to_numpy(), index=joined.index).fillna(
+        joined["peak"]
+    )
+    bumped = np.maximum(at_kill * settings.oom_bump_ratio, at_kill + settings.oom_min_bump_bytes)
+    out = pd.DataFrame(
+        {"cid": joined["cid"], "memory_bytes": bumped, "t": joined["t"].astype("float64")}
+    )
+    return out.dropna(subset=["memory_bytes"])

@@ -188,3 +188,23 @@ def test_kianax_requests_agree_within_ten_percent_for_nine_rows_in_ten(
         for r in recommended["aggregate"].rightsizing
     }
     assert sum(1 for season in seasons.values() if season in ("market", "weekday", "weekend")) >= 10
+
+
+def test_vpa_from_the_daily_statistics_agrees_with_its_histograms(
+    shapes: dict[str, Snapshot],
+) -> None:
+    # VPA's decaying histograms rebuilt from the per-pod, per-day statistics: CPU p90 pooled
+    # from the days' percentiles with the decay at each day's middle, memory p90 of the daily
+    # peaks (the aggregate chunks are VPA's 24 h intervals), bucket ends and confidence as VPA.
+    recs = {shape: recommend(snap, strategy="vpa") for shape, snap in shapes.items()}
+    series = _rightsizing(recs["series"])
+    aggregate = _rightsizing(recs["aggregate"])
+    joined = series[series["status"] != "insufficient_data"].join(
+        aggregate, suffixes=("", "_aggregate"), how="inner"
+    )
+    assert len(joined) >= 15
+    for column in ("cpu", "memory"):
+        ratio = joined[f"{column}_aggregate"].astype(float) / joined[column].astype(float)
+        assert ((ratio - 1.0).abs() <= 0.10).mean() >= 0.9, (column, ratio.describe())
+    note = next(r.reason for r in recs["aggregate"].rightsizing if r.status == "ok")
+    assert "per-day statistics" in note
