@@ -10,9 +10,11 @@ errors (requests, botocore, pyarrow, ...) are translated at the boundary where t
     │   ├── SnapshotError         a snapshot folder is missing, corrupt or from a newer version
     │   ├── RecommendationFileError  a recommendations.json that is not JSON or not schema v1
     │   ├── ReportLockedError     another run is building the same cluster and week
+    │   ├── YamlEditError         a values file cannot be edited safely (alias, block scalar)
     │   └── MissingDependencyError  an optional part is used without its extra installed
     ├── SourceError               a data source failed: server down, HTTP error, timeout (exit 1)
     │   ├── PrometheusError
+    │   │   └── QueryRejectedError  the server refused the query itself (HTTP 400/422)
     │   └── AwsError
     ├── OutputError               an output could not be written (disk full, permissions) (exit 1)
     │   ├── NotebookError         a report notebook failed to run or render
@@ -35,11 +37,13 @@ __all__ = [
     "NotebookError",
     "OutputError",
     "PrometheusError",
+    "QueryRejectedError",
     "RecommendationFileError",
     "ReportLockedError",
     "SnapshotError",
     "SourceError",
     "UserInputError",
+    "YamlEditError",
 ]
 
 
@@ -118,6 +122,10 @@ class PrometheusError(SourceError):
         self.elapsed_seconds = elapsed_seconds
 
 
+class QueryRejectedError(PrometheusError):
+    """The server refused the query itself (HTTP 400 or 422: bad_data), not a server failure."""
+
+
 class AwsError(SourceError):
     """An AWS API call failed: credentials, permissions, throttling, region."""
 
@@ -138,3 +146,7 @@ class ReportLockedError(UserInputError):
 
 class GitHubError(OutputError):
     """The GitHub API refused or failed a request (bad token, no access, not found, 5xx)."""
+
+
+class YamlEditError(UserInputError):
+    """A values file cannot be edited safely (alias in the path, block scalar, not a mapping)."""

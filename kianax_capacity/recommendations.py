@@ -4,8 +4,11 @@
 consume it, from memory or from the JSON file. Units follow the contract: CPU in cores, memory in
 bytes, money in USD per month (730 h); ``None`` means unset.
 
-Each row keeps a free-form ``extra`` mapping whose keys are written beside the named ones (the
-schema welcomes extra keys), so strategies can add evidence without changing the contract.
+Every row and setting is serialised one way (``_Record``): the class names its JSON keys once,
+with how each reads and writes. Each row keeps a free-form ``extra`` mapping whose keys are
+written beside the named ones (the schema welcomes extra keys), so strategies can add evidence
+without changing the contract; the fields the summary and the outputs compute with (dollars,
+``request_change_included``, ``replayed_requests``) are typed fields, not ``extra``.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import pandas as pd
 
@@ -84,8 +87,86 @@ def _clean(value: Any) -> Any:
     return value
 
 
+# One serialisation for every row and setting: each class names its JSON keys once, in file
+# order, with the codec of each (``_Key``); ``_Record`` writes and reads them, and keeps any key
+# it does not name in ``extra`` (the schema welcomes extra keys), so a field promoted from
+# ``extra`` to a typed one reads back from files written before the promotion.
+
+
 @dataclass(frozen=True)
-class Resources:
+class _Key:
+    """One JSON key of a record: how it reads (from the value, None when absent) and writes."""
+
+    name: str
+    read: Callable[[Any], Any]
+    write: Callable[[Any], Any] = lambda value: value  # as it is (str, float, bool)
+    #: left out of the file while None or empty (keys added after v1 files were written, or
+    #: that only some rows have)
+    omit_empty: bool = False
+
+
+def _required(value: Any) -> Any:
+    if value is None:
+        raise KeyError("required")
+    return value
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value or {})
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(value or ())
+
+
+def _nested(kind: type[_Record]) -> Callable[[Any], Any]:
+    return kind.from_dict
+
+
+def _written(value: Any) -> Any:
+    return value.to_dict()
+
+
+def _memory(value: int | None) -> int | None:
+    return None if value is None else int(value)
+
+
+class _Record:
+    """``to_dict`` / ``from_dict`` from the class's ``_KEYS`` (and ``extra``, when it has one)."""
+
+    _KEYS: ClassVar[tuple[_Key, ...]]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in self._KEYS:
+            value = getattr(self, key.name)
+            if key.omit_empty and (value is None or value == {}):
+                continue
+            out[key.name] = None if value is None else key.write(value)
+        extra = getattr(self, "extra", None)
+        return _clean({**extra, **out} if extra is not None else out)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Self:
+        data = data or {}
+        values: dict[str, Any] = {}
+        for key in cls._KEYS:
+            try:
+                values[key.name] = key.read(data.get(key.name))
+            except KeyError as exc:
+                raise KeyError(key.name) from exc
+        if "extra" in cls.__dataclass_fields__:  # type: ignore[attr-defined]
+            named = {key.name for key in cls._KEYS}
+            values["extra"] = {k: v for k, v in data.items() if k not in named}
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Resources(_Record):
     """A container's requests and limits in canonical units (None = unset)."""
 
     cpu_request: float | None = None
@@ -93,29 +174,16 @@ class Resources:
     memory_request: int | None = None
     memory_limit: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return _clean(
-            {
-                "cpu_request": self.cpu_request,
-                "cpu_limit": self.cpu_limit,
-                "memory_request": None if self.memory_request is None else int(self.memory_request),
-                "memory_limit": None if self.memory_limit is None else int(self.memory_limit),
-            }
-        )
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> Resources:
-        data = data or {}
-        return cls(
-            cpu_request=_opt_float(data.get("cpu_request")),
-            cpu_limit=_opt_float(data.get("cpu_limit")),
-            memory_request=_opt_int(data.get("memory_request")),
-            memory_limit=_opt_int(data.get("memory_limit")),
-        )
+    _KEYS: ClassVar[tuple[_Key, ...]] = (
+        _Key("cpu_request", lambda v: _opt_float(v)),
+        _Key("cpu_limit", lambda v: _opt_float(v)),
+        _Key("memory_request", lambda v: _opt_int(v), _memory),
+        _Key("memory_limit", lambda v: _opt_int(v), _memory),
+    )
 
 
 @dataclass(frozen=True)
-class RightsizingRow:
+class RightsizingRow(_Record):
     """Requests/limits for one container of one workload; key (namespace, kind, workload, container)."""
 
     namespace: str
@@ -134,66 +202,29 @@ class RightsizingRow:
     #: high | medium | low: how far the row's backtest and history back it (None: not rated)
     confidence: str | None = None
 
+    _KEYS: ClassVar[tuple[_Key, ...]] = (
+        _Key("namespace", _required),
+        _Key("kind", _required),
+        _Key("workload", _required),
+        _Key("container", _required),
+        _Key("replicas", lambda v: _opt_float(v)),
+        _Key("current", _nested(Resources), _written),
+        _Key("recommended", _nested(Resources), _written),
+        _Key("monthly_savings_usd", lambda v: _opt_float(v)),
+        _Key("risk", _identity),
+        _Key("status", _required),
+        _Key("reason", _required),
+        _Key("evidence", _mapping, dict),
+        _Key("confidence", _identity, omit_empty=True),
+    )
+
     @property
     def key(self) -> tuple[str, str, str, str]:
         return (self.namespace, self.kind, self.workload, self.container)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "namespace": self.namespace,
-            "kind": self.kind,
-            "workload": self.workload,
-            "container": self.container,
-            "replicas": self.replicas,
-            "current": self.current.to_dict(),
-            "recommended": self.recommended.to_dict(),
-            "monthly_savings_usd": self.monthly_savings_usd,
-            "risk": self.risk,
-            "status": self.status,
-            "reason": self.reason,
-            "evidence": dict(self.evidence),
-        }
-        if self.confidence is not None:
-            out["confidence"] = self.confidence
-        return _clean({**self.extra, **out})
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RightsizingRow:
-        named = {
-            "namespace",
-            "kind",
-            "workload",
-            "container",
-            "replicas",
-            "current",
-            "recommended",
-            "monthly_savings_usd",
-            "risk",
-            "status",
-            "reason",
-            "evidence",
-            "confidence",
-        }
-        return cls(
-            namespace=data["namespace"],
-            kind=data["kind"],
-            workload=data["workload"],
-            container=data["container"],
-            replicas=_opt_float(data.get("replicas")),
-            current=Resources.from_dict(data.get("current")),
-            recommended=Resources.from_dict(data.get("recommended")),
-            monthly_savings_usd=_opt_float(data.get("monthly_savings_usd")),
-            risk=data.get("risk"),
-            status=data["status"],
-            reason=data["reason"],
-            evidence=dict(data.get("evidence") or {}),
-            extra={k: v for k, v in data.items() if k not in named},
-            confidence=data.get("confidence"),
-        )
-
 
 @dataclass(frozen=True)
-class HpaSettings:
+class HpaSettings(_Record):
     """An HPA's bounds and targets (target utilisations in percent of request)."""
 
     min_replicas: int | None = None
@@ -202,31 +233,17 @@ class HpaSettings:
     target_memory_utilization: float | None = None
     scale_down_stabilization_seconds: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return _clean(
-            {
-                "min_replicas": self.min_replicas,
-                "max_replicas": self.max_replicas,
-                "target_cpu_utilization": self.target_cpu_utilization,
-                "target_memory_utilization": self.target_memory_utilization,
-                "scale_down_stabilization_seconds": self.scale_down_stabilization_seconds,
-            }
-        )
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> HpaSettings:
-        data = data or {}
-        return cls(
-            min_replicas=_opt_int(data.get("min_replicas")),
-            max_replicas=_opt_int(data.get("max_replicas")),
-            target_cpu_utilization=_opt_float(data.get("target_cpu_utilization")),
-            target_memory_utilization=_opt_float(data.get("target_memory_utilization")),
-            scale_down_stabilization_seconds=_opt_int(data.get("scale_down_stabilization_seconds")),
-        )
+    _KEYS: ClassVar[tuple[_Key, ...]] = (
+        _Key("min_replicas", lambda v: _opt_int(v)),
+        _Key("max_replicas", lambda v: _opt_int(v)),
+        _Key("target_cpu_utilization", lambda v: _opt_float(v)),
+        _Key("target_memory_utilization", lambda v: _opt_float(v)),
+        _Key("scale_down_stabilization_seconds", lambda v: _opt_int(v)),
+    )
 
 
 @dataclass(frozen=True)
-class HpaRow:
+class HpaRow(_Record):
     """Recommended HPA settings for one workload; key (namespace, workload)."""
 
     namespace: str
@@ -238,51 +255,35 @@ class HpaRow:
     monthly_savings_usd: float | None = None
     saturated_minutes: Mapping[str, float] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: What the workload's replicas cost a month, USD: {"current": ..., "recommended": ...}.
+    monthly_cost_usd: Mapping[str, float | None] = field(default_factory=dict)
+    #: True when the replay priced the right-sizing rows' new requests too: the row's dollars
+    #: then are the workload's whole change, and its right-sizing rows are not added again.
+    request_change_included: bool = False
+    #: The per-pod requests the replay ran on ({"cpu_request": cores, "memory_request": bytes}).
+    replayed_requests: Mapping[str, float | None] = field(default_factory=dict)
+
+    _KEYS: ClassVar[tuple[_Key, ...]] = (
+        _Key("namespace", _required),
+        _Key("workload", _required),
+        _Key("current", _nested(HpaSettings), _written),
+        _Key("recommended", _nested(HpaSettings), _written),
+        _Key("monthly_savings_usd", lambda v: _opt_float(v)),
+        _Key("saturated_minutes", _mapping, dict),
+        _Key("status", _required),
+        _Key("reason", _required),
+        _Key("monthly_cost_usd", _mapping, dict, omit_empty=True),
+        _Key("request_change_included", bool),
+        _Key("replayed_requests", _mapping, dict, omit_empty=True),
+    )
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.namespace, self.workload)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "namespace": self.namespace,
-            "workload": self.workload,
-            "current": self.current.to_dict(),
-            "recommended": self.recommended.to_dict(),
-            "monthly_savings_usd": self.monthly_savings_usd,
-            "saturated_minutes": dict(self.saturated_minutes),
-            "status": self.status,
-            "reason": self.reason,
-        }
-        return _clean({**self.extra, **out})
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> HpaRow:
-        named = {
-            "namespace",
-            "workload",
-            "current",
-            "recommended",
-            "monthly_savings_usd",
-            "saturated_minutes",
-            "status",
-            "reason",
-        }
-        return cls(
-            namespace=data["namespace"],
-            workload=data["workload"],
-            current=HpaSettings.from_dict(data.get("current")),
-            recommended=HpaSettings.from_dict(data.get("recommended")),
-            monthly_savings_usd=_opt_float(data.get("monthly_savings_usd")),
-            saturated_minutes=dict(data.get("saturated_minutes") or {}),
-            status=data["status"],
-            reason=data["reason"],
-            extra={k: v for k, v in data.items() if k not in named},
-        )
-
 
 @dataclass(frozen=True)
-class SpotRow:
+class SpotRow(_Record):
     """Whether a workload can move to spot capacity, and what stops it."""
 
     namespace: str
@@ -294,47 +295,23 @@ class SpotRow:
     interruption_range: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    _KEYS: ClassVar[tuple[_Key, ...]] = (
+        _Key("namespace", _required),
+        _Key("kind", _required),
+        _Key("workload", _required),
+        _Key("ready", lambda v: bool(_required(v))),
+        _Key("blockers", _strings, list),
+        _Key("monthly_savings_usd", lambda v: _opt_float(v)),
+        _Key("interruption_range", _identity),
+    )
+
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.namespace, self.kind, self.workload)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "namespace": self.namespace,
-            "kind": self.kind,
-            "workload": self.workload,
-            "ready": self.ready,
-            "blockers": list(self.blockers),
-            "monthly_savings_usd": self.monthly_savings_usd,
-            "interruption_range": self.interruption_range,
-        }
-        return _clean({**self.extra, **out})
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SpotRow:
-        named = {
-            "namespace",
-            "kind",
-            "workload",
-            "ready",
-            "blockers",
-            "monthly_savings_usd",
-            "interruption_range",
-        }
-        return cls(
-            namespace=data["namespace"],
-            kind=data["kind"],
-            workload=data["workload"],
-            ready=bool(data["ready"]),
-            blockers=tuple(data.get("blockers") or ()),
-            monthly_savings_usd=_opt_float(data.get("monthly_savings_usd")),
-            interruption_range=data.get("interruption_range"),
-            extra={k: v for k, v in data.items() if k not in named},
-        )
-
 
 @dataclass(frozen=True)
-class NodeGroupSettings:
+class NodeGroupSettings(_Record):
     """A node group's shape and its monthly cost."""
 
     instance_types: tuple[str, ...] = ()
@@ -349,51 +326,30 @@ class NodeGroupSettings:
     effective_monthly_cost_usd: float | None = None  # at billed (Savings Plan / RI) rates
     cost_basis: str | None = None  # "list" | "effective": what monthly_cost_usd is priced at
 
+    # The cost parts are written only when known, so files from before them read back
+    # unchanged.
+    _KEYS: ClassVar[tuple[_Key, ...]] = (
+        _Key("instance_types", _strings, list),
+        _Key("capacity_type", _identity),
+        _Key("nodes_avg", lambda v: _opt_float(v)),
+        _Key("min_size", lambda v: _opt_int(v)),
+        _Key("max_size", lambda v: _opt_int(v)),
+        _Key("monthly_cost_usd", lambda v: _opt_float(v)),
+        _Key("list_monthly_cost_usd", lambda v: _opt_float(v), omit_empty=True),
+        _Key("burstable_surplus_usd", lambda v: _opt_float(v), omit_empty=True),
+        _Key("effective_monthly_cost_usd", lambda v: _opt_float(v), omit_empty=True),
+        _Key("cost_basis", _identity, omit_empty=True),
+    )
+
     def to_dict(self) -> dict[str, Any]:
-        out = {
-            "instance_types": list(self.instance_types),
-            "capacity_type": self.capacity_type,
-            "nodes_avg": self.nodes_avg,
-            "min_size": self.min_size,
-            "max_size": self.max_size,
-            "monthly_cost_usd": self.monthly_cost_usd,
-        }
-        # Written only when known, so files from before these keys read back unchanged.
-        for name in _COST_PARTS:
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
+        out = super().to_dict()
         if self.cost_basis is not None and self.burstable_surplus_usd is None:
-            out["burstable_surplus_usd"] = None
-        return _clean(out)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> NodeGroupSettings:
-        data = data or {}
-        return cls(
-            instance_types=tuple(data.get("instance_types") or ()),
-            capacity_type=data.get("capacity_type"),
-            nodes_avg=_opt_float(data.get("nodes_avg")),
-            min_size=_opt_int(data.get("min_size")),
-            max_size=_opt_int(data.get("max_size")),
-            monthly_cost_usd=_opt_float(data.get("monthly_cost_usd")),
-            list_monthly_cost_usd=_opt_float(data.get("list_monthly_cost_usd")),
-            burstable_surplus_usd=_opt_float(data.get("burstable_surplus_usd")),
-            effective_monthly_cost_usd=_opt_float(data.get("effective_monthly_cost_usd")),
-            cost_basis=data.get("cost_basis"),
-        )
-
-
-_COST_PARTS = (
-    "list_monthly_cost_usd",
-    "burstable_surplus_usd",
-    "effective_monthly_cost_usd",
-    "cost_basis",
-)
+            out["burstable_surplus_usd"] = None  # priced, and the surplus is unknown: say so
+        return out
 
 
 @dataclass(frozen=True)
-class NodeGroupRow:
+class NodeGroupRow(_Record):
     """Recommended shape for one node group."""
 
     name: str
@@ -402,36 +358,25 @@ class NodeGroupRow:
     monthly_savings_usd: float | None
     reason: str
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: What committing the recommended shape (Savings Plan / RI) would save a month, in USD.
+    commitment_monthly_savings_usd: float | None = None
+
+    _KEYS: ClassVar[tuple[_Key, ...]] = (
+        _Key("name", _required),
+        _Key("current", _nested(NodeGroupSettings), _written),
+        _Key("recommended", _nested(NodeGroupSettings), _written),
+        _Key("monthly_savings_usd", lambda v: _opt_float(v)),
+        _Key("reason", _required),
+        _Key("commitment_monthly_savings_usd", lambda v: _opt_float(v), omit_empty=True),
+    )
 
     @property
     def key(self) -> tuple[str]:
         return (self.name,)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "name": self.name,
-            "current": self.current.to_dict(),
-            "recommended": self.recommended.to_dict(),
-            "monthly_savings_usd": self.monthly_savings_usd,
-            "reason": self.reason,
-        }
-        return _clean({**self.extra, **out})
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NodeGroupRow:
-        named = {"name", "current", "recommended", "monthly_savings_usd", "reason"}
-        return cls(
-            name=data["name"],
-            current=NodeGroupSettings.from_dict(data.get("current")),
-            recommended=NodeGroupSettings.from_dict(data.get("recommended")),
-            monthly_savings_usd=_opt_float(data.get("monthly_savings_usd")),
-            reason=data["reason"],
-            extra={k: v for k, v in data.items() if k not in named},
-        )
-
 
 @dataclass(frozen=True)
-class ForecastRow:
+class ForecastRow(_Record):
     """When a scope (node group, namespace) runs out of a resource at the current trend."""
 
     scope: str
@@ -441,31 +386,17 @@ class ForecastRow:
     horizon_days: int = 90
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    _KEYS: ClassVar[tuple[_Key, ...]] = (
+        _Key("scope", _required),
+        _Key("resource", _required),
+        _Key("status", _required),
+        _Key("exhausted_on", _identity),
+        _Key("horizon_days", lambda v: int(v or 90)),
+    )
+
     @property
     def key(self) -> tuple[str, str]:
         return (self.scope, self.resource)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "scope": self.scope,
-            "resource": self.resource,
-            "status": self.status,
-            "exhausted_on": self.exhausted_on,
-            "horizon_days": self.horizon_days,
-        }
-        return _clean({**self.extra, **out})
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ForecastRow:
-        named = {"scope", "resource", "status", "exhausted_on", "horizon_days"}
-        return cls(
-            scope=data["scope"],
-            resource=data["resource"],
-            status=data["status"],
-            exhausted_on=data.get("exhausted_on"),
-            horizon_days=int(data.get("horizon_days") or 90),
-            extra={k: v for k, v in data.items() if k not in named},
-        )
 
 
 @dataclass(frozen=True)

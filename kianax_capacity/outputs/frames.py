@@ -348,7 +348,8 @@ def hpa_replay_frame(
     if row is not None and recommended is not None:
         # The requests the recommendation itself replayed (per pod, summed over its
         # containers), so the chart can never disagree with the row it illustrates.
-        replayed = dict(row.extra.get("replayed_requests") or {})
+        replayed = dict(row.replayed_requests)
+        memory_request = replayed.get("memory_request")
         try:
             frame = simulate_for_chart(
                 snapshot,
@@ -356,7 +357,7 @@ def hpa_replay_frame(
                 workload,
                 recommended,
                 new_cpu_request_cores=replayed.get("cpu_request"),
-                new_memory_request_bytes=replayed.get("memory_request"),
+                new_memory_request_bytes=None if memory_request is None else int(memory_request),
             )
         except Exception as exc:  # the chart falls back to observed replicas
             log.warning("HPA replay of %s/%s unavailable: %s", namespace, workload, exc)

@@ -330,7 +330,8 @@ def apply_recommendations(
     unknown = sorted(set(only) - set(SECTIONS))
     if unknown:
         raise UserInputError(
-            f"--only: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}"
+            f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}",
+            parameter="only",
         )
     work, refused, missing = _plan_rows(recommendations, layout, only)
     results: list[FileResult] = []

@@ -506,8 +506,7 @@ def push_to_gateway(
     """
     if urlsplit(url).scheme not in ("http", "https"):
         raise UserInputError(
-            f"--pushgateway {_redacted(url)!r} is not an http(s) URL "
-            "(e.g. http://pushgateway.monitoring:9091)",
+            f"{_redacted(url)!r} is not an http(s) URL (e.g. http://pushgateway.monitoring:9091)",
             parameter="pushgateway",
         )
     exposition = import_optional("prometheus_client.exposition", extra="metrics")

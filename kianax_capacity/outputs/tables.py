@@ -41,7 +41,7 @@ def _joint_workloads(recs: RecommendationSet) -> set[tuple[str, str]]:
     return {
         (r.namespace, r.workload)
         for r in recs.hpa
-        if r.status == "ok" and r.extra.get("request_change_included")
+        if r.status == "ok" and r.request_change_included
     }
 
 

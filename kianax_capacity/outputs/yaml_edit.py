@@ -42,7 +42,7 @@ from ruamel.yaml.events import (
     StreamStartEvent,
 )
 
-from kianax_capacity.errors import UserInputError
+from kianax_capacity.errors import YamlEditError
 
 __all__ = [
     "RemoveValue",
@@ -57,10 +57,6 @@ __all__ = [
 ]
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
-
-
-class YamlEditError(UserInputError):
-    """A values file cannot be edited safely (alias in the path, block scalar, not a mapping)."""
 
 
 @dataclass(frozen=True)

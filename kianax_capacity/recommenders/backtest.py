@@ -382,7 +382,8 @@ def run_backtest(
             or profile is unknown.
     """
     if train_days <= 0 or test_days <= 0:
-        raise UserInputError("--train-days and --test-days must be positive numbers of days")
+        bad = "train_days" if train_days <= 0 else "test_days"
+        raise UserInputError("must be a positive number of days", parameter=bad)
     end = pd.Timestamp(snapshot.manifest.window_end) if end is None else pd.Timestamp(end)
     usage = snapshot.table("usage")
     if usage.empty:
@@ -582,7 +583,7 @@ def run_rolling_backtest(
             "the snapshot has no usage samples; fetch a window with usage to backtest"
         )
     if test_days <= 0:
-        raise UserInputError("--test-days must be a positive number of days")
+        raise UserInputError("must be a positive number of days", parameter="test_days")
     first = pd.Timestamp(usage["timestamp"].min()) - pd.Timedelta(seconds=snapshot.step_seconds)
     end = pd.Timestamp(snapshot.manifest.window_end)
     period = pd.Timedelta(days=test_days)

@@ -264,7 +264,7 @@ def _summary(
     # One combined answer per workload: where the HPA replay already priced the new requests
     # with the new replica counts, its row carries the workload's dollars and the right-sizing
     # rows of that workload are not added again.
-    joint = {(r.namespace, r.workload) for r in hpa if r.extra.get("request_change_included")}
+    joint = {(r.namespace, r.workload) for r in hpa if r.request_change_included}
     rightsizing_only = tuple(r for r in rightsizing if (r.namespace, r.workload) not in joint)
     hpa_counted = tuple(r for r in hpa if r.status == "ok" or (r.namespace, r.workload) in joint)
     sections = {

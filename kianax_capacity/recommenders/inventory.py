@@ -1,7 +1,9 @@
 """Derived views of a snapshot that several recommenders share.
 
 Pure functions of snapshot tables: who owns each container, which node group a workload runs on,
-how many replicas it had over time. Vectorised pandas; no per-container Python loops.
+how many replicas it had over time. Vectorised pandas; no per-container Python loops. Each is
+built once per snapshot (``recommenders.prepared``): every recommender of one ``recommend``
+call reads the same table.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kianax_capacity.recommenders.prepared import derived
 from kianax_capacity.snapshot import Snapshot
 
 __all__ = [
@@ -34,6 +37,10 @@ def usage_with_owners(snapshot: Snapshot) -> pd.DataFrame:
     Pods replaced during the window (rollouts, restarts) carry the same workload, so grouping by
     CONTAINER_KEY pools every pod generation of a container.
     """
+    return derived(snapshot, "usage_with_owners", _usage_with_owners)
+
+
+def _usage_with_owners(snapshot: Snapshot) -> pd.DataFrame:
     owners = snapshot.table("pods")[["namespace", "pod", "kind", "workload"]]
     return snapshot.table("usage").merge(
         owners, on=["namespace", "pod"], how="inner", validate="many_to_one"
@@ -45,6 +52,10 @@ def container_inventory(snapshot: Snapshot) -> pd.DataFrame:
 
     "Latest" is the spec of the pod seen last, which is what a new pod would get today.
     """
+    return derived(snapshot, "container_inventory", _container_inventory)
+
+
+def _container_inventory(snapshot: Snapshot) -> pd.DataFrame:
     pods = snapshot.table("pods")[["namespace", "pod", "kind", "workload", "last_seen"]]
     containers = snapshot.table("containers").merge(pods, on=["namespace", "pod"], how="inner")
     if containers.empty:
@@ -81,6 +92,10 @@ def workload_node_groups(snapshot: Snapshot) -> pd.DataFrame:
 
     Columns: namespace, kind, workload, node_group, capacity_type, instance_type.
     """
+    return derived(snapshot, "workload_node_groups", _workload_node_groups)
+
+
+def _workload_node_groups(snapshot: Snapshot) -> pd.DataFrame:
     pods = snapshot.table("pods")
     nodes = snapshot.table("nodes")[["node", "node_group", "capacity_type", "instance_type"]]
     if pods.empty:
@@ -105,6 +120,10 @@ def replica_counts(snapshot: Snapshot) -> pd.DataFrame:
 
     Columns: timestamp, namespace, kind, workload, replicas.
     """
+    return derived(snapshot, "replica_counts", _replica_counts)
+
+
+def _replica_counts(snapshot: Snapshot) -> pd.DataFrame:
     usage = usage_with_owners(snapshot)
     if usage.empty:
         return pd.DataFrame(columns=["timestamp", *WORKLOAD_KEY, "replicas"])
@@ -177,6 +196,10 @@ def median_replicas(snapshot: Snapshot) -> dict[tuple[str, str, str], float]:
     not the mean: a pod rescheduled off a removed node leaves a one-step gap that must not make
     a 2-replica service look like a single point of failure.
     """
+    return derived(snapshot, "median_replicas", _median_replicas)
+
+
+def _median_replicas(snapshot: Snapshot) -> dict[tuple[str, str, str], float]:
     replicas = replica_counts(snapshot)
     if not replicas.empty:
         by_workload = replicas.groupby(WORKLOAD_KEY, observed=True)["replicas"].median()
@@ -271,6 +294,10 @@ def pending_pods(snapshot: Snapshot) -> pd.DataFrame:
 
     Columns: namespace, kind, workload, slot, first_seen, last_seen.
     """
+    return derived(snapshot, "pending_pods", _pending_pods)
+
+
+def _pending_pods(snapshot: Snapshot) -> pd.DataFrame:
     columns = [*WORKLOAD_KEY, "slot", "first_seen", "last_seen"]
     replicas = snapshot.table("replicas")
     hpas = snapshot.table("hpas")

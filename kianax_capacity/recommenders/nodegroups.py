@@ -371,7 +371,6 @@ def _row(ctx: GroupContext, current: Current, choice: Choice) -> NodeGroupRow:
     )
     extra: dict[str, Any] = {
         "commitment": commitment,
-        "commitment_monthly_savings_usd": commitment["monthly_savings_usd"],
         "spot_share": 1.0 if pricing_capacity == "SPOT" else 0.0,
         "spot_ready_request_share": ready_share(load, choice.peak_index, ctx.spot_ready),
         "zones": list(load.zones),
@@ -407,6 +406,7 @@ def _row(ctx: GroupContext, current: Current, choice: Choice) -> NodeGroupRow:
         monthly_savings_usd=round((current.settings.monthly_cost_usd or 0.0) - recommended_cost, 2),
         reason=reason_for(ctx, current, choice, list_cost),
         extra=extra,
+        commitment_monthly_savings_usd=commitment["monthly_savings_usd"],
     )
 
 

@@ -362,196 +362,253 @@ def _first_fit(
 
     A pod tries the nodes in the order (pods of its workload in the node's zone, pods of its
     workload on the node, node index), and every node that refuses it counts the resources
-    that ran out (the binding resource is the one that refuses most). The nodes are numpy
-    arrays, so one pod costs a few vector operations over the open nodes, not a Python sort
-    of them: a 10,000-container cluster packs ~15,000 pods onto ~1,000 nodes per candidate.
-
-    Each node's refusal of the current pod size is kept as a bit code (1 pods, 2 CPU,
-    4 memory; 0 = it fits). Replicas of one workload come one after another with the same
-    size, so the codes are recomputed only when the size changes, and otherwise just for the
-    node the last pod went to. The order is walked a zone class at a time (zones with the
-    same count of the workload's pods): first the class's nodes without the workload, in index
-    order (one vector search, their refusals one ``bincount``), then the few holding it.
-
-    Most of those searches would find nothing (the nodes of the other zones are full), so
-    each zone also keeps, for the current size, its count of nodes that fit and of nodes
-    refusing for pods, CPU and memory. A class where no node without the workload fits is
-    then tallied from those counts less the workload's own nodes, with no vector work. The
-    counts change only for the node a pod goes to, and are recounted with the codes.
+    that ran out (the binding resource is the one that refuses most). :class:`_FirstFit` keeps
+    the nodes as numpy arrays, so one pod costs a few vector operations over the open nodes,
+    not a Python sort of them.
 
     Returns:
         The nodes opened, the pods no empty node holds, and refusal counts per resource.
     """
-    capacity = len(order) + 1
-    cpu = np.zeros(capacity)
-    memory = np.zeros(capacity, dtype=np.int64)
-    count = np.zeros(capacity, dtype=np.int64)
-    code = np.zeros(capacity, dtype=np.int64)
-    zone_of = np.zeros(capacity, dtype=np.int64)
-    # The same per-node values as Python numbers: a pod reads and writes single nodes, which
-    # numpy scalars make slow; the arrays serve the vector operations.
-    node_cpu: list[float] = []
-    node_memory: list[int] = []
-    node_count: list[int] = []
-    node_zone: list[int] = []
-    # Zone classes seen so far -> which nodes are in one of the class's zones.
-    class_members: dict[tuple[bool, ...], np.ndarray] = {}
-    # Pods of a workload per zone -> its zone classes, lowest count first: (in class, zones).
-    class_order: dict[tuple[int, ...], list[tuple[tuple[bool, ...], list[int]]]] = {}
-    cpu_limit = allocatable.cpu_cores + _EPSILON
-    memory_limit = allocatable.memory_bytes
-    pod_limit = allocatable.pods
-    zone_count = len(zones)
-    zone_nodes = [0] * zone_count
-    no_pods = (0,) * zone_count
-    # group -> pods per zone, and group -> {node: pods}: the two spreading counts.
-    group_zones: dict[str, tuple[int, ...]] = {}
-    node_groups: dict[str, dict[int, int]] = {}
-    # Per zone, for the current size (valid while ``sized`` is set): nodes that fit, nodes
-    # refusing for pods, for CPU, for memory.
-    zone_state: list[list[int]] = [[0, 0, 0, 0] for _ in zones]
-    refused_pods = refused_cpu = refused_memory = 0  # node refusals summed over all pods
+    fit = _FirstFit(len(order) + 1, allocatable, overhead, len(zones))
     unplaced: list[PodRequest] = []
-    opened = 0
-    sized: tuple[float, int] | None = None  # the pod size ``code`` holds refusals of
     for pod in order:
-        cores, size, group = pod.cpu_cores, pod.memory_bytes, pod.group
-        if cores > free_cpu + _EPSILON or size > free_memory:
+        if pod.cpu_cores > free_cpu + _EPSILON or pod.memory_bytes > free_memory:
             unplaced.append(pod)
-            continue
-        target = -1
-        ranks = group_zones.get(group, no_pods)
-        if opened:
-            if sized != (cores, size):
-                sized = (cores, size)
-                code[:opened] = (
-                    (count[:opened] >= pod_limit)
-                    | (~(cpu[:opened] + cores <= cpu_limit) << 1)
-                    | (~(memory[:opened] <= memory_limit - size) << 2)
-                )
-                tally = np.bincount(
-                    zone_of[:opened] * _OWN + code[:opened], minlength=zone_count * _OWN
-                ).tolist()
-                for z in range(zone_count):
-                    t = tally[z * _OWN : (z + 1) * _OWN]
-                    # Fitting, then refusing for pods, CPU, memory (the bits of _REFUSED).
-                    zone_state[z] = [
-                        t[0],
-                        *(
-                            sum(n for n, refused in zip(t, _REFUSED, strict=True) if refused[r])
-                            for r in range(3)
-                        ),
-                    ]
-            own = node_groups.get(group)
-            own_pods = own or {}
-            # The workload's own nodes and their codes, before any is marked below.
-            own_codes = {node: int(code[node]) for node in own_pods}
-            # In the order they are tried within a class: fewest of the workload's pods first.
-            own_order = (
-                sorted(own_pods, key=lambda n: (own_pods[n], n))
-                if len(own_pods) > 1
-                else list(own_pods)
-            )
-            own_nodes: np.ndarray | None = None
-            classes = class_order.get(ranks)
-            if classes is None:
-                classes = []
-                for rank in sorted(set(ranks)):
-                    in_class = tuple(r == rank for r in ranks)
-                    classes.append((in_class, [z for z in range(zone_count) if in_class[z]]))
-                class_order[ranks] = classes
-            for in_class, class_zones in classes:
-                fits = no_pods_here = no_cpu = no_memory = 0
-                for z in class_zones:
-                    state = zone_state[z]
-                    fits += state[0]
-                    no_pods_here += state[1]
-                    no_cpu += state[2]
-                    no_memory += state[3]
-                class_own = [n for n in own_order if in_class[node_zone[n]]]
-                for n in class_own:
-                    c = own_codes[n]
-                    if c:
-                        p, k, m = _REFUSED[c]
-                        no_pods_here -= p
-                        no_cpu -= k
-                        no_memory -= m
-                    else:
-                        fits -= 1
-                if not fits:
-                    # Every node of the class without the workload refuses the pod.
-                    refused_pods += no_pods_here
-                    refused_cpu += no_cpu
-                    refused_memory += no_memory
-                else:
-                    codes = code[:opened]
-                    if own_codes and own_nodes is None:
-                        # A node already holding the workload comes after every node that
-                        # does not (in its zone class): marked out of the index-order search.
-                        own_nodes = np.fromiter(own_codes, dtype=np.int64, count=len(own_codes))
-                        code[own_nodes] += _OWN
-                    member = None
-                    if len(class_zones) < zone_count:
-                        mask = class_members.get(in_class)
-                        if mask is None:
-                            mask = np.array(in_class, dtype=bool)[zone_of]
-                            class_members[in_class] = mask
-                        member = mask[:opened]
-                    fitting = codes == 0 if member is None else (codes == 0) & member
-                    first = int(fitting.argmax())
-                    found = bool(fitting[first])  # always, by the counts; checked all the same
-                    end = first if found else opened
-                    weights = None if member is None else member[:end]
-                    t = np.bincount(codes[:end], weights=weights, minlength=2 * _OWN).tolist()
-                    refused_pods += int(t[1] + t[3] + t[5] + t[7])
-                    refused_cpu += int(t[2] + t[3] + t[6] + t[7])
-                    refused_memory += int(t[4] + t[5] + t[6] + t[7])
-                    if found:
-                        target = first
-                        break
-                # Then the class's nodes holding the workload, fewest of its pods first.
-                for node in class_own:
-                    bits = own_codes[node]
-                    if bits == 0:
-                        target = node
-                        break
-                    p, k, m = _REFUSED[bits]
-                    refused_pods += p
-                    refused_cpu += k
-                    refused_memory += m
-                if target >= 0:
-                    break
-            if own_nodes is not None:
-                code[own_nodes] -= _OWN
-        if target < 0:
-            zone = min(range(zone_count), key=lambda z: (zone_nodes[z], ranks[z], z))
-            target = opened
-            opened += 1
-            zone_of[target] = zone
-            for pattern, mask in class_members.items():
-                mask[target] = pattern[zone]
-            zone_nodes[zone] += 1
-            node_cpu.append(overhead.cpu_cores)
-            node_memory.append(overhead.memory_bytes)
-            node_count.append(overhead.pods)
-            node_zone.append(zone)
-            old = -1  # a new node: in no zone's counts yet
         else:
-            zone = node_zone[target]
-            old = int(code[target])
-        node_cpu[target] = used_cpu = node_cpu[target] + cores
-        node_memory[target] = used_memory = node_memory[target] + size
-        node_count[target] = used_pods = node_count[target] + 1
-        cpu[target] = used_cpu
-        memory[target] = used_memory
-        count[target] = used_pods
-        if sized is not None:
-            new = (
-                int(used_pods >= pod_limit)
-                | (int(not used_cpu + sized[0] <= cpu_limit) << 1)
-                | (int(not used_memory <= memory_limit - sized[1]) << 2)
+            fit.place(pod)
+    nodes = [
+        _Node(zones[fit.node_zone[i]], fit.node_cpu[i], fit.node_memory[i], fit.node_count[i])
+        for i in range(fit.opened)
+    ]
+    binding = {"cpu": fit.refused_cpu, "memory": fit.refused_memory, "pods": fit.refused_pods}
+    return nodes, unplaced, binding
+
+
+class _FirstFit:
+    """The open nodes of one first-fit run, and the counts that keep each placement cheap.
+
+    Each node's refusal of the current pod size is kept as a bit code (1 pods, 2 CPU,
+    4 memory; 0 = it fits). Replicas of one workload come one after another with the same
+    size, so the codes are recomputed only when the size changes (:meth:`_resize`), and
+    otherwise just for the node the last pod went to (:meth:`_commit`). A pod is searched a
+    zone class at a time (zones with the same count of the workload's pods): first the
+    class's nodes without the workload, in index order (one vector search, their refusals one
+    ``bincount``), then the few holding it.
+
+    Most of those searches would find nothing (the nodes of the other zones are full), so
+    each zone also keeps, for the current size, its count of nodes that fit and of nodes
+    refusing for pods, CPU and memory. A class where no node without the workload fits is
+    then tallied from those counts less the workload's own nodes, with no vector work.
+    """
+
+    def __init__(
+        self, capacity: int, allocatable: Allocatable, overhead: Overhead, zone_count: int
+    ) -> None:
+        self.cpu = np.zeros(capacity)
+        self.memory = np.zeros(capacity, dtype=np.int64)
+        self.count = np.zeros(capacity, dtype=np.int64)
+        self.code = np.zeros(capacity, dtype=np.int64)
+        self.zone_of = np.zeros(capacity, dtype=np.int64)
+        # The same per-node values as Python numbers: a pod reads and writes single nodes,
+        # which numpy scalars make slow; the arrays serve the vector operations.
+        self.node_cpu: list[float] = []
+        self.node_memory: list[int] = []
+        self.node_count: list[int] = []
+        self.node_zone: list[int] = []
+        self.overhead = overhead
+        self.cpu_limit = allocatable.cpu_cores + _EPSILON
+        self.memory_limit = allocatable.memory_bytes
+        self.pod_limit = allocatable.pods
+        self.zone_count = zone_count
+        self.zone_nodes = [0] * zone_count
+        self.no_pods = (0,) * zone_count
+        # Zone classes seen so far -> which nodes are in one of the class's zones.
+        self.class_members: dict[tuple[bool, ...], np.ndarray] = {}
+        # Pods of a workload per zone -> its zone classes, lowest count first.
+        self.class_order: dict[tuple[int, ...], list[tuple[tuple[bool, ...], list[int]]]] = {}
+        # group -> pods per zone, and group -> {node: pods}: the two spreading counts.
+        self.group_zones: dict[str, tuple[int, ...]] = {}
+        self.node_groups: dict[str, dict[int, int]] = {}
+        # Per zone, for the current size (valid while ``sized`` is set): nodes that fit,
+        # nodes refusing for pods, for CPU, for memory.
+        self.zone_state: list[list[int]] = [[0, 0, 0, 0] for _ in range(zone_count)]
+        # Node refusals summed over all pods.
+        self.refused_pods = self.refused_cpu = self.refused_memory = 0
+        self.opened = 0
+        self.sized: tuple[float, int] | None = None  # the pod size ``code`` holds refusals of
+
+    def place(self, pod: PodRequest) -> None:
+        """Put ``pod`` on the first open node that holds it, else on a new node."""
+        ranks = self.group_zones.get(pod.group, self.no_pods)
+        target = self._search(pod, ranks) if self.opened else -1
+        if target < 0:
+            target, old = self._open(ranks), -1  # a new node: in no zone's counts yet
+        else:
+            old = int(self.code[target])
+        self._commit(pod, target, old, ranks)
+
+    def _resize(self, cores: float, size: int) -> None:
+        """Recompute every open node's refusal code, and the zone counts, for a new pod size."""
+        opened = self.opened
+        self.sized = (cores, size)
+        self.code[:opened] = (
+            (self.count[:opened] >= self.pod_limit)
+            | (~(self.cpu[:opened] + cores <= self.cpu_limit) << 1)
+            | (~(self.memory[:opened] <= self.memory_limit - size) << 2)
+        )
+        tally = np.bincount(
+            self.zone_of[:opened] * _OWN + self.code[:opened], minlength=self.zone_count * _OWN
+        ).tolist()
+        for z in range(self.zone_count):
+            t = tally[z * _OWN : (z + 1) * _OWN]
+            # Fitting, then refusing for pods, CPU, memory (the bits of _REFUSED).
+            self.zone_state[z] = [
+                t[0],
+                *(
+                    sum(n for n, refused in zip(t, _REFUSED, strict=True) if refused[r])
+                    for r in range(3)
+                ),
+            ]
+
+    def _classes(self, ranks: tuple[int, ...]) -> list[tuple[tuple[bool, ...], list[int]]]:
+        """The zone classes of a workload's spread, fewest of its pods first."""
+        classes = self.class_order.get(ranks)
+        if classes is None:
+            classes = []
+            for rank in sorted(set(ranks)):
+                in_class = tuple(r == rank for r in ranks)
+                classes.append((in_class, [z for z in range(self.zone_count) if in_class[z]]))
+            self.class_order[ranks] = classes
+        return classes
+
+    def _search(self, pod: PodRequest, ranks: tuple[int, ...]) -> int:
+        """The open node ``pod`` goes to, or -1; every node that refuses it is counted."""
+        if self.sized != (pod.cpu_cores, pod.memory_bytes):
+            self._resize(pod.cpu_cores, pod.memory_bytes)
+        own_pods = self.node_groups.get(pod.group) or {}
+        # The workload's own nodes and their codes, before any is marked below.
+        own_codes = {node: int(self.code[node]) for node in own_pods}
+        # In the order they are tried within a class: fewest of the workload's pods first.
+        own_order = (
+            sorted(own_pods, key=lambda n: (own_pods[n], n))
+            if len(own_pods) > 1
+            else list(own_pods)
+        )
+        marked: list[np.ndarray] = []  # the own nodes, once marked out of the vector search
+        target = -1
+        for in_class, class_zones in self._classes(ranks):
+            class_own = [n for n in own_order if in_class[self.node_zone[n]]]
+            target = self._search_without_workload(
+                in_class, class_zones, class_own, own_codes, marked
             )
-            state = zone_state[zone]
+            if target < 0:
+                target = self._search_own(class_own, own_codes)
+            if target >= 0:
+                break
+        if marked:
+            self.code[marked[0]] -= _OWN
+        return target
+
+    def _search_without_workload(
+        self,
+        in_class: tuple[bool, ...],
+        class_zones: list[int],
+        class_own: list[int],
+        own_codes: dict[int, int],
+        marked: list[np.ndarray],
+    ) -> int:
+        """The first node of the class, not holding the workload, that fits; or -1."""
+        fits = no_pods = no_cpu = no_memory = 0
+        for z in class_zones:
+            state = self.zone_state[z]
+            fits += state[0]
+            no_pods += state[1]
+            no_cpu += state[2]
+            no_memory += state[3]
+        for n in class_own:
+            c = own_codes[n]
+            if c:
+                p, k, m = _REFUSED[c]
+                no_pods -= p
+                no_cpu -= k
+                no_memory -= m
+            else:
+                fits -= 1
+        if not fits:
+            # Every node of the class without the workload refuses the pod.
+            self.refused_pods += no_pods
+            self.refused_cpu += no_cpu
+            self.refused_memory += no_memory
+            return -1
+        opened = self.opened
+        codes = self.code[:opened]
+        if own_codes and not marked:
+            # A node already holding the workload comes after every node that does not (in
+            # its zone class): marked out of the index-order search.
+            own_nodes = np.fromiter(own_codes, dtype=np.int64, count=len(own_codes))
+            self.code[own_nodes] += _OWN
+            marked.append(own_nodes)
+        member = None
+        if len(class_zones) < self.zone_count:
+            mask = self.class_members.get(in_class)
+            if mask is None:
+                mask = np.array(in_class, dtype=bool)[self.zone_of]
+                self.class_members[in_class] = mask
+            member = mask[:opened]
+        fitting = codes == 0 if member is None else (codes == 0) & member
+        first = int(fitting.argmax())
+        found = bool(fitting[first])  # always, by the counts; checked all the same
+        end = first if found else opened
+        weights = None if member is None else member[:end]
+        t = np.bincount(codes[:end], weights=weights, minlength=2 * _OWN).tolist()
+        self.refused_pods += int(t[1] + t[3] + t[5] + t[7])
+        self.refused_cpu += int(t[2] + t[3] + t[6] + t[7])
+        self.refused_memory += int(t[4] + t[5] + t[6] + t[7])
+        return first if found else -1
+
+    def _search_own(self, class_own: list[int], own_codes: dict[int, int]) -> int:
+        """The first of the class's nodes holding the workload that fits; or -1."""
+        for node in class_own:
+            bits = own_codes[node]
+            if bits == 0:
+                return node
+            p, k, m = _REFUSED[bits]
+            self.refused_pods += p
+            self.refused_cpu += k
+            self.refused_memory += m
+        return -1
+
+    def _open(self, ranks: tuple[int, ...]) -> int:
+        """A new node in the zone with the fewest nodes (then of the workload's pods)."""
+        zone = min(range(self.zone_count), key=lambda z: (self.zone_nodes[z], ranks[z], z))
+        target = self.opened
+        self.opened += 1
+        self.zone_of[target] = zone
+        for pattern, mask in self.class_members.items():
+            mask[target] = pattern[zone]
+        self.zone_nodes[zone] += 1
+        self.node_cpu.append(self.overhead.cpu_cores)
+        self.node_memory.append(self.overhead.memory_bytes)
+        self.node_count.append(self.overhead.pods)
+        self.node_zone.append(zone)
+        return target
+
+    def _commit(self, pod: PodRequest, target: int, old: int, ranks: tuple[int, ...]) -> None:
+        """Add ``pod`` to node ``target`` (refusal code ``old``, -1 when new) and recount it."""
+        zone = self.node_zone[target]
+        self.node_cpu[target] = used_cpu = self.node_cpu[target] + pod.cpu_cores
+        self.node_memory[target] = used_memory = self.node_memory[target] + pod.memory_bytes
+        self.node_count[target] = used_pods = self.node_count[target] + 1
+        self.cpu[target] = used_cpu
+        self.memory[target] = used_memory
+        self.count[target] = used_pods
+        if self.sized is not None:
+            new = (
+                int(used_pods >= self.pod_limit)
+                | (int(not used_cpu + self.sized[0] <= self.cpu_limit) << 1)
+                | (int(not used_memory <= self.memory_limit - self.sized[1]) << 2)
+            )
+            state = self.zone_state[zone]
             for bits, step in ((old, -1), (new, 1)):
                 if bits > 0:
                     p, k, m = _REFUSED[bits]
@@ -560,18 +617,12 @@ def _first_fit(
                     state[3] += step * m
                 elif bits == 0:
                     state[0] += step
-            code[target] = new
-        here = node_groups.setdefault(group, {})
+            self.code[target] = new
+        here = self.node_groups.setdefault(pod.group, {})
         here[target] = here.get(target, 0) + 1
         spread = list(ranks)
         spread[zone] += 1
-        group_zones[group] = tuple(spread)
-    nodes = [
-        _Node(zones[node_zone[i]], node_cpu[i], node_memory[i], node_count[i])
-        for i in range(opened)
-    ]
-    binding = {"cpu": refused_cpu, "memory": refused_memory, "pods": refused_pods}
-    return nodes, unplaced, binding
+        self.group_zones[pod.group] = tuple(spread)
 
 
 def pack_candidates(

@@ -15,20 +15,18 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from kianax_capacity.config import ExclusionsConfig, WorkloadGuardrails, merge_guardrails
+from kianax_capacity.config import ExclusionsConfig, WorkloadGuardrails
 from kianax_capacity.model import ResourcePrices, WorkloadKey
-from kianax_capacity.recommendations import Resources, RightsizingRow
+from kianax_capacity.recommendations import RightsizingRow
 from kianax_capacity.recommenders.aggregate import aggregate_inputs, is_aggregate
 from kianax_capacity.recommenders.applied import applied_settings, sample_counts
-from kianax_capacity.recommenders.confidence import row_confidence
 from kianax_capacity.recommenders.guardrails import (
     group_notes,
     guardrail_table,
@@ -40,7 +38,14 @@ from kianax_capacity.recommenders.inventory import (
     container_inventory,
     workload_node_groups,
 )
-from kianax_capacity.recommenders.replay import backtest_evidence, replay_rows
+from kianax_capacity.recommenders.replay import replay_rows
+from kianax_capacity.recommenders.rightsizing_rows import (
+    Exclusions,
+    RowInputs,
+    build_rows,
+    excluded_reason,
+    finite,
+)
 from kianax_capacity.recommenders.strategies import (
     RightsizingStrategy,
     UsageData,
@@ -48,9 +53,8 @@ from kianax_capacity.recommenders.strategies import (
     get_strategy,
     register_strategy,
 )
-from kianax_capacity.recommenders.strategies._base import BATCH_KINDS
 from kianax_capacity.snapshot import Snapshot
-from kianax_capacity.units import GIB, HOURS_PER_MONTH, format_cpu, format_memory, format_usd
+from kianax_capacity.units import GIB, HOURS_PER_MONTH
 
 __all__ = [
     "available_strategies",
@@ -61,10 +65,6 @@ __all__ = [
     "requests_by_workload",
 ]
 
-#: A change smaller than this share of the current request, and worth less than
-#: NO_CHANGE_USD a month, is not worth a rollout.
-NO_CHANGE_FRACTION = 0.10
-NO_CHANGE_USD = 1.0
 #: A sample throttled more than this wanted more CPU than its limit allowed.
 THROTTLED_SAMPLE_RATIO = 0.1
 _UNIT_DIVISOR = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
@@ -288,9 +288,9 @@ def recommend_rightsizing(
     exclusions = exclusions or ExclusionsConfig()
     prices = _prices_by_workload(snapshot, unit_prices or {}, default_prices)
     hpas = _hpas_by_workload(snapshot)
-    hpa_cpu = {key for key, hpa in hpas.items() if _num(hpa.get("target_cpu_utilization"))}
+    hpa_cpu = {key for key, hpa in hpas.items() if finite(hpa.get("target_cpu_utilization"))}
     excluded = table.exclude | np.array(
-        [_excluded(key, exclusions) is not None for key in data.containers], dtype=bool
+        [excluded_reason(key, exclusions) is not None for key in data.containers], dtype=bool
     )
 
     def settle(frame: pd.DataFrame, part: UsageData, counts: pd.DataFrame) -> pd.DataFrame:
@@ -317,18 +317,20 @@ def recommend_rightsizing(
                 _prices_by_cid(data, prices, default_prices),
             )
         )
-    rows = _build_rows(
-        chosen,
-        data,
-        final,
-        stats,
-        prices,
-        default_prices,
-        hpas,
-        _Exclusions(exclusions, guardrails or {}),
-        applied,
-        _backtest_note(aggregate, row_backtest, replay),
-        replay,
+    rows = build_rows(
+        RowInputs(
+            chosen=chosen,
+            data=data,
+            final=final,
+            stats=stats,
+            prices=prices,
+            default_prices=default_prices,
+            hpas=hpas,
+            exclusions=Exclusions(exclusions, guardrails or {}),
+            applied=applied,
+            backtest_note=_backtest_note(aggregate, row_backtest, replay),
+            replay=replay,
+        )
     )
     if unsupported:
         rows = tuple(
@@ -370,14 +372,6 @@ def _overlay(
         out = out.astype({c: object for c in columns if out[c].dtype != group[c].dtype})
     out.loc[keys, columns] = group.loc[keys, columns].to_numpy()
     return out
-
-
-@dataclass(frozen=True)
-class _Exclusions:
-    """What leaves a container alone: ``[exclusions]`` and ``exclude = true`` guardrails."""
-
-    config: ExclusionsConfig
-    guardrails: Mapping[str, WorkloadGuardrails]
 
 
 def _counts_by_cid(stats: pd.DataFrame, data: UsageData) -> pd.DataFrame:
@@ -445,9 +439,6 @@ def requests_by_workload(
     return {key: (cpu, float(memory)) for key, (cpu, memory) in totals.items()}
 
 
-# --- row building -----------------------------------------------------------------------------
-
-
 def _prices_by_workload(
     snapshot: Snapshot, unit_prices: Mapping[str, ResourcePrices], default: ResourcePrices
 ) -> dict[WorkloadKey, ResourcePrices]:
@@ -470,363 +461,3 @@ def _hpas_by_workload(snapshot: Snapshot) -> dict[WorkloadKey, dict[str, Any]]:
             str(k): v for k, v in record.items()
         }
     return out
-
-
-def _num(value: Any) -> float | None:
-    """A finite float, or None for NaN/None."""
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _resources(
-    cpu_request: Any, cpu_limit: Any, memory_request: Any, memory_limit: Any
-) -> Resources:
-    def to_int(value: Any) -> int | None:
-        number = _num(value)
-        return None if number is None else int(math.ceil(number))
-
-    return Resources(
-        cpu_request=_num(cpu_request),
-        cpu_limit=_num(cpu_limit),
-        memory_request=to_int(memory_request),
-        memory_limit=to_int(memory_limit),
-    )
-
-
-def _monthly_cost(resources: Resources, prices: ResourcePrices, replicas: float) -> float:
-    return (
-        prices.monthly_usd(resources.cpu_request or 0.0, float(resources.memory_request or 0))
-        * replicas
-    )
-
-
-def _excluded(key: tuple[str, ...], exclusions: ExclusionsConfig) -> str | None:
-    namespace, _, workload, _ = key
-    if namespace in exclusions.namespaces:
-        return f"Namespace {namespace} is excluded in the configuration, so nothing is recommended."
-    if f"{namespace}/{workload}" in exclusions.workloads:
-        return f"Workload {namespace}/{workload} is excluded in the configuration, so nothing is recommended."
-    return None
-
-
-def _record_values(record: Mapping[Any, Any]) -> Any:
-    """``pd.Series(record)``'s values without building a Series (thousands of rows).
-
-    A record with a string keeps every value as it is (an object Series); one of plain numbers
-    becomes float64, as pandas would make it; anything else goes through pandas itself.
-    """
-    values = record.values()
-    if any(isinstance(value, str) for value in values):
-        return record
-    if all(
-        isinstance(value, int | float | np.integer | np.floating)
-        and not isinstance(value, bool | np.bool_)
-        for value in values
-    ):
-        return {key: np.float64(value) for key, value in record.items()}
-    return pd.Series(record)
-
-
-def _insufficient(
-    stats: Mapping[Any, Any] | None,
-    rec: Mapping[Any, Any] | None,
-    kind: str,
-    chosen: RightsizingStrategy,
-) -> str | None:
-    settings = chosen.settings
-    if stats is None:
-        return "No usage samples were found for this container in the window, so nothing can be recommended."
-    cpu_samples, memory_samples = int(stats["cpu_samples"]), int(stats["memory_samples"])
-    if min(cpu_samples, memory_samples) < settings.min_samples:
-        return (
-            f"Only {cpu_samples} CPU and {memory_samples} memory samples were found (at least "
-            f"{settings.min_samples} of each are needed), so nothing is recommended yet."
-        )
-    hours = float(stats["history_hours"])
-    if kind not in BATCH_KINDS and hours < settings.min_history_hours:
-        return (
-            f"Only {hours:.1f} hours of history were found (at least {settings.min_history_hours:g} are "
-            "needed to see a daily cycle), so nothing is recommended yet."
-        )
-    if rec is None or not (np.isfinite(rec["cpu_request"]) and np.isfinite(rec["memory_request"])):
-        return (
-            "The strategy could not compute a request from the samples, so nothing is recommended."
-        )
-    return None
-
-
-def _risk(
-    current: Resources, recommended: Resources, evidence: Mapping[str, Any], leak: bool
-) -> tuple[str, str]:
-    if leak:
-        return (
-            "high",
-            "Risk is high: a leaking container will be OOM-killed again until the leak is fixed.",
-        )
-    oom_kills = int(evidence.get("oom_kills") or 0)
-    if oom_kills:
-        return "high", (
-            f"Risk is high: it was OOM-killed {oom_kills} time(s), so its true memory need was cut off "
-            "at the old limit; watch it after the change."
-        )
-    reasons = []
-    throttled = evidence.get("throttled_sample_share") or 0.0
-    if throttled > 0.05:
-        reasons.append(
-            f"it was CPU-throttled in {throttled:.0%} of samples, so its real CPU demand is "
-            "estimated, not measured"
-        )
-    for name, now, then in (
-        ("CPU", current.cpu_request, recommended.cpu_request),
-        ("memory", current.memory_request, recommended.memory_request),
-    ):
-        if now and then is not None and then < 0.5 * now:
-            reasons.append(f"the {name} request is cut by more than half")
-    if (evidence.get("days") or 0.0) < 7:
-        reasons.append("less than a week of history was seen")
-    if reasons:
-        return "medium", "Risk is medium: " + "; ".join(reasons) + "."
-    return "low", "Risk is low: the new values cover the observed usage with headroom."
-
-
-def _hpa_sentence(hpa: Mapping[str, Any] | None, current: Resources, recommended: Resources) -> str:
-    if not hpa:
-        return ""
-    parts = []
-    cpu_target = _num(hpa.get("target_cpu_utilization"))
-    memory_target = _num(hpa.get("target_memory_utilization"))
-    if cpu_target is not None and current.cpu_request != recommended.cpu_request:
-        parts.append(f"CPU at {cpu_target:g}%")
-    if memory_target is not None and current.memory_request != recommended.memory_request:
-        parts.append(f"memory at {memory_target:g}%")
-    if not parts:
-        return ""
-    return (
-        f"HPA {hpa.get('hpa')} scales this workload on {' and '.join(parts)} of the request; a new "
-        "request would move its scale point, so the target is adjusted in the `hpa` section to "
-        "keep scaling where it was."
-    )
-
-
-def _evidence(stats: Mapping[Any, Any], rec: Mapping[Any, Any], oom_kills: float) -> dict[str, Any]:
-    evidence: dict[str, Any] = {
-        "samples": int(stats["cpu_samples"]),
-        "days": round(float(stats["history_hours"]) / 24.0, 2),
-        "replicas_avg": round(float(stats["replicas"]), 3),
-        "cpu_p50_cores": stats["cpu_p50"],
-        "cpu_p95_cores": stats["cpu_p95"],
-        "cpu_p99_cores": stats["cpu_p99"],
-        "cpu_max_cores": stats["cpu_max"],
-        "memory_p50_bytes": stats["memory_p50"],
-        "memory_p99_bytes": stats["memory_p99"],
-        "memory_max_bytes": stats["memory_max"],
-        "throttled_ratio_mean": stats["throttled_ratio_mean"],
-        "throttled_sample_share": stats["throttled_sample_share"],
-        "oom_kills": int(oom_kills),
-    }
-    for column, value in rec.items():
-        if isinstance(column, str) and column.startswith("ev_"):
-            evidence[column[3:]] = value
-    return {k: _tidy(v) for k, v in evidence.items() if _tidy(v) is not None}
-
-
-def _tidy(value: Any) -> Any:
-    if isinstance(value, str | bool | np.bool_):
-        return bool(value) if isinstance(value, np.bool_) else value
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(number):
-        return None
-    return int(number) if number.is_integer() else round(number, 6)
-
-
-def _change_text(name: str, before: Any, after: Any, fmt: Any) -> str:
-    return f"{name} {fmt(before)} → {fmt(after)}"
-
-
-def _build_rows(
-    chosen: RightsizingStrategy,
-    data: UsageData,
-    final: pd.DataFrame,
-    stats: pd.DataFrame,
-    prices: Mapping[WorkloadKey, ResourcePrices],
-    default_prices: ResourcePrices,
-    hpas: Mapping[WorkloadKey, Mapping[str, Any]],
-    exclusions: _Exclusions,
-    applied: pd.DataFrame,
-    backtest_note: str,
-    replay: pd.DataFrame | None,
-) -> tuple[RightsizingRow, ...]:
-    rows: list[RightsizingRow] = []
-    final_records = final.to_dict("index")
-    stats_records = stats.to_dict("index") if not stats.empty else {}
-    applied_records = applied.to_dict("index")
-    replay_records = (
-        replay.dropna(subset=["weeks"]).to_dict("index")
-        if replay is not None and "weeks" in replay
-        else {}
-    )
-    for index_key, spec in data.inventory.to_dict("index").items():
-        key: tuple[str, str, str, str] = index_key  # type: ignore[assignment]
-        namespace, kind, workload, container = key
-        current = _resources(
-            spec["cpu_request_cores"],
-            spec["cpu_limit_cores"],
-            spec["memory_request_bytes"],
-            spec["memory_limit_bytes"],
-        )
-        base: dict[str, Any] = {
-            "namespace": namespace,
-            "kind": kind,
-            "workload": workload,
-            "container": container,
-            "current": current,
-        }
-        stat = stats_records.get(key)
-        # No samples: nobody ran it on average (the schema wants a number, never null).
-        replicas = float(stat["replicas"]) if stat is not None else 0.0
-        excluded = _excluded(key, exclusions.config)
-        rail = merge_guardrails(exclusions.guardrails, namespace, workload)
-        if not excluded and rail is not None and rail.exclude:
-            excluded = (
-                f"Workload {namespace}/{workload} is excluded by [{', '.join(rail.sources)}] "
-                "exclude = true in the configuration, so nothing is recommended."
-            )
-        if excluded:
-            rows.append(
-                RightsizingRow(
-                    **base,
-                    recommended=current,
-                    status="excluded",
-                    reason=excluded,
-                    replicas=replicas,
-                )
-            )
-            continue
-        rec_record = final_records.get(key)
-        stat_series = _record_values(stat) if stat is not None else None
-        rec = _record_values(rec_record) if rec_record is not None else None
-        missing = _insufficient(stat_series, rec, kind, chosen)
-        settled = applied_records.get(key)
-        if not missing and (settled is None or not settled["usable"]):
-            missing = "The strategy could not compute a request from the samples, so nothing is recommended."
-        if missing or stat_series is None or rec is None or settled is None:
-            rows.append(
-                RightsizingRow(
-                    **base,
-                    recommended=Resources(),
-                    status="insufficient_data",
-                    reason=missing or "No usage samples were found.",
-                    replicas=replicas,
-                    evidence={"samples": int(stat["cpu_samples"])} if stat is not None else {},
-                )
-            )
-            continue
-        recommended = _resources(
-            settled["cpu_request"],
-            settled["cpu_limit"],
-            settled["memory_request"],
-            settled["memory_limit"],
-        )
-        hpa = hpas.get((namespace, kind, workload))
-        strategy_cpu = _num(settled["strategy_cpu_request"])
-        deferred = _deferred_sentence(current, strategy_cpu) if settled["deferred"] else ""
-        price = prices.get((namespace, kind, workload), default_prices)
-        assert replicas is not None
-        savings = _monthly_cost(current, price, replicas) - _monthly_cost(
-            recommended, price, replicas
-        )
-        evidence = _evidence(stat_series, rec, spec.get("oom_kills") or 0)
-        if deferred:
-            evidence["cpu_request_before_hpa"] = strategy_cpu
-        leak = bool(rec.get("leak", False))
-        if leak:
-            evidence["leak"] = True
-        replayed = replay_records.get(key)
-        evidence["backtest"] = (
-            backtest_evidence(replayed, float(evidence.get("days") or 0.0)) if replayed else None
-        )
-        if replayed is None:
-            evidence["backtest_note"] = backtest_note or (
-                "No backtest: this container had no samples in any replayed test week."
-            )
-        confidence, confidence_reason = row_confidence(
-            evidence["backtest"], float(evidence.get("days") or 0.0), leak
-        )
-        risk, risk_reason = _risk(current, recommended, evidence, leak)
-        status = "ok"
-        if (
-            not leak
-            and _small(current.cpu_request, recommended.cpu_request)
-            and _small(current.memory_request, recommended.memory_request)
-            and abs(savings) < NO_CHANGE_USD
-        ):
-            status = "no_change"
-        if deferred and status == "no_change":
-            status = "hpa_managed"
-        summary = (
-            f"{_change_text('CPU request', current.cpu_request, recommended.cpu_request, format_cpu)}, "
-            f"{_change_text('memory request', current.memory_request, recommended.memory_request, format_memory)}, "
-            f"{_change_text('memory limit', current.memory_limit, recommended.memory_limit, format_memory)} "
-            f"by the {chosen.name} strategy; "
-            + (f"saves {format_usd(savings)}" if savings >= 0 else f"adds {format_usd(-savings)}")
-            + f" a month over {replicas:.2g} replica(s) on average."
-        )
-        if status == "no_change":
-            summary = (
-                "The current values are within 10% of the recommendation and worth less than $1 a month: "
-                + summary
-            )
-        sentences = [
-            summary,
-            str(rec.get("note") or ""),
-            deferred,
-            str(settled.get("guardrail_note") or ""),
-            _hpa_sentence(hpa, current, recommended),
-            risk_reason,
-            confidence_reason,
-        ]
-        rows.append(
-            RightsizingRow(
-                **base,
-                recommended=recommended,
-                status=status,  # type: ignore[arg-type]
-                reason=" ".join(s for s in sentences if s),
-                replicas=round(replicas, 3),
-                monthly_savings_usd=round(savings, 2),
-                risk=risk,
-                evidence=evidence,
-                confidence=confidence,
-            )
-        )
-    return tuple(rows)
-
-
-def _deferred_sentence(current: Resources, strategy_cpu: float | None) -> str:
-    """Why a CPU increase is left to the HPA (see :mod:`kianax_capacity.recommenders.applied`).
-
-    An HPA on CPU utilisation sets each pod's CPU use itself (demand / replicas): pods that run
-    hot are a sign of too few replicas (a max too low, or pods Pending), not of too small a
-    request. Raising the request there only moves the scale point and multiplies the cost, so
-    the request stays and the ``hpa`` section raises the replicas instead.
-    """
-    return (
-        f"The HPA scales this workload on CPU, so its pods' CPU use ({format_cpu(strategy_cpu)} "
-        "at the strategy's percentile) is what too few replicas leave each pod: the CPU request "
-        f"stays {format_cpu(current.cpu_request)} and the `hpa` section adds replicas instead."
-    )
-
-
-def _small(before: float | int | None, after: float | int | None) -> bool:
-    """True when ``after`` is within NO_CHANGE_FRACTION of ``before``."""
-    if before is None or after is None:
-        return before is None and after is None
-    if before == 0:
-        return after == 0
-    return abs(after - before) / before < NO_CHANGE_FRACTION

@@ -93,6 +93,12 @@ def test_backtest_errors_are_one_line(snapshot_dir: Path) -> None:
     assert "need 21" in short.stderr and len(short.stderr.strip().splitlines()) == 1
     missing = run_cli("backtest", str(snapshot_dir.parent / "nowhere"))
     assert missing.returncode == 2
+    # The library names its parameter (test_days); the CLI shows it under the flag.
+    zero = run_cli("backtest", str(snapshot_dir), "--test-days", "0")
+    assert zero.returncode == 2
+    assert zero.stderr.strip() == (
+        "kianax-capacity: error: --test-days: must be a positive number of days"
+    )
 
 
 def test_backtest_markdown(snapshot_dir: Path) -> None:

@@ -21,11 +21,11 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.faults.conftest import DEMO_END, RestartablePrometheus
 from tests.faults.helpers import run_cli, run_cli_parallel
 from tests.faults.proxy import FaultProxy
+from tests.integration.servers import moto_server
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
@@ -89,11 +89,8 @@ class RecordingGitHub:
 
 @pytest.fixture
 def moto_s3() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 def planted_env(tmp_path: Path) -> dict[str, str]:

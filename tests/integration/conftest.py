@@ -15,13 +15,17 @@ from pathlib import Path
 
 import boto3
 import pytest
-import requests
-from moto.server import ThreadedMotoServer
 
 from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.sources.demo import DEFAULT_END, generate_demo_snapshot, simulate_demo_cluster
 from kianax_capacity.sources.openmetrics import write_demo_openmetrics, write_openmetrics
-from tests.integration.servers import PrometheusServer, VictoriaMetricsServer
+from tests.integration.servers import (
+    PrometheusServer,
+    VictoriaMetricsServer,
+    moto_server,
+    reset_moto,
+    use_test_aws_credentials,
+)
 
 DEMO_DAYS = 3
 DEMO_STEP_SECONDS = 300
@@ -115,11 +119,8 @@ def demo_server(request: pytest.FixtureRequest) -> DemoServer:
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
     """A moto server on 127.0.0.1 at a free port, one per test module."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
@@ -127,11 +128,6 @@ def session(
     moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> boto3.session.Session:
     """A boto3 session with test credentials only (no profile, no real config), moto reset."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    requests.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
+    use_test_aws_credentials(monkeypatch, tmp_path)
+    reset_moto(moto_url)
     return boto3.session.Session()

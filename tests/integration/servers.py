@@ -11,6 +11,8 @@
 * :class:`CountingProxy`: a reverse proxy that counts the requests reaching the server.
 * :class:`FaultServer`: answers every request with one chosen fault (500, 404, slow, ...).
 * :class:`SigV4CheckingServer`: answers only requests whose SigV4 signature verifies.
+* :func:`moto_server` and :func:`use_test_aws_credentials`: AWS through moto in server mode
+  (real HTTP on 127.0.0.1), and an environment that can only ever reach it.
 
 A missing binary is a test failure that says which apt-get command installs it.
 """
@@ -26,6 +28,8 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit
@@ -487,3 +491,45 @@ class SigV4CheckingServer(_Server):
         if f"Signature={expected}" not in authorization:
             return "signature mismatch"
         return None
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto in server mode on 127.0.0.1 at a free port; yields its URL, stops it on exit."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def use_test_aws_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **endpoints: str
+) -> dict[str, str]:
+    """Test credentials only: no profile and no real config or credentials file is read.
+
+    ``endpoints`` are per-service endpoint URLs (``s3=url`` sets ``AWS_ENDPOINT_URL_S3``), so
+    the code under test reaches moto through its ordinary boto3 client. Returns the variables set.
+    """
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+        **{f"AWS_ENDPOINT_URL_{service.upper()}": url for service, url in endpoints.items()},
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return env
+
+
+def reset_moto(url: str) -> None:
+    """Forget every resource a previous test made in the moto server at ``url``."""
+    requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()

@@ -16,12 +16,11 @@ import boto3
 import numpy as np
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
 
 from kianax_capacity.config import NodeGroupConfig, PrometheusConfig
 from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.sources.prometheus import fetch_prometheus_snapshot
-from tests.integration.servers import PrometheusServer
+from tests.integration.servers import PrometheusServer, moto_server, use_test_aws_credentials
 from tests.realistic.conftest import KpsServer, kps_server, kps_truth  # noqa: F401 (fixtures)
 from tests.realistic.kps_layout import Layout, Truth, write_layout_file
 
@@ -158,23 +157,10 @@ def test_container_resource_hpa_names_its_container(
 
 
 @pytest.fixture
-def moto_ec2(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_ENDPOINT_URL_EC2": url,
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    try:
+def moto_ec2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    with moto_server() as url:
+        use_test_aws_credentials(monkeypatch, tmp_path, ec2=url)
         yield url
-    finally:
-        server.stop()
 
 
 def _instances_for(truth: Truth, url: str) -> Truth:

@@ -33,7 +33,7 @@ def test_summary_adds_up_without_double_counting(recs):
     assert summary["monthly_savings_usd"] == pytest.approx(
         sections["rightsizing"] + sections["hpa"] + sections["spot"], abs=0.01
     )
-    joint = {(r.namespace, r.workload) for r in recs.hpa if r.extra.get("request_change_included")}
+    joint = {(r.namespace, r.workload) for r in recs.hpa if r.request_change_included}
     assert joint, "the HPA replay should see the right-sized requests"
     expected = sum(
         r.monthly_savings_usd or 0.0

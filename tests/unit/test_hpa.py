@@ -1,4 +1,4 @@
-"""recommend_hpa on a small synthetic snapshot built to the TABLE_COLUMNS contract."""
+"""recommend_hpa on a small synthetic snapshot (kianax_capacity.testing.SnapshotBuilder)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from kianax_capacity.recommendations import (
     validate_recommendations_json,
 )
 from kianax_capacity.recommenders.hpa import recommend_hpa, simulate_for_chart
-from kianax_capacity.snapshot import Snapshot, SnapshotManifest, validate_tables
+from kianax_capacity.snapshot import Snapshot
+from kianax_capacity.testing import SnapshotBuilder
 
 STEP = 300
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -51,94 +52,47 @@ def observed_replicas(low: int, high: int, target: float, demand: np.ndarray) ->
 
 
 def build_snapshot() -> Snapshot:
-    timestamps = pd.date_range(START, periods=STEPS, freq=f"{STEP}s", tz="UTC")
-    end = timestamps[-1]
-    nodes = pd.DataFrame(
-        {
-            "node": ["node-a"],
-            "node_group": ["general-ng"],
-            "instance_type": ["t3.medium"],
-            "zone": ["eu-west-1a"],
-            "capacity_type": ["ON_DEMAND"],
-            "architecture": ["amd64"],
-            "cpu_capacity_cores": [2.0],
-            "memory_capacity_bytes": [4.0 * 1024**3],
-            "cpu_allocatable_cores": [1.93],
-            "memory_allocatable_bytes": [3.3 * 1024**3],
-            "pods_allocatable": [17.0],
-            "first_seen": [timestamps[0]],
-            "last_seen": [end],
-        }
-    )
-    workloads, pods, containers, usage, hpas, replicas = [], [], [], [], [], []
+    builder = SnapshotBuilder(start=START, days=(STEPS - 1) * STEP / 86400, created_at=START)
+    timestamps = builder.times
+    assert len(timestamps) == STEPS
+    builder.node(
+        "node-a", zone="eu-west-1a", memory_allocatable_bytes=3.3 * 1024**3
+    )  # one t3.medium
     for name, (low, high, target, demand, has_request) in WORKLOADS.items():
-        workloads.append(
-            {
-                "namespace": NAMESPACE,
-                "kind": "Deployment",
-                "workload": name,
-                "pdb_min_available": 1.0,
-                "pdb_max_unavailable": math.nan,
-                "pdb_disruptions_allowed": 1.0,
-                "has_pvc": False,
-                "has_emptydir": False,
-            }
+        builder.workload(
+            NAMESPACE, "Deployment", name, pdb_min_available=1.0, pdb_disruptions_allowed=1.0
         )
         count = observed_replicas(low, high, target, demand) if has_request else np.full(STEPS, low)
         for index in range(int(count.max())):
             pod = f"{name}-{index}"
-            pods.append(
-                {
-                    "namespace": NAMESPACE,
-                    "pod": pod,
-                    "kind": "Deployment",
-                    "workload": name,
-                    "node": "node-a",
-                    "first_seen": timestamps[0],
-                    "last_seen": end,
-                }
-            )
-            containers.append(
-                {
-                    "namespace": NAMESPACE,
-                    "pod": pod,
-                    "container": "app",
-                    "cpu_request_cores": REQUEST_CORES if has_request else math.nan,
-                    "cpu_limit_cores": 0.5,
-                    "memory_request_bytes": float(REQUEST_BYTES),
-                    "memory_limit_bytes": 2.0 * REQUEST_BYTES,
-                    "restarts": 0,
-                    "oom_kills": 0,
-                }
+            builder.pod(NAMESPACE, pod, workload=name)
+            builder.container(
+                NAMESPACE,
+                pod,
+                cpu_request_cores=REQUEST_CORES if has_request else math.nan,
+                cpu_limit_cores=0.5,
+                memory_request_bytes=float(REQUEST_BYTES),
+                memory_limit_bytes=2.0 * REQUEST_BYTES,
             )
             running = count > index
-            usage.append(
-                pd.DataFrame(
-                    {
-                        "timestamp": timestamps[running],
-                        "namespace": NAMESPACE,
-                        "pod": pod,
-                        "container": "app",
-                        "cpu_cores": (demand / count)[running],
-                        "memory_bytes": 100.0 * 1024**2,
-                        "cpu_throttled_ratio": 0.0,
-                    }
-                )
+            builder.usage(
+                NAMESPACE,
+                pod,
+                cpu_cores=(demand / count)[running],
+                memory_bytes=100.0 * 1024**2,
+                throttled=0.0,
+                times=timestamps[running],
             )
-        hpas.append(
-            {
-                "namespace": NAMESPACE,
-                "hpa": name,
-                "kind": "Deployment",
-                "workload": name,
-                "min_replicas": low,
-                "max_replicas": high,
-                "target_cpu_utilization": target,
-                "target_memory_utilization": math.nan,
-                "scale_down_stabilization_seconds": 300.0,
-            }
+        builder.hpa(
+            NAMESPACE,
+            name,
+            workload=name,
+            min_replicas=low,
+            max_replicas=high,
+            target_cpu_utilization=target,
         )
-        replicas.append(
+        builder.frame(
+            "replicas",
             pd.DataFrame(
                 {
                     "timestamp": timestamps,
@@ -147,28 +101,9 @@ def build_snapshot() -> Snapshot:
                     "current_replicas": count.astype(float),
                     "desired_replicas": count.astype(float),
                 }
-            )
+            ),
         )
-    tables = {
-        "nodes": nodes,
-        "workloads": pd.DataFrame(workloads),
-        "pods": pd.DataFrame(pods),
-        "containers": pd.DataFrame(containers),
-        "usage": pd.concat(usage, ignore_index=True),
-        "hpas": pd.DataFrame(hpas),
-        "replicas": pd.concat(replicas, ignore_index=True),
-    }
-    validate_tables(tables)
-    manifest = SnapshotManifest(
-        cluster="test",
-        window_start=START,
-        window_end=end.to_pydatetime(),
-        step_seconds=STEP,
-        source="test",
-        created_at=START,
-        tables={},
-    )
-    return Snapshot(manifest=manifest, tables=tables)
+    return builder.snapshot()
 
 
 @pytest.fixture(scope="module")
@@ -269,7 +204,7 @@ def test_joint_with_rightsizing_keeps_the_scale_point(snapshot):
     assert row.recommended.target_cpu_utilization == 80
     assert row.status == "ok"
     assert "keeps scaling" in row.reason
-    assert row.extra["request_change_included"] is True
+    assert row.request_change_included is True
     # Same scale point, cheaper replicas: costs less.
     assert row.monthly_savings_usd > 0
     assert rows["saturated-svc"].recommended.target_cpu_utilization == 70
@@ -396,7 +331,7 @@ def test_container_resource_hpa_replays_the_named_containers_request_and_usage()
         r for r in recommend_hpa(_with_sidecar(""), default_prices=prices) if r.workload == name
     ]
     # ContainerResource on "app": the sidecar's 0.25 cores and its usage stay out.
-    assert named.extra["replayed_requests"]["cpu_request"] == REQUEST_CORES
-    assert pod_level.extra["replayed_requests"]["cpu_request"] == REQUEST_CORES + 0.25
+    assert named.replayed_requests["cpu_request"] == REQUEST_CORES
+    assert pod_level.replayed_requests["cpu_request"] == REQUEST_CORES + 0.25
     # The app alone runs hotter against its own request than the pod does against the sum.
     assert named.extra["utilisation"]["cpu_p95"] > pod_level.extra["utilisation"]["cpu_p95"] * 1.2

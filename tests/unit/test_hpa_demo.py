@@ -81,7 +81,7 @@ def test_user_service_with_right_sized_request_costs_less(demo):
     assert row.monthly_savings_usd > 0
     assert row.recommended.min_replicas >= 2
     assert row.saturated_minutes["recommended"] == 0
-    assert row.extra["request_change_included"] is True
+    assert row.request_change_included is True
     # A few millicores of use: keeping the 175m scale point would need a target far above the
     # production band (80 %), so the target is capped there and the reason says the point moved.
     assert row.recommended.target_cpu_utilization == 80

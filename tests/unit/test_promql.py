@@ -92,8 +92,9 @@ def test_regex_and_label_validation() -> None:
         label_matcher("namespace", "=~", "(?!kube).*")
     with pytest.raises(UserInputError, match="not a Prometheus label name"):
         Selector.build(cluster_label='cluster"} or', cluster="x")
-    with pytest.raises(UserInputError, match="needs --cluster"):
+    with pytest.raises(UserInputError, match="needs the cluster's name") as missing:
         Selector.build(cluster_label="cluster", cluster="")
+    assert missing.value.parameter == "cluster"  # the CLI shows it as --cluster
     with pytest.raises(UserInputError, match="empty"):
         Selector.build(namespace_regex="")
     with pytest.raises(UserInputError, match="surrogate"):

@@ -11,9 +11,7 @@ def test_joint_rightsizing_and_hpa_are_one_action(demo_snapshot_full):
     joint = {
         f"{r.namespace}/{r.workload}"
         for r in recs.hpa
-        if r.status == "ok"
-        and r.extra.get("request_change_included")
-        and (r.namespace, r.workload) in resized
+        if r.status == "ok" and r.request_change_included and (r.namespace, r.workload) in resized
     }
     assert joint
     assert len(actions) < 100, "n=100 holds every action, so every joint workload is listed"

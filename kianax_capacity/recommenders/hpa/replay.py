@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
@@ -57,23 +57,12 @@ def to_hpa_settings(settings: ReplaySettings) -> HpaSettings:
 
 
 def merge_settings(current: HpaSettings, proposed: HpaSettings) -> HpaSettings:
-    return HpaSettings(
-        min_replicas=proposed.min_replicas
-        if proposed.min_replicas is not None
-        else current.min_replicas,
-        max_replicas=proposed.max_replicas
-        if proposed.max_replicas is not None
-        else current.max_replicas,
-        target_cpu_utilization=proposed.target_cpu_utilization
-        if proposed.target_cpu_utilization is not None
-        else current.target_cpu_utilization,
-        target_memory_utilization=proposed.target_memory_utilization
-        if proposed.target_memory_utilization is not None
-        else current.target_memory_utilization,
-        scale_down_stabilization_seconds=proposed.scale_down_stabilization_seconds
-        if proposed.scale_down_stabilization_seconds is not None
-        else current.scale_down_stabilization_seconds,
-    )
+    """``proposed``'s settings where it sets them, ``current``'s elsewhere."""
+    merged = {}
+    for setting in fields(HpaSettings):
+        value = getattr(proposed, setting.name)
+        merged[setting.name] = getattr(current, setting.name) if value is None else value
+    return HpaSettings(**merged)
 
 
 def check_requests(item: HpaWorkload, settings: ReplaySettings) -> None:

@@ -33,10 +33,6 @@ def hpa_row(outcome: HpaChoice | HpaRefusal) -> HpaRow:
         "hpa": item.hpa,
         "node_group": item.node_group,
         "replica_hours": {"current": before.replica_hours, "recommended": after.replica_hours},
-        "monthly_cost_usd": {
-            "current": before.monthly_cost_usd,
-            "recommended": after.monthly_cost_usd,
-        },
         "scale_events_per_day": {
             "current": before.scale_events_per_day,
             "recommended": after.scale_events_per_day,
@@ -55,10 +51,6 @@ def hpa_row(outcome: HpaChoice | HpaRefusal) -> HpaRow:
         },
         "min_replicas_floor": c.floor,
         "window_hours": before.window_hours,
-        # True: the recommended cost is at the right-sized request, so this row's savings
-        # include the request change that the right-sizing rows also count.
-        "request_change_included": c.joint,
-        "replayed_requests": {"cpu_request": c.cpu_request, "memory_request": c.memory_request},
     }
     return HpaRow(
         namespace=item.namespace,
@@ -73,6 +65,14 @@ def hpa_row(outcome: HpaChoice | HpaRefusal) -> HpaRow:
             "recommended": round(after.per_week(after.saturated_minutes), 1),
         },
         extra=extra,
+        monthly_cost_usd={
+            "current": before.monthly_cost_usd,
+            "recommended": after.monthly_cost_usd,
+        },
+        # True: the recommended cost is at the right-sized request, so this row's savings
+        # include the request change that the right-sizing rows also count.
+        request_change_included=c.joint,
+        replayed_requests={"cpu_request": c.cpu_request, "memory_request": c.memory_request},
     )
 
 

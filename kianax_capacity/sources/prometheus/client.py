@@ -23,7 +23,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from kianax_capacity.config import PrometheusConfig
-from kianax_capacity.errors import PrometheusError, UserInputError
+from kianax_capacity.errors import PrometheusError, QueryRejectedError, UserInputError
 from kianax_capacity.sources.prometheus._memory import GC_PAUSED
 from kianax_capacity.sources.prometheus.auth import (
     auth_secrets,
@@ -41,10 +41,6 @@ _LOGGER = logging.getLogger(__name__)
 _RETRIED_STATUSES = (429, 500, 502, 503, 504)
 #: Where the per-request timeout is set, named in the messages of timeouts.
 _TIMEOUT_FIX = "--timeout ([prometheus] timeout_seconds)"
-
-
-class QueryRejectedError(PrometheusError):
-    """The server refused the query itself (HTTP 400 or 422: bad_data), not a server failure."""
 
 
 class _BoundedRetry(Retry):

@@ -267,13 +267,16 @@ class Selector:
         if cluster_label:
             if not cluster:
                 raise UserInputError(
-                    f"--cluster-label {cluster_label} needs --cluster NAME (the label's value)"
+                    f"the cluster label {cluster_label!r} needs the cluster's name (its value)",
+                    parameter="cluster",
                 )
             cluster_part.append(label_matcher(cluster_label, "=", cluster))
         namespace_part: list[str] = []
         if namespace_regex is not None:
             if not namespace_regex:
-                raise UserInputError("--namespace is empty; give a regex such as 'kianax|argocd'")
+                raise UserInputError(
+                    "is empty; give a regex such as 'kianax|argocd'", parameter="namespace"
+                )
             namespace_part.append(label_matcher("namespace", "=~", namespace_regex))
         return cls(
             namespaced="".join(f"{m}, " for m in (*namespace_part, *cluster_part)),
