@@ -52,6 +52,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import pandas as pd  # noqa: E402
 import requests  # noqa: E402
 
 from kianax_capacity.sources.demo import (  # noqa: E402
@@ -62,6 +63,7 @@ from kianax_capacity.sources.demo import (  # noqa: E402
 from kianax_capacity.sources.openmetrics import write_victoriametrics_jsonl  # noqa: E402
 from kianax_capacity.sources.prometheus import QueryPlan, TimeGrid, plan_queries  # noqa: E402
 from kianax_capacity.sources.prometheus.catalog import DIALECT_PROBE  # noqa: E402
+from kianax_capacity.sources.prometheus.leaks import leak_jobs  # noqa: E402
 from kianax_capacity.sources.prometheus.promql import Selector, format_duration, render  # noqa: E402
 from kianax_capacity.units import parse_duration  # noqa: E402
 from tests.integration.servers import VictoriaMetricsServer  # noqa: E402
@@ -167,9 +169,21 @@ def fetch_plan(manifest: dict[str, Any]) -> QueryPlan:
     )
 
 
-def floor(url: str, manifest: dict[str, Any], concurrency: int) -> dict[str, float]:
-    """The fetch's own requests sent bare: same PromQL and times, one session, no parsing."""
+def floor(
+    url: str, manifest: dict[str, Any], concurrency: int, snapshot: Path | None = None
+) -> dict[str, float]:
+    """The fetch's own requests sent bare: same PromQL and times, one session, no parsing.
+
+    The aggregate shape's leak-screen requests depend on the candidates the server's slopes
+    picked; they are rebuilt from the snapshot's ``memory_peaks`` (the candidates answered).
+    """
     plan = fetch_plan(manifest)
+    jobs = list(plan.jobs)
+    peaks_file = snapshot / "memory_peaks.parquet" if snapshot is not None else None
+    if peaks_file is not None and peaks_file.exists():
+        peaks = pd.read_parquet(peaks_file, columns=["namespace", "pod", "container"])
+        candidates = peaks.astype(str).drop_duplicates().reset_index(drop=True)
+        jobs.extend(leak_jobs(candidates, plan, SELECTOR))
     end = plan.grid.end
     probe = min(3600.0, plan.grid.points * plan.grid.step_seconds)
     scrape = render(
@@ -197,7 +211,7 @@ def floor(url: str, manifest: dict[str, Any], concurrency: int) -> dict[str, flo
         send({"query": DIALECT_PROBE, "time": end.timestamp()}, "/api/v1/query")
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         futures = []
-        for job in plan.jobs:
+        for job in jobs:
             if job.grid is not None:
                 params = {
                     "query": job.promql,
@@ -375,7 +389,7 @@ def one_run(
     )  # fmt: skip
     manifest = json.loads((snapshot / "manifest.json").read_text())
     cpu_before = server_cpu_seconds(pid)
-    bare = floor(url, manifest, args.concurrency)
+    bare = floor(url, manifest, args.concurrency, snapshot)
     floor_server_cpu = server_cpu_seconds(pid) - cpu_before
     prom = manifest["extra"]["prometheus"]
     result = json.loads(recs.read_text())

@@ -12,6 +12,10 @@ A snapshot is a folder::
     replicas.parquet     one row per (timestamp, HPA): current and desired replicas
     terminations.parquet one row per container termination (OOMKilled, Error, ...) with its time
     node_usage.parquet   optional: one row per (timestamp, node): busy CPU cores (node-exporter)
+    container_daily_stats.parquet   optional (aggregate shape): container_stats per day
+    container_season_stats.parquet  optional (aggregate shape): per-season CPU percentiles
+    hpa_demand.parquet   optional (aggregate shape): one row per (timestamp, HPA, container name)
+    memory_peaks.parquet optional (aggregate shape): hourly peaks of the leak candidates
 
 Column names carry their unit (``_cores``, ``_bytes``, ``_seconds``); unset requests and limits
 are NaN. ``TABLE_COLUMNS`` below is the contract; :func:`validate_tables` enforces it.
@@ -174,6 +178,64 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "memory_bytes_max": "float",
         "memory_bytes_mean": "float",
         "cpu_throttled_ratio_mean": "float",  # NaN = no CPU limit
+    },
+    # Optional, aggregate shape: container_stats' quantiles, max and counts of each aggregate
+    # chunk (a day by default) before they are combined, from the same answers: one row per
+    # (day, pod, container), so the recommender pools the days exactly as it pools the pods.
+    "container_daily_stats": {
+        "day_end": "time",
+        "namespace": "str",
+        "pod": "str",
+        "container": "str",
+        "samples": "int",  # steps with a working-set sample that day
+        "cpu_cores_count": "int",  # steps with a CPU value that day
+        "cpu_cores_p50": "float",
+        "cpu_cores_p90": "float",
+        "cpu_cores_p95": "float",
+        "cpu_cores_p99": "float",
+        "cpu_cores_max": "float",
+        "memory_bytes_p50": "float",
+        "memory_bytes_p90": "float",
+        "memory_bytes_p95": "float",
+        "memory_bytes_p99": "float",
+        "memory_bytes_max": "float",
+    },
+    # Optional, aggregate shape: the kianax strategy's seasons computed on the server (the CPU
+    # subquery filtered to each season's steps, each step throttle-adjusted as the strategy
+    # does per sample): one row per (aggregate chunk, pod, container, season) with steps in
+    # it; the recommender pools the chunks and pods.
+    "container_season_stats": {
+        "day_end": "time",  # the end of the aggregate chunk (a day by default)
+        "namespace": "str",
+        "pod": "str",
+        "container": "str",
+        "season": "str",  # market | weekday | weekend (strategies/kianax.py SEASONS)
+        "samples": "int",  # steps of the season with a CPU value
+        "cpu_cores_p90": "float",
+        "cpu_cores_p95": "float",
+        "cpu_cores_p99": "float",
+        "cpu_cores_max": "float",
+    },
+    # Optional, aggregate shape: the demand each HPA scales on, summed on the server over the
+    # pods of its scale target (one series per HPA and container name, whatever the replicas),
+    # so the HPA replay runs without usage samples. The HPA recommender keeps the named
+    # container of a ContainerResource HPA (hpas.target_container), else sums them all.
+    "hpa_demand": {
+        "timestamp": "time",
+        "namespace": "str",
+        "hpa": "str",
+        "container": "str",
+        "cpu_cores": "float",  # summed over the pods, the step ending at timestamp
+        "memory_bytes": "float",  # summed working set
+    },
+    # Optional, aggregate shape: hourly working-set peaks of the pod containers the leak screen
+    # picked (see sources/prometheus/leaks.py), for the same leak detection as on samples.
+    "memory_peaks": {
+        "timestamp": "time",
+        "namespace": "str",
+        "pod": "str",
+        "container": "str",
+        "memory_bytes": "float",  # peak working set in the hour ending at timestamp
     },
     # Optional: JVM memory as the JVM's exporter reports it (Micrometer's JvmMemoryMetrics,
     # jvm_memory_used_bytes / jvm_memory_max_bytes per pool, tags id and area = heap | nonheap;

@@ -10,16 +10,17 @@ strategy's raw recommendation:
 
 * ``krr-simple``: exact. KRR's CPU is the busiest pod's p95 and its memory the peak x 1.15;
   both are per-pod statistics, so the aggregate shape gives the same answer as the samples.
-* ``kianax``: CPU is the busiest pod's percentile (the profile's percentile, or the next one
-  the server computed above it), scaled up by the mean throttled ratio when throttled, over the
-  profile's target utilisation; memory request the busiest pod's high percentile plus the
-  margin, limit the peak plus the margin, OOM kills and batch rules as with samples. Pods with
-  fewer than ``min_samples`` steps are left out of the "busiest pod" unless no pod has more.
-  The busiest pod's percentile stands in for the pooled busiest-season percentile (it is at
-  least as high when the busy season has its own pods, as HPA scale-ups do); seasonality and
-  leak detection need the samples, and each row says so.
-* ``vpa``: approximate: the busiest pod's p90 CPU and p99 working set (for VPA's p90 of daily
-  peaks), each x 1.15 and VPA's confidence factor ``1 + 1/days``; limits kept proportional.
+* ``kianax``: CPU is the busiest season's percentile of the pods pooled (``container_season_stats``:
+  the server's per-day, per-season percentiles on throttle-adjusted CPU without each pod's first
+  minutes, pooled over pods and days by :func:`~.aggregate_sections.pooled_quantile`), else the
+  whole window's pooled percentile (scaled up by the pod's mean throttled ratio when
+  throttled), over the profile's target utilisation; memory request the pooled high percentile
+  plus the margin, limit the peak plus the margin, OOM kills and batch rules as with samples;
+  leaks from the leak screen's hourly peaks (``memory_peaks``) with the series shape's detector.
+  A snapshot without those tables says in every row what was not computed.
+* ``vpa``: approximate: the pooled p90 CPU and the busiest pod's p99 working set (for VPA's
+  p90 of daily peaks), each x 1.15 and VPA's confidence factor ``1 + 1/days``; limits kept
+  proportional.
 * any other strategy: no numbers; the rows are ``insufficient_data`` with the reason.
 
 Pure: no I/O, no clock.
@@ -32,6 +33,12 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from kianax_capacity.recommenders.aggregate_sections import (
+    aggregate_leaks,
+    pooled_quantile,
+    season_cpu,
+    vpa_targets,
+)
 from kianax_capacity.recommenders.inventory import CONTAINER_KEY
 from kianax_capacity.recommenders.strategies import RightsizingStrategy, UsageData
 from kianax_capacity.recommenders.strategies._base import RAW_COLUMNS, is_batch
@@ -39,6 +46,7 @@ from kianax_capacity.recommenders.strategies.kianax import (
     KianaxSettings,
     kianax_cpu,
     kianax_memory,
+    leak_notes,
 )
 from kianax_capacity.recommenders.strategies.krr_simple import KrrSimpleSettings
 from kianax_capacity.recommenders.strategies.vpa import VpaSettings
@@ -56,13 +64,32 @@ __all__ = [
 PERCENTILES = (50, 90, 95, 99)
 
 AGGREGATE_NOTE = (
-    "Sized from server-side per-pod statistics (aggregate shape): the busiest pod's percentile "
-    "stands in for the pooled seasonal percentile, and memory-leak detection was not run; "
-    "fetch with --shape series for seasonality and leak detection."
+    "Sized from server-side per-pod statistics (aggregate shape), pooled over the pods and "
+    "days as the series shape pools samples."
+)
+SEASONS_NOTE = " The busiest season's percentile was computed on the server."
+NO_SEASONS_NOTE = (
+    " The seasons were not computed (this snapshot has no container_season_stats): the whole "
+    "window's percentile stands in for the busiest season's; re-fetch with this version."
+)
+LEAK_SCREEN_NOTE = (
+    " Leaks were looked for in the hourly peaks of the containers the server-side leak screen "
+    "picked."
+)
+NO_LEAK_SCREEN_NOTE = (
+    " Memory-leak detection was not run (this snapshot has no leak screen); re-fetch with this "
+    "version, or with --shape series."
 )
 VPA_NOTE = (
-    "Approximated from server-side per-pod statistics (aggregate shape): VPA's decaying "
-    "histograms need the samples (--shape series)."
+    "Approximated from server-side per-pod statistics (aggregate shape): the pods' pooled CPU "
+    "p90 and the busiest pod's p99 working set, without decay; VPA's decaying histograms need "
+    "the samples (--shape series)."
+)
+VPA_DAILY_NOTE = (
+    "VPA's histograms rebuilt from server-side per-pod, per-day statistics (aggregate shape): "
+    "CPU p90 pooled from each day's percentiles with VPA's decay at the day's middle, memory "
+    "p90 of the per-pod daily peaks; VPA's exact decaying histograms need the samples "
+    "(--shape series)."
 )
 UNSUPPORTED_REASON = (
     "The {strategy} strategy needs usage samples, and this snapshot has only server-side "
@@ -147,6 +174,34 @@ def pooled_container_stats(
             adjusted.where(samples >= min_samples).groupby(frame["cid"]).max()
         ).fillna(adjusted.groupby(frame["cid"]).max())
     busiest["throttled_ratio_max"] = pd.Series(ratio, index=frame.index).groupby(frame["cid"]).max()
+    # The pods pooled, as the series shape pools their samples (see pooled_quantile): over the
+    # pods and days of container_daily_stats where the snapshot has it (exact day pooling),
+    # else over the pods' whole-window quantiles (each the max of its daily ones).
+    daily = snapshot.table("container_daily_stats")
+    components = frame
+    weights = {"cpu_cores": samples, "memory_bytes": samples}
+    if not daily.empty:
+        components = _daily_components(daily, pods, data)
+        weights = {
+            "cpu_cores": components["cpu_cores_count"].to_numpy(dtype="float64"),
+            "memory_bytes": components["samples"].to_numpy(dtype="float64"),
+        }
+    groups = components["cid"].to_numpy(dtype="int64")
+    for prefix in ("cpu_cores", "memory_bytes"):
+        knots = [
+            (level, components[f"{prefix}_{suffix}"].to_numpy(dtype=float))
+            for level, suffix in (
+                (0.5, "p50"),
+                (0.9, "p90"),
+                (0.95, "p95"),
+                (0.99, "p99"),
+                (1.0, "max"),
+            )
+        ]
+        for p in PERCENTILES:
+            busiest[f"{prefix}_pooled_p{p}"] = pooled_quantile(
+                groups, knots, weights[prefix], p / 100.0
+            ).reindex(busiest.index)
     # KRR takes every pod, however short-lived: its exact rule.
     busiest["cpu_cores_p95_all_pods"] = busiest_all["cpu_cores_p95"]
     busiest["memory_bytes_max_all_pods"] = busiest_all["memory_bytes_max"]
@@ -159,6 +214,19 @@ def pooled_container_stats(
     pooled["replicas"] = pooled["rows"] / max(window_samples, 1)
     pooled["history_hours"] = (pooled["last"] - pooled["first"]) / 3600.0
     return pooled, busiest
+
+
+def _daily_components(daily: pd.DataFrame, pods: pd.DataFrame, data: UsageData) -> pd.DataFrame:
+    """``container_daily_stats`` rows with their container's cid (rows of unknown pods dropped)."""
+    frame = daily.merge(pods[["namespace", "pod", "kind", "workload"]], on=["namespace", "pod"])
+    for column in CONTAINER_KEY:
+        frame[column] = frame[column].astype(str)
+    lookup = pd.Series(np.arange(len(data.containers)), index=data.containers)
+    cid = lookup.reindex(pd.MultiIndex.from_frame(frame[CONTAINER_KEY])).to_numpy()
+    keep = ~np.isnan(cid.astype("float64"))
+    frame = frame.loc[keep].reset_index(drop=True)
+    frame["cid"] = cid[keep].astype("int64")
+    return frame
 
 
 def _epoch(times: pd.Series) -> np.ndarray:
@@ -177,6 +245,12 @@ def _column_for(prefix: str, percentile: float) -> str:
         if percentile <= p:
             return f"{prefix}_p{p}"
     return f"{prefix}_max"
+
+
+def _pooled(column: str) -> str:
+    """The pooled-over-pods column of a percentile column (the max stays the max)."""
+    prefix, _, label = column.rpartition("_")
+    return f"{prefix}_pooled_{label}" if label.startswith("p") else column
 
 
 def aggregate_inputs(
@@ -206,9 +280,14 @@ def aggregate_inputs(
         _krr_simple(raw, busiest, settings)
     elif isinstance(settings, KianaxSettings):
         batch = np.asarray(is_batch(data.containers))[index.to_numpy()]
-        _kianax(raw, busiest, inventory, batch, settings)
+        seasonal = season_cpu(snapshot, data, settings)
+        leaks = aggregate_leaks(snapshot, data, settings).reindex(index)
+        screened = "leak_screen" in (snapshot.manifest.extra.get("prometheus") or {}) or not (
+            snapshot.table("memory_peaks").empty
+        )
+        _kianax(raw, busiest, inventory, batch, settings, seasonal, leaks, screened)
     elif isinstance(settings, VpaSettings):
-        _vpa(raw, busiest, pooled, inventory)
+        _vpa(raw, busiest, pooled, inventory, vpa_targets(snapshot, data, settings), snapshot)
     else:
         unsupported = UNSUPPORTED_REASON.format(strategy=chosen.name)
     stats = data.keyed(pooled)
@@ -235,38 +314,65 @@ def _kianax(
     inventory: pd.DataFrame,
     batch: np.ndarray,
     settings: KianaxSettings,
+    seasonal: tuple[pd.Series, pd.Series],
+    leaks: pd.DataFrame,
+    screened: bool,
 ) -> None:
     throttled = busiest["throttled_ratio_max"].fillna(0.0) > settings.throttle_threshold
     service_column = _column_for("cpu_cores", settings.cpu_percentile)
     batch_column = _column_for("cpu_cores", settings.batch_cpu_percentile)
-    service_cpu = busiest[f"cpu_adj_{service_column}"].where(throttled, busiest[service_column])
-    batch_cpu = busiest[f"cpu_adj_{batch_column}"].where(throttled, busiest[batch_column])
+    window_cpu = busiest[f"cpu_adj_{service_column}"].where(
+        throttled, busiest[_pooled(service_column)]
+    )
+    batch_cpu = busiest[f"cpu_adj_{batch_column}"].where(throttled, busiest[_pooled(batch_column)])
+    # The busiest season's percentile where the server computed the seasons (as on samples:
+    # too few steps in every season falls back to the whole window's).
+    season_value, season_name = seasonal
+    service_cpu = season_value.reindex(raw.index).fillna(window_cpu)
     cpu_request, cpu_limit = kianax_cpu(
         settings, service=service_cpu, batch=batch_cpu, is_batch=batch, index=raw.index
     )
-    memory_percentile = busiest[_column_for("memory_bytes", settings.memory_percentile)]
+    memory_percentile = busiest[_pooled(_column_for("memory_bytes", settings.memory_percentile))]
     peak = busiest["memory_bytes_max"]
-    oom = inventory["oom_kills"].fillna(0) > 0
-    # Leaks need the series shape (segments between restarts): none is flagged here.
+    leaking = leaks["leak"].astype("boolean").fillna(False).astype(bool)
+    oom = (inventory["oom_kills"].fillna(0) > 0) & ~leaking
+    slope = leaks["slope_bytes_per_day"].astype("float64")
+    baseline = leaks["baseline_bytes"].astype("float64")
     memory_request, memory_limit = kianax_memory(
         settings,
         percentile=memory_percentile,
         peak=peak,
         inventory=inventory,
         oom=oom,
-        leaking=pd.Series(False, index=raw.index),
+        leaking=leaking,
         batch=pd.Series(batch, index=raw.index),
+        leak_growth=(slope, baseline),
     )
     raw["cpu_request"] = cpu_request
     raw["cpu_limit"] = cpu_limit
     raw["memory_request"] = memory_request
     raw["memory_limit"] = memory_limit
-    raw["leak"] = False
+    raw["leak"] = leaking
     raw["ev_cpu_busiest_pod_percentile_cores"] = busiest[service_column]
+    raw["ev_cpu_busiest_season_percentile_cores"] = season_value.reindex(raw.index)
+    raw["ev_cpu_busiest_season"] = season_name.reindex(raw.index)
     raw["ev_memory_percentile_bytes"] = memory_percentile
     raw["ev_memory_peak_bytes"] = peak
+    raw["ev_leak_slope_bytes_per_day"] = slope
+    raw["ev_leak_segments"] = leaks["segments"]
+    raw["ev_leak_baseline_bytes"] = baseline.where(leaking)
+    current_limit = inventory["memory_limit_bytes"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw["ev_leak_restart_days_today"] = ((current_limit - baseline) / slope).where(leaking)
+        raw["ev_leak_restart_days_recommended"] = ((memory_limit - baseline) / slope).where(leaking)
     raw["ev_shape"] = "aggregate"
-    notes = pd.Series(AGGREGATE_NOTE, index=raw.index, dtype="object")
+    seasons_known = bool(season_value.reindex(raw.index).notna().any())
+    note = (
+        AGGREGATE_NOTE
+        + (SEASONS_NOTE if seasons_known else NO_SEASONS_NOTE)
+        + (LEAK_SCREEN_NOTE if screened else NO_LEAK_SCREEN_NOTE)
+    )
+    notes = pd.Series(note, index=raw.index, dtype="object")
     throttle_note = (
         " CPU was throttled (mean throttled-period ratio above "
         f"{settings.throttle_threshold:.0%} in a pod), so the request is sized on usage scaled "
@@ -278,16 +384,36 @@ def _kianax(
     )
     notes[throttled] = notes[throttled] + throttle_note
     notes[oom] = notes[oom] + oom_note
+    if leaking.any():
+        notes[leaking] = notes[leaking] + " " + leak_notes(raw[leaking])
     raw["note"] = notes
 
 
 def _vpa(
-    raw: pd.DataFrame, busiest: pd.DataFrame, pooled: pd.DataFrame, inventory: pd.DataFrame
+    raw: pd.DataFrame,
+    busiest: pd.DataFrame,
+    pooled: pd.DataFrame,
+    inventory: pd.DataFrame,
+    targets: tuple[pd.Series, pd.Series, pd.Series] | None,
+    snapshot: Snapshot,
 ) -> None:
-    days = np.maximum(pooled["history_hours"].reindex(raw.index) / 24.0, 1.0 / 24.0)
+    # VPA's confidence: min(lifespan, samples x step) in days, as on samples.
+    step_days = max(snapshot.step_seconds, 1) / 86_400.0
+    lifespan = pooled["history_hours"].reindex(raw.index) / 24.0
+    samples = pooled["rows"].reindex(raw.index)
+    if targets is not None:  # VPA's histograms rebuilt from the per-day statistics
+        cpu_target, memory_target, samples = (t.reindex(raw.index) for t in targets)
+        note = VPA_DAILY_NOTE
+    else:  # an older aggregate snapshot: the pooled p90 CPU, the busiest pod's p99 memory
+        cpu_target, memory_target = busiest["cpu_cores_pooled_p90"], busiest["memory_bytes_p99"]
+        note = VPA_NOTE
+    days = np.maximum(np.fmin(lifespan, samples * step_days), step_days)
     confidence = 1.0 + 1.0 / days
-    cpu = busiest["cpu_cores_p90"] * 1.15 * confidence
-    memory = busiest["memory_bytes_p99"] * 1.15 * confidence
+    cpu = cpu_target * 1.15 * confidence
+    memory = memory_target * 1.15 * confidence
+    raw["ev_cpu_histogram_p90_cores"] = cpu_target
+    raw["ev_memory_daily_peak_p90_bytes"] = memory_target
+    raw["ev_confidence_days"] = days
     raw["cpu_request"] = cpu
     raw["memory_request"] = memory
     # VPA keeps limits proportional to requests; an unset limit stays unset.
@@ -298,4 +424,4 @@ def _vpa(
     raw["cpu_limit"] = inventory["cpu_limit_cores"] * cpu_scale
     raw["memory_limit"] = inventory["memory_limit_bytes"] * memory_scale
     raw["ev_shape"] = "aggregate"
-    raw["note"] = VPA_NOTE
+    raw["note"] = note

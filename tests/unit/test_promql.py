@@ -17,6 +17,7 @@ from kianax_capacity.sources.prometheus import (
     aggregate_queries,
     plan_queries,
 )
+from kianax_capacity.sources.prometheus.catalog import DAILY_PARTS
 from kianax_capacity.sources.prometheus.promql import (
     QUERY_NAMES,
     Selector,
@@ -182,16 +183,17 @@ def test_the_plan_depends_on_the_window_only() -> None:
         return len(plan.jobs)
 
     # series: 10 range (JVM memory included) + 20 instant queries per chunk, and the 2 pod-lifetime subqueries per day.
-    # aggregate: 4 range, 22 inventory and 16 statistic queries per aggregate chunk (one day),
-    # whatever max_points.
+    # aggregate: 4 range + 2 HPA demand range, 22 inventory and 32 statistic queries per
+    # aggregate chunk (one day): 16 whole-window parts, 5 per season (p90/p95/p99/max, count)
+    # and the leak screen's slope, whatever max_points.
     assert count(4032, "series") == 30 + 2 * 14
     assert count(4032, "series", max_points=1000) == 30 * 5 + 2 * 14
-    assert count(4032, "aggregate") == 14 * (4 + 22 + 16)
-    assert count(4032, "aggregate", aggregate_chunk=7 * 86_400) == 2 * (4 + 22 + 16)
-    assert count(4032, "aggregate", aggregate_chunk=30 * 86_400) == 4 + 22 + 16
-    assert count(4032, "aggregate", max_points=100) == 41 * (4 + 22 + 16)
-    # MetricsQL: 5 statistic queries per day answer the same 16 parts.
-    assert count(4032, "aggregate", dialect="metricsql") == 14 * (4 + 22 + 5)
+    assert count(4032, "aggregate") == 14 * (6 + 22 + 32)
+    assert count(4032, "aggregate", aggregate_chunk=7 * 86_400) == 2 * (6 + 22 + 32)
+    assert count(4032, "aggregate", aggregate_chunk=30 * 86_400) == 6 + 22 + 32
+    assert count(4032, "aggregate", max_points=100) == 41 * (6 + 22 + 32)
+    # MetricsQL: 12 statistic queries per day answer the same parts (5 + 2 per season + 1).
+    assert count(4032, "aggregate", dialect="metricsql") == 14 * (6 + 22 + 12)
     assert count(4032, "series", dialect="metricsql") == 30 + 2 * 14
     with pytest.raises(UserInputError, match="aggregate_chunk"):
         count(10, "aggregate", aggregate_chunk=60)
@@ -235,10 +237,10 @@ def test_rollup_arguments_are_built_from_numbers_and_allowed_names_only() -> Non
 
 
 def test_metricsql_queries_answer_every_part_exactly_once() -> None:
-    for dialect, expected in (("promql", 16), ("metricsql", 5)):
+    for dialect, expected in (("promql", 32), ("metricsql", 12)):
         queries = aggregate_queries(dialect)
         assert len(queries) == expected
         parts = [part for query in queries for _value, part in query.parts]
-        assert sorted(parts) == sorted(AGGREGATE_PARTS), dialect
+        assert sorted(parts) == sorted({**AGGREGATE_PARTS, **DAILY_PARTS}), dialect
     with pytest.raises(ValueError, match="dialect"):
         aggregate_queries("auto")

@@ -99,6 +99,9 @@ def test_kianax_from_statistics_covers_every_pod_and_says_why(
         if row.status not in ("ok", "no_change"):
             continue
         assert AGGREGATE_NOTE in row.reason
+        # This snapshot was built without the seasons and the leak screen: the row says so.
+        assert "no container_season_stats" in row.reason
+        assert "leak detection was not run" in row.reason
         assert row.evidence["shape"] == "aggregate"
         # The request never falls below what the longest-lived pod used at p95.
         pods = aggregate.table("pods")
@@ -111,8 +114,10 @@ def test_kianax_from_statistics_covers_every_pod_and_says_why(
         else:
             assert row.recommended.memory_limit >= longest["memory_bytes_max"]
         limit = row.recommended.memory_limit or float("inf")
-        assert row.recommended.memory_request >= min(longest["memory_bytes_p99"], limit)
-    # The leaking notification-service is not flagged without samples; the series shape flags it.
+        # Pooled over the pods, the p99 lies between the pods' own p99s.
+        assert row.recommended.memory_request >= min(mine["memory_bytes_p99"].min(), limit)
+    # Without the leak screen's hourly peaks the leaking notification-service is not flagged;
+    # the series shape flags it (tests/integration/test_aggregate_sections.py: with the screen).
     leak_key = ("kianax", "Deployment", "notification-service", "app")
     assert series[leak_key].evidence.get("leak") is True
     assert "leak" not in stats[leak_key].evidence

@@ -224,12 +224,12 @@ def _refusal(
         )
     hours = item.cpu_demand.size * item.step_seconds / 3600.0
     if hours == 0:
-        # An aggregate-shape snapshot has per-pod statistics only: nothing to replay.
+        # No usage samples and no server-side demand (hpa_demand): nothing to replay.
         return HpaRefusal(
             item,
-            f"no per-step usage for {item.kind} {item.workload}: the HPA replay needs the "
-            "usage time series, and an aggregate-shape snapshot has only per-pod statistics; "
-            "fetch with --shape series for HPA recommendations",
+            f"no per-step demand for {item.kind} {item.workload}: the HPA replay needs the "
+            "usage time series or the server-side hpa_demand table (aggregate shape), and this "
+            "snapshot has neither for it; re-fetch with this version, or with --shape series",
         )
     if hours < goals.min_coverage_hours:
         return HpaRefusal(

@@ -67,8 +67,6 @@ def hpa_workloads(snapshot: Snapshot) -> list[HpaWorkload]:
     step = float(snapshot.step_seconds)
     keys = hpas[["namespace", "kind", "workload"]].astype(str).drop_duplicates()
 
-    usage = usage_with_owners(snapshot)
-    usage = usage.astype({"namespace": str, "kind": str, "workload": str}).merge(keys)
     # ContainerResource HPAs (target_container set) scale on one container's usage and request:
     # their demand is that container's, not the pod's (a sidecar's share would dilute it).
     targeted = {
@@ -76,21 +74,10 @@ def hpa_workloads(snapshot: Snapshot) -> list[HpaWorkload]:
         for r in hpas.to_dict("records")
         if str(r.get("target_container", "") or "") not in ("", "nan")
     }
-    if targeted:
-        named = pd.Series(
-            [
-                targeted.get(k, "")
-                for k in zip(usage["namespace"], usage["kind"], usage["workload"], strict=True)
-            ],
-            index=usage.index,
-        )
-        usage = usage[(named == "") | (named == usage["container"].astype(str))]
-    demand: dict[tuple[str, str, str], pd.DataFrame] = {
-        (str(ns), str(kd), str(wl)): frame.groupby("timestamp")[["cpu_cores", "memory_bytes"]]
-        .sum(min_count=1)
-        .sort_index()
-        for (ns, kd, wl), frame in usage.groupby(["namespace", "kind", "workload"], observed=True)
-    }
+    demand = _demand_from_usage(snapshot, keys, targeted)
+    if not demand:
+        # No usage samples (aggregate shape): the server summed each HPA's demand.
+        demand = _demand_from_hpa_demand(snapshot, hpas, targeted)
     inventory = container_inventory(snapshot)
     if not inventory.empty:
         inventory = inventory.astype({"namespace": str, "kind": str, "workload": str})
@@ -101,7 +88,7 @@ def hpa_workloads(snapshot: Snapshot) -> list[HpaWorkload]:
     replicas = snapshot.table("replicas")
     # Row positions per key, found once: filtering millions of replicas samples (and the
     # inventory) once per HPA is quadratic on a large cluster. The replicas' are found when an
-    # HPA first has demand to replay (an aggregate snapshot has none: no usage samples).
+    # HPA first has demand to replay.
     replicas_rows: dict[tuple[str, ...], np.ndarray] | None = None
     inventory_rows = _rows_by_key(inventory, ["namespace", "kind", "workload"])
     placement_rows = _rows_by_key(placement, ["namespace", "kind", "workload"])
@@ -203,6 +190,62 @@ def hpa_workloads(snapshot: Snapshot) -> list[HpaWorkload]:
                 pdb_min_available=pdb_min,
                 step_seconds=step,
             )
+        )
+    return out
+
+
+def _demand_from_usage(
+    snapshot: Snapshot, keys: pd.DataFrame, targeted: Mapping[tuple[str, str, str], str]
+) -> dict[tuple[str, str, str], pd.DataFrame]:
+    """(namespace, kind, workload) -> cpu_cores and memory_bytes summed over its pods per step."""
+    usage = usage_with_owners(snapshot)
+    usage = usage.astype({"namespace": str, "kind": str, "workload": str}).merge(keys)
+    if targeted:
+        named = pd.Series(
+            [
+                targeted.get(k, "")
+                for k in zip(usage["namespace"], usage["kind"], usage["workload"], strict=True)
+            ],
+            index=usage.index,
+        )
+        usage = usage[(named == "") | (named == usage["container"].astype(str))]
+    return {
+        (str(ns), str(kd), str(wl)): frame.groupby("timestamp")[["cpu_cores", "memory_bytes"]]
+        .sum(min_count=1)
+        .sort_index()
+        for (ns, kd, wl), frame in usage.groupby(["namespace", "kind", "workload"], observed=True)
+    }
+
+
+def _demand_from_hpa_demand(
+    snapshot: Snapshot, hpas: pd.DataFrame, targeted: Mapping[tuple[str, str, str], str]
+) -> dict[tuple[str, str, str], pd.DataFrame]:
+    """The same demand from the ``hpa_demand`` table (summed over the pods on the server, one
+    series per HPA and container name): the named container of a ContainerResource HPA, else
+    the sum over the container names."""
+    table = snapshot.table("hpa_demand")
+    if table.empty:
+        return {}
+    table = table.astype({"namespace": str, "hpa": str, "container": str})
+    by_hpa = {
+        (str(r["namespace"]), str(r["hpa"])): (
+            str(r["namespace"]),
+            str(r["kind"]),
+            str(r["workload"]),
+        )
+        for r in hpas.to_dict("records")
+    }
+    out: dict[tuple[str, str, str], pd.DataFrame] = {}
+    for (namespace, hpa), frame in table.groupby(["namespace", "hpa"], observed=True, sort=False):
+        key = by_hpa.get((str(namespace), str(hpa)))
+        if key is None:
+            continue
+        if key in targeted:
+            frame = frame[frame["container"] == targeted[key]]
+        if frame.empty:
+            continue
+        out[key] = (
+            frame.groupby("timestamp")[["cpu_cores", "memory_bytes"]].sum(min_count=1).sort_index()
         )
     return out
 

@@ -60,6 +60,7 @@ __all__ = [
     "detect_leaks",
     "kianax_cpu",
     "kianax_memory",
+    "leak_notes",
     "season_codes",
     "seasons",
     "theil_sen_slope",
@@ -587,7 +588,7 @@ def _notes(
     )
     oom_note = "It was OOM-killed in the window, so the memory limit is raised above the old limit and peak."
     notes[oom] = (notes[oom] + " " + oom_note).str.strip()
-    notes[leaking] = (notes[leaking] + " " + _leak_notes(raw[leaking])).str.strip()
+    notes[leaking] = (notes[leaking] + " " + leak_notes(raw[leaking])).str.strip()
     return notes
 
 
@@ -608,7 +609,7 @@ def _startup_notes(raw: pd.DataFrame, settings: KianaxSettings) -> pd.Series:
     return notes
 
 
-def _leak_notes(leaks: pd.DataFrame) -> pd.Series:
+def leak_notes(leaks: pd.DataFrame) -> pd.Series:
     """Per leaking container: its growth, and how long it lasts between restarts now and after."""
     sentences = []
     for record in leaks.to_dict("records"):

@@ -16,6 +16,8 @@ from kianax_capacity.sources.prometheus.promql import rollup_arguments
 
 __all__ = [
     "AGGREGATE_PARTS",
+    "DAILY_PARTS",
+    "DAILY_STATISTICS",
     "DIALECTS",
     "DIALECT_PROBE",
     "MEANS",
@@ -23,6 +25,8 @@ __all__ = [
     "PHI_LABEL",
     "QUERIES",
     "ROLLUP_LABEL",
+    "SEASON_NAMES",
+    "SEASON_QUANTILES",
     "SHAPES",
     "AggregateQuery",
     "FoldSpec",
@@ -54,8 +58,10 @@ class FoldSpec:
 
 #: ``usage``: range queries of the series shape only; ``range``: range queries of both shapes;
 #: ``inventory``: instant queries at each chunk's end over the chunk, folded per key;
-#: ``fallback``: sent only in place of another query the server refused.
-QueryKind = Literal["usage", "range", "inventory", "fallback"]
+#: ``fallback``: sent only in place of another query the server refused; ``aggregate_range``:
+#: range queries of the aggregate shape only (what it needs in place of the usage series, each
+#: answer bounded by the number of HPAs, not of containers).
+QueryKind = Literal["usage", "range", "inventory", "fallback", "aggregate_range"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,8 @@ QUERIES: tuple[QuerySpec, ...] = (
     QuerySpec("hpa_current_replicas", "range"),
     QuerySpec("hpa_desired_replicas", "range"),
     QuerySpec("restart_events", "fallback"),
+    QuerySpec("hpa_demand_cpu", "aggregate_range"),
+    QuerySpec("hpa_demand_memory", "aggregate_range"),
     QuerySpec("pod_first_seen", "inventory", FoldSpec(_POD, ("node",), "min"), per_day=True),
     QuerySpec("pod_last_seen", "inventory", FoldSpec(_POD, (), "max"), per_day=True),
     QuerySpec("pod_owner", "inventory", FoldSpec(_POD, _OWNER), required="kube_pod_owner"),
@@ -200,6 +208,37 @@ AGGREGATE_PARTS: dict[str, str] = {
     "cpu_throttled_ratio_sum": "sum",
     "cpu_throttled_ratio_count": "sum",
 }
+
+#: The seasons computed on the server, in the order of the kianax strategy's SEASONS.
+SEASON_NAMES = ("market", "weekday", "weekend")
+#: Parts not combined across chunks: each chunk (day) keeps its own, per pod container.
+#: The kianax strategy's seasons (queries/aggregate_cpu_<season>.promql): each season's
+#: percentiles and its number of steps, so the recommender pools the days as it pools the pods
+#: (a max of daily percentiles overstates the window's); and the leak screen's working-set
+#: slope of the day (bytes/s, queries/aggregate_memory_slope.promql), so the screen can ask
+#: on how many days a container grew (sources/prometheus/leaks.py).
+#: The whole-window parts also kept per day: the quantiles, max and counts of container_stats,
+#: from the same answers (no extra request), so the recommender pools days exactly too.
+DAILY_STATISTICS: tuple[str, ...] = (
+    *(
+        f"{prefix}_{suffix}"
+        for prefix in ("cpu_cores", "memory_bytes")
+        for suffix in ("p50", "p90", "p95", "p99", "max")
+    ),
+    "cpu_cores_count",
+    "samples",
+)
+DAILY_PARTS: dict[str, str] = {
+    **{name: AGGREGATE_PARTS[name] for name in DAILY_STATISTICS},
+    **{
+        f"cpu_cores_{season}_{suffix}": "sum" if suffix == "count" else "max"
+        for season in SEASON_NAMES
+        for suffix in ("p90", "p95", "p99", "max", "count")
+    },
+    "memory_bytes_slope": "max",
+}
+#: (phi, column suffix); phi 1 is the season's max, the top of the pooled percentile's search.
+SEASON_QUANTILES = (("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"), ("1", "max"))
 
 #: container_stats mean column -> (sum part, count part).
 MEANS = {
@@ -308,7 +347,51 @@ def aggregate_queries(dialect: str) -> tuple[AggregateQuery, ...]:
             AggregateQuery(part, "aggregate_cpu_throttling", function, "", (("", part),))
             for function, part in _THROTTLING
         )
+    out.extend(_season_queries(dialect))
+    out.append(
+        AggregateQuery(
+            "memory_bytes_slope",
+            "aggregate_memory_slope",
+            "deriv",
+            "",
+            (("", "memory_bytes_slope"),),
+        )
+    )
     return tuple(out)
+
+
+def _season_queries(dialect: str) -> list[AggregateQuery]:
+    """Per season: its CPU percentiles and step count (MetricsQL: 2 requests, PromQL: 5)."""
+    out: list[AggregateQuery] = []
+    for season in SEASON_NAMES:
+        template = f"aggregate_cpu_{season}"
+        prefix = f"cpu_cores_{season}"
+        quantiles = tuple((value, f"{prefix}_{suffix}") for value, suffix in SEASON_QUANTILES)
+        count = f"{prefix}_count"
+        if dialect == "metricsql":
+            out.append(
+                AggregateQuery(
+                    f"{prefix}_quantiles",
+                    template,
+                    "quantiles_over_time",
+                    rollup_arguments(quantiles=[float(v) for v, _ in quantiles], label=PHI_LABEL),
+                    quantiles,
+                    label=PHI_LABEL,
+                )
+            )
+        else:
+            out.extend(
+                AggregateQuery(
+                    part,
+                    template,
+                    "quantile_over_time",
+                    rollup_arguments(quantiles=[float(value)]),
+                    (("", part),),
+                )
+                for value, part in quantiles
+            )
+        out.append(AggregateQuery(count, template, "count_over_time", "", (("", count),)))
+    return out
 
 
 def _rollups_query(

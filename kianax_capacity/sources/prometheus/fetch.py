@@ -22,6 +22,7 @@ from kianax_capacity.sources.prometheus.catalog import DIALECT_PROBE, DIALECTS, 
 from kianax_capacity.sources.prometheus.client import PrometheusClient, QueryRejectedError
 from kianax_capacity.sources.prometheus.fold import Results
 from kianax_capacity.sources.prometheus.jvm import JVM_QUERIES, jvm_memory
+from kianax_capacity.sources.prometheus.leaks import hourly_peaks, leak_candidates, leak_jobs
 from kianax_capacity.sources.prometheus.nodes import (
     instances_to_describe,
     node_facts,
@@ -29,7 +30,7 @@ from kianax_capacity.sources.prometheus.nodes import (
     node_warnings,
     resolve_nodes,
 )
-from kianax_capacity.sources.prometheus.plan import QueryJob, TimeGrid, plan_queries
+from kianax_capacity.sources.prometheus.plan import QueryJob, QueryPlan, TimeGrid, plan_queries
 from kianax_capacity.sources.prometheus.promql import Selector, format_duration, render
 from kianax_capacity.sources.prometheus.tables import assemble, typed
 from kianax_capacity.units import parse_duration
@@ -140,6 +141,11 @@ def fetch_prometheus_snapshot(
             dialect=dialect,
         )
         results = _run_all(client, plan.jobs, config.concurrency, progress)
+        screen = (
+            _leak_peaks(client, results, plan, selector, config.concurrency, progress, warnings)
+            if shape == "aggregate"
+            else None
+        )
     finally:
         client.close()
     release_free_memory()
@@ -157,6 +163,9 @@ def fetch_prometheus_snapshot(
         tables["node_usage"] = typed(busy, "node_usage")
     if len(jvm):  # optional: where JVMs export their memory gauges
         tables["jvm_memory"] = typed(jvm, "jvm_memory")
+    if screen is not None:  # aggregate shape: the leak candidates' hourly peaks
+        peaks = screen[0].merge(tables["pods"][["namespace", "pod"]], on=["namespace", "pod"])
+        tables["memory_peaks"] = typed(peaks, "memory_peaks")
     for message in warnings:
         _LOGGER.warning("%s", message)
     return write_snapshot(
@@ -181,11 +190,38 @@ def fetch_prometheus_snapshot(
                 "aggregate_chunks": len(plan.aggregate_chunks),
                 "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
                 "dialect": dialect,
+                **({"leak_screen": screen[1]} if screen is not None else {}),
                 "requests": client.requests_sent,
                 "bytes_received": client.bytes_received,
             }
         },
     )
+
+
+def _leak_peaks(
+    client: PrometheusClient,
+    results: Results,
+    plan: QueryPlan,
+    selector: Selector,
+    concurrency: int,
+    progress: Any,
+    warnings: list[str],
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The leak screen's second step (:mod:`.leaks`): hourly peaks of the candidates only."""
+    daily = [combiner.frame() for _, combiner in sorted(results.daily_parts.items())]
+    candidates, passed = leak_candidates(daily, results.parts.frame(), plan.grid.step_seconds)
+    if passed > len(candidates):
+        warnings.append(
+            f"leak screen: {passed} pod containers grow fast enough to be leak candidates; "
+            f"only the {len(candidates)} growing most persistently were checked for leaks (fetch "
+            "with --shape "
+            "series, or a narrower --namespace, to check them all)"
+        )
+    jobs = leak_jobs(candidates, plan, selector)
+    peaks = _run_all(client, jobs, concurrency, progress) if jobs else Results()
+    matrix = peaks.matrix("memory_hourly_peaks", ["namespace", "pod", "container"])
+    summary = {"candidates": passed, "checked": len(candidates), "requests": len(jobs)}
+    return hourly_peaks(matrix, candidates), summary
 
 
 def _ec2_instances(

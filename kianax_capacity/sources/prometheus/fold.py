@@ -20,6 +20,7 @@ import pandas as pd
 from kianax_capacity.sources.prometheus.catalog import (
     AGGREGATE_PARTS,
     AGGREGATE_QUERIES,
+    DAILY_PARTS,
     FoldSpec,
     folds_of,
 )
@@ -278,13 +279,25 @@ class Results:
     by_name: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
     folds: dict[str, Fold] = field(default_factory=lambda: folds(folds_of()))
     parts: ChunkCombiner = field(default_factory=lambda: ChunkCombiner(AGGREGATE_PARTS))
+    #: The daily parts (:data:`~.catalog.DAILY_PARTS`) per chunk, by the chunk's query time.
+    daily_parts: dict[float, ChunkCombiner] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, job: QueryJob, result: list[dict[str, Any]]) -> None:
         query = AGGREGATE_QUERIES.get(job.name)
         if query is not None:
-            # Folded into the running aggregates at once: no chunk's answer is kept.
-            self.parts.add_labelled(dict(query.parts), query.label, result)
+            # Folded into the running aggregates at once: no chunk's answer is kept. The daily
+            # parts go into the chunk's own combiner as well (see DAILY_PARTS).
+            daily = {value: part for value, part in query.parts if part in DAILY_PARTS}
+            whole = {value: part for value, part in query.parts if part in AGGREGATE_PARTS}
+            if daily and job.time is not None:
+                with self._lock:
+                    combiner = self.daily_parts.setdefault(
+                        job.time.timestamp(), ChunkCombiner(DAILY_PARTS)
+                    )
+                combiner.add_labelled(daily, query.label, result)
+            if whole:
+                self.parts.add_labelled(whole, query.label, result)
             return
         if job.grid is None and job.name in self.folds:
             with self._lock:
@@ -375,6 +388,7 @@ class Results:
     def release_parts(self) -> None:
         """Drop the combined aggregate parts (after ``container_stats`` is built from them)."""
         self.parts = ChunkCombiner({})
+        self.daily_parts = {}
 
     def empty(self, name: str) -> bool:
         if name in self.folds:

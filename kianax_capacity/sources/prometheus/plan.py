@@ -163,7 +163,9 @@ def plan_queries(
     day_chunks = tuple(grid.chunks(per_chunk))
     aggregate_chunks = day_chunks if shape == "aggregate" else ()
     jobs: list[QueryJob] = []
-    range_names = names_of("usage", "range") if shape == "series" else names_of("range")
+    range_names = (
+        names_of("usage", "range") if shape == "series" else names_of("range", "aggregate_range")
+    )
     # The aggregate shape runs the inventory and the range queries per aggregate chunk: an
     # inventory answer then holds
     # the pods alive that day (not every pod of the window, ~800 bytes each once parsed), and

@@ -55,6 +55,7 @@ AGGREGATE_FUNCTIONS = ROLLUP_FUNCTIONS | {
     "quantile_over_time",
     "quantiles_over_time",
     "aggr_over_time",
+    "deriv",  # the leak screen's per-day working-set slope (aggregate_memory_slope)
 }
 
 

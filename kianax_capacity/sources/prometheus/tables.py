@@ -15,7 +15,13 @@ import pandas as pd
 
 from kianax_capacity.snapshot import empty_table
 from kianax_capacity.sources.prometheus._memory import release_free_memory
-from kianax_capacity.sources.prometheus.catalog import MEANS, QUERIES
+from kianax_capacity.sources.prometheus.catalog import (
+    DAILY_STATISTICS,
+    MEANS,
+    QUERIES,
+    SEASON_NAMES,
+    SEASON_QUANTILES,
+)
 from kianax_capacity.sources.prometheus.fold import (
     CONTAINER,
     Results,
@@ -23,13 +29,17 @@ from kianax_capacity.sources.prometheus.fold import (
     utc_times,
     whole_millis,
 )
-from kianax_capacity.sources.prometheus.plan import QueryPlan
+from kianax_capacity.sources.prometheus.plan import INSTANT_NUDGE_SECONDS, QueryPlan
 
 __all__ = [
     "assemble",
+    "build_hpa_demand",
     "build_replicas",
     "build_terminations",
     "container_stats_from_parts",
+    "daily_stats",
+    "season_stats",
+    "season_stats_from_parts",
     "typed",
 ]
 
@@ -108,7 +118,11 @@ def assemble(
     results.release("memory_usage", "cpu_usage", "cpu_throttling")
     terminations, restarts = build_terminations(results, plan.grid.step_seconds)
     results.release("termination_reasons")  # restart_counters: consumed by _terminations
-    stats = _container_stats(results) if shape == "aggregate" else None
+    parts = results.parts.frame() if shape == "aggregate" else None
+    stats = container_stats_from_parts(parts) if parts is not None else None
+    seasons = season_stats(results) if parts is not None else None
+    daily = daily_stats(results) if parts is not None else None
+    del parts
     results.release_parts()
     release_free_memory()
     containers = typed(
@@ -133,7 +147,30 @@ def assemble(
     if stats is not None:
         stats = stats.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
         tables["container_stats"] = typed(stats, "container_stats")
+        tables["hpa_demand"] = typed(build_hpa_demand(results), "hpa_demand")
+    if daily is not None:
+        daily = daily.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
+        tables["container_daily_stats"] = typed(daily, "container_daily_stats")
+    if seasons is not None:
+        seasons = seasons.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
+        tables["container_season_stats"] = typed(seasons, "container_season_stats")
     return tables
+
+
+def build_hpa_demand(results: Results) -> pd.DataFrame:
+    """The hpa_demand table from the two demand range queries, outer-joined on (HPA, step)."""
+    labels = ["namespace", "horizontalpodautoscaler", "container"]
+    cpu = results.matrix("hpa_demand_cpu", labels).rename(columns={"value": "cpu_cores"})
+    memory = results.matrix("hpa_demand_memory", labels).rename(columns={"value": "memory_bytes"})
+    results.release("hpa_demand_cpu", "hpa_demand_memory")
+    key = ["timestamp", *labels]
+    # One row per key and step: a chunk boundary never repeats a step, but be safe.
+    cpu = cpu.drop_duplicates(key, keep="last")
+    memory = memory.drop_duplicates(key, keep="last")
+    demand = cpu.merge(memory, on=key, how="outer").rename(
+        columns={"horizontalpodautoscaler": "hpa"}
+    )
+    return demand.sort_values(["namespace", "hpa", "container", "timestamp"], kind="stable")
 
 
 def _pods(results: Results) -> pd.DataFrame:
@@ -583,8 +620,56 @@ def _replicas_merged(results: Results) -> pd.DataFrame:
     return out.sort_values(["namespace", "hpa", "timestamp"], kind="stable")
 
 
-def _container_stats(results: Results) -> pd.DataFrame:
-    return container_stats_from_parts(results.parts.frame())
+def season_stats(results: Results) -> pd.DataFrame:
+    """``container_season_stats``: one row per chunk (day), pod container and season."""
+    frames = []
+    for moment, combiner in sorted(results.daily_parts.items()):
+        frame = season_stats_from_parts(combiner.frame())
+        frame["day_end"] = utc_times(np.full(len(frame), moment - INSTANT_NUDGE_SECONDS))
+        frames.append(frame)
+    if not frames:
+        return empty_table("container_season_stats")
+    return pd.concat(frames, ignore_index=True)
+
+
+def daily_stats(results: Results) -> pd.DataFrame:
+    """``container_daily_stats``: container_stats' quantiles, max and counts per chunk (day)."""
+    frames = []
+    columns = [*CONTAINER, *DAILY_STATISTICS]
+    for moment, combiner in sorted(results.daily_parts.items()):
+        frame = combiner.frame()
+        if "samples" not in frame.columns:
+            continue
+        frame = frame.loc[frame["samples"].notna() & (frame["samples"] > 0), columns].copy()
+        frame["samples"] = frame["samples"].round().astype("int64")
+        frame["cpu_cores_count"] = frame["cpu_cores_count"].fillna(0).round().astype("int64")
+        frame["day_end"] = utc_times(np.full(len(frame), moment - INSTANT_NUDGE_SECONDS))
+        frames.append(frame)
+    if not frames:
+        return empty_table("container_daily_stats")
+    return pd.concat(frames, ignore_index=True)
+
+
+def season_stats_from_parts(parts: pd.DataFrame) -> pd.DataFrame:
+    """Season rows (one per pod container and season with steps in it) from one chunk's
+    season parts."""
+    frames = []
+    for season in SEASON_NAMES:
+        prefix = f"cpu_cores_{season}"
+        count = parts.get(f"{prefix}_count")
+        if count is None:
+            continue
+        seen = count.notna() & (count > 0)
+        frame = parts.loc[seen, CONTAINER].copy()
+        frame["season"] = season
+        frame["samples"] = count[seen].round().astype("int64")
+        for _, suffix in SEASON_QUANTILES:
+            frame[f"cpu_cores_{suffix}"] = parts.loc[seen, f"{prefix}_{suffix}"]
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*CONTAINER, "season", "samples"])
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values([*CONTAINER, "season"], kind="stable").reset_index(drop=True)
 
 
 def container_stats_from_parts(parts: pd.DataFrame) -> pd.DataFrame:
