@@ -202,7 +202,7 @@ class DayCache:
             if meta.get("jobs") != jobs:
                 raise ValueError("written by other requests")
             return _read_results(entry, meta)
-        except Exception as exc:  # noqa: BLE001 - any unreadable entry is a miss, not a crash
+        except Exception as exc:
             stats.invalid += 1
             message = f"cache entry {entry} ignored ({type(exc).__name__}: {exc}); fetching the day"
             stats.warnings.append(message)
