@@ -4,6 +4,7 @@ tests/integration/test_prometheus_cache.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -243,3 +244,9 @@ def test_an_entry_of_other_requests_or_a_torn_file_is_a_warned_miss(tmp_path: Pa
     cache.store(grid, "jobs", live)
     assert cache.load(grid, "jobs", stats) is not None
     assert sorted(p.name for p in cache.directory.iterdir()) == sorted([entry.name, "key.json"])
+
+
+def test_every_field_of_results_is_cached_and_absorbed() -> None:
+    """A new kind of per-day state in Results (another combiner, say) must be written and read
+    by cache.py and combined by Results.absorb, or cached days would silently lack it."""
+    assert {f.name for f in dataclasses.fields(Results)} == {"by_name", "folds", "parts", "_lock"}
