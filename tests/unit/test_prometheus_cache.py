@@ -209,8 +209,8 @@ def test_days_absorbed_live_or_from_disk_equal_the_answers_added_directly(tmp_pa
             direct.add(job, answer)
             live.add(job, answer)
         grid = TimeGrid(MIDNIGHT + timedelta(days=day), 300, 288)
-        cache.store(grid, f"jobs-{day}", live)
-        absorbed.absorb(live, day)
+        cache.store(grid, f"jobs-{day}", live.day_frames())
+        absorbed.absorb(live.day_frames(), day)
         read = cache.load(grid, f"jobs-{day}", stats)
         assert read is not None
         from_disk.absorb(read, day)
@@ -231,7 +231,7 @@ def test_an_entry_of_other_requests_or_a_torn_file_is_a_warned_miss(tmp_path: Pa
     live = Results()
     for job, answer in _day_answers(0):
         live.add(job, answer)
-    cache.store(grid, "jobs", live)
+    cache.store(grid, "jobs", live.day_frames())
     stats = CacheStats()
     assert cache.load(grid, "other-jobs", stats) is None
     assert stats.invalid == 1 and "other requests" in stats.warnings[0]
@@ -241,7 +241,7 @@ def test_an_entry_of_other_requests_or_a_torn_file_is_a_warned_miss(tmp_path: Pa
     assert cache.load(grid, "jobs", stats) is None
     assert stats.invalid == 2 and str(entry) in stats.warnings[1]
     # Stored again over the torn entry: readable, and no temporary folder left behind.
-    cache.store(grid, "jobs", live)
+    cache.store(grid, "jobs", live.day_frames())
     assert cache.load(grid, "jobs", stats) is not None
     assert sorted(p.name for p in cache.directory.iterdir()) == sorted([entry.name, "key.json"])
 

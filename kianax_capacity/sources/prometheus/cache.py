@@ -3,8 +3,8 @@
 A day of data stops changing once it has passed and late samples have arrived. The aggregate
 shape asks the server for each day on its own (:func:`~.plan.aggregate_day_chunks`), and the
 client folds each day's answers into one :class:`~.fold.Results` before combining it with the
-other days (:meth:`~.fold.Results.absorb`). That per-day ``Results`` (the day's statistic parts,
-inventory folds and range answers) is what an entry stores, as Parquet files, so a run whose
+other days (:meth:`~.fold.Results.absorb`). That per-day result, as :class:`~.fold.DayFrames` (the day's
+statistic parts, inventory folds and range answers), is what an entry stores, as Parquet files, so a run whose
 window moved by one day asks the server for the new day only and combines the other thirteen
 from disk exactly as it would have combined their answers.
 
@@ -43,8 +43,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kianax_capacity.sources.prometheus.auth import redact_url
-from kianax_capacity.sources.prometheus.catalog import AGGREGATE_PARTS, AGGREGATE_QUERIES, QUERIES
-from kianax_capacity.sources.prometheus.fold import Results
+from kianax_capacity.sources.prometheus.catalog import (
+    AGGREGATE_PARTS,
+    AGGREGATE_QUERIES,
+    QUERIES,
+    folds_of,
+)
+from kianax_capacity.sources.prometheus.fold import DayFrames
 from kianax_capacity.sources.prometheus.plan import QueryJob, TimeGrid
 from kianax_capacity.sources.prometheus.promql import QUERY_NAMES, Selector, load_template
 
@@ -190,26 +195,45 @@ class DayCache:
         start, end = chunk.window_start, chunk.end
         return self.directory / f"{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}"
 
-    def load(self, chunk: TimeGrid, jobs: str, stats: CacheStats) -> Results | None:
-        """The day's results, or None (missing; unreadable or for other requests: warned)."""
+    def probe(self, chunk: TimeGrid, jobs: str, stats: CacheStats) -> bool:
+        """Whether an entry for ``chunk`` written by exactly ``jobs`` is there (its meta only;
+        one for other requests or unreadable is warned about, counted invalid, and False)."""
         entry = self._entry(chunk)
         if not (entry / "meta.json").exists():
-            return None
+            return False
         try:
             meta = json.loads((entry / "meta.json").read_text())
             if meta.get("format") != CACHE_FORMAT or meta.get("key") != self.digest:
                 raise ValueError("written for another key or format")
             if meta.get("jobs") != jobs:
                 raise ValueError("written by other requests")
-            return _read_results(entry, meta)
+        except (OSError, ValueError) as exc:
+            self._invalid(entry, exc, stats)
+            return False
+        return True
+
+    def read(self, chunk: TimeGrid, stats: CacheStats) -> DayFrames | None:
+        """The day's frames, or None when its files cannot be read (warned, counted invalid)."""
+        entry = self._entry(chunk)
+        try:
+            meta = json.loads((entry / "meta.json").read_text())
+            return _read_day(entry, meta)
         except Exception as exc:
-            stats.invalid += 1
-            message = f"cache entry {entry} ignored ({type(exc).__name__}: {exc}); fetching the day"
-            stats.warnings.append(message)
-            _LOGGER.warning("%s", message)
+            self._invalid(entry, exc, stats)
             return None
 
-    def store(self, chunk: TimeGrid, jobs: str, results: Results) -> None:
+    def load(self, chunk: TimeGrid, jobs: str, stats: CacheStats) -> DayFrames | None:
+        """:meth:`probe`, then :meth:`read`."""
+        return self.read(chunk, stats) if self.probe(chunk, jobs, stats) else None
+
+    @staticmethod
+    def _invalid(entry: Path, exc: BaseException, stats: CacheStats) -> None:
+        stats.invalid += 1
+        message = f"cache entry {entry} ignored ({type(exc).__name__}: {exc}); fetching the day"
+        stats.warnings.append(message)
+        _LOGGER.warning("%s", message)
+
+    def store(self, chunk: TimeGrid, jobs: str, day: DayFrames) -> None:
         """Write the day's results atomically (temp folder, then rename); a failure to write
         is a warning, never a failed fetch."""
         entry = self._entry(chunk)
@@ -220,7 +244,7 @@ class DayCache:
             if not key_file.exists():
                 _atomic_text(key_file, json.dumps(self.key, indent=2, sort_keys=True))
             tmp.mkdir()
-            meta = _write_results(tmp, results)
+            meta = _write_day(tmp, day)
             meta.update(
                 format=CACHE_FORMAT,
                 key=self.digest,
@@ -254,7 +278,7 @@ def _replace_dir(tmp: Path, entry: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# One day's Results <-> Parquet files
+# One day's frames <-> Parquet files
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -265,22 +289,19 @@ def _strings(values: Iterable[Any]) -> pa.Array:
     return pa.array(list(values), type=pa.string())
 
 
-def _write_results(folder: Path, results: Results) -> dict[str, Any]:
-    """Every part of ``results`` as files in ``folder``; the meta that lists them."""
+def _write_day(folder: Path, day: DayFrames) -> dict[str, Any]:
+    """Every frame of ``day`` as files in ``folder``; the meta that lists them."""
     meta: dict[str, Any] = {"folds": {}, "instant": {}, "range": {}}
-    parts = results.parts.frame()
-    _write(pa.Table.from_pandas(parts, preserve_index=False), folder / "parts.parquet")
-    for name, fold in sorted(results.folds.items()):
-        if not fold.rows:
-            continue
-        labels = [*fold.spec.key, *fold.spec.extra]
-        frame = fold.frame(labels)
-        columns = {label: _strings(frame[label].tolist()) for label in labels}
+    _write(pa.Table.from_pandas(day.parts, preserve_index=False), folder / "parts.parquet")
+    for name, (frame, rows) in sorted(day.folds.items()):
+        columns = {
+            label: _strings(frame[label].tolist()) for label in frame.columns if label != "value"
+        }
         columns["value"] = pa.array(frame["value"].to_numpy(dtype=float))
         _write(pa.table(columns), folder / f"fold.{name}.parquet")
-        meta["folds"][name] = fold.rows
-    for name, answers in sorted(results.by_name.items()):
-        for index, (_chunk, answer) in enumerate(answers):
+        meta["folds"][name] = rows
+    for name, answers in sorted(day.answers.items()):
+        for index, answer in enumerate(answers):
             if isinstance(answer, pd.DataFrame):
                 _write(_instant_table(answer), folder / f"instant.{name}.{index}.parquet")
                 meta["instant"][name] = index + 1
@@ -312,52 +333,50 @@ def _range_table(answer: list[tuple[dict[str, str], np.ndarray]]) -> pa.Table:
     )
 
 
-def _interned(values: list[Any]) -> np.ndarray:
-    return np.array([sys.intern(v) if isinstance(v, str) else v for v in values], dtype=object)
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    """A column as numpy: floats as they are, strings (and all-null columns) as objects.
+
+    Key strings are not interned here: :class:`~.fold.Fold` and the combiner intern the keys
+    they have not seen, and only those are kept.
+    """
+    column = table[name]
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+        return column.to_numpy()
+    return np.array(column.to_pylist(), dtype=object)
 
 
-def _read_results(folder: Path, meta: Mapping[str, Any]) -> Results:
-    """The day's :class:`Results` back from its files (as chunk 0; absorbed as its chunk)."""
-    results = Results()
-    parts = pq.read_table(folder / "parts.parquet")
-    frame = pd.DataFrame(
-        {
-            name: (
-                _interned(parts[name].to_pylist())
-                if pa.types.is_string(parts[name].type) or pa.types.is_null(parts[name].type)
-                else parts[name].to_numpy()
-            )
-            for name in parts.column_names
-        }
-    )
-    missing = sorted(set(AGGREGATE_PARTS) - set(frame.columns))
-    if missing and len(frame):
+def _read_day(folder: Path, meta: Mapping[str, Any]) -> DayFrames:
+    """The day's frames back from its files."""
+    parts_table = pq.read_table(folder / "parts.parquet")
+    parts = pd.DataFrame({name: _column(parts_table, name) for name in parts_table.column_names})
+    missing = sorted(set(AGGREGATE_PARTS) - set(parts.columns))
+    if missing and len(parts):
         raise ValueError(f"parts.parquet lacks {missing}")
-    results.parts.add_frame(frame)
+    specs = folds_of()
+    folds: dict[str, tuple[pd.DataFrame, int]] = {}
     for name, rows in meta["folds"].items():
-        fold = results.folds[name]  # KeyError: a fold this catalog does not have
+        spec = specs[name]  # KeyError: a fold this catalog does not have
         table = pq.read_table(folder / f"fold.{name}.parquet")
-        labels = [*fold.spec.key, *fold.spec.extra]
-        columns: dict[str, Any] = {label: _interned(table[label].to_pylist()) for label in labels}
-        columns["value"] = table["value"].to_numpy()
-        fold.add_frame(0, pd.DataFrame(columns), int(rows))
+        labels = [*spec.key, *spec.extra, "value"]
+        folds[name] = (pd.DataFrame({label: _column(table, label) for label in labels}), int(rows))
+    answers: dict[str, list[Any]] = {}
     for name, count in meta["instant"].items():
         for index in range(int(count)):
             table = pq.read_table(folder / f"instant.{name}.{index}.parquet")
             instant = pd.DataFrame(
                 {
-                    column: pd.Series(_interned(table[column].to_pylist()), dtype=object)
+                    column: pd.Series(_column(table, column), dtype=object)
                     for column in table.column_names
                     if column != "value"
                 }
             )
             instant["value"] = table["value"].to_numpy()
-            results.by_name.setdefault(name, []).append((0, instant))
+            answers.setdefault(name, []).append(instant)
     for name, count in meta["range"].items():
         for index in range(int(count)):
             table = pq.read_table(folder / f"range.{name}.{index}.parquet")
-            results.by_name.setdefault(name, []).append((0, _range_answer(table)))
-    return results
+            answers.setdefault(name, []).append(_range_answer(table))
+    return DayFrames(parts, folds, answers)
 
 
 def _range_answer(table: pa.Table) -> list[tuple[dict[str, str], np.ndarray]]:

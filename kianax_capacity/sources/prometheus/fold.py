@@ -25,7 +25,16 @@ from kianax_capacity.sources.prometheus.catalog import (
 )
 from kianax_capacity.sources.prometheus.plan import QueryJob
 
-__all__ = ["CONTAINER", "ChunkCombiner", "Fold", "Results", "folds", "objects", "utc_times"]
+__all__ = [
+    "CONTAINER",
+    "ChunkCombiner",
+    "DayFrames",
+    "Fold",
+    "Results",
+    "folds",
+    "objects",
+    "utc_times",
+]
 
 #: The labels that name one container.
 CONTAINER = ["namespace", "pod", "container"]
@@ -307,6 +316,21 @@ def folds(specs: Mapping[str, FoldSpec]) -> dict[str, Fold]:
     return {name: Fold(spec, shared.setdefault(spec.key, {})) for name, spec in specs.items()}
 
 
+@dataclass(frozen=True)
+class DayFrames:
+    """One aggregate chunk's results as plain frames: what the per-day cache stores and
+    :meth:`Results.absorb` folds in.
+
+    ``parts``: :meth:`ChunkCombiner.frame`; ``folds``: query name -> (:meth:`Fold.frame` of its
+    key and extra labels, answer rows it stood for); ``answers``: the other answers by name
+    (instant frames, range answers as (labels, points) per series), in arrival order.
+    """
+
+    parts: pd.DataFrame
+    folds: Mapping[str, tuple[pd.DataFrame, int]]
+    answers: Mapping[str, list[Any]]
+
+
 @dataclass
 class Results:
     """Answers by template name.
@@ -335,17 +359,25 @@ class Results:
         with self._lock:
             self.by_name.setdefault(job.name, []).append((job.chunk, answer))
 
-    def absorb(self, day: Results, chunk: int) -> None:
-        """Fold ``day`` (every answer of one aggregate chunk, fetched or read from the cache)
-        in as chunk ``chunk``: the same result as adding its answers here one by one."""
-        self.parts.add_frame(day.parts.frame())
+    def day_frames(self) -> DayFrames:
+        """These results (one aggregate chunk's) as the frames :meth:`absorb` folds in."""
+        folds_ = {
+            name: (fold.frame([*fold.spec.key, *fold.spec.extra]), fold.rows)
+            for name, fold in self.folds.items()
+            if fold.rows
+        }
+        answers = {name: [answer for _c, answer in items] for name, items in self.by_name.items()}
+        return DayFrames(self.parts.frame(), folds_, answers)
+
+    def absorb(self, day: DayFrames, chunk: int) -> None:
+        """Fold one aggregate chunk's frames (a day fetched, or read from the cache) in as chunk
+        ``chunk``: the same result as adding that chunk's answers here one by one."""
+        self.parts.add_frame(day.parts)
         with self._lock:
-            for name, fold in day.folds.items():
-                if fold.rows:
-                    labels = [*fold.spec.key, *fold.spec.extra]
-                    self.folds[name].add_frame(chunk, fold.frame(labels), fold.rows)
-            for name, answers in day.by_name.items():
-                self.by_name.setdefault(name, []).extend((chunk, answer) for _c, answer in answers)
+            for name, (frame, rows) in day.folds.items():
+                self.folds[name].add_frame(chunk, frame, rows)
+            for name, answers in day.answers.items():
+                self.by_name.setdefault(name, []).extend((chunk, answer) for answer in answers)
 
     def vector(self, name: str, labels: Iterable[str]) -> pd.DataFrame:
         """Instant answers as a frame: label columns and ``value`` (plus ``chunk`` for answers

@@ -108,30 +108,59 @@ def run_days(
     by_chunk: dict[int, list[QueryJob]] = {}
     for job in plan.jobs:
         by_chunk.setdefault(job.chunk, []).append(job)
-    to_fetch: list[QueryJob] = []
+    cached: list[int] = []
     to_store: dict[int, str] = {}  # chunk -> its jobs' digest, for days stored once fetched
+    fetched: list[int] = []
     for index, chunk in enumerate(plan.aggregate_chunks):
-        jobs = by_chunk.get(index, [])
         if cache is None or stats is None:
-            to_fetch.extend(jobs)
-            continue
-        if not cacheable(chunk, plan.chunk_points, now):
+            fetched.append(index)
+        elif not cacheable(chunk, plan.chunk_points, now):
             stats.uncacheable += 1
-            to_fetch.extend(jobs)
-            continue
-        digest = jobs_digest(jobs)
-        day = cache.load(chunk, digest, stats)
-        if day is not None:
+            fetched.append(index)
+        else:
+            digest = to_store[index] = jobs_digest(by_chunk.get(index, []))
+            (cached if cache.probe(chunk, digest, stats) else fetched).append(index)
+
+    def fetch_days(days: list[int]) -> None:
+        jobs = [job for index in days for job in by_chunk.get(index, [])]
+        _fetch_days(client, jobs, concurrency, progress, results, plan, cache, to_store)
+
+    # The new days are fetched on a background thread while the cached ones are read here: the
+    # server works on its queries while the client reads Parquet.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="days") as background:
+        fetching = background.submit(fetch_days, fetched)
+        unreadable = []
+        for index in cached:
+            assert cache is not None and stats is not None
+            day = cache.read(plan.aggregate_chunks[index], stats)
+            if day is None:
+                unreadable.append(index)
+                continue
             stats.hits += 1
             results.absorb(day, index)
             del day
-            continue
-        stats.misses += 1
-        to_store[index] = digest
-        to_fetch.extend(jobs)
+        fetching.result()
+    if unreadable:  # torn entries: fetched now, and stored again
+        fetch_days(unreadable)
+    if stats is not None:
+        stats.misses = len(to_store) - stats.hits
+    return results
 
+
+def _fetch_days(
+    client: PrometheusClient,
+    jobs: list[QueryJob],
+    concurrency: int,
+    progress: Any,
+    results: Results,
+    plan: QueryPlan,
+    cache: DayCache | None,
+    to_store: dict[int, str],
+) -> None:
+    """Send ``jobs``; each day's answers go into a Results of its own, and when its last answer
+    is in, the day is stored (when cacheable) and absorbed into ``results``."""
     days: dict[int, Results] = {}
-    remaining = Counter(job.chunk for job in to_fetch)
+    remaining = Counter(job.chunk for job in jobs)
     lock = threading.Lock()
 
     def answer(planned: QueryJob, job: QueryJob, result: list[dict[str, Any]]) -> None:
@@ -146,10 +175,11 @@ def run_days(
         if not complete:
             return
         # The day's last answer: stored (if cacheable) and folded in, on this worker thread.
+        frames = day.day_frames()
+        del day
         digest = to_store.get(planned.chunk)
         if cache is not None and digest is not None:
-            cache.store(plan.aggregate_chunks[planned.chunk], digest, day)
-        results.absorb(day, planned.chunk)
+            cache.store(plan.aggregate_chunks[planned.chunk], digest, frames)
+        results.absorb(frames, planned.chunk)
 
-    run_pool(client, to_fetch, concurrency, progress, answer)
-    return results
+    run_pool(client, jobs, concurrency, progress, answer)
