@@ -554,7 +554,7 @@ def report(
         ),
     ]
     if args.warm:
-        rows[2] = (f"fetch cold ({args.shape}, cache written)", rows[2][1])
+        rows[2] = (f"fetch ({args.shape}) cold, into the cache", rows[2][1])
         rows += [
             (
                 "fetch warm (window +1 day)",
