@@ -230,8 +230,7 @@ class DayCache:
     def _invalid(entry: Path, exc: BaseException, stats: CacheStats) -> None:
         stats.invalid += 1
         message = f"cache entry {entry} ignored ({type(exc).__name__}: {exc}); fetching the day"
-        stats.warnings.append(message)
-        _LOGGER.warning("%s", message)
+        stats.warnings.append(message)  # logged with the fetch's other warnings
 
     def store(self, chunk: TimeGrid, jobs: str, day: DayFrames) -> None:
         """Write the day's results atomically (temp folder, then rename); a failure to write

@@ -134,7 +134,6 @@ def fetch_prometheus_snapshot(
     grid = TimeGrid(end=end, step_seconds=step_seconds, points=points)
     client = PrometheusClient(config, environ)
     warnings: list[str] = []
-    cache_stats: CacheStats | None = None
     requested_shape, counted = shape, None
     threshold = (
         config.auto_shape_max_containers
@@ -159,27 +158,9 @@ def fetch_prometheus_snapshot(
             aggregate_chunk_seconds=parse_duration(config.aggregate_chunk),
             dialect=dialect,
         )
-        if shape == "aggregate":
-            cache = None
-            if cache_dir is not None:
-                cache = DayCache(cache_dir, _cache_key(config, selector, plan, shape, dialect))
-                cache_stats = CacheStats(directory=str(cache.directory))
-            results = run_days(
-                client,
-                plan,
-                config.concurrency,
-                progress,
-                cache,
-                cache_stats,
-                _aware(now) if now is not None else datetime.now(UTC),
-            )
-        else:
-            if cache_dir is not None:
-                _LOGGER.info(
-                    "cache: the series shape is fetched whole (the cache is per day "
-                    "of the aggregate shape)"
-                )
-            results = _run_all(client, plan.jobs, config.concurrency, progress)
+        results, cache_stats = _send(
+            client, config, plan, shape, dialect, selector, progress, cache_dir, now
+        )
     finally:
         client.close()
     if cache_stats is not None:
@@ -308,6 +289,35 @@ def _scrape_interval(
         )
         return _DEFAULT_SCRAPE_SECONDS
     return max(1.0, round(probe / count))
+
+
+def _send(
+    client: PrometheusClient,
+    config: PrometheusConfig,
+    plan: QueryPlan,
+    shape: str,
+    dialect: str,
+    selector: Selector,
+    progress: Any,
+    cache_dir: Path | None,
+    now: datetime | None,
+) -> tuple[Results, CacheStats | None]:
+    """Every answer of the plan: the aggregate shape day by day through the cache (when
+    ``cache_dir`` is given), the series shape all at once."""
+    if shape != "aggregate":
+        if cache_dir is not None:
+            _LOGGER.info(
+                "cache: the series shape is fetched whole (the cache is per day of the "
+                "aggregate shape)"
+            )
+        return _run_all(client, plan.jobs, config.concurrency, progress), None
+    cache, stats = None, None
+    if cache_dir is not None:
+        cache = DayCache(cache_dir, _cache_key(config, selector, plan, shape, dialect))
+        stats = CacheStats(directory=str(cache.directory))
+    clock = _aware(now) if now is not None else datetime.now(UTC)
+    results = run_days(client, plan, config.concurrency, progress, cache, stats, clock)
+    return results, stats
 
 
 def _cache_key(
