@@ -121,6 +121,10 @@ def run_days(
             digest = to_store[index] = jobs_digest(by_chunk.get(index, []))
             (cached if cache.probe(chunk, digest, stats) else fetched).append(index)
 
+    # Jobs outside the day chunks (none today; a window-wide query a later catalog adds) are
+    # always fetched, never stored: only a day's own jobs make its entry.
+    fetched.extend(sorted(set(by_chunk) - set(range(len(plan.aggregate_chunks)))))
+
     def fetch_days(days: list[int]) -> None:
         jobs = [job for index in days for job in by_chunk.get(index, [])]
         _fetch_days(client, jobs, concurrency, progress, results, plan, cache, to_store)
