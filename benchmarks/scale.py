@@ -296,6 +296,12 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="also fetch the window moved by one day with the per-day cache (default on)",
     )
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also send the bare floor and the scan floor (default on; --no-floor: 0 printed)",
+    )
     args = parser.parse_args(argv)
     step = int(parse_duration(args.step))
 
@@ -356,7 +362,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         pid = server.process.pid
         runs = [one_run(server.url, workdir, args, run, pid) for run in range(args.runs)]
-        scan = scan_floor(server.url, runs[-1]["manifest"], pid)
+        scan = (
+            scan_floor(server.url, runs[-1]["manifest"], pid)
+            if args.floor
+            else {"wall_s": 0.0, "server_cpu_s": 0.0, "samples": 0.0, "metrics": 0}
+        )
     finally:
         server.stop()
         if not args.keep:
@@ -399,7 +409,11 @@ def one_run(
     )  # fmt: skip
     manifest = json.loads((snapshot / "manifest.json").read_text())
     cpu_before = server_cpu_seconds(pid)
-    bare = floor(url, manifest, args.concurrency)
+    bare = (
+        floor(url, manifest, args.concurrency)
+        if args.floor
+        else {"wall_s": 0.0, "requests": 0, "bytes": 0}
+    )
     floor_server_cpu = server_cpu_seconds(pid) - cpu_before
     prom = manifest["extra"]["prometheus"]
     result = json.loads(recs.read_text())
