@@ -261,8 +261,30 @@ def prometheus_config_from_args(
     return prometheus
 
 
+def _fetch_notes(snapshot: Snapshot) -> list[str]:
+    """What --shape auto chose and what the per-day cache did, from the manifest (printed
+    after a successful fetch: a failed one prints its one-line error only)."""
+    prom = snapshot.manifest.extra.get("prometheus") or {}
+    notes = []
+    auto = prom.get("shape_auto")
+    if auto:
+        notes.append(
+            f"shape auto: {auto['containers']} containers seen in the window's last hour -> "
+            f"{snapshot.manifest.shape} (aggregate above {auto['max_containers_for_series']}; "
+            "--shape or --auto-shape-max-containers to choose)"
+        )
+    stats = prom.get("cache")
+    if stats:
+        from kianax_capacity.sources.prometheus.cache import cache_summary
+
+        notes.append(f"cache {stats['directory']}: {cache_summary(stats)}")
+    return notes
+
+
 def run(args: argparse.Namespace) -> int:
     snapshot = fetch_snapshot(args, args.out)
+    for note in _fetch_notes(snapshot):
+        log.info("%s", note)
     counts = ", ".join(
         f"{len(frame):,} {name}"
         for name, frame in snapshot.tables.items()

@@ -59,6 +59,7 @@ __all__ = [
     "CacheStats",
     "DayCache",
     "cache_key",
+    "cache_summary",
     "cacheable",
     "default_cache_dir",
     "jobs_digest",
@@ -180,6 +181,17 @@ class CacheStats:
             "uncacheable": self.uncacheable,
             "invalid": self.invalid,
         }
+
+
+def cache_summary(stats: Mapping[str, Any]) -> str:
+    """One line from :meth:`CacheStats.manifest` (the CLI prints it after the fetch)."""
+    text = f"{stats['hits']} day(s) from the cache, {stats['misses']} fetched and stored"
+    if stats["uncacheable"]:
+        text += f", {stats['uncacheable']} not cacheable (partial or less than an hour old)"
+    if stats["invalid"]:
+        invalid = stats["invalid"]
+        text += f", {invalid} unreadable entr{'y' if invalid == 1 else 'ies'} replaced"
+    return text
 
 
 class DayCache:

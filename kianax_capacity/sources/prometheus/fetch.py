@@ -163,8 +163,8 @@ def fetch_prometheus_snapshot(
         )
     finally:
         client.close()
-    if cache_stats is not None:
-        _LOGGER.info("cache %s: %s", cache_stats.directory, cache_stats.summary())
+    if cache_stats is not None:  # the CLI prints the summary once the snapshot is written
+        _LOGGER.debug("cache %s: %s", cache_stats.directory, cache_stats.summary())
         warnings.extend(cache_stats.warnings)
     release_free_memory()
     facts = node_facts(results)
@@ -306,7 +306,7 @@ def _send(
     ``cache_dir`` is given), the series shape all at once."""
     if shape != "aggregate":
         if cache_dir is not None:
-            _LOGGER.info(
+            _LOGGER.debug(
                 "cache: the series shape is fetched whole (the cache is per day of the "
                 "aggregate shape)"
             )
@@ -354,14 +354,7 @@ def _auto_shape(
     value = float(result[0]["value"][1]) if result else 0.0
     count = int(value) if math.isfinite(value) else 0
     shape = "aggregate" if count > threshold else "series"
-    _LOGGER.info(
-        "shape auto: %d containers seen in the last %s of the window -> %s (more than %d: "
-        "aggregate; set --shape to choose)",
-        count,
-        format_duration(probe),
-        shape,
-        threshold,
-    )
+    _LOGGER.debug("shape auto: %d containers -> %s (threshold %d)", count, shape, threshold)
     return shape, count
 
 
