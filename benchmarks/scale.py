@@ -24,6 +24,13 @@
 The server's CPU time (user + system, from ``/proc/<pid>/stat``) is read around the fetch, the
 floor and the scan, so the table shows how the machine's cores were shared.
 
+7. **warm** (``--warm``, the default): the server holds one day more than the window; the cold
+   fetch of step 3 reads the window ending a day before the data's end into an empty per-day
+   cache (``fetch --cache``), then the **warm** fetch reads the window moved by one day with that
+   cache (the server is asked for the new day only), and a **reference** fetch reads the same
+   moved window with ``--no-cache``: the warm snapshot must equal it table by table
+   (``compare_snapshots.py``). Wall time, peak RSS and requests of warm and cold are printed.
+
 Each child's peak RSS and CPU time come from ``os.wait4`` (the kernel's rusage of that child).
 Steps 3-5 repeat ``--runs`` times; the table shows medians, and the last line is the same as
 JSON. ``--keep`` keeps the VictoriaMetrics data in ``--workdir`` and reuses it on the next run
@@ -45,7 +52,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +74,9 @@ from kianax_capacity.sources.prometheus.leaks import leak_jobs  # noqa: E402
 from kianax_capacity.sources.prometheus.promql import Selector, format_duration, render  # noqa: E402
 from kianax_capacity.units import parse_duration  # noqa: E402
 from tests.integration.servers import VictoriaMetricsServer  # noqa: E402
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from compare_snapshots import compare  # noqa: E402
 
 #: Long aggregate queries at 10,000 containers outlast VictoriaMetrics' 30 s default.
 VM_FLAGS = ("-search.maxQueryDuration=10m", "-search.maxUniqueTimeseries=5000000")
@@ -294,11 +304,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="parallel requests")
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the loaded data")
     parser.add_argument("--workdir", type=Path, default=None, help="where data and outputs go")
+    parser.add_argument(
+        "--warm",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also fetch the window moved by one day with the per-day cache (default on)",
+    )
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also send the bare floor and the scan floor (default on; --no-floor: 0 printed)",
+    )
     args = parser.parse_args(argv)
     step = int(parse_duration(args.step))
 
     scale, base, per_copy = pick_scale(args.containers, args.days, step)
-    key = f"scale{scale}-days{args.days:g}-step{step}"
+    # The warm run moves the window by a day: the server holds that day too.
+    data_days = args.days + 1 if args.warm else args.days
+    key = f"scale{scale}-days{data_days:g}-step{step}"
     workdir = args.workdir or Path(tempfile.gettempdir()) / f"kianax-bench-{key}"
     if not args.keep and args.workdir is None and workdir.exists():
         shutil.rmtree(workdir)
@@ -321,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if loaded is None:
             started = time.perf_counter()
-            demo = simulate_demo_cluster(days=args.days, step_seconds=step, scale=scale)
+            demo = simulate_demo_cluster(days=data_days, step_seconds=step, scale=scale)
             generate_s = time.perf_counter() - started
             running, distinct = containers_of(demo)
             started = time.perf_counter()
@@ -352,7 +376,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         pid = server.process.pid
         runs = [one_run(server.url, workdir, args, run, pid) for run in range(args.runs)]
-        scan = scan_floor(server.url, runs[-1]["manifest"], pid)
+        scan = (
+            scan_floor(server.url, runs[-1]["manifest"], pid)
+            if args.floor
+            else {"wall_s": 0.0, "server_cpu_s": 0.0, "samples": 0.0, "metrics": 0}
+        )
     finally:
         server.stop()
         if not args.keep:
@@ -371,16 +399,22 @@ def one_run(
         f"[prometheus]\nconcurrency = {args.concurrency}\ntimeout_seconds = {CLIENT_TIMEOUT_SECONDS}\n"
     )
     python = sys.executable
-    end = DEFAULT_END.strftime("%Y-%m-%dT%H:%M:%SZ")
-    cpu_before = server_cpu_seconds(pid)
-    fetch = run_child(
-        [
+    moved = DEFAULT_END if args.warm else None
+    cold_end = DEFAULT_END - timedelta(days=1) if args.warm else DEFAULT_END
+    cache = workdir / f"cache-{run}"
+    shutil.rmtree(cache, ignore_errors=True)
+
+    def fetch_command(end: datetime, out: Path, *cache_flags: str) -> list[str]:
+        return [
             python, "-m", "kianax_capacity", "--config", str(config), "fetch",
             "--source", "prometheus", "--prometheus-url", url,
-            "--window", f"{args.days * 24 * 60:g}m", "--end", end, "--step", args.step,
-            "--shape", args.shape, "--out", str(snapshot),
-        ]
-    )  # fmt: skip
+            "--window", f"{args.days * 24 * 60:g}m", "--end", end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "--step", args.step, "--shape", args.shape, "--out", str(out), *cache_flags,
+        ]  # fmt: skip
+
+    cpu_before = server_cpu_seconds(pid)
+    cold_flags = ("--cache", str(cache)) if args.warm else ("--no-cache",)
+    fetch = run_child(fetch_command(cold_end, snapshot, *cold_flags))
     fetch_server_cpu = server_cpu_seconds(pid) - cpu_before
     recs = workdir / f"recommendations-{run}.json"
     recommend = run_child(
@@ -389,11 +423,17 @@ def one_run(
     )  # fmt: skip
     manifest = json.loads((snapshot / "manifest.json").read_text())
     cpu_before = server_cpu_seconds(pid)
-    bare = floor(url, manifest, args.concurrency, snapshot)
+    bare = (
+        floor(url, manifest, args.concurrency, snapshot)
+        if args.floor
+        else {"wall_s": 0.0, "requests": 0, "bytes": 0}
+    )
     floor_server_cpu = server_cpu_seconds(pid) - cpu_before
     prom = manifest["extra"]["prometheus"]
     result = json.loads(recs.read_text())
+    warm = warm_run(fetch_command, moved, workdir, run, cache) if moved is not None else {}
     row = {
+        **warm,
         "fetch_s": fetch["wall_s"],
         "fetch_rss_mib": fetch["peak_rss_mib"],
         "fetch_cpu_s": fetch["cpu_s"],
@@ -414,12 +454,47 @@ def one_run(
     print(
         f"# run {run + 1}: fetch {row['fetch_s']:.1f}s ({row['fetch_rss_mib']:.0f} MiB), "
         f"recommend {row['recommend_s']:.1f}s ({row['recommend_rss_mib']:.0f} MiB), "
-        f"floor {row['floor_s']:.1f}s",
+        f"floor {row['floor_s']:.1f}s"
+        + (
+            f"; warm {row['warm_s']:.1f}s ({row['warm_rss_mib']:.0f} MiB, "
+            f"{row['warm_requests']} requests), reference {row['reference_s']:.1f}s, "
+            f"warm == reference: {row['warm_equal']}"
+            if warm
+            else ""
+        ),
         flush=True,
     )
     if not args.keep:
         shutil.rmtree(snapshot, ignore_errors=True)
     return row
+
+
+def warm_run(
+    fetch_command: Any, moved: datetime, workdir: Path, run: int, cache: Path
+) -> dict[str, Any]:
+    """The window moved by a day: warm (with the cold run's cache), then a cold reference
+    (``--no-cache``) of the same window, compared table by table."""
+    warm_out, reference_out = workdir / f"warm-{run}", workdir / f"reference-{run}"
+    for folder in (warm_out, reference_out):
+        shutil.rmtree(folder, ignore_errors=True)
+    warm = run_child(fetch_command(moved, warm_out, "--cache", str(cache)))
+    reference = run_child(fetch_command(moved, reference_out, "--no-cache"))
+    warm_prom = json.loads((warm_out / "manifest.json").read_text())["extra"]["prometheus"]
+    ref_prom = json.loads((reference_out / "manifest.json").read_text())["extra"]["prometheus"]
+    problems = compare(warm_out, reference_out)
+    for line in problems:
+        print(f"# warm != reference: {line}", flush=True)
+    return {
+        "warm_s": warm["wall_s"],
+        "warm_rss_mib": warm["peak_rss_mib"],
+        "warm_cpu_s": warm["cpu_s"],
+        "warm_requests": warm_prom["requests"],
+        "warm_cache": warm_prom.get("cache"),
+        "reference_s": reference["wall_s"],
+        "reference_rss_mib": reference["peak_rss_mib"],
+        "reference_requests": ref_prom["requests"],
+        "warm_equal": not problems,
+    }
 
 
 def report(
@@ -472,6 +547,18 @@ def report(
         "cpus": os.cpu_count(),
         "commit": _commit(),
     }
+    if args.warm:
+        out.update(
+            warm_s=round(median("warm_s"), 2),
+            warm_peak_rss_mib=round(median("warm_rss_mib"), 1),
+            warm_requests=int(median("warm_requests")),
+            warm_over_cold=round(median("warm_s") / fetch, 3) if fetch > 0 else None,
+            reference_s=round(median("reference_s"), 2),
+            reference_peak_rss_mib=round(median("reference_rss_mib"), 1),
+            reference_requests=int(median("reference_requests")),
+            warm_equal_runs=sum(bool(r["warm_equal"]) for r in runs),
+            warm_cache=runs[-1]["warm_cache"],
+        )
     rows = [
         ("generate (simulate)", f"{out['generate_s']:.1f} s" + (" (cached)" if cached else "")),
         ("import (stream + flush)", f"{out['import_s']:.1f} s" + (" (cached)" if cached else "")),
@@ -494,6 +581,21 @@ def report(
             f"{out['scan_samples'] / 1e6:.1f} M samples of {out['scan_metrics']} metrics",
         ),
     ]
+    if args.warm:
+        rows[2] = (f"fetch ({args.shape}) cold, into the cache", rows[2][1])
+        rows += [
+            (
+                "fetch warm (window +1 day)",
+                f"{out['warm_s']:.1f} s, peak RSS {out['warm_peak_rss_mib']:.0f} MiB, "
+                f"{out['warm_requests']} requests, {out['warm_over_cold']:.1%} of cold",
+            ),
+            (
+                "fetch cold, no cache (same window)",
+                f"{out['reference_s']:.1f} s, peak RSS {out['reference_peak_rss_mib']:.0f} MiB, "
+                f"{out['reference_requests']} requests",
+            ),
+            ("warm == cold (tables)", f"{out['warm_equal_runs']} of {len(runs)} run(s) identical"),
+        ]
     width = max(len(name) for name, _ in rows)
     print(f"\nmedians of {len(runs)} run(s), commit {out['commit']}")
     for name, value in rows:

@@ -76,7 +76,7 @@ class PrometheusConfig:
     concurrency: int = 4
     cluster_label: str | None = None
     cluster_value: str | None = None
-    shape: str = "series"  # series | aggregate
+    shape: str = "auto"  # auto | series | aggregate
     # Added for the Prometheus source (docs/prometheus.md):
     retry_backoff_seconds: float = 0.5  # urllib3 backoff factor between retries
     max_retry_after_seconds: float = 30.0  # a longer Retry-After from the server is capped
@@ -85,6 +85,9 @@ class PrometheusConfig:
     rate_window: str | None = None  # e.g. "2m"; None = max(step, 2 x scrape interval)
     aggregate_chunk: str = "1d"  # aggregate shape: one request per statistic and chunk
     dialect: str = "auto"  # aggregate shape: auto | promql | metricsql (VictoriaMetrics)
+    # shape = "auto": more containers than this in the window's last hour -> aggregate shape
+    auto_shape_max_containers: int = 2000
+    cache_dir: str | None = None  # per-day cache (aggregate shape); None = the user cache dir
 
 
 @dataclass(frozen=True)

@@ -31,3 +31,15 @@ def demo_recommendations(demo_snapshot_full: Snapshot):
     from kianax_capacity.recommenders.engine import recommend
 
     return recommend(demo_snapshot_full, generated_at=datetime(2026, 11, 23, 6, 0, tzinfo=UTC))
+
+
+@pytest.fixture(scope="session")
+def _xdg_cache_home(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("xdg-cache"))
+
+
+@pytest.fixture(autouse=True)
+def _private_cache_dir(_xdg_cache_home: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fetches that use the default per-day cache write under a temporary XDG_CACHE_HOME, never
+    into the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", _xdg_cache_home)

@@ -97,9 +97,33 @@ def add_prometheus_arguments(parser: argparse.ArgumentParser) -> None:
     )
     prom.add_argument(
         "--shape",
-        choices=("series", "aggregate"),
+        choices=("auto", "series", "aggregate"),
         default=None,
-        help="series (time series, default) or aggregate (server-side statistics)",
+        help="auto (default: one count query picks aggregate above "
+        "--auto-shape-max-containers containers, else series), series (time series) or "
+        "aggregate (server-side statistics per day)",
+    )
+    prom.add_argument(
+        "--auto-shape-max-containers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="--shape auto: the most containers (seen in the window's last hour) fetched as "
+        "series (default 2000, [prometheus] auto_shape_max_containers)",
+    )
+    prom.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="per-day cache of the aggregate shape: settled UTC days are read from the server "
+        "once (default $XDG_CACHE_HOME/kianax-capacity or ~/.cache/kianax-capacity)",
+    )
+    prom.add_argument(
+        "--no-cache",
+        action="store_true",
+        default=False,
+        help="neither read nor write the per-day cache",
     )
     prom.add_argument(
         "--auth",
@@ -169,7 +193,9 @@ def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
         with progress.task(f"writing snapshot to {out}"):
             return snapshot.write(out, cluster=flag_cluster, created_at=datetime.now(UTC))
     window = parse_duration(args.window or "14d")
-    end = end or datetime.now(UTC).replace(microsecond=0)
+    # Now, rounded down to the step: the steps (and the days the cache keeps) then fall on the
+    # same instants from one run to the next.
+    end = end or _floor_to_step(datetime.now(UTC), step_seconds)
     prometheus = prometheus_config_from_args(args, prometheus_base)
     if not prometheus.url:
         raise UserInputError(
@@ -190,7 +216,25 @@ def fetch_snapshot(args: argparse.Namespace, out: Path) -> Snapshot:
         progress=progress,
         ec2_nodes=getattr(args, "ec2_nodes", "auto"),
         nodegroups=config.nodegroups,
+        cache_dir=_cache_dir(args, prometheus),
+        auto_shape_max_containers=getattr(args, "auto_shape_max_containers", None),
     )
+
+
+def _floor_to_step(moment: datetime, step_seconds: int) -> datetime:
+    seconds = int(moment.timestamp())
+    return datetime.fromtimestamp(seconds - seconds % step_seconds, UTC)
+
+
+def _cache_dir(args: argparse.Namespace, prometheus: PrometheusConfig) -> Path | None:
+    """``--cache DIR``, ``[prometheus] cache_dir`` or the user's cache folder; None with
+    ``--no-cache``."""
+    from kianax_capacity.sources.prometheus.cache import default_cache_dir
+
+    if getattr(args, "no_cache", False):
+        return None
+    chosen = getattr(args, "cache", None) or prometheus.cache_dir
+    return Path(chosen).expanduser() if chosen else default_cache_dir()
 
 
 def prometheus_config_from_args(
@@ -229,6 +273,26 @@ def prometheus_config_from_args(
     return prometheus
 
 
+def _fetch_notes(snapshot: Snapshot) -> list[str]:
+    """What --shape auto chose and what the per-day cache did, from the manifest (printed
+    after a successful fetch: a failed one prints its one-line error only)."""
+    prom = snapshot.manifest.extra.get("prometheus") or {}
+    notes = []
+    auto = prom.get("shape_auto")
+    if auto:
+        notes.append(
+            f"shape auto: {auto['containers']} containers seen in the window's last hour -> "
+            f"{snapshot.manifest.shape} (aggregate above {auto['max_containers_for_series']}; "
+            "--shape or --auto-shape-max-containers to choose)"
+        )
+    stats = prom.get("cache")
+    if stats:
+        from kianax_capacity.sources.prometheus.cache import cache_summary
+
+        notes.append(f"cache {stats['directory']}: {cache_summary(stats)}")
+    return notes
+
+
 def run(args: argparse.Namespace) -> int:
     clusters = fleet_clusters(args, config_from_args(args))
     if clusters is not None:
@@ -237,6 +301,8 @@ def run(args: argparse.Namespace) -> int:
         fetch_fleet(args, clusters, args.out)
         return 0
     snapshot = fetch_snapshot(args, args.out)
+    for note in _fetch_notes(snapshot):
+        log.info("%s", note)
     counts = ", ".join(
         f"{len(frame):,} {name}"
         for name, frame in snapshot.tables.items()

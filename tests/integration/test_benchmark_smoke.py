@@ -39,6 +39,10 @@ FIELDS = {
     "container_stats_rows",
     "rightsizing_rows",
     "commit",
+    "warm_s",
+    "warm_requests",
+    "warm_equal_runs",
+    "reference_s",
 }
 
 
@@ -71,3 +75,8 @@ def test_benchmark_runs_and_prints_its_fields(tmp_path: Path) -> None:
     assert 0 < result["scan_samples"] <= result["samples"]
     assert result["scan_metrics"] > 2
     assert result["fetch_server_cpu_s"] > 0
+    # The warm run (window moved by a day) asked for one day of the two, and its snapshot
+    # equals a --no-cache fetch of the same window.
+    assert result["warm_equal_runs"] == 1
+    assert result["warm_cache"]["hits"] == 1 and result["warm_cache"]["misses"] == 1
+    assert result["warm_requests"] < result["requests"] == result["reference_requests"]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from kianax_capacity.errors import AwsError, MissingDependencyError, UserInputEr
 from kianax_capacity.snapshot import TABLE_COLUMNS, Snapshot, write_snapshot
 from kianax_capacity.sources.ec2_nodes import Ec2Instance, describe_instances
 from kianax_capacity.sources.prometheus._memory import GC_PAUSED, release_free_memory
+from kianax_capacity.sources.prometheus.cache import CacheStats, DayCache, cache_key
 from kianax_capacity.sources.prometheus.catalog import DIALECT_PROBE, DIALECTS, PHI_LABEL, SHAPES
 from kianax_capacity.sources.prometheus.client import PrometheusClient, QueryRejectedError
 from kianax_capacity.sources.prometheus.fold import Results
@@ -32,6 +32,7 @@ from kianax_capacity.sources.prometheus.nodes import (
 )
 from kianax_capacity.sources.prometheus.plan import QueryJob, QueryPlan, TimeGrid, plan_queries
 from kianax_capacity.sources.prometheus.promql import Selector, format_duration, render
+from kianax_capacity.sources.prometheus.send import run_days, run_pool
 from kianax_capacity.sources.prometheus.tables import assemble, typed
 from kianax_capacity.units import parse_duration
 
@@ -68,6 +69,9 @@ def fetch_prometheus_snapshot(
     ec2_nodes: str = "off",
     nodegroups: Mapping[str, NodeGroupConfig] | None = None,
     aws_session: Any = None,
+    cache_dir: Path | None = None,
+    now: datetime | None = None,
+    auto_shape_max_containers: int | None = None,
 ) -> Snapshot:
     """Query a Prometheus-compatible server and write a snapshot folder to ``out``.
 
@@ -81,7 +85,10 @@ def fetch_prometheus_snapshot(
         cluster_label: label that tells clusters apart on a shared server (e.g. ``cluster``);
             its value is ``cluster``.
         cluster: the cluster's name in the snapshot (and the label value, when filtering).
-        shape: ``series`` (usage time series) or ``aggregate`` (server-side statistics).
+        shape: ``series`` (usage time series), ``aggregate`` (server-side statistics) or
+            ``auto``: one count query of the containers seen in the window's last hour picks
+            ``aggregate`` above ``auto_shape_max_containers`` (default
+            ``[prometheus] auto_shape_max_containers``), else ``series``.
         progress: called as ``progress(done, total)`` after each request, or the CLI's
             ``Progress`` (anything with ``task(description, total)``), which gets one bar.
         environ: where ``*_env`` secrets are read (default ``os.environ``).
@@ -91,6 +98,9 @@ def fetch_prometheus_snapshot(
             becomes a warning); ``on`` (the whole credential chain; a failure is an error).
         nodegroups: the ``[nodegroups]`` config, the last source of node facts.
         aws_session: boto3 session for EC2 (default: the standard credential chain).
+        cache_dir: the per-day cache's folder (aggregate shape; :mod:`.cache`); None: no cache.
+        now: the clock that says which days have settled (default: the current time).
+        auto_shape_max_containers: see ``shape``.
 
     Returns:
         The snapshot written.
@@ -110,8 +120,8 @@ def fetch_prometheus_snapshot(
             f"the window {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ} is shorter than "
             f"one step ({step_seconds}s); widen --window or shorten --step"
         )
-    if shape not in SHAPES:
-        raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}")
+    if shape not in (*SHAPES, "auto"):
+        raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}, auto")
     if ec2_nodes not in EC2_MODES:
         raise UserInputError(f"ec2_nodes {ec2_nodes!r} is not one of {', '.join(EC2_MODES)}")
     if config.dialect not in DIALECTS:
@@ -126,8 +136,18 @@ def fetch_prometheus_snapshot(
     grid = TimeGrid(end=end, step_seconds=step_seconds, points=points)
     client = PrometheusClient(config, environ)
     warnings: list[str] = []
+    requested_shape, counted = shape, None
+    threshold = (
+        config.auto_shape_max_containers
+        if auto_shape_max_containers is None
+        else auto_shape_max_containers
+    )
+    if threshold < 0:
+        raise UserInputError(f"auto_shape_max_containers must be 0 or more, got {threshold}")
     try:
         scrape = _scrape_interval(client, config, grid, selector, warnings)
+        if shape == "auto":
+            shape, counted = _auto_shape(client, grid, selector, threshold)
         rate_window = parse_duration(config.rate_window) if config.rate_window else None
         dialect = _dialect(client, config, grid) if shape == "aggregate" else "promql"
         plan = plan_queries(
@@ -140,7 +160,9 @@ def fetch_prometheus_snapshot(
             aggregate_chunk_seconds=parse_duration(config.aggregate_chunk),
             dialect=dialect,
         )
-        results = _run_all(client, plan.jobs, config.concurrency, progress)
+        results, cache_stats = _send(
+            client, config, plan, shape, dialect, selector, progress, cache_dir, now
+        )
         screen = (
             _leak_peaks(client, results, plan, selector, config.concurrency, progress, warnings)
             if shape == "aggregate"
@@ -148,6 +170,9 @@ def fetch_prometheus_snapshot(
         )
     finally:
         client.close()
+    if cache_stats is not None:  # the CLI prints the summary once the snapshot is written
+        _LOGGER.debug("cache %s: %s", cache_stats.directory, cache_stats.summary())
+        warnings.extend(cache_stats.warnings)
     release_free_memory()
     facts = node_facts(results)
     instances, ec2_tried = _ec2_instances(facts, ec2_nodes, aws_session, warnings)
@@ -191,6 +216,11 @@ def fetch_prometheus_snapshot(
                 "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
                 "dialect": dialect,
                 **({"leak_screen": screen[1]} if screen is not None else {}),
+                "shape_requested": requested_shape,
+                "shape_auto": None
+                if counted is None
+                else {"containers": counted, "max_containers_for_series": threshold},
+                "cache": None if cache_stats is None else cache_stats.manifest(),
                 "requests": client.requests_sent,
                 "bytes_received": client.bytes_received,
             }
@@ -302,6 +332,73 @@ def _scrape_interval(
     return max(1.0, round(probe / count))
 
 
+def _send(
+    client: PrometheusClient,
+    config: PrometheusConfig,
+    plan: QueryPlan,
+    shape: str,
+    dialect: str,
+    selector: Selector,
+    progress: Any,
+    cache_dir: Path | None,
+    now: datetime | None,
+) -> tuple[Results, CacheStats | None]:
+    """Every answer of the plan: the aggregate shape day by day through the cache (when
+    ``cache_dir`` is given), the series shape all at once."""
+    if shape != "aggregate":
+        if cache_dir is not None:
+            _LOGGER.debug(
+                "cache: the series shape is fetched whole (the cache is per day of the "
+                "aggregate shape)"
+            )
+        return _run_all(client, plan.jobs, config.concurrency, progress), None
+    cache, stats = None, None
+    if cache_dir is not None:
+        cache = DayCache(cache_dir, _cache_key(config, selector, plan, shape, dialect))
+        stats = CacheStats(directory=str(cache.directory))
+    clock = _aware(now) if now is not None else datetime.now(UTC)
+    results = run_days(client, plan, config.concurrency, progress, cache, stats, clock)
+    return results, stats
+
+
+def _cache_key(
+    config: PrometheusConfig, selector: Selector, plan: QueryPlan, shape: str, dialect: str
+) -> dict[str, Any]:
+    return cache_key(
+        url=config.url or "",
+        headers=config.headers,
+        selector=selector,
+        step_seconds=plan.grid.step_seconds,
+        shape=shape,
+        dialect=dialect,
+        rate_window_seconds=plan.rate_window_seconds,
+        sample_window_seconds=plan.sample_window_seconds,
+        aggregate_chunk_seconds=parse_duration(config.aggregate_chunk),
+    )
+
+
+def _auto_shape(
+    client: PrometheusClient, grid: TimeGrid, selector: Selector, threshold: int
+) -> tuple[str, int]:
+    """``aggregate`` when more than ``threshold`` containers were seen in the window's last
+    hour, else ``series``; and that count (one instant query, a number as its answer)."""
+    probe = min(_SCRAPE_PROBE_SECONDS, grid.points * grid.step_seconds)
+    job = QueryJob(
+        "container_count",
+        render(
+            "container_count", selector=selector.namespaced, probe_window=format_duration(probe)
+        ),
+        0,
+        time=grid.end,
+    )
+    result = client.run(job)
+    value = float(result[0]["value"][1]) if result else 0.0
+    count = int(value) if math.isfinite(value) else 0
+    shape = "aggregate" if count > threshold else "series"
+    _LOGGER.debug("shape auto: %d containers -> %s (threshold %d)", count, shape, threshold)
+    return shape, count
+
+
 def _dialect(client: PrometheusClient, config: PrometheusConfig, grid: TimeGrid) -> str:
     """``config.dialect``, or for ``auto`` what the server answers to a MetricsQL-only query.
 
@@ -325,51 +422,8 @@ def _run_all(
     concurrency: int,
     progress: Any,
 ) -> Results:
-    if progress is not None and hasattr(progress, "task"):
-        # The CLI's Progress: a bar with a known total, advanced once per answer.
-        with progress.task(f"querying {client.safe_url}", total=len(jobs)) as advance:
-            return _run_pool(client, jobs, concurrency, lambda _done, _total: advance(1))
-    return _run_pool(client, jobs, concurrency, progress)
-
-
-def _run_pool(
-    client: PrometheusClient,
-    jobs: tuple[QueryJob, ...],
-    concurrency: int,
-    progress: Callable[[int, int], None] | None,
-) -> Results:
     results = Results()
-    total = len(jobs)
-    done = 0
-
-    rejected: set[str] = set()  # names whose query the server refused: use their fallback
-
-    def fetch_one(job: QueryJob) -> None:
-        if job.fallback is not None and job.name in rejected:
-            job = job.fallback
-        try:
-            result = client.run(job)
-        except QueryRejectedError:
-            if job.fallback is None:
-                raise
-            rejected.add(job.name)
-            job = job.fallback
-            result = client.run(job)
-        # Converted on the worker thread, so no finished Future keeps a parsed JSON answer.
-        with GC_PAUSED:
-            results.add(job, result)
-
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="promql") as pool:
-        pending: set[Future[None]] = {pool.submit(fetch_one, job) for job in jobs}
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for future in finished:
-                error = future.exception()
-                if error is not None:
-                    for other in pending:
-                        other.cancel()
-                    raise error
-                done += 1
-                if progress is not None:
-                    progress(done, total)
+    run_pool(
+        client, jobs, concurrency, progress, lambda _asked, job, result: results.add(job, result)
+    )
     return results

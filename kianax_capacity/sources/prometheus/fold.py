@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,16 @@ from kianax_capacity.sources.prometheus.catalog import (
 )
 from kianax_capacity.sources.prometheus.plan import QueryJob
 
-__all__ = ["CONTAINER", "ChunkCombiner", "Fold", "Results", "folds", "objects", "utc_times"]
+__all__ = [
+    "CONTAINER",
+    "ChunkCombiner",
+    "DayFrames",
+    "Fold",
+    "Results",
+    "folds",
+    "objects",
+    "utc_times",
+]
 
 #: The labels that name one container.
 CONTAINER = ["namespace", "pod", "container"]
@@ -129,6 +138,22 @@ class ChunkCombiner:
             self._grow(len(self._ids))
             self._combine(part, ids, values)
 
+    def add_frame(self, frame: pd.DataFrame) -> None:
+        """Combine another combiner's :meth:`frame` (one day's parts, live or cached) into this
+        one; a NaN there is a part the key had no value for, and is skipped."""
+        if frame.empty:
+            return
+        keys = list(zip(*[frame[label].tolist() for label in CONTAINER], strict=True))
+        with self._lock:
+            ids = _ids_of(self._ids, keys)
+            self._grow(len(self._ids))
+            for part in self._rules:
+                if part not in frame.columns:
+                    continue
+                values = frame[part].to_numpy(dtype=float)
+                seen = ~np.isnan(values)
+                self._combine(part, ids[seen], values[seen])
+
     def _combine(self, part: str, ids: np.ndarray, values: np.ndarray) -> None:
         """Fold ``values`` into ``part`` at ``ids`` with the part's rule (lock held)."""
         rule = self._rules[part]
@@ -204,27 +229,52 @@ class Fold:
         spec = self.spec
         self.rows += len(result)
         metrics = [series.get("metric", {}) for series in result]
-        ids_of = self._ids
         if len(spec.key) == 1:
             (label,) = spec.key
             keys: Iterable[tuple[str, ...]] = [(m.get(label, ""),) for m in metrics]
         else:
             keys = [tuple([m.get(label, "") for label in spec.key]) for m in metrics]
-        ids = _ids_of(ids_of, keys)
-        self._grow(len(ids_of))
         values = np.array([series["value"][1] for series in result], dtype=float)
+        self._fold(
+            chunk, keys, values, lambda label, rows: [metrics[i].get(label, "") for i in rows]
+        )
+
+    def add_frame(self, chunk: int, frame: pd.DataFrame, rows: int) -> None:
+        """Fold rows already folded elsewhere (one chunk's fold: a day, live or cached) in as
+        chunk ``chunk``: ``frame`` as :meth:`frame` gives it for the key and extra labels, and
+        ``rows`` the answer rows it stood for. The result equals adding that chunk's answer."""
+        self.rows += rows
+        if frame.empty:
+            return
+        keys = list(zip(*[frame[label].tolist() for label in self.spec.key], strict=True))
+        values = frame["value"].to_numpy(dtype=float)
+        extras = {label: frame[label].tolist() for label in self.spec.extra}
+        self._fold(chunk, keys, values, lambda label, rows: [extras[label][i] for i in rows])
+
+    def _fold(
+        self,
+        chunk: int,
+        keys: Iterable[tuple[str, ...]],
+        values: np.ndarray,
+        extra_at: Callable[[str, list[int]], list[str]],
+    ) -> None:
+        """Fold one chunk's rows: ``extra_at(label, rows)`` gives an extra label's values at
+        those row positions (only the rows that win are read)."""
+        ids = _ids_of(self._ids, keys)
+        self._grow(len(self._ids))
         # The last row of each key in this answer (np.unique gives first positions: reverse).
         unique, first_reversed = np.unique(ids[::-1], return_index=True)
         last_rows = len(ids) - 1 - first_reversed
         newer = chunk >= self._chunk[unique]
         take, rows = unique[newer], last_rows[newer]
         self._chunk[take] = chunk
-        for label, column in zip(spec.extra, self._extra, strict=True):
-            picked = [metrics[i].get(label, "") for i in rows.tolist()]
+        positions = rows.tolist()
+        for label, column in zip(self.spec.extra, self._extra, strict=True):
+            picked = extra_at(label, positions)
             column[take] = np.array([sys.intern(v) for v in picked], dtype=object)
-        if spec.value == "last":
+        if self.spec.value == "last":
             self._value[take] = values[rows]
-        elif spec.value == "min":
+        elif self.spec.value == "min":
             np.fmin.at(self._value, ids, values)
         else:
             np.fmax.at(self._value, ids, values)
@@ -267,6 +317,24 @@ def folds(specs: Mapping[str, FoldSpec]) -> dict[str, Fold]:
     return {name: Fold(spec, shared.setdefault(spec.key, {})) for name, spec in specs.items()}
 
 
+@dataclass(frozen=True)
+class DayFrames:
+    """One aggregate chunk's results as plain frames: what the per-day cache stores and
+    :meth:`Results.absorb` folds in.
+
+    ``parts``: :meth:`ChunkCombiner.frame`; ``folds``: query name -> (:meth:`Fold.frame` of its
+    key and extra labels, answer rows it stood for); ``answers``: the other answers by name
+    (instant frames, range answers as (labels, points) per series), in arrival order;
+    ``daily``: the chunk's daily parts (:data:`~.catalog.DAILY_PARTS`) by query time, as
+    :meth:`ChunkCombiner.frame` gives them.
+    """
+
+    parts: pd.DataFrame
+    folds: Mapping[str, tuple[pd.DataFrame, int]]
+    answers: Mapping[str, list[Any]]
+    daily: Mapping[float, pd.DataFrame] = field(default_factory=dict)
+
+
 @dataclass
 class Results:
     """Answers by template name.
@@ -306,6 +374,31 @@ class Results:
         answer: Any = _instant_frame(result) if job.grid is None else _range_series(result)
         with self._lock:
             self.by_name.setdefault(job.name, []).append((job.chunk, answer))
+
+    def day_frames(self) -> DayFrames:
+        """These results (one aggregate chunk's) as the frames :meth:`absorb` folds in."""
+        folds_ = {
+            name: (fold.frame([*fold.spec.key, *fold.spec.extra]), fold.rows)
+            for name, fold in self.folds.items()
+            if fold.rows
+        }
+        answers = {name: [answer for _c, answer in items] for name, items in self.by_name.items()}
+        daily = {time: combiner.frame() for time, combiner in sorted(self.daily_parts.items())}
+        return DayFrames(self.parts.frame(), folds_, answers, daily)
+
+    def absorb(self, day: DayFrames, chunk: int) -> None:
+        """Fold one aggregate chunk's frames (a day fetched, or read from the cache) in as chunk
+        ``chunk``: the same result as adding that chunk's answers here one by one."""
+        self.parts.add_frame(day.parts)
+        for time, frame in day.daily.items():
+            with self._lock:
+                combiner = self.daily_parts.setdefault(time, ChunkCombiner(DAILY_PARTS))
+            combiner.add_frame(frame)
+        with self._lock:
+            for name, (frame, rows) in day.folds.items():
+                self.folds[name].add_frame(chunk, frame, rows)
+            for name, answers in day.answers.items():
+                self.by_name.setdefault(name, []).extend((chunk, answer) for answer in answers)
 
     def vector(self, name: str, labels: Iterable[str]) -> pd.DataFrame:
         """Instant answers as a frame: label columns and ``value`` (plus ``chunk`` for answers

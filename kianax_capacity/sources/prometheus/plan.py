@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from kianax_capacity.errors import UserInputError
 from kianax_capacity.sources.prometheus.catalog import SHAPES, SPECS, aggregate_queries, names_of
 from kianax_capacity.sources.prometheus.promql import (
@@ -20,7 +22,15 @@ from kianax_capacity.sources.prometheus.promql import (
     template_parameters,
 )
 
-__all__ = ["API_MAX_POINTS_PER_SERIES", "QueryJob", "QueryPlan", "TimeGrid", "plan_queries"]
+__all__ = [
+    "API_MAX_POINTS_PER_SERIES",
+    "DAY_SECONDS",
+    "QueryJob",
+    "QueryPlan",
+    "TimeGrid",
+    "aggregate_day_chunks",
+    "plan_queries",
+]
 
 #: The API refuses range queries returning more points per series than this.
 API_MAX_POINTS_PER_SERIES = 11_000
@@ -59,6 +69,30 @@ class TimeGrid:
             remaining -= size
         return out[::-1]
 
+    def aligned_chunks(self, period_seconds: int) -> list[TimeGrid]:
+        """Sub-grids whose ends fall on multiples of ``period_seconds`` since the epoch (UTC
+        midnights for a day): the first and last may be partial. A point at ``t`` stands for
+        the step ``(t - step, t]``, so a point exactly at a boundary closes the period before.
+
+        A window moved by whole periods then has the same full chunks as before (the per-day
+        cache's unit), whatever its end; with an end on a boundary this is :meth:`chunks` with
+        ``period_seconds // step`` points each.
+        """
+        step = self.step_seconds
+        end_s = self.end.timestamp()
+        times = end_s - step * np.arange(self.points - 1, -1, -1, dtype=np.float64)
+        period_of = np.ceil(times / period_seconds).astype(np.int64)
+        starts = np.flatnonzero(np.diff(period_of, prepend=period_of[0] - 1))
+        sizes = np.diff(np.append(starts, self.points))
+        return [
+            TimeGrid(
+                self.end - timedelta(seconds=step * (self.points - 1 - int(start + size - 1))),
+                step,
+                int(size),
+            )
+            for start, size in zip(starts.tolist(), sizes.tolist(), strict=True)
+        ]
+
 
 @dataclass(frozen=True)
 class QueryJob:
@@ -81,6 +115,24 @@ class QueryPlan:
     rate_window_seconds: float
     sample_window_seconds: float
     aggregate_chunks: tuple[TimeGrid, ...] = ()
+    #: Points of a whole aggregate chunk (a day at the step, by default): shorter ones are
+    #: the window's partial first or last day.
+    chunk_points: int = 0
+
+
+#: Seconds in a UTC day: aggregate chunks that divide it are aligned to UTC midnights.
+DAY_SECONDS = 86_400
+
+
+def aggregate_day_chunks(grid: TimeGrid, per_chunk: int) -> tuple[TimeGrid, ...]:
+    """The aggregate shape's chunks of ``per_chunk`` points: aligned to UTC (midnights, for
+    one day) when the chunk's length divides a day, so that a window moved by a day shares
+    all its full chunks with the previous one (:mod:`.cache`); else counted back from the end.
+    """
+    period = per_chunk * grid.step_seconds
+    if DAY_SECONDS % period == 0:
+        return tuple(grid.aligned_chunks(period))
+    return tuple(grid.chunks(per_chunk))
 
 
 def plan_queries(
@@ -161,7 +213,7 @@ def plan_queries(
         )
     per_chunk = max(1, min(int(aggregate_chunk_seconds // step), max_points_per_series))
     day_chunks = tuple(grid.chunks(per_chunk))
-    aggregate_chunks = day_chunks if shape == "aggregate" else ()
+    aggregate_chunks = aggregate_day_chunks(grid, per_chunk) if shape == "aggregate" else ()
     jobs: list[QueryJob] = []
     range_names = (
         names_of("usage", "range") if shape == "series" else names_of("range", "aggregate_range")
@@ -210,4 +262,6 @@ def plan_queries(
                 arguments=query.arguments,
             )
             jobs.append(QueryJob(query.name, promql, index, time=chunk.end + nudge))
-    return QueryPlan(grid, chunks, tuple(jobs), rate_window, sample_window, aggregate_chunks)
+    return QueryPlan(
+        grid, chunks, tuple(jobs), rate_window, sample_window, aggregate_chunks, per_chunk
+    )
