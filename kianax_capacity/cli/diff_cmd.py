@@ -150,14 +150,7 @@ def run(args: argparse.Namespace) -> int:
     if _is_fleet(args):
         return _run_fleet(args)
     diff = build_diff(args)
-    if args.format == "json":
-        text = json.dumps(diff.to_json(), indent=2) + "\n"
-    elif args.format == "table":
-        from kianax_capacity.outputs.terminal import render_diff_table
-
-        text = render_diff_table(diff)
-    else:
-        text = render_markdown(diff, top=args.top, max_chars=args.max_chars)
+    text = _render(diff, args)
     if args.out:
         write_text_atomic(Path(args.out), text)
         print(f"wrote {args.out}: {len(diff.changes)} change(s)", file=sys.stderr)
@@ -166,20 +159,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _render(diff: RecommendationDiff, args: argparse.Namespace) -> str:
+    """One diff in the asked ``--format``: JSON, a terminal table or the Markdown comment."""
+    if args.format == "json":
+        return json.dumps(diff.to_json(), indent=2) + "\n"
+    if args.format == "table":
+        from kianax_capacity.outputs.terminal import render_diff_table
+
+        return render_diff_table(diff)
+    return render_markdown(diff, top=args.top, max_chars=args.max_chars)
+
+
 def _run_fleet(args: argparse.Namespace) -> int:
     from kianax_capacity.outputs.fleet_markdown import fleet_diff_json, render_fleet_markdown
 
     items = build_fleet_diff(args)
     if len(items) == 1 and items[0].diff is not None and not items[0].note:
-        diff = items[0].diff  # one cluster: its own comment, exactly as a single file gives
-        if args.format == "json":
-            text = json.dumps(diff.to_json(), indent=2) + "\n"
-        elif args.format == "table":
-            from kianax_capacity.outputs.terminal import render_diff_table
-
-            text = render_diff_table(diff)
-        else:
-            text = render_markdown(diff, top=args.top, max_chars=args.max_chars)
+        # One cluster: its own comment, exactly as a single file gives.
+        text = _render(items[0].diff, args)
     elif args.format == "json":
         text = json.dumps(fleet_diff_json(items), indent=2) + "\n"
     elif args.format == "table":

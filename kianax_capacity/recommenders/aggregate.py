@@ -35,6 +35,7 @@ import pandas as pd
 
 from kianax_capacity.recommenders.aggregate_sections import (
     aggregate_leaks,
+    knots_of,
     pooled_quantile,
     season_cpu,
     vpa_targets,
@@ -188,16 +189,7 @@ def pooled_container_stats(
         }
     groups = components["cid"].to_numpy(dtype="int64")
     for prefix in ("cpu_cores", "memory_bytes"):
-        knots = [
-            (level, components[f"{prefix}_{suffix}"].to_numpy(dtype=float))
-            for level, suffix in (
-                (0.5, "p50"),
-                (0.9, "p90"),
-                (0.95, "p95"),
-                (0.99, "p99"),
-                (1.0, "max"),
-            )
-        ]
+        knots = knots_of(components, prefix)
         for p in PERCENTILES:
             busiest[f"{prefix}_pooled_p{p}"] = pooled_quantile(
                 groups, knots, weights[prefix], p / 100.0

@@ -45,6 +45,18 @@ def _with_cid(frame: pd.DataFrame, snapshot: Snapshot, data: UsageData) -> pd.Da
     return out
 
 
+#: The levels the server computes per pod (and day), as (level, column suffix): the knots of
+#: :func:`pooled_quantile`.
+KNOT_LEVELS = ((0.5, "p50"), (0.9, "p90"), (0.95, "p95"), (0.99, "p99"), (1.0, "max"))
+
+
+def knots_of(frame: pd.DataFrame, prefix: str) -> list[tuple[float, np.ndarray]]:
+    """The ``prefix`` (``cpu_cores``, ``memory_bytes``) statistics of each row as quantile knots."""
+    return [
+        (level, frame[f"{prefix}_{suffix}"].to_numpy(dtype=float)) for level, suffix in KNOT_LEVELS
+    ]
+
+
 def pooled_quantile(
     groups: np.ndarray,
     knots: list[tuple[float, np.ndarray]],
@@ -216,16 +228,7 @@ def vpa_targets(
     half_life = settings.half_life_hours * 3600.0
     middle = day_end.to_numpy(dtype="float64") - 43_200.0
     decay = np.exp2((middle - end) / half_life)
-    knots = [
-        (level, frame[f"cpu_cores_{suffix}"].to_numpy(dtype=float))
-        for level, suffix in (
-            (0.5, "p50"),
-            (0.9, "p90"),
-            (0.95, "p95"),
-            (0.99, "p99"),
-            (1.0, "max"),
-        )
-    ]
+    knots = knots_of(frame, "cpu_cores")
     weights = frame["cpu_cores_count"].to_numpy(dtype="float64") * decay
     cpu = pooled_quantile(
         frame["cid"].to_numpy(dtype="int64"), knots, weights, settings.cpu_percentile / 100.0
