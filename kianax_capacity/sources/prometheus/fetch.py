@@ -6,6 +6,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -112,38 +113,130 @@ def fetch_prometheus_snapshot(
         OutputError: ``out`` cannot be written.
     """
     start, end = _aware(start), _aware(end)
-    if step_seconds <= 0:
-        raise UserInputError(f"--step must be positive, got {step_seconds}s")
-    points = int((end - start).total_seconds() // step_seconds)
-    if points < 1:
-        raise UserInputError(
-            f"the window {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ} is shorter than "
-            f"one step ({step_seconds}s); widen --window or shorten --step"
-        )
-    if shape not in (*SHAPES, "auto"):
-        raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}, auto")
-    if ec2_nodes not in EC2_MODES:
-        raise UserInputError(f"ec2_nodes {ec2_nodes!r} is not one of {', '.join(EC2_MODES)}")
-    if config.dialect not in DIALECTS:
-        raise UserInputError(
-            f"[prometheus] dialect {config.dialect!r} is not one of {', '.join(DIALECTS)}"
-        )
-    label = cluster_label or config.cluster_label
-    label_value = (config.cluster_value or cluster) if label else None
-    selector = Selector.build(
-        namespace_regex=namespace_regex, cluster_label=label, cluster=label_value
-    )
-    grid = TimeGrid(end=end, step_seconds=step_seconds, points=points)
-    client = PrometheusClient(config, environ)
-    warnings: list[str] = []
-    requested_shape, counted = shape, None
+    grid = _grid(start, end, step_seconds)
+    _check_choices(shape, ec2_nodes, config)
     threshold = (
         config.auto_shape_max_containers
         if auto_shape_max_containers is None
         else auto_shape_max_containers
     )
     if threshold < 0:
-        raise UserInputError(f"auto_shape_max_containers must be 0 or more, got {threshold}")
+        raise UserInputError(
+            f"must be 0 or more, got {threshold}", parameter="auto_shape_max_containers"
+        )
+    label = cluster_label or config.cluster_label
+    label_value = (config.cluster_value or cluster) if label else None
+    selector = Selector.build(
+        namespace_regex=namespace_regex, cluster_label=label, cluster=label_value
+    )
+    warnings: list[str] = []
+    answers = _ask(
+        config, environ, grid, selector, shape, threshold, progress, cache_dir, now, warnings
+    )
+    stats = answers.cache_stats
+    if stats is not None:  # the CLI prints the summary once the snapshot is written
+        _LOGGER.debug("cache %s: %s", stats.directory, stats.summary())
+        warnings.extend(stats.warnings)
+    release_free_memory()
+    tables = _tables(answers, ec2_nodes, aws_session, nodegroups, warnings)
+    for message in warnings:
+        _LOGGER.warning("%s", message)
+    plan, screen = answers.plan, answers.screen
+    return write_snapshot(
+        out,
+        tables,
+        cluster=cluster,
+        window_start=grid.window_start,
+        window_end=grid.end,
+        step_seconds=step_seconds,
+        source="prometheus",
+        shape=answers.shape,
+        warnings=tuple(warnings),
+        extra={
+            "prometheus": {
+                "url": answers.safe_url,
+                "namespace_regex": namespace_regex,
+                "cluster_label": label,
+                "scrape_interval_seconds": answers.scrape_interval_seconds,
+                "rate_window_seconds": plan.rate_window_seconds,
+                "sample_window_seconds": plan.sample_window_seconds,
+                "time_chunks": len(plan.chunks),
+                "aggregate_chunks": len(plan.aggregate_chunks),
+                "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
+                "dialect": answers.dialect,
+                **({"leak_screen": screen[1]} if screen is not None else {}),
+                "shape_requested": shape,
+                "shape_auto": None
+                if answers.counted is None
+                else {"containers": answers.counted, "max_containers_for_series": threshold},
+                "cache": None if stats is None else stats.manifest(),
+                "requests": answers.requests,
+                "bytes_received": answers.bytes_received,
+            }
+        },
+    )
+
+
+def _grid(start: datetime, end: datetime, step_seconds: int) -> TimeGrid:
+    """The window's steps; a step or window that cannot hold one step is the caller's error."""
+    if step_seconds <= 0:
+        raise UserInputError(f"must be positive, got {step_seconds}s", parameter="step_seconds")
+    points = int((end - start).total_seconds() // step_seconds)
+    if points < 1:
+        raise UserInputError(
+            f"the window {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ} is shorter than "
+            f"one step ({step_seconds}s); widen the window or shorten the step"
+        )
+    return TimeGrid(end=end, step_seconds=step_seconds, points=points)
+
+
+def _check_choices(shape: str, ec2_nodes: str, config: PrometheusConfig) -> None:
+    if shape not in (*SHAPES, "auto"):
+        raise UserInputError(
+            f"{shape!r} is not one of {', '.join(SHAPES)}, auto", parameter="shape"
+        )
+    if ec2_nodes not in EC2_MODES:
+        raise UserInputError(
+            f"{ec2_nodes!r} is not one of {', '.join(EC2_MODES)}", parameter="ec2_nodes"
+        )
+    if config.dialect not in DIALECTS:
+        raise UserInputError(
+            f"[prometheus] dialect {config.dialect!r} is not one of {', '.join(DIALECTS)}"
+        )
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """What the server said, and how it was asked (one fetch)."""
+
+    results: Results
+    plan: QueryPlan
+    shape: str  # the shape fetched (``auto`` resolved)
+    counted: int | None  # containers counted by ``--shape auto``; None when not asked
+    dialect: str
+    scrape_interval_seconds: float
+    screen: tuple[pd.DataFrame, dict[str, int]] | None  # the leak screen (aggregate shape)
+    cache_stats: CacheStats | None
+    safe_url: str
+    requests: int
+    bytes_received: int
+
+
+def _ask(
+    config: PrometheusConfig,
+    environ: Mapping[str, str] | None,
+    grid: TimeGrid,
+    selector: Selector,
+    shape: str,
+    threshold: int,
+    progress: Any,
+    cache_dir: Path | None,
+    now: datetime | None,
+    warnings: list[str],
+) -> _Answers:
+    """Every request of the fetch: probes, the shape's count, the plan, the leak screen."""
+    client = PrometheusClient(config, environ)
+    counted = None
     try:
         scrape = _scrape_interval(client, config, grid, selector, warnings)
         if shape == "auto":
@@ -170,10 +263,30 @@ def fetch_prometheus_snapshot(
         )
     finally:
         client.close()
-    if cache_stats is not None:  # the CLI prints the summary once the snapshot is written
-        _LOGGER.debug("cache %s: %s", cache_stats.directory, cache_stats.summary())
-        warnings.extend(cache_stats.warnings)
-    release_free_memory()
+    return _Answers(
+        results=results,
+        plan=plan,
+        shape=shape,
+        counted=counted,
+        dialect=dialect,
+        scrape_interval_seconds=scrape,
+        screen=screen,
+        cache_stats=cache_stats,
+        safe_url=client.safe_url,
+        requests=client.requests_sent,
+        bytes_received=client.bytes_received,
+    )
+
+
+def _tables(
+    answers: _Answers,
+    ec2_nodes: str,
+    aws_session: Any,
+    nodegroups: Mapping[str, NodeGroupConfig] | None,
+    warnings: list[str],
+) -> dict[str, pd.DataFrame]:
+    """The snapshot's tables from the answers: nodes (with EC2 and config), the rest assembled."""
+    results = answers.results
     facts = node_facts(results)
     instances, ec2_tried = _ec2_instances(facts, ec2_nodes, aws_session, warnings)
     nodes = resolve_nodes(facts, instances, nodegroups)
@@ -183,49 +296,16 @@ def fetch_prometheus_snapshot(
     jvm = jvm_memory(results)
     results.release(*JVM_QUERIES)
     with GC_PAUSED:  # assembly builds millions of short-lived objects, no cycles
-        tables = assemble(results, plan, shape, warnings, nodes)
+        tables = assemble(results, answers.plan, answers.shape, warnings, nodes)
     if len(busy) and "node_usage" in TABLE_COLUMNS:  # optional: where node-exporter is scraped
         tables["node_usage"] = typed(busy, "node_usage")
     if len(jvm):  # optional: where JVMs export their memory gauges
         tables["jvm_memory"] = typed(jvm, "jvm_memory")
-    if screen is not None:  # aggregate shape: the leak candidates' hourly peaks
-        peaks = screen[0].merge(tables["pods"][["namespace", "pod"]], on=["namespace", "pod"])
+    if answers.screen is not None:  # aggregate shape: the leak candidates' hourly peaks
+        frame = answers.screen[0]
+        peaks = frame.merge(tables["pods"][["namespace", "pod"]], on=["namespace", "pod"])
         tables["memory_peaks"] = typed(peaks, "memory_peaks")
-    for message in warnings:
-        _LOGGER.warning("%s", message)
-    return write_snapshot(
-        out,
-        tables,
-        cluster=cluster,
-        window_start=grid.window_start,
-        window_end=grid.end,
-        step_seconds=step_seconds,
-        source="prometheus",
-        shape=shape,
-        warnings=tuple(warnings),
-        extra={
-            "prometheus": {
-                "url": client.safe_url,
-                "namespace_regex": namespace_regex,
-                "cluster_label": label,
-                "scrape_interval_seconds": scrape,
-                "rate_window_seconds": plan.rate_window_seconds,
-                "sample_window_seconds": plan.sample_window_seconds,
-                "time_chunks": len(plan.chunks),
-                "aggregate_chunks": len(plan.aggregate_chunks),
-                "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
-                "dialect": dialect,
-                **({"leak_screen": screen[1]} if screen is not None else {}),
-                "shape_requested": requested_shape,
-                "shape_auto": None
-                if counted is None
-                else {"containers": counted, "max_containers_for_series": threshold},
-                "cache": None if cache_stats is None else cache_stats.manifest(),
-                "requests": client.requests_sent,
-                "bytes_received": client.bytes_received,
-            }
-        },
-    )
+    return tables
 
 
 def _leak_peaks(
