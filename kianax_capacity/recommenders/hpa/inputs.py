@@ -78,120 +78,156 @@ def hpa_workloads(snapshot: Snapshot) -> list[HpaWorkload]:
     if not demand:
         # No usage samples (aggregate shape): the server summed each HPA's demand.
         demand = _demand_from_hpa_demand(snapshot, hpas, targeted)
-    inventory = container_inventory(snapshot)
-    if not inventory.empty:
-        inventory = inventory.astype({"namespace": str, "kind": str, "workload": str})
-    placement = workload_node_groups(snapshot)
-    if not placement.empty:
-        placement = placement.astype({"namespace": str, "kind": str, "workload": str})
-    pdbs = snapshot.table("workloads")
-    replicas = snapshot.table("replicas")
-    # Row positions per key, found once: filtering millions of replicas samples (and the
-    # inventory) once per HPA is quadratic on a large cluster. The replicas' are found when an
-    # HPA first has demand to replay.
-    replicas_rows: dict[tuple[str, ...], np.ndarray] | None = None
-    inventory_rows = _rows_by_key(inventory, ["namespace", "kind", "workload"])
-    placement_rows = _rows_by_key(placement, ["namespace", "kind", "workload"])
-    pdb_rows = _rows_by_key(pdbs, ["namespace", "kind", "workload"])
-    nothing = np.zeros(0, dtype=np.intp)
-    # The columns read per HPA, as arrays: a DataFrame row selection per HPA costs more than
-    # everything else the loop does.
-    if not inventory.empty:
-        inventory_container = inventory["container"].astype(str).to_numpy()
-        inventory_cpu = inventory["cpu_request_cores"].to_numpy(dtype=float, na_value=np.nan)
-        inventory_memory = inventory["memory_request_bytes"].to_numpy(dtype=float, na_value=np.nan)
-    placement_group = placement["node_group"].to_numpy() if not placement.empty else None
-    pdb_min_available = (
-        pdbs["pdb_min_available"].to_numpy(dtype=float, na_value=np.nan) if not pdbs.empty else None
-    )
-
+    lookups = _Lookups(snapshot, targeted)
     out = []
     for spec in hpas.to_dict("records"):
         namespace, kind, name = str(spec["namespace"]), str(spec["kind"]), str(spec["workload"])
         key = (namespace, kind, name)
-        current = HpaSettings(
-            min_replicas=int(spec["min_replicas"]),
-            max_replicas=int(spec["max_replicas"]),
-            target_cpu_utilization=_opt(spec["target_cpu_utilization"]),
-            target_memory_utilization=_opt(spec["target_memory_utilization"]),
-            scale_down_stabilization_seconds=int(
-                _opt(spec["scale_down_stabilization_seconds"])
-                or DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS
-            ),
-        )
-        series = demand.get(key)
-        if series is not None and len(series):
-            start, end = series.index.min(), series.index.max()
-            grid = pd.date_range(start, end, freq=pd.Timedelta(seconds=step))
-            # Short scrape gaps are bridged; the HPA kept running through them.
-            series = (
-                series.reindex(series.index.union(grid))
-                .interpolate(method="time", limit_area="inside")
-                .reindex(grid)
-            )
-            cpu_demand = series["cpu_cores"].to_numpy(dtype=float)
-            memory_demand = series["memory_bytes"].to_numpy(dtype=float)
-        else:
-            grid = pd.DatetimeIndex([], tz="UTC")
-            cpu_demand, memory_demand = np.zeros(0), np.zeros(0)
-
-        observed = np.full(len(grid), np.nan)
-        if not replicas.empty and len(grid):
-            if replicas_rows is None:
-                replicas_rows = _rows_by_key(replicas, ["namespace", "hpa"])
-            history = replicas.iloc[replicas_rows.get((namespace, str(spec["hpa"])), nothing)]
-            if not history.empty:
-                counts = history.groupby("timestamp")["current_replicas"].last().sort_index()
-                aligned = counts.reindex(counts.index.union(grid)).ffill().reindex(grid)
-                observed = aligned.to_numpy(dtype=float)
-
-        missing_cpu: tuple[str, ...] = ()
-        missing_memory: tuple[str, ...] = ()
-        cpu_request = memory_request = None
-        rows = inventory_rows.get(key, nothing)
-        if key in targeted and len(rows):
-            rows = rows[inventory_container[rows] == targeted[key]]
-        if len(rows):
-            cpu, memory = inventory_cpu[rows], inventory_memory[rows]
-            missing_cpu = tuple(sorted(inventory_container[rows][np.isnan(cpu)]))
-            missing_memory = tuple(sorted(inventory_container[rows][np.isnan(memory)]))
-            # As pandas sums: NaN counts as 0.
-            cpu_request = float(np.where(np.isnan(cpu), 0.0, cpu).sum())
-            memory_request = float(np.where(np.isnan(memory), 0.0, memory).sum())
-
-        node_group = None
-        if placement_group is not None:
-            placed = placement_rows.get(key, nothing)
-            if len(placed) and isinstance(placement_group[placed[0]], str):
-                node_group = str(placement_group[placed[0]])
-        pdb_min = np.nan
-        if pdb_min_available is not None:
-            match = pdb_rows.get(key, nothing)
-            if len(match):
-                pdb_min = float(pdb_min_available[match[0]])
-
+        grid, cpu_demand, memory_demand = _demand_on_grid(demand.get(key), step)
+        cpu_request, memory_request, missing_cpu, missing_memory = lookups.requests(key)
         out.append(
             HpaWorkload(
                 namespace=namespace,
                 hpa=str(spec["hpa"]),
                 kind=kind,
                 workload=name,
-                current=current,
+                current=_current_settings(spec),
                 timestamps=grid,
                 # A step whose samples are all NaN counts as no use rather than poisoning sums.
                 cpu_demand=np.nan_to_num(cpu_demand),
                 memory_demand=np.nan_to_num(memory_demand),
-                observed_replicas=observed,
+                observed_replicas=lookups.observed(namespace, str(spec["hpa"]), grid),
                 cpu_request=None if missing_cpu or not cpu_request else cpu_request,
                 memory_request=None if missing_memory or not memory_request else memory_request,
                 missing_cpu=missing_cpu,
                 missing_memory=missing_memory,
-                node_group=node_group,
-                pdb_min_available=pdb_min,
+                node_group=lookups.node_group(key),
+                pdb_min_available=lookups.pdb_min_available(key),
                 step_seconds=step,
             )
         )
     return out
+
+
+def _current_settings(spec: Mapping[Any, Any]) -> HpaSettings:
+    """An hpas row as the settings it runs with today."""
+    return HpaSettings(
+        min_replicas=int(spec["min_replicas"]),
+        max_replicas=int(spec["max_replicas"]),
+        target_cpu_utilization=_opt(spec["target_cpu_utilization"]),
+        target_memory_utilization=_opt(spec["target_memory_utilization"]),
+        scale_down_stabilization_seconds=int(
+            _opt(spec["scale_down_stabilization_seconds"])
+            or DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS
+        ),
+    )
+
+
+def _demand_on_grid(
+    series: pd.DataFrame | None, step: float
+) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    """The demand on every step from its first to its last sample (CPU cores, memory bytes)."""
+    if series is None or not len(series):
+        return pd.DatetimeIndex([], tz="UTC"), np.zeros(0), np.zeros(0)
+    start, end = series.index.min(), series.index.max()
+    grid = pd.date_range(start, end, freq=pd.Timedelta(seconds=step))
+    # Short scrape gaps are bridged; the HPA kept running through them.
+    series = (
+        series.reindex(series.index.union(grid))
+        .interpolate(method="time", limit_area="inside")
+        .reindex(grid)
+    )
+    return (
+        grid,
+        series["cpu_cores"].to_numpy(dtype=float),
+        series["memory_bytes"].to_numpy(dtype=float),
+    )
+
+
+class _Lookups:
+    """Per-workload facts read once per HPA: requests, replicas, node group, PDB.
+
+    Row positions per key are found once: filtering millions of replicas samples (and the
+    inventory) once per HPA is quadratic on a large cluster, and a DataFrame row selection per
+    HPA costs more than everything else the loop does, so the columns read are numpy arrays.
+    The replicas' rows are found when an HPA first has demand to replay.
+    """
+
+    _NOTHING = np.zeros(0, dtype=np.intp)
+
+    def __init__(self, snapshot: Snapshot, targeted: Mapping[tuple[str, str, str], str]) -> None:
+        self.targeted = targeted
+        workload_key = ["namespace", "kind", "workload"]
+        inventory = container_inventory(snapshot)
+        if not inventory.empty:
+            inventory = inventory.astype({"namespace": str, "kind": str, "workload": str})
+            self.inventory_container = inventory["container"].astype(str).to_numpy()
+            self.inventory_cpu = inventory["cpu_request_cores"].to_numpy(
+                dtype=float, na_value=np.nan
+            )
+            self.inventory_memory = inventory["memory_request_bytes"].to_numpy(
+                dtype=float, na_value=np.nan
+            )
+        placement = workload_node_groups(snapshot)
+        if not placement.empty:
+            placement = placement.astype({"namespace": str, "kind": str, "workload": str})
+        pdbs = snapshot.table("workloads")
+        self.replicas = snapshot.table("replicas")
+        self.replicas_rows: dict[tuple[str, ...], np.ndarray] | None = None
+        self.inventory_rows = _rows_by_key(inventory, workload_key)
+        self.placement_rows = _rows_by_key(placement, workload_key)
+        self.pdb_rows = _rows_by_key(pdbs, workload_key)
+        self.placement_group = placement["node_group"].to_numpy() if not placement.empty else None
+        self.pdb_min = (
+            pdbs["pdb_min_available"].to_numpy(dtype=float, na_value=np.nan)
+            if not pdbs.empty
+            else None
+        )
+
+    def observed(self, namespace: str, hpa: str, grid: pd.DatetimeIndex) -> np.ndarray:
+        """The HPA's current replicas on ``grid`` (NaN where none were recorded)."""
+        observed = np.full(len(grid), np.nan)
+        if self.replicas.empty or not len(grid):
+            return observed
+        if self.replicas_rows is None:
+            self.replicas_rows = _rows_by_key(self.replicas, ["namespace", "hpa"])
+        history = self.replicas.iloc[self.replicas_rows.get((namespace, hpa), self._NOTHING)]
+        if history.empty:
+            return observed
+        counts = history.groupby("timestamp")["current_replicas"].last().sort_index()
+        return counts.reindex(counts.index.union(grid)).ffill().reindex(grid).to_numpy(dtype=float)
+
+    def requests(
+        self, key: tuple[str, str, str]
+    ) -> tuple[float | None, float | None, tuple[str, ...], tuple[str, ...]]:
+        """The pod's summed CPU and memory requests over the containers the metric covers, and
+        the containers without one."""
+        rows = self.inventory_rows.get(key, self._NOTHING)
+        if key in self.targeted and len(rows):
+            rows = rows[self.inventory_container[rows] == self.targeted[key]]
+        if not len(rows):
+            return None, None, (), ()
+        cpu, memory = self.inventory_cpu[rows], self.inventory_memory[rows]
+        missing_cpu = tuple(sorted(self.inventory_container[rows][np.isnan(cpu)]))
+        missing_memory = tuple(sorted(self.inventory_container[rows][np.isnan(memory)]))
+        # As pandas sums: NaN counts as 0.
+        cpu_request = float(np.where(np.isnan(cpu), 0.0, cpu).sum())
+        memory_request = float(np.where(np.isnan(memory), 0.0, memory).sum())
+        return cpu_request, memory_request, missing_cpu, missing_memory
+
+    def node_group(self, key: tuple[str, str, str]) -> str | None:
+        if self.placement_group is None:
+            return None
+        placed = self.placement_rows.get(key, self._NOTHING)
+        if len(placed) and isinstance(self.placement_group[placed[0]], str):
+            return str(self.placement_group[placed[0]])
+        return None
+
+    def pdb_min_available(self, key: tuple[str, str, str]) -> float:
+        if self.pdb_min is None:
+            return np.nan
+        match = self.pdb_rows.get(key, self._NOTHING)
+        return float(self.pdb_min[match[0]]) if len(match) else np.nan
 
 
 def _demand_from_usage(
