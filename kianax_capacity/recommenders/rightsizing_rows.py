@@ -227,7 +227,7 @@ def _size(
         savings=savings,
         evidence=evidence,
         leak=leak,
-        deferred_cpu=deferred_cpu if deferred else None,
+        deferred_cpu=deferred_cpu,
         risk=risk,
         risk_reason=risk_reason,
         confidence=None,

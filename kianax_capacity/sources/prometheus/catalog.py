@@ -311,29 +311,10 @@ def aggregate_queries(dialect: str) -> tuple[AggregateQuery, ...]:
     out: list[AggregateQuery] = []
     for template, prefix, rollups in _STATISTICS:
         quantiles = tuple((value, f"{prefix}_{suffix}") for value, suffix in _QUANTILES)
+        out.extend(_quantile_queries(prefix, template, quantiles, dialect))
         if dialect == "metricsql":
-            out.append(
-                AggregateQuery(
-                    f"{prefix}_quantiles",
-                    template,
-                    "quantiles_over_time",
-                    rollup_arguments(quantiles=[float(v) for v, _ in quantiles], label=PHI_LABEL),
-                    quantiles,
-                    label=PHI_LABEL,
-                )
-            )
             out.append(_rollups_query(f"{prefix}_rollups", template, rollups))
             continue
-        out.extend(
-            AggregateQuery(
-                part,
-                template,
-                "quantile_over_time",
-                rollup_arguments(quantiles=[float(value)]),
-                (("", part),),
-            )
-            for value, part in quantiles
-        )
         out.extend(
             AggregateQuery(part, template, function, "", (("", part),))
             for function, part in rollups
@@ -368,30 +349,37 @@ def _season_queries(dialect: str) -> list[AggregateQuery]:
         prefix = f"cpu_cores_{season}"
         quantiles = tuple((value, f"{prefix}_{suffix}") for value, suffix in SEASON_QUANTILES)
         count = f"{prefix}_count"
-        if dialect == "metricsql":
-            out.append(
-                AggregateQuery(
-                    f"{prefix}_quantiles",
-                    template,
-                    "quantiles_over_time",
-                    rollup_arguments(quantiles=[float(v) for v, _ in quantiles], label=PHI_LABEL),
-                    quantiles,
-                    label=PHI_LABEL,
-                )
-            )
-        else:
-            out.extend(
-                AggregateQuery(
-                    part,
-                    template,
-                    "quantile_over_time",
-                    rollup_arguments(quantiles=[float(value)]),
-                    (("", part),),
-                )
-                for value, part in quantiles
-            )
+        out.extend(_quantile_queries(prefix, template, quantiles, dialect))
         out.append(AggregateQuery(count, template, "count_over_time", "", (("", count),)))
     return out
+
+
+def _quantile_queries(
+    prefix: str, template: str, quantiles: tuple[tuple[str, str], ...], dialect: str
+) -> list[AggregateQuery]:
+    """The ``quantiles`` of one subquery: one MetricsQL ``quantiles_over_time`` request for
+    all of them, or one PromQL ``quantile_over_time`` request each."""
+    if dialect == "metricsql":
+        return [
+            AggregateQuery(
+                f"{prefix}_quantiles",
+                template,
+                "quantiles_over_time",
+                rollup_arguments(quantiles=[float(v) for v, _ in quantiles], label=PHI_LABEL),
+                quantiles,
+                label=PHI_LABEL,
+            )
+        ]
+    return [
+        AggregateQuery(
+            part,
+            template,
+            "quantile_over_time",
+            rollup_arguments(quantiles=[float(value)]),
+            (("", part),),
+        )
+        for value, part in quantiles
+    ]
 
 
 def _rollups_query(
