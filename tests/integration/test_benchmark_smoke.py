@@ -79,4 +79,6 @@ def test_benchmark_runs_and_prints_its_fields(tmp_path: Path) -> None:
     # equals a --no-cache fetch of the same window.
     assert result["warm_equal_runs"] == 1
     assert result["warm_cache"]["hits"] == 1 and result["warm_cache"]["misses"] == 1
-    assert result["warm_requests"] < result["requests"] == result["reference_requests"]
+    # (How many requests a day needs depends on its weekday, so the moved window's reference
+    # need not send as many as the cold run.)
+    assert result["warm_requests"] < min(result["requests"], result["reference_requests"])

@@ -51,6 +51,7 @@ from kianax_capacity.recommenders.strategies._base import (
 )
 from kianax_capacity.recommenders.strategies.jvm import jvm_memory_stats, jvm_notes, reserved_heap
 from kianax_capacity.recommenders.strategies.startup import startup_mask, startups_by_cid
+from kianax_capacity.seasons import SEASONS, season_codes
 from kianax_capacity.units import MIB, format_cpu
 
 __all__ = [
@@ -65,9 +66,6 @@ __all__ = [
     "seasons",
     "theil_sen_slope",
 ]
-
-_MARKET_OPEN_MINUTE = 13 * 60 + 30  # 09:30 New York (EST) in UTC minutes
-_MARKET_CLOSE_MINUTE = 20 * 60  # 16:00 New York (EST)
 
 
 @dataclass(frozen=True)
@@ -440,23 +438,6 @@ def kianax_memory(
     if settings.keep_unset_memory_limit and not settings.memory_request_equals_limit:
         memory_limit = memory_limit.where(current_limit.notna() | batch, np.nan)
     return memory_request, memory_limit
-
-
-#: Season names by code (see :func:`season_codes`).
-SEASONS = ("market", "weekday", "weekend")
-
-
-def season_codes(epoch_seconds: pd.Series) -> np.ndarray:
-    """0 ``market`` (weekday 13:30-20:00 UTC), 1 ``weekday`` (other weekday hours), 2 ``weekend``.
-
-    Works on integer epoch seconds: 1970-01-01 was a Thursday, so ``(day + 3) % 7`` is the ISO
-    weekday counted from Monday = 0.
-    """
-    seconds = epoch_seconds.to_numpy(dtype="int64")
-    minute = (seconds // 60) % 1440
-    weekday = ((seconds // 86400) + 3) % 7 < 5
-    market = weekday & (minute >= _MARKET_OPEN_MINUTE) & (minute < _MARKET_CLOSE_MINUTE)
-    return np.where(market, 0, np.where(weekday, 1, 2))
 
 
 def seasons(epoch_seconds: pd.Series) -> pd.Series:

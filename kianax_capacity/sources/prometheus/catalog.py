@@ -9,9 +9,10 @@ client, the server-side query sent when the server refuses the first (``fallback
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
+from kianax_capacity.seasons import MARKET_CLOSE_MINUTE, MARKET_OPEN_MINUTE, SEASONS
 from kianax_capacity.sources.prometheus.promql import rollup_arguments
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "QuerySpec",
     "aggregate_queries",
     "names_of",
+    "season_filter",
 ]
 
 SHAPES = ("series", "aggregate")
@@ -210,9 +212,9 @@ AGGREGATE_PARTS: dict[str, str] = {
 }
 
 #: The seasons computed on the server, in the order of the kianax strategy's SEASONS.
-SEASON_NAMES = ("market", "weekday", "weekend")
+SEASON_NAMES = SEASONS
 #: Parts not combined across chunks: each chunk (day) keeps its own, per pod container.
-#: The kianax strategy's seasons (queries/aggregate_cpu_<season>.promql): each season's
+#: The kianax strategy's seasons (queries/aggregate_cpu_season.promql): each season's
 #: percentiles and its number of steps, so the recommender pools the days as it pools the pods
 #: (a max of daily percentiles overstates the window's); and the leak screen's working-set
 #: slope of the day (bytes/s, queries/aggregate_memory_slope.promql), so the screen can ask
@@ -268,6 +270,8 @@ class AggregateQuery:
     arguments: str
     parts: tuple[tuple[str, str], ...]  # (label value, part); label value "" for one part
     label: str | None = None
+    #: The kianax season whose steps the query rolls up (:data:`SEASON_NAMES`), else None.
+    season: str | None = None
 
 
 _QUANTILES = (("0.5", "p50"), ("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"))
@@ -342,16 +346,41 @@ def aggregate_queries(dialect: str) -> tuple[AggregateQuery, ...]:
 
 
 def _season_queries(dialect: str) -> list[AggregateQuery]:
-    """Per season: its CPU percentiles and step count (MetricsQL: 2 requests, PromQL: 5)."""
+    """Per season: its CPU percentiles and step count (MetricsQL: 2 requests, PromQL: 5), each
+    asked only for the part of a chunk the season can have steps in (:func:`plan_queries`)."""
     out: list[AggregateQuery] = []
     for season in SEASON_NAMES:
-        template = f"aggregate_cpu_{season}"
         prefix = f"cpu_cores_{season}"
         quantiles = tuple((value, f"{prefix}_{suffix}") for value, suffix in SEASON_QUANTILES)
         count = f"{prefix}_count"
-        out.extend(_quantile_queries(prefix, template, quantiles, dialect))
-        out.append(AggregateQuery(count, template, "count_over_time", "", (("", count),)))
+        out.extend(
+            replace(query, season=season)
+            for query in _quantile_queries(prefix, "aggregate_cpu_season", quantiles, dialect)
+        )
+        out.append(
+            AggregateQuery(
+                count,
+                "aggregate_cpu_season_count",
+                "count_over_time",
+                "",
+                (("", count),),
+                season=season,
+            )
+        )
     return out
+
+
+def season_filter(season: str) -> str:
+    """The PromQL condition true at the steps of ``season`` (:mod:`kianax_capacity.seasons`),
+    evaluated at each step's own time; built from integers only."""
+    weekday = "day_of_week() >= 1 <= 5"
+    market = f"(hour() * 60 + minute()) >= {MARKET_OPEN_MINUTE} < {MARKET_CLOSE_MINUTE}"
+    filters = {
+        "market": f"{weekday} and on () {market}",
+        "weekday": f"{weekday} unless on () {market}",
+        "weekend": "day_of_week() == 0 or day_of_week() == 6",
+    }
+    return filters[season]
 
 
 def _quantile_queries(
