@@ -33,7 +33,7 @@ def snapshot_tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
                 "pods_allocatable": float(NODE_SHAPES[n.instance_type].pods),
                 "first_seen": ts[n.start],
                 "last_seen": ts[n.stop - 1],
-                # The demo's nodes carry the EKS managed node-group labels (openmetrics.py
+                # The demo's nodes carry the EKS managed node-group labels (openmetrics/kube_objects.py
                 # exports them as kube_node_labels), so a fetch of the export says the same.
                 "instance_type_source": "kube_node_labels",
                 "node_group_source": "kube_node_labels",
