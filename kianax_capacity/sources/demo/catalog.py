@@ -7,7 +7,7 @@ Every behaviour the simulation shows is declared here (see the package docstring
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -125,9 +125,9 @@ def _seed_app(**memory: Any) -> ContainerSpec:
 
 
 def _service(
-    namespace: str,
     name: str,
     containers: tuple[ContainerSpec, ...],
+    *,
     demand: str,
     demand_scale: float,
     hpa: HpaSpec | None,
@@ -136,369 +136,188 @@ def _service(
 ) -> WorkloadSpec:
     """A kianax Deployment on general-ng with a PDB minAvailable 1, as the platform runs them."""
     return WorkloadSpec(
-        namespace, "Deployment", name, "general-ng", containers,
+        "kianax", "Deployment", name, "general-ng", containers,
         demand=demand, demand_scale=demand_scale, replicas=replicas, hpa=hpa,
         pdb_min_available=1, rollouts=rollouts,
     )  # fmt: skip
 
 
-def _kianax_services(namespace: str) -> list[WorkloadSpec]:
-    cpu_and_memory = HpaSpec(2, 10, 70, 80)
-    cpu_only = HpaSpec(2, 10, 70, None)
-    envoy = ContainerSpec("envoy", 0.1, 128 * _M, 0.2, 256 * _M, cpu_share=0.2, memory="flat", memory_base=48 * _M)  # fmt: skip
-    return [
-        _service(
-            namespace,
-            "api-gateway",
-            (
-                _seed_app(
-                    cpu_share=0.8, memory="load", memory_base=120 * _M, memory_per_core=180 * _M
-                ),
-                envoy,
-            ),
-            "web",
-            1.2,
-            cpu_and_memory,
-            2,
-        ),
-        _service(
-            namespace,
-            "trading-service",
-            (_seed_app(memory="load", memory_base=150 * _M, memory_per_core=120 * _M),),
-            "market",
-            0.9,
-            cpu_and_memory,
-            2,
-        ),
-        _service(
-            namespace,
-            "agent-service",
-            (_seed_app(memory="spiky", memory_base=180 * _M, memory_spike=140 * _M),),
-            "bursty",
-            1.0,
-            cpu_only,
-            1,
-        ),
-        _service(
-            namespace,
-            "market-data-service",
-            (_seed_app(memory="load", memory_base=170 * _M, memory_per_core=60 * _M),),
-            "market",
-            4.2,
-            cpu_only,
-            1,
-        ),
-        _service(
-            namespace,
-            "portfolio-service",
-            (
-                ContainerSpec(
-                    "app", 0.25, 768 * _M, 0.5, 1024 * _M, memory="jvm", memory_base=690 * _M
-                ),
-            ),
-            "web",
-            0.25,
-            cpu_only,
-            1,
-        ),
-        _service(
-            namespace,
-            "notification-service",
-            (_seed_app(memory="leak", memory_base=150 * _M, memory_leak_per_hour=4.5 * _M),),
-            "web",
-            0.08,
-            cpu_only,
-            0,
-        ),
-        _service(
-            namespace,
-            "user-service",
-            (_seed_app(memory="flat", memory_base=92 * _M),),
-            "web",
-            0.05,
-            cpu_and_memory,
-            1,
-        ),
-        _service(
-            namespace,
-            "risk-service",
-            (
-                _seed_app(
-                    memory="spiky",
-                    memory_base=330 * _M,
-                    memory_spike=200 * _M,
-                    spike_probability=0.002,
-                ),
-            ),
-            "market",
-            1.5,
-            None,
-            1,
-            replicas=2,
-        ),
-        WorkloadSpec(
-            namespace,
-            "CronJob",
-            "market-eod-report",
-            "jobs-ng",
-            (
-                ContainerSpec(
-                    "report",
-                    0.5,
-                    512 * _M,
-                    math.nan,
-                    1024 * _M,
-                    memory="load",
-                    memory_base=380 * _M,
-                    memory_per_core=250 * _M,
-                ),
-            ),
-            demand="flat",
-            demand_scale=0.9,
-            schedule=((21 * 60 + 30,), 25, True),
-        ),
-        WorkloadSpec(
-            namespace,
-            "CronJob",
-            "portfolio-rebalance",
-            "jobs-ng",
-            (
-                ContainerSpec(
-                    "rebalance",
-                    1.0,
-                    1024 * _M,
-                    math.nan,
-                    1024 * _M,
-                    memory="flat",
-                    memory_base=260 * _M,
-                ),
-            ),
-            demand="flat",
-            demand_scale=0.35,
-            schedule=(tuple(h * 60 + 5 for h in range(0, 24, 4)), 10, False),
-        ),
-    ]
+_CPU_AND_MEMORY = HpaSpec(2, 10, 70, 80)
+_CPU_ONLY = HpaSpec(2, 10, 70, None)
+_ENVOY = ContainerSpec(
+    "envoy", 0.1, 128 * _M, 0.2, 256 * _M, cpu_share=0.2, memory="flat", memory_base=48 * _M
+)
+
+# The catalogue below is data: one typed, frozen spec per workload, written as a table (one row
+# per field group) rather than formatted one argument a line, so a workload reads at a glance.
+# fmt: off
+
+#: The kianax namespace: the platform's services and CronJobs (namespace ``kianax``; the copies
+#: of ``scale`` move them to ``kianax-2`` ... with :func:`dataclasses.replace`).
+KIANAX_WORKLOADS: tuple[WorkloadSpec, ...] = (
+    _service(
+        "api-gateway",
+        (_seed_app(cpu_share=0.8, memory="load", memory_base=120 * _M, memory_per_core=180 * _M),
+         _ENVOY),
+        demand="web", demand_scale=1.2, hpa=_CPU_AND_MEMORY, rollouts=2,
+    ),
+    _service(
+        "trading-service",
+        (_seed_app(memory="load", memory_base=150 * _M, memory_per_core=120 * _M),),
+        demand="market", demand_scale=0.9, hpa=_CPU_AND_MEMORY, rollouts=2,
+    ),
+    _service(
+        "agent-service",
+        (_seed_app(memory="spiky", memory_base=180 * _M, memory_spike=140 * _M),),
+        demand="bursty", demand_scale=1.0, hpa=_CPU_ONLY, rollouts=1,
+    ),
+    _service(
+        "market-data-service",
+        (_seed_app(memory="load", memory_base=170 * _M, memory_per_core=60 * _M),),
+        demand="market", demand_scale=4.2, hpa=_CPU_ONLY, rollouts=1,
+    ),
+    _service(
+        "portfolio-service",
+        (ContainerSpec("app", 0.25, 768 * _M, 0.5, 1024 * _M, memory="jvm", memory_base=690 * _M),),
+        demand="web", demand_scale=0.25, hpa=_CPU_ONLY, rollouts=1,
+    ),
+    _service(
+        "notification-service",
+        (_seed_app(memory="leak", memory_base=150 * _M, memory_leak_per_hour=4.5 * _M),),
+        demand="web", demand_scale=0.08, hpa=_CPU_ONLY, rollouts=0,
+    ),
+    _service(
+        "user-service",
+        (_seed_app(memory="flat", memory_base=92 * _M),),
+        demand="web", demand_scale=0.05, hpa=_CPU_AND_MEMORY, rollouts=1,
+    ),
+    _service(
+        "risk-service",
+        (_seed_app(memory="spiky", memory_base=330 * _M, memory_spike=200 * _M,
+                   spike_probability=0.002),),
+        demand="market", demand_scale=1.5, hpa=None, rollouts=1, replicas=2,
+    ),
+    WorkloadSpec(
+        "kianax", "CronJob", "market-eod-report", "jobs-ng",
+        (ContainerSpec("report", 0.5, 512 * _M, math.nan, 1024 * _M,
+                       memory="load", memory_base=380 * _M, memory_per_core=250 * _M),),
+        demand="flat", demand_scale=0.9,
+        schedule=((21 * 60 + 30,), 25, True),
+    ),
+    WorkloadSpec(
+        "kianax", "CronJob", "portfolio-rebalance", "jobs-ng",
+        (ContainerSpec("rebalance", 1.0, 1024 * _M, math.nan, 1024 * _M,
+                       memory="flat", memory_base=260 * _M),),
+        demand="flat", demand_scale=0.35,
+        schedule=(tuple(h * 60 + 5 for h in range(0, 24, 4)), 10, False),
+    ),
+)
+
+#: The add-ons every EKS cluster of the platform runs: monitoring (kube-prometheus-stack),
+#: argocd, kube-system and logging, with the requests and limits of their charts.
+PLATFORM_WORKLOADS: tuple[WorkloadSpec, ...] = (
+    WorkloadSpec(
+        "monitoring", "StatefulSet", "prometheus", "general-ng",
+        (ContainerSpec("prometheus", 0.5, 1024 * _M, math.nan, 2048 * _M, cpu_share=0.97,
+                       memory="sawtooth", memory_base=820 * _M, memory_spike=380 * _M),
+         ContainerSpec("config-reloader", 0.01, 25 * _M, 0.1, 50 * _M, cpu_share=0.03,
+                       memory="flat", memory_base=18 * _M)),
+        demand="flat", demand_scale=0.28, has_pvc=True,
+    ),
+    WorkloadSpec(
+        "monitoring", "StatefulSet", "alertmanager", "system-ng",
+        (ContainerSpec("alertmanager", 0.05, 64 * _M, math.nan, 128 * _M,
+                       memory="flat", memory_base=34 * _M),),
+        demand="flat", demand_scale=0.004, has_pvc=True,
+    ),
+    WorkloadSpec(
+        "monitoring", "Deployment", "grafana", "system-ng",
+        (ContainerSpec("grafana", 0.1, 128 * _M, 0.2, 256 * _M,
+                       memory="flat", memory_base=108 * _M),),
+        demand="web", demand_scale=0.02, has_emptydir=True,
+    ),
+    WorkloadSpec(
+        "monitoring", "Deployment", "kube-state-metrics", "system-ng",
+        (ContainerSpec("kube-state-metrics", 0.01, 64 * _M, math.nan, 128 * _M,
+                       memory="flat", memory_base=52 * _M),),
+        demand="flat", demand_scale=0.012,
+    ),
+    WorkloadSpec(
+        "argocd", "Deployment", "argocd-server", "system-ng",
+        (ContainerSpec("server", 0.1, 128 * _M, 0.5, 256 * _M,
+                       memory="flat", memory_base=70 * _M),),
+        demand="web", demand_scale=0.015,
+    ),
+    WorkloadSpec(
+        "argocd", "Deployment", "argocd-repo-server", "system-ng",
+        (ContainerSpec("repo-server", 0.25, 256 * _M, 0.5, 512 * _M,
+                       memory="spiky", memory_base=120 * _M, memory_spike=90 * _M),),
+        demand="bursty", demand_scale=0.12, has_emptydir=True,
+    ),
+    WorkloadSpec(
+        "argocd", "StatefulSet", "argocd-application-controller", "system-ng",
+        (ContainerSpec("application-controller", 0.25, 512 * _M, 1.0, 1024 * _M,
+                       memory="flat", memory_base=340 * _M),),
+        demand="flat", demand_scale=0.14,
+    ),
+    WorkloadSpec(
+        "kube-system", "Deployment", "coredns", "system-ng",
+        (ContainerSpec("coredns", 0.1, 70 * _M, math.nan, 170 * _M,
+                       memory="flat", memory_base=24 * _M),),
+        demand="web", demand_scale=0.03, replicas=2, pdb_min_available=1,
+    ),
+    WorkloadSpec(
+        "logging", "DaemonSet", "fluent-bit", "*",
+        (ContainerSpec("fluent-bit", 0.05, 64 * _M, 0.1, 128 * _M,
+                       memory="flat", memory_base=38 * _M),),
+        demand="node", demand_scale=0.012,
+    ),
+    WorkloadSpec(
+        "kube-system", "DaemonSet", "aws-node", "*",
+        (ContainerSpec("aws-node", 0.025, 40 * _M, memory="flat", memory_base=45 * _M),),
+        demand="node", demand_scale=0.004,
+    ),
+    WorkloadSpec(
+        "kube-system", "DaemonSet", "kube-proxy", "*",
+        (ContainerSpec("kube-proxy", 0.1, 40 * _M, memory="flat", memory_base=22 * _M),),
+        demand="node", demand_scale=0.002,
+    ),
+)
+
+#: A Spring Boot service with Micrometer's JVM metrics and a CPU-heavy start. Added after the
+#: rest of the catalogue: these workloads get their own general-ng nodes (see
+#: :func:`simulate_demo_cluster`), so every other workload, node and pod of the demo is what it
+#: was before them.
+JVM_WORKLOADS: tuple[WorkloadSpec, ...] = (
+    _service(
+        "ledger-service",
+        (ContainerSpec("app", 0.25, 1024 * _M, 1.0, 1536 * _M,
+                       memory="jvm-micrometer", memory_base=60 * _M,  # native memory beside heap and non-heap
+                       startup_cpu=1.1, startup_minutes=10.0,
+                       jvm_heap_max=768 * _M, jvm_nonheap=135 * _M),),
+        demand="web", demand_scale=0.35, hpa=HpaSpec(2, 10, 70, None), rollouts=2,
+    ),
+)
+
+# fmt: on
 
 
-def _platform_workloads() -> list[WorkloadSpec]:
-    return [
-        WorkloadSpec(
-            "monitoring",
-            "StatefulSet",
-            "prometheus",
-            "general-ng",
-            (
-                ContainerSpec(
-                    "prometheus",
-                    0.5,
-                    1024 * _M,
-                    math.nan,
-                    2048 * _M,
-                    cpu_share=0.97,
-                    memory="sawtooth",
-                    memory_base=820 * _M,
-                    memory_spike=380 * _M,
-                ),
-                ContainerSpec(
-                    "config-reloader",
-                    0.01,
-                    25 * _M,
-                    0.1,
-                    50 * _M,
-                    cpu_share=0.03,
-                    memory="flat",
-                    memory_base=18 * _M,
-                ),
-            ),
-            demand="flat",
-            demand_scale=0.28,
-            has_pvc=True,
-        ),
-        WorkloadSpec(
-            "monitoring",
-            "StatefulSet",
-            "alertmanager",
-            "system-ng",
-            (
-                ContainerSpec(
-                    "alertmanager",
-                    0.05,
-                    64 * _M,
-                    math.nan,
-                    128 * _M,
-                    memory="flat",
-                    memory_base=34 * _M,
-                ),
-            ),
-            demand="flat",
-            demand_scale=0.004,
-            has_pvc=True,
-        ),
-        WorkloadSpec(
-            "monitoring",
-            "Deployment",
-            "grafana",
-            "system-ng",
-            (
-                ContainerSpec(
-                    "grafana", 0.1, 128 * _M, 0.2, 256 * _M, memory="flat", memory_base=108 * _M
-                ),
-            ),
-            demand="web",
-            demand_scale=0.02,
-            has_emptydir=True,
-        ),
-        WorkloadSpec(
-            "monitoring",
-            "Deployment",
-            "kube-state-metrics",
-            "system-ng",
-            (
-                ContainerSpec(
-                    "kube-state-metrics",
-                    0.01,
-                    64 * _M,
-                    math.nan,
-                    128 * _M,
-                    memory="flat",
-                    memory_base=52 * _M,
-                ),
-            ),
-            demand="flat",
-            demand_scale=0.012,
-        ),
-        WorkloadSpec(
-            "argocd",
-            "Deployment",
-            "argocd-server",
-            "system-ng",
-            (
-                ContainerSpec(
-                    "server", 0.1, 128 * _M, 0.5, 256 * _M, memory="flat", memory_base=70 * _M
-                ),
-            ),
-            demand="web",
-            demand_scale=0.015,
-        ),
-        WorkloadSpec(
-            "argocd",
-            "Deployment",
-            "argocd-repo-server",
-            "system-ng",
-            (
-                ContainerSpec(
-                    "repo-server",
-                    0.25,
-                    256 * _M,
-                    0.5,
-                    512 * _M,
-                    memory="spiky",
-                    memory_base=120 * _M,
-                    memory_spike=90 * _M,
-                ),
-            ),
-            demand="bursty",
-            demand_scale=0.12,
-            has_emptydir=True,
-        ),
-        WorkloadSpec(
-            "argocd",
-            "StatefulSet",
-            "argocd-application-controller",
-            "system-ng",
-            (
-                ContainerSpec(
-                    "application-controller",
-                    0.25,
-                    512 * _M,
-                    1.0,
-                    1024 * _M,
-                    memory="flat",
-                    memory_base=340 * _M,
-                ),
-            ),
-            demand="flat",
-            demand_scale=0.14,
-        ),
-        WorkloadSpec(
-            "kube-system",
-            "Deployment",
-            "coredns",
-            "system-ng",
-            (
-                ContainerSpec(
-                    "coredns", 0.1, 70 * _M, math.nan, 170 * _M, memory="flat", memory_base=24 * _M
-                ),
-            ),
-            demand="web",
-            demand_scale=0.03,
-            replicas=2,
-            pdb_min_available=1,
-        ),
-        WorkloadSpec(
-            "logging",
-            "DaemonSet",
-            "fluent-bit",
-            "*",
-            (
-                ContainerSpec(
-                    "fluent-bit", 0.05, 64 * _M, 0.1, 128 * _M, memory="flat", memory_base=38 * _M
-                ),
-            ),
-            demand="node",
-            demand_scale=0.012,
-        ),
-        WorkloadSpec(
-            "kube-system",
-            "DaemonSet",
-            "aws-node",
-            "*",
-            (ContainerSpec("aws-node", 0.025, 40 * _M, memory="flat", memory_base=45 * _M),),
-            demand="node",
-            demand_scale=0.004,
-        ),
-        WorkloadSpec(
-            "kube-system",
-            "DaemonSet",
-            "kube-proxy",
-            "*",
-            (ContainerSpec("kube-proxy", 0.1, 40 * _M, memory="flat", memory_base=22 * _M),),
-            demand="node",
-            demand_scale=0.002,
-        ),
-    ]
-
-
-def _jvm_services(namespace: str) -> list[WorkloadSpec]:
-    """A Spring Boot service with Micrometer's JVM metrics and a CPU-heavy start.
-
-    Added after the rest of the catalogue: these workloads get their own general-ng nodes
-    (see :func:`simulate_demo_cluster`), so every other workload, node and pod of the demo is
-    what it was before them.
-    """
-    ledger = ContainerSpec(
-        "app", 0.25, 1024 * _M, 1.0, 1536 * _M,
-        memory="jvm-micrometer", memory_base=60 * _M,  # native memory beside heap and non-heap
-        startup_cpu=1.1, startup_minutes=10.0,
-        jvm_heap_max=768 * _M, jvm_nonheap=135 * _M,
-    )  # fmt: skip
-    return [
-        _service(namespace, "ledger-service", (ledger,), "web", 0.35, HpaSpec(2, 10, 70, None), 2)
-    ]
+def _in_namespace(specs: tuple[WorkloadSpec, ...], namespace: str) -> list[WorkloadSpec]:
+    return [replace(spec, namespace=namespace) for spec in specs]
 
 
 def jvm_workloads(scale: int = 1) -> list[WorkloadSpec]:
     """The workloads scheduled on nodes of their own (one copy per kianax namespace)."""
-    specs = _jvm_services("kianax")
+    specs = list(JVM_WORKLOADS)
     for copy in range(2, scale + 1):
-        specs.extend(_jvm_services(f"kianax-{copy}"))
+        specs.extend(_in_namespace(JVM_WORKLOADS, f"kianax-{copy}"))
     return specs
 
 
 def demo_workloads(scale: int = 1) -> list[WorkloadSpec]:
     """The demo's workload catalogue; ``scale`` adds copies of the kianax namespace."""
-    specs = _kianax_services("kianax")
+    specs = list(KIANAX_WORKLOADS)
     for copy in range(2, scale + 1):
-        specs.extend(_kianax_services(f"kianax-{copy}"))
-    specs.extend(_platform_workloads())
+        specs.extend(_in_namespace(KIANAX_WORKLOADS, f"kianax-{copy}"))
+    specs.extend(PLATFORM_WORKLOADS)
     return specs

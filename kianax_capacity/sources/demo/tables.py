@@ -15,9 +15,24 @@ from kianax_capacity.sources.demo.simulate import simulate_demo_cluster
 
 
 def snapshot_tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
+    """The snapshot's tables of a simulated window (``jvm_memory`` only when a JVM ran)."""
+    jvm = _jvm_table(demo)
+    return {
+        **({"jvm_memory": jvm} if not jvm.empty else {}),
+        "nodes": _nodes_table(demo),
+        "workloads": _workloads_table(demo),
+        "pods": _pods_table(demo),
+        "containers": _containers_table(demo),
+        "usage": _usage_table(demo),
+        "hpas": _hpas_table(demo),
+        "replicas": _replicas_table(demo),
+        "terminations": _terminations_table(demo),
+    }
+
+
+def _nodes_table(demo: DemoCluster) -> pd.DataFrame:
     ts = demo.timestamps
-    step = pd.Timedelta(seconds=demo.step_seconds)
-    nodes = pd.DataFrame(
+    return pd.DataFrame(
         [
             {
                 "node": n.node,
@@ -33,8 +48,8 @@ def snapshot_tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
                 "pods_allocatable": float(NODE_SHAPES[n.instance_type].pods),
                 "first_seen": ts[n.start],
                 "last_seen": ts[n.stop - 1],
-                # The demo's nodes carry the EKS managed node-group labels (openmetrics/kube_objects.py
-                # exports them as kube_node_labels), so a fetch of the export says the same.
+                # The demo's nodes carry the EKS managed node-group labels (the OpenMetrics
+                # export writes them as kube_node_labels), so a fetch of the export says the same.
                 "instance_type_source": "kube_node_labels",
                 "node_group_source": "kube_node_labels",
                 "zone_source": "kube_node_labels",
@@ -45,6 +60,9 @@ def snapshot_tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
             for n in demo.nodes
         ]
     )
+
+
+def _workloads_table(demo: DemoCluster) -> pd.DataFrame:
     workloads = []
     for spec in demo.workloads:
         disruptions = math.nan
@@ -65,7 +83,12 @@ def snapshot_tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
                 "has_emptydir": spec.has_emptydir,
             }
         )
-    pods = pd.DataFrame(
+    return pd.DataFrame(workloads)
+
+
+def _pods_table(demo: DemoCluster) -> pd.DataFrame:
+    ts = demo.timestamps
+    return pd.DataFrame(
         [
             {
                 "namespace": p.namespace,
@@ -79,7 +102,10 @@ def snapshot_tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
             for p in demo.pods
         ]
     )
-    containers = pd.DataFrame(
+
+
+def _containers_table(demo: DemoCluster) -> pd.DataFrame:
+    return pd.DataFrame(
         [
             {
                 "namespace": p.namespace,
@@ -96,10 +122,17 @@ def snapshot_tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
             for c in p.containers
         ]
     )
+
+
+def _usage_table(demo: DemoCluster) -> pd.DataFrame:
     usage = pd.concat(list(_usage_frames(demo)), ignore_index=True)
     for column in ("namespace", "pod", "container"):
         usage[column] = usage[column].astype("category")
-    hpas = pd.DataFrame(
+    return usage
+
+
+def _hpas_table(demo: DemoCluster) -> pd.DataFrame:
+    return pd.DataFrame(
         [
             {
                 "namespace": s.namespace,
@@ -119,11 +152,14 @@ def snapshot_tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
             if s.hpa is not None
         ]
     )
+
+
+def _replicas_table(demo: DemoCluster) -> pd.DataFrame:
     replicas = pd.concat(
         [
             pd.DataFrame(
                 {
-                    "timestamp": ts,
+                    "timestamp": demo.timestamps,
                     "namespace": ns,
                     "hpa": name,
                     "current_replicas": demo.hpa_current[(ns, name)].astype(float),
@@ -137,6 +173,11 @@ def snapshot_tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
     # One row per HPA and step: categorical labels, as the Prometheus source writes them.
     for column in ("namespace", "hpa"):
         replicas[column] = replicas[column].astype("category")
+    return replicas
+
+
+def _terminations_table(demo: DemoCluster) -> pd.DataFrame:
+    ts = demo.timestamps
     terminations = pd.DataFrame(
         [
             {
@@ -153,19 +194,7 @@ def snapshot_tables(demo: DemoCluster) -> dict[str, pd.DataFrame]:
         columns=["timestamp", "namespace", "pod", "container", "reason"],
     )
     terminations["timestamp"] = pd.to_datetime(terminations["timestamp"], utc=True)
-    del step
-    jvm = _jvm_table(demo)
-    return {
-        **({"jvm_memory": jvm} if not jvm.empty else {}),
-        "nodes": nodes,
-        "workloads": pd.DataFrame(workloads),
-        "pods": pods,
-        "containers": containers,
-        "usage": usage,
-        "hpas": hpas,
-        "replicas": replicas,
-        "terminations": terminations,
-    }
+    return terminations
 
 
 def _jvm_table(demo: DemoCluster) -> pd.DataFrame:
