@@ -352,7 +352,8 @@ def _recurrence_one(
     settings: ReplaySettings,
     step_seconds: float,
 ) -> npt.NDArray[np.int64]:
-    """:func:`_recurrence` for one candidate with Python floats: ~20x faster than 1-wide numpy.
+    """:func:`_recurrence` for one candidate with Python floats: faster than one-wide numpy arrays,
+    where numpy's per-call overhead is most of the work.
 
     Kept step for step identical to the vectorised version (a test replays both).
     """

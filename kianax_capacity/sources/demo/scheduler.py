@@ -150,7 +150,7 @@ class _Scheduler:
     def step(self, i: int) -> None:
         gone = self._refresh_nodes(i)
         # The nodes with room, per group, in node order: the same for every workload this step
-        # (built once per step, not once per workload: at --scale 250 that is the hot spot).
+        # (built once per step, not once per workload: with hundreds of workloads it is the hot spot).
         candidates_of: dict[str, list[_NodeRoom]] = {}
         position_of: dict[str, dict[int, int]] = {}
         for group, per_step in self.group_nodes_at.items():

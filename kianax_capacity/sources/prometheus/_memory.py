@@ -20,7 +20,8 @@ class GcPause:
 
     Parsing an answer allocates hundreds of thousands of dicts, lists and strings, and every
     few hundred allocations start a collection that walks the whole live heap (the answers
-    folded so far): measured at 4-5x the parse itself. JSON has no reference cycles, so
+    folded so far), which costs several times the parse itself (docs/scaling.md). JSON has no
+    reference cycles, so
     nothing collectable piles up while paused; the collector resumes when the last thread
     leaves (and is left alone if the caller had disabled it).
     """
@@ -67,8 +68,8 @@ def release_free_memory() -> None:
 
     The worker threads parse answers in their own malloc arenas, and numpy arrays past the
     (dynamic, up to 32 MB) mmap threshold come from the heap too: what they free stays
-    resident, and the main thread's assembly cannot reuse another arena's free chunks, so it
-    was paid for twice at 10,000 containers over 14 days.
+    resident, and the main thread's assembly cannot reuse another arena's free chunks, so
+    without the trim the fetch holds that memory twice.
     """
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)

@@ -144,8 +144,8 @@ class PrometheusClient:
     def run(self, job: QueryJob) -> list[dict[str, Any]]:
         """Send one query; the ``result`` list of the answer.
 
-        The body is parsed with orjson: the standard ``json`` module was the largest client
-        cost at 10,000 containers (an aggregate answer is ~30 MB of JSON).
+        The body is parsed with orjson: answers grow to tens of MB of JSON on big clusters, and
+        the standard ``json`` module parses them several times slower (docs/scaling.md).
 
         Raises:
             QueryRejectedError: HTTP 400 or 422 (the server refused the query).

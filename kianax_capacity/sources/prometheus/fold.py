@@ -46,8 +46,7 @@ def _ids_of(ids: dict[tuple[str, ...], int], keys: Iterable[tuple[str, ...]]) ->
 
     An unseen key is stored with interned strings: a key's strings come from one parsed answer
     and would otherwise each stay allocated among that answer's freed objects (a pod's name in
-    every fold and for every day it is first seen), which fragmented the heap to GBs at 10,000
-    containers over 14 days.
+    every fold and for every day it is first seen), which fragments the heap (docs/scaling.md).
     """
     found = ids.get
     out: list[int] = []
@@ -95,9 +94,9 @@ class ChunkCombiner:
         statistics it was not asked for) is ignored rather than mixed into another part. With
         ``label`` None every series belongs to the one part of ``parts``.
 
-        One pass over the answer: at 10,000 containers a day's MetricsQL answers are ~500,000
-        series, and splitting them by part first, then reading each part's keys and values,
-        was most of the client's CPU after parsing.
+        One pass over the answer: a day's MetricsQL answers hold a series per container and
+        statistic, and splitting them by part first, then reading each part's keys and values
+        again, would read every series twice.
         """
         names = list(dict.fromkeys(parts.values()))
         code_of = {_label_key(value): names.index(part) for value, part in parts.items()}
@@ -205,9 +204,8 @@ def objects(values: np.ndarray) -> pd.Series:
 class Fold:
     """One inventory query's answers folded as they arrive (see :class:`FoldSpec`).
 
-    Memory is O(distinct keys) whatever the number of chunks: at 10,000 containers over 14 days
-    the pod inventory is ~27k rows a day, and keeping every day's answer until assembly was the
-    fetch's peak. Answers may arrive in any chunk order (the worker pool); a key's extra labels
+    Memory is O(distinct keys) whatever the number of chunks: keeping every day's answer until
+    assembly would grow with the days (the pod inventory has a row per pod container a day). Answers may arrive in any chunk order (the worker pool); a key's extra labels
     are replaced only by a chunk at or after the one they came from. Not thread-safe on its
     own: :class:`Results` serialises :meth:`add`.
     """

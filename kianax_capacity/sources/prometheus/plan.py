@@ -285,7 +285,7 @@ def plan_queries(
         for name in range_chunk_inventory:
             jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
     # The series shape runs the subquery inventory (pod lifetimes: a dense series x steps
-    # matrix on the server, ~50 s for 14 days on a loaded 2-core server) per day as well, so no
+    # matrix on the server, which grows with the window) per day as well, so no
     # single request grows with the window; min/max over the days is the window's.
     for index, chunk in enumerate(day_chunks if shape != "aggregate" else ()):
         window = format_duration(chunk.points * step + INSTANT_NUDGE_SECONDS)

@@ -54,8 +54,8 @@ def typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     template = empty_table(table)
     if frame.empty:
         return template
-    # Column by column into a frame that shares them (copy=False): a deep copy here doubled the
-    # 7-million-row replicas table at 10,000 containers.
+    # Column by column into a frame that shares them (copy=False): a deep copy here would double
+    # the biggest tables (replicas has a row per HPA and step).
     columns: dict[str, pd.Series] = {}
     for column in template.columns:
         values = frame[column]
@@ -104,9 +104,9 @@ def assemble(
         "workload"
     )
 
-    # Each table is built, typed and its inputs dropped before the next: at 10,000 containers
-    # over 14 days the folded inventory, the statistics and the replica points are each
-    # hundreds of MB, and holding all of them while every table was built set the peak.
+    # Each table is built, typed and its inputs dropped before the next: the folded inventory,
+    # the statistics and the replica points each grow with the cluster, and holding all of them
+    # while every table is built would set the fetch's peak memory (docs/scaling.md).
     pods = _pods(results)
     results.release(
         "pod_first_seen", "pod_last_seen", "pod_info", "pod_owner", "replicaset_owner", "job_owner"
@@ -502,9 +502,9 @@ def _hpas(
 def build_replicas(results: Results) -> pd.DataFrame:
     """Current and desired replicas per HPA and step, outer-joined on (HPA, timestamp).
 
-    At 10,000 containers over 14 days this is ~7 million rows: the join runs on one int64 per
-    row (HPA number, then milliseconds) instead of pandas' merge on string columns, which
-    needed several GB. Rows come out sorted by (namespace, hpa, timestamp).
+    One row per HPA and step, millions on a big cluster: the join runs on one int64 per row
+    (HPA number, then milliseconds) instead of pandas' merge on string columns, which needs
+    many times the memory (docs/scaling.md). Rows come out sorted by (namespace, hpa, timestamp).
     """
     labels = ("namespace", "horizontalpodautoscaler")
     if _has_repeated_series(results, "hpa_current_replicas", labels) or _has_repeated_series(
@@ -529,8 +529,8 @@ def build_replicas(results: Results) -> pd.DataFrame:
     right, right_values = desired[2], desired[3]
     del current, desired
     # Each side's keys are distinct (one series per HPA and chunk, checked above, and chunks do
-    # not overlap). Union sorted and deduplicated by hand: numpy 2's hash-based unique/union1d
-    # took seconds here.
+    # not overlap). Union sorted and deduplicated by hand: on int64 keys that is
+    # much faster than numpy 2's hash-based unique/union1d.
     keys = np.concatenate([left, right])
     keys.sort()
     keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
