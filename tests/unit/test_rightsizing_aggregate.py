@@ -18,10 +18,11 @@ import pytest
 
 from kianax_capacity.model import ResourcePrices
 from kianax_capacity.prices import embedded_catalog
-from kianax_capacity.recommenders.aggregate import AGGREGATE_NOTE, is_aggregate
+from kianax_capacity.recommenders.aggregate import is_aggregate
 from kianax_capacity.recommenders.costs import allocate_costs
 from kianax_capacity.recommenders.hpa import recommend_hpa
 from kianax_capacity.recommenders.rightsizing import recommend_rightsizing
+from kianax_capacity.recommenders.strategies.kianax import AGGREGATE_NOTE
 from kianax_capacity.snapshot import Snapshot, empty_table
 from kianax_capacity.sources.demo import DEFAULT_END, generate_demo_snapshot, simulate_demo_cluster
 from kianax_capacity.sources.openmetrics import write_openmetrics, write_victoriametrics_jsonl
