@@ -37,7 +37,7 @@ from kianax_capacity.recommenders.rightsizing import recommend_rightsizing, requ
 from kianax_capacity.recommenders.spot import assess_spot, recommend_spot
 from kianax_capacity.snapshot import Snapshot
 
-__all__ = ["recommend"]
+__all__ = ["recommend", "summarize_rows"]
 
 #: When a snapshot has no priced node at all (e.g. no kube-state-metrics): t3.medium on-demand.
 FALLBACK_INSTANCE_TYPE = "t3.medium"
@@ -334,6 +334,29 @@ def _summary(
     summary = costs.summary()
     if assumed is not None:
         summary["assumed_instance_type"] = dict(assumed)
+    summary.update(
+        summarize_rows(rightsizing=rightsizing, hpa=hpa, spot=spot, nodegroups=nodegroups)
+    )
+    summary["warnings"] = list(warnings)
+    return summary
+
+
+def summarize_rows(
+    *,
+    rightsizing: tuple[RightsizingRow, ...],
+    hpa: tuple[HpaRow, ...],
+    spot: tuple[SpotRow, ...],
+    nodegroups: tuple[NodeGroupRow, ...],
+) -> dict[str, Any]:
+    """The summary's figures made from the rows, each workload's dollars counted once.
+
+    Returns:
+        ``monthly_savings_by_section_usd`` (right-sizing ``ok`` rows of workloads whose HPA row
+        did not price the new requests; HPA ``ok`` rows and every row that priced them; spot
+        rows that are ready; node groups, all), ``nodegroup_cost_basis``,
+        ``monthly_savings_usd`` (right-sizing + HPA + spot: node-group savings overlap with
+        right-sizing, so they sit beside the total) and ``counts``; dollars rounded to cents.
+    """
     # One combined answer per workload: where the HPA replay already priced the new requests
     # with the new replica counts, its row carries the workload's dollars and the right-sizing
     # rows of that workload are not added again.
@@ -348,24 +371,26 @@ def _summary(
         # reported beside the total, not added to it.
         "nodegroups": round(sum(r.monthly_savings_usd or 0.0 for r in nodegroups), 2),
     }
-    summary["monthly_savings_by_section_usd"] = sections
     # Node-group dollars are list prices plus surplus CPU credits; effective ones sit beside
     # them (``effective_monthly_cost_usd``) when billed data was given.
     effective = any(r.current.effective_monthly_cost_usd is not None for r in nodegroups)
-    summary["nodegroup_cost_basis"] = "list and effective" if effective else "list"
-    summary["monthly_savings_usd"] = round(
-        sections["rightsizing"] + sections["hpa"] + sections["spot"], 2
-    )
-    summary["counts"] = {
-        "rightsizing_changes": sum(r.status == "ok" for r in rightsizing),
-        "rightsizing_insufficient_data": sum(r.status == "insufficient_data" for r in rightsizing),
-        "high_risk": sum(r.risk == "high" for r in rightsizing),
-        "hpa_changes": sum(r.status == "ok" for r in hpa),
-        "spot_ready": sum(r.ready for r in spot),
-        "nodegroups": len(nodegroups),
+    return {
+        "monthly_savings_by_section_usd": sections,
+        "nodegroup_cost_basis": "list and effective" if effective else "list",
+        "monthly_savings_usd": round(
+            sections["rightsizing"] + sections["hpa"] + sections["spot"], 2
+        ),
+        "counts": {
+            "rightsizing_changes": sum(r.status == "ok" for r in rightsizing),
+            "rightsizing_insufficient_data": sum(
+                r.status == "insufficient_data" for r in rightsizing
+            ),
+            "high_risk": sum(r.risk == "high" for r in rightsizing),
+            "hpa_changes": sum(r.status == "ok" for r in hpa),
+            "spot_ready": sum(r.ready for r in spot),
+            "nodegroups": len(nodegroups),
+        },
     }
-    summary["warnings"] = list(warnings)
-    return summary
 
 
 #: cAdvisor's pod-level cgroup (``container=""``) and the pause container (``POD``): not
