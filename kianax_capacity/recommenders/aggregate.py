@@ -27,10 +27,9 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from kianax_capacity.recommenders.inventory import CONTAINER_KEY
 from kianax_capacity.recommenders.strategies import RightsizingStrategy, UsageData
 from kianax_capacity.recommenders.strategies._base import PERCENTILES, ContainerStatistics
-from kianax_capacity.recommenders.strategies.pooling import knots_of, pooled_quantile
+from kianax_capacity.recommenders.strategies.pooling import knots_of, pooled_quantile, with_cid
 from kianax_capacity.snapshot import Snapshot
 
 __all__ = [
@@ -68,18 +67,9 @@ def pooled_container_stats(
         statistic, counting only pods with at least ``min_samples`` steps where there is one,
         and ``throttled_ratio`` the throttled-ratio-adjusted CPU columns ``cpu_adj_*``.
     """
-    stats = snapshot.table("container_stats")
-    pods = snapshot.table("pods")[
-        ["namespace", "pod", "kind", "workload", "first_seen", "last_seen"]
-    ]
-    frame = stats.merge(pods, on=["namespace", "pod"], how="inner")
-    for column in CONTAINER_KEY:
-        frame[column] = frame[column].astype(str)
-    lookup = pd.Series(np.arange(len(data.containers)), index=data.containers)
-    cid = lookup.reindex(pd.MultiIndex.from_frame(frame[CONTAINER_KEY])).to_numpy()
-    keep = ~np.isnan(cid.astype("float64"))
-    frame = frame.loc[keep].reset_index(drop=True)
-    frame["cid"] = cid[keep].astype("int64")
+    frame = with_cid(
+        snapshot.table("container_stats"), snapshot, data, pod_columns=("first_seen", "last_seen")
+    )
     samples = frame["samples"].to_numpy(dtype="float64")
     frame["first"] = _epoch(frame["first_seen"])
     frame["last"] = _epoch(frame["last_seen"])
@@ -130,7 +120,7 @@ def pooled_container_stats(
     components = frame
     weights = {"cpu_cores": samples, "memory_bytes": samples}
     if not daily.empty:
-        components = _daily_components(daily, pods, data)
+        components = with_cid(daily, snapshot, data)
         weights = {
             "cpu_cores": components["cpu_cores_count"].to_numpy(dtype="float64"),
             "memory_bytes": components["samples"].to_numpy(dtype="float64"),
@@ -154,19 +144,6 @@ def pooled_container_stats(
     pooled["replicas"] = pooled["rows"] / max(window_samples, 1)
     pooled["history_hours"] = (pooled["last"] - pooled["first"]) / 3600.0
     return pooled, busiest
-
-
-def _daily_components(daily: pd.DataFrame, pods: pd.DataFrame, data: UsageData) -> pd.DataFrame:
-    """``container_daily_stats`` rows with their container's cid (rows of unknown pods dropped)."""
-    frame = daily.merge(pods[["namespace", "pod", "kind", "workload"]], on=["namespace", "pod"])
-    for column in CONTAINER_KEY:
-        frame[column] = frame[column].astype(str)
-    lookup = pd.Series(np.arange(len(data.containers)), index=data.containers)
-    cid = lookup.reindex(pd.MultiIndex.from_frame(frame[CONTAINER_KEY])).to_numpy()
-    keep = ~np.isnan(cid.astype("float64"))
-    frame = frame.loc[keep].reset_index(drop=True)
-    frame["cid"] = cid[keep].astype("int64")
-    return frame
 
 
 def _epoch(times: pd.Series) -> np.ndarray:

@@ -243,22 +243,18 @@ class KianaxStrategy(RightsizingStrategy):
         memory_percentile = grouped["memory_bytes"].quantile(settings.memory_percentile / 100.0)
         peak = grouped["memory_bytes"].max()
         inventory = data.inventory_by_cid().reindex(index)
-        oom_kills = inventory["oom_kills"].fillna(0)
         leaks = detect_leaks(data, settings).reindex(index)
-        leaking = leaks["leak"].fillna(False).astype(bool)
-        oom = (oom_kills > 0) & ~leaking
-        baseline = leaks["baseline_bytes"].astype("float64").fillna(grouped["memory_bytes"].min())
-        slope = leaks["slope_bytes_per_day"].astype("float64")
-        memory_request, memory_limit = kianax_memory(
+        memory = _leak_aware_memory(
             settings,
             percentile=memory_percentile,
             peak=peak,
             inventory=inventory,
-            oom=oom,
-            leaking=leaking,
+            leaks=leaks,
             batch=pd.Series(batch, index=index),
-            leak_growth=(slope, baseline),
+            restart_floor=grouped["memory_bytes"].min(),
         )
+        leaking, oom = memory.leaking, memory.oom
+        memory_request, memory_limit = memory.request, memory.limit
         jvm, reserved, memory_request, memory_limit, jvm_evidence = self._jvm_aware(
             data, grouped["memory_bytes"], peak, inventory, memory_request, memory_limit,
             excluded=leaking | pd.Series(batch, index=index),
@@ -282,13 +278,10 @@ class KianaxStrategy(RightsizingStrategy):
         raw["ev_memory_peak_bytes"] = peak
         raw["ev_leak_slope_bytes_per_day"] = leaks["slope_bytes_per_day"]
         raw["ev_leak_segments"] = leaks["segments"]
-        raw["ev_leak_baseline_bytes"] = baseline.where(leaking)
-        current_limit = inventory["memory_limit_bytes"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            raw["ev_leak_restart_days_today"] = ((current_limit - baseline) / slope).where(leaking)
-            raw["ev_leak_restart_days_recommended"] = ((memory_limit - baseline) / slope).where(
-                leaking
-            )
+        raw["ev_leak_baseline_bytes"] = memory.baseline.where(leaking)
+        today, recommended = memory.restart_days(inventory["memory_limit_bytes"], memory_limit)
+        raw["ev_leak_restart_days_today"] = today
+        raw["ev_leak_restart_days_recommended"] = recommended
         for column, values in jvm_evidence.items():
             raw[column] = values
         started = usage.loc[startup]
@@ -387,23 +380,18 @@ class KianaxStrategy(RightsizingStrategy):
             stats.pooled_column(stats.column_for("memory_bytes", settings.memory_percentile))
         ]
         peak = busiest["memory_bytes_max"]
-        leaking = leaks["leak"].astype("boolean").fillna(False).astype(bool)
-        oom = (inventory["oom_kills"].fillna(0) > 0) & ~leaking
-        slope = leaks["slope_bytes_per_day"].astype("float64")
-        baseline = leaks["baseline_bytes"].astype("float64")
-        memory_request, memory_limit = kianax_memory(
+        memory = _leak_aware_memory(
             settings,
             percentile=memory_percentile,
             peak=peak,
             inventory=inventory,
-            oom=oom,
-            leaking=leaking,
+            leaks=leaks,
             batch=pd.Series(batch, index=raw.index),
-            leak_growth=(slope, baseline),
         )
+        leaking, memory_limit = memory.leaking, memory.limit
         raw["cpu_request"] = cpu_request
         raw["cpu_limit"] = cpu_limit
-        raw["memory_request"] = memory_request
+        raw["memory_request"] = memory.request
         raw["memory_limit"] = memory_limit
         raw["leak"] = leaking
         raw["ev_cpu_busiest_pod_percentile_cores"] = busiest[service_column]
@@ -411,17 +399,16 @@ class KianaxStrategy(RightsizingStrategy):
         raw["ev_cpu_busiest_season"] = season_name.reindex(raw.index)
         raw["ev_memory_percentile_bytes"] = memory_percentile
         raw["ev_memory_peak_bytes"] = peak
-        raw["ev_leak_slope_bytes_per_day"] = slope
+        raw["ev_leak_slope_bytes_per_day"] = memory.slope
         raw["ev_leak_segments"] = leaks["segments"]
-        raw["ev_leak_baseline_bytes"] = baseline.where(leaking)
-        current_limit = inventory["memory_limit_bytes"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            raw["ev_leak_restart_days_today"] = ((current_limit - baseline) / slope).where(leaking)
-            raw["ev_leak_restart_days_recommended"] = ((memory_limit - baseline) / slope).where(
-                leaking
-            )
+        raw["ev_leak_baseline_bytes"] = memory.baseline.where(leaking)
+        today, recommended = memory.restart_days(inventory["memory_limit_bytes"], memory_limit)
+        raw["ev_leak_restart_days_today"] = today
+        raw["ev_leak_restart_days_recommended"] = recommended
         raw["ev_shape"] = "aggregate"
-        raw["note"] = _statistics_notes(raw, snapshot, settings, throttled=throttled, oom=oom)
+        raw["note"] = _statistics_notes(
+            raw, snapshot, settings, throttled=throttled, oom=memory.oom
+        )
         return raw
 
     def finalize(self, raw: pd.DataFrame, data: UsageData) -> pd.DataFrame:
@@ -535,6 +522,57 @@ def kianax_memory(
     if settings.keep_unset_memory_limit and not settings.memory_request_equals_limit:
         memory_limit = memory_limit.where(current_limit.notna() | batch, np.nan)
     return memory_request, memory_limit
+
+
+@dataclass(frozen=True)
+class _Memory:
+    """The kianax memory answer and what its evidence and reason read, made once for samples
+    and statistics alike (:func:`_leak_aware_memory`)."""
+
+    request: pd.Series
+    limit: pd.Series
+    leaking: pd.Series
+    oom: pd.Series  # OOM-killed in the window and not leaking
+    slope: pd.Series  # leak growth, bytes a day
+    baseline: pd.Series  # the working set a restart puts a leaking container at
+
+    def restart_days(self, current_limit: pd.Series, limit: pd.Series) -> tuple[Any, Any]:
+        """Days a leaking container runs between restarts at today's and at ``limit``."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            today = ((current_limit - self.baseline) / self.slope).where(self.leaking)
+            recommended = ((limit - self.baseline) / self.slope).where(self.leaking)
+        return today, recommended
+
+
+def _leak_aware_memory(
+    settings: KianaxSettings,
+    *,
+    percentile: pd.Series,
+    peak: pd.Series,
+    inventory: pd.DataFrame,
+    leaks: pd.DataFrame,
+    batch: pd.Series,
+    restart_floor: pd.Series | None = None,
+) -> _Memory:
+    """:func:`kianax_memory` with the leaks and OOM kills read from ``leaks`` and ``inventory``
+    (``restart_floor``: the baseline where the detector gave none, the lowest working set)."""
+    leaking = leaks["leak"].astype("boolean").fillna(False).astype(bool)
+    oom = (inventory["oom_kills"].fillna(0) > 0) & ~leaking
+    slope = leaks["slope_bytes_per_day"].astype("float64")
+    baseline = leaks["baseline_bytes"].astype("float64")
+    if restart_floor is not None:
+        baseline = baseline.fillna(restart_floor)
+    request, limit = kianax_memory(
+        settings,
+        percentile=percentile,
+        peak=peak,
+        inventory=inventory,
+        oom=oom,
+        leaking=leaking,
+        batch=batch,
+        leak_growth=(slope, baseline),
+    )
+    return _Memory(request, limit, leaking, oom, slope, baseline)
 
 
 #: Season names by code (see :func:`season_codes`).

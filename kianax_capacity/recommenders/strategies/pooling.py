@@ -24,10 +24,13 @@ __all__ = ["KNOT_LEVELS", "POD_KEY", "knots_of", "pooled_quantile", "with_cid"]
 POD_KEY = ["namespace", "pod"]
 
 
-def with_cid(frame: pd.DataFrame, snapshot: Snapshot, data: UsageData) -> pd.DataFrame:
-    """``frame`` (namespace, pod, container, ...) with its container's ``cid`` in ``data``;
-    rows of pods or containers not in the inventory are dropped."""
-    pods = snapshot.table("pods")[["namespace", "pod", "kind", "workload"]]
+def with_cid(
+    frame: pd.DataFrame, snapshot: Snapshot, data: UsageData, pod_columns: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """``frame`` (namespace, pod, container, ...) with its pod's kind and workload (and
+    ``pod_columns`` of the pods table) and its container's ``cid`` in ``data``; rows of pods or
+    containers not in the inventory are dropped."""
+    pods = snapshot.table("pods")[["namespace", "pod", "kind", "workload", *pod_columns]]
     out = frame.merge(pods, on=POD_KEY, how="inner")
     for column in CONTAINER_KEY:
         out[column] = out[column].astype(str)
