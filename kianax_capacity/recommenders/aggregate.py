@@ -27,8 +27,12 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from kianax_capacity.recommenders.strategies import RightsizingStrategy, UsageData
-from kianax_capacity.recommenders.strategies._base import PERCENTILES, ContainerStatistics
+from kianax_capacity.recommenders.strategies import (
+    ContainerStatistics,
+    RightsizingStrategy,
+    UsageData,
+)
+from kianax_capacity.recommenders.strategies._base import PERCENTILES
 from kianax_capacity.recommenders.strategies.pooling import knots_of, pooled_quantile, with_cid
 from kianax_capacity.snapshot import Snapshot
 
