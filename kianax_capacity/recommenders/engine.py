@@ -9,7 +9,7 @@ requests, and sums the dollars into the summary.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from kianax_capacity.config import Config
 from kianax_capacity.model import ResourcePrices
 from kianax_capacity.prices import PriceCatalog, embedded_catalog, node_group_unit_prices
 from kianax_capacity.recommendations import (
+    ForecastRow,
     HpaRow,
     NodeGroupRow,
     RecommendationSet,
@@ -36,7 +37,7 @@ from kianax_capacity.recommenders.rightsizing import recommend_rightsizing, requ
 from kianax_capacity.recommenders.spot import assess_spot, recommend_spot
 from kianax_capacity.snapshot import Snapshot
 
-__all__ = ["recommend"]
+__all__ = ["recommend", "summarize_rows"]
 
 #: When a snapshot has no priced node at all (e.g. no kube-state-metrics): t3.medium on-demand.
 FALLBACK_INSTANCE_TYPE = "t3.medium"
@@ -76,41 +77,99 @@ def recommend(
     snapshot = _without_pseudo_containers(snapshot)
     strategy = strategy or config.strategy
     profile = profile or config.profile
-    catalog = catalog or embedded_catalog(config.aws.region)
+    pricing = _pricing(snapshot, catalog or embedded_catalog(config.aws.region))
+    sections = _sections(
+        snapshot,
+        config,
+        pricing,
+        strategy=strategy,
+        profile=profile,
+        effective_rates=effective_rates,
+    )
+    start, end = snapshot.window
+    return RecommendationSet(
+        cluster=snapshot.cluster,
+        generated_at=generated_at or snapshot.manifest.created_at,
+        window_start=start,
+        window_end=end,
+        step_seconds=snapshot.step_seconds,
+        profile=profile,
+        strategy=strategy,
+        summary=_summary(
+            sections.costs,
+            rightsizing=sections.rightsizing,
+            hpa=sections.hpa,
+            spot=sections.spot,
+            nodegroups=sections.nodegroups,
+            warnings=(*snapshot.manifest.warnings, *pricing.catalog.warnings),
+            assumed=sections.assumed,
+        )
+        | {
+            "assumed_capacity_type": assumed_capacity_types(
+                snapshot, sections.costs, pricing.catalog
+            )
+        },
+        rightsizing=sections.rightsizing,
+        hpa=sections.hpa,
+        spot=sections.spot,
+        nodegroups=sections.nodegroups,
+        forecast=sections.forecast,
+    )
+
+
+@dataclass(frozen=True)
+class _Pricing:
+    """The prices every section uses: the catalog, each node group's unit prices, and the
+    average of those for workloads whose node group is unknown."""
+
+    catalog: PriceCatalog
+    unit_prices: Mapping[str, ResourcePrices]
+    default_prices: ResourcePrices
+
+
+@dataclass(frozen=True)
+class _Sections:
+    """Every section's rows (assumed-price rows already flagged), the cost allocation, and
+    which dollars rest on an assumed instance type: what the set and its summary are made of."""
+
+    costs: CostAllocation
+    rightsizing: tuple[RightsizingRow, ...]
+    hpa: tuple[HpaRow, ...]
+    spot: tuple[SpotRow, ...]
+    nodegroups: tuple[NodeGroupRow, ...]
+    forecast: tuple[ForecastRow, ...]
+    assumed: Mapping[str, Any]
+
+
+def _pricing(snapshot: Snapshot, catalog: PriceCatalog) -> _Pricing:
     unit_prices = node_group_unit_prices(
         snapshot.nodes, catalog, step_seconds=snapshot.step_seconds
     )
-    default_prices = _default_prices(unit_prices, catalog)
+    return _Pricing(catalog, unit_prices, _default_prices(unit_prices, catalog))
 
-    costs = allocate_costs(snapshot, catalog)
-    rightsizing_rows = recommend_rightsizing(
-        snapshot,
-        strategy=strategy,
-        profile=profile,
-        unit_prices=unit_prices,
-        default_prices=default_prices,
-        exclusions=config.exclusions,
-        guardrails=config.workloads,
-    )
-    # One combined answer per workload: the HPA replay and the node packing see the new
-    # requests, so the HPA target keeps its scale point and node groups are sized for them.
-    hpa_rows = recommend_hpa(
-        snapshot,
-        profile=profile,
-        unit_prices=unit_prices,
-        default_prices=default_prices,
-        new_requests={
-            key: (cpu, int(memory))
-            for key, (cpu, memory) in requests_by_workload(rightsizing_rows).items()
-        },
+
+def _sections(
+    snapshot: Snapshot,
+    config: Config,
+    pricing: _Pricing,
+    *,
+    strategy: str,
+    profile: str,
+    effective_rates: Mapping[str, EffectiveRate] | None,
+) -> _Sections:
+    """Each recommender in the order their inputs need: right-sizing, then the HPA and node
+    groups with its new requests; spot, node groups and forecast share their assessments."""
+    costs = allocate_costs(snapshot, pricing.catalog)
+    rightsizing_rows, hpa_rows = _workload_sections(
+        snapshot, config, pricing, strategy=strategy, profile=profile
     )
     new_requests = {row.key: row.recommended for row in rightsizing_rows if row.status == "ok"}
     # Spot rows and the node groups' spot-ready share read the same assessments: made once.
     spot_assessments = assess_spot(snapshot, overrides=config.spot_overrides)
     spot_rows = recommend_spot(
         snapshot,
-        catalog,
-        unit_prices=unit_prices,
+        pricing.catalog,
+        unit_prices=pricing.unit_prices,
         overrides=config.spot_overrides,
         assessments=spot_assessments,
     )
@@ -118,7 +177,7 @@ def recommend(
     pending = pending_pods(snapshot)
     nodegroup_rows = recommend_nodegroups(
         snapshot,
-        catalog,
+        pricing.catalog,
         allow_graviton=config.aws.allow_graviton,
         new_requests=new_requests,
         nodegroup_config=config.nodegroups or None,
@@ -131,7 +190,7 @@ def recommend(
     )
     max_nodes = {name: ng.max_size for name, ng in config.nodegroups.items() if ng.max_size}
     forecast_rows = recommend_forecast(
-        snapshot, catalog, max_nodes=max_nodes or None, pending=pending
+        snapshot, pricing.catalog, max_nodes=max_nodes or None, pending=pending
     )
     assumed = assumed_instance_types(snapshot)
     if assumed["assumed"]:
@@ -140,31 +199,43 @@ def recommend(
             _flag_assumed(rows, snapshot, groups)
             for rows in (rightsizing_rows, hpa_rows, spot_rows)
         )
-    start, end = snapshot.window
-    return RecommendationSet(
-        cluster=snapshot.cluster,
-        generated_at=generated_at or snapshot.manifest.created_at,
-        window_start=start,
-        window_end=end,
-        step_seconds=snapshot.step_seconds,
-        profile=profile,
-        strategy=strategy,
-        summary=_summary(
-            costs,
-            rightsizing=rightsizing_rows,
-            hpa=hpa_rows,
-            spot=spot_rows,
-            nodegroups=nodegroup_rows,
-            warnings=(*snapshot.manifest.warnings, *catalog.warnings),
-            assumed=assumed,
-        )
-        | {"assumed_capacity_type": assumed_capacity_types(snapshot, costs, catalog)},
+    return _Sections(
+        costs=costs,
         rightsizing=rightsizing_rows,
         hpa=hpa_rows,
         spot=spot_rows,
         nodegroups=nodegroup_rows,
         forecast=forecast_rows,
+        assumed=assumed,
     )
+
+
+def _workload_sections(
+    snapshot: Snapshot, config: Config, pricing: _Pricing, *, strategy: str, profile: str
+) -> tuple[tuple[RightsizingRow, ...], tuple[HpaRow, ...]]:
+    """Right-sizing, then the HPA replayed with its new requests."""
+    rightsizing_rows = recommend_rightsizing(
+        snapshot,
+        strategy=strategy,
+        profile=profile,
+        unit_prices=pricing.unit_prices,
+        default_prices=pricing.default_prices,
+        exclusions=config.exclusions,
+        guardrails=config.workloads,
+    )
+    # One combined answer per workload: the HPA replay and the node packing see the new
+    # requests, so the HPA target keeps its scale point and node groups are sized for them.
+    hpa_rows = recommend_hpa(
+        snapshot,
+        profile=profile,
+        unit_prices=pricing.unit_prices,
+        default_prices=pricing.default_prices,
+        new_requests={
+            key: (cpu, int(memory))
+            for key, (cpu, memory) in requests_by_workload(rightsizing_rows).items()
+        },
+    )
+    return rightsizing_rows, hpa_rows
 
 
 #: Where an instance type came from when nobody knew it (``nodes.instance_type_source``).
@@ -263,6 +334,29 @@ def _summary(
     summary = costs.summary()
     if assumed is not None:
         summary["assumed_instance_type"] = dict(assumed)
+    summary.update(
+        summarize_rows(rightsizing=rightsizing, hpa=hpa, spot=spot, nodegroups=nodegroups)
+    )
+    summary["warnings"] = list(warnings)
+    return summary
+
+
+def summarize_rows(
+    *,
+    rightsizing: tuple[RightsizingRow, ...],
+    hpa: tuple[HpaRow, ...],
+    spot: tuple[SpotRow, ...],
+    nodegroups: tuple[NodeGroupRow, ...],
+) -> dict[str, Any]:
+    """The summary's figures made from the rows, each workload's dollars counted once.
+
+    Returns:
+        ``monthly_savings_by_section_usd`` (right-sizing ``ok`` rows of workloads whose HPA row
+        did not price the new requests; HPA ``ok`` rows and every row that priced them; spot
+        rows that are ready; node groups, all), ``nodegroup_cost_basis``,
+        ``monthly_savings_usd`` (right-sizing + HPA + spot: node-group savings overlap with
+        right-sizing, so they sit beside the total) and ``counts``; dollars rounded to cents.
+    """
     # One combined answer per workload: where the HPA replay already priced the new requests
     # with the new replica counts, its row carries the workload's dollars and the right-sizing
     # rows of that workload are not added again.
@@ -277,24 +371,26 @@ def _summary(
         # reported beside the total, not added to it.
         "nodegroups": round(sum(r.monthly_savings_usd or 0.0 for r in nodegroups), 2),
     }
-    summary["monthly_savings_by_section_usd"] = sections
     # Node-group dollars are list prices plus surplus CPU credits; effective ones sit beside
     # them (``effective_monthly_cost_usd``) when billed data was given.
     effective = any(r.current.effective_monthly_cost_usd is not None for r in nodegroups)
-    summary["nodegroup_cost_basis"] = "list and effective" if effective else "list"
-    summary["monthly_savings_usd"] = round(
-        sections["rightsizing"] + sections["hpa"] + sections["spot"], 2
-    )
-    summary["counts"] = {
-        "rightsizing_changes": sum(r.status == "ok" for r in rightsizing),
-        "rightsizing_insufficient_data": sum(r.status == "insufficient_data" for r in rightsizing),
-        "high_risk": sum(r.risk == "high" for r in rightsizing),
-        "hpa_changes": sum(r.status == "ok" for r in hpa),
-        "spot_ready": sum(r.ready for r in spot),
-        "nodegroups": len(nodegroups),
+    return {
+        "monthly_savings_by_section_usd": sections,
+        "nodegroup_cost_basis": "list and effective" if effective else "list",
+        "monthly_savings_usd": round(
+            sections["rightsizing"] + sections["hpa"] + sections["spot"], 2
+        ),
+        "counts": {
+            "rightsizing_changes": sum(r.status == "ok" for r in rightsizing),
+            "rightsizing_insufficient_data": sum(
+                r.status == "insufficient_data" for r in rightsizing
+            ),
+            "high_risk": sum(r.risk == "high" for r in rightsizing),
+            "hpa_changes": sum(r.status == "ok" for r in hpa),
+            "spot_ready": sum(r.ready for r in spot),
+            "nodegroups": len(nodegroups),
+        },
     }
-    summary["warnings"] = list(warnings)
-    return summary
 
 
 #: cAdvisor's pod-level cgroup (``container=""``) and the pause container (``POD``): not

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kianax_capacity.recommenders.aggregate_sections import pooled_quantile
+from kianax_capacity.recommenders.strategies.pooling import pooled_quantile
 from kianax_capacity.sources.prometheus.leaks import (
     MAX_CANDIDATES,
     MAX_QUERY_CHARS,

@@ -18,10 +18,15 @@ import pytest
 
 from kianax_capacity.model import ResourcePrices
 from kianax_capacity.prices import embedded_catalog
-from kianax_capacity.recommenders.aggregate import AGGREGATE_NOTE, is_aggregate
+from kianax_capacity.recommenders.aggregate import aggregate_inputs, is_aggregate
 from kianax_capacity.recommenders.costs import allocate_costs
 from kianax_capacity.recommenders.hpa import recommend_hpa
-from kianax_capacity.recommenders.rightsizing import recommend_rightsizing
+from kianax_capacity.recommenders.rightsizing import prepare_usage, recommend_rightsizing
+from kianax_capacity.recommenders.strategies import (
+    RightsizingStrategy,
+    UsageData,
+)
+from kianax_capacity.recommenders.strategies.kianax import AGGREGATE_NOTE
 from kianax_capacity.snapshot import Snapshot, empty_table
 from kianax_capacity.sources.demo import DEFAULT_END, generate_demo_snapshot, simulate_demo_cluster
 from kianax_capacity.sources.openmetrics import write_openmetrics, write_victoriametrics_jsonl
@@ -251,3 +256,28 @@ def test_aggregate_rows_have_no_backtest_and_say_why(aggregate: Snapshot) -> Non
         assert "aggregate shape" in row.evidence["backtest_note"]
         # Three days of history and no replay: only the history speaks, and it is short.
         assert row.confidence == "low"
+
+
+class SamplesOnly(RightsizingStrategy):
+    """A strategy that sizes from samples only: it keeps the base's compute_from_statistics.
+    (Not registered: tests that run every registered strategy would pick it up.)"""
+
+    name = "samples-only"
+
+    def compute(self, data: UsageData) -> pd.DataFrame:
+        raise AssertionError("an aggregate snapshot has no samples to compute from")
+
+    def finalize(self, raw: pd.DataFrame, data: UsageData) -> pd.DataFrame:
+        return raw
+
+
+def test_a_strategy_without_a_statistics_path_says_it_needs_samples(aggregate: Snapshot) -> None:
+    _, stats, raw, unsupported = aggregate_inputs(
+        aggregate, prepare_usage(aggregate), SamplesOnly()
+    )
+    assert unsupported is not None and unsupported.startswith(
+        "The samples-only strategy needs usage samples, and this snapshot has only server-side "
+        "statistics"
+    )
+    assert len(stats) >= 15  # the evidence is there; the numbers are not
+    assert raw[["cpu_request", "memory_request"]].isna().all().all()

@@ -19,8 +19,8 @@ from kianax_capacity.recommenders.rightsizing import (
     register_strategy,
     requests_by_workload,
 )
-from kianax_capacity.recommenders.strategies.kianax import theil_sen_slope
 from kianax_capacity.recommenders.strategies.krr_simple import KrrSimpleStrategy
+from kianax_capacity.recommenders.strategies.leaks import theil_sen_slope
 from tests.unit.rightsizing_helpers import MIB, START, build_snapshot, container_series
 
 PRICES = ResourcePrices(0.0316, 0.0042)

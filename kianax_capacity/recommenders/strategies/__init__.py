@@ -2,6 +2,7 @@
 
 from kianax_capacity.recommenders.strategies import kianax, krr_simple, vpa
 from kianax_capacity.recommenders.strategies._base import (
+    ContainerStatistics,
     RightsizingStrategy,
     StrategySettings,
     UsageData,
@@ -12,6 +13,7 @@ from kianax_capacity.recommenders.strategies._base import (
 )
 
 __all__ = [
+    "ContainerStatistics",
     "RightsizingStrategy",
     "StrategySettings",
     "UsageData",

@@ -3,7 +3,10 @@
 A strategy turns :class:`UsageData` (usage samples already joined to their owning workload, and
 the current requests/limits) into one row of *raw* numbers per container (``compute``), then
 applies its minimums and rounding (``finalize``). Keeping the two apart lets tests check the
-math (scaling, monotonicity) on the raw numbers, before rounding blurs them.
+math (scaling, monotonicity) on the raw numbers, before rounding blurs them. On an
+aggregate-shape snapshot (server-side per-pod statistics, no samples) the same strategy makes
+its raw numbers from :class:`ContainerStatistics` instead (``compute_from_statistics``), or
+returns None when it needs the samples; ``finalize`` is the same for both.
 
 Every ``compute`` returns a DataFrame indexed by CONTAINER_KEY with the float columns
 ``cpu_request``, ``cpu_limit``, ``memory_request``, ``memory_limit`` (NaN = leave unset), optional
@@ -23,11 +26,14 @@ import pandas as pd
 
 from kianax_capacity.errors import UserInputError
 from kianax_capacity.model import PROFILES
+from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.units import MIB
 
 __all__ = [
     "BATCH_KINDS",
+    "PERCENTILES",
     "RAW_COLUMNS",
+    "ContainerStatistics",
     "RightsizingStrategy",
     "StrategySettings",
     "UsageData",
@@ -42,6 +48,8 @@ __all__ = [
 #: Workload kinds that run to completion; their usage is bursty by design.
 BATCH_KINDS = frozenset({"CronJob", "Job"})
 RAW_COLUMNS = ("cpu_request", "cpu_limit", "memory_request", "memory_limit")
+#: Percentiles the aggregate fetch computes per pod (container_stats columns ``*_p50`` ...).
+PERCENTILES = (50, 90, 95, 99)
 
 
 def setting(default: Any, description: str) -> Any:
@@ -120,6 +128,56 @@ class UsageData:
         return out
 
 
+@dataclass(frozen=True)
+class ContainerStatistics:
+    """What a strategy reads on an aggregate-shape snapshot: per-pod statistics, pooled.
+
+    Built by :func:`~kianax_capacity.recommenders.aggregate.aggregate_inputs`; every frame is
+    indexed by cid (a row of ``data.containers``) and holds only containers with statistics.
+
+    Attributes:
+        snapshot: the aggregate snapshot (for the optional tables a strategy reads itself:
+            ``container_season_stats``, ``container_daily_stats``, ``memory_peaks``).
+        data: ``prepare_usage(snapshot)`` with every inventory container as a cid (no usage).
+        pooled: the evidence columns (see
+            :func:`~kianax_capacity.recommenders.aggregate.pooled_container_stats`), including
+            ``rows`` (steps seen, all pods) and ``history_hours``.
+        busiest: per statistic the busiest pod's value (``cpu_cores_p95`` ...), the pods pooled
+            (``cpu_cores_pooled_p95`` ...), the throttle-adjusted CPU (``cpu_adj_*``),
+            ``throttled_ratio_max`` and KRR's all-pods columns (``*_all_pods``).
+        inventory: ``data``'s inventory in the same cid order.
+    """
+
+    snapshot: Snapshot
+    data: UsageData
+    pooled: pd.DataFrame
+    busiest: pd.DataFrame
+    inventory: pd.DataFrame
+
+    @property
+    def index(self) -> pd.Index:
+        """The cids with statistics."""
+        return self.busiest.index
+
+    def raw_frame(self) -> pd.DataFrame:
+        """An all-NaN raw recommendation over :attr:`index`, for a strategy to fill."""
+        return pd.DataFrame(index=self.index, columns=list(RAW_COLUMNS), dtype="float64")
+
+    @staticmethod
+    def column_for(prefix: str, percentile: float) -> str:
+        """The statistic column at or above ``percentile`` (``max`` above p99)."""
+        for p in PERCENTILES:
+            if percentile <= p:
+                return f"{prefix}_p{p}"
+        return f"{prefix}_max"
+
+    @staticmethod
+    def pooled_column(column: str) -> str:
+        """The pooled-over-pods column of a percentile column (the max stays the max)."""
+        prefix, _, label = column.rpartition("_")
+        return f"{prefix}_pooled_{label}" if label.startswith("p") else column
+
+
 S = TypeVar("S", bound=StrategySettings)
 
 
@@ -147,6 +205,15 @@ class RightsizingStrategy(ABC):
     @abstractmethod
     def compute(self, data: UsageData) -> pd.DataFrame:
         """Raw recommendations (no minimums, no rounding) indexed by CONTAINER_KEY."""
+
+    def compute_from_statistics(self, stats: ContainerStatistics) -> pd.DataFrame | None:
+        """Raw recommendations from server-side per-pod statistics (aggregate shape).
+
+        Returns:
+            A frame indexed by cid like ``stats.index`` with :meth:`compute`'s columns, or None
+            when this strategy needs usage samples (the default): its rows then say so.
+        """
+        return None
 
     @abstractmethod
     def finalize(self, raw: pd.DataFrame, data: UsageData) -> pd.DataFrame:

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from kianax_capacity.recommenders.strategies._base import (
+    ContainerStatistics,
     RightsizingStrategy,
     StrategySettings,
     UsageData,
@@ -50,23 +51,44 @@ from kianax_capacity.recommenders.strategies._base import (
     setting,
 )
 from kianax_capacity.recommenders.strategies.jvm import jvm_memory_stats, jvm_notes, reserved_heap
+from kianax_capacity.recommenders.strategies.leaks import aggregate_leaks, detect_leaks, leak_notes
+from kianax_capacity.recommenders.strategies.pooling import pooled_quantile, with_cid
 from kianax_capacity.recommenders.strategies.startup import startup_mask, startups_by_cid
 from kianax_capacity.seasons import SEASONS, season_codes
+from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.units import MIB, format_cpu
 
 __all__ = [
+    "AGGREGATE_NOTE",
     "SEASONS",
     "KianaxSettings",
     "KianaxStrategy",
-    "detect_leaks",
     "kianax_cpu",
     "kianax_memory",
-    "leak_notes",
     "season_codes",
+    "season_cpu",
     "seasons",
-    "theil_sen_slope",
 ]
 
+#: What every row sized from server-side statistics says (aggregate shape), then whether the
+#: seasons and the leak screen were there.
+AGGREGATE_NOTE = (
+    "Sized from server-side per-pod statistics (aggregate shape), pooled over the pods and "
+    "days as the series shape pools samples."
+)
+SEASONS_NOTE = " The busiest season's percentile was computed on the server."
+NO_SEASONS_NOTE = (
+    " The seasons were not computed (this snapshot has no container_season_stats): the whole "
+    "window's percentile stands in for the busiest season's; re-fetch with this version."
+)
+LEAK_SCREEN_NOTE = (
+    " Leaks were looked for in the hourly peaks of the containers the server-side leak screen "
+    "picked."
+)
+NO_LEAK_SCREEN_NOTE = (
+    " Memory-leak detection was not run (this snapshot has no leak screen); re-fetch with this "
+    "version, or with --shape series."
+)
 
 @dataclass(frozen=True)
 class KianaxSettings(StrategySettings):
@@ -218,22 +240,18 @@ class KianaxStrategy(RightsizingStrategy):
         memory_percentile = grouped["memory_bytes"].quantile(settings.memory_percentile / 100.0)
         peak = grouped["memory_bytes"].max()
         inventory = data.inventory_by_cid().reindex(index)
-        oom_kills = inventory["oom_kills"].fillna(0)
         leaks = detect_leaks(data, settings).reindex(index)
-        leaking = leaks["leak"].fillna(False).astype(bool)
-        oom = (oom_kills > 0) & ~leaking
-        baseline = leaks["baseline_bytes"].astype("float64").fillna(grouped["memory_bytes"].min())
-        slope = leaks["slope_bytes_per_day"].astype("float64")
-        memory_request, memory_limit = kianax_memory(
+        memory = _leak_aware_memory(
             settings,
             percentile=memory_percentile,
             peak=peak,
             inventory=inventory,
-            oom=oom,
-            leaking=leaking,
+            leaks=leaks,
             batch=pd.Series(batch, index=index),
-            leak_growth=(slope, baseline),
+            restart_floor=grouped["memory_bytes"].min(),
         )
+        leaking, oom = memory.leaking, memory.oom
+        memory_request, memory_limit = memory.request, memory.limit
         jvm, reserved, memory_request, memory_limit, jvm_evidence = self._jvm_aware(
             data, grouped["memory_bytes"], peak, inventory, memory_request, memory_limit,
             excluded=leaking | pd.Series(batch, index=index),
@@ -257,13 +275,10 @@ class KianaxStrategy(RightsizingStrategy):
         raw["ev_memory_peak_bytes"] = peak
         raw["ev_leak_slope_bytes_per_day"] = leaks["slope_bytes_per_day"]
         raw["ev_leak_segments"] = leaks["segments"]
-        raw["ev_leak_baseline_bytes"] = baseline.where(leaking)
-        current_limit = inventory["memory_limit_bytes"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            raw["ev_leak_restart_days_today"] = ((current_limit - baseline) / slope).where(leaking)
-            raw["ev_leak_restart_days_recommended"] = ((memory_limit - baseline) / slope).where(
-                leaking
-            )
+        raw["ev_leak_baseline_bytes"] = memory.baseline.where(leaking)
+        today, recommended = memory.restart_days(inventory["memory_limit_bytes"], memory_limit)
+        raw["ev_leak_restart_days_today"] = today
+        raw["ev_leak_restart_days_recommended"] = recommended
         for column, values in jvm_evidence.items():
             raw[column] = values
         started = usage.loc[startup]
@@ -326,6 +341,72 @@ class KianaxStrategy(RightsizingStrategy):
             ),
         }
         return jvm, reserved, request, limit, evidence
+
+    def compute_from_statistics(self, stats: ContainerStatistics) -> pd.DataFrame:
+        """The same policy on server-side statistics (aggregate shape).
+
+        CPU: the busiest season's pooled percentile (:func:`season_cpu`), else the whole
+        window's pooled percentile (the busiest pod's scaled up by its mean throttled ratio
+        when throttled), over the target utilisation; memory: :func:`kianax_memory` on the
+        pooled high percentile and the peak; leaks: :func:`aggregate_leaks`. A snapshot
+        without the seasons or the leak screen says in every row what was not computed.
+        """
+        settings = self.settings
+        assert isinstance(settings, KianaxSettings)
+        snapshot, busiest, inventory = stats.snapshot, stats.busiest, stats.inventory
+        raw = stats.raw_frame()
+        batch = np.asarray(is_batch(stats.data.containers))[raw.index.to_numpy()]
+        season_value, season_name = season_cpu(snapshot, stats.data, settings)
+        leaks = aggregate_leaks(snapshot, stats.data, settings).reindex(raw.index)
+        throttled = busiest["throttled_ratio_max"].fillna(0.0) > settings.throttle_threshold
+        service_column = stats.column_for("cpu_cores", settings.cpu_percentile)
+        batch_column = stats.column_for("cpu_cores", settings.batch_cpu_percentile)
+        window_cpu = busiest[f"cpu_adj_{service_column}"].where(
+            throttled, busiest[stats.pooled_column(service_column)]
+        )
+        batch_cpu = busiest[f"cpu_adj_{batch_column}"].where(
+            throttled, busiest[stats.pooled_column(batch_column)]
+        )
+        # The busiest season's percentile where the server computed the seasons (as on samples:
+        # too few steps in every season falls back to the whole window's).
+        service_cpu = season_value.reindex(raw.index).fillna(window_cpu)
+        cpu_request, cpu_limit = kianax_cpu(
+            settings, service=service_cpu, batch=batch_cpu, is_batch=batch, index=raw.index
+        )
+        memory_percentile = busiest[
+            stats.pooled_column(stats.column_for("memory_bytes", settings.memory_percentile))
+        ]
+        peak = busiest["memory_bytes_max"]
+        memory = _leak_aware_memory(
+            settings,
+            percentile=memory_percentile,
+            peak=peak,
+            inventory=inventory,
+            leaks=leaks,
+            batch=pd.Series(batch, index=raw.index),
+        )
+        leaking, memory_limit = memory.leaking, memory.limit
+        raw["cpu_request"] = cpu_request
+        raw["cpu_limit"] = cpu_limit
+        raw["memory_request"] = memory.request
+        raw["memory_limit"] = memory_limit
+        raw["leak"] = leaking
+        raw["ev_cpu_busiest_pod_percentile_cores"] = busiest[service_column]
+        raw["ev_cpu_busiest_season_percentile_cores"] = season_value.reindex(raw.index)
+        raw["ev_cpu_busiest_season"] = season_name.reindex(raw.index)
+        raw["ev_memory_percentile_bytes"] = memory_percentile
+        raw["ev_memory_peak_bytes"] = peak
+        raw["ev_leak_slope_bytes_per_day"] = memory.slope
+        raw["ev_leak_segments"] = leaks["segments"]
+        raw["ev_leak_baseline_bytes"] = memory.baseline.where(leaking)
+        today, recommended = memory.restart_days(inventory["memory_limit_bytes"], memory_limit)
+        raw["ev_leak_restart_days_today"] = today
+        raw["ev_leak_restart_days_recommended"] = recommended
+        raw["ev_shape"] = "aggregate"
+        raw["note"] = _statistics_notes(
+            raw, snapshot, settings, throttled=throttled, oom=memory.oom
+        )
+        return raw
 
     def finalize(self, raw: pd.DataFrame, data: UsageData) -> pd.DataFrame:
         settings = self.settings
@@ -440,116 +521,105 @@ def kianax_memory(
     return memory_request, memory_limit
 
 
+@dataclass(frozen=True)
+class _Memory:
+    """The kianax memory answer and what its evidence and reason read, made once for samples
+    and statistics alike (:func:`_leak_aware_memory`)."""
+
+    request: pd.Series
+    limit: pd.Series
+    leaking: pd.Series
+    oom: pd.Series  # OOM-killed in the window and not leaking
+    slope: pd.Series  # leak growth, bytes a day
+    baseline: pd.Series  # the working set a restart puts a leaking container at
+
+    def restart_days(self, current_limit: pd.Series, limit: pd.Series) -> tuple[Any, Any]:
+        """Days a leaking container runs between restarts at today's and at ``limit``."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            today = ((current_limit - self.baseline) / self.slope).where(self.leaking)
+            recommended = ((limit - self.baseline) / self.slope).where(self.leaking)
+        return today, recommended
+
+
+def _leak_aware_memory(
+    settings: KianaxSettings,
+    *,
+    percentile: pd.Series,
+    peak: pd.Series,
+    inventory: pd.DataFrame,
+    leaks: pd.DataFrame,
+    batch: pd.Series,
+    restart_floor: pd.Series | None = None,
+) -> _Memory:
+    """:func:`kianax_memory` with the leaks and OOM kills read from ``leaks`` and ``inventory``
+    (``restart_floor``: the baseline where the detector gave none, the lowest working set)."""
+    leaking = leaks["leak"].astype("boolean").fillna(False).astype(bool)
+    oom = (inventory["oom_kills"].fillna(0) > 0) & ~leaking
+    slope = leaks["slope_bytes_per_day"].astype("float64")
+    baseline = leaks["baseline_bytes"].astype("float64")
+    if restart_floor is not None:
+        baseline = baseline.fillna(restart_floor)
+    request, limit = kianax_memory(
+        settings,
+        percentile=percentile,
+        peak=peak,
+        inventory=inventory,
+        oom=oom,
+        leaking=leaking,
+        batch=batch,
+        leak_growth=(slope, baseline),
+    )
+    return _Memory(request, limit, leaking, oom, slope, baseline)
+
+
 def seasons(epoch_seconds: pd.Series) -> pd.Series:
     """The season name of each epoch second (see :func:`season_codes`)."""
     names = np.asarray(SEASONS, dtype=object)[season_codes(epoch_seconds)]
     return pd.Series(names, index=epoch_seconds.index)
 
 
-def theil_sen_slope(x: np.ndarray, y: np.ndarray) -> float:
-    """The Theil-Sen slope: the median of the slopes between every pair of points.
+def season_cpu(
+    snapshot: Snapshot, data: UsageData, settings: KianaxSettings
+) -> tuple[pd.Series, pd.Series]:
+    """The busiest season's pooled CPU percentile per cid and the season's name.
 
-    For one regressor this is the exact estimator (scikit-learn's ``TheilSenRegressor`` samples
-    subsets at random and solves a spatial median, which is slower and not deterministic here).
+    The server computed each pod's seasonal percentiles on throttle-adjusted CPU; they are
+    pooled over the pods (:func:`pooled_quantile`), a season counts when its pooled steps reach
+    ``min_season_samples``, and the highest season wins, as with samples. Empty when the
+    snapshot has no ``container_season_stats`` (older snapshots) or the profile is not seasonal.
     """
-    i, j = np.triu_indices(len(x), k=1)
-    dx = x[j] - x[i]
-    keep = dx != 0
-    if not keep.any():
-        return float("nan")
-    return float(np.median((y[j] - y[i])[keep] / dx[keep]))
-
-
-def detect_leaks(data: UsageData, settings: KianaxSettings) -> pd.DataFrame:
-    """Containers whose working set keeps growing between restarts.
-
-    Each pod's memory series is cut into restart-free segments (a new pod, an OOM kill, or a drop
-    below ``restart_drop_fraction`` of the previous sample starts a new one). In every segment of
-    at least ``leak_min_segment_hours`` the Theil-Sen slope of the hourly peaks is measured; a
-    container leaks when the median slope is above both growth thresholds and most segments grow.
-    A cheap first/last-quarter comparison picks the candidate segments so the pairwise-slope
-    estimator runs only where growth is plausible.
-
-    Returns:
-        Indexed by cid: ``leak`` (bool), ``slope_bytes_per_day``, ``segments``,
-        ``baseline_bytes`` (the lowest working set a segment starts at: where a restart puts it).
-    """
-    columns = ["leak", "slope_bytes_per_day", "segments", "baseline_bytes"]
-    empty = pd.DataFrame(columns=columns, index=pd.Index([], name="cid"))
-    usage = data.usage[["cid", "pid", "t", "memory_bytes"]].dropna(subset=["memory_bytes"])
-    if usage.empty:
-        return empty
-    usage = usage.sort_values(["pid", "t"], kind="stable")
-    previous = usage.groupby("pid")["memory_bytes"].shift()
-    restart = (usage["memory_bytes"] < previous * settings.restart_drop_fraction).fillna(False)
-    restart = restart | _after_oom_kill(usage, data.oom_events)
-    segment = restart.astype("int64").groupby(usage["pid"]).cumsum()
-    # One integer per (pod, segment, hour); pods never have a million restarts.
-    hour = usage["t"] // 3600
-    hourly = (
-        usage.assign(segment=segment, hour=hour)
-        .groupby(["cid", "pid", "segment", "hour"])["memory_bytes"]
-        .max()
-        .reset_index()
-    )
-    seg_keys = ["cid", "pid", "segment"]
-    by_segment = hourly.groupby(seg_keys)["hour"]
-    hourly["days"] = (hourly["hour"] - by_segment.transform("min")) / 24.0
-    starts = hourly[hourly["days"] == 0].groupby("cid")["memory_bytes"].min()
-    spans = hourly.groupby(seg_keys)["days"].transform("max")
-    judged = hourly[spans * 24.0 >= settings.leak_min_segment_hours]
-    if judged.empty:
-        return empty
-    judged = judged.assign(
-        position=judged["days"] / judged.groupby(seg_keys)["days"].transform("max")
-    )
-    segments = judged.groupby(seg_keys)
-    early = judged[judged["position"] <= 0.25].groupby(seg_keys)["memory_bytes"].mean()
-    late = judged[judged["position"] >= 0.75].groupby(seg_keys)["memory_bytes"].mean()
-    span_days = segments["days"].max()
-    median = segments["memory_bytes"].median()
-    rough_slope = (late - early) / (span_days * 0.75)
-    threshold = np.maximum(
-        median * settings.leak_min_growth_fraction_per_day, settings.leak_min_growth_bytes_per_day
-    )
-    slopes = rough_slope.where(rough_slope < threshold * 0.5)  # clearly flat: keep the rough slope
-    candidates = rough_slope.index[rough_slope >= threshold * 0.5]
-    if len(candidates):
-        indexed = judged.set_index(seg_keys).sort_index()
-        for key in candidates:
-            part = indexed.loc[key]
-            slopes.loc[key] = theil_sen_slope(
-                part["days"].to_numpy(), part["memory_bytes"].to_numpy()
-            )
-    per_segment = pd.DataFrame({"slope": slopes, "threshold": threshold})
-    by_container = per_segment.groupby(level="cid")
-    result = pd.DataFrame(
-        {
-            "slope_bytes_per_day": by_container["slope"].median(),
-            "threshold": by_container["threshold"].median(),
-            "positive": (per_segment["slope"] > 0).groupby(level="cid").mean(),
-            "segments": by_container.size(),
-        }
-    )
-    result["leak"] = (result["slope_bytes_per_day"] >= result["threshold"]) & (
-        result["positive"] >= settings.leak_positive_share
-    )
-    result["baseline_bytes"] = starts.reindex(result.index)
-    return result[columns]
-
-
-def _after_oom_kill(usage: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
-    """True on the first sample of each pod's container after one of its OOM kills."""
-    marks = pd.Series(False, index=usage.index)
-    if events.empty:
-        return marks
-    samples = usage[["pid", "t"]].reset_index().sort_values("t", kind="stable")
-    kills = events[["pid", "t"]].sort_values("t", kind="stable")
-    first_after = pd.merge_asof(kills, samples, on="t", by="pid", direction="forward")[
-        "index"
-    ].dropna()
-    marks.loc[list(first_after.astype("int64"))] = True
-    return marks
+    nothing = (pd.Series(dtype="float64"), pd.Series(dtype="object"))
+    stats = snapshot.table("container_season_stats")
+    # The server applied the strategy's default throttle threshold and startup exclusion
+    # (queries/aggregate_cpu_<season>.promql); other settings fall back to the whole window.
+    defaults = KianaxSettings()
+    if (
+        stats.empty
+        or not settings.seasonal
+        or settings.throttle_threshold != defaults.throttle_threshold
+        or settings.startup_exclusion_minutes != defaults.startup_exclusion_minutes
+    ):
+        return nothing
+    frame = with_cid(stats.astype({"season": str}), snapshot, data)
+    code = frame["season"].map({name: i for i, name in enumerate(SEASONS)})
+    frame = frame[code.notna()]
+    if frame.empty:
+        return nothing
+    key = frame["cid"].to_numpy(dtype="int64") * 3 + code[frame.index].to_numpy(dtype="int64")
+    knots = [
+        (level, frame[f"cpu_cores_{suffix}"].to_numpy(dtype=float))
+        for level, suffix in ((0.9, "p90"), (0.95, "p95"), (0.99, "p99"), (1.0, "max"))
+    ]
+    samples = frame["samples"].to_numpy(dtype=float)
+    pooled = pooled_quantile(key, knots, samples, settings.cpu_percentile / 100.0)
+    counts = pd.Series(samples).groupby(key).sum()
+    pooled = pooled[counts.reindex(pooled.index).to_numpy() >= settings.min_season_samples]
+    if pooled.empty:
+        return nothing
+    owner = pooled.index.to_numpy() // 3
+    best = pooled.groupby(owner).max()
+    names = (pooled.groupby(owner).idxmax() % 3).map(dict(enumerate(SEASONS)))
+    return best, names
 
 
 def _notes(
@@ -590,26 +660,38 @@ def _startup_notes(raw: pd.DataFrame, settings: KianaxSettings) -> pd.Series:
     return notes
 
 
-def leak_notes(leaks: pd.DataFrame) -> pd.Series:
-    """Per leaking container: its growth, and how long it lasts between restarts now and after."""
-    sentences = []
-    for record in leaks.to_dict("records"):
-        slope = float(record["ev_leak_slope_bytes_per_day"]) / MIB
-        sentence = (
-            f"Its working set grows by about {slope:.1f} MiB a day between restarts: this looks "
-            "like a memory leak, a bug to fix."
-        )
-        today = float(record.get("ev_leak_restart_days_today", np.nan))
-        after = float(record.get("ev_leak_restart_days_recommended", np.nan))
-        if np.isfinite(after):
-            sentence += (
-                f" Until it is fixed, the memory limit lets it run about {after:.1f} days between "
-                "OOM restarts"
-                + (f" (today about {today:.1f} days)" if np.isfinite(today) else "")
-                + f", growing from {float(record['ev_leak_baseline_bytes']) / MIB:.0f} MiB after "
-                "each restart; the request covers its average over that cycle."
-            )
-        else:
-            sentence += " It has no memory limit today, so none is added."
-        sentences.append(sentence)
-    return pd.Series(sentences, index=leaks.index, dtype="object")
+def _statistics_notes(
+    raw: pd.DataFrame,
+    snapshot: Snapshot,
+    settings: KianaxSettings,
+    *,
+    throttled: pd.Series,
+    oom: pd.Series,
+) -> pd.Series:
+    """The sentence of every row sized from statistics: what the server computed, then the
+    throttled, OOM-killed and leaking containers' reasons."""
+    seasons_known = bool(raw["ev_cpu_busiest_season_percentile_cores"].notna().any())
+    screened = "leak_screen" in (snapshot.manifest.extra.get("prometheus") or {}) or not (
+        snapshot.table("memory_peaks").empty
+    )
+    note = (
+        AGGREGATE_NOTE
+        + (SEASONS_NOTE if seasons_known else NO_SEASONS_NOTE)
+        + (LEAK_SCREEN_NOTE if screened else NO_LEAK_SCREEN_NOTE)
+    )
+    notes = pd.Series(note, index=raw.index, dtype="object")
+    throttle_note = (
+        " CPU was throttled (mean throttled-period ratio above "
+        f"{settings.throttle_threshold:.0%} in a pod), so the request is sized on usage scaled "
+        "up by that ratio."
+    )
+    oom_note = (
+        " It was OOM-killed in the window, so the memory limit is raised above the old limit "
+        "and peak."
+    )
+    notes[throttled] = notes[throttled] + throttle_note
+    notes[oom] = notes[oom] + oom_note
+    leaking = raw["leak"].astype(bool)
+    if leaking.any():
+        notes[leaking] = notes[leaking] + " " + leak_notes(raw[leaking])
+    return notes

@@ -3,6 +3,8 @@
 CPU request = the highest, over the container's pods, of each pod's p95 CPU rate; no CPU limit.
 Memory request = limit = the highest working set seen, plus 15%. Minimums 10m and 100Mi.
 Values are rounded up to a whole millicore and a whole MiB (KRR prints them that way).
+Both are per-pod statistics, so from server-side statistics (aggregate shape) the answer is
+exact: :meth:`KrrSimpleStrategy.compute_from_statistics`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kianax_capacity.recommenders.strategies._base import (
+    ContainerStatistics,
     RightsizingStrategy,
     StrategySettings,
     UsageData,
@@ -66,6 +69,25 @@ class KrrSimpleStrategy(RightsizingStrategy):
         raw["ev_cpu_busiest_pod_percentile_cores"] = raw["cpu_request"]
         raw["ev_memory_peak_bytes"] = peak
         return data.keyed(raw)
+
+    def compute_from_statistics(self, stats: ContainerStatistics) -> pd.DataFrame:
+        """The same rule on the per-pod statistics: the busiest pod's p95 (of every pod, however
+        short-lived), the peak of every pod x 1.15."""
+        settings = self.settings
+        assert isinstance(settings, KrrSimpleSettings)
+        busiest = stats.busiest
+        raw = stats.raw_frame()
+        if settings.cpu_percentile != 95.0:
+            raw["cpu_request"] = busiest[stats.column_for("cpu_cores", settings.cpu_percentile)]
+        else:
+            raw["cpu_request"] = busiest["cpu_cores_p95_all_pods"]
+        peak = busiest["memory_bytes_max_all_pods"]
+        raw["memory_request"] = peak * (1.0 + settings.memory_buffer_percentage / 100.0)
+        raw["cpu_limit"] = np.nan
+        raw["memory_limit"] = raw["memory_request"]
+        raw["ev_cpu_busiest_pod_percentile_cores"] = raw["cpu_request"]
+        raw["ev_memory_peak_bytes"] = peak
+        return raw
 
     def finalize(self, raw: pd.DataFrame, data: UsageData) -> pd.DataFrame:
         settings = self.settings

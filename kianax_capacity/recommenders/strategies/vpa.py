@@ -25,6 +25,10 @@ What is implemented (and where it departs from the Go code, on purpose or for la
   limit is scaled by recommended/current request; no current limit stays unset.
 * Rounding: up to a whole millicore and a whole MiB (VPA itself rounds memory to MiB-ish
   quantities when it writes them).
+* From server-side statistics (aggregate shape, :meth:`VpaStrategy.compute_from_statistics`):
+  the histograms rebuilt from ``container_daily_stats`` (:func:`vpa_targets`); an older
+  aggregate snapshot without it gets an approximation: the pooled p90 CPU and the busiest
+  pod's p99 working set, each x 1.15 and the confidence factor.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from kianax_capacity.recommenders.strategies._base import (
+    ContainerStatistics,
     RightsizingStrategy,
     StrategySettings,
     UsageData,
@@ -46,11 +51,30 @@ from kianax_capacity.recommenders.strategies._base import (
     round_up_steps,
     setting,
 )
+from kianax_capacity.recommenders.strategies.pooling import (
+    POD_KEY,
+    knots_of,
+    pooled_quantile,
+    with_cid,
+)
+from kianax_capacity.snapshot import Snapshot
 from kianax_capacity.units import MIB
 
-__all__ = ["VpaSettings", "VpaStrategy", "histogram_percentile"]
+__all__ = ["VpaSettings", "VpaStrategy", "histogram_percentile", "vpa_targets"]
 
 _DAY_SECONDS = 86400
+
+VPA_NOTE = (
+    "Approximated from server-side per-pod statistics (aggregate shape): the pods' pooled CPU "
+    "p90 and the busiest pod's p99 working set, without decay; VPA's decaying histograms need "
+    "the samples (--shape series)."
+)
+VPA_DAILY_NOTE = (
+    "VPA's histograms rebuilt from server-side per-pod, per-day statistics (aggregate shape): "
+    "CPU p90 pooled from each day's percentiles with VPA's decay at the day's middle, memory "
+    "p90 of the per-pod daily peaks; VPA's exact decaying histograms need the samples "
+    "(--shape series)."
+)
 
 
 @dataclass(frozen=True)
@@ -219,6 +243,44 @@ class VpaStrategy(RightsizingStrategy):
         out = pd.DataFrame({"cid": events["cid"], "memory_bytes": bumped, "t": events["t"]})
         return out.dropna(subset=["memory_bytes"])
 
+    def compute_from_statistics(self, stats: ContainerStatistics) -> pd.DataFrame:
+        """VPA's target from ``container_daily_stats`` (:func:`vpa_targets`), else approximated
+        from the pooled p90 CPU and the busiest pod's p99 working set."""
+        settings = self.settings
+        assert isinstance(settings, VpaSettings)
+        raw = stats.raw_frame()
+        busiest, pooled, inventory = stats.busiest, stats.pooled, stats.inventory
+        targets = vpa_targets(stats.snapshot, stats.data, settings)
+        # VPA's confidence: min(lifespan, samples x step) in days, as on samples.
+        step_days = max(stats.snapshot.step_seconds, 1) / 86_400.0
+        lifespan = pooled["history_hours"].reindex(raw.index) / 24.0
+        samples = pooled["rows"].reindex(raw.index)
+        if targets is not None:  # VPA's histograms rebuilt from the per-day statistics
+            cpu_target, memory_target, samples = (t.reindex(raw.index) for t in targets)
+            note = VPA_DAILY_NOTE
+        else:  # an older aggregate snapshot: the pooled p90 CPU, the busiest pod's p99 memory
+            cpu_target, memory_target = busiest["cpu_cores_pooled_p90"], busiest["memory_bytes_p99"]
+            note = VPA_NOTE
+        days = np.maximum(np.fmin(lifespan, samples * step_days), step_days)
+        confidence = 1.0 + 1.0 / days
+        cpu = cpu_target * 1.15 * confidence
+        memory = memory_target * 1.15 * confidence
+        raw["ev_cpu_histogram_p90_cores"] = cpu_target
+        raw["ev_memory_daily_peak_p90_bytes"] = memory_target
+        raw["ev_confidence_days"] = days
+        raw["cpu_request"] = cpu
+        raw["memory_request"] = memory
+        # VPA keeps limits proportional to requests; an unset limit stays unset.
+        cpu_scale = cpu / inventory["cpu_request_cores"].where(inventory["cpu_request_cores"] > 0)
+        memory_scale = memory / inventory["memory_request_bytes"].where(
+            inventory["memory_request_bytes"] > 0
+        )
+        raw["cpu_limit"] = inventory["cpu_limit_cores"] * cpu_scale
+        raw["memory_limit"] = inventory["memory_limit_bytes"] * memory_scale
+        raw["ev_shape"] = "aggregate"
+        raw["note"] = note
+        return raw
+
     def finalize(self, raw: pd.DataFrame, data: UsageData) -> pd.DataFrame:
         settings = self.settings
         assert isinstance(settings, VpaSettings)
@@ -236,3 +298,119 @@ class VpaStrategy(RightsizingStrategy):
             out[limit] = round_up_steps(out[limit] * scale.fillna(1.0), (), step)
             out[request] = round_up_steps(raised, (), step)
         return out
+
+
+def _bucket_end(values: pd.Series, first: float, growth: float) -> pd.Series:
+    """The end of VPA's exponential histogram bucket holding each value (as the series shape's
+    :func:`histogram_percentile` returns it)."""
+    ratio = 1.0 + growth
+    array = values.clip(lower=0.0).to_numpy(dtype="float64")
+    bucket = np.floor(np.log(array * growth / first + 1.0) / np.log(ratio) + 1e-9)
+    return pd.Series(first * (np.power(ratio, bucket + 1.0) - 1.0) / growth, index=values.index)
+
+
+def vpa_targets(
+    snapshot: Snapshot, data: UsageData, settings: VpaSettings
+) -> tuple[pd.Series, pd.Series, pd.Series] | None:
+    """VPA's CPU and memory targets per cid from ``container_daily_stats`` (None without it),
+    and the number of CPU samples (VPA's confidence counts them).
+
+    CPU: the p90 of every pod's samples, each day's weighing ``2 ** (age / half-life)`` at the
+    day's middle (VPA decays per sample), pooled from the per-day quantiles, then the end of its
+    histogram bucket. Memory: VPA's histogram of one peak per pod and day (the aggregate chunks
+    are VPA's 24 h intervals, counted back from the window's end) over the last
+    ``memory_aggregation_days``, decayed at each peak's day, plus its OOM samples; the same
+    :func:`histogram_percentile` as on samples.
+    """
+    daily = snapshot.table("container_daily_stats")
+    if daily.empty:
+        return None
+    frame = with_cid(daily, snapshot, data)
+    if frame.empty:
+        return None
+    end = float(data.window_end)
+    day_end = (
+        pd.to_datetime(frame["day_end"], utc=True) - pd.Timestamp(0, tz="UTC")
+    ) // pd.Timedelta(seconds=1)
+    half_life = settings.half_life_hours * 3600.0
+    middle = day_end.to_numpy(dtype="float64") - 43_200.0
+    decay = np.exp2((middle - end) / half_life)
+    knots = knots_of(frame, "cpu_cores")
+    weights = frame["cpu_cores_count"].to_numpy(dtype="float64") * decay
+    cpu = pooled_quantile(
+        frame["cid"].to_numpy(dtype="int64"), knots, weights, settings.cpu_percentile / 100.0
+    )
+    cpu = _bucket_end(cpu, settings.cpu_first_bucket_cores, settings.bucket_growth)
+
+    horizon = end - settings.memory_aggregation_days * 86_400.0
+    recent = frame[day_end.to_numpy(dtype="float64") > horizon]
+    last_seen = snapshot.table("pods")[["namespace", "pod", "last_seen"]]
+    recent = recent.merge(last_seen, on=POD_KEY, how="left")
+    seen = (pd.to_datetime(recent["last_seen"], utc=True) - pd.Timestamp(0, tz="UTC")) // (
+        pd.Timedelta(seconds=1)
+    )
+    recent_end = (
+        pd.to_datetime(recent["day_end"], utc=True) - pd.Timestamp(0, tz="UTC")
+    ) // pd.Timedelta(seconds=1)
+    peak_time = np.fmin(recent_end.to_numpy(dtype="float64"), seen.to_numpy(dtype="float64"))
+    peaks = pd.DataFrame(
+        {"cid": recent["cid"], "memory_bytes": recent["memory_bytes_max"], "t": peak_time}
+    )
+    ooms = _statistics_oom_samples(snapshot, data, settings, frame, horizon)
+    samples = pd.concat([peaks, ooms], ignore_index=True)
+    samples = samples.assign(_w=np.exp2((samples["t"].to_numpy(dtype="float64") - end) / half_life))
+    memory = histogram_percentile(
+        samples,
+        ["cid"],
+        "memory_bytes",
+        "_w",
+        first_bucket=settings.memory_first_bucket_bytes,
+        growth=settings.bucket_growth,
+        percentile=settings.memory_percentile / 100.0,
+    )
+    # The server's rate() still answers one step after a pod stopped (its window reaches back);
+    # the series shape's usage rows, gated on a working-set sample, do not: one step less per
+    # pod that stopped inside the window.
+    per_pod = frame.groupby(["cid", *POD_KEY], sort=False)["cpu_cores_count"].sum().reset_index()
+    per_pod = per_pod.merge(last_seen, on=POD_KEY, how="left")
+    stopped = (
+        pd.to_datetime(per_pod["last_seen"], utc=True) - pd.Timestamp(0, tz="UTC")
+    ) // pd.Timedelta(seconds=1) < end - data.step_seconds
+    counts = per_pod["cpu_cores_count"].to_numpy(dtype="float64") - stopped.to_numpy(dtype=float)
+    cpu_samples = pd.Series(np.maximum(counts, 0.0)).groupby(per_pod["cid"].to_numpy()).sum()
+    return cpu, memory, cpu_samples
+
+
+def _statistics_oom_samples(
+    snapshot: Snapshot,
+    data: UsageData,
+    settings: VpaSettings,
+    frame: pd.DataFrame,
+    horizon: float,
+) -> pd.DataFrame:
+    """VPA's extra memory sample per OOM kill in the horizon (as :class:`VpaStrategy` adds)."""
+    columns = ["cid", "memory_bytes", "t"]
+    terminations = snapshot.table("terminations")
+    kills = terminations[terminations["reason"].astype(str) == "OOMKilled"]
+    if kills.empty:
+        return pd.DataFrame(columns=columns, dtype="float64")
+    keys = ["namespace", "pod", "container"]
+    kills = kills.astype({column: str for column in keys})
+    kills = kills.assign(
+        t=(pd.to_datetime(kills["timestamp"], utc=True) - pd.Timestamp(0, tz="UTC"))
+        // pd.Timedelta(seconds=1)
+    )
+    kills = kills[kills["t"].to_numpy(dtype="float64") > horizon]
+    pod_peak = frame.groupby(keys)["memory_bytes_max"].max().rename("peak").reset_index()
+    pod_peak = pod_peak.astype({column: str for column in keys})
+    cids = frame.drop_duplicates(keys)[[*keys, "cid"]].astype({column: str for column in keys})
+    joined = kills.merge(cids, on=keys, how="inner").merge(pod_peak, on=keys, how="left")
+    limits = data.inventory_by_cid()["memory_limit_bytes"]
+    at_kill = pd.Series(limits.reindex(joined["cid"]).to_numpy(), index=joined.index).fillna(
+        joined["peak"]
+    )
+    bumped = np.maximum(at_kill * settings.oom_bump_ratio, at_kill + settings.oom_min_bump_bytes)
+    out = pd.DataFrame(
+        {"cid": joined["cid"], "memory_bytes": bumped, "t": joined["t"].astype("float64")}
+    )
+    return out.dropna(subset=["memory_bytes"])
