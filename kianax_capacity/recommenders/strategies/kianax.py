@@ -90,6 +90,7 @@ NO_LEAK_SCREEN_NOTE = (
     "version, or with --shape series."
 )
 
+
 @dataclass(frozen=True)
 class KianaxSettings(StrategySettings):
     """Settings of the kianax strategy; a profile picks a set of them."""
