@@ -183,24 +183,18 @@ def test_the_plan_depends_on_the_window_only() -> None:
         return len(plan.jobs)
 
     # series: 10 range (JVM memory included) + 20 instant queries per chunk, and the 2 pod-lifetime subqueries per day.
-    # aggregate: 4 range + 2 HPA demand range, 22 inventory and 17 statistic queries per
-    # aggregate chunk (one day): 16 whole-window parts and the leak screen's slope, whatever
-    # max_points; then 5 per season (p90/p95/p99/max, count) with a step in the chunk. The 14
-    # days to Monday 2026-11-23 hold 10 weekdays (market and other hours: 20 season-days) and
-    # 4 weekend days, and a day's last step is the next midnight, so the 2 Fridays also ask for
-    # the weekend (Saturday 00:00) and the 2 Sundays for the weekday hours (Monday 00:00): 28.
+    # aggregate: 4 range + 2 HPA demand range, 22 inventory and 22 statistic queries per
+    # aggregate chunk (one day), whatever max_points: 16 whole-window parts, the three seasons'
+    # p90/p95/p99/max and step count (5, each answering every season) and the leak screen's
+    # slope.
     assert count(4032, "series") == 30 + 2 * 14
     assert count(4032, "series", max_points=1000) == 30 * 5 + 2 * 14
-    assert count(4032, "aggregate") == 14 * (6 + 22 + 17) + 5 * 28
-    # Week-long chunks hold every season: 2 chunks x 3 seasons; one 30-day chunk: 3 seasons.
-    assert count(4032, "aggregate", aggregate_chunk=7 * 86_400) == 2 * (6 + 22 + 17 + 5 * 3)
-    assert count(4032, "aggregate", aggregate_chunk=30 * 86_400) == 6 + 22 + 17 + 5 * 3
-    # 100-step chunks (8 h 20 min): 41 chunks, 61 season-chunks (counted by hand from the
-    # chunk edges: a weekday chunk that straddles 13:30 or 20:00 asks for both weekday seasons).
-    assert count(4032, "aggregate", max_points=100) == 41 * (6 + 22 + 17) + 5 * 61
-    # MetricsQL: 6 statistic queries per day answer the same whole-window parts (5 + 1) and 2
-    # per season-day.
-    assert count(4032, "aggregate", dialect="metricsql") == 14 * (6 + 22 + 6) + 2 * 28
+    assert count(4032, "aggregate") == 14 * (6 + 22 + 22)
+    assert count(4032, "aggregate", aggregate_chunk=7 * 86_400) == 2 * (6 + 22 + 22)
+    assert count(4032, "aggregate", aggregate_chunk=30 * 86_400) == 6 + 22 + 22
+    assert count(4032, "aggregate", max_points=100) == 41 * (6 + 22 + 22)
+    # MetricsQL: 8 statistic queries per day answer the same parts (5 + 2 for the seasons + 1).
+    assert count(4032, "aggregate", dialect="metricsql") == 14 * (6 + 22 + 8)
     assert count(4032, "series", dialect="metricsql") == 30 + 2 * 14
     with pytest.raises(UserInputError, match="aggregate_chunk"):
         count(10, "aggregate", aggregate_chunk=60)
@@ -244,7 +238,7 @@ def test_rollup_arguments_are_built_from_numbers_and_allowed_names_only() -> Non
 
 
 def test_metricsql_queries_answer_every_part_exactly_once() -> None:
-    for dialect, expected in (("promql", 32), ("metricsql", 12)):
+    for dialect, expected in (("promql", 22), ("metricsql", 8)):
         queries = aggregate_queries(dialect)
         assert len(queries) == expected
         parts = [part for query in queries for _value, part in query.parts]

@@ -9,7 +9,7 @@ client, the server-side query sent when the server refuses the first (``fallback
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from kianax_capacity.seasons import MARKET_CLOSE_MINUTE, MARKET_OPEN_MINUTE, SEASONS
@@ -35,6 +35,7 @@ __all__ = [
     "aggregate_queries",
     "names_of",
     "season_filter",
+    "season_vector",
 ]
 
 SHAPES = ("series", "aggregate")
@@ -251,6 +252,10 @@ MEANS = {
 
 PHI_LABEL = "phi"
 ROLLUP_LABEL = "rollup"
+#: The label the season templates add: the kianax season of the step (:func:`season_vector`).
+SEASON_LABEL = "season"
+#: Joins the values of several labels (``label`` a tuple) into one key of ``parts``.
+LABEL_VALUE_SEPARATOR = "|"
 #: MetricsQL-only expression whose answer proves the server speaks MetricsQL.
 DIALECT_PROBE = 'quantiles_over_time("phi", 0.5, vector(1)[2m:1m])'
 
@@ -261,7 +266,9 @@ class AggregateQuery:
 
     ``label`` is None when the answer is a single part; otherwise the answer holds each part as
     its own series per container, told apart by ``label`` (MetricsQL's ``phi`` of
-    ``quantiles_over_time``, ``rollup`` of ``aggr_over_time``), mapped by ``parts``.
+    ``quantiles_over_time``, ``rollup`` of ``aggr_over_time``, the seasons' ``season``), mapped
+    by ``parts``; with several labels, a part's key is their values joined by
+    :data:`LABEL_VALUE_SEPARATOR` (``market|0.95``).
     """
 
     name: str
@@ -269,9 +276,7 @@ class AggregateQuery:
     function: str
     arguments: str
     parts: tuple[tuple[str, str], ...]  # (label value, part); label value "" for one part
-    label: str | None = None
-    #: The kianax season whose steps the query rolls up (:data:`SEASON_NAMES`), else None.
-    season: str | None = None
+    label: str | tuple[str, ...] | None = None
 
 
 _QUANTILES = (("0.5", "p50"), ("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"))
@@ -346,32 +351,51 @@ def aggregate_queries(dialect: str) -> tuple[AggregateQuery, ...]:
 
 
 def _season_queries(dialect: str) -> list[AggregateQuery]:
-    """Per season: its CPU percentiles and step count (MetricsQL: 2 requests, PromQL: 5), each
-    asked only for the part of a chunk the season can have steps in (:func:`plan_queries`)."""
-    out: list[AggregateQuery] = []
-    for season in SEASON_NAMES:
-        prefix = f"cpu_cores_{season}"
-        quantiles = tuple((value, f"{prefix}_{suffix}") for value, suffix in SEASON_QUANTILES)
-        count = f"{prefix}_count"
-        out.extend(
-            replace(query, season=season)
-            for query in _quantile_queries(prefix, "aggregate_cpu_season", quantiles, dialect)
-        )
-        out.append(
+    """Every season's CPU percentiles and step counts, each request from one evaluation of the
+    CPU, its series told apart by ``season`` (MetricsQL: 2 requests, PromQL: 5)."""
+    template = "aggregate_cpu_seasons"
+    if dialect == "metricsql":
+        quantiles = [
             AggregateQuery(
-                count,
-                "aggregate_cpu_season_count",
-                "count_over_time",
-                "",
-                (("", count),),
-                season=season,
+                "cpu_cores_seasons_quantiles",
+                template,
+                "quantiles_over_time",
+                rollup_arguments(
+                    quantiles=[float(value) for value, _ in SEASON_QUANTILES], label=PHI_LABEL
+                ),
+                tuple(
+                    (f"{season}{LABEL_VALUE_SEPARATOR}{value}", f"cpu_cores_{season}_{suffix}")
+                    for season in SEASON_NAMES
+                    for value, suffix in SEASON_QUANTILES
+                ),
+                label=(SEASON_LABEL, PHI_LABEL),
             )
-        )
-    return out
+        ]
+    else:
+        quantiles = [
+            AggregateQuery(
+                f"cpu_cores_seasons_{suffix}",
+                template,
+                "quantile_over_time",
+                rollup_arguments(quantiles=[float(value)]),
+                tuple((season, f"cpu_cores_{season}_{suffix}") for season in SEASON_NAMES),
+                label=SEASON_LABEL,
+            )
+            for value, suffix in SEASON_QUANTILES
+        ]
+    count = AggregateQuery(
+        "cpu_cores_seasons_count",
+        "aggregate_cpu_seasons_count",
+        "count_over_time",
+        "",
+        tuple((season, f"cpu_cores_{season}_count") for season in SEASON_NAMES),
+        label=SEASON_LABEL,
+    )
+    return [*quantiles, count]
 
 
 def season_filter(season: str) -> str:
-    """The PromQL condition true at the steps of ``season`` (:mod:`kianax_capacity.seasons`),
+    """The PromQL condition true at the times of ``season`` (:mod:`kianax_capacity.seasons`),
     evaluated at each step's own time; built from integers only."""
     weekday = "day_of_week() >= 1 <= 5"
     market = f"(hour() * 60 + minute()) >= {MARKET_OPEN_MINUTE} < {MARKET_CLOSE_MINUTE}"
@@ -381,6 +405,16 @@ def season_filter(season: str) -> str:
         "weekend": "day_of_week() == 0 or day_of_week() == 6",
     }
     return filters[season]
+
+
+def season_vector() -> str:
+    """One series whose ``season`` label is the season of the time it is evaluated at
+    (:mod:`kianax_capacity.seasons`), for the season templates to multiply by; integers only."""
+    return " or ".join(
+        f'label_replace(vector(1), "{SEASON_LABEL}", "{season}", "__name__", ".*")'
+        f" and on () ({season_filter(season)})"
+        for season in SEASON_NAMES
+    )
 
 
 def _quantile_queries(

@@ -21,6 +21,7 @@ from kianax_capacity.sources.prometheus.catalog import (
     AGGREGATE_PARTS,
     AGGREGATE_QUERIES,
     DAILY_PARTS,
+    LABEL_VALUE_SEPARATOR,
     FoldSpec,
     folds_of,
 )
@@ -85,33 +86,41 @@ class ChunkCombiner:
         self.add_labelled({"": part}, None, result)
 
     def add_labelled(
-        self, parts: Mapping[str, str], label: str | None, result: list[dict[str, Any]]
+        self,
+        parts: Mapping[str, str],
+        label: str | tuple[str, ...] | None,
+        result: list[dict[str, Any]],
     ) -> None:
         """Combine one instant answer holding several parts, told apart by ``label``.
 
         ``parts`` maps a label value to its part; values compare as numbers when they are
-        numbers (``phi="0.50"`` is ``0.5``). A series whose value names no part (a server adding
-        statistics it was not asked for) is ignored rather than mixed into another part. With
-        ``label`` None every series belongs to the one part of ``parts``.
+        numbers (``phi="0.50"`` is ``0.5``). With several labels, a key of ``parts`` is their
+        values joined by :data:`~.catalog.LABEL_VALUE_SEPARATOR`. A series whose value names no
+        part (a server adding statistics it was not asked for) is ignored rather than mixed
+        into another part. With ``label`` None every series belongs to the one part of ``parts``.
 
         One pass over the answer: a day's MetricsQL answers hold a series per container and
         statistic, and splitting them by part first, then reading each part's keys and values
         again, would read every series twice.
         """
+        labels = () if label is None else (label,) if isinstance(label, str) else label
         names = list(dict.fromkeys(parts.values()))
-        code_of = {_label_key(value): names.index(part) for value, part in parts.items()}
-        seen: dict[str, int] = {}  # raw label value -> part index (-1: not asked for)
+        code_of = {
+            _labels_key(value.split(LABEL_VALUE_SEPARATOR)): names.index(part)
+            for value, part in parts.items()
+        }
+        seen: dict[tuple[str, ...], int] = {}  # raw label values -> part index (-1: not asked)
         keys: list[tuple[str, str, str]] = []
         codes: list[int] = []
         values: list[str] = []
         for series in result:
             metric = series.get("metric", {})
             code = 0
-            if label is not None:
-                raw = metric.get(label, "")
+            if labels:
+                raw = tuple([metric.get(name, "") for name in labels])
                 found = seen.get(raw)
                 if found is None:
-                    found = seen[raw] = code_of.get(_label_key(raw), -1)
+                    found = seen[raw] = code_of.get(_labels_key(raw), -1)
                 if found < 0:
                     continue
                 code = found
@@ -492,6 +501,10 @@ def _label_key(value: str) -> str:
         return repr(float(value))
     except ValueError:
         return value
+
+
+def _labels_key(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(_label_key(value) for value in values)
 
 
 def _range_series(result: list[dict[str, Any]]) -> list[tuple[dict[str, str], np.ndarray]]:

@@ -14,14 +14,12 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from kianax_capacity.errors import UserInputError
-from kianax_capacity.seasons import season_codes
 from kianax_capacity.sources.prometheus.catalog import (
-    SEASON_NAMES,
     SHAPES,
     SPECS,
     aggregate_queries,
     names_of,
-    season_filter,
+    season_vector,
 )
 from kianax_capacity.sources.prometheus.promql import (
     Selector,
@@ -143,48 +141,6 @@ def aggregate_day_chunks(grid: TimeGrid, per_chunk: int) -> tuple[TimeGrid, ...]
     return tuple(grid.chunks(per_chunk))
 
 
-@dataclass(frozen=True)
-class SeasonSpan:
-    """The part of an aggregate chunk a season's subquery spans: its ``points`` steps ending
-    ``skip`` steps before the chunk's end (both in steps of the chunk's grid)."""
-
-    skip: int
-    points: int
-
-
-def season_span(chunk: TimeGrid, season: str) -> SeasonSpan | None:
-    """The smallest part of ``chunk`` that holds every step of ``season``, one step of slack on
-    either side, or None when no step of the chunk is in the season.
-
-    The slack and the whole-step offsets keep the answer equal to a subquery over the whole
-    chunk with the same time filter, on every engine: steps aligned to the epoch or counted
-    from the evaluation time, ranges closed or left-open. The season is judged on both the
-    grid's times and the epoch-aligned steps, so an end off the step's grid loses no step.
-    """
-    step = chunk.step_seconds
-    end = chunk.end.timestamp()
-    grid = end - step * np.arange(chunk.points, dtype=np.float64)  # newest first
-    aligned = np.floor(end / step) * step - step * np.arange(chunk.points, dtype=np.float64)
-    times = np.concatenate([grid, aligned[aligned > end - chunk.points * step]])
-    inside = times[season_codes(np.floor(times)) == SEASON_NAMES.index(season)]
-    if inside.size == 0:
-        return None
-    skip = max(0, int((end - (inside.max() + step)) // step))
-    earliest = end - skip * step - (inside.min() - step)
-    points = min(chunk.points - skip, int(np.ceil(earliest / step)))
-    return SeasonSpan(skip, max(1, points))
-
-
-def _season_parameters(span: SeasonSpan | None, season: str, step: int) -> dict[str, str] | None:
-    if span is None:
-        return None
-    return {
-        "season_filter": season_filter(season),
-        "window": format_duration(span.points * step),
-        "offset": f" offset {format_duration(span.skip * step)}" if span.skip else "",
-    }
-
-
 def plan_queries(
     *,
     grid: TimeGrid,
@@ -230,6 +186,7 @@ def plan_queries(
         "step": format_duration(step),
         "rate_window": format_duration(rate_window),
         "sample_window": format_duration(sample_window),
+        "season_vector": season_vector(),
     }
 
     def fill(template: str, **extra: str) -> str:
@@ -304,17 +261,12 @@ def plan_queries(
         # and not the previous chunk's last one, on closed (Prometheus 2) and left-open
         # (Prometheus 3, VictoriaMetrics) ranges alike, so sums and counts add up exactly.
         stat_window = format_duration(chunk.points * step)
-        spans = {season: season_span(chunk, season) for season in SEASON_NAMES}
         for query in statistics:
-            params = (
-                {"window": stat_window}
-                if query.season is None
-                else _season_parameters(spans[query.season], query.season, step)
-            )
-            if params is None:
-                continue  # no step of the season in this chunk: nothing to ask
             promql = fill(
-                query.template, function=query.function, arguments=query.arguments, **params
+                query.template,
+                window=stat_window,
+                function=query.function,
+                arguments=query.arguments,
             )
             jobs.append(QueryJob(query.name, promql, index, time=chunk.end + nudge))
     return QueryPlan(
