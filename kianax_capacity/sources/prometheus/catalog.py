@@ -215,7 +215,7 @@ AGGREGATE_PARTS: dict[str, str] = {
 #: The seasons computed on the server, in the order of the kianax strategy's SEASONS.
 SEASON_NAMES = SEASONS
 #: Parts not combined across chunks: each chunk (day) keeps its own, per pod container.
-#: The kianax strategy's seasons (queries/aggregate_cpu_season.promql): each season's
+#: The kianax strategy's seasons (queries/aggregate_cpu_seasons.promql): each season's
 #: percentiles and its number of steps, so the recommender pools the days as it pools the pods
 #: (a max of daily percentiles overstates the window's); and the leak screen's working-set
 #: slope of the day (bytes/s, queries/aggregate_memory_slope.promql), so the screen can ask
