@@ -158,13 +158,18 @@ def assemble(
 
 
 def build_hpa_demand(results: Results) -> pd.DataFrame:
-    """The hpa_demand table from the two demand range queries, outer-joined on (HPA, step)."""
-    labels = ["namespace", "horizontalpodautoscaler", "container"]
+    """The hpa_demand table from the two demand range queries, outer-joined on (HPA, container,
+    step); one row per HPA, container name and step (8 million at 10,000 containers)."""
+    labels = ("namespace", "horizontalpodautoscaler", "container")
+    sides = (("hpa_demand_cpu", "cpu_cores"), ("hpa_demand_memory", "memory_bytes"))
+    joined = _outer_join_on_steps(results, sides, labels, ("namespace", "hpa", "container"))
+    if joined is not None:
+        return joined
+    # Repeated (HPA, container, step) rows: pandas' merge, the last answer winning.
     cpu = results.matrix("hpa_demand_cpu", labels).rename(columns={"value": "cpu_cores"})
     memory = results.matrix("hpa_demand_memory", labels).rename(columns={"value": "memory_bytes"})
     results.release("hpa_demand_cpu", "hpa_demand_memory")
     key = ["timestamp", *labels]
-    # One row per key and step: a chunk boundary never repeats a step, but be safe.
     cpu = cpu.drop_duplicates(key, keep="last")
     memory = memory.drop_duplicates(key, keep="last")
     demand = cpu.merge(memory, on=key, how="outer").rename(
@@ -500,63 +505,75 @@ def _hpas(
 
 
 def build_replicas(results: Results) -> pd.DataFrame:
-    """Current and desired replicas per HPA and step, outer-joined on (HPA, timestamp).
-
-    One row per HPA and step, millions on a big cluster: the join runs on one int64 per row
-    (HPA number, then milliseconds) instead of pandas' merge on string columns, which needs
-    many times the memory (docs/scaling.md). Rows come out sorted by (namespace, hpa, timestamp).
-    """
+    """Current and desired replicas per HPA and step, outer-joined on (HPA, timestamp)."""
     labels = ("namespace", "horizontalpodautoscaler")
-    if _has_repeated_series(results, "hpa_current_replicas", labels) or _has_repeated_series(
-        results, "hpa_desired_replicas", labels
-    ):
-        return _replicas_merged(results)  # repeated (HPA, step) rows: pandas' merge semantics
-    current = _replica_points(results, "hpa_current_replicas", labels)
-    desired = _replica_points(results, "hpa_desired_replicas", labels)
-    if not len(current[2]) and not len(desired[2]):
-        return empty_table("replicas")
-    pairs = sorted(set(current[0]) | set(desired[0]))
-    number = {pair: index for index, pair in enumerate(pairs)}
+    sides = (
+        ("hpa_current_replicas", "current_replicas"),
+        ("hpa_desired_replicas", "desired_replicas"),
+    )
+    joined = _outer_join_on_steps(results, sides, labels, ("namespace", "hpa"))
+    if joined is not None:
+        return joined
+    return _replicas_merged(results)  # repeated (HPA, step) rows: pandas' merge semantics
 
-    def encoded(keys: list[tuple[str, ...]], lengths: np.ndarray, millis: np.ndarray) -> None:
-        """Turns ``millis`` in place into (HPA number, milliseconds) join keys."""
+
+def _outer_join_on_steps(
+    results: Results,
+    sides: tuple[tuple[str, str], ...],
+    labels: tuple[str, ...],
+    names: tuple[str, ...],
+) -> pd.DataFrame | None:
+    """The range answers of each ``(query, column)`` of ``sides`` outer-joined on their
+    ``labels`` (the columns ``names``) and timestamp, rows sorted by labels then timestamp;
+    None (nothing consumed) when an answer repeats a series, for pandas' merge to decide.
+
+    One row per series and step, millions on a big cluster: the join runs on one int64 per row
+    (series number, then milliseconds) instead of pandas' merge on string columns, which needs
+    many times the memory (docs/scaling.md).
+    """
+    queries = [query for query, _column in sides]
+    if any(_has_repeated_series(results, query, labels) for query in queries):
+        return None
+    points = [_replica_points(results, query, labels) for query in queries]
+    if not any(len(side[2]) for side in points):
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+    series = sorted(set().union(*(side[0] for side in points)))
+    if len(series) >= 1 << (63 - _MILLIS_BITS):
+        raise ValueError(f"{len(series)} series do not fit the join key")  # 2 million
+    number = {key: index for index, key in enumerate(series)}
+    for keys, lengths, millis, _values in points:
+        # millis in place into (series number, milliseconds) join keys
         codes = np.fromiter((number[key] for key in keys), dtype=np.int64, count=len(keys))
         millis += np.repeat(codes, lengths) << _MILLIS_BITS
-
-    encoded(*current[:3])
-    encoded(*desired[:3])
-    left, left_values = current[2], current[3]
-    right, right_values = desired[2], desired[3]
-    del current, desired
-    # Each side's keys are distinct (one series per HPA and chunk, checked above, and chunks do
-    # not overlap). Union sorted and deduplicated by hand: on int64 keys that is
-    # much faster than numpy 2's hash-based unique/union1d.
-    keys = np.concatenate([left, right])
-    keys.sort()
-    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
+    # Each side's keys are distinct (one series per key and chunk, checked above, and chunks do
+    # not overlap). Union sorted and deduplicated by hand: on int64 keys that is much faster
+    # than numpy 2's hash-based unique/union1d.
+    joined = np.concatenate([side[2] for side in points])
+    joined.sort()
+    joined = joined[np.concatenate([[True], joined[1:] != joined[:-1]])]
     columns: dict[str, Any] = {}
-    sides = [("desired_replicas", right, right_values), ("current_replicas", left, left_values)]
-    del left, right, left_values, right_values
-    while sides:  # current, then desired; each side's arrays are freed once placed
-        column, side_keys, side_values = sides.pop()
-        values = np.full(len(keys), np.nan)
-        values[np.searchsorted(keys, side_keys)] = side_values
+    points.reverse()
+    for _query, column in sides:  # each side's arrays are freed once placed
+        _keys, _lengths, side_keys, side_values = points.pop()
+        values = np.full(len(joined), np.nan)
+        values[np.searchsorted(joined, side_keys)] = side_values
         columns[column] = values
         del side_keys, side_values
-    codes = keys >> _MILLIS_BITS
-    # Categorical labels (the contract allows it for "str" columns): two small code arrays
-    # instead of 7 million strings per label at 10,000 containers, in memory and in Parquet.
-    for position, label in enumerate(("namespace", "hpa")):
-        names = [pair[position] for pair in pairs]
-        categories = sorted(set(names))
-        code_of = {name: index for index, name in enumerate(categories)}
-        pair_codes = np.array([code_of[name] for name in names], dtype=np.int32)
-        columns[label] = pd.Categorical.from_codes(
-            pair_codes[codes], categories=pd.Index(categories, dtype=object)
+    codes = joined >> _MILLIS_BITS
+    # Categorical labels (the contract allows it for "str" columns): a small code array per
+    # label instead of millions of strings, in memory and in Parquet.
+    labelled: dict[str, Any] = {}
+    for position, name in enumerate(names):
+        values_of = [key[position] for key in series]
+        categories = sorted(set(values_of))
+        code_of = {value: index for index, value in enumerate(categories)}
+        series_codes = np.array([code_of[value] for value in values_of], dtype=np.int32)
+        labelled[name] = pd.Categorical.from_codes(
+            series_codes[codes], categories=pd.Index(categories, dtype=object)
         )
     del codes
-    columns["timestamp"] = pd.to_datetime(keys & ((1 << _MILLIS_BITS) - 1), unit="ms", utc=True)
-    return pd.DataFrame(columns)
+    labelled["timestamp"] = pd.to_datetime(joined & ((1 << _MILLIS_BITS) - 1), unit="ms", utc=True)
+    return pd.DataFrame({**labelled, **columns})
 
 
 def _replica_points(
