@@ -115,15 +115,7 @@ def fetch_prometheus_snapshot(
     start, end = _aware(start), _aware(end)
     grid = _grid(start, end, step_seconds)
     _check_choices(shape, ec2_nodes, config)
-    threshold = (
-        config.auto_shape_max_containers
-        if auto_shape_max_containers is None
-        else auto_shape_max_containers
-    )
-    if threshold < 0:
-        raise UserInputError(
-            f"must be 0 or more, got {threshold}", parameter="auto_shape_max_containers"
-        )
+    threshold = _auto_threshold(config, auto_shape_max_containers)
     label = cluster_label or config.cluster_label
     label_value = (config.cluster_value or cluster) if label else None
     selector = Selector.build(
@@ -507,3 +499,17 @@ def _run_all(
         client, jobs, concurrency, progress, lambda _asked, job, result: results.add(job, result)
     )
     return results
+
+
+def _auto_threshold(config: PrometheusConfig, auto_shape_max_containers: int | None) -> int:
+    """``--shape auto``'s container count above which the fetch is aggregate."""
+    threshold = (
+        config.auto_shape_max_containers
+        if auto_shape_max_containers is None
+        else auto_shape_max_containers
+    )
+    if threshold < 0:
+        raise UserInputError(
+            f"must be 0 or more, got {threshold}", parameter="auto_shape_max_containers"
+        )
+    return threshold

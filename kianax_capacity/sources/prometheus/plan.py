@@ -17,6 +17,7 @@ from kianax_capacity.errors import UserInputError
 from kianax_capacity.sources.prometheus.catalog import (
     SHAPES,
     SPECS,
+    AggregateQuery,
     aggregate_queries,
     names_of,
     season_vector,
@@ -169,106 +170,135 @@ def plan_queries(
             chunk of the inventory queries marked ``per_day`` (subqueries).
         dialect: ``promql`` or ``metricsql`` (aggregate shape: see :func:`aggregate_queries`).
     """
-    if shape not in SHAPES:
-        raise UserInputError(f"--shape {shape!r} is not one of {', '.join(SHAPES)}")
-    if not 1 <= max_points_per_series <= API_MAX_POINTS_PER_SERIES:
-        raise UserInputError(
-            f"max_points_per_series must be between 1 and {API_MAX_POINTS_PER_SERIES}"
-        )
     step = grid.step_seconds
+    _check_arguments(shape, max_points_per_series, aggregate_chunk_seconds, step)
     rate_window = rate_window_seconds or max(float(step), 2.0 * scrape_interval_seconds)
     # One step minus a second: (t - step, t] on every engine, whether its ranges are closed
     # (Prometheus 2) or left-open (Prometheus 3, VictoriaMetrics).
     sample_window = step - min(1.0, step / 2)
-    common = {
-        "selector": selector.namespaced,
-        "cluster_selector": selector.cluster_only,
-        "step": format_duration(step),
-        "rate_window": format_duration(rate_window),
-        "sample_window": format_duration(sample_window),
-        "season_vector": season_vector(),
-    }
-
-    def fill(template: str, **extra: str) -> str:
-        wanted = template_parameters(template)
-        params = {k: v for k, v in {**common, **extra}.items() if k in wanted}
-        return render(template, **params)
-
-    def range_job(name: str, index: int, chunk: TimeGrid) -> QueryJob:
-        fallback = SPECS[name].fallback
-        if fallback is None:
-            return QueryJob(name, fill(name), index, grid=chunk)
-        # One step before the chunk, so its first step has a previous one to difference
-        # against; the filter's window spans the whole range and one step more (it only asks
-        # whether the counter was ever above zero, so a wider window changes nothing).
-        extended = TimeGrid(chunk.end, chunk.step_seconds, chunk.points + 1)
-        window = format_duration((chunk.points + 2) * step)
-        return QueryJob(
-            name,
-            fill(name, window=window),
-            index,
-            grid=extended,
-            fallback=QueryJob(fallback, fill(fallback), index, grid=chunk),
-        )
-
-    statistics = aggregate_queries(dialect) if shape == "aggregate" else ()
+    templates = _Templates(
+        {
+            "selector": selector.namespaced,
+            "cluster_selector": selector.cluster_only,
+            "step": format_duration(step),
+            "rate_window": format_duration(rate_window),
+            "sample_window": format_duration(sample_window),
+            "season_vector": season_vector(),
+        },
+        step,
+    )
     chunks = tuple(grid.chunks(max_points_per_series))
+    per_chunk = max(1, min(int(aggregate_chunk_seconds // step), max_points_per_series))
+    if shape == "aggregate":
+        aggregate_chunks = aggregate_day_chunks(grid, per_chunk)
+        jobs = _aggregate_jobs(templates, aggregate_chunks, aggregate_queries(dialect))
+    else:
+        aggregate_chunks = ()
+        jobs = _series_jobs(templates, chunks, tuple(grid.chunks(per_chunk)))
+    return QueryPlan(
+        grid, chunks, tuple(jobs), rate_window, sample_window, aggregate_chunks, per_chunk
+    )
+
+
+def _check_arguments(
+    shape: str, max_points_per_series: int, aggregate_chunk_seconds: float, step: float
+) -> None:
+    if shape not in SHAPES:
+        raise UserInputError(f"{shape!r} is not one of {', '.join(SHAPES)}", parameter="shape")
+    if not 1 <= max_points_per_series <= API_MAX_POINTS_PER_SERIES:
+        raise UserInputError(
+            f"max_points_per_series must be between 1 and {API_MAX_POINTS_PER_SERIES}"
+        )
     if shape == "aggregate" and aggregate_chunk_seconds < step:
         raise UserInputError(
             f"aggregate_chunk ({format_duration(aggregate_chunk_seconds)}) is shorter than "
             f"the step ({format_duration(step)}); set [prometheus] aggregate_chunk to e.g. 1d"
         )
-    per_chunk = max(1, min(int(aggregate_chunk_seconds // step), max_points_per_series))
-    day_chunks = tuple(grid.chunks(per_chunk))
-    aggregate_chunks = aggregate_day_chunks(grid, per_chunk) if shape == "aggregate" else ()
-    jobs: list[QueryJob] = []
-    range_names = (
-        names_of("usage", "range") if shape == "series" else names_of("range", "aggregate_range")
-    )
-    # The aggregate shape runs the inventory and the range queries per aggregate chunk: an
-    # inventory answer then holds
-    # the pods alive that day (not every pod of the window, ~800 bytes each once parsed), and
-    # pod_first_seen / pod_last_seen (subqueries: a dense series x steps matrix on the server)
-    # stay small. Chunks combine as in the series shape (min/max, or the latest chunk).
-    range_chunk_inventory = _WHOLE_CHUNK_INVENTORY if shape != "aggregate" else ()
+
+
+@dataclass(frozen=True)
+class _Templates:
+    """The templates of one plan filled in: the parameters they all share (``common``) plus each
+    job's own (its window, a statistic's function)."""
+
+    common: dict[str, str]
+    step: float
+
+    def fill(self, template: str, **extra: str) -> str:
+        wanted = template_parameters(template)
+        params = {k: v for k, v in {**self.common, **extra}.items() if k in wanted}
+        return render(template, **params)
+
+    def instant(self, name: str, index: int, chunk: TimeGrid) -> QueryJob:
+        """An inventory query over the chunk, asked one second after its end."""
+        window = format_duration(chunk.points * self.step + INSTANT_NUDGE_SECONDS)
+        return QueryJob(name, self.fill(name, window=window), index, time=_instant_time(chunk))
+
+    def range(self, name: str, index: int, chunk: TimeGrid) -> QueryJob:
+        fallback = SPECS[name].fallback
+        if fallback is None:
+            return QueryJob(name, self.fill(name), index, grid=chunk)
+        # One step before the chunk, so its first step has a previous one to difference
+        # against; the filter's window spans the whole range and one step more (it only asks
+        # whether the counter was ever above zero, so a wider window changes nothing).
+        extended = TimeGrid(chunk.end, chunk.step_seconds, chunk.points + 1)
+        window = format_duration((chunk.points + 2) * self.step)
+        return QueryJob(
+            name,
+            self.fill(name, window=window),
+            index,
+            grid=extended,
+            fallback=QueryJob(fallback, self.fill(fallback), index, grid=chunk),
+        )
+
+
+def _instant_time(chunk: TimeGrid) -> datetime:
     # Instant queries run one second after the chunk's end over one second more: VictoriaMetrics
     # does not show a series whose only sample is exactly at the evaluation instant, so a pod
     # born in the last step would lose its owner. Both engines then see [start, end].
-    nudge = timedelta(seconds=INSTANT_NUDGE_SECONDS)
+    return chunk.end + timedelta(seconds=INSTANT_NUDGE_SECONDS)
+
+
+def _series_jobs(
+    templates: _Templates, chunks: tuple[TimeGrid, ...], day_chunks: tuple[TimeGrid, ...]
+) -> list[QueryJob]:
+    """The series shape: the usage range queries and the whole-chunk inventory per range
+    chunk; the subquery inventory (pod lifetimes: a dense series x steps matrix on the server,
+    which grows with the window) per day, so no single request grows with the window (min/max
+    over the days is the window's)."""
+    jobs: list[QueryJob] = []
     for index, chunk in enumerate(chunks):
-        window = format_duration(chunk.points * step + INSTANT_NUDGE_SECONDS)
-        for name in range_names if shape != "aggregate" else ():
-            jobs.append(range_job(name, index, chunk))
-        for name in range_chunk_inventory:
-            jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
-    # The series shape runs the subquery inventory (pod lifetimes: a dense series x steps
-    # matrix on the server, which grows with the window) per day as well, so no
-    # single request grows with the window; min/max over the days is the window's.
-    for index, chunk in enumerate(day_chunks if shape != "aggregate" else ()):
-        window = format_duration(chunk.points * step + INSTANT_NUDGE_SECONDS)
-        for name in _PER_DAY_INVENTORY:
-            jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
+        jobs.extend(templates.range(name, index, chunk) for name in names_of("usage", "range"))
+        jobs.extend(templates.instant(name, index, chunk) for name in _WHOLE_CHUNK_INVENTORY)
+    for index, chunk in enumerate(day_chunks):
+        jobs.extend(templates.instant(name, index, chunk) for name in _PER_DAY_INVENTORY)
+    return jobs
+
+
+def _aggregate_jobs(
+    templates: _Templates,
+    aggregate_chunks: tuple[TimeGrid, ...],
+    statistics: tuple[AggregateQuery, ...],
+) -> list[QueryJob]:
+    """The aggregate shape: per aggregate chunk (a day), its range queries, the inventory and
+    the statistics. An inventory answer then holds the pods alive that day (not every pod of the
+    window, ~800 bytes each once parsed), pod_first_seen / pod_last_seen (subqueries) stay
+    small, and a range answer (the HPA replicas: millions of points over 14 days on a big
+    cluster) is one day's. Chunks combine as in the series shape (min/max, or the latest)."""
+    jobs: list[QueryJob] = []
     for index, chunk in enumerate(aggregate_chunks):
-        window = format_duration(chunk.points * step + INSTANT_NUDGE_SECONDS)
-        # Range answers per day too: the HPA replica series of a big cluster over 14 days are
-        # millions of points, several hundred MB while one answer is being parsed.
-        for name in range_names:
-            jobs.append(range_job(name, index, chunk))
-        for name in _INVENTORY:
-            jobs.append(QueryJob(name, fill(name, window=window), index, time=chunk.end + nudge))
+        jobs.extend(
+            templates.range(name, index, chunk) for name in names_of("range", "aggregate_range")
+        )
+        jobs.extend(templates.instant(name, index, chunk) for name in _INVENTORY)
         # The statistics' subqueries span exactly the chunk's points (no extra second): at
         # end + 1 s the range [end + 1 s - points x step, end + 1 s] holds the chunk's steps
         # and not the previous chunk's last one, on closed (Prometheus 2) and left-open
         # (Prometheus 3, VictoriaMetrics) ranges alike, so sums and counts add up exactly.
-        stat_window = format_duration(chunk.points * step)
+        window = format_duration(chunk.points * templates.step)
         for query in statistics:
-            promql = fill(
-                query.template,
-                window=stat_window,
-                function=query.function,
-                arguments=query.arguments,
+            promql = templates.fill(
+                query.template, window=window, function=query.function, arguments=query.arguments
             )
-            jobs.append(QueryJob(query.name, promql, index, time=chunk.end + nudge))
-    return QueryPlan(
-        grid, chunks, tuple(jobs), rate_window, sample_window, aggregate_chunks, per_chunk
-    )
+            jobs.append(QueryJob(query.name, promql, index, time=_instant_time(chunk)))
+    return jobs
