@@ -109,6 +109,7 @@ def test_apply_dry_run_then_apply(tmp_path: Path) -> None:
     assert '+    cpu: "100m"        # from the 2025 load test\n' in done.stdout
     assert "resources.limits.cpu 500m -> (removed) — no CPU limit" in done.stderr
     assert "no values file" in done.stderr and "no chart folder" in done.stderr
+    assert "; set --values-file or create it" in done.stderr  # the library says `values_file`
 
     done = _run(
         "apply",
