@@ -23,10 +23,16 @@ errors (requests, botocore, pyarrow, ...) are translated at the boundary where t
 Messages are one line: what failed, where, and how to fix it. They never contain secrets.
 A library error about one argument names it as the library spells it (``parameter="week"``,
 shown as ``week: ...``); the CLI shows the same error under its flag (``--week: ...``), so the
-library never speaks of flags a notebook user does not have.
+library never speaks of flags a notebook user does not have. A message that points at another
+argument for the fix mentions it by its library name in backticks (``"pass `url` or set
+[prometheus] url"``); an interface respells each mention it knows (:func:`respell`: the CLI
+shows ``--prometheus-url``) and leaves the others as written.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
 
 __all__ = [
     "AwsError",
@@ -44,7 +50,24 @@ __all__ = [
     "SourceError",
     "UserInputError",
     "YamlEditError",
+    "respell",
 ]
+
+#: A mention of an argument in a message: its library name in backticks (`timeout_seconds`).
+_MENTION = re.compile(r"`([a-z][a-z0-9_]*)`")
+
+
+def respell(text: str, spell: Callable[[str], str | None]) -> str:
+    """``text`` with each argument mention (```name```) that ``spell`` knows spelled its way.
+
+    ``spell(name)`` returns how an interface writes the argument (a CLI flag), or None to leave
+    the mention as the library wrote it.
+
+    Example:
+        >>> respell("pass `url` or set [prometheus] url", {"url": "--prometheus-url"}.get)
+        'pass --prometheus-url or set [prometheus] url'
+    """
+    return _MENTION.sub(lambda match: spell(match.group(1)) or match.group(0), text)
 
 
 class KianaxCapacityError(Exception):
@@ -66,9 +89,13 @@ class KianaxCapacityError(Exception):
     def __str__(self) -> str:
         return f"{self.parameter}: {self.message}" if self.parameter else self.message
 
-    def shown_as(self, name: str) -> str:
-        """The message with the parameter shown under another name (a CLI flag)."""
-        return f"{name}: {self.message}" if self.parameter else self.message
+    def render(self, spell: Callable[[str], str | None]) -> str:
+        """The message as an interface shows it: the parameter and every argument mention
+        spelled by ``spell`` (a CLI flag; None keeps the library's name), see :func:`respell`."""
+        message = respell(self.message, spell)
+        if self.parameter is None:
+            return message
+        return f"{spell(self.parameter) or self.parameter}: {message}"
 
 
 class UserInputError(KianaxCapacityError):

@@ -487,19 +487,22 @@ class atomic_directory:
 
     An existing folder at ``target`` is replaced only once the new one is complete; on any
     error the temporary folder is removed and the old one is left exactly as it was.
+    ``argument`` is the caller's argument that named the folder, mentioned in its errors.
 
     Example:
         >>> with atomic_directory(Path("/tmp/out")) as tmp:  # doctest: +SKIP
         ...     (tmp / "manifest.json").write_text("{}")
     """
 
-    def __init__(self, target: Path | str) -> None:
+    def __init__(self, target: Path | str, *, argument: str = "out") -> None:
         self.target = Path(target)
+        self.argument = argument
 
     def __enter__(self) -> Path:
         if self.target.exists() and not self.target.is_dir():
             raise UserInputError(
-                f"{self.target} exists and is not a folder; choose another --out or remove it"
+                f"{self.target} exists and is not a folder; choose another `{self.argument}` or "
+                "remove it"
             )
         parent = self.target.parent
         try:
@@ -507,7 +510,8 @@ class atomic_directory:
             self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=parent))
         except OSError as exc:
             raise UserInputError(
-                f"cannot write under {parent}: {exc.strerror or exc}; choose a writable --out"
+                f"cannot write under {parent}: {exc.strerror or exc}; choose a writable "
+                f"`{self.argument}`"
             ) from exc
         return self._tmp
 

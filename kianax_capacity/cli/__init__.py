@@ -27,7 +27,7 @@ from kianax_capacity.cli import (
     recommend_cmd,
     report_cmd,
 )
-from kianax_capacity.cli._common import OneLineArgumentParser
+from kianax_capacity.cli._common import OneLineArgumentParser, flag_speller
 from kianax_capacity.errors import KianaxCapacityError
 
 __all__ = ["build_parser", "main"]
@@ -102,15 +102,8 @@ def _add_global_flags(command: argparse.ArgumentParser) -> None:
 
 
 def _cli_message(exc: KianaxCapacityError, flags: frozenset[str]) -> str:
-    """The error as the CLI user knows its argument: under its flag, where it has one."""
-    if exc.parameter is None:
-        return str(exc)
-    # A library parameter carries its unit (lock_timeout_seconds); its flag may not.
-    for name in (exc.parameter, exc.parameter.removesuffix("_seconds")):
-        flag = "--" + name.replace("_", "-")
-        if flag in flags:
-            return exc.shown_as(flag)
-    return str(exc)
+    """The error as the CLI user knows its arguments: under their flags, where they have one."""
+    return exc.render(flag_speller(flags))
 
 
 #: Environment variables whose values are secrets by name (tokens, passwords, AWS keys).

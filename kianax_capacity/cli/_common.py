@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -18,6 +18,36 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+#: Library arguments whose CLI flag is not their name with dashes.
+_FLAG_OF = {
+    "url": "--prometheus-url",
+    "insecure_skip_verify": "--insecure",
+    "namespace_regex": "--namespace",
+    "apps_dir": "--argocd",
+}
+
+
+def flag_speller(flags: frozenset[str]) -> Callable[[str], str | None]:
+    """How a command spells a library argument: its flag, or None when it has none.
+
+    ``flags`` are the command's own (``args.command_flags``); the result is the ``spell`` of
+    :func:`kianax_capacity.errors.respell` and ``KianaxCapacityError.render``.
+    """
+
+    def spell(name: str) -> str | None:
+        # A library parameter carries its unit (lock_timeout_seconds); its flag may not.
+        for flag in (
+            _FLAG_OF.get(name),
+            "--" + name.replace("_", "-"),
+            "--" + name.removesuffix("_seconds").replace("_", "-"),
+        ):
+            if flag in flags:
+                return flag
+        return None
+
+    return spell
 
 
 def config_from_args(args: argparse.Namespace) -> Config:

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kianax_capacity.cli._common import config_from_args
-from kianax_capacity.errors import UserInputError
+from kianax_capacity.cli._common import config_from_args, flag_speller
+from kianax_capacity.errors import UserInputError, respell
 from kianax_capacity.outputs.argocd_apply import apply_argocd
 from kianax_capacity.outputs.helm import SECTIONS, ApplyResult, HelmLayout, apply_recommendations
 from kianax_capacity.recommendations import load_recommendations
@@ -72,7 +72,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _report(result: ApplyResult, dry_run: bool) -> None:
+def _report(result: ApplyResult, dry_run: bool, flags: frozenset[str]) -> None:
+    spell = flag_speller(flags)  # the results mention library arguments; show their flags
     for file in result.files:
         if file.status == "changed":
             verb = "would change" if dry_run else "changed"
@@ -81,7 +82,7 @@ def _report(result: ApplyResult, dry_run: bool) -> None:
                 print(f"  {change.describe()}", file=sys.stderr)
         elif file.status == "unchanged":
             print(f"unchanged {file.path}: already matches the recommendations", file=sys.stderr)
-        for message in file.messages:
+        for message in (respell(text, spell) for text in file.messages):
             print(
                 f"skipped {message}" if file.status == "skipped" else f"  note: {message}",
                 file=sys.stderr,
@@ -89,7 +90,7 @@ def _report(result: ApplyResult, dry_run: bool) -> None:
         for line in file.verified:
             print(f"  verified (values re-read through the chart's paths): {line}", file=sys.stderr)
     for row in result.skipped_rows:
-        print(f"skipped {row}", file=sys.stderr)
+        print(f"skipped {respell(row, spell)}", file=sys.stderr)
 
 
 def _apply_argocd(
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         result = apply_recommendations(recs, layout, only=only, dry_run=args.dry_run)
     if args.dry_run:
         sys.stdout.write(result.diff)
-    _report(result, args.dry_run)
+    _report(result, args.dry_run, args.command_flags)
     changed = len(result.changed_files)
     skipped = result.skipped_count
     strict = config.strict if args.strict is None else args.strict

@@ -14,12 +14,14 @@ import json
 import shutil
 import sys
 import textwrap
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from kianax_capacity.cli._common import config_from_args, parse_end
+from kianax_capacity.cli._common import config_from_args, flag_speller, parse_end
 from kianax_capacity.cli.fetch_cmd import add_prometheus_arguments, prometheus_config_from_args
-from kianax_capacity.errors import UserInputError
+from kianax_capacity.errors import UserInputError, respell
+from kianax_capacity.sources.prometheus.doctor import Diagnosis
 from kianax_capacity.units import parse_duration
 
 __all__ = ["register", "render_table", "run"]
@@ -74,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         cluster=args.cluster or prometheus.cluster_value,
         time_queries=not args.no_timing,
     )
+    diagnosis = _with_flags(diagnosis, args.command_flags)
     if args.format == "json":
         document = {
             "ok": diagnosis.ok,
@@ -84,6 +87,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_table(diagnosis, width=shutil.get_terminal_size((120, 40)).columns))
     return 0 if diagnosis.ok else 1
+
+
+def _with_flags(diagnosis: Diagnosis, flags: frozenset[str]) -> Diagnosis:
+    """The findings with every argument they mention shown as this command's flag."""
+    spell = flag_speller(flags)
+    return Diagnosis(
+        tuple(
+            replace(f, consequence=respell(f.consequence, spell), fix=respell(f.fix, spell))
+            for f in diagnosis.findings
+        )
+    )
 
 
 def render_table(diagnosis: Any, width: int = 120) -> str:

@@ -221,7 +221,7 @@ def match_application(
             f"no Application deploys into namespace {namespace} with a release name (or "
             f"fullnameOverride) that {workload} is or starts with"
             + (f" (Applications there: {', '.join(here)})" if here else "")
-            + "; point --argocd at the folder of its Application, or set that Application's "
+            + "; point `apps_dir` at the folder of its Application, or set that Application's "
             "helm.releaseName to the workload's name prefix"
         )
     top = max(score for score, _ in scored)
@@ -230,7 +230,7 @@ def match_application(
         return None, (
             f"{len(winners)} Applications match {namespace}/{workload} equally well: "
             + "; ".join(a.label for a in winners)
-            + "; point --argocd at one environment's folder"
+            + "; point `apps_dir` at one environment's folder"
         )
     app = winners[0]
     if app.why:

@@ -95,7 +95,7 @@ def chart_of(
         return ChartLayout(None, why), None, source.chart
     folder = repo_root / source.path
     if not folder.is_dir():
-        why = f"chart folder {source.path} of {source.repo_url} is not under {repo_root}; pass --repo-root"
+        why = f"chart folder {source.path} of {source.repo_url} is not under {repo_root}; pass `repo_root`"
         return ChartLayout(None, why), None, source.path
     return discover_chart(folder), folder, Path(source.path).name
 

@@ -352,7 +352,7 @@ def _missing(chart: str, layout: HelmLayout, recs: RecommendationSet) -> FileRes
     if not (layout.charts_dir / chart).is_dir():
         message = f"{workloads}: no chart folder {layout.charts_dir / chart}; map it with [helm] chart_for"
     else:
-        message = f"{workloads}: no values file {path}; pass --values-file or create it"
+        message = f"{workloads}: no values file {path}; set `values_file` or create it"
     return FileResult(chart, path, "skipped", messages=(message,))
 
 

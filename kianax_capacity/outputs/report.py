@@ -433,7 +433,7 @@ def build_report(
                 _parameters(name, Path("x"), week, recommendations, previous),
             )
         try:
-            with atomic_directory(target) as tmp:
+            with atomic_directory(target, argument="out_dir") as tmp:
                 if move_snapshot:
                     os.rename(snapshot_dir, tmp / "snapshot")
                 else:

@@ -159,9 +159,7 @@ class PriceCatalog:
 
     def _unknown(self, instance_type: str, what: str) -> UserInputError:
         hint = (
-            "use `--prices aws` to fetch it live"
-            if self.source == "embedded"
-            else "check the region"
+            "use `prices` aws to fetch it live" if self.source == "embedded" else "check the region"
         )
         return UserInputError(
             f"no {what} for instance type {instance_type!r} in the {self.source} price catalog "

@@ -397,8 +397,8 @@ def run_backtest(
     if first > train_start + slack:
         covered = (end - first) / pd.Timedelta(days=1)
         raise UserInputError(
-            f"the snapshot covers {covered:.1f} days but --train-days {train_days:g} + --test-days "
-            f"{test_days:g} need {train_days + test_days:g}; fetch a longer window or shorten them"
+            f"the snapshot covers {covered:.1f} days but `train_days` {train_days:g} + "
+            f"`test_days` {test_days:g} need {train_days + test_days:g}; fetch a longer window or shorten them"
         )
     train = split_snapshot(snapshot, train_start, test_start)
     test = split_snapshot(snapshot, test_start, end + slack)
@@ -610,7 +610,7 @@ def run_rolling_backtest(
         covered = (end - first) / pd.Timedelta(days=1)
         raise UserInputError(
             f"the snapshot covers {covered:.1f} days; rolling origins need at least two test "
-            f"windows of --test-days {test_days:g}; fetch a longer window or shorten it"
+            f"windows of `test_days` {test_days:g}; fetch a longer window or shorten it"
         )
     return RollingBacktest(results=tuple(reversed(results)))
 

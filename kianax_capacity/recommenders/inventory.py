@@ -18,8 +18,11 @@ __all__ = [
     "CONTAINER_KEY",
     "WORKLOAD_KEY",
     "container_inventory",
+    "median_positive_counts",
     "median_replicas",
     "pending_pods",
+    "pending_runs",
+    "pending_runs_expanded",
     "replica_counts",
     "running_pods_at",
     "usage_with_owners",
@@ -222,7 +225,7 @@ def _median_replicas(snapshot: Snapshot) -> dict[tuple[str, str, str], float]:
     # as running_pods_at does: +1 at its first step, -1 after its last.
     begin = np.clip(-((first - _unix_seconds(pods["first_seen"])) // step), 0, steps)
     stop = np.clip((_unix_seconds(pods["last_seen"]) + step - first - 1) // step + 1, 0, steps)
-    medians = _median_positive_counts(owner, begin, stop, len(workloads), steps)
+    medians = median_positive_counts(owner, begin, stop, len(workloads), steps)
     return {
         (str(row[0]), str(row[1]), str(row[2])): float(value)
         for row, value in zip(workloads.itertuples(index=False), medians, strict=True)
@@ -230,7 +233,7 @@ def _median_replicas(snapshot: Snapshot) -> dict[tuple[str, str, str], float]:
     }
 
 
-def _median_positive_counts(
+def median_positive_counts(
     owner: np.ndarray, begin: np.ndarray, stop: np.ndarray, groups: int, steps: int
 ) -> np.ndarray:
     """Per group, the median over steps 0..steps-1 of its running count, where it is > 0.
@@ -240,7 +243,8 @@ def _median_positive_counts(
     (count, steps it lasts), not from a groups x steps matrix (tens of MiB at 10k containers):
     the segments of each group sorted by count, then the middle step(s) by cumulative length.
     Same value as ``np.nanmedian`` over the positive counts (the mean of the two middle ones
-    for an even number of steps); NaN for a group never running.
+    for an even number of steps); NaN for a group never running. The numeric core of
+    :func:`median_replicas`, public so it can be checked against that matrix directly.
     """
     medians = np.full(groups, np.nan)
     live = begin < stop
@@ -368,9 +372,9 @@ def _pending_pods(snapshot: Snapshot) -> pd.DataFrame:
     step_ns = max(int(snapshot.step_seconds), 1) * 10**9
     if ((np.diff(group) == 0) & (np.diff(ns) == 0)).any():
         # Two HPAs on one workload: the same instant twice, which the runs below cannot order.
-        first, last, slot = _pending_runs_expanded(group, ns, counts, step_ns)
+        first, last, slot = pending_runs_expanded(group, ns, counts, step_ns)
     else:
-        first, last, slot = _pending_runs(group, ns, counts, step_ns)
+        first, last, slot = pending_runs(group, ns, counts, step_ns)
     out = targets[WORKLOAD_KEY].iloc[target[first]].reset_index(drop=True)
     out["slot"] = slot
     stamps = replicas["timestamp"]
@@ -388,7 +392,7 @@ def _runs_order(group: np.ndarray, slot: np.ndarray, ns: np.ndarray) -> np.ndarr
     return np.lexsort((ns, slot, group))
 
 
-def _pending_runs(
+def pending_runs(
     group: np.ndarray, ns: np.ndarray, counts: np.ndarray, step_ns: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs of steps with at least k pods pending, per workload and slot k, without expanding.
@@ -400,7 +404,7 @@ def _pending_runs(
 
     Returns:
         Positions (into the rows) of each run's first and last step, and its slot, ordered by
-        workload, slot and start.
+        workload, slot and start. The numeric core of :func:`pending_pods`.
     """
     joined = (np.diff(group) == 0) & (np.diff(ns) == step_ns)
     before = np.concatenate(([0], np.where(joined, counts[:-1], 0)))
@@ -420,10 +424,10 @@ def _pending_runs(
     return first, last, slot
 
 
-def _pending_runs_expanded(
+def pending_runs_expanded(
     group: np.ndarray, ns: np.ndarray, counts: np.ndarray, step_ns: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_pending_runs` by expanding every row into one row per pending slot.
+    """:func:`pending_runs` by expanding every row into one row per pending slot.
 
     O(rows x slots) in memory; for the rare snapshot where a workload has one instant twice
     (a run of slot k then breaks at the repeated instant, as with one row per HPA).

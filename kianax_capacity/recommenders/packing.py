@@ -146,6 +146,9 @@ class PackingResult:
     findings: tuple[str, ...] = ()
     binding_resource: str | None = None  # cpu | memory | pods: the first to run out
     extra_nodes_for_ha: int = 0
+    #: (resource, how often an open node refused a pod for it) for cpu, memory and pods: the
+    #: evidence of ``binding_resource``, the one refused most.
+    refusals: tuple[tuple[str, int], ...] = ()
 
     @property
     def fits_all(self) -> bool:
@@ -341,6 +344,7 @@ def pack(
         findings=tuple(findings),
         binding_resource=binding_resource,
         extra_nodes_for_ha=ha_extra,
+        refusals=run.binding,
     )
 
 

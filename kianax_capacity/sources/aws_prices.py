@@ -116,7 +116,7 @@ def validate_region(region: str, session: boto3.session.Session | None = None) -
         known.update(session.get_available_regions("ec2", partition_name=partition))
     if known and region not in known:
         raise AwsError(
-            f"unknown AWS region {region!r}: check --region or [aws] region in "
+            f"unknown AWS region {region!r}: check `region` or [aws] region in "
             "kianax-capacity.toml (e.g. us-east-1)"
         )
     return region
@@ -149,17 +149,17 @@ def translate_error(exc: Exception, service: str, operation: str, region: str) -
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return AwsError(
             f"no AWS credentials for {where}: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY), or run `aws sso login`; or use --prices embedded"
+            "AWS_SECRET_ACCESS_KEY), or run `aws sso login`; or use `prices` embedded"
         )
     if isinstance(exc, TokenRetrievalError):
         return AwsError(
             f"AWS SSO token for {where} expired or missing: run `aws sso login` and retry"
         )
     if isinstance(exc, NoRegionError):
-        return AwsError(f"no AWS region for {service}: pass --region or set [aws] region")
+        return AwsError(f"no AWS region for {service}: pass `region` or set [aws] region")
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
         return AwsError(
-            f"cannot reach AWS {where}: check the network/proxy and that --region {region} is right"
+            f"cannot reach AWS {where}: check the network/proxy and that `region` {region} is right"
         )
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -183,12 +183,12 @@ def translate_error(exc: Exception, service: str, operation: str, region: str) -
         if code in _DENIED:
             return AwsError(
                 f"access denied to {where} ({code}): grant the IAM permission "
-                f"{_iam_action(service, operation)} to the caller, or use --prices embedded"
+                f"{_iam_action(service, operation)} to the caller, or use `prices` embedded"
             )
         if code in _REGION:
             return AwsError(
                 f"{where} failed ({code}): region {region} is not enabled or not valid for this "
-                "account; check --region"
+                "account; check `region`"
             )
         return AwsError(f"AWS {where} failed ({code}): {_clean(error.get('Message', ''))}")
     if isinstance(exc, BotoCoreError):

@@ -91,6 +91,7 @@ def test_backtest_errors_are_one_line(snapshot_dir: Path) -> None:
     short = run_cli("backtest", str(snapshot_dir))
     assert short.returncode == 2
     assert "need 21" in short.stderr and len(short.stderr.strip().splitlines()) == 1
+    assert "but --train-days 14 + --test-days 7 need 21" in short.stderr  # flags, not `train_days`
     missing = run_cli("backtest", str(snapshot_dir.parent / "nowhere"))
     assert missing.returncode == 2
     # The library names its parameter (test_days); the CLI shows it under the flag.

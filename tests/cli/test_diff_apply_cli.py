@@ -109,6 +109,7 @@ def test_apply_dry_run_then_apply(tmp_path: Path) -> None:
     assert '+    cpu: "100m"        # from the 2025 load test\n' in done.stdout
     assert "resources.limits.cpu 500m -> (removed) — no CPU limit" in done.stderr
     assert "no values file" in done.stderr and "no chart folder" in done.stderr
+    assert "; set --values-file or create it" in done.stderr  # the library says `values_file`
 
     done = _run(
         "apply",
@@ -267,15 +268,19 @@ def test_apply_strict_fails_when_any_row_is_skipped(tmp_path: Path) -> None:
 def test_apply_argocd_dry_run_apply_and_strict(tmp_path: Path) -> None:
     # A real Application (argo-cd docs' valuesObject example) in envs/prod/, one row it
     # deploys and one nothing deploys: --strict exits 1, the matched row is still written.
-    from tests.unit.test_helm_real_charts import R1, _recs, _row
+    from tests.unit.test_helm_real_charts import R1, recommendation_set, rightsizing_row
 
     argo = ROOT / "tests" / "fixtures" / "argocd-corpus" / "argo-cd-docs"
     (tmp_path / "envs" / "prod").mkdir(parents=True)
     app = tmp_path / "envs" / "prod" / "ingress-nginx.yaml"
     shutil.copyfile(argo / "ingress-nginx-values-object.yaml", app)
-    matched = _row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx")
-    _recs(matched).write(tmp_path / "one.json")
-    _recs(matched, _row("api", "app", R1, namespace="shop")).write(tmp_path / "two.json")
+    matched = rightsizing_row(
+        "ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"
+    )
+    recommendation_set(matched).write(tmp_path / "one.json")
+    recommendation_set(matched, rightsizing_row("api", "app", R1, namespace="shop")).write(
+        tmp_path / "two.json"
+    )
     before = app.read_bytes()
     dry = _run("apply", "one.json", "--argocd", "envs", "--dry-run", "--strict", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr

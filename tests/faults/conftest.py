@@ -24,7 +24,7 @@ from tests.faults.proxy import FaultProxy
 from tests.integration.servers import (
     PROMETHEUS,
     PROMTOOL,
-    _Process,
+    ServerProcess,
     free_port,
     require_binary,
     wait_until_ready,
@@ -37,7 +37,7 @@ DEMO_STEP_SECONDS = 300
 FETCH_START: datetime = DEMO_END - timedelta(hours=2)
 
 
-class RestartablePrometheus(_Process):
+class RestartablePrometheus(ServerProcess):
     """A real Prometheus on backfilled blocks that a test can kill and start again."""
 
     def __init__(self, openmetrics_files: list[Path], workdir: Path) -> None:

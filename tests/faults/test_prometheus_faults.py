@@ -72,16 +72,14 @@ def test_connection_refused(out: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     with pytest.raises(PrometheusError) as caught:
         fetch(config(url), out)
-    assert_clean_failure(
-        caught.value, out, url, "cannot connect", "connection refused", "--prometheus-url"
-    )
+    assert_clean_failure(caught.value, out, url, "cannot connect", "connection refused", "`url`")
 
 
 def test_server_down_by_name(out: Path) -> None:
     url = "http://prometheus.invalid:9090"
     with pytest.raises(PrometheusError) as caught:
         fetch(config(url), out)
-    assert_clean_failure(caught.value, out, url, "cannot connect", "--prometheus-url")
+    assert_clean_failure(caught.value, out, url, "cannot connect", "`url`")
 
 
 def test_500_is_retried_a_bounded_number_of_times(out: Path) -> None:
@@ -136,7 +134,7 @@ def test_credentials_never_reach_the_message(out: Path) -> None:
                 environ={"PROM_TOKEN": TOKEN},
             )
         assert server.requests[0][2]["Authorization"] == f"Bearer {TOKEN}"
-    assert_clean_failure(caught.value, out, server.url, "401", "--auth")
+    assert_clean_failure(caught.value, out, server.url, "401", "`auth`")
     assert "admin" not in str(caught.value)
 
 

@@ -109,7 +109,9 @@ def wait_until_ready(
     pytest.fail(f"server at {url} not ready after {timeout}s: {log.read_text()[-2000:]}")
 
 
-class _Process:
+class ServerProcess:
+    """A server a fixture started as a subprocess at ``url``; :meth:`stop` ends it."""
+
     process: subprocess.Popen[bytes]
     url: str
 
@@ -122,7 +124,7 @@ class _Process:
             self.process.wait()
 
 
-class PrometheusServer(_Process):
+class PrometheusServer(ServerProcess):
     """A real Prometheus serving a backfilled TSDB (no scraping)."""
 
     def __init__(self, openmetrics_file: Path, workdir: Path) -> None:
@@ -163,7 +165,7 @@ class PrometheusServer(_Process):
         wait_until_ready(f"{self.url}/-/ready", self.process, self.log)
 
 
-class PushgatewayServer(_Process):
+class PushgatewayServer(ServerProcess):
     """A real Pushgateway (in memory: no persistence file)."""
 
     def __init__(self, workdir: Path) -> None:
@@ -187,7 +189,7 @@ class PushgatewayServer(_Process):
         wait_until_ready(f"{self.url}/-/ready", self.process, self.log)
 
 
-class ScrapingPrometheusServer(_Process):
+class ScrapingPrometheusServer(ServerProcess):
     """A real Prometheus scraping ``targets`` (host:port) every second, labels honoured."""
 
     def __init__(self, targets: list[str], workdir: Path) -> None:
@@ -231,7 +233,7 @@ class ScrapingPrometheusServer(_Process):
         pytest.fail(f"no series for {expr} after {timeout}s: {self.log.read_text()[-2000:]}")
 
 
-class VictoriaMetricsServer(_Process):
+class VictoriaMetricsServer(ServerProcess):
     """A real single-node VictoriaMetrics."""
 
     def __init__(self, workdir: Path, extra_flags: tuple[str, ...] = ()) -> None:

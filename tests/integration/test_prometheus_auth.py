@@ -135,7 +135,7 @@ def test_a_missing_secret_is_a_config_error_naming_the_variable(tmp_path: Path) 
 
 
 def test_unauthorised_answers_say_to_check_the_auth(tmp_path: Path) -> None:
-    with FaultServer("401") as server, pytest.raises(PrometheusError, match=r"401.*--auth"):
+    with FaultServer("401") as server, pytest.raises(PrometheusError, match=r"401.*`auth`"):
         fetch(PrometheusConfig(url=server.url, max_retries=0), tmp_path / "s")
 
 
@@ -146,7 +146,7 @@ def test_tls_with_a_ca_bundle_without_it_and_insecure(
     with FaultServer("ok", tls=context) as server:
         assert server.url.startswith("https://")
         fetch(PrometheusConfig(url=server.url, ca_bundle=str(cert)), tmp_path / "trusted")
-        with pytest.raises(PrometheusError, match=r"TLS handshake.*--ca-bundle"):
+        with pytest.raises(PrometheusError, match=r"TLS handshake.*`ca_bundle`"):
             fetch(PrometheusConfig(url=server.url, max_retries=0), tmp_path / "untrusted")
         with caplog.at_level("WARNING"):
             fetch(

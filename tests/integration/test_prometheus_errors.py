@@ -74,7 +74,7 @@ def test_503_names_the_query_the_time_and_the_fixes(
     message = str(error)
     assert "HTTP 503 after 2 attempts: query timed out in query execution" in message
     assert "query scrape_interval" in message and "s in all" in message
-    for fix in ("--timeout", "--shape aggregate", "--namespace"):
+    for fix in ("`timeout_seconds`", "`shape` aggregate", "`namespace_regex`"):
         assert fix in message
     assert not (tmp_path / "s").exists()
 
@@ -98,5 +98,5 @@ def test_a_timeout_names_the_query_the_time_it_took_and_the_fixes(tmp_path: Path
     assert error.elapsed_seconds is not None and error.elapsed_seconds >= 0.6  # 2 attempts
     message = str(error)
     assert "did not answer scrape_interval within 0.3s (2 attempts," in message
-    for fix in ("--timeout", "--shape aggregate", "--namespace"):
+    for fix in ("`timeout_seconds`", "`shape` aggregate", "`namespace_regex`"):
         assert fix in message

@@ -43,8 +43,8 @@ from tests.realistic.kps_truth import (
     TruthHpa,
     TruthNode,
     TruthPod,
-    _hex,
     build_truth,
+    stable_hex,
 )
 
 __all__ = [
@@ -91,7 +91,7 @@ class _Writer:
     def scrape_times(self, target: str, replica: int) -> np.ndarray:
         """When one replica scraped one target: a fixed per-target offset, millisecond jitter."""
         interval = self.layout.scrape_interval_seconds
-        offset = int(_hex(8, target, str(replica)), 16) % int(interval * 1000) / 1000
+        offset = int(stable_hex(8, target, str(replica)), 16) % int(interval * 1000) / 1000
         first = self.truth.start.timestamp() - 2 * interval + offset
         n = int((self.truth.end.timestamp() - first) // interval) + 1
         jitter = self.rng.normal(0, 0.004, n).clip(-0.02, 0.02)
@@ -207,7 +207,7 @@ def _ksm_nodes(w: _Writer) -> None:
                     "pod_cidr": "",
                     "provider_id": n.provider_id,
                     "internal_ip": n.internal_ip,
-                    "system_uuid": "ec2" + _hex(5, n.name) + "-0000-0000-0000-000000000000",
+                    "system_uuid": "ec2" + stable_hex(5, n.name) + "-0000-0000-0000-000000000000",
                 },
                 1.0,
                 None,
@@ -286,9 +286,9 @@ def _ksm_pods(w: _Writer) -> None:
             image = c.image
             if c.name == "kube-state-metrics":
                 image = f"{image.rsplit(':', 1)[0]}:{w.layout.ksm_version}"
-            runtime_id = "containerd://" + _hex(64, "ctr", p.name, c.name)
+            runtime_id = "containerd://" + stable_hex(64, "ctr", p.name, c.name)
             exposed = {"namespace": p.namespace, "pod": p.name, "uid": p.uid, "container": c.name,
-                       "image_spec": image, "image": image, "image_id": f"{image.split(':')[0]}@sha256:{_hex(64, image)}",
+                       "image_spec": image, "image": image, "image_id": f"{image.split(':')[0]}@sha256:{stable_hex(64, image)}",
                        "container_id": runtime_id}  # fmt: skip
             rows.append((exposed, 1.0, p))
     each("kube_pod_container_info", "gauge", "Information about a container in a pod.", rows)
@@ -557,7 +557,9 @@ def _cadvisor_and_resource(w: _Writer) -> None:
 
     def stamped(path: str, r: int, pod: TruthPod, key: str) -> np.ndarray:
         t = grid[(path, r, pod.node)]
-        lag = np.random.default_rng(int(_hex(8, key, path, str(r)), 16)).uniform(0.3, 9.5, len(t))
+        lag = np.random.default_rng(int(stable_hex(8, key, path, str(r)), 16)).uniform(
+            0.3, 9.5, len(t)
+        )
         return np.round(t - lag, 3)
 
     def series_of(pod: TruthPod, c: TruthContainer | None, path: str, r: int, key: str):
@@ -565,11 +567,11 @@ def _cadvisor_and_resource(w: _Writer) -> None:
         t = stamped(path, r, pod, key)
         t = t[pod.alive(t)]
         if c is None or pod.restart_at is None or c is not pod.containers[0]:
-            yield t, _hex(64, "ctr", pod.name, key), pod.start.timestamp()
+            yield t, stable_hex(64, "ctr", pod.name, key), pod.start.timestamp()
             return
         cut = pod.restart_at.timestamp()
-        yield t[t < cut], _hex(64, "ctr", pod.name, key), pod.start.timestamp()
-        yield t[t >= cut + 4], _hex(64, "ctr2", pod.name, key), cut + 4
+        yield t[t < cut], stable_hex(64, "ctr", pod.name, key), pod.start.timestamp()
+        yield t[t >= cut + 4], stable_hex(64, "ctr2", pod.name, key), cut + 4
 
     def cpu_family(path: str) -> None:
         for r, external in enumerate(w.replicas()):
@@ -738,7 +740,7 @@ def _node_exporter(w: _Writer) -> None:
                 "instance": f"{n.internal_ip}:9100",
                 "endpoint": "http-metrics",
                 "namespace": "monitoring",
-                "pod": f"{RELEASE}-prometheus-node-exporter-{_hex(5, 'ne', n.name)}",
+                "pod": f"{RELEASE}-prometheus-node-exporter-{stable_hex(5, 'ne', n.name)}",
                 "container": "node-exporter",
                 "service": f"{RELEASE}-prometheus-node-exporter",
             }

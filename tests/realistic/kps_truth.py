@@ -28,6 +28,7 @@ __all__ = [
     "TruthNode",
     "TruthPod",
     "build_truth",
+    "stable_hex",
 ]
 
 MIB = 1024**2
@@ -205,7 +206,9 @@ def _uid(*parts: str) -> str:
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
-def _hex(n: int, *parts: str) -> str:
+def stable_hex(n: int, *parts: str) -> str:
+    """``n`` hex digits derived from ``parts``: the same ids (instance, sandbox, pod suffix)
+    in every run and in every layout built from the truth."""
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
 
 
@@ -229,7 +232,7 @@ def _node(
     return TruthNode(
         name=f"ip-{ip.replace('.', '-')}.ec2.internal",
         internal_ip=ip,
-        instance_id="i-0" + _hex(16, ip),
+        instance_id="i-0" + stable_hex(16, ip),
         instance_type=instance_type,
         zone=zone,
         node_group=group,
@@ -328,7 +331,7 @@ def build_truth(*, end: datetime = END, hours: float = 6.0) -> Truth:
                 owner_name=owner_name,
                 containers=containers,
                 start=extra.pop("start", before),  # type: ignore[arg-type]
-                sandbox_id=_hex(64, "sandbox", namespace, name),
+                sandbox_id=stable_hex(64, "sandbox", namespace, name),
                 **extra,  # type: ignore[arg-type]
             )
         )
@@ -442,7 +445,7 @@ def build_truth(*, end: datetime = END, hours: float = 6.0) -> Truth:
     for node in nodes:
         pod(
             "kube-system",
-            f"kube-proxy-{_hex(5, 'kp', node.name)}",
+            f"kube-proxy-{stable_hex(5, 'kp', node.name)}",
             node.name,
             "DaemonSet",
             "kube-proxy",

@@ -125,3 +125,5 @@ def test_json_format_and_a_missing_cluster_label(
     assert code == 1 and document["ok"] is False
     cluster = next(f for f in document["findings"] if f["check"] == "cluster label 'cluster'")
     assert cluster["status"] == "missing" and cluster["required"] is True
+    # The library's fix mentions the argument (`cluster_label`); the command shows its flag.
+    assert cluster["fix"].startswith("drop --cluster-label, or name the label")

@@ -23,6 +23,8 @@ def test_three_weeks_of_demo_forecast_every_group(demo_snapshot_full: Snapshot) 
     rows = recommend_forecast(demo_snapshot_full, CATALOG, max_nodes={"general-ng": 6})
     groups = {r.scope for r in rows if r.extra["scope_type"] == "nodegroup"}
     assert groups == {"general-ng", "system-ng", "jobs-ng"}
+    namespaces = {r.scope for r in rows if r.extra["scope_type"] == "namespace"}
+    assert "kianax" in namespaces, namespaces
     end = demo_snapshot_full.window[1].date()
     for row in rows:
         assert row.status == "ok", (row.key, row.extra["reason"])
@@ -32,11 +34,17 @@ def test_three_weeks_of_demo_forecast_every_group(demo_snapshot_full: Snapshot) 
     assert set(exhausted) == {("general-ng", "cpu")}
     assert (date.fromisoformat(exhausted["general-ng", "cpu"].exhausted_on or "") - end).days <= 0
     assert "already at capacity" in str(exhausted["general-ng", "cpu"].extra["reason"])
-    for row in rows:
-        if (row.scope, row.resource) in exhausted:
-            continue
-        expected = "not within 90 days" if row.extra["scope_type"] == "nodegroup" else "trend only"
-        assert expected in str(row.extra["reason"]), (row.key, row.extra["reason"])
+    others = [r for r in rows if (r.scope, r.resource) not in exhausted]
+    by_type = {
+        kind: [r for r in others if r.extra["scope_type"] == kind]
+        for kind in ("nodegroup", "namespace")
+    }
+    # Both kinds of row are there to check (8 node-group and every namespace's resources).
+    assert len(by_type["nodegroup"]) == 3 * 3 - 1 and by_type["namespace"], by_type
+    assert len(others) == len(rows) - 1
+    for kind, expected in (("nodegroup", "not within 90 days"), ("namespace", "trend only")):
+        for row in by_type[kind]:
+            assert expected in str(row.extra["reason"]), (row.key, row.extra["reason"])
     general = {r.resource: r for r in rows if r.scope == "general-ng"}
     assert general["cpu"].extra["capacity_source"] == "config max_size"
     start, stop = demo_snapshot_full.window

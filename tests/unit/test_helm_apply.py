@@ -118,6 +118,7 @@ def test_missing_chart_or_values_file_is_skipped_per_workload(
     result = apply_recommendations(week2, HelmLayout(charts))
     skipped = {f.chart: f.messages[0] for f in result.files if f.status == "skipped"}
     assert "no values file" in skipped["market-data-service"]
+    assert skipped["market-data-service"].endswith("; set `values_file` or create it")
     assert "no chart folder" in skipped["portfolio-service"]
     assert "no chart folder" in skipped["prometheus-kube-prometheus-stack"]
     assert not (charts / "market-data-service" / "values-prod.yaml").exists()

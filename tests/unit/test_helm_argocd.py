@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 from kianax_capacity.outputs.argocd_apply import apply_argocd
 from kianax_capacity.outputs.helm import ApplyResult, HelmLayout
 from kianax_capacity.recommendations import RecommendationSet, Resources
-from tests.unit.test_helm_real_charts import MI, R1, _recs, _row
+from tests.unit.test_helm_real_charts import MI, R1, recommendation_set, rightsizing_row
 
 ARGO = Path(__file__).resolve().parents[1] / "fixtures" / "argocd-corpus"
 CHARTS = Path(__file__).resolve().parents[1] / "fixtures" / "charts-corpus"
@@ -84,7 +84,9 @@ def test_values_object_gets_the_controller_resources_the_chart_reads(
 ) -> None:
     app = ingress_values_object / "envs" / "prod" / "ingress-nginx.yaml"
     before = app.read_text()
-    recs = _recs(_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"))
+    recs = recommendation_set(
+        rightsizing_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx")
+    )
     result = _apply(recs, ingress_values_object)
     assert not result.skipped_rows
     values = _get(_load(app.read_text()), "spec", "source", "helm", "valuesObject")
@@ -107,7 +109,9 @@ def test_values_object_gets_the_controller_resources_the_chart_reads(
 def test_values_object_idempotent_and_dry_run_equals_real_run(
     ingress_values_object: Path,
 ) -> None:
-    recs = _recs(_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"))
+    recs = recommendation_set(
+        rightsizing_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx")
+    )
     _idempotent_and_dry_run_equal(recs, ingress_values_object, "envs")
 
 
@@ -147,7 +151,9 @@ GUESTBOOK = "guestbook-helm-guestbook"  # the chart's fullname for release "gues
 def test_values_block_string_is_edited_inside_and_keeps_its_block_style(tmp_path: Path) -> None:
     app = _guestbook_repo(tmp_path, keep_values_object=False)
     before = app.read_text()
-    recs = _recs(_row(GUESTBOOK, "helm-guestbook", R1, namespace="guestbook"))
+    recs = recommendation_set(
+        rightsizing_row(GUESTBOOK, "helm-guestbook", R1, namespace="guestbook")
+    )
     result = _apply(recs, tmp_path, "apps")
     assert not result.skipped_rows, result.skipped_rows
     after = app.read_text()
@@ -179,7 +185,9 @@ def test_values_object_wins_over_values_so_values_is_left_byte_identical(tmp_pat
     # argo-cd docs: "valuesObject trumps values - therefore values will be ignored".
     app = _guestbook_repo(tmp_path, keep_values_object=True)
     before = app.read_text()
-    recs = _recs(_row(GUESTBOOK, "helm-guestbook", R1, namespace="guestbook"))
+    recs = recommendation_set(
+        rightsizing_row(GUESTBOOK, "helm-guestbook", R1, namespace="guestbook")
+    )
     result = _apply(recs, tmp_path, "apps")
     assert not result.skipped_rows, result.skipped_rows
     data = _load(app.read_text())
@@ -201,7 +209,7 @@ def test_value_files_from_a_ref_source_get_the_write(tmp_path: Path) -> None:
     values = root / "examples" / "helm" / "values" / "my-app.yaml"
     app = root / "examples" / "internal-chart" / "app.yaml"
     app_before = app.read_bytes()
-    recs = _recs(_row("super-app-name", "myApp", R1, namespace="default"))
+    recs = recommendation_set(rightsizing_row("super-app-name", "myApp", R1, namespace="default"))
     result = apply_argocd(
         recs, HelmLayout(root / "charts"), root / "examples" / "internal-chart", root
     )
@@ -229,7 +237,7 @@ def test_the_same_workload_from_two_applications_is_refused_naming_both(tmp_path
     # deploy `super-app-name` (fullnameOverride) into `default`.
     root = _diff_preview_repo(tmp_path)
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
-    recs = _recs(_row("super-app-name", "myApp", R1, namespace="default"))
+    recs = recommendation_set(rightsizing_row("super-app-name", "myApp", R1, namespace="default"))
     result = apply_argocd(recs, HelmLayout(root / "charts"), root / "examples", root)
     (message,) = result.skipped_rows
     assert "default/super-app-name/myApp" in message and "equally well" in message
@@ -239,7 +247,7 @@ def test_the_same_workload_from_two_applications_is_refused_naming_both(tmp_path
 
 def test_an_application_set_template_is_never_written(tmp_path: Path) -> None:
     root = _diff_preview_repo(tmp_path)
-    recs = _recs(_row("super-app-name", "myApp", R1, namespace="default"))
+    recs = recommendation_set(rightsizing_row("super-app-name", "myApp", R1, namespace="default"))
     result = apply_argocd(
         recs, HelmLayout(root / "charts"), root / "examples" / "basic-appset", root
     )
@@ -279,7 +287,9 @@ def test_a_shared_base_limit_is_removed_with_null_in_the_environment_file(tmp_pa
     values = tmp_path / "examples" / "helm" / "values"
     common = (values / "values-common.yaml").read_bytes()
     dev = (values / "values-dev.yaml").read_bytes()
-    recs = _recs(_row("test-namespace", "myApp", R_NO_CPU_LIMIT, namespace="prod"))
+    recs = recommendation_set(
+        rightsizing_row("test-namespace", "myApp", R_NO_CPU_LIMIT, namespace="prod")
+    )
     result = _apply(recs, tmp_path)
     assert not result.skipped_rows, result.skipped_rows
     prod = _load((values / "values-prod.yaml").read_text())
@@ -293,7 +303,9 @@ def test_a_shared_base_limit_is_removed_with_null_in_the_environment_file(tmp_pa
 
 def test_layered_dry_run_equals_real_run(tmp_path: Path) -> None:
     _layered(tmp_path)
-    recs = _recs(_row("test-namespace", "myApp", R_NO_CPU_LIMIT, namespace="prod"))
+    recs = recommendation_set(
+        rightsizing_row("test-namespace", "myApp", R_NO_CPU_LIMIT, namespace="prod")
+    )
     _idempotent_and_dry_run_equal(recs, tmp_path, "envs")
 
 
@@ -317,8 +329,10 @@ def test_multi_document_file_only_the_matching_document_changes(tmp_path: Path) 
     path = _multi_document(tmp_path)
     before = path.read_bytes()
     # external-chart/nginx.yaml deploys release nginx-ingress into `default`.
-    recs = _recs(
-        _row("nginx-ingress-ingress-nginx-controller", "controller", R1, namespace="default")
+    recs = recommendation_set(
+        rightsizing_row(
+            "nginx-ingress-ingress-nginx-controller", "controller", R1, namespace="default"
+        )
     )
     result = _apply(recs, tmp_path, "apps")
     assert not result.skipped_rows, result.skipped_rows
@@ -347,7 +361,9 @@ def test_multi_source_value_file_from_the_values_repo(tmp_path: Path) -> None:
     values = tmp_path / "helm" / "ingress-nginx" / "values.yaml"
     before_values = values.read_text()
     before_apps = path.read_bytes()
-    recs = _recs(_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"))
+    recs = recommendation_set(
+        rightsizing_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx")
+    )
     result = _apply(recs, tmp_path, "apps")
     assert not result.skipped_rows, result.skipped_rows
     assert path.read_bytes() == before_apps
@@ -374,9 +390,9 @@ def test_multi_source_value_file_from_the_values_repo(tmp_path: Path) -> None:
 def test_unknown_chart_and_unmatched_workload_say_why(tmp_path: Path) -> None:
     path = _multi_document(tmp_path)
     before = path.read_bytes()
-    recs = _recs(
-        _row("sealed-secrets", "controller", R1, namespace="kubeseal"),
-        _row("api", "app", R1, namespace="kubeseal"),
+    recs = recommendation_set(
+        rightsizing_row("sealed-secrets", "controller", R1, namespace="kubeseal"),
+        rightsizing_row("api", "app", R1, namespace="kubeseal"),
     )
     result = _apply(recs, tmp_path, "apps")
     first, second = result.skipped_rows
@@ -395,7 +411,9 @@ def test_an_application_without_values_gets_a_values_object(tmp_path: Path) -> N
     vendored = tmp_path / "charts" / "ingress-nginx"
     shutil.copytree(CHARTS / "ingress-nginx", vendored)
     before = app.read_text()
-    recs = _recs(_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"))
+    recs = recommendation_set(
+        rightsizing_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx")
+    )
     result = _apply(recs, tmp_path)
     assert not result.skipped_rows, result.skipped_rows
     assert _only_added(before, app.read_text()) == [
@@ -419,8 +437,8 @@ def test_a_cpu_limit_from_unseen_chart_defaults_is_nulled(ingress_values_object:
     # so removing it takes `cpu: null`, not silence.
     app = ingress_values_object / "envs" / "prod" / "ingress-nginx.yaml"
     current = Resources(0.1, 1.0, 128 * MI, None)
-    recs = _recs(
-        _row(
+    recs = recommendation_set(
+        rightsizing_row(
             "ingress-nginx-controller",
             "controller",
             R_NO_CPU_LIMIT,
@@ -450,9 +468,9 @@ def test_hpa_row_goes_to_the_prefix_the_charts_hpa_template_reads(tmp_path: Path
     )
     recs = RecommendationSet(
         cluster="test",
-        generated_at=_recs().generated_at,
-        window_start=_recs().window_start,
-        window_end=_recs().window_end,
+        generated_at=recommendation_set().generated_at,
+        window_start=recommendation_set().window_start,
+        window_end=recommendation_set().window_end,
         step_seconds=300,
         hpa=(hpa,),
     )
@@ -478,7 +496,9 @@ def test_values_set_by_helm_parameters_are_refused(ingress_values_object: Path) 
         '          value: "1"\n',
     )
     app.write_text(text)
-    recs = _recs(_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"))
+    recs = recommendation_set(
+        rightsizing_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx")
+    )
     result = _apply(recs, ingress_values_object)
     assert app.read_text() == text
     (skipped,) = [f for f in result.files if f.status == "skipped"]
@@ -496,7 +516,9 @@ def test_a_quoted_values_string_is_refused_not_shadowed(tmp_path: Path) -> None:
         '      releaseName: ingress-nginx\n      values: "controller:\\n  replicaCount: 2\\n"\n',
     )
     app.write_text(text)
-    recs = _recs(_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"))
+    recs = recommendation_set(
+        rightsizing_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx")
+    )
     result = _apply(recs, tmp_path)
     assert app.read_text() == text
     (skipped,) = [f for f in result.files if f.status == "skipped"]
@@ -511,8 +533,8 @@ def test_two_rows_on_one_key_of_one_application_are_both_refused(
     app = ingress_values_object / "envs" / "prod" / "ingress-nginx.yaml"
     before = app.read_bytes()
     rows = (
-        _row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"),
-        _row("ingress-nginx-defaultbackend", "backend", R1, namespace="ingress-nginx"),
+        rightsizing_row("ingress-nginx-controller", "controller", R1, namespace="ingress-nginx"),
+        rightsizing_row("ingress-nginx-defaultbackend", "backend", R1, namespace="ingress-nginx"),
     )
     layout = Layout(
         ingress_values_object / "charts",
@@ -522,7 +544,7 @@ def test_two_rows_on_one_key_of_one_application_are_both_refused(
         },
     )
     result = apply_argocd(
-        _recs(*rows), layout, ingress_values_object / "envs", ingress_values_object
+        recommendation_set(*rows), layout, ingress_values_object / "envs", ingress_values_object
     )
     assert len(result.skipped_rows) == 2
     assert all("would both write controller.resources" in m for m in result.skipped_rows)
@@ -536,6 +558,6 @@ def test_an_app_of_apps_helm_template_is_not_read_as_a_manifest(tmp_path: Path) 
     template = "{{- range .Values.applications }}\napiVersion: argoproj.io/v1alpha1\nkind: Application\n{{ end -}}\n"
     (tmp_path / "envs" / "applications.yaml").write_text(template)
     (tmp_path / "envs" / "broken.yaml").write_text("apiVersion: argoproj.io/v1alpha1\nkind: [\n")
-    result = _apply(_recs(), tmp_path)
+    result = _apply(recommendation_set(), tmp_path)
     (skipped,) = result.files
     assert skipped.path.name == "broken.yaml" and skipped.status == "skipped"

@@ -27,7 +27,7 @@ def _load(text: str) -> object:
     return YAML(typ="safe", pure=True).load(text)
 
 
-def _row(
+def rightsizing_row(
     workload: str,
     container: str,
     recommended: Resources,
@@ -35,6 +35,8 @@ def _row(
     namespace: str = "infra",
     current: Resources = CURRENT,
 ) -> RightsizingRow:
+    """An ``ok`` right-sizing row of ``namespace/workload/container`` from ``current`` to
+    ``recommended``."""
     return RightsizingRow(
         namespace=namespace,
         kind=kind,
@@ -50,7 +52,8 @@ def _row(
     )
 
 
-def _recs(*rows: RightsizingRow) -> RecommendationSet:
+def recommendation_set(*rows: RightsizingRow) -> RecommendationSet:
+    """A set holding only ``rows`` (with :func:`rightsizing_row`, what the apply tests feed)."""
     return RecommendationSet(
         cluster="test",
         generated_at=T0,
@@ -98,7 +101,7 @@ R3 = Resources(cpu_request=0.02, cpu_limit=None, memory_request=48 * MI, memory_
 def test_ingress_nginx_never_gets_a_top_level_resources_key(tmp_path: Path) -> None:
     # ingress-nginx reads controller.resources; a top-level `resources` is ignored by the chart.
     values = _chart(tmp_path, "ingress-nginx", "ingress-nginx")
-    recs = _recs(_row("ingress-nginx-controller", "controller", R1))
+    recs = recommendation_set(rightsizing_row("ingress-nginx-controller", "controller", R1))
     result = apply_recommendations(recs, HelmLayout(tmp_path))
     data = _load(values.read_text())
     assert _get(data, "resources") is None
@@ -110,7 +113,7 @@ def test_ingress_nginx_never_gets_a_top_level_resources_key(tmp_path: Path) -> N
 def test_unknown_chart_without_templates_is_refused_with_the_entry_to_add(tmp_path: Path) -> None:
     values = _chart(tmp_path, "ingress-nginx", "ingress-nginx", chart_yaml=False)
     before = values.read_bytes()
-    recs = _recs(_row("ingress-nginx-controller", "controller", R1))
+    recs = recommendation_set(rightsizing_row("ingress-nginx-controller", "controller", R1))
     result = apply_recommendations(recs, HelmLayout(tmp_path))
     assert values.read_bytes() == before
     (message,) = result.skipped_rows
@@ -120,10 +123,10 @@ def test_unknown_chart_without_templates_is_refused_with_the_entry_to_add(tmp_pa
 
 def test_cert_manager_three_workloads_land_on_three_keys(tmp_path: Path) -> None:
     values = _chart(tmp_path, "cert-manager", "cert-manager", templates=True)
-    recs = _recs(
-        _row("cert-manager", "cert-manager-controller", R1),
-        _row("cert-manager-webhook", "cert-manager-webhook", R2),
-        _row("cert-manager-cainjector", "cert-manager-cainjector", R3),
+    recs = recommendation_set(
+        rightsizing_row("cert-manager", "cert-manager-controller", R1),
+        rightsizing_row("cert-manager-webhook", "cert-manager-webhook", R2),
+        rightsizing_row("cert-manager-cainjector", "cert-manager-cainjector", R3),
     )
     result = apply_recommendations(recs, HelmLayout(tmp_path))
     data = _load(values.read_text())
@@ -147,9 +150,9 @@ def test_two_rows_on_one_key_are_both_refused_naming_both(tmp_path: Path) -> Non
             "cert-manager-webhook/cert-manager-webhook": "resources",
         },
     )
-    recs = _recs(
-        _row("cert-manager", "cert-manager-controller", R1),
-        _row("cert-manager-webhook", "cert-manager-webhook", R2),
+    recs = recommendation_set(
+        rightsizing_row("cert-manager", "cert-manager-controller", R1),
+        rightsizing_row("cert-manager-webhook", "cert-manager-webhook", R2),
     )
     result = apply_recommendations(recs, layout)
     assert values.read_bytes() == before
@@ -164,7 +167,9 @@ def test_bitnami_preset_is_replaced_by_every_field_it_set(tmp_path: Path) -> Non
     # nginx defaults to resourcesPreset: nano; a non-empty `resources` disables the preset, so
     # the preset's other fields (ephemeral-storage, the limits) must be written out explicitly.
     values = _chart(tmp_path, "bitnami-nginx", "nginx", templates=True)
-    recs = _recs(_row("nginx", "nginx", R1, current=Resources(0.1, 0.15, 128 * MI, 192 * MI)))
+    recs = recommendation_set(
+        rightsizing_row("nginx", "nginx", R1, current=Resources(0.1, 0.15, 128 * MI, 192 * MI))
+    )
     apply_recommendations(recs, HelmLayout(tmp_path))
     data = _load(values.read_text())
     assert _get(data, "resourcesPreset") == "none"
@@ -187,8 +192,8 @@ def test_a_base_file_limit_is_removed_with_null_in_the_override(tmp_path: Path) 
     (chart / "values-prod.yaml").write_text(
         "replicaCount: 3\nresources:\n  requests:\n    cpu: 1\n"
     )
-    recs = _recs(
-        _row(
+    recs = recommendation_set(
+        rightsizing_row(
             "svc",
             "mychart",
             Resources(1.0, None, 256 * MI, 512 * MI),
@@ -207,7 +212,9 @@ def test_crlf_and_bom_are_kept(tmp_path: Path) -> None:
     shutil.copytree(CORPUS / "helm-create", chart)
     text = "\ufeffreplicaCount: 1\r\nresources:\r\n  requests:\r\n    cpu: 100m\r\n"
     (chart / "values-prod.yaml").write_bytes(text.encode())
-    recs = _recs(_row("svc", "mychart", Resources(0.2, None, 160 * MI, None)))
+    recs = recommendation_set(
+        rightsizing_row("svc", "mychart", Resources(0.2, None, 160 * MI, None))
+    )
     apply_recommendations(recs, HelmLayout(tmp_path))
     out = (chart / "values-prod.yaml").read_bytes().decode()
     assert out == (
@@ -220,7 +227,9 @@ def test_empty_resources_on_its_own_line_leaves_no_blank_line(tmp_path: Path) ->
     chart = tmp_path / "svc"
     shutil.copytree(CORPUS / "helm-create", chart)
     (chart / "values-prod.yaml").write_text("resources:\n  {}\nnodeSelector: {}\n")
-    recs = _recs(_row("svc", "mychart", Resources(0.2, None, 160 * MI, None)))
+    recs = recommendation_set(
+        rightsizing_row("svc", "mychart", Resources(0.2, None, 160 * MI, None))
+    )
     apply_recommendations(recs, HelmLayout(tmp_path))
     assert (chart / "values-prod.yaml").read_text() == (
         "resources:\n  requests:\n    cpu: 200m\n    memory: 160Mi\nnodeSelector: {}\n"
@@ -237,7 +246,7 @@ def test_platform_chart_needs_nothing_but_the_charts_folder(tmp_path: Path, name
             path.write_text(path.read_text().replace("mychart", name))
     (chart / "values-prod.yaml").write_text("replicaCount: 3\n")
     (chart / "values-dev.yaml").write_text("replicaCount: 1\n")
-    recs = _recs(_row(name, name, R1))
+    recs = recommendation_set(rightsizing_row(name, name, R1))
     result = apply_recommendations(recs, HelmLayout(tmp_path))
     assert not result.skipped_rows
     data = _load((chart / "values-prod.yaml").read_text())

@@ -362,9 +362,9 @@ def test_unknown_client_error_keeps_a_scrubbed_message() -> None:
 
 def test_missing_credentials_and_unreachable_endpoint() -> None:
     text = str(translate_error(NoCredentialsError(), "ec2", "describe_instance_types", "eu-west-1"))
-    assert "AWS_PROFILE" in text and "--prices embedded" in text
+    assert "AWS_PROFILE" in text and "`prices` embedded" in text
     unreachable = EndpointConnectionError(endpoint_url="https://ec2.xx-nowhere-1.amazonaws.com")
-    assert "--region" in str(
+    assert "`region`" in str(
         translate_error(unreachable, "ec2", "describe_instance_types", "xx-nowhere-1")
     )
 
@@ -381,5 +381,5 @@ def test_wrong_region_is_refused_before_any_call(session: boto3.session.Session)
     with pytest.raises(AwsError, match="unknown AWS region 'us-east-9'"):
         validate_region("us-east-9", session)
     assert validate_region("eu-west-1", session) == "eu-west-1"
-    with pytest.raises(AwsError, match="--region"):
+    with pytest.raises(AwsError, match="`region`"):
         aws_catalog("moon-1", session)

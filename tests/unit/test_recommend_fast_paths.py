@@ -15,23 +15,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kianax_capacity.model import InstanceSpec
-from kianax_capacity.recommenders.forecast import _daily, _Days
+from kianax_capacity.recommenders.forecast import DayGrid, peaks_per_day
 from kianax_capacity.recommenders.inventory import (
-    _median_positive_counts,
-    _pending_runs,
-    _pending_runs_expanded,
+    median_positive_counts,
+    pending_runs,
+    pending_runs_expanded,
 )
 from kianax_capacity.recommenders.packing import (
-    _EPSILON,
     Overhead,
     PackMemo,
     PodRequest,
-    _first_fit,
     eks_allocatable,
     pack,
 )
 from kianax_capacity.units import GIB, MIB
 from tests.unit.test_packing import M6I_XLARGE, T3_MEDIUM
+
+#: The float slack the reference allows a CPU fit (pack's own tolerance: cores sum in floats).
+_EPSILON = 1e-9
 
 
 @dataclass
@@ -148,23 +149,6 @@ replica_strategy = st.lists(
 )
 
 
-def _sorted_like_pack(
-    pods: list[PodRequest], spec: InstanceSpec, overhead: Overhead
-) -> tuple[list[PodRequest], float, int]:
-    allocatable = eks_allocatable(spec)
-    free_cpu = allocatable.cpu_cores - overhead.cpu_cores
-    free_memory = allocatable.memory_bytes - overhead.memory_bytes
-    order = sorted(
-        pods,
-        key=lambda p: (
-            -max(p.cpu_cores / max(free_cpu, _EPSILON), p.memory_bytes / max(free_memory, 1)),
-            p.group,
-            p.name,
-        ),
-    )
-    return order, free_cpu, free_memory
-
-
 @settings(max_examples=100, deadline=None)
 @given(
     workloads=replica_strategy,
@@ -185,16 +169,15 @@ def test_first_fit_counts_every_refusal_the_reference_loop_counts(
         for i, (group, cpu, memory, replicas) in enumerate(workloads)
         for r in range(replicas)
     ]
-    order, free_cpu, free_memory = _sorted_like_pack(pods, spec, overhead)
-    nodes, unplaced, binding = _first_fit(
-        order, eks_allocatable(spec), overhead, zones, free_cpu, free_memory
-    )
+    result = pack(pods, spec, overhead=overhead, zones=zones)
     expected_nodes, expected_unplaced, expected_binding = _reference_first_fit(
         pods, spec, overhead, zones
     )
-    assert [(n.zone, n.cpu, n.memory, n.pods) for n in nodes] == expected_nodes
-    assert unplaced == expected_unplaced
-    assert binding == expected_binding
+    assert [(n.zone, n.cpu_cores, n.memory_bytes, n.pods) for n in result.node_loads] == (
+        expected_nodes
+    )
+    assert list(result.unplaced) == expected_unplaced
+    assert dict(result.refusals) == expected_binding
 
 
 def test_first_fit_refusals_hand_worked() -> None:
@@ -208,20 +191,18 @@ def test_first_fit_refusals_hand_worked() -> None:
         PodRequest("ns/big", 1.5, 256 * MIB, "big-1"),
         *(PodRequest("ns/web", 1.0, 256 * MIB, f"web-{i}") for i in range(3)),
     ]
-    order, free_cpu, free_memory = _sorted_like_pack(pods, T3_MEDIUM, Overhead())
-    nodes, unplaced, binding = _first_fit(
-        order, eks_allocatable(T3_MEDIUM), Overhead(), ("a", "b"), free_cpu, free_memory
-    )
-    assert [(n.zone, n.cpu) for n in nodes] == [
+    result = pack(pods, T3_MEDIUM, zones=("a", "b"))
+    assert [(n.zone, n.cpu_cores) for n in result.node_loads] == [
         ("a", 1.5),
         ("b", 1.5),
         ("a", 1.0),
         ("b", 1.0),
         ("a", 1.0),
     ]
-    assert unplaced == []
-    assert binding == {"cpu": 10, "memory": 0, "pods": 0}
-    assert _reference_first_fit(pods, T3_MEDIUM, Overhead(), ("a", "b"))[2] == binding
+    assert result.unplaced == ()
+    assert dict(result.refusals) == {"cpu": 10, "memory": 0, "pods": 0}
+    assert result.binding_resource == "cpu"
+    assert _reference_first_fit(pods, T3_MEDIUM, Overhead(), ("a", "b"))[2] == dict(result.refusals)
 
 
 T3A_MEDIUM = InstanceSpec("t3a.medium", 2, 4 * GIB, "amd64", 3, 6)
@@ -292,7 +273,7 @@ def test_pending_runs_match_a_slot_by_slot_loop(rows: list[tuple[int, int, int]]
     ns = np.array([r[1] * step for r in rows], dtype="int64")
     counts = np.array([r[2] for r in rows], dtype="int64")
     expected = _reference_runs(group, ns, counts, step)
-    for runs in (_pending_runs, _pending_runs_expanded):
+    for runs in (pending_runs, pending_runs_expanded):
         first, last, slot = runs(group, ns, counts, step)
         got = [
             (int(group[f]), int(s), int(ns[f]), int(ns[e]))
@@ -305,7 +286,7 @@ def test_pending_runs_hand_worked() -> None:
     # One workload, steps 0..3 with 2, 1, 2, 2 pending: slot 1 runs 0..3; slot 2 runs 0..0 and
     # 2..3 (step 1 had one pending only).
     ns = np.array([0, 300, 600, 900], dtype="int64")
-    first, last, slot = _pending_runs(np.zeros(4, "int64"), ns, np.array([2, 1, 2, 2]), 300)
+    first, last, slot = pending_runs(np.zeros(4, "int64"), ns, np.array([2, 1, 2, 2]), 300)
     assert [
         (int(s), int(ns[f]), int(ns[e])) for f, e, s in zip(first, last, slot, strict=True)
     ] == [
@@ -330,11 +311,11 @@ def test_daily_peaks_over_one_grid_match_the_groupby(steps: list[int], values: l
         pd.Timestamp("2026-03-01", tz="UTC") + pd.to_timedelta(np.cumsum(steps), unit="h")
     )
     array = np.array(values[: len(times)])
-    days = _Days(times)
-    pd.testing.assert_series_equal(days.peaks(times, array), _daily(times, array))
+    days = DayGrid(times)
+    pd.testing.assert_series_equal(days.peaks(times, array), peaks_per_day(times, array))
     # Another grid falls back to the groupby.
     shifted = times + pd.Timedelta(hours=1)
-    pd.testing.assert_series_equal(days.peaks(shifted, array), _daily(shifted, array))
+    pd.testing.assert_series_equal(days.peaks(shifted, array), peaks_per_day(shifted, array))
 
 
 def _reference_median_counts(
@@ -365,7 +346,7 @@ def test_median_of_positive_counts_matches_the_matrix(
     owner = np.array([p[0] for p in pods], dtype="int64")
     begin = np.clip(np.array([p[1] for p in pods], dtype="int64"), 0, steps)
     stop = np.clip(np.array([p[2] for p in pods], dtype="int64"), 0, steps)
-    got = _median_positive_counts(owner, begin, stop, 4, steps)
+    got = median_positive_counts(owner, begin, stop, 4, steps)
     expected = _reference_median_counts(owner, begin, stop, 4, steps)
     np.testing.assert_array_equal(got, expected)
 
@@ -377,5 +358,5 @@ def test_median_of_positive_counts_hand_worked() -> None:
     owner = np.array([0, 0, 1, 1, 1, 2])
     begin = np.array([0, 2, 1, 4, 4, 3])
     stop = np.array([4, 6, 3, 6, 6, 3])
-    got = _median_positive_counts(owner, begin, stop, 3, 6)
+    got = median_positive_counts(owner, begin, stop, 3, 6)
     np.testing.assert_array_equal(got, [1.0, 1.5, np.nan])

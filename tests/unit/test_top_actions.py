@@ -14,6 +14,7 @@ def test_joint_rightsizing_and_hpa_are_one_action(demo_snapshot_full):
         if r.status == "ok" and r.request_change_included and (r.namespace, r.workload) in resized
     }
     assert joint
+    assert len(actions) > len(joint), "the demo has other actions beside the joint ones"
     assert len(actions) < 100, "n=100 holds every action, so every joint workload is listed"
     for workload in joint:
         mentions = actions[
@@ -24,5 +25,6 @@ def test_joint_rightsizing_and_hpa_are_one_action(demo_snapshot_full):
         # Exactly one action, the combined one: never a separate right-sizing or HPA action.
         assert areas == ["right-sizing + HPA"], (workload, areas)
     combined = actions[actions.area == "right-sizing + HPA"]
+    assert len(combined) == len(joint)
     assert set(combined.action.str.split(":").str[0]) == joint
     assert (combined.action.str.contains("; HPA ")).all()

@@ -39,8 +39,9 @@ __all__ = ["PrometheusClient", "QueryRejectedError"]
 
 _LOGGER = logging.getLogger(__name__)
 _RETRIED_STATUSES = (429, 500, 502, 503, 504)
-#: Where the per-request timeout is set, named in the messages of timeouts.
-_TIMEOUT_FIX = "--timeout ([prometheus] timeout_seconds)"
+#: Where the per-request timeout is set, named in the messages of timeouts (a mention the CLI
+#: shows as its flag, see errors.respell).
+_TIMEOUT_FIX = "`timeout_seconds` ([prometheus] timeout_seconds)"
 
 
 class _BoundedRetry(Retry):
@@ -106,11 +107,11 @@ class PrometheusClient:
 
     def __init__(self, config: PrometheusConfig, environ: Mapping[str, str] | None = None) -> None:
         if not config.url:
-            raise UserInputError("no Prometheus URL: pass --prometheus-url or set [prometheus] url")
+            raise UserInputError("no Prometheus URL: pass `url` or set [prometheus] url")
         url = config.url.rstrip("/")
         if not re.match(r"^https?://[^/]", url):
             raise UserInputError(
-                f"--prometheus-url {redact_url(url)!r} must start with http:// or https://"
+                f"{redact_url(url)!r} must start with http:// or https://", parameter="url"
             )
         self.url = url
         self.safe_url = redact_url(url)
@@ -231,7 +232,7 @@ class PrometheusClient:
             )
         elif status in (401, 403):
             message = (
-                f"{where} answered {status} (not authorised); check --auth and the token, "
+                f"{where} answered {status} (not authorised); check `auth` and the token, "
                 "password or AWS credentials it uses"
             )
         elif status == 429:
@@ -246,7 +247,7 @@ class PrometheusClient:
                 f"{where} answered HTTP {status} after {attempts} attempts{detail} to query "
                 f"{job.name} ({elapsed:.1f}s in all); if the server is loaded by this query, "
                 f"raise {_TIMEOUT_FIX} (now {self.config.timeout_seconds:g}s), fetch with "
-                "--shape aggregate or a narrower --namespace; else check the server's health "
+                "`shape` aggregate or a narrower `namespace_regex`; else check the server's health "
                 "and logs, or retry later"
             )
         elif status >= 500:
@@ -257,7 +258,7 @@ class PrometheusClient:
         else:
             message = (
                 f"{where} rejected query {job.name} with HTTP {status}{detail}; check "
-                "--namespace/--cluster-label and that the server speaks PromQL"
+                "`namespace_regex`/`cluster_label` and that the server speaks PromQL"
             )
             if status in (400, 422):
                 return self._error(message, job, elapsed, status=status, kind=QueryRejectedError)
@@ -274,27 +275,27 @@ class PrometheusClient:
         ):
             message = (
                 f"{where} closed the connection in the middle of the answer to {job.name} "
-                "(truncated body); check the server and any proxy in between, or shorten --window"
+                "(truncated body); check the server and any proxy in between, or shorten the window"
             )
         elif isinstance(exc, requests.exceptions.SSLError):
             message = (
-                f"TLS handshake with {where} failed; check --ca-bundle (or --insecure for a "
+                f"TLS handshake with {where} failed; check `ca_bundle` (or `insecure_skip_verify` for a "
                 "test server)"
             )
         elif _is_timeout(exc):
             message = (
                 f"{where} did not answer {job.name} within {self.config.timeout_seconds:g}s "
                 f"({attempts} attempts, {elapsed:.1f}s in all); raise {_TIMEOUT_FIX}, fetch "
-                "with --shape aggregate, a narrower --namespace or a shorter --window, or check "
+                "with `shape` aggregate, a narrower `namespace_regex` or a shorter window, or check "
                 "the server's load"
             )
         elif isinstance(exc, requests.exceptions.ConnectionError):
             message = (
-                f"cannot connect to {where} ({_connection_reason(exc)}); check --prometheus-url "
+                f"cannot connect to {where} ({_connection_reason(exc)}); check `url` "
                 "and that the server is up and reachable"
             )
         else:
-            message = f"request to {where} failed ({type(exc).__name__}); check --prometheus-url"
+            message = f"request to {where} failed ({type(exc).__name__}); check `url`"
         return self._error(message, job, elapsed)
 
     def _scrub(self, message: str) -> str:

@@ -7,7 +7,9 @@ seen, the consequence for the recommendations, and the exact fix. No I/O, no clo
 Statuses: ``found`` (all there), ``partial`` (some of it, or there but with a catch),
 ``missing`` (absent), ``info`` (a measurement). A finding is ``required`` when the
 recommendations cannot stand without it; :attr:`Diagnosis.ok` is False when any required
-finding is not ``found``.
+finding is not ``found``. A fix that names an argument of the fetch mentions it by its library
+name in backticks (```shape``` aggregate); the ``doctor`` command shows its flag instead
+(:func:`kianax_capacity.errors.respell`).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class ProbeAnswers:
     """What the probes returned, and the facts of the run the checks need."""
 
     results: Mapping[str, Sequence[Mapping[str, Any]]]  # probe name -> the API's result list
-    cluster_label: str | None  # --cluster-label, if given
+    cluster_label: str | None  # the label that tells clusters apart, if given
     timeout_seconds: float
     step_seconds: int
     window_days: float  # the window a fetch would read (default 14)
@@ -473,7 +475,7 @@ def _endpoints(answers: ProbeAnswers) -> list[Finding]:
         "; ".join(f"{n}: {s:.0f}s" for n, s in intervals) or "no samples in the last hour",
         f"scraped less than twice a step ({answers.step_seconds}s): rate() windows widen to two "
         "scrapes and CPU peaks flatten" if slow else "",
-        "a shorter scrape interval, or a longer --step" if slow else "",
+        "a shorter scrape interval, or a longer `step_seconds`" if slow else "",
     ))  # fmt: skip
     return out
 
@@ -486,14 +488,14 @@ def _cluster_label(answers: ProbeAnswers) -> Finding:
             return Finding(
                 f"cluster label {label!r}", "missing", "no kube_pod_info series carries it",
                 "every query filters on it: the fetch would find nothing",
-                "drop --cluster-label, or name the label the server's external_labels set", required=True,
+                "drop `cluster_label`, or name the label the server's external_labels set", required=True,
             )  # fmt: skip
         return Finding(f"cluster label {label!r}", "found", f"values: {', '.join(values)}")
     if len(values) > 1:
         return Finding(
             "cluster label", "partial", f"label 'cluster' has {len(values)} values: {', '.join(values)}",
-            "without --cluster-label the fetch mixes these clusters into one snapshot",
-            "--cluster-label cluster --cluster NAME",
+            "without `cluster_label` the fetch mixes these clusters into one snapshot",
+            "`cluster_label` cluster `cluster` NAME",
         )  # fmt: skip
     return Finding(
         "cluster label",
@@ -517,7 +519,7 @@ def _heaviest_query(answers: ProbeAnswers) -> Finding:
             "one day of the heaviest query", "partial", detail,
             f"a {days:g}-day fetch sends it over the whole window in one request: ~{estimate:.0f}s, past "
             f"the {answers.timeout_seconds:g}s timeout",
-            f"--timeout {int(estimate * 2)}, or --shape aggregate (one request per day), or a narrower --namespace",
+            f"`timeout_seconds` {int(estimate * 2)}, or `shape` aggregate (one request per day), or a narrower `namespace_regex`",
         )  # fmt: skip
     return Finding(
         "one day of the heaviest query", "info", detail,

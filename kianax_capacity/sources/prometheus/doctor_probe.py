@@ -29,7 +29,7 @@ def render_probe(template: str, selector: Selector, cluster_label: str) -> str:
         template.replace("{sel}", selector.namespaced)
         .replace("{csel}", selector.cluster_only)
         .replace("{lookback}", _LOOKBACK)
-        .replace("{cluster_label}", check_label_name(cluster_label, "--cluster-label"))
+        .replace("{cluster_label}", check_label_name(cluster_label, "`cluster_label`"))
     )
 
 

@@ -275,7 +275,7 @@ class Selector:
         if namespace_regex is not None:
             if not namespace_regex:
                 raise UserInputError(
-                    "is empty; give a regex such as 'kianax|argocd'", parameter="namespace"
+                    "is empty; give a regex such as 'kianax|argocd'", parameter="namespace_regex"
                 )
             namespace_part.append(label_matcher("namespace", "=~", namespace_regex))
         return cls(
