@@ -525,21 +525,26 @@ def _outer_join_on_steps(
 ) -> pd.DataFrame | None:
     """The range answers of each ``(query, column)`` of ``sides`` outer-joined on their
     ``labels`` (the columns ``names``) and timestamp, rows sorted by labels then timestamp;
-    None (nothing consumed) when an answer repeats a series, for pandas' merge to decide.
+    None (nothing consumed) when an answer repeats a series or the series outnumber the join
+    key's series bits (2 million), for pandas' merge to decide.
 
     One row per series and step, millions on a big cluster: the join runs on one int64 per row
     (series number, then milliseconds) instead of pandas' merge on string columns, which needs
     many times the memory (docs/scaling.md).
     """
     queries = [query for query, _column in sides]
-    if any(_has_repeated_series(results, query, labels) for query in queries):
+    series = _distinct_series(results, queries, labels)
+    if series is None or len(series) >= 1 << (63 - _MILLIS_BITS):
         return None
-    points = [_replica_points(results, query, labels) for query in queries]
-    if not any(len(side[2]) for side in points):
-        return pd.DataFrame({name: pd.Series(dtype=object) for name in names})
-    series = sorted(set().union(*(side[0] for side in points)))
-    if len(series) >= 1 << (63 - _MILLIS_BITS):
-        raise ValueError(f"{len(series)} series do not fit the join key")  # 2 million
+    points = [_range_points(results, query, labels) for query in queries]
+    if not series:
+        return pd.DataFrame(
+            {
+                **{name: pd.Series(dtype=object) for name in names},
+                "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+                **{column: pd.Series(dtype=float) for _query, column in sides},
+            }
+        )
     number = {key: index for index, key in enumerate(series)}
     for keys, lengths, millis, _values in points:
         # millis in place into (series number, milliseconds) join keys
@@ -576,7 +581,7 @@ def _outer_join_on_steps(
     return pd.DataFrame({**labelled, **columns})
 
 
-def _replica_points(
+def _range_points(
     results: Results, name: str, labels: tuple[str, ...]
 ) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray, np.ndarray]:
     """The range answers of ``name`` in chunk order, consumed: each non-empty series' ``labels``
@@ -609,15 +614,24 @@ def _replica_points(
     return keys, np.array(lengths, dtype=np.intp), millis, values_out
 
 
-def _has_repeated_series(results: Results, name: str, labels: tuple[str, ...]) -> bool:
-    """Whether one answer of ``name`` has two non-empty series with the same ``labels``."""
-    for _chunk, result in results.by_name.get(name, []):
-        keys = [
-            tuple([metric.get(label, "") for label in labels]) for metric, v in result if len(v)
-        ]
-        if len(set(keys)) < len(keys):
-            return True
-    return False
+def _distinct_series(
+    results: Results, names: list[str], labels: tuple[str, ...]
+) -> list[tuple[str, ...]] | None:
+    """The non-empty series' ``labels`` values over the answers of ``names``, sorted; None when
+    one answer has two non-empty series with the same ``labels``."""
+    every: set[tuple[str, ...]] = set()
+    for name in names:
+        for _chunk, result in results.by_name.get(name, []):
+            keys = [
+                tuple([metric.get(label, "") for label in labels])
+                for metric, values in result
+                if len(values)
+            ]
+            distinct = set(keys)
+            if len(distinct) < len(keys):
+                return None
+            every |= distinct
+    return sorted(every)
 
 
 #: Bits of the milliseconds part of an (HPA, timestamp) join key: 2^42 ms after 1970 is 2109.
