@@ -52,6 +52,7 @@ from kianax_capacity.sources.prometheus.catalog import (
 from kianax_capacity.sources.prometheus.fold import DayFrames
 from kianax_capacity.sources.prometheus.plan import QueryJob, TimeGrid
 from kianax_capacity.sources.prometheus.promql import QUERY_NAMES, Selector, load_template
+from kianax_capacity.sources.prometheus.range_answer import RangeAnswer
 
 __all__ = [
     "CACHE_FORMAT",
@@ -331,18 +332,14 @@ def _instant_table(frame: pd.DataFrame) -> pa.Table:
     return pa.table(columns)
 
 
-def _range_table(answer: list[tuple[dict[str, str], np.ndarray]]) -> pa.Table:
+def _range_table(answer: RangeAnswer) -> pa.Table:
     """A range answer: one row per series, its labels as JSON and its points as two lists."""
-    lengths = np.array([len(points) for _labels, points in answer], dtype=np.int64)
-    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
-    points = (
-        np.concatenate([p for _labels, p in answer]) if len(answer) else np.zeros((0, 2))
-    ).reshape(-1, 2)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(answer.lengths)]).astype(np.int32))
     return pa.table(
         {
-            "labels": _strings(orjson.dumps(labels).decode() for labels, _points in answer),
-            "t": pa.ListArray.from_arrays(offsets, pa.array(points[:, 0].copy())),
-            "v": pa.ListArray.from_arrays(offsets, pa.array(points[:, 1].copy())),
+            "labels": _strings(orjson.dumps(labels).decode() for labels in answer.metrics),
+            "t": pa.ListArray.from_arrays(offsets, pa.array(answer.seconds())),
+            "v": pa.ListArray.from_arrays(offsets, pa.array(answer.values())),
         }
     )
 
@@ -399,18 +396,16 @@ def _read_day(folder: Path, meta: Mapping[str, Any]) -> DayFrames:
     return DayFrames(parts, folds, answers, daily)
 
 
-def _range_answer(table: pa.Table) -> list[tuple[dict[str, str], np.ndarray]]:
+def _range_answer(table: pa.Table) -> RangeAnswer:
     labels = table["labels"].to_pylist()
     t_list = table["t"].combine_chunks()
     v_list = table["v"].combine_chunks()
     offsets = t_list.offsets.to_numpy()
     if not np.array_equal(offsets, v_list.offsets.to_numpy()):
         raise ValueError("range answer's time and value lists differ in length")
-    times = t_list.values.to_numpy()
-    values = v_list.values.to_numpy()
-    out = []
-    for i, text in enumerate(labels):
-        start, end = int(offsets[i]), int(offsets[i + 1])
-        metric = {name: sys.intern(value) for name, value in orjson.loads(text).items()}
-        out.append((metric, np.column_stack((times[start:end], values[start:end]))))
-    return out
+    metrics = [
+        {name: sys.intern(value) for name, value in orjson.loads(text).items()} for text in labels
+    ]
+    return RangeAnswer(
+        metrics, np.diff(offsets), t_list.values.to_numpy(), v_list.values.to_numpy()
+    )

@@ -2,8 +2,8 @@
 
 :class:`Results` holds every answer of a fetch by query name: inventory answers folded into
 one row per key (:class:`Fold`), the aggregate statistics combined per container
-(:class:`ChunkCombiner`), other instant answers as compact frames and range answers as (labels,
-points array) per series. The worker threads add to it concurrently.
+(:class:`ChunkCombiner`), other instant answers as compact frames and range answers as
+:class:`~.range_answer.RangeAnswer`. The worker threads add to it concurrently.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from kianax_capacity.sources.prometheus.catalog import (
     folds_of,
 )
 from kianax_capacity.sources.prometheus.plan import QueryJob
+from kianax_capacity.sources.prometheus.range_answer import RangeAnswer
 
 __all__ = [
     "CONTAINER",
@@ -331,7 +332,7 @@ class DayFrames:
 
     ``parts``: :meth:`ChunkCombiner.frame`; ``folds``: query name -> (:meth:`Fold.frame` of its
     key and extra labels, answer rows it stood for); ``answers``: the other answers by name
-    (instant frames, range answers as (labels, points) per series), in arrival order;
+    (instant frames, :class:`~.range_answer.RangeAnswer`), in arrival order;
     ``daily``: the chunk's daily parts (:data:`~.catalog.DAILY_PARTS`) by query time, as
     :meth:`ChunkCombiner.frame` gives them.
     """
@@ -348,7 +349,7 @@ class Results:
 
     Inventory answers (:data:`~.catalog.QUERIES` with a ``fold``) are folded into one row per key as they arrive, on the
     worker thread, so neither the JSON nor the rows of a day outlive its answer. Other instant
-    answers become compact frames; range answers are kept as (labels, points array) per series.
+    answers become compact frames; range answers are kept as :class:`~.range_answer.RangeAnswer`.
     """
 
     by_name: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
@@ -378,7 +379,7 @@ class Results:
             with self._lock:
                 self.folds[job.name].add(job.chunk, result)
             return
-        answer: Any = _instant_frame(result) if job.grid is None else _range_series(result)
+        answer: Any = _instant_frame(result) if job.grid is None else RangeAnswer.from_json(result)
         with self._lock:
             self.by_name.setdefault(job.name, []).append((job.chunk, answer))
 
@@ -443,16 +444,23 @@ class Results:
         """
         labels = list(labels)
         keys: list[tuple[str, ...]] = []
-        arrays: list[np.ndarray] = []
+        lengths: list[np.ndarray] = []
+        seconds: list[np.ndarray] = []
+        values: list[np.ndarray] = []
         answers = self.by_name.pop(name, []) if consume else self.by_name.get(name, [])
-        for _chunk, result in sorted(answers, key=lambda item: item[0]):
-            for metric, values in result:
-                if len(values):
-                    keys.append(tuple([metric.get(label, "") for label in labels]))
-                    arrays.append(values)
-        lengths = np.fromiter((len(values) for values in arrays), dtype=np.intp, count=len(arrays))
-        points = np.concatenate(arrays) if arrays else np.zeros((0, 2))
-        return keys, lengths, points
+        for _chunk, answer in sorted(answers, key=lambda item: item[0]):
+            keys.extend(
+                tuple([metric.get(label, "") for label in labels])
+                for metric, length in zip(answer.metrics, answer.lengths.tolist(), strict=True)
+                if length
+            )
+            lengths.append(answer.lengths[answer.lengths > 0])
+            seconds.append(answer.seconds())
+            values.append(answer.values())
+        if not keys:
+            return keys, np.zeros(0, dtype=np.intp), np.zeros((0, 2))
+        points = np.column_stack((np.concatenate(seconds), np.concatenate(values)))
+        return keys, np.concatenate(lengths), points
 
     def matrix(self, name: str, labels: Iterable[str]) -> pd.DataFrame:
         """Range answers in long form: label columns, ``timestamp`` (UTC) and ``value``.
@@ -505,21 +513,6 @@ def _label_key(value: str) -> str:
 
 def _labels_key(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(_label_key(value) for value in values)
-
-
-def _range_series(result: list[dict[str, Any]]) -> list[tuple[dict[str, str], np.ndarray]]:
-    """A range answer as (interned labels, float array of (seconds, value) rows) per series.
-
-    Parsed JSON holds each point as a list of a float and a string (~150 bytes); the array
-    holds it in 16, so an answer shrinks ~10x as soon as it arrives, on the worker thread.
-    """
-    return [
-        (
-            {name: sys.intern(value) for name, value in series.get("metric", {}).items()},
-            np.asarray(series.get("values", []), dtype=float).reshape(-1, 2),
-        )
-        for series in result
-    ]
 
 
 def _instant_frame(result: list[dict[str, Any]]) -> pd.DataFrame:

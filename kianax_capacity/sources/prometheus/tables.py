@@ -591,7 +591,7 @@ def _range_points(
     10,000 containers over 14 days are held once, not as answers plus a concatenated copy.
     """
     answers = sorted(results.by_name.pop(name, []), key=lambda item: item[0])
-    total = sum(len(values) for _chunk, result in answers for _metric, values in result)
+    total = sum(int(answer.lengths.sum()) for _chunk, answer in answers)
     millis = np.empty(total, dtype=np.int64)
     values_out = np.empty(total, dtype=float)
     keys: list[tuple[str, ...]] = []
@@ -599,16 +599,16 @@ def _range_points(
     at = 0
     answers.reverse()  # popped from the end, in chunk order
     while answers:
-        _chunk, result = answers.pop()
-        for metric, values in result:
-            size = len(values)
-            if size:
+        _chunk, answer = answers.pop()
+        size = int(answer.lengths.sum())
+        millis[at : at + size] = answer.millis()
+        values_out[at : at + size] = answer.values()
+        at += size
+        for metric, length in zip(answer.metrics, answer.lengths.tolist(), strict=True):
+            if length:
                 keys.append(tuple([metric.get(label, "") for label in labels]))
-                lengths.append(size)
-                millis[at : at + size] = np.round(values[:, 0] * 1000)
-                values_out[at : at + size] = values[:, 1]
-                at += size
-        del result
+                lengths.append(length)
+        del answer
     # The answers were many small arrays: their pages go back now, before the join's big ones.
     release_free_memory()
     return keys, np.array(lengths, dtype=np.intp), millis, values_out
@@ -621,11 +621,11 @@ def _distinct_series(
     one answer has two non-empty series with the same ``labels``."""
     every: set[tuple[str, ...]] = set()
     for name in names:
-        for _chunk, result in results.by_name.get(name, []):
+        for _chunk, answer in results.by_name.get(name, []):
             keys = [
                 tuple([metric.get(label, "") for label in labels])
-                for metric, values in result
-                if len(values)
+                for metric, length in zip(answer.metrics, answer.lengths.tolist(), strict=True)
+                if length
             ]
             distinct = set(keys)
             if len(distinct) < len(keys):
