@@ -262,3 +262,50 @@ def test_every_field_of_results_is_cached_and_absorbed() -> None:
         "answers",
         "daily",
     }
+
+
+def _slope_answers(day: int, time: datetime) -> tuple[QueryJob, list[dict[str, Any]]]:
+    """One day's leak-screen slopes (a daily part) at query time ``time``."""
+    slopes = [
+        {"metric": {"namespace": "a", "pod": f"p{i}", "container": "c"},
+         "value": [0, repr((i - day) / 7)]}
+        for i in range(day, day + 3)
+    ]  # fmt: skip
+    return QueryJob("memory_bytes_slope", "q", day, time=time), slopes
+
+
+def _daily(results: Results) -> dict[float, pd.DataFrame]:
+    return {t: held.frame().copy() for t, held in sorted(results.daily_parts.items())}
+
+
+def test_daily_parts_absorbed_live_or_from_disk_equal_the_answers_added_directly(
+    tmp_path: Path,
+) -> None:
+    """A complete day's parts are held as its frame; a second chunk with parts at the same
+    query time (not what the plan makes, but possible) combines with it as answers would."""
+    cache = DayCache(tmp_path, _key())
+    stats = CacheStats()
+    direct, absorbed, from_disk = Results(), Results(), Results()
+    times = {2: MIDNIGHT + timedelta(days=2), 0: MIDNIGHT, 1: MIDNIGHT, 3: MIDNIGHT}
+    for day, time in times.items():
+        job, answer = _slope_answers(day, time)
+        direct.add(job, answer)
+        live = Results()
+        live.add(job, answer)
+        grid = TimeGrid(MIDNIGHT + timedelta(days=day), 300, 288)
+        cache.store(grid, f"jobs-{day}", live.day_frames())
+        absorbed.absorb(live.day_frames(), day)
+        read = cache.load(grid, f"jobs-{day}", stats)
+        assert read is not None
+        from_disk.absorb(read, day)
+    expected = _daily(direct)
+    assert sorted(expected) == sorted({t.timestamp() for t in times.values()})
+    # Days 0, 1 and 3 share a time: the steepest slope of each pod container wins (p3 is in
+    # days 1 and 3).
+    shared = expected[MIDNIGHT.timestamp()].set_index("pod")["memory_bytes_slope"]
+    assert shared["p3"] == max((3 - d) / 7 for d in (1, 3))
+    for other in (absorbed, from_disk):
+        got = _daily(other)
+        assert sorted(got) == sorted(expected)
+        for time, frame in expected.items():
+            pd.testing.assert_frame_equal(got[time], frame, check_exact=True)

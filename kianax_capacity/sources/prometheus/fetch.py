@@ -23,7 +23,13 @@ from kianax_capacity.sources.prometheus.catalog import DIALECT_PROBE, DIALECTS, 
 from kianax_capacity.sources.prometheus.client import PrometheusClient, QueryRejectedError
 from kianax_capacity.sources.prometheus.fold import Results
 from kianax_capacity.sources.prometheus.jvm import JVM_QUERIES, jvm_memory
-from kianax_capacity.sources.prometheus.leaks import hourly_peaks, leak_candidates, leak_jobs
+from kianax_capacity.sources.prometheus.leaks import (
+    SCREEN_DAILY_PARTS,
+    SCREEN_PARTS,
+    hourly_peaks,
+    leak_candidates,
+    leak_jobs,
+)
 from kianax_capacity.sources.prometheus.nodes import (
     instances_to_describe,
     node_facts,
@@ -310,8 +316,10 @@ def _leak_peaks(
     warnings: list[str],
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """The leak screen's second step (:mod:`.leaks`): hourly peaks of the candidates only."""
-    daily = [combiner.frame() for _, combiner in sorted(results.daily_parts.items())]
-    candidates, passed = leak_candidates(daily, results.parts.frame(), plan.grid.step_seconds)
+    daily = [held.frame(SCREEN_DAILY_PARTS) for _, held in sorted(results.daily_parts.items())]
+    parts = results.parts.frame(SCREEN_PARTS)
+    candidates, passed = leak_candidates(daily, parts, plan.grid.step_seconds)
+    del parts
     if passed > len(candidates):
         warnings.append(
             f"leak screen: {passed} pod containers grow fast enough to be leak candidates; "

@@ -31,6 +31,7 @@ from kianax_capacity.sources.prometheus.range_answer import RangeAnswer
 __all__ = [
     "CONTAINER",
     "ChunkCombiner",
+    "CompleteParts",
     "DayFrames",
     "Fold",
     "Results",
@@ -185,9 +186,9 @@ class ChunkCombiner:
                 grown[: len(column)] = column
                 self._columns[name] = grown
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self, parts: Iterable[str] | None = None) -> pd.DataFrame:
         """One row per key seen: ``namespace``, ``pod``, ``container`` and one column per part
-        (NaN where the part never had a value for that key)."""
+        (NaN where the part never had a value for that key); only ``parts`` if given."""
         size = len(self._ids)
         keys = list(self._ids)  # insertion order = id order
         out = pd.DataFrame(
@@ -196,9 +197,41 @@ class ChunkCombiner:
                 for i, label in enumerate(CONTAINER)
             }
         )
-        for name, column in self._columns.items():
-            out[name] = column[:size]
+        for name in self._columns if parts is None else parts:
+            out[name] = self._columns[name][:size]
         return out
+
+
+class CompleteParts:
+    """One chunk's daily parts once the chunk is complete (fetched or read from the cache): the
+    frame its :class:`ChunkCombiner` gave, kept as is.
+
+    A fetch holds a day's parts from the day it is absorbed to the assembly (14 at once): as a
+    combiner each costs a key dict (~150 bytes a pod container) and columns grown by doubling;
+    as a frame, a pointer per key label and a float per part. The key strings are interned, so
+    a pod's name is one string across the days and the other results.
+    """
+
+    __slots__ = ("_frame",)
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        columns: dict[str, Any] = {
+            label: np.array([sys.intern(str(v)) for v in frame[label].tolist()], dtype=object)
+            for label in CONTAINER
+        }
+        for part in DAILY_PARTS:
+            columns[part] = (
+                frame[part].to_numpy(dtype=float)
+                if part in frame.columns
+                else np.full(len(frame), np.nan)
+            )
+        self._frame = pd.DataFrame(columns)
+
+    def frame(self, parts: Iterable[str] | None = None) -> pd.DataFrame:
+        """As :meth:`ChunkCombiner.frame` gives it (the held frame: read it, do not change it)."""
+        if parts is None:
+            return self._frame
+        return self._frame[[*CONTAINER, *parts]]
 
 
 def objects(values: np.ndarray) -> pd.Series:
@@ -355,8 +388,9 @@ class Results:
     by_name: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
     folds: dict[str, Fold] = field(default_factory=lambda: folds(folds_of()))
     parts: ChunkCombiner = field(default_factory=lambda: ChunkCombiner(AGGREGATE_PARTS))
-    #: The daily parts (:data:`~.catalog.DAILY_PARTS`) per chunk, by the chunk's query time.
-    daily_parts: dict[float, ChunkCombiner] = field(default_factory=dict)
+    #: The daily parts (:data:`~.catalog.DAILY_PARTS`) per chunk, by the chunk's query time:
+    #: combined as answers arrive, or the complete chunk's frame once absorbed.
+    daily_parts: dict[float, ChunkCombiner | CompleteParts] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, job: QueryJob, result: list[dict[str, Any]]) -> None:
@@ -368,9 +402,7 @@ class Results:
             whole = {value: part for value, part in query.parts if part in AGGREGATE_PARTS}
             if daily and job.time is not None:
                 with self._lock:
-                    combiner = self.daily_parts.setdefault(
-                        job.time.timestamp(), ChunkCombiner(DAILY_PARTS)
-                    )
+                    combiner = self._daily_combiner(job.time.timestamp())
                 combiner.add_labelled(daily, query.label, result)
             if whole:
                 self.parts.add_labelled(whole, query.label, result)
@@ -400,13 +432,28 @@ class Results:
         self.parts.add_frame(day.parts)
         for time, frame in day.daily.items():
             with self._lock:
-                combiner = self.daily_parts.setdefault(time, ChunkCombiner(DAILY_PARTS))
+                if time not in self.daily_parts:  # the usual case: a day's parts come once
+                    self.daily_parts[time] = CompleteParts(frame)
+                    continue
+                combiner = self._daily_combiner(time)
             combiner.add_frame(frame)
         with self._lock:
             for name, (frame, rows) in day.folds.items():
                 self.folds[name].add_frame(chunk, frame, rows)
             for name, answers in day.answers.items():
                 self.by_name.setdefault(name, []).extend((chunk, answer) for answer in answers)
+
+    def _daily_combiner(self, time: float) -> ChunkCombiner:
+        """The combiner of the daily parts at ``time``, made (from the complete frame held
+        there, if any) when there is none (lock held)."""
+        held = self.daily_parts.get(time)
+        if isinstance(held, ChunkCombiner):
+            return held
+        combiner = ChunkCombiner(DAILY_PARTS)
+        if held is not None:
+            combiner.add_frame(held.frame())
+        self.daily_parts[time] = combiner
+        return combiner
 
     def vector(self, name: str, labels: Iterable[str]) -> pd.DataFrame:
         """Instant answers as a frame: label columns and ``value`` (plus ``chunk`` for answers

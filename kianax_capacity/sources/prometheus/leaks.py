@@ -35,10 +35,12 @@ __all__ = [
     "HOUR_SECONDS",
     "MAX_CANDIDATES",
     "MAX_QUERY_CHARS",
+    "SCREEN_DAILY_PARTS",
     "SCREEN_FRACTION_PER_DAY",
     "SCREEN_GROWING_SHARE",
     "SCREEN_MIN_BYTES_PER_DAY",
     "SCREEN_MIN_HOURS",
+    "SCREEN_PARTS",
     "hourly_peaks",
     "leak_candidates",
     "leak_jobs",
@@ -60,6 +62,12 @@ MAX_CANDIDATES = 2000
 MAX_QUERY_CHARS = 12_000
 #: The template and matchers around one namespace's pod regex, with room for the selector.
 _PIECE_OVERHEAD = 1_000
+
+
+#: The window's combined parts :func:`leak_candidates` reads (the mean working set, time seen),
+#: and the daily part: the fetch hands it these columns only.
+SCREEN_PARTS = ("memory_bytes_sum", "samples")
+SCREEN_DAILY_PARTS = ("memory_bytes_slope",)
 
 
 def leak_candidates(
