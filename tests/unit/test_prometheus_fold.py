@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kianax_capacity.sources.prometheus import tables as tables_module
 from kianax_capacity.sources.prometheus._memory import GC_PAUSED
 from kianax_capacity.sources.prometheus.catalog import FoldSpec
 from kianax_capacity.sources.prometheus.fold import Fold, Results
@@ -216,3 +218,61 @@ def test_released_folds_leave_the_folds_sharing_their_key_ids_intact() -> None:
     assert results.vector("pod_pvcs", ["namespace", "pod"]).to_dict("records") == [
         {"namespace": "a", "pod": "q", "value": 1.0}
     ]
+
+
+_POINTS = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c"]),  # the HPA
+        st.integers(0, 40),  # the step
+        st.integers(0, 7),  # the replicas
+    ),
+    max_size=40,
+    unique_by=lambda point: point[:2],
+)
+
+
+@pytest.mark.parametrize("join", ["dense", "sparse"])
+@settings(max_examples=60, deadline=None)
+@given(current=_POINTS, desired=_POINTS, step=st.sampled_from([1, 60, 300]))
+def test_replicas_join_equals_pandas_outer_merge(
+    join: str,
+    current: list[tuple[str, int, int]],
+    desired: list[tuple[str, int, int]],
+    step: int,
+) -> None:
+    """Both ways of joining (the (HPA x step) array, the int64 keys) give pandas' outer merge
+    of the two sides on HPA and time, rows by HPA then time."""
+    cells = {"dense": 10**9, "sparse": 0}[join]
+
+    def answer(points: list[tuple[str, int, int]]) -> list[tuple[dict[str, str], list]]:
+        by_hpa: dict[str, list[tuple[int, float]]] = {}
+        for hpa, at, value in sorted(points, key=lambda p: (p[0], p[1])):
+            by_hpa.setdefault(hpa, []).append((1_767_225_600 + at * step, float(value)))
+        return [({"namespace": "ns", "horizontalpodautoscaler": h}, p) for h, p in by_hpa.items()]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tables_module, "_DENSE_CELLS_PER_POINT", cells)
+        out = build_replicas(_replica_results(answer(current), answer(desired)))
+
+    def side(points: list[tuple[str, int, int]], column: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "hpa": [p[0] for p in points],
+                "t": [float(1_767_225_600 + p[1] * step) for p in points],
+                column: [float(p[2]) for p in points],
+            }
+        )
+
+    want = side(current, "current_replicas").merge(
+        side(desired, "desired_replicas"), on=["hpa", "t"], how="outer"
+    )
+    want = want.sort_values(["hpa", "t"]).reset_index(drop=True)
+    got = pd.DataFrame(
+        {
+            "hpa": out["hpa"].astype(str).to_numpy(),
+            "t": [t.timestamp() for t in out["timestamp"]],
+            "current_replicas": out["current_replicas"].to_numpy(),
+            "desired_replicas": out["desired_replicas"].to_numpy(),
+        }
+    )
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=True)
