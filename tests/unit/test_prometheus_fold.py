@@ -9,11 +9,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kianax_capacity.sources.prometheus import tables as tables_module
 from kianax_capacity.sources.prometheus._memory import GC_PAUSED
 from kianax_capacity.sources.prometheus.catalog import FoldSpec
 from kianax_capacity.sources.prometheus.fold import Fold, Results
@@ -231,18 +229,15 @@ _POINTS = st.lists(
 )
 
 
-@pytest.mark.parametrize("join", ["dense", "sparse"])
 @settings(max_examples=60, deadline=None)
 @given(current=_POINTS, desired=_POINTS, step=st.sampled_from([1, 60, 300]))
 def test_replicas_join_equals_pandas_outer_merge(
-    join: str,
     current: list[tuple[str, int, int]],
     desired: list[tuple[str, int, int]],
     step: int,
 ) -> None:
-    """Both ways of joining (the (HPA x step) array, the int64 keys) give pandas' outer merge
-    of the two sides on HPA and time, rows by HPA then time."""
-    cells = {"dense": 10**9, "sparse": 0}[join]
+    """The join on int64 keys gives pandas' outer merge of the two sides on HPA and time,
+    rows by HPA then time."""
 
     def answer(points: list[tuple[str, int, int]]) -> list[tuple[dict[str, str], list]]:
         by_hpa: dict[str, list[tuple[int, float]]] = {}
@@ -250,9 +245,7 @@ def test_replicas_join_equals_pandas_outer_merge(
             by_hpa.setdefault(hpa, []).append((1_767_225_600 + at * step, float(value)))
         return [({"namespace": "ns", "horizontalpodautoscaler": h}, p) for h, p in by_hpa.items()]
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tables_module, "_DENSE_CELLS_PER_POINT", cells)
-        out = build_replicas(_replica_results(answer(current), answer(desired)))
+    out = build_replicas(_replica_results(answer(current), answer(desired)))
 
     def side(points: list[tuple[str, int, int]], column: str) -> pd.DataFrame:
         return pd.DataFrame(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -119,7 +118,7 @@ def assemble(
     results.release("memory_usage", "cpu_usage", "cpu_throttling")
     terminations, restarts = build_terminations(results, plan.grid.step_seconds)
     results.release("termination_reasons")  # restart_counters: consumed by _terminations
-    parts = results.parts.frame() if shape == "aggregate" else None
+    parts = results.take_parts() if shape == "aggregate" else None
     stats = container_stats_from_parts(parts) if parts is not None else None
     seasons = season_stats(results) if parts is not None else None
     daily = daily_stats(results) if parts is not None else None
@@ -529,16 +528,15 @@ def _outer_join_on_steps(
     None (nothing consumed) when an answer repeats a series or the series outnumber the join
     key's series bits (2 million), for pandas' merge to decide.
 
-    One row per series and step, millions on a big cluster, so the join never compares
-    strings (pandas' merge on string columns needs many times the memory, docs/scaling.md).
-    Points on one step grid that the series mostly fill (the HPA series) are placed in a
-    (series x step) array per side, which is the join; others are joined on one int64 per
-    point (series number, then milliseconds).
+    One row per series and step, millions on a big cluster: the join runs on one int64 per row
+    (series number, then milliseconds) instead of pandas' merge on string columns, which needs
+    many times the memory (docs/scaling.md).
     """
     queries = [query for query, _column in sides]
     series = _distinct_series(results, queries, labels)
     if series is None or len(series) >= 1 << (63 - _MILLIS_BITS):
         return None
+    points = [_range_points(results, query, labels) for query in queries]
     if not series:
         return pd.DataFrame(
             {
@@ -548,11 +546,25 @@ def _outer_join_on_steps(
             }
         )
     number = {key: index for index, key in enumerate(series)}
-    grid = _StepGrid.of(results, queries)
-    if grid is not None and grid.cells(len(series)) <= _DENSE_CELLS_PER_POINT * grid.points:
-        codes, millis, columns = _dense_join(results, sides, labels, number, grid)
-    else:
-        codes, millis, columns = _sparse_join(results, sides, labels, number)
+    for keys, lengths, millis, _values in points:
+        # millis in place into (series number, milliseconds) join keys
+        codes = np.fromiter((number[key] for key in keys), dtype=np.int64, count=len(keys))
+        millis += np.repeat(codes, lengths) << _MILLIS_BITS
+    # Each side's keys are distinct (one series per key and chunk, checked above, and chunks do
+    # not overlap). Union sorted and deduplicated by hand: on int64 keys that is much faster
+    # than numpy 2's hash-based unique/union1d.
+    joined = np.concatenate([side[2] for side in points])
+    joined.sort()
+    joined = joined[np.concatenate([[True], joined[1:] != joined[:-1]])]
+    columns: dict[str, Any] = {}
+    points.reverse()
+    for _query, column in sides:  # each side's arrays are freed once placed
+        _keys, _lengths, side_keys, side_values = points.pop()
+        values = np.full(len(joined), np.nan)
+        values[np.searchsorted(joined, side_keys)] = side_values
+        columns[column] = values
+        del side_keys, side_values
+    codes = joined >> _MILLIS_BITS
     # Categorical labels (the contract allows it for "str" columns): a small code array per
     # label instead of millions of strings, in memory and in Parquet.
     labelled: dict[str, Any] = {}
@@ -565,128 +577,11 @@ def _outer_join_on_steps(
             series_codes[codes], categories=pd.Index(categories, dtype=object)
         )
     del codes
-    labelled["timestamp"] = pd.to_datetime(millis, unit="ms", utc=True)
-    del millis
+    joined &= (1 << _MILLIS_BITS) - 1  # the keys' milliseconds, in place
+    labelled["timestamp"] = pd.to_datetime(joined, unit="ms", utc=True)
+    del joined
     # copy=False: the float columns stay the arrays built here, not a consolidated copy.
     return pd.DataFrame({**labelled, **columns}, copy=False)
-
-
-#: The dense join is used while its (series x step) cells are at most this many per point.
-_DENSE_CELLS_PER_POINT = 2
-
-
-@dataclass(frozen=True)
-class _StepGrid:
-    """The step grid every point of some range answers lies on: ``origin`` + k x ``step``
-    milliseconds, k < ``steps``; ``points`` is how many points the answers hold."""
-
-    origin: int
-    step: int
-    steps: int
-    points: int
-
-    @classmethod
-    def of(cls, results: Results, queries: list[str]) -> _StepGrid | None:
-        """The grid of the answers of ``queries``; None when they hold no point."""
-        anchor: int | None = None
-        step = 0
-        low = high = 0
-        points = 0
-        for query in queries:
-            for _chunk, answer in results.by_name.get(query, []):
-                millis = answer.millis()
-                if not len(millis):
-                    continue
-                if anchor is None:
-                    anchor = low = high = int(millis[0])
-                # The gcd of every point's distance to one point is the grid's step.
-                step = int(np.gcd.reduce(np.abs(millis - anchor), initial=step))
-                low, high = min(low, int(millis.min())), max(high, int(millis.max()))
-                points += len(millis)
-        if anchor is None:
-            return None
-        step = step or 1  # every point at one instant
-        return cls(origin=low, step=step, steps=(high - low) // step + 1, points=points)
-
-    def cells(self, series: int) -> int:
-        return series * self.steps
-
-
-def _dense_join(
-    results: Results,
-    sides: tuple[tuple[str, str], ...],
-    labels: tuple[str, ...],
-    number: Mapping[tuple[str, ...], int],
-    grid: _StepGrid,
-) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Each side's points placed at (series number x steps + step); a cell any side has is a
-    row. Returns each row's series number and milliseconds, and each side's column."""
-    cells = grid.cells(len(number))
-    present = np.zeros(cells, dtype=bool)
-    dense: list[np.ndarray] = []
-    for query, _column in sides:
-        values = np.full(cells, np.nan)
-        answers = sorted(results.by_name.pop(query, []), key=lambda item: item[0])
-        answers.reverse()  # popped from the end, in chunk order: each freed once placed
-        while answers:
-            _chunk, answer = answers.pop()
-            lengths = answer.lengths
-            codes = np.fromiter(
-                (
-                    number[tuple([metric.get(label, "") for label in labels])] if length else 0
-                    for metric, length in zip(answer.metrics, lengths.tolist(), strict=True)
-                ),
-                dtype=np.int64,
-                count=len(lengths),
-            )
-            at = np.repeat(codes, lengths) * grid.steps + (answer.millis() - grid.origin) // (
-                grid.step
-            )
-            values[at] = answer.values()
-            present[at] = True
-            del answer, at
-        dense.append(values)
-    rows = np.flatnonzero(present)
-    del present
-    columns: dict[str, np.ndarray] = {}
-    dense.reverse()
-    for _query, column in sides:
-        columns[column] = dense.pop()[rows]
-    codes_out, steps = np.divmod(rows, grid.steps)
-    del rows
-    return codes_out, grid.origin + steps * grid.step, columns
-
-
-def _sparse_join(
-    results: Results,
-    sides: tuple[tuple[str, str], ...],
-    labels: tuple[str, ...],
-    number: Mapping[tuple[str, ...], int],
-) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """The join on one int64 key per point (series number, then milliseconds). Returns each
-    row's series number and milliseconds, and each side's column."""
-    points = [_range_points(results, query, labels) for query, _column in sides]
-    for keys, lengths, millis, _values in points:
-        # millis in place into (series number, milliseconds) join keys
-        codes = np.fromiter((number[key] for key in keys), dtype=np.int64, count=len(keys))
-        millis += np.repeat(codes, lengths) << _MILLIS_BITS
-    # Each side's keys are distinct (one series per key and chunk, checked by the caller, and
-    # chunks do not overlap). Union sorted and deduplicated by hand: on int64 keys that is much
-    # faster than numpy 2's hash-based unique/union1d.
-    joined = np.concatenate([side[2] for side in points])
-    joined.sort()
-    joined = joined[np.concatenate([[True], joined[1:] != joined[:-1]])]
-    columns: dict[str, np.ndarray] = {}
-    points.reverse()
-    for _query, column in sides:  # each side's arrays are freed once placed
-        _keys, _lengths, side_keys, side_values = points.pop()
-        values = np.full(len(joined), np.nan)
-        values[np.searchsorted(joined, side_keys)] = side_values
-        columns[column] = values
-        del side_keys, side_values
-    codes_out = joined >> _MILLIS_BITS
-    joined &= (1 << _MILLIS_BITS) - 1
-    return codes_out, joined, columns
 
 
 def _range_points(
