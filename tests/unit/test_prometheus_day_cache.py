@@ -199,13 +199,17 @@ def _frames(results: Results) -> dict[str, pd.DataFrame]:
     }
 
 
-def test_days_absorbed_live_or_from_disk_equal_the_answers_added_directly(tmp_path: Path) -> None:
+def _three_ways(
+    tmp_path: Path, days: dict[int, list[tuple[QueryJob, list[dict[str, Any]]]]]
+) -> tuple[Results, Results, Results, CacheStats]:
+    """Each day's answers added to one Results directly, and fetched into a day's own Results
+    that is stored in a cache, then absorbed live and as read back from disk."""
     direct, absorbed, from_disk = Results(), Results(), Results()
     cache = DayCache(tmp_path, _key())
     stats = CacheStats()
-    for day in (2, 0, 1):  # any arrival order
+    for day, answers in days.items():
         live = Results()
-        for job, answer in _day_answers(day):
+        for job, answer in answers:
             direct.add(job, answer)
             live.add(job, answer)
         grid = TimeGrid(MIDNIGHT + timedelta(days=day), 300, 288)
@@ -214,6 +218,12 @@ def test_days_absorbed_live_or_from_disk_equal_the_answers_added_directly(tmp_pa
         read = cache.load(grid, f"jobs-{day}", stats)
         assert read is not None
         from_disk.absorb(read, day)
+    return direct, absorbed, from_disk, stats
+
+
+def test_days_absorbed_live_or_from_disk_equal_the_answers_added_directly(tmp_path: Path) -> None:
+    days = {day: _day_answers(day) for day in (2, 0, 1)}  # any arrival order
+    direct, absorbed, from_disk, stats = _three_ways(tmp_path, days)
     expected = _frames(direct)
     for other in (absorbed, from_disk):
         for name, frame in _frames(other).items():
@@ -283,21 +293,10 @@ def test_daily_parts_absorbed_live_or_from_disk_equal_the_answers_added_directly
 ) -> None:
     """A complete day's parts are held as its frame; a second chunk with parts at the same
     query time (not what the plan makes, but possible) combines with it as answers would."""
-    cache = DayCache(tmp_path, _key())
-    stats = CacheStats()
-    direct, absorbed, from_disk = Results(), Results(), Results()
     times = {2: MIDNIGHT + timedelta(days=2), 0: MIDNIGHT, 1: MIDNIGHT, 3: MIDNIGHT}
-    for day, time in times.items():
-        job, answer = _slope_answers(day, time)
-        direct.add(job, answer)
-        live = Results()
-        live.add(job, answer)
-        grid = TimeGrid(MIDNIGHT + timedelta(days=day), 300, 288)
-        cache.store(grid, f"jobs-{day}", live.day_frames())
-        absorbed.absorb(live.day_frames(), day)
-        read = cache.load(grid, f"jobs-{day}", stats)
-        assert read is not None
-        from_disk.absorb(read, day)
+    days = {day: [_slope_answers(day, time)] for day, time in times.items()}
+    direct, absorbed, from_disk, stats = _three_ways(tmp_path, days)
+    assert stats.invalid == 0
     expected = _daily(direct)
     assert sorted(expected) == sorted({t.timestamp() for t in times.values()})
     # Days 0, 1 and 3 share a time: the steepest slope of each pod container wins (p3 is in

@@ -496,11 +496,7 @@ class Results:
         values: list[np.ndarray] = []
         answers = self.by_name.pop(name, []) if consume else self.by_name.get(name, [])
         for _chunk, answer in sorted(answers, key=lambda item: item[0]):
-            keys.extend(
-                tuple([metric.get(label, "") for label in labels])
-                for metric, length in zip(answer.metrics, answer.lengths.tolist(), strict=True)
-                if length
-            )
+            keys.extend(answer.keys(labels))
             lengths.append(answer.lengths[answer.lengths > 0])
             seconds.append(answer.seconds())
             values.append(answer.values())

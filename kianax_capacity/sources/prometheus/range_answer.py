@@ -99,6 +99,14 @@ class RangeAnswer:
     def __len__(self) -> int:
         return len(self.metrics)
 
+    def keys(self, labels: Sequence[str]) -> list[tuple[str, ...]]:
+        """The ``labels`` values (absent: "") of each series that has points, in order."""
+        return [
+            tuple([metric.get(label, "") for label in labels])
+            for metric, length in zip(self.metrics, self.lengths.tolist(), strict=True)
+            if length
+        ]
+
     def values(self) -> np.ndarray:
         """Every point's value (float64)."""
         return self._values.astype(float)

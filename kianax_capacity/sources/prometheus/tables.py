@@ -607,10 +607,8 @@ def _range_points(
         millis[at : at + size] = answer.millis()
         values_out[at : at + size] = answer.values()
         at += size
-        for metric, length in zip(answer.metrics, answer.lengths.tolist(), strict=True):
-            if length:
-                keys.append(tuple([metric.get(label, "") for label in labels]))
-                lengths.append(length)
+        keys.extend(answer.keys(labels))
+        lengths.extend(answer.lengths[answer.lengths > 0].tolist())
         del answer
     # The answers were many small arrays: their pages go back now, before the join's big ones.
     release_free_memory()
@@ -625,11 +623,7 @@ def _distinct_series(
     every: set[tuple[str, ...]] = set()
     for name in names:
         for _chunk, answer in results.by_name.get(name, []):
-            keys = [
-                tuple([metric.get(label, "") for label in labels])
-                for metric, length in zip(answer.metrics, answer.lengths.tolist(), strict=True)
-                if length
-            ]
+            keys = answer.keys(labels)
             distinct = set(keys)
             if len(distinct) < len(keys):
                 return None
