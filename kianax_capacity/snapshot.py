@@ -29,7 +29,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -444,36 +444,51 @@ def validate_tables(tables: Mapping[str, pd.DataFrame], where: str = "snapshot")
     Raises:
         SnapshotError: naming the table and the column that is wrong.
     """
-    for name in _REQUIRED_TABLES:
-        if name not in tables:
-            raise SnapshotError(f"{where}: table {name!r} is missing")
+    _check_required(tables, where)
     for name, frame in tables.items():
-        spec = TABLE_COLUMNS.get(name)
-        if spec is None:
-            continue
-        defaulted = DEFAULTED_COLUMNS.get(name, {})
-        missing = [c for c in spec if c not in frame.columns and c not in defaulted]
-        if missing:
-            raise SnapshotError(f"{where}: table {name!r} lacks column(s) {', '.join(missing)}")
-        for column, kind in spec.items():
-            if column not in frame.columns:
-                continue  # a defaulted column, filled on load and write
-            series = frame[column]
-            ok = {
-                "str": lambda s: (
-                    pd.api.types.is_object_dtype(s)
-                    or isinstance(s.dtype, pd.CategoricalDtype)
-                    or pd.api.types.is_string_dtype(s)
-                ),
-                "float": pd.api.types.is_numeric_dtype,
-                "int": pd.api.types.is_integer_dtype,
-                "bool": pd.api.types.is_bool_dtype,
-                "time": lambda s: isinstance(s.dtype, pd.DatetimeTZDtype),
-            }[kind](series)
-            if not ok:
-                raise SnapshotError(
-                    f"{where}: column {name}.{column} has dtype {series.dtype}, expected {kind}"
-                )
+        validate_table(name, frame, where)
+
+
+def _check_required(names: Iterable[str], where: str) -> None:
+    present = set(names)
+    for name in _REQUIRED_TABLES:
+        if name not in present:
+            raise SnapshotError(f"{where}: table {name!r} is missing")
+
+
+def validate_table(name: str, frame: pd.DataFrame, where: str = "snapshot") -> None:
+    """Check that table ``name`` has its columns with usable dtypes (tables the schema does not
+    name pass).
+
+    Raises:
+        SnapshotError: naming the table and the column that is wrong.
+    """
+    spec = TABLE_COLUMNS.get(name)
+    if spec is None:
+        return
+    defaulted = DEFAULTED_COLUMNS.get(name, {})
+    missing = [c for c in spec if c not in frame.columns and c not in defaulted]
+    if missing:
+        raise SnapshotError(f"{where}: table {name!r} lacks column(s) {', '.join(missing)}")
+    for column, kind in spec.items():
+        if column not in frame.columns:
+            continue  # a defaulted column, filled on load and write
+        series = frame[column]
+        ok = {
+            "str": lambda s: (
+                pd.api.types.is_object_dtype(s)
+                or isinstance(s.dtype, pd.CategoricalDtype)
+                or pd.api.types.is_string_dtype(s)
+            ),
+            "float": pd.api.types.is_numeric_dtype,
+            "int": pd.api.types.is_integer_dtype,
+            "bool": pd.api.types.is_bool_dtype,
+            "time": lambda s: isinstance(s.dtype, pd.DatetimeTZDtype),
+        }[kind](series)
+        if not ok:
+            raise SnapshotError(
+                f"{where}: column {name}.{column} has dtype {series.dtype}, expected {kind}"
+            )
 
 
 @dataclass
@@ -541,6 +556,90 @@ class atomic_directory:
             raise OutputError(f"cannot move the new output into {self.target}: {exc}") from exc
 
 
+class SnapshotWriter:
+    """Write a snapshot's tables one by one as they are built, then its manifest, atomically.
+
+    A source that builds large tables in turn (the Prometheus fetch at 10,000 containers) hands
+    each to :meth:`add` and drops it, so no more than one finished table is held at a time
+    (docs/scaling.md). The folder appears at ``path`` only when the ``with`` block ends without
+    an error, after :meth:`finish`; otherwise nothing at ``path`` changes.
+
+    Example:
+        >>> with SnapshotWriter("snapshots/s") as writer:  # doctest: +SKIP
+        ...     writer.add("nodes", nodes)
+        ...     manifest = writer.finish(cluster="c", ...)
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.rows: dict[str, int] = {}
+        self._atomic = atomic_directory(self.path)
+        self._folder: Path | None = None
+
+    def __enter__(self) -> SnapshotWriter:
+        self._folder = self._atomic.__enter__()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._atomic.__exit__(exc_type, exc, tb)
+
+    def add(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """Check and write table ``name``; gives back the frame as written (defaults filled)."""
+        if self._folder is None:
+            raise RuntimeError("SnapshotWriter.add outside its with block")
+        if name in self.rows:
+            raise ValueError(f"table {name!r} written twice")
+        frame = with_defaults(name, frame)
+        validate_table(name, frame, where=str(self.path))
+        try:
+            frame.to_parquet(self._folder / f"{name}.parquet", index=False, compression="zstd")
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write snapshot to {self.path}: {exc.strerror or exc}"
+            ) from exc
+        self.rows[name] = len(frame)
+        return frame
+
+    def finish(
+        self,
+        *,
+        cluster: str,
+        window_start: datetime,
+        window_end: datetime,
+        step_seconds: int,
+        source: str,
+        created_at: datetime | None = None,
+        shape: str = "series",
+        warnings: tuple[str, ...] = (),
+        extra: Mapping[str, Any] | None = None,
+    ) -> SnapshotManifest:
+        """Check that every required table was written and write the manifest."""
+        if self._folder is None:
+            raise RuntimeError("SnapshotWriter.finish outside its with block")
+        _check_required(self.rows, str(self.path))
+        manifest = SnapshotManifest(
+            cluster=cluster,
+            window_start=window_start,
+            window_end=window_end,
+            step_seconds=step_seconds,
+            source=source,
+            created_at=created_at or datetime.now(UTC),
+            tables=dict(self.rows),
+            shape=shape,
+            warnings=warnings,
+            extra=extra or {},
+        )
+        try:
+            (self._folder / "manifest.json").write_text(
+                json.dumps(manifest.to_json(), indent=2) + "\n"
+            )
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write snapshot to {self.path}: {exc.strerror or exc}"
+            ) from exc
+        return manifest
+
+
 def write_snapshot(
     path: Path | str,
     tables: Mapping[str, pd.DataFrame],
@@ -556,28 +655,64 @@ def write_snapshot(
     extra: Mapping[str, Any] | None = None,
 ) -> Snapshot:
     """Validate ``tables`` and write them with a manifest to ``path``, atomically."""
-    tables = {name: with_defaults(name, frame) for name, frame in tables.items()}
-    validate_tables(tables, where=str(path))
-    manifest = SnapshotManifest(
-        cluster=cluster,
-        window_start=window_start,
-        window_end=window_end,
-        step_seconds=step_seconds,
-        source=source,
-        created_at=created_at or datetime.now(UTC),
-        tables={name: len(frame) for name, frame in tables.items()},
-        shape=shape,
-        warnings=warnings,
-        extra=extra or {},
-    )
-    with atomic_directory(path) as tmp:
-        try:
-            for name, frame in tables.items():
-                frame.to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
-            (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
-        except OSError as exc:
-            raise OutputError(f"cannot write snapshot to {path}: {exc.strerror or exc}") from exc
-    return Snapshot(manifest=manifest, tables=dict(tables))
+    _check_required(tables, str(path))
+    for name, frame in tables.items():  # all checked before anything is written
+        validate_table(name, with_defaults(name, frame), str(path))
+    written: dict[str, pd.DataFrame] = {}
+    with SnapshotWriter(path) as writer:
+        for name, frame in tables.items():
+            written[name] = writer.add(name, frame)
+        manifest = writer.finish(
+            cluster=cluster,
+            window_start=window_start,
+            window_end=window_end,
+            step_seconds=step_seconds,
+            source=source,
+            created_at=created_at,
+            shape=shape,
+            warnings=warnings,
+            extra=extra,
+        )
+    return Snapshot(manifest=manifest, tables=written)
+
+
+class TablesOnDisk(Mapping[str, pd.DataFrame]):
+    """A written snapshot's tables, each read from its Parquet file when first asked for: what
+    a source that streamed its tables to disk gives back without holding them all again."""
+
+    def __init__(self, folder: Path, rows: Mapping[str, int]) -> None:
+        self.folder = folder
+        self._rows = dict(rows)
+        self._read: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._rows:
+            raise KeyError(name)
+        if name not in self._read:
+            self._read[name] = _read_table(self.folder, name, self._rows[name])
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def _read_table(folder: Path, name: str, rows: int) -> pd.DataFrame:
+    """Table ``name`` of the snapshot in ``folder``, checked against the manifest's row count."""
+    file = folder / f"{name}.parquet"
+    try:
+        frame = pd.read_parquet(file)
+    except FileNotFoundError as exc:
+        raise SnapshotError(f"{folder}: table file {file.name} is missing; re-run fetch") from exc
+    except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
+        raise SnapshotError(
+            f"{file}: corrupt Parquet table ({type(exc).__name__}); re-run fetch"
+        ) from exc
+    if len(frame) != rows:
+        raise SnapshotError(f"{file}: has {len(frame)} rows, manifest says {rows}; re-run fetch")
+    return with_defaults(name, frame)
 
 
 def load_snapshot(path: Path | str, tables: tuple[str, ...] | None = None) -> Snapshot:
@@ -606,26 +741,11 @@ def load_snapshot(path: Path | str, tables: tuple[str, ...] | None = None) -> Sn
         raise SnapshotError(f"{manifest_path}: corrupt manifest (not a JSON object)")
     manifest = SnapshotManifest.from_json(raw, manifest_path)
     wanted = tables or tuple(manifest.tables)
-    frames: dict[str, pd.DataFrame] = {}
-    for name in wanted:
-        if name not in manifest.tables:
-            continue
-        file = folder / f"{name}.parquet"
-        try:
-            frame = pd.read_parquet(file)
-        except FileNotFoundError as exc:
-            raise SnapshotError(
-                f"{folder}: table file {file.name} is missing; re-run fetch"
-            ) from exc
-        except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
-            raise SnapshotError(
-                f"{file}: corrupt Parquet table ({type(exc).__name__}); re-run fetch"
-            ) from exc
-        if len(frame) != manifest.tables[name]:
-            raise SnapshotError(
-                f"{file}: has {len(frame)} rows, manifest says {manifest.tables[name]}; re-run fetch"
-            )
-        frames[name] = with_defaults(name, frame)
+    frames = {
+        name: _read_table(folder, name, manifest.tables[name])
+        for name in wanted
+        if name in manifest.tables
+    }
     if tables is None:
         validate_tables(frames, where=str(folder))
     return Snapshot(manifest=manifest, tables=frames)

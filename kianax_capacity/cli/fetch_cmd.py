@@ -303,10 +303,10 @@ def run(args: argparse.Namespace) -> int:
     snapshot = fetch_snapshot(args, args.out)
     for note in _fetch_notes(snapshot):
         log.info("%s", note)
-    counts = ", ".join(
-        f"{len(frame):,} {name}"
-        for name, frame in snapshot.tables.items()
-        if name in ("nodes", "pods", "usage")
+    counts = ", ".join(  # from the manifest: a streamed snapshot's tables stay on disk
+        f"{snapshot.manifest.tables[name]:,} {name}"
+        for name in ("nodes", "pods", "usage")
+        if name in snapshot.manifest.tables
     )
     log.info(
         "wrote snapshot %s (%s; %s .. %s)",

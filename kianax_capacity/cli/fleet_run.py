@@ -59,6 +59,6 @@ def fetch_fleet(args: argparse.Namespace, clusters: list[str], out: Path) -> Non
             "wrote snapshot %s (%s, %d nodes, %d pods)",
             out / name,
             snapshot.cluster,
-            len(snapshot.nodes),
-            len(snapshot.tables["pods"]),
+            snapshot.manifest.tables.get("nodes", 0),
+            snapshot.manifest.tables.get("pods", 0),
         )

@@ -15,7 +15,7 @@ import pandas as pd
 
 from kianax_capacity.config import NodeGroupConfig, PrometheusConfig
 from kianax_capacity.errors import AwsError, MissingDependencyError, UserInputError
-from kianax_capacity.snapshot import TABLE_COLUMNS, Snapshot, write_snapshot
+from kianax_capacity.snapshot import TABLE_COLUMNS, Snapshot, SnapshotWriter, TablesOnDisk
 from kianax_capacity.sources.ec2_nodes import Ec2Instance, describe_instances
 from kianax_capacity.sources.prometheus._memory import GC_PAUSED, release_free_memory
 from kianax_capacity.sources.prometheus.cache import CacheStats, DayCache, cache_key
@@ -40,7 +40,7 @@ from kianax_capacity.sources.prometheus.nodes import (
 from kianax_capacity.sources.prometheus.plan import QueryJob, QueryPlan, TimeGrid, plan_queries
 from kianax_capacity.sources.prometheus.promql import Selector, format_duration, render
 from kianax_capacity.sources.prometheus.send import run_days, run_pool
-from kianax_capacity.sources.prometheus.tables import assemble, typed
+from kianax_capacity.sources.prometheus.tables import TableSink, assemble, typed
 from kianax_capacity.units import parse_duration
 
 __all__ = ["EC2_MODES", "fetch_prometheus_snapshot"]
@@ -136,43 +136,45 @@ def fetch_prometheus_snapshot(
         _LOGGER.debug("cache %s: %s", stats.directory, stats.summary())
         warnings.extend(stats.warnings)
     release_free_memory()
-    tables = _tables(answers, ec2_nodes, aws_session, nodegroups, warnings)
-    for message in warnings:
-        _LOGGER.warning("%s", message)
     plan, screen = answers.plan, answers.screen
-    return write_snapshot(
-        out,
-        tables,
-        cluster=cluster,
-        window_start=grid.window_start,
-        window_end=grid.end,
-        step_seconds=step_seconds,
-        source="prometheus",
-        shape=answers.shape,
-        warnings=tuple(warnings),
-        extra={
-            "prometheus": {
-                "url": answers.safe_url,
-                "namespace_regex": namespace_regex,
-                "cluster_label": label,
-                "scrape_interval_seconds": answers.scrape_interval_seconds,
-                "rate_window_seconds": plan.rate_window_seconds,
-                "sample_window_seconds": plan.sample_window_seconds,
-                "time_chunks": len(plan.chunks),
-                "aggregate_chunks": len(plan.aggregate_chunks),
-                "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
-                "dialect": answers.dialect,
-                **({"leak_screen": screen[1]} if screen is not None else {}),
-                "shape_requested": shape,
-                "shape_auto": None
-                if answers.counted is None
-                else {"containers": answers.counted, "max_containers_for_series": threshold},
-                "cache": None if stats is None else stats.manifest(),
-                "requests": answers.requests,
-                "bytes_received": answers.bytes_received,
-            }
-        },
-    )
+    with SnapshotWriter(out) as writer:
+        _tables(answers, ec2_nodes, aws_session, nodegroups, warnings, writer.add)
+        for message in warnings:
+            _LOGGER.warning("%s", message)
+        manifest = writer.finish(
+            cluster=cluster,
+            window_start=grid.window_start,
+            window_end=grid.end,
+            step_seconds=step_seconds,
+            source="prometheus",
+            shape=answers.shape,
+            warnings=tuple(warnings),
+            extra={
+                "prometheus": {
+                    "url": answers.safe_url,
+                    "namespace_regex": namespace_regex,
+                    "cluster_label": label,
+                    "scrape_interval_seconds": answers.scrape_interval_seconds,
+                    "rate_window_seconds": plan.rate_window_seconds,
+                    "sample_window_seconds": plan.sample_window_seconds,
+                    "time_chunks": len(plan.chunks),
+                    "aggregate_chunks": len(plan.aggregate_chunks),
+                    "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
+                    "dialect": answers.dialect,
+                    **({"leak_screen": screen[1]} if screen is not None else {}),
+                    "shape_requested": shape,
+                    "shape_auto": None
+                    if answers.counted is None
+                    else {"containers": answers.counted, "max_containers_for_series": threshold},
+                    "cache": None if stats is None else stats.manifest(),
+                    "requests": answers.requests,
+                    "bytes_received": answers.bytes_received,
+                }
+            },
+        )
+    # The tables were written as they were built and dropped; the snapshot reads each back
+    # from its file only when asked for.
+    return Snapshot(manifest=manifest, tables=TablesOnDisk(Path(out), manifest.tables))
 
 
 def _grid(start: datetime, end: datetime, step_seconds: int) -> TimeGrid:
@@ -282,8 +284,10 @@ def _tables(
     aws_session: Any,
     nodegroups: Mapping[str, NodeGroupConfig] | None,
     warnings: list[str],
-) -> dict[str, pd.DataFrame]:
-    """The snapshot's tables from the answers: nodes (with EC2 and config), the rest assembled."""
+    write: TableSink,
+) -> None:
+    """The snapshot's tables from the answers, each to ``write``: nodes (with EC2 and config),
+    the rest assembled."""
     results = answers.results
     facts = node_facts(results)
     instances, ec2_tried = _ec2_instances(facts, ec2_nodes, aws_session, warnings)
@@ -291,19 +295,19 @@ def _tables(
     warnings.extend(node_warnings(nodes, ec2_tried=ec2_tried))
     busy = node_usage(results, facts)
     results.release("node_cpu_busy")
+    if len(busy) and "node_usage" in TABLE_COLUMNS:  # optional: where node-exporter is scraped
+        write("node_usage", typed(busy, "node_usage"))
+    del busy
     jvm = jvm_memory(results)
     results.release(*JVM_QUERIES)
-    with GC_PAUSED:  # assembly builds millions of short-lived objects, no cycles
-        tables = assemble(results, answers.plan, answers.shape, warnings, nodes)
-    if len(busy) and "node_usage" in TABLE_COLUMNS:  # optional: where node-exporter is scraped
-        tables["node_usage"] = typed(busy, "node_usage")
     if len(jvm):  # optional: where JVMs export their memory gauges
-        tables["jvm_memory"] = typed(jvm, "jvm_memory")
+        write("jvm_memory", typed(jvm, "jvm_memory"))
+    del jvm
+    with GC_PAUSED:  # assembly builds millions of short-lived objects, no cycles
+        pod_keys = assemble(results, answers.plan, answers.shape, warnings, nodes, write)
     if answers.screen is not None:  # aggregate shape: the leak candidates' hourly peaks
-        frame = answers.screen[0]
-        peaks = frame.merge(tables["pods"][["namespace", "pod"]], on=["namespace", "pod"])
-        tables["memory_peaks"] = typed(peaks, "memory_peaks")
-    return tables
+        peaks = answers.screen[0].merge(pod_keys, on=["namespace", "pod"])
+        write("memory_peaks", typed(peaks, "memory_peaks"))
 
 
 def _leak_peaks(

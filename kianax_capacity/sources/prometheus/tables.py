@@ -7,7 +7,7 @@ fetch's peak memory is one table's inputs, not all of them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from kianax_capacity.sources.prometheus.fold import (
 from kianax_capacity.sources.prometheus.plan import INSTANT_NUDGE_SECONDS, QueryPlan
 
 __all__ = [
+    "TableSink",
     "assemble",
     "build_hpa_demand",
     "build_replicas",
@@ -79,11 +80,23 @@ def _seconds_to_time(values: pd.Series) -> pd.Series:
     return pd.Series(utc_times(values.to_numpy(dtype=float)), index=values.index)
 
 
+#: Where :func:`assemble` hands each table as soon as it is built:
+#: :meth:`~kianax_capacity.snapshot.SnapshotWriter.add`, or a dict's ``__setitem__``.
+TableSink = Callable[[str, pd.DataFrame], object]
+
+
 def assemble(
-    results: Results, plan: QueryPlan, shape: str, warnings: list[str], nodes: pd.DataFrame
-) -> dict[str, pd.DataFrame]:
-    """Every snapshot table from the folded answers; ``nodes`` is built by the caller
-    (:mod:`.nodes`: it may ask EC2). Warnings for what is missing are appended to ``warnings``."""
+    results: Results,
+    plan: QueryPlan,
+    shape: str,
+    warnings: list[str],
+    nodes: pd.DataFrame,
+    write: TableSink,
+) -> pd.DataFrame:
+    """Every snapshot table from the folded answers, each given to ``write`` as soon as it is
+    built and then dropped; ``nodes`` is built by the caller (:mod:`.nodes`: it may ask EC2).
+    Warnings for what is missing are appended to ``warnings``. Gives back the pods' (namespace,
+    pod) keys: what the caller's own tables keep their rows to."""
     missing = [
         spec.required for spec in QUERIES if spec.required is not None and results.empty(spec.name)
     ]
@@ -104,57 +117,60 @@ def assemble(
         "workload"
     )
 
-    # Each table is built, typed and its inputs dropped before the next: the folded inventory,
-    # the statistics and the replica points each grow with the cluster, and holding all of them
-    # while every table is built would set the fetch's peak memory (docs/scaling.md).
+    # Each table is built, typed, written and dropped, and its inputs released, before the
+    # next: the folded inventory, the statistics, the replica points and the finished tables
+    # each grow with the cluster, and holding them all at once would set the fetch's peak
+    # memory (docs/scaling.md).
+    write("nodes", typed(nodes, "nodes"))
+    del nodes
     pods = _pods(results)
     results.release(
         "pod_first_seen", "pod_last_seen", "pod_info", "pod_owner", "replicaset_owner", "job_owner"
     )
     release_free_memory()
+    pod_keys = pods[["namespace", "pod"]]
     usage = _usage(results) if shape == "series" else empty_table("usage")
     if shape == "series" and not usage.empty:
-        usage = usage.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
+        usage = usage.merge(pod_keys, on=["namespace", "pod"], how="inner")
     results.release("memory_usage", "cpu_usage", "cpu_throttling")
     terminations, restarts = build_terminations(results, plan.grid.step_seconds)
     results.release("termination_reasons")  # restart_counters: consumed by _terminations
+    write("terminations", typed(terminations, "terminations"))
     parts = results.take_parts() if shape == "aggregate" else None
     stats = container_stats_from_parts(parts) if parts is not None else None
-    seasons = season_stats(results) if parts is not None else None
-    daily = daily_stats(results) if parts is not None else None
     del parts
+    if shape == "aggregate":
+        _write_kept(write, "container_season_stats", season_stats(results), pod_keys)
+        _write_kept(write, "container_daily_stats", daily_stats(results), pod_keys)
     results.release_parts()
     release_free_memory()
     containers = typed(
         _containers(results, pods, usage, stats, restarts, terminations), "containers"
     )
+    del terminations, restarts
     results.release("container_requests", "container_limits")
-    release_free_memory()
-    workloads = typed(_workloads(results, pods), "workloads")
-    nodes = typed(nodes, "nodes")
-    hpas = typed(_hpas(results, _containers_of(pods, containers)), "hpas")
-    replicas = typed(build_replicas(results), "replicas")
-    tables = {
-        "nodes": nodes,
-        "workloads": workloads,
-        "pods": typed(pods, "pods"),
-        "containers": containers,
-        "usage": typed(usage, "usage"),
-        "hpas": hpas,
-        "replicas": replicas,
-        "terminations": typed(terminations, "terminations"),
-    }
+    write("usage", typed(usage, "usage"))
+    del usage
     if stats is not None:
-        stats = stats.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
-        tables["container_stats"] = typed(stats, "container_stats")
-        tables["hpa_demand"] = typed(build_hpa_demand(results), "hpa_demand")
-    if daily is not None:
-        daily = daily.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
-        tables["container_daily_stats"] = typed(daily, "container_daily_stats")
-    if seasons is not None:
-        seasons = seasons.merge(pods[["namespace", "pod"]], on=["namespace", "pod"], how="inner")
-        tables["container_season_stats"] = typed(seasons, "container_season_stats")
-    return tables
+        _write_kept(write, "container_stats", stats, pod_keys)
+        del stats
+    release_free_memory()
+    write("workloads", typed(_workloads(results, pods), "workloads"))
+    write("hpas", typed(_hpas(results, _containers_of(pods, containers)), "hpas"))
+    write("containers", containers)
+    del containers
+    write("pods", typed(pods, "pods"))
+    del pods
+    release_free_memory()
+    write("replicas", typed(build_replicas(results), "replicas"))
+    if shape == "aggregate":
+        write("hpa_demand", typed(build_hpa_demand(results), "hpa_demand"))
+    return pod_keys
+
+
+def _write_kept(write: TableSink, table: str, frame: pd.DataFrame, pod_keys: pd.DataFrame) -> None:
+    """``frame``'s rows of the pods the snapshot keeps, typed, to ``write``."""
+    write(table, typed(frame.merge(pod_keys, on=["namespace", "pod"], how="inner"), table))
 
 
 def build_hpa_demand(results: Results) -> pd.DataFrame:
