@@ -8,6 +8,9 @@ from kianax_capacity.errors import SnapshotError, UserInputError
 from kianax_capacity.snapshot import (
     SNAPSHOT_SCHEMA_VERSION,
     TABLE_COLUMNS,
+    Snapshot,
+    SnapshotWriter,
+    TablesOnDisk,
     atomic_directory,
     load_snapshot,
     validate_tables,
@@ -133,3 +136,70 @@ def test_missing_optional_table_reads_as_empty(demo_snapshot):
     snapshot = type(demo_snapshot)(manifest=demo_snapshot.manifest, tables=tables)
     assert list(snapshot.table("terminations").columns) == list(TABLE_COLUMNS["terminations"])
     assert snapshot.terminations.empty
+
+
+def _finish(writer, snapshot):
+    m = snapshot.manifest
+    return writer.finish(
+        cluster=m.cluster,
+        window_start=m.window_start,
+        window_end=m.window_end,
+        step_seconds=m.step_seconds,
+        source=m.source,
+        created_at=m.created_at,
+    )
+
+
+def test_streamed_tables_are_on_disk_before_the_manifest_and_read_back_equal(
+    demo_snapshot, tmp_path
+):
+    target = tmp_path / "snap"
+    with SnapshotWriter(target) as writer:
+        for name, frame in demo_snapshot.tables.items():
+            writer.add(name, frame)
+        # Written as they come, into the temporary folder: nothing at the target yet.
+        assert not target.exists()
+        manifest = _finish(writer, demo_snapshot)
+    streamed = Snapshot(manifest=manifest, tables=TablesOnDisk(target, manifest.tables))
+    assert list(streamed.tables) == list(demo_snapshot.tables)
+    assert manifest.tables == {name: len(f) for name, f in demo_snapshot.tables.items()}
+    for name, frame in demo_snapshot.tables.items():
+        pd.testing.assert_frame_equal(
+            streamed.tables[name], frame, check_dtype=False, check_categorical=False
+        )
+    loaded = load_snapshot(target)
+    assert loaded.manifest == manifest
+
+
+def test_a_stream_that_fails_or_lacks_a_required_table_leaves_the_old_snapshot(
+    demo_snapshot, tmp_path
+):
+    target = tmp_path / "snap"
+    _write(demo_snapshot, target)
+    before = {p.name: p.stat().st_mtime_ns for p in target.iterdir()}
+    with pytest.raises(RuntimeError, match="source died"), SnapshotWriter(target) as writer:
+        writer.add("nodes", demo_snapshot.tables["nodes"])
+        raise RuntimeError("source died")
+    missing = pytest.raises(SnapshotError, match=r"table '[a-z_]+' is missing")
+    with missing, SnapshotWriter(target) as writer:
+        writer.add("nodes", demo_snapshot.tables["nodes"])
+        _finish(writer, demo_snapshot)
+    with pytest.raises(SnapshotError, match="cpu_cores"), SnapshotWriter(target) as writer:
+        writer.add("usage", demo_snapshot.tables["usage"].drop(columns=["cpu_cores"]))
+    with pytest.raises(ValueError, match="twice"), SnapshotWriter(target) as writer:
+        writer.add("nodes", demo_snapshot.tables["nodes"])
+        writer.add("nodes", demo_snapshot.tables["nodes"])
+    assert {p.name: p.stat().st_mtime_ns for p in target.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["snap"]  # no temporary folder left behind
+
+
+def test_tables_on_disk_reads_only_the_table_asked_for(demo_snapshot, tmp_path):
+    target = tmp_path / "snap"
+    _write(demo_snapshot, target)
+    (target / "usage.parquet").write_bytes(b"not parquet")
+    lazy = TablesOnDisk(target, load_snapshot(target, tables=("nodes",)).manifest.tables)
+    assert len(lazy["nodes"]) == len(demo_snapshot.nodes)  # usage's damage is not read
+    with pytest.raises(SnapshotError, match="corrupt Parquet"):
+        lazy["usage"]
+    with pytest.raises(KeyError):
+        lazy["no_such_table"]
