@@ -335,6 +335,24 @@ class Fold:
             extras.append(grown)
         self._chunk, self._value, self._extra = chunk, value, extras
 
+    def present(self) -> np.ndarray:
+        """The ids of the keys this fold has a row for, ascending."""
+        self._grow(len(self._ids))
+        return np.flatnonzero(self._chunk[: len(self._ids)] >= 0)
+
+    def at(self, ids: np.ndarray, label: str) -> np.ndarray:
+        """An extra label's values (objects) or ``"value"`` (floats) at ``ids`` of the id dict
+        this fold uses; None or NaN where the fold has no row for the id."""
+        self._grow(len(self._ids))
+        missing = self._chunk[ids] < 0
+        if label == "value":
+            values = self._value[ids]
+            values[missing] = np.nan
+            return values
+        column = self._extra[self.spec.extra.index(label)][ids]
+        column[missing] = None
+        return column
+
     def frame(self, labels: Iterable[str]) -> pd.DataFrame:
         """One row per key: the requested ``labels`` (key or extra) and ``value``."""
         self._grow(len(self._ids))
@@ -479,6 +497,29 @@ class Results:
         if not frames:
             return pd.DataFrame(columns=[*labels, "value", "chunk"])
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def fold_columns(self, anchor: str, columns: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
+        """One row per key of fold ``anchor``: its key labels, then each column ``out`` ->
+        (fold, label or ``"value"``) read at the same key (None/NaN where that fold has none).
+
+        The folds share the anchor's key -> id dict (:func:`folds`), so this is the left join
+        of their frames on the key without building them: no string merge, no copy of the key
+        columns per fold (~200 MB transient for the pods at 10,000 containers).
+        """
+        base = self.folds[anchor]
+        ids = base.present()
+        keys = list(base._ids)  # insertion order = id order
+        out: dict[str, Any] = {}
+        for position, label in enumerate(base.spec.key):
+            every = np.array([key[position] for key in keys], dtype=object)
+            out[label] = objects(every[ids] if len(keys) else every)
+        for name, (fold_name, label) in columns.items():
+            fold = self.folds[fold_name]
+            if fold._ids is not base._ids:
+                raise ValueError(f"fold {fold_name!r} does not share {anchor!r}'s keys")
+            values = fold.at(ids, label)
+            out[name] = values if label == "value" else objects(values)
+        return pd.DataFrame(out)
 
     def series_points(
         self, name: str, labels: Iterable[str], *, consume: bool = False

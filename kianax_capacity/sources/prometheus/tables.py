@@ -139,11 +139,15 @@ def assemble(
     parts = results.take_parts() if shape == "aggregate" else None
     stats = container_stats_from_parts(parts) if parts is not None else None
     del parts
-    if shape == "aggregate":
-        _write_kept(write, "container_season_stats", season_stats(results), pod_keys)
-        _write_kept(write, "container_daily_stats", daily_stats(results), pod_keys)
-    results.release_parts()
-    release_free_memory()
+    seasons = season_stats(results) if shape == "aggregate" else None
+    daily = daily_stats(results) if shape == "aggregate" else None
+    results.release_parts()  # the daily parts, ~140 MB at 10,000 containers: not held beside
+    release_free_memory()  # the two tables' merges and Parquet buffers
+    if seasons is not None and daily is not None:
+        _write_kept(write, "container_season_stats", seasons, pod_keys)
+        del seasons
+        _write_kept(write, "container_daily_stats", daily, pod_keys)
+        del daily
     containers = typed(
         _containers(results, pods, usage, stats, restarts, terminations), "containers"
     )
@@ -196,24 +200,24 @@ def build_hpa_demand(results: Results) -> pd.DataFrame:
 
 def _pods(results: Results) -> pd.DataFrame:
     key = ["namespace", "pod"]
-    first = results.vector("pod_first_seen", [*key, "node"])
-    last = results.vector("pod_last_seen", key)
-    if first.empty:
-        return empty_table("pods")
-    first = first.groupby(key, as_index=False).agg(
-        first_seen=("value", "min"), node=("node", "last")
+    # The pod folds share one key -> id dict: their values side by side, per pod first seen.
+    pods = results.fold_columns(
+        "pod_first_seen",
+        {
+            "first_seen": ("pod_first_seen", "value"),
+            "node": ("pod_first_seen", "node"),
+            "last_seen": ("pod_last_seen", "value"),
+            "ksm_node": ("pod_info", "node"),
+            "kind": ("pod_owner", "owner_kind"),
+            "workload": ("pod_owner", "owner_name"),
+        },
     )
-    last = last.groupby(key, as_index=False).agg(last_seen=("value", "max"))
-    pods = first.merge(last, on=key, how="left")
+    if pods.empty:
+        return empty_table("pods")
+    pods = pods.sort_values(key, ignore_index=True)
     pods["last_seen"] = pods["last_seen"].fillna(pods["first_seen"])
-    info = _last(results.vector("pod_info", [*key, "node"]), key)
-    if not info.empty:
-        pods = pods.merge(
-            info[[*key, "node"]].rename(columns={"node": "ksm_node"}), on=key, how="left"
-        )
-        pods["node"] = pods["ksm_node"].where(pods["ksm_node"].fillna("") != "", pods["node"])
-    owners = _owners(results)
-    pods = pods.merge(owners, on=key, how="left")
+    pods["node"] = pods["ksm_node"].where(pods["ksm_node"].fillna("") != "", pods["node"])
+    pods = _through_controllers(results, pods)
     no_owner = pods["kind"].isna()
     pods.loc[no_owner, "kind"] = "Pod"
     pods.loc[no_owner, "workload"] = pods.loc[no_owner, "pod"]
@@ -222,16 +226,9 @@ def _pods(results: Results) -> pd.DataFrame:
     return pods[["namespace", "pod", "kind", "workload", "node", "first_seen", "last_seen"]]
 
 
-def _owners(results: Results) -> pd.DataFrame:
-    """(namespace, pod) -> (kind, workload) through ReplicaSet->Deployment and Job->CronJob."""
-    pod_owner = _last(
-        results.vector("pod_owner", ["namespace", "pod", "owner_kind", "owner_name"]),
-        ["namespace", "pod"],
-    )
-    columns = ["namespace", "pod", "kind", "workload"]
-    if pod_owner.empty:
-        return pd.DataFrame(columns=columns)
-    owners = pod_owner.rename(columns={"owner_kind": "kind", "owner_name": "workload"})
+def _through_controllers(results: Results, pods: pd.DataFrame) -> pd.DataFrame:
+    """Pods' owners followed up through ReplicaSet->Deployment and Job->CronJob: ``kind`` and
+    ``workload`` are the pod's own owner on the way in, its top controller on the way out."""
     for parent, child_label in (("replicaset_owner", "replicaset"), ("job_owner", "job_name")):
         child_kind = "ReplicaSet" if parent == "replicaset_owner" else "Job"
         lookup = _last(
@@ -241,16 +238,16 @@ def _owners(results: Results) -> pd.DataFrame:
         lookup = lookup[lookup["owner_name"] != ""]
         if lookup.empty:
             continue
-        owners = owners.merge(
+        pods = pods.merge(
             lookup[["namespace", "workload", "owner_kind", "owner_name"]],
             on=["namespace", "workload"],
             how="left",
         )
-        hit = (owners["kind"] == child_kind) & owners["owner_name"].notna()
-        owners.loc[hit, "kind"] = owners.loc[hit, "owner_kind"]
-        owners.loc[hit, "workload"] = owners.loc[hit, "owner_name"]
-        owners = owners.drop(columns=["owner_kind", "owner_name"])
-    return owners[columns]
+        hit = (pods["kind"] == child_kind) & pods["owner_name"].notna()
+        pods.loc[hit, "kind"] = pods.loc[hit, "owner_kind"]
+        pods.loc[hit, "workload"] = pods.loc[hit, "owner_name"]
+        pods = pods.drop(columns=["owner_kind", "owner_name"])
+    return pods
 
 
 def _usage(results: Results) -> pd.DataFrame:
