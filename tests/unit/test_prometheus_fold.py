@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -269,3 +270,73 @@ def test_replicas_join_equals_pandas_outer_merge(
         }
     )
     pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=True)
+
+
+_POD_ROWS = st.lists(
+    st.tuples(
+        st.integers(0, 2),  # the chunk
+        st.sampled_from(["p", "q", "r", "s"]),  # the pod
+        st.sampled_from(["", "n1", "n2"]),  # the node or owner label
+        st.floats(0, 100),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(first=_POD_ROWS, last=_POD_ROWS, owner=_POD_ROWS)
+def test_fold_columns_equal_the_left_merge_of_the_folds_frames(first, last, owner) -> None:
+    results = Results()
+    for name, rows, label in (
+        ("pod_first_seen", first, "node"),
+        ("pod_last_seen", last, None),
+        ("pod_owner", owner, "owner_name"),
+    ):
+        for chunk, pod, text, value in rows:
+            metric = {"namespace": "ns", "pod": pod, **({label: text} if label else {})}
+            results.add(QueryJob(name, "q", chunk), instant([(metric, value)]))
+    key = ["namespace", "pod"]
+    got = results.fold_columns(
+        "pod_first_seen",
+        {
+            "first_seen": ("pod_first_seen", "value"),
+            "node": ("pod_first_seen", "node"),
+            "last_seen": ("pod_last_seen", "value"),
+            "owner": ("pod_owner", "owner_name"),
+        },
+    )
+    expected = (
+        results.vector("pod_first_seen", [*key, "node"])
+        .rename(columns={"value": "first_seen"})
+        .merge(
+            results.vector("pod_last_seen", key).rename(columns={"value": "last_seen"}),
+            on=key,
+            how="left",
+        )
+        .merge(
+            results.vector("pod_owner", [*key, "owner_name"])
+            .drop(columns="value")
+            .rename(columns={"owner_name": "owner"}),
+            on=key,
+            how="left",
+        )
+    )
+    # The merge marks a missing label NaN, fold_columns None: both are missing.
+    expected["owner"] = expected["owner"].astype(object).where(expected["owner"].notna(), None)
+    pd.testing.assert_frame_equal(
+        got.sort_values("pod", ignore_index=True),
+        expected[list(got.columns)].sort_values("pod", ignore_index=True),
+        check_dtype=False,
+    )
+    # A missing owner is None (so "no owner" is told from an empty owner label), not "".
+    assert all(
+        (value is None) == (pod not in {row[1] for row in owner})
+        for pod, value in zip(got["pod"], got["owner"], strict=True)
+    )
+
+
+def test_fold_columns_refuses_folds_with_other_keys() -> None:
+    results = Results()
+    results.add(QueryJob("pod_first_seen", "q", 0), instant([({"namespace": "a", "pod": "p"}, 1)]))
+    with pytest.raises(ValueError, match="does not share"):
+        results.fold_columns("pod_first_seen", {"cpu": ("container_requests", "value")})
