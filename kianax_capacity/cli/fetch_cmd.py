@@ -294,6 +294,10 @@ def _fetch_notes(snapshot: Snapshot) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kianax_capacity.sources.prometheus._memory import bound_malloc_arenas
+
+    # Before any worker thread starts: a process-wide malloc setting (see the function).
+    bound_malloc_arenas()
     clusters = fleet_clusters(args, config_from_args(args))
     if clusters is not None:
         from kianax_capacity.cli.fleet_run import fetch_fleet

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import platform
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kianax_capacity.sources.prometheus._memory import GC_PAUSED
+from kianax_capacity.sources.prometheus._memory import GC_PAUSED, bound_malloc_arenas
 from kianax_capacity.sources.prometheus.catalog import FoldSpec
 from kianax_capacity.sources.prometheus.fold import Fold, Results
 from kianax_capacity.sources.prometheus.plan import QueryJob, TimeGrid
@@ -340,3 +341,9 @@ def test_fold_columns_refuses_folds_with_other_keys() -> None:
     results.add(QueryJob("pod_first_seen", "q", 0), instant([({"namespace": "a", "pod": "p"}, 1)]))
     with pytest.raises(ValueError, match="does not share"):
         results.fold_columns("pod_first_seen", {"cpu": ("container_requests", "value")})
+
+
+def test_malloc_bounds_are_taken_where_the_c_library_is_glibc() -> None:
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt's arena and mmap settings are glibc's")
+    assert bound_malloc_arenas()  # glibc took both parameters (a wrong id gives 0)

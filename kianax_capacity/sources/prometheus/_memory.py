@@ -12,7 +12,7 @@ import gc
 import threading
 from collections.abc import Callable
 
-__all__ = ["GC_PAUSED", "GcPause", "release_free_memory"]
+__all__ = ["GC_PAUSED", "GcPause", "bound_malloc_arenas", "release_free_memory"]
 
 
 class GcPause:
@@ -61,6 +61,32 @@ def _libc_trim() -> Callable[[int], int] | None:
 
 
 _MALLOC_TRIM = _libc_trim()
+
+#: glibc's mallopt parameters (malloc.h).
+_M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+
+
+def bound_malloc_arenas(arenas: int = 2, mmap_threshold_bytes: int = 1 << 20) -> bool:
+    """Bound glibc's malloc for a fetch at scale: at most ``arenas`` heaps, and blocks from
+    ``mmap_threshold_bytes`` up mapped on their own (so freeing one gives it back at once).
+
+    By default glibc gives every thread that allocates its own arena (up to 8 per core) and
+    raises the mmap threshold up to 32 MB as large blocks are freed: the worker threads' parsed
+    answers and the assembly's arrays then leave freed pages scattered over many heaps, which
+    ``malloc_trim`` cannot all give back. A process-wide setting, so the CLI's ``fetch`` calls
+    it before any worker thread starts, and a library caller may; it changes no number the
+    fetch writes (docs/scaling.md has the measurement). Gives True where glibc took both.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_ARENA_MAX, arenas)) and bool(
+        mallopt(_M_MMAP_THRESHOLD, mmap_threshold_bytes)
+    )
 
 
 def release_free_memory() -> None:

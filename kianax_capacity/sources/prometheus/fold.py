@@ -587,6 +587,9 @@ class Results:
     def release_parts(self) -> None:
         """Drop the combined aggregate parts (after ``container_stats`` is built from them)."""
         self.parts = ChunkCombiner({})
+
+    def release_daily_parts(self) -> None:
+        """Drop the per-day parts (after the season and daily statistics are built)."""
         self.daily_parts = {}
 
     def empty(self, name: str) -> bool:

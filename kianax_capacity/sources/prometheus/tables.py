@@ -129,6 +129,13 @@ def assemble(
     )
     release_free_memory()
     pod_keys = pods[["namespace", "pod"]]
+    # The season and daily statistics first: the daily parts they come from (~140 MB at 10,000
+    # containers) are then not held while the terminations and container statistics are built.
+    if shape == "aggregate":
+        _write_kept(write, "container_season_stats", season_stats(results), pod_keys)
+        _write_kept(write, "container_daily_stats", daily_stats(results), pod_keys)
+    results.release_daily_parts()
+    release_free_memory()
     usage = _usage(results) if shape == "series" else empty_table("usage")
     if shape == "series" and not usage.empty:
         usage = usage.merge(pod_keys, on=["namespace", "pod"], how="inner")
@@ -139,15 +146,8 @@ def assemble(
     parts = results.take_parts() if shape == "aggregate" else None
     stats = container_stats_from_parts(parts) if parts is not None else None
     del parts
-    seasons = season_stats(results) if shape == "aggregate" else None
-    daily = daily_stats(results) if shape == "aggregate" else None
-    results.release_parts()  # the daily parts, ~140 MB at 10,000 containers: not held beside
-    release_free_memory()  # the two tables' merges and Parquet buffers
-    if seasons is not None and daily is not None:
-        _write_kept(write, "container_season_stats", seasons, pod_keys)
-        del seasons
-        _write_kept(write, "container_daily_stats", daily, pod_keys)
-        del daily
+    results.release_parts()
+    release_free_memory()
     containers = typed(
         _containers(results, pods, usage, stats, restarts, terminations), "containers"
     )
