@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from kianax_capacity.sources.prometheus._memory import GC_PAUSED, bound_malloc_arenas
 from kianax_capacity.sources.prometheus.catalog import FoldSpec
-from kianax_capacity.sources.prometheus.fold import Fold, Results
+from kianax_capacity.sources.prometheus.fold import Fold, Results, SpilledAnswer
 from kianax_capacity.sources.prometheus.plan import QueryJob, TimeGrid
 from kianax_capacity.sources.prometheus.tables import build_replicas
 
@@ -347,3 +347,34 @@ def test_malloc_bounds_are_taken_where_the_c_library_is_glibc() -> None:
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt's arena and mmap settings are glibc's")
     assert bound_malloc_arenas()  # glibc took both parameters (a wrong id gives 0)
+
+
+def test_spilled_hpa_answers_wait_on_disk_and_join_as_if_held(tmp_path) -> None:
+    a = {"namespace": "ns", "horizontalpodautoscaler": "a"}
+    b = {"namespace": "ns", "horizontalpodautoscaler": "b"}
+    grid = TimeGrid(datetime(2026, 1, 1, tzinfo=UTC), 60, 10)
+
+    def day(chunk: int, offset: int) -> Results:
+        one = Results()
+        for name, value in (("hpa_current_replicas", 2.0), ("hpa_desired_replicas", 3.0)):
+            answer = _range(
+                [(a, [(offset, value), (offset + 60, value + 1)]), (b, [(offset, 1.5)])]
+            )
+            one.add(QueryJob(name, "q", chunk, grid=grid), answer)
+        one.add(QueryJob("restart_counters", "q", chunk, grid=grid), _range([(a, [(offset, 1)])]))
+        return one
+
+    held, spilled = Results(), Results(spill=tmp_path)
+    for chunk, offset in ((1, 600), (0, 0)):  # days absorbed out of order
+        held.absorb(day(chunk, offset).day_frames(), chunk)
+        spilled.absorb(day(chunk, offset).day_frames(), chunk)
+    # Only the HPA answers wait on disk, one file each; the rest stays in memory.
+    assert len(list(tmp_path.iterdir())) == 4
+    assert all(
+        isinstance(answer, SpilledAnswer) == name.startswith("hpa_")
+        for name, items in spilled.by_name.items()
+        for _chunk, answer in items
+    )
+    assert not spilled.empty("hpa_current_replicas")
+    pd.testing.assert_frame_equal(build_replicas(spilled), build_replicas(held))
+    assert list(tmp_path.iterdir()) == []  # each file removed once read back

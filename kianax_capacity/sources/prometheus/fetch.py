@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,53 +131,84 @@ def fetch_prometheus_snapshot(
         namespace_regex=namespace_regex, cluster_label=label, cluster=label_value
     )
     warnings: list[str] = []
-    answers = _ask(
-        config, environ, grid, selector, shape, threshold, progress, cache_dir, now, warnings
-    )
-    stats = answers.cache_stats
-    if stats is not None:  # the CLI prints the summary once the snapshot is written
-        _LOGGER.debug("cache %s: %s", stats.directory, stats.summary())
-        warnings.extend(stats.warnings)
-    release_free_memory()
-    plan, screen = answers.plan, answers.screen
-    with SnapshotWriter(out) as writer:
-        _tables(answers, ec2_nodes, aws_session, nodegroups, warnings, writer.add)
-        for message in warnings:
-            _LOGGER.warning("%s", message)
-        manifest = writer.finish(
-            cluster=cluster,
-            window_start=grid.window_start,
-            window_end=grid.end,
-            step_seconds=step_seconds,
-            source="prometheus",
-            shape=answers.shape,
-            warnings=tuple(warnings),
-            extra={
-                "prometheus": {
-                    "url": answers.safe_url,
-                    "namespace_regex": namespace_regex,
-                    "cluster_label": label,
-                    "scrape_interval_seconds": answers.scrape_interval_seconds,
-                    "rate_window_seconds": plan.rate_window_seconds,
-                    "sample_window_seconds": plan.sample_window_seconds,
-                    "time_chunks": len(plan.chunks),
-                    "aggregate_chunks": len(plan.aggregate_chunks),
-                    "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
-                    "dialect": answers.dialect,
-                    **({"leak_screen": screen[1]} if screen is not None else {}),
-                    "shape_requested": shape,
-                    "shape_auto": None
-                    if answers.counted is None
-                    else {"containers": answers.counted, "max_containers_for_series": threshold},
-                    "cache": None if stats is None else stats.manifest(),
-                    "requests": answers.requests,
-                    "bytes_received": answers.bytes_received,
-                }
-            },
+    with _spill_folder(Path(out)) as spill:
+        answers = _ask(
+            config,
+            environ,
+            grid,
+            selector,
+            shape,
+            threshold,
+            progress,
+            cache_dir,
+            now,
+            warnings,
+            spill,
         )
-    # The tables were written as they were built and dropped; the snapshot reads each back
-    # from its file only when asked for.
-    return Snapshot(manifest=manifest, tables=TablesOnDisk(Path(out), manifest.tables))
+        stats = answers.cache_stats
+        if stats is not None:  # the CLI prints the summary once the snapshot is written
+            _LOGGER.debug("cache %s: %s", stats.directory, stats.summary())
+            warnings.extend(stats.warnings)
+        release_free_memory()
+        plan, screen = answers.plan, answers.screen
+        with SnapshotWriter(out) as writer:
+            _tables(answers, ec2_nodes, aws_session, nodegroups, warnings, writer.add)
+            for message in warnings:
+                _LOGGER.warning("%s", message)
+            manifest = writer.finish(
+                cluster=cluster,
+                window_start=grid.window_start,
+                window_end=grid.end,
+                step_seconds=step_seconds,
+                source="prometheus",
+                shape=answers.shape,
+                warnings=tuple(warnings),
+                extra={
+                    "prometheus": {
+                        "url": answers.safe_url,
+                        "namespace_regex": namespace_regex,
+                        "cluster_label": label,
+                        "scrape_interval_seconds": answers.scrape_interval_seconds,
+                        "rate_window_seconds": plan.rate_window_seconds,
+                        "sample_window_seconds": plan.sample_window_seconds,
+                        "time_chunks": len(plan.chunks),
+                        "aggregate_chunks": len(plan.aggregate_chunks),
+                        "aggregate_chunk_seconds": parse_duration(config.aggregate_chunk),
+                        "dialect": answers.dialect,
+                        **({"leak_screen": screen[1]} if screen is not None else {}),
+                        "shape_requested": shape,
+                        "shape_auto": None
+                        if answers.counted is None
+                        else {
+                            "containers": answers.counted,
+                            "max_containers_for_series": threshold,
+                        },
+                        "cache": None if stats is None else stats.manifest(),
+                        "requests": answers.requests,
+                        "bytes_received": answers.bytes_received,
+                    }
+                },
+            )
+        # The tables were written as they were built and dropped; the snapshot reads each back
+        # from its file only when asked for.
+        return Snapshot(manifest=manifest, tables=TablesOnDisk(Path(out), manifest.tables))
+
+
+@contextmanager
+def _spill_folder(out: Path) -> Iterator[Path]:
+    """A private folder beside ``out`` (on the disk the user chose for the snapshot, not a
+    /tmp that may be memory) where answers wait for assembly; removed however the fetch ends."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.spill.", dir=out.parent))
+    except OSError as exc:
+        raise UserInputError(
+            f"cannot write under {out.parent}: {exc.strerror or exc}; choose a writable `out`"
+        ) from exc
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _grid(start: datetime, end: datetime, step_seconds: int) -> TimeGrid:
@@ -233,6 +267,7 @@ def _ask(
     cache_dir: Path | None,
     now: datetime | None,
     warnings: list[str],
+    spill: Path | None,
 ) -> _Answers:
     """Every request of the fetch: probes, the shape's count, the plan, the leak screen."""
     client = PrometheusClient(config, environ)
@@ -254,7 +289,7 @@ def _ask(
             dialect=dialect,
         )
         results, cache_stats = _send(
-            client, config, plan, shape, dialect, selector, progress, cache_dir, now
+            client, config, plan, shape, dialect, selector, progress, cache_dir, now, spill
         )
         screen = (
             _leak_peaks(client, results, plan, selector, config.concurrency, progress, warnings)
@@ -426,6 +461,7 @@ def _send(
     progress: Any,
     cache_dir: Path | None,
     now: datetime | None,
+    spill: Path | None,
 ) -> tuple[Results, CacheStats | None]:
     """Every answer of the plan: the aggregate shape day by day through the cache (when
     ``cache_dir`` is given), the series shape all at once."""
@@ -441,7 +477,7 @@ def _send(
         cache = DayCache(cache_dir, _cache_key(config, selector, plan, shape, dialect))
         stats = CacheStats(directory=str(cache.directory))
     clock = _aware(now) if now is not None else datetime.now(UTC)
-    results = run_days(client, plan, config.concurrency, progress, cache, stats, clock)
+    results = run_days(client, plan, config.concurrency, progress, cache, stats, clock, spill)
     return results, stats
 
 

@@ -8,10 +8,13 @@ one row per key (:class:`Fold`), the aggregate statistics combined per container
 
 from __future__ import annotations
 
+import itertools
+import pickle
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,11 +33,13 @@ from kianax_capacity.sources.prometheus.range_answer import RangeAnswer
 
 __all__ = [
     "CONTAINER",
+    "SPILLED_ANSWERS",
     "ChunkCombiner",
     "CompleteParts",
     "DayFrames",
     "Fold",
     "Results",
+    "SpilledAnswer",
     "folds",
     "objects",
     "utc_times",
@@ -394,6 +399,37 @@ class DayFrames:
     daily: Mapping[float, pd.DataFrame] = field(default_factory=dict)
 
 
+#: The range answers assembly reads only at its very end (the HPA replica and demand series:
+#: ~180 MB at 10,000 containers over 14 days). With a spill folder they wait there, not in
+#: memory, while the leak screen and the rest of assembly run (docs/scaling.md).
+SPILLED_ANSWERS = frozenset(
+    {"hpa_current_replicas", "hpa_desired_replicas", "hpa_demand_cpu", "hpa_demand_memory"}
+)
+
+
+class SpilledAnswer:
+    """A :class:`~.range_answer.RangeAnswer` held in a file of the fetch's own spill folder
+    until :meth:`load` (which removes the file). ``len()`` is its number of series."""
+
+    __slots__ = ("path", "series")
+
+    def __init__(self, path: Path, answer: RangeAnswer) -> None:
+        # pickle: the process's own objects to its own private file, read back once by it.
+        with path.open("wb") as file:
+            pickle.dump(answer, file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.path = path
+        self.series = len(answer)
+
+    def __len__(self) -> int:
+        return self.series
+
+    def load(self) -> RangeAnswer:
+        with self.path.open("rb") as file:
+            answer: RangeAnswer = pickle.load(file)
+        self.path.unlink()
+        return answer
+
+
 @dataclass
 class Results:
     """Answers by template name.
@@ -409,7 +445,10 @@ class Results:
     #: The daily parts (:data:`~.catalog.DAILY_PARTS`) per chunk, by the chunk's query time:
     #: combined as answers arrive, or the complete chunk's frame once absorbed.
     daily_parts: dict[float, ChunkCombiner | CompleteParts] = field(default_factory=dict)
+    #: Where absorbed :data:`SPILLED_ANSWERS` wait for :meth:`restore` (None: in memory).
+    spill: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _spilled: itertools.count[int] = field(default_factory=itertools.count)
 
     def add(self, job: QueryJob, result: list[dict[str, Any]]) -> None:
         query = AGGREGATE_QUERIES.get(job.name)
@@ -455,11 +494,29 @@ class Results:
                     continue
                 combiner = self._daily_combiner(time)
             combiner.add_frame(frame)
+        answers_by_name = {
+            name: [self._spilled_if_late(name, answer) for answer in answers]
+            for name, answers in day.answers.items()
+        }
         with self._lock:
             for name, (frame, rows) in day.folds.items():
                 self.folds[name].add_frame(chunk, frame, rows)
-            for name, answers in day.answers.items():
+            for name, answers in answers_by_name.items():
                 self.by_name.setdefault(name, []).extend((chunk, answer) for answer in answers)
+
+    def _spilled_if_late(self, name: str, answer: Any) -> Any:
+        if self.spill is None or name not in SPILLED_ANSWERS or not isinstance(answer, RangeAnswer):
+            return answer
+        return SpilledAnswer(self.spill / f"{name}-{next(self._spilled)}.pickle", answer)
+
+    def restore(self, *names: str) -> None:
+        """Read the spilled answers of ``names`` back into memory (assembly, just before it
+        joins them)."""
+        for name in names:
+            self.by_name[name] = [
+                (chunk, answer.load() if isinstance(answer, SpilledAnswer) else answer)
+                for chunk, answer in self.by_name.get(name, [])
+            ]
 
     def _daily_combiner(self, time: float) -> ChunkCombiner:
         """The combiner of the daily parts at ``time``, made (from the complete frame held

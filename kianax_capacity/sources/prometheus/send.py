@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from kianax_capacity.sources.prometheus._memory import GC_PAUSED, release_free_memory
@@ -96,6 +97,7 @@ def run_days(
     cache: DayCache | None,
     stats: CacheStats | None,
     now: datetime,
+    spill: Path | None = None,
 ) -> Results:
     """The aggregate shape's answers, day by day: cached days read, the others fetched.
 
@@ -103,8 +105,10 @@ def run_days(
         cache: the per-day cache, or None (``--no-cache``: every day fetched, nothing stored).
         stats: counts hits, misses, uncacheable and invalid entries (with ``cache``).
         now: which days have settled (:func:`~.cache.cacheable`).
+        spill: a private folder where the answers assembly reads last wait
+            (:data:`~.fold.SPILLED_ANSWERS`); None keeps them in memory.
     """
-    results = Results()
+    results = Results(spill=spill)
     by_chunk: dict[int, list[QueryJob]] = {}
     for job in plan.jobs:
         by_chunk.setdefault(job.chunk, []).append(job)

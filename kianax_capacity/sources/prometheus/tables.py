@@ -182,6 +182,7 @@ def build_hpa_demand(results: Results) -> pd.DataFrame:
     step); one row per HPA, container name and step (8 million at 10,000 containers)."""
     labels = ("namespace", "horizontalpodautoscaler", "container")
     sides = (("hpa_demand_cpu", "cpu_cores"), ("hpa_demand_memory", "memory_bytes"))
+    results.restore(*(name for name, _column in sides))
     joined = _outer_join_on_steps(results, sides, labels, ("namespace", "hpa", "container"))
     if joined is not None:
         return joined
@@ -524,6 +525,7 @@ def build_replicas(results: Results) -> pd.DataFrame:
         ("hpa_current_replicas", "current_replicas"),
         ("hpa_desired_replicas", "desired_replicas"),
     )
+    results.restore(*(name for name, _column in sides))
     joined = _outer_join_on_steps(results, sides, labels, ("namespace", "hpa"))
     if joined is not None:
         return joined
