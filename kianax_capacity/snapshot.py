@@ -656,8 +656,6 @@ def write_snapshot(
 ) -> Snapshot:
     """Validate ``tables`` and write them with a manifest to ``path``, atomically."""
     _check_required(tables, str(path))
-    for name, frame in tables.items():  # all checked before anything is written
-        validate_table(name, with_defaults(name, frame), str(path))
     written: dict[str, pd.DataFrame] = {}
     with SnapshotWriter(path) as writer:
         for name, frame in tables.items():

@@ -11,6 +11,7 @@ import ctypes
 import gc
 import threading
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["GC_PAUSED", "GcPause", "bound_malloc_arenas", "release_free_memory"]
 
@@ -49,18 +50,19 @@ class GcPause:
 GC_PAUSED = GcPause()
 
 
-def _libc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or None where there is none (musl, macOS, Windows)."""
+def _glibc(name: str, *argtypes: Any) -> Callable[..., int] | None:
+    """The C library's function ``name`` returning an int, or None where there is none (musl,
+    macOS, Windows)."""
     try:
-        trim = ctypes.CDLL(None).malloc_trim
+        function = getattr(ctypes.CDLL(None), name)
     except (AttributeError, OSError):
         return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
+    function.argtypes = list(argtypes)
+    function.restype = ctypes.c_int
+    return function
 
 
-_MALLOC_TRIM = _libc_trim()
+_MALLOC_TRIM = _glibc("malloc_trim", ctypes.c_size_t)
 
 #: glibc's mallopt parameters (malloc.h).
 _M_MMAP_THRESHOLD = -3
@@ -78,12 +80,9 @@ def bound_malloc_arenas(arenas: int = 2, mmap_threshold_bytes: int = 1 << 20) ->
     it before any worker thread starts, and a library caller may; it changes no number the
     fetch writes (docs/scaling.md has the measurement). Gives True where glibc took both.
     """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (AttributeError, OSError):
+    mallopt = _glibc("mallopt", ctypes.c_int, ctypes.c_int)
+    if mallopt is None:
         return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
     return bool(mallopt(_M_ARENA_MAX, arenas)) and bool(
         mallopt(_M_MMAP_THRESHOLD, mmap_threshold_bytes)
     )

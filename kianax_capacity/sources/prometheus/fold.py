@@ -358,17 +358,20 @@ class Fold:
         column[missing] = None
         return column
 
+    def key_column(self, label: str, ids: np.ndarray) -> pd.Series:
+        """Key label ``label``'s values (the shared, interned strings) at ``ids``."""
+        position = self.spec.key.index(label)
+        # The id dict's insertion order is the id order.
+        every = np.array([key[position] for key in self._ids], dtype=object)
+        return objects(every[ids] if len(every) else every)
+
     def frame(self, labels: Iterable[str]) -> pd.DataFrame:
         """One row per key: the requested ``labels`` (key or extra) and ``value``."""
-        self._grow(len(self._ids))
-        mine = np.flatnonzero(self._chunk[: len(self._ids)] >= 0)
-        keys = list(self._ids)  # insertion order = id order
+        mine = self.present()
         out: dict[str, Any] = {}
         for label in labels:
             if label in self.spec.key:
-                position = self.spec.key.index(label)
-                every = np.array([key[position] for key in keys], dtype=object)
-                out[label] = objects(every[mine] if len(keys) else every)
+                out[label] = self.key_column(label, mine)
             else:
                 out[label] = objects(self._extra[self.spec.extra.index(label)][mine])
         out["value"] = self._value[mine]
@@ -565,11 +568,7 @@ class Results:
         """
         base = self.folds[anchor]
         ids = base.present()
-        keys = list(base._ids)  # insertion order = id order
-        out: dict[str, Any] = {}
-        for position, label in enumerate(base.spec.key):
-            every = np.array([key[position] for key in keys], dtype=object)
-            out[label] = objects(every[ids] if len(keys) else every)
+        out: dict[str, Any] = {label: base.key_column(label, ids) for label in base.spec.key}
         for name, (fold_name, label) in columns.items():
             fold = self.folds[fold_name]
             if fold._ids is not base._ids:
