@@ -82,6 +82,7 @@ class _Node:
     low_since: float | None  # seconds: since when it has been under the threshold
     members: set[int]
     by_workload: dict[tuple[str, str], int] = field(default_factory=dict)
+    slot: int = -1  # its row in _Slots
 
 
 def pdb_budgets(workloads: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float]]:
@@ -164,6 +165,85 @@ def replay_autoscaler(
     )
 
 
+class _Slots:
+    """The nodes' requested room as arrays, so the scheduler scores every node in one pass.
+
+    Each node has a row (its slot) from its creation; rows follow the order nodes are created
+    in, which is the order of ``_Replay.nodes`` (new nodes are appended, removed ones leave a
+    dead row), so the first best row is the node the scheduler's loop over the list would pick.
+    Values are copied from the :class:`_Node` after each change, the same doubles.
+    """
+
+    #: Dead rows tolerated beyond the live ones before :meth:`compact`.
+    SPARE_ROWS = 64
+
+    def __init__(self) -> None:
+        self.used = 0
+        self.cpu = np.zeros(64)
+        self.memory = np.zeros(64)
+        self.pods = np.zeros(64, dtype=np.int64)
+        self.alive = np.zeros(64, dtype=bool)
+        self.same: dict[tuple[str, str], np.ndarray] = {}  # workload -> its pods per row
+        self.node: list[_Node | None] = []
+
+    def add(self, node: _Node) -> None:
+        if self.used == len(self.cpu):
+            self._grow()
+        node.slot = self.used
+        self.node.append(node)
+        self.used += 1
+        self.write(node)
+
+    def write(self, node: _Node) -> None:
+        slot = node.slot
+        self.cpu[slot] = node.cpu
+        self.memory[slot] = node.memory
+        self.pods[slot] = node.pods
+
+    def count(self, node: _Node, key: tuple[str, str], change: int) -> None:
+        same = self.same.get(key)
+        if same is None:
+            same = self.same[key] = np.zeros(len(self.cpu), dtype=np.int64)
+        same[node.slot] += change
+
+    def set_alive(self, node: _Node, alive: bool) -> None:
+        self.alive[node.slot] = alive
+        if not alive:
+            self.node[node.slot] = None
+
+    def _grow(self) -> None:
+        size = 2 * len(self.cpu)
+        self.cpu = np.resize(self.cpu, size)
+        self.memory = np.resize(self.memory, size)
+        self.pods = np.resize(self.pods, size)
+        self.alive = np.concatenate([self.alive, np.zeros(size - len(self.alive), dtype=bool)])
+        for key, same in self.same.items():
+            grown = np.zeros(size, dtype=np.int64)
+            grown[: len(same)] = same
+            self.same[key] = grown
+
+    def compact(self, nodes: list[_Node]) -> None:
+        """Drop the dead rows once they outnumber the live ones by :attr:`SPARE_ROWS` (``nodes``
+        in list order), so a long replay's scans stay as short as its node count."""
+        if self.used - len(nodes) <= len(nodes) + self.SPARE_ROWS:
+            return
+        rows = np.array([node.slot for node in nodes], dtype=np.int64)
+        live = len(rows)
+        for name in ("cpu", "memory", "pods", "alive"):
+            column = getattr(self, name)
+            fresh = np.zeros_like(column)
+            fresh[:live] = column[rows]
+            setattr(self, name, fresh)
+        for key, same in self.same.items():
+            fresh = np.zeros_like(same)
+            fresh[:live] = same[rows]
+            self.same[key] = fresh
+        for slot, node in enumerate(nodes):
+            node.slot = slot
+        self.node = list(nodes)
+        self.used = live
+
+
 class _Replay:
     """The replay's state: nodes and where each pod runs; one method per autoscaler step."""
 
@@ -190,7 +270,10 @@ class _Replay:
         )
         self.first = pd.DatetimeIndex(pods["first_seen"]).as_unit("s").asi8.astype(float)
         self.last = pd.DatetimeIndex(pods["last_seen"]).as_unit("s").asi8.astype(float)
+        self.slots = _Slots()
         self.nodes: list[_Node] = [self._empty() for _ in range(settings.min_size)]
+        for node in self.nodes:
+            self.slots.set_alive(node, True)
         self.where: dict[int, _Node] = {}
         self.running: dict[tuple[str, str], int] = {}
         self.pending: list[int] = []
@@ -200,7 +283,9 @@ class _Replay:
 
     def _empty(self) -> _Node:
         o = self.overhead
-        return _Node(o.cpu_cores, float(o.memory_bytes), o.pods, None, set())
+        node = _Node(o.cpu_cores, float(o.memory_bytes), o.pods, None, set())
+        self.slots.add(node)
+        return node
 
     def _fits(self, node: _Node, pod: int) -> bool:
         return (
@@ -216,6 +301,8 @@ class _Replay:
         node.members.add(pod)
         key = self.keys[pod]
         node.by_workload[key] = node.by_workload.get(key, 0) + 1
+        self.slots.write(node)
+        self.slots.count(node, key, 1)
         self.where[pod] = node
         self.running[key] = self.running.get(key, 0) + 1
 
@@ -226,39 +313,35 @@ class _Replay:
         node.pods -= 1
         node.members.discard(pod)
         node.by_workload[self.keys[pod]] -= 1
+        self.slots.write(node)
+        self.slots.count(node, self.keys[pod], -1)
         self.running[self.keys[pod]] -= 1
 
     def _utilisation(self, node: _Node) -> float:
         return max(node.cpu / self.cpu_room, node.memory / self.memory_room)
 
-    def _least_allocated(self, pod: int, skip: _Node | None = None) -> _Node | None:
-        """The scheduler's pick: fewest pods of the same workload, then most free room.
-
-        The hot loop of the replay (every pending pod against every node), so :meth:`_fits`
-        and :meth:`_utilisation` are written out here with the same arithmetic.
-        """
-        key = self.keys[pod]
-        cpu, memory = self.cpu[pod], self.memory[pod]
-        cpu_limit = self.cpu_room + _EPSILON
-        cpu_room, memory_room, pod_limit = self.cpu_room, self.memory_room, self.pod_room - 1
-        best: _Node | None = None
-        best_same, best_use = math.inf, math.inf
-        for node in self.nodes:
-            if (
-                node is skip
-                or node.cpu + cpu > cpu_limit
-                or node.memory + memory > memory_room
-                or node.pods > pod_limit
-            ):
-                continue
-            same = node.by_workload.get(key, 0)
-            if same > best_same:
-                continue
-            use = max(node.cpu / cpu_room, node.memory / memory_room)
-            # (same, use) below (best_same, best_use), compared as a tuple would be
-            if same < best_same or use < best_use:
-                best, best_same, best_use = node, same, use
-        return best
+    def _least_allocated(self, pod: int) -> _Node | None:
+        """The scheduler's pick: fewest pods of the same workload, then most free room (the
+        first such node in list order). The replay's hot spot, every pending pod against every
+        node, so it scores all nodes at once on :class:`_Slots` (same arithmetic as
+        :meth:`_fits` and :meth:`_utilisation`)."""
+        slots, used = self.slots, self.slots.used
+        cpu, memory = slots.cpu[:used], slots.memory[:used]
+        fits = (
+            slots.alive[:used]
+            & (cpu + self.cpu[pod] <= self.cpu_room + _EPSILON)
+            & (memory + self.memory[pod] <= self.memory_room)
+            & (slots.pods[:used] + 1 <= self.pod_room)
+        )
+        rows = np.flatnonzero(fits)
+        if not len(rows):
+            return None
+        same = slots.same.get(self.keys[pod])
+        if same is not None:
+            counts = same[rows]
+            rows = rows[counts == counts.min()]
+        use = np.maximum(cpu[rows] / self.cpu_room, memory[rows] / self.memory_room)
+        return slots.node[int(rows[int(np.argmin(use))])]
 
     def end_pods(self, since: float) -> None:
         """Pods that ended by ``since`` (the previous instant) leave their node or the queue."""
@@ -300,6 +383,8 @@ class _Replay:
                 self._put(node, pod)
         if fresh:
             self.nodes.extend(fresh)
+            for node in fresh:
+                self.slots.set_alive(node, True)
             self.scale_ups += 1
             self.last_scale_up = now
             placed = len(self.pending) - len(left)
@@ -339,7 +424,9 @@ class _Replay:
                 self._take(pod)
                 self._put(target, pod)
             self.nodes.remove(node)
+            self.slots.set_alive(node, False)
             self.scale_downs += 1
+        self.slots.compact(self.nodes)
 
     def _pdbs_allow(self, node: _Node) -> bool:
         evicted: dict[tuple[str, str], int] = {}
