@@ -31,6 +31,11 @@ floor and the scan, so the table shows how the machine's cores were shared.
    moved window with ``--no-cache``: the warm snapshot must equal it table by table
    (``compare_snapshots.py``). Wall time, peak RSS and requests of warm and cold are printed.
 
+``--server-cache`` runs VictoriaMetrics as it is deployed, with its response (rollup result)
+cache, emptied (``/internal/resetRollupResultCache``) before every fetch, floor and scan: each
+starts cold, and only its own requests can share work. Off by default (``-search.disableCache``),
+so the numbers stay comparable with earlier rounds.
+
 Each child's peak RSS and CPU time come from ``os.wait4`` (the kernel's rusage of that child).
 Steps 3-5 repeat ``--runs`` times; the table shows medians, and the last line is the same as
 JSON. ``--keep`` keeps the VictoriaMetrics data in ``--workdir`` and reuses it on the next run
@@ -50,7 +55,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -311,6 +316,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also fetch the window moved by one day with the per-day cache (default on)",
     )
     parser.add_argument(
+        "--server-cache",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="run VictoriaMetrics with its response (rollup result) cache, as deployed, emptied "
+        "before every fetch (default off: -search.disableCache)",
+    )
+    parser.add_argument(
         "--floor",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -341,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "extra copy of the kianax namespace)",
         flush=True,
     )
-    server = VictoriaMetricsServer(workdir, extra_flags=VM_FLAGS)
+    server = VictoriaMetricsServer(workdir, extra_flags=VM_FLAGS, response_cache=args.server_cache)
     try:
         if loaded is None:
             started = time.perf_counter()
@@ -375,7 +387,11 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         pid = server.process.pid
-        runs = [one_run(server.url, workdir, args, run, pid) for run in range(args.runs)]
+        before_fetch = server.reset_response_cache if args.server_cache else _nothing
+        runs = [
+            one_run(server.url, workdir, args, run, pid, before_fetch) for run in range(args.runs)
+        ]
+        before_fetch()
         scan = (
             scan_floor(server.url, runs[-1]["manifest"], pid)
             if args.floor
@@ -389,8 +405,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _nothing() -> None:
+    pass
+
+
 def one_run(
-    url: str, workdir: Path, args: argparse.Namespace, run: int, pid: int
+    url: str,
+    workdir: Path,
+    args: argparse.Namespace,
+    run: int,
+    pid: int,
+    before_fetch: Callable[[], None],
 ) -> dict[str, Any]:
     snapshot = workdir / f"snapshot-{run}"
     shutil.rmtree(snapshot, ignore_errors=True)
@@ -412,6 +437,7 @@ def one_run(
             "--step", args.step, "--shape", args.shape, "--out", str(out), *cache_flags,
         ]  # fmt: skip
 
+    before_fetch()
     cpu_before = server_cpu_seconds(pid)
     cold_flags = ("--cache", str(cache)) if args.warm else ("--no-cache",)
     fetch = run_child(fetch_command(cold_end, snapshot, *cold_flags))
@@ -422,6 +448,7 @@ def one_run(
          "--out", str(recs)]
     )  # fmt: skip
     manifest = json.loads((snapshot / "manifest.json").read_text())
+    before_fetch()
     cpu_before = server_cpu_seconds(pid)
     bare = (
         floor(url, manifest, args.concurrency, snapshot)
@@ -431,7 +458,11 @@ def one_run(
     floor_server_cpu = server_cpu_seconds(pid) - cpu_before
     prom = manifest["extra"]["prometheus"]
     result = json.loads(recs.read_text())
-    warm = warm_run(fetch_command, moved, workdir, run, cache) if moved is not None else {}
+    warm = (
+        warm_run(fetch_command, moved, workdir, run, cache, before_fetch)
+        if moved is not None
+        else {}
+    )
     row = {
         **warm,
         "fetch_s": fetch["wall_s"],
@@ -470,14 +501,21 @@ def one_run(
 
 
 def warm_run(
-    fetch_command: Any, moved: datetime, workdir: Path, run: int, cache: Path
+    fetch_command: Any,
+    moved: datetime,
+    workdir: Path,
+    run: int,
+    cache: Path,
+    before_fetch: Callable[[], None],
 ) -> dict[str, Any]:
     """The window moved by a day: warm (with the cold run's cache), then a cold reference
     (``--no-cache``) of the same window, compared table by table."""
     warm_out, reference_out = workdir / f"warm-{run}", workdir / f"reference-{run}"
     for folder in (warm_out, reference_out):
         shutil.rmtree(folder, ignore_errors=True)
+    before_fetch()
     warm = run_child(fetch_command(moved, warm_out, "--cache", str(cache)))
+    before_fetch()
     reference = run_child(fetch_command(moved, reference_out, "--no-cache"))
     warm_prom = json.loads((warm_out / "manifest.json").read_text())["extra"]["prometheus"]
     ref_prom = json.loads((reference_out / "manifest.json").read_text())["extra"]["prometheus"]
@@ -514,6 +552,7 @@ def report(
         "days": args.days,
         "step": args.step,
         "shape": args.shape,
+        "server_cache": args.server_cache,
         "runs": len(runs),
         "scale": scale,
         "containers_running": round(loaded["containers_running"], 1),
@@ -597,7 +636,10 @@ def report(
             ("warm == cold (tables)", f"{out['warm_equal_runs']} of {len(runs)} run(s) identical"),
         ]
     width = max(len(name) for name, _ in rows)
-    print(f"\nmedians of {len(runs)} run(s), commit {out['commit']}")
+    cache_note = (
+        ", server response cache on (emptied before each fetch)" if args.server_cache else ""
+    )
+    print(f"\nmedians of {len(runs)} run(s), commit {out['commit']}{cache_note}")
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     print(json.dumps(out, sort_keys=True))

@@ -236,7 +236,12 @@ class ScrapingPrometheusServer(ServerProcess):
 class VictoriaMetricsServer(ServerProcess):
     """A real single-node VictoriaMetrics."""
 
-    def __init__(self, workdir: Path, extra_flags: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, workdir: Path, extra_flags: tuple[str, ...] = (), response_cache: bool = False
+    ) -> None:
+        """``response_cache``: keep VictoriaMetrics' rollup result cache (on by default in a
+        deployed server; off here unless asked, so one request never answers from another's
+        work); :meth:`reset_response_cache` empties it."""
         binary = require_binary(VICTORIA_METRICS, "victoria-metrics")
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
@@ -247,13 +252,16 @@ class VictoriaMetricsServer(ServerProcess):
                 f"-storageDataPath={workdir / 'vm-data'}",
                 f"-httpListenAddr=127.0.0.1:{port}",
                 "-retentionPeriod=100y",
-                "-search.disableCache",
+                *(() if response_cache else ("-search.disableCache",)),
                 *extra_flags,
             ],
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("wb"),
         )
         wait_until_ready(f"{self.url}/health", self.process, self.log)
+
+    def reset_response_cache(self) -> None:
+        requests.get(f"{self.url}/internal/resetRollupResultCache", timeout=60).raise_for_status()
 
     def import_prometheus_text(self, path: Path) -> None:
         """Stream a Prometheus text file (millisecond timestamps) into the server, then flush."""
