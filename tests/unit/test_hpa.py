@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kianax_capacity.model import ResourcePrices
 from kianax_capacity.recommendations import (
@@ -335,3 +337,84 @@ def test_container_resource_hpa_replays_the_named_containers_request_and_usage()
     assert pod_level.replayed_requests["cpu_request"] == REQUEST_CORES + 0.25
     # The app alone runs hotter against its own request than the pod does against the sum.
     assert named.extra["utilisation"]["cpu_p95"] > pod_level.extra["utilisation"]["cpu_p95"] * 1.2
+
+
+def _as_aggregate(snapshot: Snapshot, categorical: bool) -> Snapshot:
+    """The same cluster as an aggregate fetch has it: no usage samples, and ``hpa_demand``
+    (per HPA, container name and step, summed over the target's pods, as the server's
+    queries/hpa_demand_cpu.promql does) summed here from the usage."""
+    tables = dict(snapshot.tables)
+    usage = tables["usage"].merge(tables["pods"][["namespace", "pod", "workload"]])
+    usage = usage.merge(tables["hpas"][["namespace", "workload", "hpa"]])
+    demand = (
+        usage.groupby(["timestamp", "namespace", "hpa", "container"], as_index=False)[
+            ["cpu_cores", "memory_bytes"]
+        ]
+        .sum(min_count=1)
+        .sample(frac=1.0, random_state=7)  # the server's answers come in no particular order
+        .reset_index(drop=True)
+    )
+    if categorical:  # as a snapshot's parquet gives it back
+        demand = demand.astype(
+            {"namespace": "category", "hpa": "category", "container": "category"}
+        )
+    tables["hpa_demand"] = demand
+    tables["usage"] = tables["usage"].iloc[0:0]
+    return Snapshot(manifest=snapshot.manifest, tables=tables)
+
+
+@pytest.mark.parametrize("categorical", [True, False])
+@pytest.mark.parametrize("target", ["app", "envoy", "", "no-such-container"])
+def test_hpa_demand_table_gives_the_usage_demand(target: str, categorical: bool) -> None:
+    # The aggregate path (one grouping of hpa_demand for every HPA, the named container of a
+    # ContainerResource HPA kept) must give each HPA the demand the usage path sums itself.
+    from kianax_capacity.recommenders.hpa.inputs import hpa_workloads
+
+    series = _with_sidecar(target)
+    by_usage = {w.hpa: w for w in hpa_workloads(series)}
+    by_table = {w.hpa: w for w in hpa_workloads(_as_aggregate(series, categorical))}
+    assert by_usage.keys() == by_table.keys()
+    for hpa, expected in by_usage.items():
+        got = by_table[hpa]
+        assert got.timestamps.equals(expected.timestamps), hpa
+        np.testing.assert_allclose(got.cpu_demand, expected.cpu_demand, rtol=1e-12)
+        np.testing.assert_allclose(got.memory_demand, expected.memory_demand, rtol=1e-12)
+        np.testing.assert_array_equal(got.observed_replicas, expected.observed_replicas)
+    named = by_table[series.tables["hpas"]["hpa"].iloc[0]]
+    if target == "no-such-container":
+        assert len(named.timestamps) == 0  # a container no pod runs: no demand, not the pod's
+
+
+_MINUTES = pd.date_range("2026-11-02T00:00:00Z", periods=40, freq="5min")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    history=st.lists(
+        st.tuples(st.integers(0, 39), st.one_of(st.integers(1, 30).map(float), st.just(math.nan))),
+        min_size=1,
+        max_size=40,
+    ),
+    grid_start=st.integers(0, 39),
+    grid_points=st.integers(1, 40),
+    ordered=st.booleans(),
+)
+def test_counts_on_grid_are_the_forward_filled_last_counts(
+    history, grid_start, grid_points, ordered
+) -> None:
+    # Reference: the last count per step, forward filled onto the grid (what the replay reads
+    # as the HPA's observed replicas). The search path must give the same.
+    from kianax_capacity.recommenders.hpa.inputs import _counts_on_grid
+
+    if ordered:  # the usual table: one row per step, in order
+        history = sorted({step: value for step, value in history}.items())
+    frame = pd.DataFrame(
+        {
+            "timestamp": _MINUTES[[step for step, _ in history]],
+            "current_replicas": [value for _, value in history],
+        }
+    )
+    grid = pd.date_range(_MINUTES[grid_start], periods=grid_points, freq="5min")
+    counts = frame.groupby("timestamp")["current_replicas"].last().sort_index()
+    expected = counts.reindex(counts.index.union(grid)).ffill().reindex(grid).to_numpy(float)
+    np.testing.assert_array_equal(_counts_on_grid(frame, grid), expected)
