@@ -418,3 +418,75 @@ def test_counts_on_grid_are_the_forward_filled_last_counts(
     counts = frame.groupby("timestamp")["current_replicas"].last().sort_index()
     expected = counts.reindex(counts.index.union(grid)).ffill().reindex(grid).to_numpy(float)
     np.testing.assert_array_equal(_counts_on_grid(frame, grid), expected)
+
+
+def _flaps_by_loop(replicas: np.ndarray, window_steps: int) -> int:
+    # The count as a reader would do it: walk the moves; a move opposite to the previous one,
+    # at most window_steps after it, is a flap.
+    changes = np.diff(replicas[np.isfinite(replicas)])
+    flaps, last_move, last_sign = 0, None, 0.0
+    for index, change in enumerate(changes):
+        if change == 0:
+            continue
+        sign = math.copysign(1.0, change)
+        if last_move is not None and sign != last_sign and index - last_move <= window_steps:
+            flaps += 1
+        last_move, last_sign = index, sign
+    return flaps
+
+
+def test_flaps_by_hand() -> None:
+    # 300 s steps, 600 s stabilisation: 2 steps. 2->3 (up), 3->2 one step later (down: a flap),
+    # then up 2->4 three steps after that (not a flap), down 4->3 two steps later (a flap).
+    replicas = np.array([2, 3, 2, 2, 2, 4, 4, 3, 3], dtype=float)
+    assert _flaps_by_loop(replicas, 2) == 2
+    assert _findings(replicas, 600).flaps_per_day == pytest.approx(2 * 24.0 / (9 * 300 / 3600))
+
+
+def _findings(replicas: np.ndarray, stabilisation: int):
+    from kianax_capacity.recommendations import HpaSettings
+    from kianax_capacity.recommenders.hpa.inputs import HpaWorkload
+    from kianax_capacity.recommenders.hpa.replay import findings_of
+
+    steps = len(replicas)
+    item = HpaWorkload(
+        namespace="app",
+        hpa="web",
+        kind="Deployment",
+        workload="web",
+        current=HpaSettings(
+            min_replicas=1,
+            max_replicas=10,
+            target_cpu_utilization=60.0,
+            scale_down_stabilization_seconds=stabilisation,
+        ),
+        timestamps=pd.date_range("2026-11-02", periods=steps, freq="5min", tz="UTC"),
+        cpu_demand=np.ones(steps),
+        memory_demand=np.ones(steps),
+        observed_replicas=replicas,
+        cpu_request=1.0,
+        memory_request=1.0,
+        missing_cpu=(),
+        missing_memory=(),
+        node_group=None,
+        pdb_min_available=math.nan,
+        step_seconds=300.0,
+    )
+    return findings_of(item, replay=None)  # type: ignore[arg-type]  # history: replay unused
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    replicas=st.lists(
+        st.one_of(st.integers(1, 6).map(float), st.just(math.nan)), min_size=2, max_size=60
+    ),
+    stabilisation=st.sampled_from([0, 300, 600, 900, 3000]),
+)
+def test_flaps_match_the_loop(replicas, stabilisation) -> None:
+    values = np.array(replicas)
+    if not np.isfinite(values).any():
+        return
+    window = max(1, stabilisation // 300 or 1)
+    hours = len(values) * 300 / 3600.0
+    expected = _flaps_by_loop(values, window) * 24.0 / hours
+    assert _findings(values, stabilisation).flaps_per_day == pytest.approx(expected, rel=1e-12)

@@ -169,17 +169,12 @@ def findings_of(item: HpaWorkload, replay: HpaReplay) -> Findings:
     window_steps = max(
         1, int((current.scale_down_stabilization_seconds or 0) // item.step_seconds) or 1
     )
-    # A flap: a scale-up undone by a scale-down (or the reverse) within the stabilisation window.
-    direction = np.sign(changes)
-    flaps = 0
-    last_move = -(10**9)
-    last_sign = 0.0
-    for index, sign in enumerate(direction):
-        if sign == 0:
-            continue
-        if last_sign and sign != last_sign and index - last_move <= window_steps:
-            flaps += 1
-        last_move, last_sign = index, sign
+    # A flap: a scale-up undone by a scale-down (or the reverse) within the stabilisation
+    # window, that is a move whose direction differs from the previous move's, at most
+    # window_steps after it.
+    moved_at = np.flatnonzero(changes)
+    sign = np.sign(changes[moved_at])
+    flaps = int(np.count_nonzero((sign[1:] != sign[:-1]) & (np.diff(moved_at) <= window_steps)))
     return Findings(
         saturated_minutes_per_week=float(saturated.sum()) * step_minutes * 168.0 / hours,
         pinned_share=float(pinned[valid].mean()) if valid.any() else None,
