@@ -165,6 +165,12 @@ class PrometheusClient:
             path = "/api/v1/query"
             params["time"] = job.time.timestamp()
         params["timeout"] = format_duration(self.config.timeout_seconds)
+        # VictoriaMetrics answers from its response cache unless told not to, and a deployed one
+        # has it on. Measured on the 1k benchmark cluster (docs/scaling.md): with the cache the
+        # season statistics lost 12-14 of 52,000 rows, differently from one fetch to the next,
+        # and the fetch cost the server twice the CPU. A fetch never repeats a request (the
+        # per-day cache is ours), so it asks for fresh answers. Prometheus ignores the argument.
+        params["nocache"] = "1"
         started = time.monotonic()
         try:
             # verify passed explicitly: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in
