@@ -293,7 +293,6 @@ def _demand_from_hpa_demand(
             if not isinstance(table[column].dtype, pd.CategoricalDtype)
         }
     )
-    labels = {column: table[column] for column in ("namespace", "hpa", "container")}
     by_hpa = {
         (str(r["namespace"]), str(r["hpa"])): (
             str(r["namespace"]),
@@ -302,7 +301,7 @@ def _demand_from_hpa_demand(
         )
         for r in hpas.to_dict("records")
     }
-    keep = _named_container_rows(labels, by_hpa, targeted)
+    keep = _named_container_rows(table, by_hpa, targeted)
     frame = table if keep is None else table[keep]
     sums = frame.groupby(["namespace", "hpa", "timestamp"], observed=True, sort=True)[
         ["cpu_cores", "memory_bytes"]
@@ -332,12 +331,12 @@ def _demand_from_hpa_demand(
 
 
 def _named_container_rows(
-    labels: Mapping[str, pd.Series],
+    table: pd.DataFrame,
     by_hpa: Mapping[tuple[str, str], tuple[str, str, str]],
     targeted: Mapping[tuple[str, str, str], str],
 ) -> np.ndarray | None:
-    """Rows to keep: every row, except that a ContainerResource HPA keeps only its named
-    container's (None: no such HPA, keep all)."""
+    """Rows of ``table`` (categorical namespace, hpa, container) to keep: every row, except
+    that a ContainerResource HPA keeps only its named container's (None: no such HPA)."""
     wanted = {
         (namespace, hpa): targeted[key]
         for (namespace, hpa), key in by_hpa.items()
@@ -345,12 +344,15 @@ def _named_container_rows(
     }
     if not wanted:
         return None
-    namespace, hpa, container = labels["namespace"], labels["hpa"], labels["container"]
+    namespace, hpa, container = table["namespace"], table["hpa"], table["container"]
     hpa_width = len(hpa.cat.categories) + 1
     pair = namespace.cat.codes.to_numpy(np.int64) * hpa_width + hpa.cat.codes.to_numpy(np.int64)
     # The named container's code per (namespace, hpa) pair; -2 where the HPA names none (a
-    # code no row has: -1 is a missing container).
-    named = np.full(len(namespace.cat.categories) * hpa_width + hpa_width, -2, dtype=np.int64)
+    # code no row has: -1 is a missing container). A missing namespace or hpa (code -1) lands
+    # on an entry no real pair owns (a namespace's spare last slot, or the spare block at the
+    # end, reached from the end), which stays -2: such rows are kept here and left out by the
+    # grouping, which groups no missing key.
+    named = np.full((len(namespace.cat.categories) + 1) * hpa_width, -2, dtype=np.int64)
     namespace_code = {value: code for code, value in enumerate(namespace.cat.categories)}
     hpa_code = {value: code for code, value in enumerate(hpa.cat.categories)}
     container_code = {value: code for code, value in enumerate(container.cat.categories)}

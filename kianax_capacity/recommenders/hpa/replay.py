@@ -165,15 +165,15 @@ def findings_of(item: HpaWorkload, replay: HpaReplay) -> Findings:
     pinned = (replicas <= (current.min_replicas or 0)) & far_below
     valid = np.isfinite(replicas)
     changes = np.diff(replicas[valid])
-    moves = changes[changes != 0]
+    moved_at = np.flatnonzero(changes)
+    moves = changes[moved_at]
     window_steps = max(
         1, int((current.scale_down_stabilization_seconds or 0) // item.step_seconds) or 1
     )
     # A flap: a scale-up undone by a scale-down (or the reverse) within the stabilisation
     # window, that is a move whose direction differs from the previous move's, at most
     # window_steps after it.
-    moved_at = np.flatnonzero(changes)
-    sign = np.sign(changes[moved_at])
+    sign = np.sign(moves)
     flaps = int(np.count_nonzero((sign[1:] != sign[:-1]) & (np.diff(moved_at) <= window_steps)))
     return Findings(
         saturated_minutes_per_week=float(saturated.sum()) * step_minutes * 168.0 / hours,
