@@ -75,6 +75,7 @@ from kianax_capacity.sources.demo import (  # noqa: E402
 from kianax_capacity.sources.openmetrics import write_victoriametrics_jsonl  # noqa: E402
 from kianax_capacity.sources.prometheus import QueryPlan, TimeGrid, plan_queries  # noqa: E402
 from kianax_capacity.sources.prometheus.catalog import DIALECT_PROBE  # noqa: E402
+from kianax_capacity.sources.prometheus.client import RESPONSE_CACHE_BYPASS  # noqa: E402
 from kianax_capacity.sources.prometheus.leaks import leak_jobs  # noqa: E402
 from kianax_capacity.sources.prometheus.promql import Selector, format_duration, render  # noqa: E402
 from kianax_capacity.units import parse_duration  # noqa: E402
@@ -207,7 +208,7 @@ def floor(
         probe_window=format_duration(probe - min(1.0, probe / 2)),
     )
     # the fetch's own parameters: a timeout, and no answer from the response cache
-    timeout = {"timeout": format_duration(CLIENT_TIMEOUT_SECONDS), "nocache": "1"}
+    timeout = {"timeout": format_duration(CLIENT_TIMEOUT_SECONDS), **RESPONSE_CACHE_BYPASS}
     session = requests.Session()
     requests_sent = 0
     received = 0
@@ -275,7 +276,7 @@ def scan_floor(url: str, manifest: dict[str, Any], pid: int) -> dict[str, float]
                 "query": f"sum(count_over_time({name}[{window}]))",
                 "time": str(end.timestamp()),
                 "timeout": timeout,
-                "nocache": "1",
+                **RESPONSE_CACHE_BYPASS,
             },
             timeout=3600,
         )

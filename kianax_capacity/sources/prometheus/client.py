@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -35,7 +36,7 @@ from kianax_capacity.sources.prometheus.auth import (
 from kianax_capacity.sources.prometheus.plan import QueryJob
 from kianax_capacity.sources.prometheus.promql import format_duration
 
-__all__ = ["PrometheusClient", "QueryRejectedError"]
+__all__ = ["RESPONSE_CACHE_BYPASS", "PrometheusClient", "QueryRejectedError"]
 
 _LOGGER = logging.getLogger(__name__)
 _RETRIED_STATUSES = (429, 500, 502, 503, 504)
@@ -51,6 +52,14 @@ class _BoundedRetry(Retry):
 
     def parse_retry_after(self, retry_after: str) -> float:
         return min(super().parse_retry_after(retry_after), self.max_retry_after)
+
+
+#: Sent with every query. VictoriaMetrics answers from its response cache unless told not to,
+#: and a deployed one has it on. Measured on the 1k benchmark cluster (docs/scaling.md): with
+#: the cache the season statistics lost 12-14 of 52,000 rows, differently from one fetch to
+#: the next, and the fetch cost the server twice the CPU. A fetch never repeats a request (the
+#: per-day cache is ours), so it asks for fresh answers. Prometheus ignores the argument.
+RESPONSE_CACHE_BYPASS: Mapping[str, str] = MappingProxyType({"nocache": "1"})
 
 
 def _make_retry(config: PrometheusConfig) -> Retry:
@@ -165,12 +174,7 @@ class PrometheusClient:
             path = "/api/v1/query"
             params["time"] = job.time.timestamp()
         params["timeout"] = format_duration(self.config.timeout_seconds)
-        # VictoriaMetrics answers from its response cache unless told not to, and a deployed one
-        # has it on. Measured on the 1k benchmark cluster (docs/scaling.md): with the cache the
-        # season statistics lost 12-14 of 52,000 rows, differently from one fetch to the next,
-        # and the fetch cost the server twice the CPU. A fetch never repeats a request (the
-        # per-day cache is ours), so it asks for fresh answers. Prometheus ignores the argument.
-        params["nocache"] = "1"
+        params.update(RESPONSE_CACHE_BYPASS)
         started = time.monotonic()
         try:
             # verify passed explicitly: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in
